@@ -1,0 +1,10 @@
+export {
+  type EventStore,
+  type MemoryEventStoreOptions,
+  memoryEventStore,
+  type StoredEvent,
+} from "./event-store.ts";
+export type { OriginOptions } from "./origin.ts";
+export { type McpAppOptions, type McpRouteOptions, mcpApp, mcpRoute } from "./route.ts";
+export type { SessionOptions } from "./sessions.ts";
+export { type StreamableHttpOptions, StreamableHttpTransport } from "./transport.ts";

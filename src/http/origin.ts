@@ -1,0 +1,46 @@
+/** Origin and Host rules that keep browsers on other sites, and DNS rebinding, out. */
+export interface OriginOptions {
+  /** Origins allowed besides the endpoint's own; "*" allows any. */
+  allowedOrigins?: readonly string[];
+  /** Host header values accepted; when set, any other Host gets 403. */
+  allowedHosts?: readonly string[];
+}
+
+const LOOPBACK_HOSTS = new Set(["localhost", "127.0.0.1", "[::1]", "::1"]);
+
+export function isLoopbackHost(hostname: string): boolean {
+  return LOOPBACK_HOSTS.has(hostname.toLowerCase()) || /^127\.\d+\.\d+\.\d+$/.test(hostname);
+}
+
+function hostnameOf(host: string): string {
+  return host.startsWith("[") ? host.slice(0, host.indexOf("]") + 1) : (host.split(":")[0] ?? host);
+}
+
+/**
+ * Whether a request may proceed. A browser request carries Origin: it must be the endpoint's
+ * own origin, an allowed one, or, for an endpoint on loopback, another loopback origin.
+ * Requests without Origin (non-browser clients) pass the Origin rule.
+ */
+export function checkOrigin(request: Request, options: OriginOptions): boolean {
+  const url = new URL(request.url);
+  const host = request.headers.get("host") ?? url.host;
+  if (
+    options.allowedHosts &&
+    !options.allowedHosts.includes(host.toLowerCase()) &&
+    !options.allowedHosts.includes(hostnameOf(host).toLowerCase())
+  ) {
+    return false;
+  }
+  const origin = request.headers.get("origin");
+  if (origin === null) return true;
+  const allowed = options.allowedOrigins;
+  if (allowed && (allowed.includes("*") || allowed.includes(origin))) return true;
+  let parsed: URL;
+  try {
+    parsed = new URL(origin);
+  } catch {
+    return false;
+  }
+  if (parsed.host === host) return true;
+  return isLoopbackHost(parsed.hostname) && isLoopbackHost(hostnameOf(host));
+}

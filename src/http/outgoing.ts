@@ -1,0 +1,83 @@
+import { ErrorCode, type JsonRpcResponse, McpError, type RequestId } from "../mcp/jsonrpc.ts";
+import type { JsonObject } from "../mcp/types.ts";
+
+interface Pending {
+  resolve(result: JsonObject): void;
+  reject(error: unknown): void;
+  /** The session that may answer; undefined for stateless requests. */
+  sessionId: string | undefined;
+}
+
+/**
+ * Server-to-client requests waiting for the client's answer. Ids are random, so a client
+ * cannot answer a request that was sent to another.
+ */
+export class OutgoingRequests {
+  readonly #pending = new Map<RequestId, Pending>();
+  readonly #timeoutMs: number;
+
+  constructor(timeoutMs: number) {
+    this.#timeoutMs = timeoutMs;
+  }
+
+  get size(): number {
+    return this.#pending.size;
+  }
+
+  /**
+   * Registers a request and returns its id and the promise of its result. The request is
+   * given up on abort or after the timeout.
+   */
+  open(
+    sessionId: string | undefined,
+    signal: AbortSignal | undefined,
+  ): { id: string; result: Promise<JsonObject> } {
+    const id = crypto.randomUUID();
+    const result = new Promise<JsonObject>((resolve, reject) => {
+      const timer = setTimeout(
+        () =>
+          settle(() =>
+            reject(new McpError(ErrorCode.RequestTimeout, "The client did not answer in time")),
+          ),
+        this.#timeoutMs,
+      );
+      const onAbort = () => settle(() => reject(signal?.reason ?? new Error("Request aborted")));
+      const settle = (finish: () => void) => {
+        clearTimeout(timer);
+        signal?.removeEventListener("abort", onAbort);
+        this.#pending.delete(id);
+        finish();
+      };
+      if (signal?.aborted) return onAbort();
+      signal?.addEventListener("abort", onAbort, { once: true });
+      this.#pending.set(id, {
+        sessionId,
+        resolve: (value) => settle(() => resolve(value)),
+        reject: (error) => settle(() => reject(error)),
+      });
+    });
+    return { id, result };
+  }
+
+  /** Routes a client's response; false when no request of this session waits for it. */
+  settle(response: JsonRpcResponse, sessionId: string | undefined): boolean {
+    if (response.id === null) return false;
+    const pending = this.#pending.get(response.id);
+    if (!pending || pending.sessionId !== sessionId) return false;
+    if ("result" in response) pending.resolve(response.result);
+    else
+      pending.reject(
+        new McpError(response.error.code, response.error.message, response.error.data),
+      );
+    return true;
+  }
+
+  /** Fails every request of a session that ended. */
+  rejectSession(sessionId: string): void {
+    for (const pending of this.#pending.values()) {
+      if (pending.sessionId === sessionId) {
+        pending.reject(new McpError(ErrorCode.ConnectionClosed, "Session ended"));
+      }
+    }
+  }
+}

@@ -1,0 +1,225 @@
+import type { JsonRpcMessage } from "../mcp/jsonrpc.ts";
+import type { EventStore } from "./event-store.ts";
+
+const encoder = new TextEncoder();
+
+export const SSE_HEADERS: Record<string, string> = {
+  "Content-Type": "text/event-stream",
+  "Cache-Control": "no-cache, no-transform",
+  "X-Accel-Buffering": "no",
+};
+
+/** One SSE event in wire form. JSON has no raw newlines, so the data fits one line. */
+export function sseEvent(data: string, id?: string, retry?: number): string {
+  let event = "event: message\n";
+  if (id !== undefined) event += `id: ${id}\n`;
+  if (retry !== undefined) event += `retry: ${retry}\n`;
+  return `${event}data: ${data}\n\n`;
+}
+
+export function eventId(streamId: string, position: number): string {
+  return `${streamId}.${position}`;
+}
+
+/** Splits a Last-Event-ID into its stream and position; undefined when it is not ours. */
+export function parseEventId(id: string): { streamId: string; position: number } | undefined {
+  const dot = id.lastIndexOf(".");
+  if (dot <= 0) return undefined;
+  const position = Number(id.slice(dot + 1));
+  if (!Number.isSafeInteger(position) || position < 0) return undefined;
+  return { streamId: id.slice(0, dot), position };
+}
+
+export interface SseStreamOptions {
+  /** Stores every message so the stream can be resumed; events then carry ids. */
+  eventStore?: EventStore | undefined;
+  /** Comment sent this often while the stream is idle and connected. */
+  keepAliveMs: number;
+  /** The `retry` hint sent with the priming event. */
+  retryMs?: number | undefined;
+  /** Called once when the stream ends for good. */
+  onClose?: () => void;
+}
+
+/**
+ * One logical SSE stream of the MCP transport: the reply stream of a POST, or a session's
+ * GET stream. Messages written before a connection is attached are buffered, so a reply
+ * that is ready at once goes out as one complete body. With an event store the stream
+ * survives its connection: a client can reconnect and resume after the last id it saw.
+ */
+export class SseStream {
+  readonly id: string;
+  readonly #options: SseStreamOptions;
+  #buffer: string[] = [];
+  #controller: ReadableStreamDefaultController<Uint8Array> | undefined;
+  #keepAlive: ReturnType<typeof setInterval> | undefined;
+  #order: Promise<unknown> = Promise.resolve();
+  #closed = false;
+  #finished = false;
+  #wasConnected = false;
+  #disconnectPending = false;
+  #onConnectionClosed: (() => void) | undefined;
+
+  constructor(id: string, options: SseStreamOptions) {
+    this.id = id;
+    this.#options = options;
+  }
+
+  get resumable(): boolean {
+    return this.#options.eventStore !== undefined;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  get connected(): boolean {
+    return this.#controller !== undefined;
+  }
+
+  /** Sends the priming event: an id to resume from, before any message. */
+  prime(): void {
+    if (this.resumable) this.#write(sseEvent("", eventId(this.id, 0), this.#options.retryMs));
+  }
+
+  /** Sends a message; with an event store, it is stored first and carries its id. */
+  send(message: JsonRpcMessage): Promise<void> {
+    if (this.#closed) return Promise.resolve();
+    const data = JSON.stringify(message);
+    const store = this.#options.eventStore;
+    if (!store) {
+      this.#write(sseEvent(data));
+      return Promise.resolve();
+    }
+    // Keep event order even when the store answers out of order.
+    const sent = this.#order.then(async () => {
+      const position = await store.append(this.id, message);
+      this.#write(sseEvent(data, eventId(this.id, position)));
+    });
+    this.#order = sent.catch(() => undefined);
+    return sent;
+  }
+
+  /** Waits until every message handed to send() has been written. */
+  flushed(): Promise<unknown> {
+    return this.#order;
+  }
+
+  #write(chunk: string): void {
+    if (this.#controller) {
+      try {
+        this.#controller.enqueue(encoder.encode(chunk));
+      } catch {
+        this.#detach();
+      }
+    } else if (!this.#wasConnected) {
+      // Kept until the first connection; after one drops, only an event store keeps messages.
+      this.#buffer.push(chunk);
+    }
+  }
+
+  /** The buffered text, for a reply that finished before it needed to stream. */
+  takeBuffered(): string {
+    const text = this.#buffer.join("");
+    this.#buffer = [];
+    return text;
+  }
+
+  /**
+   * Opens a connection for this stream and returns its body. Whatever was buffered goes first;
+   * `replay` (already formatted events) goes before that, for a resumed connection.
+   */
+  connect(replay = "", onConnectionClosed?: () => void): ReadableStream<Uint8Array> {
+    this.#detach();
+    this.#wasConnected = true;
+    this.#onConnectionClosed = onConnectionClosed;
+    const initial = replay + this.takeBuffered();
+    return new ReadableStream<Uint8Array>({
+      start: (controller) => {
+        if (initial) controller.enqueue(encoder.encode(initial));
+        if (this.#finished || this.#disconnectPending) {
+          this.#disconnectPending = false;
+          controller.close();
+          return;
+        }
+        this.#controller = controller;
+        this.#startKeepAlive();
+      },
+      cancel: () => {
+        if (this.#controller) this.#detach();
+      },
+    });
+  }
+
+  #startKeepAlive(): void {
+    const interval = this.#options.keepAliveMs;
+    if (interval <= 0) return;
+    this.#keepAlive = setInterval(() => this.#write(": keep-alive\n\n"), interval);
+    // Never hold a process open for a keep-alive.
+    (this.#keepAlive as { unref?: () => void }).unref?.();
+  }
+
+  /**
+   * Reconnects a client that saw events up to `after`: the store's later events first, then
+   * live ones. Runs in send order, so no event is lost or repeated between the two.
+   */
+  resume(after: number): Promise<ReadableStream<Uint8Array>> {
+    const store = this.#options.eventStore;
+    const opened = this.#order.then(async () => {
+      const events = (await store?.replay(this.id, after)) ?? [];
+      const replay = events
+        .map((event) => sseEvent(JSON.stringify(event.message), eventId(this.id, event.position)))
+        .join("");
+      return this.connect(replay);
+    });
+    this.#order = opened.catch(() => undefined);
+    return opened;
+  }
+
+  /** Drops the current connection, keeping the stream: the client may resume it. */
+  disconnect(): void {
+    if (!this.#controller) {
+      // Not connected yet: the first connection ends right after what is buffered.
+      if (!this.#wasConnected) this.#disconnectPending = true;
+      return;
+    }
+    try {
+      this.#controller.close();
+    } catch {
+      // Already closed by the client.
+    }
+    this.#detach();
+  }
+
+  #detach(): void {
+    clearInterval(this.#keepAlive);
+    this.#keepAlive = undefined;
+    const hadConnection = this.#controller !== undefined;
+    this.#controller = undefined;
+    const callback = this.#onConnectionClosed;
+    this.#onConnectionClosed = undefined;
+    if (hadConnection) callback?.();
+  }
+
+  /** Ends the stream after everything sent so far is written. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    void this.#order.then(() => this.#finish());
+  }
+
+  #finish(): void {
+    if (this.#finished) return;
+    this.#finished = true;
+    this.#onConnectionClosed = undefined;
+    if (this.#controller) {
+      try {
+        this.#controller.close();
+      } catch {
+        // The client went first.
+      }
+    }
+    this.#detach();
+    this.#options.onClose?.();
+  }
+}

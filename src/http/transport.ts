@@ -1,0 +1,461 @@
+import type { Context as HonoContext } from "hono";
+import {
+  ErrorCode,
+  failure,
+  idOf,
+  isRequest,
+  type JsonRpcMessage,
+  type JsonRpcNotification,
+  type JsonRpcRequest,
+  McpError,
+  parseMessage,
+} from "../mcp/jsonrpc.ts";
+import { type AuthInfo, type Exchange, Peer } from "../mcp/peer.ts";
+import { eventNotification, type McpServer } from "../mcp/server.ts";
+import type { JsonObject } from "../mcp/types.ts";
+import { DEFAULT_HEADER_VERSION, isSupportedVersion, supportsBatching } from "../mcp/versions.ts";
+import { accepts, readBody } from "./body.ts";
+import { badRequest, httpError } from "./errors.ts";
+import type { EventStore } from "./event-store.ts";
+import { checkOrigin, type OriginOptions } from "./origin.ts";
+import { OutgoingRequests } from "./outgoing.ts";
+import { type Session, type SessionOptions, SessionTable } from "./sessions.ts";
+import { eventId, parseEventId, SSE_HEADERS, SseStream, sseEvent } from "./sse.ts";
+
+export interface StreamableHttpOptions extends OriginOptions {
+  /** Reply to every request with one JSON body instead of an SSE stream. */
+  jsonResponse?: boolean;
+  /** Keep 2025 sessions (Mcp-Session-Id, GET stream, DELETE). Off by default: stateless. */
+  sessions?: SessionOptions | boolean;
+  /** Makes SSE streams resumable with Last-Event-ID (needs sessions). */
+  eventStore?: EventStore;
+  /** Largest request body accepted, in bytes. Default 4 MiB. */
+  maxBodyBytes?: number;
+  /** Accept requests whose Accept header lacks one of the required media types. */
+  lenientAccept?: boolean;
+  /** Keep-alive comment interval on open streams. Default 15 s; 0 turns it off. */
+  keepAliveMs?: number;
+  /** The reconnection delay suggested with the priming event. Default 1 s. */
+  retryMs?: number;
+  /** How long a server-to-client request waits for the client. Default 10 minutes. */
+  clientRequestTimeoutMs?: number;
+  /** Who the caller is; set by the resource server when the endpoint is protected. */
+  authenticate?: (c: HonoContext) => AuthInfo | undefined;
+}
+
+const JSON_HEADERS = { "Content-Type": "application/json" };
+
+/** An Exchange for one POST: its reply stream and a lazily made abort signal. */
+class PostExchange implements Exchange {
+  readonly peer: Peer;
+  readonly http: HonoContext;
+  readonly auth: AuthInfo | undefined;
+  readonly #request: Request;
+  readonly #abortOnDisconnect: boolean;
+  #controller: AbortController | undefined;
+  #signal: AbortSignal | undefined;
+  /** Called on the first message other than a final response. */
+  onFirstMessage: (() => void) | undefined;
+  notify: (message: JsonRpcNotification) => void;
+  request: Exchange["request"];
+  closeConnection: (() => void) | undefined;
+
+  constructor(
+    peer: Peer,
+    c: HonoContext,
+    auth: AuthInfo | undefined,
+    abortOnDisconnect: boolean,
+    notify: (message: JsonRpcNotification) => void,
+    request: Exchange["request"],
+  ) {
+    this.peer = peer;
+    this.http = c;
+    this.auth = auth;
+    this.#request = c.req.raw;
+    this.#abortOnDisconnect = abortOnDisconnect;
+    this.notify = notify;
+    this.request = request;
+  }
+
+  get signal(): AbortSignal | undefined {
+    if (!this.#abortOnDisconnect) return undefined;
+    if (!this.#signal) {
+      this.#controller = new AbortController();
+      this.#signal = AbortSignal.any([this.#controller.signal, this.#request.signal]);
+    }
+    return this.#signal;
+  }
+
+  /** The reply connection closed before the reply was complete. */
+  disconnected(): void {
+    this.#controller?.abort(new McpError(ErrorCode.ConnectionClosed, "Client disconnected"));
+  }
+}
+
+/**
+ * The Streamable HTTP transport of the 2025 revisions: one handler for POST, GET and DELETE
+ * in front of an McpServer.
+ */
+export class StreamableHttpTransport {
+  readonly server: McpServer;
+  readonly sessions: SessionTable | undefined;
+  readonly #options: StreamableHttpOptions;
+  readonly #outgoing: OutgoingRequests;
+  readonly #maxBody: number;
+  readonly #keepAliveMs: number;
+  readonly #eventStore: EventStore | undefined;
+  readonly #stopListening: () => void;
+
+  constructor(server: McpServer, options: StreamableHttpOptions = {}) {
+    this.server = server;
+    this.#options = options;
+    this.#maxBody = options.maxBodyBytes ?? 4 * 1024 * 1024;
+    this.#keepAliveMs = options.keepAliveMs ?? 15_000;
+    this.#outgoing = new OutgoingRequests(options.clientRequestTimeoutMs ?? 10 * 60_000);
+    if (options.sessions) {
+      const sessionOptions = options.sessions === true ? {} : options.sessions;
+      this.sessions = new SessionTable(sessionOptions, (session) => this.#ended(session));
+      this.#eventStore = options.eventStore;
+    }
+    this.#stopListening = server.listen((event) => {
+      if (!this.sessions) return;
+      const message = eventNotification(event);
+      for (const session of this.sessions.values()) {
+        if (event.type === "resource_updated" && !session.subscriptions?.has(event.uri)) continue;
+        session.standalone?.send(message);
+      }
+    });
+  }
+
+  /** Stops listening to the server and ends every session. */
+  close(): void {
+    this.#stopListening();
+    if (!this.sessions) return;
+    for (const session of [...this.sessions.values()]) this.sessions.end(session.sessionId!);
+  }
+
+  async handle(c: HonoContext): Promise<Response> {
+    if (!checkOrigin(c.req.raw, this.#options)) {
+      return httpError(403, ErrorCode.ConnectionClosed, "Forbidden: origin not allowed");
+    }
+    switch (c.req.method) {
+      case "POST":
+        return this.#post(c);
+      case "GET":
+        return this.#get(c);
+      case "DELETE":
+        return this.#delete(c);
+      default:
+        return this.#methodNotAllowed();
+    }
+  }
+
+  #methodNotAllowed(): Response {
+    const allow = this.sessions ? "GET, POST, DELETE" : "POST";
+    return httpError(405, ErrorCode.ConnectionClosed, "Method not allowed", { Allow: allow });
+  }
+
+  // POST
+
+  async #post(c: HonoContext): Promise<Response> {
+    const request = c.req.raw;
+    const accept = request.headers.get("accept");
+    const wantsJson = accepts(accept, "application/json");
+    const wantsSse = accepts(accept, "text/event-stream");
+    if (!(wantsJson && wantsSse) && !this.#options.lenientAccept) {
+      return httpError(
+        406,
+        ErrorCode.ConnectionClosed,
+        "Not Acceptable: the client must accept both application/json and text/event-stream",
+      );
+    }
+    if (!request.headers.get("content-type")?.includes("application/json")) {
+      return httpError(
+        415,
+        ErrorCode.ConnectionClosed,
+        "Unsupported Media Type: send application/json",
+      );
+    }
+    const text = await readBody(request, this.#maxBody);
+    if (text === undefined) {
+      return httpError(
+        413,
+        ErrorCode.InvalidRequest,
+        `Payload Too Large: the limit is ${this.#maxBody} bytes`,
+      );
+    }
+    let body: unknown;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      return httpError(400, ErrorCode.ParseError, "Parse error: the body is not valid JSON");
+    }
+    const batch = Array.isArray(body);
+    const raw: unknown[] = Array.isArray(body) ? body : [body];
+    if (raw.length === 0)
+      return httpError(400, ErrorCode.InvalidRequest, "Invalid Request: empty batch");
+    const messages: JsonRpcMessage[] = [];
+    for (const item of raw) {
+      const parsed = parseMessage(item);
+      if (parsed instanceof McpError) {
+        return Response.json(failure(idOf(item), parsed), { status: 400 });
+      }
+      messages.push(parsed);
+    }
+
+    const first = messages[0]!;
+    if (isRequest(first) && first.method === "initialize") {
+      if (messages.length > 1) {
+        return httpError(
+          400,
+          ErrorCode.InvalidRequest,
+          "Invalid Request: initialize must be sent alone",
+        );
+      }
+      return this.#initialize(c, first, wantsSse);
+    }
+
+    const headerVersion = request.headers.get("mcp-protocol-version");
+    if (
+      headerVersion !== null &&
+      !isSupportedVersion(headerVersion, this.server.protocolVersions)
+    ) {
+      return badRequest(
+        `Unsupported protocol version ${headerVersion}; supported: ${this.server.protocolVersions.join(", ")}`,
+      );
+    }
+    let peer: Peer;
+    if (this.sessions) {
+      const found = this.#session(c);
+      if (found instanceof Response) return found;
+      peer = found;
+    } else {
+      peer = new Peer(headerVersion ?? DEFAULT_HEADER_VERSION);
+    }
+    if (batch && !supportsBatching(peer.protocolVersion)) {
+      return httpError(
+        400,
+        ErrorCode.InvalidRequest,
+        `Invalid Request: batches are not supported in protocol version ${peer.protocolVersion}`,
+      );
+    }
+
+    const requests: JsonRpcRequest[] = [];
+    for (const message of messages) {
+      if (isRequest(message)) {
+        if (message.method === "initialize") {
+          return httpError(
+            400,
+            ErrorCode.InvalidRequest,
+            "Invalid Request: initialize must be sent alone",
+          );
+        }
+        requests.push(message);
+      } else if ("method" in message) {
+        this.server.receive(message, peer);
+      } else {
+        this.#outgoing.settle(message, peer.sessionId);
+      }
+    }
+    if (requests.length === 0) return new Response(null, { status: 202 });
+    return this.#reply(c, peer, requests, batch, wantsSse);
+  }
+
+  async #initialize(c: HonoContext, request: JsonRpcRequest, wantsSse: boolean): Promise<Response> {
+    const version = this.server.protocolVersions[0] ?? DEFAULT_HEADER_VERSION;
+    const peer = this.sessions ? this.sessions.create(version) : new Peer(version);
+    const response = await this.#reply(c, peer, [request], false, wantsSse);
+    if (peer.sessionId !== undefined) {
+      if (response.status === 200) response.headers.set("Mcp-Session-Id", peer.sessionId);
+      else this.sessions?.end(peer.sessionId);
+    }
+    return response;
+  }
+
+  /** Looks up the session a request names, or the error reply for a missing or unknown one. */
+  #session(c: HonoContext): Session | Response {
+    const id = c.req.header("mcp-session-id");
+    if (!id) return badRequest("the Mcp-Session-Id header is required");
+    const session = this.sessions!.get(id);
+    if (!session) return httpError(404, ErrorCode.ConnectionClosed, "Session not found");
+    return session;
+  }
+
+  /** Dispatches requests and replies with JSON or SSE. */
+  async #reply(
+    c: HonoContext,
+    peer: Peer,
+    requests: JsonRpcRequest[],
+    batch: boolean,
+    wantsSse: boolean,
+  ): Promise<Response> {
+    const auth = this.#options.authenticate?.(c);
+    const useSse = wantsSse && !this.#options.jsonResponse;
+    if (!useSse) {
+      const exchange = new PostExchange(
+        peer,
+        c,
+        auth,
+        true,
+        (message) => (peer as Session).standalone?.send(message),
+        (method, params, options) =>
+          this.#clientRequest(peer, undefined, method, params, options.signal),
+      );
+      const responses = await Promise.all(requests.map((r) => this.server.dispatch(r, exchange)));
+      return new Response(JSON.stringify(batch ? responses : responses[0]), {
+        headers: JSON_HEADERS,
+      });
+    }
+
+    const session = peer.sessionId !== undefined ? (peer as Session) : undefined;
+    const resumable = this.#eventStore !== undefined && session !== undefined;
+    const streamId = session ? `${session.sessionId}_${crypto.randomUUID()}` : "";
+    const stream = new SseStream(streamId, {
+      eventStore: resumable ? this.#eventStore : undefined,
+      keepAliveMs: this.#keepAliveMs,
+      retryMs: this.#options.retryMs ?? 1000,
+      onClose: () => session?.streams?.delete(streamId),
+    });
+    let streaming: () => void = () => {};
+    const started = new Promise<"started">((resolve) => {
+      streaming = () => resolve("started");
+    });
+    const exchange: PostExchange = new PostExchange(
+      peer,
+      c,
+      auth,
+      !resumable,
+      (message) => {
+        stream.send(message);
+        streaming();
+      },
+      (method, params, options) => {
+        streaming();
+        return this.#clientRequest(peer, stream, method, params, options.signal);
+      },
+    );
+    if (resumable) {
+      (session.streams ??= new Map()).set(streamId, stream);
+      exchange.closeConnection = () => stream.disconnect();
+      // Older clients may choke on an event without data: prime only those that expect it.
+      if (session.protocolVersion >= "2025-11-25") stream.prime();
+    }
+    const done = Promise.all(
+      requests.map((r) =>
+        this.server.dispatch(r, exchange).then((response) => stream.send(response)),
+      ),
+    ).then(() => "done" as const);
+
+    // A resumable reply always streams, so the client learns the priming id at once.
+    if (!resumable && (await Promise.race([done, started])) === "done") {
+      // Everything was ready at once: one complete body, no stream machinery.
+      return new Response(stream.takeBuffered(), { headers: SSE_HEADERS });
+    }
+    void done.then(() => stream.close());
+    return new Response(
+      stream.connect("", () => exchange.disconnected()),
+      { headers: SSE_HEADERS },
+    );
+  }
+
+  /** Sends a server-to-client request on the reply stream, or the session's GET stream. */
+  #clientRequest(
+    peer: Peer,
+    stream: SseStream | undefined,
+    method: string,
+    params: JsonObject,
+    signal: AbortSignal | undefined,
+  ): Promise<JsonObject> {
+    const target = stream ?? (peer as Session).standalone;
+    if (!target) {
+      return Promise.reject(
+        new McpError(
+          ErrorCode.InvalidRequest,
+          `Cannot send ${method}: the client has no open stream (use SSE replies or open the GET stream)`,
+        ),
+      );
+    }
+    const { id, result } = this.#outgoing.open(peer.sessionId, signal);
+    void target.send({ jsonrpc: "2.0", id, method, params });
+    return result;
+  }
+
+  // GET
+
+  async #get(c: HonoContext): Promise<Response> {
+    if (!this.sessions) return this.#methodNotAllowed();
+    if (!accepts(c.req.header("accept") ?? null, "text/event-stream")) {
+      return httpError(
+        406,
+        ErrorCode.ConnectionClosed,
+        "Not Acceptable: the client must accept text/event-stream",
+      );
+    }
+    const session = this.#session(c);
+    if (session instanceof Response) return session;
+    const lastEventId = c.req.header("last-event-id");
+    if (lastEventId !== undefined && this.#eventStore) return this.#resume(session, lastEventId);
+    if (session.standalone?.connected) {
+      return httpError(
+        409,
+        ErrorCode.ConnectionClosed,
+        "Conflict: this session already has a GET stream",
+      );
+    }
+    const stream = this.#standalone(session);
+    if (session.protocolVersion >= "2025-11-25") stream.prime();
+    return new Response(stream.connect(), { headers: SSE_HEADERS });
+  }
+
+  #standalone(session: Session): SseStream {
+    if (!session.standalone || session.standalone.closed) {
+      session.standalone = new SseStream(`${session.sessionId}_get`, {
+        eventStore: this.#eventStore,
+        keepAliveMs: this.#keepAliveMs,
+        retryMs: this.#options.retryMs ?? 1000,
+      });
+    }
+    return session.standalone;
+  }
+
+  /** Replays a stream after the client's last event id, then carries on live if it still runs. */
+  async #resume(session: Session, lastEventId: string): Promise<Response> {
+    const parsed = parseEventId(lastEventId);
+    if (!parsed?.streamId.startsWith(`${session.sessionId}_`)) {
+      return badRequest("unknown Last-Event-ID");
+    }
+    const live =
+      parsed.streamId === `${session.sessionId}_get`
+        ? this.#standalone(session)
+        : session.streams?.get(parsed.streamId);
+    if (live) {
+      return new Response(await live.resume(parsed.position), { headers: SSE_HEADERS });
+    }
+    const events = await this.#eventStore!.replay(parsed.streamId, parsed.position);
+    if (!events) return httpError(404, ErrorCode.ConnectionClosed, "Stream not found");
+    const body = events
+      .map((event) =>
+        sseEvent(JSON.stringify(event.message), eventId(parsed.streamId, event.position)),
+      )
+      .join("");
+    return new Response(body, { headers: SSE_HEADERS });
+  }
+
+  // DELETE
+
+  #delete(c: HonoContext): Response {
+    if (!this.sessions) return this.#methodNotAllowed();
+    const session = this.#session(c);
+    if (session instanceof Response) return session;
+    this.sessions.end(session.sessionId!);
+    return new Response(null, { status: 200 });
+  }
+
+  /** Releases what an ended session held. */
+  #ended(session: Session): void {
+    session.standalone?.close();
+    for (const stream of session.streams?.values() ?? []) stream.close();
+    for (const inflight of session.inflight?.values() ?? []) inflight.abort("session ended");
+    this.#outgoing.rejectSession(session.sessionId!);
+  }
+}

@@ -1,0 +1,249 @@
+import type { Context as HonoContext } from "hono";
+import type { z } from "zod";
+import { ErrorCode, McpError, type RequestId } from "./jsonrpc.ts";
+import type { AuthInfo, Exchange } from "./peer.ts";
+import { compileSchema, isZodSchema } from "./schema.ts";
+import {
+  type ClientCapabilities,
+  type CreateMessageParams,
+  type CreateMessageResult,
+  type ElicitResult,
+  type Implementation,
+  type JsonObject,
+  LOGGING_LEVELS,
+  type LoggingLevel,
+  type ReadResourceResult,
+  type Root,
+} from "./types.ts";
+
+/** Shared application state handed to every handler as `ctx.app`. */
+export type AppState = Map<string, unknown>;
+
+/** The parts of the server a context reaches back into. */
+export interface ContextHost {
+  readonly state: AppState;
+  readResource(uri: string, ctx: Context): Promise<ReadResourceResult>;
+}
+
+export type Logger = {
+  [level in LoggingLevel]: (data: unknown, logger?: string) => void;
+};
+
+/** A form-mode elicitation; `schema` is a flat zod object or its JSON Schema. */
+export interface FormElicitation<S extends z.ZodObject = z.ZodObject> {
+  mode?: "form";
+  message: string;
+  schema: S | JsonObject;
+}
+
+/** A URL-mode elicitation: the user completes it out of band, in a browser. */
+export interface UrlElicitation {
+  mode: "url";
+  message: string;
+  url: string;
+  elicitationId?: string;
+}
+
+export type FormElicitResult<S extends z.ZodObject> =
+  | { action: "accept"; content: z.output<S> }
+  | { action: "decline" | "cancel"; content?: undefined };
+
+function levelRank(level: LoggingLevel): number {
+  return LOGGING_LEVELS.indexOf(level);
+}
+
+/**
+ * What every tool, resource and prompt handler receives: the request's identity, the caller,
+ * and the ways back to the client. Created once per request; cheap until a feature is used.
+ */
+export class Context {
+  readonly requestId: RequestId;
+  readonly method: string;
+  readonly #host: ContextHost;
+  readonly #exchange: Exchange;
+  readonly #progressToken: string | number | undefined;
+  #controller: AbortController | undefined;
+  #signal: AbortSignal | undefined;
+  #logger: Logger | undefined;
+
+  constructor(
+    host: ContextHost,
+    exchange: Exchange,
+    requestId: RequestId,
+    method: string,
+    meta: JsonObject | undefined,
+  ) {
+    this.#host = host;
+    this.#exchange = exchange;
+    this.requestId = requestId;
+    this.method = method;
+    const token = meta?.progressToken;
+    this.#progressToken =
+      typeof token === "string" || typeof token === "number" ? token : undefined;
+  }
+
+  /** Aborts when the client cancels the request or goes away. */
+  get signal(): AbortSignal {
+    if (!this.#signal) {
+      this.#controller ??= new AbortController();
+      const transport = this.#exchange.signal;
+      this.#signal = transport
+        ? AbortSignal.any([this.#controller.signal, transport])
+        : this.#controller.signal;
+    }
+    return this.#signal;
+  }
+
+  /** Called by the server on notifications/cancelled. */
+  abort(reason: string): void {
+    this.#controller ??= new AbortController();
+    this.#controller.abort(new McpError(ErrorCode.RequestTimeout, `Request cancelled: ${reason}`));
+  }
+
+  /** The Hono context of the HTTP request, when the request came over HTTP. */
+  get c(): HonoContext | undefined {
+    return this.#exchange.http;
+  }
+
+  get auth(): AuthInfo | undefined {
+    return this.#exchange.auth;
+  }
+
+  get app(): AppState {
+    return this.#host.state;
+  }
+
+  get sessionId(): string | undefined {
+    return this.#exchange.peer.sessionId;
+  }
+
+  get client(): {
+    info: Implementation | undefined;
+    capabilities: ClientCapabilities | undefined;
+    protocolVersion: string;
+  } {
+    const peer = this.#exchange.peer;
+    return {
+      info: peer.clientInfo,
+      capabilities: peer.clientCapabilities,
+      protocolVersion: peer.protocolVersion,
+    };
+  }
+
+  /** Log messages to the client as notifications/message, above the level it set. */
+  get log(): Logger {
+    if (!this.#logger) {
+      const send = (level: LoggingLevel) => (data: unknown, logger?: string) => {
+        const threshold = this.#exchange.peer.logLevel;
+        if (threshold && levelRank(level) < levelRank(threshold)) return;
+        this.notify("notifications/message", logger ? { level, logger, data } : { level, data });
+      };
+      this.#logger = Object.fromEntries(LOGGING_LEVELS.map((l) => [l, send(l)])) as Logger;
+    }
+    return this.#logger;
+  }
+
+  /** Reports progress; does nothing when the client did not ask for progress. */
+  async progress(progress: number, total?: number, message?: string): Promise<void> {
+    if (this.#progressToken === undefined) return;
+    const params: JsonObject = { progressToken: this.#progressToken, progress };
+    if (total !== undefined) params.total = total;
+    if (message !== undefined) params.message = message;
+    this.notify("notifications/progress", params);
+  }
+
+  /** Sends any notification tied to this request. */
+  notify(method: string, params?: JsonObject): void {
+    this.#exchange.notify(params ? { jsonrpc: "2.0", method, params } : { jsonrpc: "2.0", method });
+  }
+
+  /**
+   * Lets go of the HTTP connection that carries this request's reply while the handler keeps
+   * working; the client reconnects and receives the rest (2025-11-25 SSE polling). Returns
+   * false where the reply cannot be resumed (no sessions or no event store).
+   */
+  closeConnection(): boolean {
+    const close = this.#exchange.closeConnection;
+    close?.();
+    return close !== undefined;
+  }
+
+  readResource(uri: string): Promise<ReadResourceResult> {
+    return this.#host.readResource(uri, this);
+  }
+
+  /** Asks the user for input through the client. */
+  elicit<S extends z.ZodObject>(request: FormElicitation<S>): Promise<FormElicitResult<S>>;
+  elicit(request: UrlElicitation): Promise<ElicitResult>;
+  async elicit(
+    request: FormElicitation | UrlElicitation,
+  ): Promise<ElicitResult | FormElicitResult<z.ZodObject>> {
+    const capability = this.#exchange.peer.clientCapabilities?.elicitation;
+    if (request.mode === "url") {
+      this.#require(capability?.url, "URL-mode elicitation");
+      const params: JsonObject = {
+        mode: "url",
+        message: request.message,
+        url: request.url,
+        elicitationId: request.elicitationId ?? crypto.randomUUID(),
+      };
+      return (await this.#request("elicitation/create", params)) as unknown as ElicitResult;
+    }
+    // An empty `elicitation: {}` capability means form mode (2025-06-18 clients).
+    const formSupported =
+      capability !== undefined && (capability.form !== undefined || capability.url === undefined);
+    this.#require(formSupported ? {} : undefined, "form elicitation");
+    const compiled = isZodSchema(request.schema)
+      ? compileSchema(request.schema, "output")
+      : undefined;
+    const requestedSchema: JsonObject = {
+      ...(compiled ? compiled.json : (request.schema as JsonObject)),
+    };
+    delete requestedSchema.$schema;
+    const params: JsonObject = { message: request.message, requestedSchema };
+    if (this.#exchange.peer.protocolVersion >= "2025-11-25") params.mode = "form";
+    const result = (await this.#request("elicitation/create", params)) as unknown as ElicitResult;
+    if (result.action === "accept" && compiled) {
+      const checked = compiled.validate(result.content ?? {});
+      if (!checked.ok) {
+        throw new McpError(
+          ErrorCode.InvalidParams,
+          `Elicitation response does not match the requested schema: ${checked.message}`,
+        );
+      }
+      return { action: "accept", content: checked.value as JsonObject };
+    }
+    return result;
+  }
+
+  /** Asks the client's model for a completion (sampling/createMessage). */
+  async sample(params: CreateMessageParams): Promise<CreateMessageResult> {
+    this.#require(this.#exchange.peer.clientCapabilities?.sampling, "sampling");
+    return (await this.#request("sampling/createMessage", params)) as CreateMessageResult;
+  }
+
+  /** Asks the client for its filesystem roots. */
+  async listRoots(): Promise<Root[]> {
+    this.#require(this.#exchange.peer.clientCapabilities?.roots, "roots");
+    const result = await this.#request("roots/list", {});
+    return Array.isArray(result.roots) ? (result.roots as Root[]) : [];
+  }
+
+  #require(capability: unknown, feature: string): void {
+    // Stateless requests carry no capabilities: try, and let the client refuse.
+    if (this.#exchange.peer.clientCapabilities === undefined) return;
+    if (capability === undefined) {
+      throw new McpError(
+        ErrorCode.InvalidRequest,
+        `The client does not support ${feature} (it did not declare the capability)`,
+      );
+    }
+  }
+
+  #request(method: string, params: JsonObject): Promise<JsonObject> {
+    return this.#exchange.request(method, params, {
+      signal: this.signal,
+      relatedRequestId: this.requestId,
+    });
+  }
+}

@@ -1,0 +1,35 @@
+export type { Completer } from "./completion.ts";
+export { isCallToolResult, isContentBlock, text, toBase64 } from "./content.ts";
+export {
+  type AppState,
+  Context,
+  type FormElicitation,
+  type FormElicitResult,
+  type Logger,
+  type UrlElicitation,
+} from "./context.ts";
+export * from "./jsonrpc.ts";
+export { type AuthInfo, type Exchange, Peer } from "./peer.ts";
+export type { PromptConfig, PromptHandler, PromptMessageInput, PromptReturn } from "./prompts.ts";
+export { RegisteredPrompt } from "./prompts.ts";
+export {
+  RegisteredResource,
+  type ResourceConfig,
+  type ResourceHandler,
+  type ResourceInfo,
+  type ResourceReturn,
+  resourceNotFound,
+  type TemplateVariables,
+} from "./resources.ts";
+export type { SchemaInput } from "./schema.ts";
+export { McpServer, type McpServerOptions, type ServerEvent } from "./server.ts";
+export {
+  errorResult,
+  RegisteredTool,
+  type ToolConfig,
+  type ToolHandler,
+  type ToolReturn,
+} from "./tools.ts";
+export type * from "./types.ts";
+export { UriTemplate } from "./uri-template.ts";
+export { LATEST_VERSION, type ProtocolVersion, SESSION_ERA_VERSIONS } from "./versions.ts";

@@ -1,0 +1,67 @@
+import type { Context as HonoContext } from "hono";
+import type { JsonRpcNotification, RequestId } from "./jsonrpc.ts";
+import type { ClientCapabilities, Implementation, JsonObject, LoggingLevel } from "./types.ts";
+
+/** Who the caller is, once a resource server has checked its bearer token. */
+export interface AuthInfo {
+  /** The token's `sub`. */
+  subject?: string;
+  clientId?: string;
+  scopes: readonly string[];
+  /** Unix seconds. */
+  expiresAt?: number;
+  claims?: JsonObject;
+}
+
+/** Sends one server-to-client request and resolves with the client's result. */
+export type OutgoingRequest = (
+  method: string,
+  params: JsonObject,
+  options: { signal?: AbortSignal; relatedRequestId?: RequestId },
+) => Promise<JsonObject>;
+
+/**
+ * What the server knows about one client: a 2025 session, or, for a stateless request, the
+ * request itself. Kept small on purpose: a server may hold thousands of idle sessions.
+ */
+export class Peer {
+  protocolVersion: string;
+  clientInfo: Implementation | undefined;
+  clientCapabilities: ClientCapabilities | undefined;
+  logLevel: LoggingLevel | undefined;
+  initialized = false;
+  /** URIs this peer subscribed to with resources/subscribe. */
+  subscriptions: Set<string> | undefined;
+  /** Requests still running, so notifications/cancelled can reach them. */
+  inflight: Map<RequestId, { abort(reason: string): void }> | undefined;
+  /** Set by a transport that can push unrelated messages (a 2025 GET stream). */
+  push: ((message: JsonRpcNotification) => void) | undefined;
+  readonly sessionId: string | undefined;
+
+  constructor(protocolVersion: string, sessionId?: string) {
+    this.protocolVersion = protocolVersion;
+    this.sessionId = sessionId;
+  }
+}
+
+/**
+ * One incoming request as a transport hands it to the server: its way back to the client and
+ * what the transport learned about the caller.
+ */
+export interface Exchange {
+  readonly peer: Peer;
+  /** Aborts when the client goes away. */
+  readonly signal?: AbortSignal | undefined;
+  /** The Hono context of the HTTP request that carried the message. */
+  readonly http?: HonoContext | undefined;
+  readonly auth?: AuthInfo | undefined;
+  /** Sends a notification tied to this request (progress, logs). */
+  notify(message: JsonRpcNotification): void;
+  /** Sends a server-to-client request tied to this request. */
+  request: OutgoingRequest;
+  /**
+   * Closes the connection carrying this request's reply without ending the request; the
+   * client resumes it later (SSE polling). Absent where the reply cannot be resumed.
+   */
+  closeConnection?: (() => void) | undefined;
+}

@@ -1,0 +1,123 @@
+import type { z } from "zod";
+import type { Completer } from "./completion.ts";
+import { isObject, text } from "./content.ts";
+import type { Context } from "./context.ts";
+import { ErrorCode, McpError } from "./jsonrpc.ts";
+import { describeIssues } from "./schema.ts";
+import type { ContentBlock, GetPromptResult, Icon, JsonObject, PromptMessage } from "./types.ts";
+
+export interface PromptConfig<A extends z.ZodObject | undefined> {
+  title?: string;
+  description?: string;
+  /** Arguments as a zod object of string fields. */
+  args?: A;
+  icons?: Icon[];
+  _meta?: JsonObject;
+  scopes?: readonly string[];
+  /** Completion for arguments, by argument name. */
+  complete?: Record<string, Completer>;
+}
+
+export type PromptArgs<A> = A extends z.ZodObject ? z.output<A> : Record<string, never>;
+
+/** A message whose content may be a plain string. */
+export interface PromptMessageInput {
+  role: "user" | "assistant";
+  content: string | ContentBlock;
+}
+
+export type PromptReturn = string | PromptMessageInput[] | GetPromptResult;
+
+export type PromptHandler<A> = (
+  args: PromptArgs<A>,
+  ctx: Context,
+) => PromptReturn | Promise<PromptReturn>;
+
+export class RegisteredPrompt {
+  readonly name: string;
+  enabled = true;
+  definition!: JsonObject;
+  config!: PromptConfig<z.ZodObject | undefined>;
+  handler: PromptHandler<unknown>;
+  readonly #onChange: () => void;
+  readonly #onRemove: () => void;
+
+  constructor(
+    name: string,
+    config: PromptConfig<z.ZodObject | undefined>,
+    handler: PromptHandler<unknown>,
+    hooks: { onChange: () => void; onRemove: () => void },
+  ) {
+    this.name = name;
+    this.handler = handler;
+    this.#onChange = hooks.onChange;
+    this.#onRemove = hooks.onRemove;
+    this.#configure(config);
+  }
+
+  get scopes(): readonly string[] {
+    return this.config.scopes ?? [];
+  }
+
+  #configure(config: PromptConfig<z.ZodObject | undefined>): void {
+    this.config = config;
+    const definition: JsonObject = { name: this.name };
+    if (config.title !== undefined) definition.title = config.title;
+    if (config.description !== undefined) definition.description = config.description;
+    if (config.args) {
+      definition.arguments = Object.entries(config.args.shape).map(([name, schema]) => {
+        const field = schema as z.ZodType;
+        const argument: JsonObject = { name, required: !field.safeParse(undefined).success };
+        if (field.description) argument.description = field.description;
+        return argument;
+      });
+    }
+    if (config.icons !== undefined) definition.icons = config.icons;
+    if (config._meta !== undefined) definition._meta = config._meta;
+    this.definition = definition;
+  }
+
+  update(config: PromptConfig<z.ZodObject | undefined>, handler?: PromptHandler<unknown>): void {
+    this.#configure(config);
+    if (handler) this.handler = handler;
+    this.#onChange();
+  }
+
+  enable(): void {
+    this.enabled = true;
+    this.#onChange();
+  }
+
+  disable(): void {
+    this.enabled = false;
+    this.#onChange();
+  }
+
+  remove(): void {
+    this.#onRemove();
+  }
+
+  async get(args: unknown, ctx: Context): Promise<GetPromptResult> {
+    let parsed: unknown = args ?? {};
+    if (this.config.args) {
+      const checked = this.config.args.safeParse(parsed);
+      if (!checked.success) {
+        throw new McpError(
+          ErrorCode.InvalidParams,
+          `Invalid arguments for prompt "${this.name}": ${describeIssues(checked.error)}`,
+        );
+      }
+      parsed = checked.data;
+    }
+    const value = await this.handler(parsed as PromptArgs<unknown>, ctx);
+    if (typeof value === "string") return { messages: [{ role: "user", content: text(value) }] };
+    if (isObject(value) && Array.isArray(value.messages)) return value as GetPromptResult;
+    const messages: PromptMessage[] = (value as PromptMessageInput[]).map((message) => ({
+      role: message.role,
+      content: typeof message.content === "string" ? text(message.content) : message.content,
+    }));
+    const result: GetPromptResult = { messages };
+    if (this.config.description !== undefined) result.description = this.config.description;
+    return result;
+  }
+}

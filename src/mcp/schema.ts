@@ -1,0 +1,75 @@
+import { z } from "zod";
+import type { JsonObject } from "./types.ts";
+
+/** A zod schema, or a JSON Schema object given as is. */
+export type SchemaInput = z.ZodType | JsonObject;
+
+export type Validation<T = unknown> = { ok: true; value: T } | { ok: false; message: string };
+
+/** A schema prepared once at registration: its JSON Schema and a validator. */
+export interface CompiledSchema {
+  readonly json: JsonObject;
+  validate(value: unknown): Validation;
+}
+
+export function isZodSchema(schema: unknown): schema is z.ZodType {
+  return typeof schema === "object" && schema !== null && "_zod" in schema;
+}
+
+/** Lists the problems in a zod error as one readable line per issue. */
+export function describeIssues(error: z.ZodError): string {
+  return error.issues
+    .map((issue) =>
+      issue.path.length ? `${issue.path.join(".")}: ${issue.message}` : issue.message,
+    )
+    .join("; ");
+}
+
+function fromZod(schema: z.ZodType): (value: unknown) => Validation {
+  return (value) => {
+    const parsed = schema.safeParse(value);
+    return parsed.success
+      ? { ok: true, value: parsed.data }
+      : { ok: false, message: describeIssues(parsed.error) };
+  };
+}
+
+/**
+ * Compiles a schema for one direction of data flow. Zod schemas become JSON Schema 2020-12
+ * (the `input` view for arguments, `output` for results); raw JSON Schema is published as
+ * given and validated through zod's converter when it can express it.
+ */
+export function compileSchema(schema: SchemaInput, io: "input" | "output"): CompiledSchema {
+  if (isZodSchema(schema)) {
+    const json = z.toJSONSchema(schema, { io, target: "draft-2020-12", unrepresentable: "any" });
+    return { json: json as JsonObject, validate: fromZod(schema) };
+  }
+  let validator: z.ZodType | undefined;
+  try {
+    validator = z.fromJSONSchema(schema as Parameters<typeof z.fromJSONSchema>[0]);
+  } catch {
+    // A dialect feature zod cannot express: publish the schema, check only the top-level type.
+  }
+  return {
+    json: schema,
+    validate: validator
+      ? fromZod(validator)
+      : (value) =>
+          schema.type === "object" && (typeof value !== "object" || value === null)
+            ? { ok: false, message: "expected an object" }
+            : { ok: true, value },
+  };
+}
+
+/** The JSON Schema of a tool's arguments must describe an object. */
+export function objectSchema(compiled: CompiledSchema, what: string): CompiledSchema {
+  if (compiled.json.type !== "object") {
+    throw new TypeError(`${what} must be an object schema (JSON Schema type "object")`);
+  }
+  return compiled;
+}
+
+export const EMPTY_OBJECT_SCHEMA: CompiledSchema = {
+  json: { type: "object", properties: {} },
+  validate: (value) => ({ ok: true, value: value ?? {} }),
+};

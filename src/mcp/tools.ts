@@ -1,0 +1,141 @@
+import type { z } from "zod";
+import { isCallToolResult, isObject, text, toContent } from "./content.ts";
+import type { Context } from "./context.ts";
+import {
+  type CompiledSchema,
+  compileSchema,
+  EMPTY_OBJECT_SCHEMA,
+  objectSchema,
+  type SchemaInput,
+} from "./schema.ts";
+import type { CallToolResult, Icon, JsonObject, ToolAnnotations } from "./types.ts";
+
+export interface ToolConfig<I extends SchemaInput | undefined, O extends SchemaInput | undefined> {
+  title?: string;
+  description?: string;
+  /** Arguments: a zod object, or a JSON Schema object. */
+  input?: I;
+  /** Structured result: a zod object or a JSON Schema; adds `outputSchema` and `structuredContent`. */
+  output?: O;
+  annotations?: ToolAnnotations;
+  icons?: Icon[];
+  _meta?: JsonObject;
+  /** OAuth scopes a caller needs (enforced by the resource server). */
+  scopes?: readonly string[];
+}
+
+export type ToolArgs<I> = I extends z.ZodType ? z.output<I> : JsonObject;
+
+/**
+ * What a tool handler may return: a string, content block(s), a full CallToolResult, any
+ * JSON value (sent as text), or, with an `output` schema, the structured object itself.
+ */
+export type ToolReturn<O> = O extends z.ZodType
+  ? z.input<O> | CallToolResult
+  : O extends JsonObject
+    ? JsonObject | CallToolResult
+    : unknown;
+
+export type ToolHandler<I, O> = (
+  args: ToolArgs<I>,
+  ctx: Context,
+) => ToolReturn<O> | Promise<ToolReturn<O>>;
+
+/** A registered tool; keep the handle to update or remove it at runtime. */
+export class RegisteredTool {
+  readonly name: string;
+  enabled = true;
+  definition!: JsonObject;
+  input!: CompiledSchema;
+  output: CompiledSchema | undefined;
+  scopes: readonly string[] = [];
+  handler: ToolHandler<unknown, unknown>;
+  readonly #onChange: () => void;
+  readonly #onRemove: () => void;
+
+  constructor(
+    name: string,
+    config: ToolConfig<SchemaInput | undefined, SchemaInput | undefined>,
+    handler: ToolHandler<unknown, unknown>,
+    hooks: { onChange: () => void; onRemove: () => void },
+  ) {
+    this.name = name;
+    this.handler = handler;
+    this.#onChange = hooks.onChange;
+    this.#onRemove = hooks.onRemove;
+    this.#configure(config);
+  }
+
+  #configure(config: ToolConfig<SchemaInput | undefined, SchemaInput | undefined>): void {
+    this.input = config.input
+      ? objectSchema(compileSchema(config.input, "input"), `Input schema of tool "${this.name}"`)
+      : EMPTY_OBJECT_SCHEMA;
+    this.output = config.output
+      ? objectSchema(compileSchema(config.output, "output"), `Output schema of tool "${this.name}"`)
+      : undefined;
+    this.scopes = config.scopes ?? [];
+    const definition: JsonObject = { name: this.name };
+    if (config.title !== undefined) definition.title = config.title;
+    if (config.description !== undefined) definition.description = config.description;
+    definition.inputSchema = this.input.json;
+    if (this.output) definition.outputSchema = this.output.json;
+    if (config.annotations !== undefined) definition.annotations = config.annotations;
+    if (config.icons !== undefined) definition.icons = config.icons;
+    if (config._meta !== undefined) definition._meta = config._meta;
+    this.definition = definition;
+  }
+
+  /** Replaces the tool's configuration and/or handler, and tells clients the list changed. */
+  update(
+    config: ToolConfig<SchemaInput | undefined, SchemaInput | undefined>,
+    handler?: ToolHandler<unknown, unknown>,
+  ): void {
+    this.#configure(config);
+    if (handler) this.handler = handler;
+    this.#onChange();
+  }
+
+  enable(): void {
+    this.enabled = true;
+    this.#onChange();
+  }
+
+  disable(): void {
+    this.enabled = false;
+    this.#onChange();
+  }
+
+  remove(): void {
+    this.#onRemove();
+  }
+
+  /** Shapes a handler's return value into a CallToolResult, checking structured output. */
+  toResult(value: unknown): CallToolResult {
+    if (!this.output) {
+      return isCallToolResult(value) ? value : { content: toContent(value) };
+    }
+    if (isCallToolResult(value) && (value.isError || "structuredContent" in value)) {
+      return value.isError ? value : this.#checked(value.structuredContent, value);
+    }
+    return this.#checked(value, undefined);
+  }
+
+  #checked(structured: unknown, result: CallToolResult | undefined): CallToolResult {
+    const checked = this.output!.validate(structured);
+    if (!checked.ok || !isObject(checked.value)) {
+      const reason = checked.ok ? "not an object" : checked.message;
+      return errorResult(
+        `Tool "${this.name}" returned output that does not match its schema: ${reason}`,
+      );
+    }
+    // Publish what the handler returned; the schema's transforms are for validation only.
+    const structuredContent = structured as JsonObject;
+    return result
+      ? { ...result, structuredContent }
+      : { content: [text(JSON.stringify(structuredContent))], structuredContent };
+  }
+}
+
+export function errorResult(message: string): CallToolResult {
+  return { content: [text(message)], isError: true };
+}
