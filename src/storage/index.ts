@@ -1,0 +1,2 @@
+export { type MemoryStoreOptions, memoryStore } from "./memory.ts";
+export { type Store, StoreUnavailableError, type StoreValue, type WriteOptions } from "./store.ts";

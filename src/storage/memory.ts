@@ -1,0 +1,84 @@
+import type { Store, StoreValue, WriteOptions } from "./store.ts";
+
+interface Entry {
+  /** The value as JSON, so callers never share an object with the store. */
+  json: string;
+  /** Epoch ms, or Infinity. */
+  expires: number;
+}
+
+export interface MemoryStoreOptions {
+  /** Entries kept at most; past this, expired entries are swept and then the oldest written go. */
+  maxEntries?: number;
+}
+
+/**
+ * The embedded Store: one process, atomic because JavaScript runs one callback at a time.
+ * Every operation completes without yielding between its read and its write.
+ */
+export function memoryStore(options: MemoryStoreOptions = {}): Store {
+  const maxEntries = options.maxEntries ?? 1_000_000;
+  const entries = new Map<string, Entry>();
+
+  const live = (key: string): Entry | undefined => {
+    const entry = entries.get(key);
+    if (entry && entry.expires <= Date.now()) {
+      entries.delete(key);
+      return undefined;
+    }
+    return entry;
+  };
+
+  const write = (key: string, value: StoreValue, options: WriteOptions | undefined): void => {
+    const expires = options?.ttlMs === undefined ? Number.POSITIVE_INFINITY : Date.now() + options.ttlMs;
+    entries.delete(key);
+    if (entries.size >= maxEntries) evict();
+    entries.set(key, { json: JSON.stringify(value), expires });
+  };
+
+  const evict = (): void => {
+    const now = Date.now();
+    for (const [key, entry] of entries) if (entry.expires <= now) entries.delete(key);
+    while (entries.size >= maxEntries) entries.delete(entries.keys().next().value!);
+  };
+
+  const read = <T>(entry: Entry | undefined): T | undefined =>
+    entry === undefined ? undefined : (JSON.parse(entry.json) as T);
+
+  return {
+    async get<T extends StoreValue>(key: string) {
+      return read<T>(live(key));
+    },
+    async set(key, value, options) {
+      write(key, value, options);
+    },
+    async add(key, value, options) {
+      if (live(key)) return false;
+      write(key, value, options);
+      return true;
+    },
+    async delete(key) {
+      return live(key) !== undefined && entries.delete(key);
+    },
+    async take<T extends StoreValue>(key: string) {
+      const entry = live(key);
+      if (entry) entries.delete(key);
+      return read<T>(entry);
+    },
+    async compareAndSet(key, expected, next, options) {
+      const current = live(key);
+      const matches =
+        expected === undefined ? current === undefined : current?.json === JSON.stringify(expected);
+      if (!matches) return false;
+      write(key, next, options);
+      return true;
+    },
+    async increment(key, by, options) {
+      const current = live(key);
+      const count = (current ? (JSON.parse(current.json) as number) : 0) + by;
+      if (current) current.json = JSON.stringify(count);
+      else write(key, count, options);
+      return count;
+    },
+  };
+}

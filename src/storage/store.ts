@@ -1,0 +1,54 @@
+/** Any value a Store keeps: it must survive JSON serialization unchanged. */
+export type StoreValue = string | number | boolean | null | StoreValue[] | { [key: string]: StoreValue | undefined };
+
+export interface WriteOptions {
+  /** Time to live in milliseconds; the entry disappears after it. Absent: kept until deleted. */
+  ttlMs?: number;
+}
+
+/**
+ * Durable state for the authorization server, sessions, events and tasks.
+ *
+ * Every adapter must give these guarantees (the contract suite in test/storage checks them):
+ * - Each single operation is atomic and linearizable: with many callers on many instances,
+ *   `take` hands a value to exactly one caller, `add` succeeds for exactly one, and
+ *   `compareAndSet` succeeds for exactly one of several callers expecting the same value.
+ * - Values are copies: mutating a value after `set` or after `get` changes nothing stored.
+ * - An entry past its TTL is never returned, even if the adapter removes it later.
+ * - Keys are opaque strings up to 512 bytes; values serialize to JSON.
+ *
+ * Eventually consistent engines (such as Workers KV) cannot give these guarantees; use them
+ * only as caches.
+ */
+export interface Store {
+  get<T extends StoreValue>(key: string): Promise<T | undefined>;
+  set(key: string, value: StoreValue, options?: WriteOptions): Promise<void>;
+  /** Writes only when the key is absent; true when this call wrote it. */
+  add(key: string, value: StoreValue, options?: WriteOptions): Promise<boolean>;
+  /** True when the key existed. */
+  delete(key: string): Promise<boolean>;
+  /** Reads and deletes in one step: a single-use value goes to one caller only. */
+  take<T extends StoreValue>(key: string): Promise<T | undefined>;
+  /**
+   * Replaces the value when the stored one equals `expected` (compared as JSON); `undefined`
+   * expects the key to be absent. True when this call replaced it.
+   */
+  compareAndSet(
+    key: string,
+    expected: StoreValue | undefined,
+    next: StoreValue,
+    options?: WriteOptions,
+  ): Promise<boolean>;
+  /** Adds to a counter, creating it at 0 with the TTL when absent; returns the new count. */
+  increment(key: string, by: number, options?: WriteOptions): Promise<number>;
+}
+
+/** Raised by an adapter whose engine cannot be reached; callers answer 503. */
+export class StoreUnavailableError extends Error {
+  readonly code = "ERR_STORE_UNAVAILABLE";
+
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "StoreUnavailableError";
+  }
+}

@@ -1,0 +1,14 @@
+import { describe, expect, it } from "vitest";
+import { memoryStore } from "../../src/storage/index.ts";
+import { storeContract } from "./contract.ts";
+
+storeContract("memoryStore", () => memoryStore());
+
+describe("memoryStore limits", () => {
+  it("evicts the oldest entries beyond maxEntries", async () => {
+    const store = memoryStore({ maxEntries: 3 });
+    for (const k of ["a", "b", "c", "d"]) await store.set(k, k);
+    expect(await store.get("a")).toBeUndefined();
+    expect(await store.get("d")).toBe("d");
+  });
+});
