@@ -1,0 +1,16 @@
+export {
+  type Client,
+  type ConfiguredClient,
+  type TokenEndpointAuthMethod,
+} from "./clients.ts";
+export { OAuthError, type OAuthErrorCode } from "./errors.ts";
+export { generateSigningKey, type SigningAlgorithm } from "./keys.ts";
+export { type CustomLoginOptions, customLogin } from "./login/custom.ts";
+export { type DevLoginOptions, devLogin } from "./login/dev.tsx";
+export { type UpstreamOAuthOptions, upstreamOAuth } from "./login/upstream.ts";
+export type { LoginKit, LoginProvider, PendingAuthorization, User } from "./login.ts";
+export type { MetadataDocumentOptions } from "./metadata-document.ts";
+export type { RateLimit, RateLimitOptions } from "./rate-limit.ts";
+export { AuthorizationServer, type AuthorizationServerOptions, authorizationServer } from "./server.ts";
+export { FetchRefusedError, type SafeFetchOptions } from "./ssrf.ts";
+export type { TokenLifetimes } from "./tokens.ts";

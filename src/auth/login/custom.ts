@@ -1,0 +1,26 @@
+import type { Context } from "hono";
+import type { LoginProvider, User } from "../login.ts";
+
+export interface CustomLoginOptions {
+  /**
+   * Finds the signed-in user from your application's own session. Return undefined when no
+   * one is signed in, or a Response (such as a redirect to your login page) to take over.
+   */
+  authenticate: (c: Context) => Promise<User | Response | undefined> | User | Response | undefined;
+}
+
+/** Login through your application's existing sessions. */
+export function customLogin(options: CustomLoginOptions): LoginProvider {
+  return {
+    name: "custom",
+    async identify(c) {
+      const result = await options.authenticate(c);
+      return result instanceof Response ? undefined : result;
+    },
+    async challenge(c) {
+      const result = await options.authenticate(c);
+      if (result instanceof Response) return result;
+      return c.text("Sign in to the application first, then try again.", 401);
+    },
+  };
+}

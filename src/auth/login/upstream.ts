@@ -1,0 +1,142 @@
+import { Hono } from "hono";
+import * as oauth from "oauth4webapi";
+import type { LoginProvider, User } from "../login.ts";
+
+export interface UpstreamOAuthOptions {
+  /** The identity provider's issuer identifier (discovered through its metadata). */
+  issuer: string;
+  clientId: string;
+  /** Omit for a public client (PKCE only). */
+  clientSecret?: string;
+  /** Default "openid profile email". */
+  scope?: string;
+  /** OIDC (ID token, default) or plain OAuth 2 (the user comes from `userinfo`). */
+  protocol?: "oidc" | "oauth2";
+  /** Maps the provider's claims to a user; default uses `sub`, `name`, `email`. */
+  mapUser?: (claims: Record<string, unknown>) => User;
+  /**
+   * Keep the provider's tokens, sealed with the server secret, under `upstream:{subject}` in
+   * the Store, for tools that call the provider's APIs. Default false. They are never given
+   * to MCP clients.
+   */
+  keepTokens?: boolean;
+  /** Permit http:// for a provider on loopback (tests and local development only). */
+  allowInsecureRequests?: boolean;
+  /** For tests: the fetch to use. */
+  fetch?: typeof fetch;
+}
+
+interface UpstreamState {
+  pendingId: string;
+  verifier: string;
+  nonce: string;
+}
+
+function defaultUser(claims: Record<string, unknown>): User {
+  const user: User = { subject: String(claims.sub) };
+  if (typeof claims.name === "string") user.name = claims.name;
+  if (typeof claims.email === "string") user.email = claims.email;
+  return user;
+}
+
+/**
+ * Federated login: the user signs in at another OAuth 2 / OpenID Connect provider, through
+ * oauth4webapi with PKCE, state and nonce. The MCP client only ever gets our own tokens.
+ */
+export function upstreamOAuth(options: UpstreamOAuthOptions): LoginProvider {
+  const issuer = new URL(options.issuer);
+  const client: oauth.Client = { client_id: options.clientId };
+  const clientAuth = options.clientSecret ? oauth.ClientSecretPost(options.clientSecret) : oauth.None();
+  const protocol = options.protocol ?? "oidc";
+  /** Adds the transport options every oauth4webapi request takes. */
+  const withTransport = <T extends object>(request: T): T => {
+    const symbols = request as Record<symbol, unknown>;
+    if (options.allowInsecureRequests) symbols[oauth.allowInsecureRequests] = true;
+    if (options.fetch) symbols[oauth.customFetch] = options.fetch;
+    return request;
+  };
+  let metadata: Promise<oauth.AuthorizationServer> | undefined;
+  const discover = () => {
+    metadata ??= oauth
+      .discoveryRequest(issuer, withTransport<oauth.DiscoveryRequestOptions>({ algorithm: protocol }))
+      .then((response) => oauth.processDiscoveryResponse(issuer, response))
+      .catch((error) => {
+        metadata = undefined;
+        throw error;
+      });
+    return metadata;
+  };
+  const stateKey = (state: string) => `as:upstream-state:${state}`;
+
+  return {
+    name: "upstream",
+    async challenge(c, pending, kit) {
+      const as = await discover();
+      if (!as.authorization_endpoint) throw new Error("The upstream provider has no authorization endpoint");
+      const verifier = oauth.generateRandomCodeVerifier();
+      const state = oauth.generateRandomState();
+      const nonce = oauth.generateRandomNonce();
+      const record: UpstreamState = { pendingId: pending.id, verifier, nonce };
+      await kit.store.set(stateKey(state), record, { ttlMs: 10 * 60_000 });
+      const url = new URL(as.authorization_endpoint);
+      url.searchParams.set("client_id", options.clientId);
+      url.searchParams.set("redirect_uri", `${kit.issuer(c)}/login/upstream/callback`);
+      url.searchParams.set("response_type", "code");
+      url.searchParams.set("scope", options.scope ?? (protocol === "oidc" ? "openid profile email" : ""));
+      url.searchParams.set("code_challenge", await oauth.calculatePKCECodeChallenge(verifier));
+      url.searchParams.set("code_challenge_method", "S256");
+      url.searchParams.set("state", state);
+      if (protocol === "oidc") url.searchParams.set("nonce", nonce);
+      return c.redirect(url.href, 303);
+    },
+    routes(kit) {
+      const routes = new Hono();
+      routes.get("/callback", async (c) => {
+        const current = new URL(c.req.url);
+        const state = current.searchParams.get("state") ?? "";
+        const saved = state ? await kit.store.take<UpstreamState>(stateKey(state)) : undefined;
+        if (!saved) return c.text("This sign-in has expired or was already used. Start again.", 400);
+        const as = await discover();
+        const redirectUri = `${kit.issuer(c)}/login/upstream/callback`;
+        let claims: Record<string, unknown>;
+        let tokens: oauth.TokenEndpointResponse;
+        try {
+          const params = oauth.validateAuthResponse(as, client, current, state);
+          const response = await oauth.authorizationCodeGrantRequest(
+            as,
+            client,
+            clientAuth,
+            params,
+            redirectUri,
+            saved.verifier,
+            withTransport<oauth.TokenEndpointRequestOptions>({}),
+          );
+          tokens = await oauth.processAuthorizationCodeResponse(as, client, response, {
+            ...(protocol === "oidc" ? { expectedNonce: saved.nonce, requireIdToken: true } : {}),
+          });
+          const idClaims = oauth.getValidatedIdTokenClaims(tokens);
+          if (idClaims) {
+            claims = { ...idClaims };
+          } else {
+            const info = await oauth.userInfoRequest(
+              as,
+              client,
+              tokens.access_token,
+              withTransport<oauth.UserInfoRequestOptions>({}),
+            );
+            claims = { ...(await oauth.processUserInfoResponse(as, client, oauth.skipSubjectCheck, info)) };
+          }
+        } catch {
+          return c.text("The identity provider did not confirm the sign-in.", 400);
+        }
+        const user = (options.mapUser ?? defaultUser)(claims);
+        if (options.keepTokens) {
+          const sealed = await (await kit.sealer()).seal(JSON.stringify(tokens));
+          await kit.store.set(`upstream:${user.subject}`, sealed);
+        }
+        return kit.complete(c, user, saved.pendingId);
+      });
+      return routes;
+    },
+  };
+}

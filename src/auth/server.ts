@@ -1,0 +1,263 @@
+import { type Context, Hono } from "hono";
+import { cors } from "hono/cors";
+import type { JWK } from "jose";
+import type { AuthInfo } from "../mcp/peer.ts";
+import type { Store } from "../storage/store.ts";
+import { type Client, ClientRegistry, type ConfiguredClient, clientInformation } from "./clients.ts";
+import { randomToken, Sealer } from "./crypto.ts";
+import { asOAuthError, OAuthError } from "./errors.ts";
+import { KeyRing, type SigningAlgorithm } from "./keys.ts";
+import type { LoginProvider } from "./login.ts";
+import { authorizationServerMetadata } from "./metadata.ts";
+import {
+  isMetadataDocumentUrl,
+  type MetadataDocumentOptions,
+  resolveMetadataDocument,
+} from "./metadata-document.ts";
+import { clientAddress, DEFAULT_RATE_LIMITS, enforceRateLimit, type RateLimit, type RateLimitOptions } from "./rate-limit.ts";
+import { canonicalResource } from "./resource-uri.ts";
+import { resolveLifetimes, type TokenLifetimes, TokenService } from "./tokens.ts";
+import { authorizeRoutes } from "./authorize.tsx";
+import { tokenRoutes } from "./token.ts";
+
+export interface AuthorizationServerOptions {
+  store: Store;
+  login: LoginProvider;
+  /** The issuer URL. Default: the origin of each request (fine on one host; set it in production). */
+  issuer?: string;
+  /** Trust X-Forwarded-For / -Proto / -Host from a reverse proxy. Default false. */
+  trustProxy?: boolean;
+  /** Scopes clients may request (published as scopes_supported). Empty: any. */
+  scopes?: readonly string[];
+  /** Scopes granted when a client asks for none. Default none. */
+  defaultScopes?: readonly string[];
+  /** Resource indicators (canonical URIs) tokens may be issued for. Empty: any. */
+  resources?: readonly string[];
+  /** Clients known in advance. */
+  clients?: readonly ConfiguredClient[];
+  /** Custom redirect URI schemes native clients may register, e.g. ["cursor", "vscode"]. */
+  redirectSchemes?: readonly string[];
+  /** Dynamic client registration (RFC 7591). Default on. */
+  registration?: boolean | { secretTtlSeconds?: number };
+  /** Client ID Metadata Documents. Default on. */
+  metadataDocuments?: MetadataDocumentOptions | false;
+  signing?: { alg?: SigningAlgorithm; keys?: readonly JWK[] };
+  lifetimes?: Partial<TokenLifetimes>;
+  /**
+   * Signs cookies and seals secrets at rest; at least 32 characters. Default: a random one
+   * kept in the Store, which is fine for one deployment but not a substitute for a secret.
+   */
+  secret?: string;
+  /** Rate limits; on by default. */
+  rateLimits?: RateLimitOptions | false;
+  /** Remember consent per user, client and scope set. Default 30 days; 0 asks every time. */
+  rememberConsentDays?: number;
+  /** How long a login lasts at the authorization server. Default 12 hours. */
+  loginTtlSeconds?: number;
+}
+
+/**
+ * The built-in OAuth 2.1 authorization server: metadata, registration, authorize with
+ * login and consent, token, revocation, introspection and keys, as one Hono app to mount
+ * at the root of the issuer.
+ */
+export class AuthorizationServer {
+  readonly options: AuthorizationServerOptions;
+  readonly store: Store;
+  readonly keys: KeyRing;
+  readonly tokens: TokenService;
+  readonly clients: ClientRegistry;
+  readonly resources = new Set<string>();
+  readonly scopes = new Set<string>();
+  readonly app: Hono;
+  #secret: Promise<string> | undefined;
+  #sealer: Promise<Sealer> | undefined;
+  #ready: Promise<void> | undefined;
+
+  constructor(options: AuthorizationServerOptions) {
+    if (options.secret !== undefined && options.secret.length < 32) {
+      throw new TypeError("The authorization server secret must be at least 32 characters");
+    }
+    if (options.issuer !== undefined) options.login.check?.(options.issuer);
+    this.options = options;
+    this.store = options.store;
+    this.clients = new ClientRegistry(options.store);
+    const lifetimes = resolveLifetimes(options.lifetimes);
+    this.keys = new KeyRing({
+      store: options.store,
+      ...(options.signing?.alg ? { alg: options.signing.alg } : {}),
+      ...(options.signing?.keys ? { keys: options.signing.keys } : {}),
+      overlapMs: lifetimes.accessToken * 1000,
+    });
+    this.tokens = new TokenService(options.store, this.keys, options.lifetimes);
+    for (const resource of options.resources ?? []) this.addResource(resource);
+    for (const scope of options.scopes ?? []) this.scopes.add(scope);
+    this.app = this.#routes();
+  }
+
+  /** Registers a resource this server issues tokens for (mcpApp calls it for its endpoint). */
+  addResource(resource: string): void {
+    const canonical = canonicalResource(resource);
+    if (!canonical) throw new TypeError(`Not a valid resource URI: ${resource}`);
+    this.resources.add(canonical);
+  }
+
+  /** The issuer for a request: configured, or the request's origin. */
+  issuer(c: Context): string {
+    if (this.options.issuer) return this.options.issuer.replace(/\/+$/, "");
+    const url = new URL(c.req.url);
+    if (this.options.trustProxy) {
+      const proto = c.req.header("x-forwarded-proto")?.split(",")[0]?.trim();
+      const host = c.req.header("x-forwarded-host")?.split(",")[0]?.trim();
+      if (proto) url.protocol = `${proto}:`;
+      if (host) url.host = host;
+    }
+    return url.origin;
+  }
+
+  secret(): Promise<string> {
+    this.#secret ??= (async () => {
+      if (this.options.secret) return this.options.secret;
+      await this.store.add("as:secret", randomToken(32));
+      return (await this.store.get<string>("as:secret"))!;
+    })();
+    return this.#secret;
+  }
+
+  sealer(): Promise<Sealer> {
+    this.#sealer ??= this.secret().then((secret) => new Sealer(secret, "portcullis upstream tokens"));
+    return this.#sealer;
+  }
+
+  /** Finds a client: registered or configured, else a metadata document URL. */
+  async client(clientId: string): Promise<Client | undefined> {
+    const known = await this.clients.get(clientId);
+    if (known) return known;
+    const documents = this.options.metadataDocuments;
+    if (documents === false || documents?.enabled === false || !isMetadataDocumentUrl(clientId)) return undefined;
+    return resolveMetadataDocument(clientId, this.store, this.registrationRules(), documents ?? {});
+  }
+
+  registrationRules(): { allowedSchemes: readonly string[]; secretTtlSeconds?: number } {
+    const registration = this.options.registration;
+    const rules: { allowedSchemes: readonly string[]; secretTtlSeconds?: number } = {
+      allowedSchemes: this.options.redirectSchemes ?? [],
+    };
+    if (typeof registration === "object" && registration.secretTtlSeconds !== undefined) {
+      rules.secretTtlSeconds = registration.secretTtlSeconds;
+    }
+    return rules;
+  }
+
+  /** Resolves the audience for a request's `resource` parameter, or throws invalid_target. */
+  audience(resource: string | undefined, issuer: string): string {
+    if (resource === undefined) {
+      if (this.resources.size === 1) return [...this.resources][0]!;
+      if (this.resources.size === 0) return issuer;
+      throw new OAuthError("invalid_target", "Name the resource you want a token for (resource parameter)");
+    }
+    const canonical = canonicalResource(resource);
+    if (!canonical) throw new OAuthError("invalid_target", "The resource parameter is not a valid absolute URI");
+    if (this.resources.size && !this.resources.has(canonical)) {
+      throw new OAuthError("invalid_target", "This server does not issue tokens for that resource");
+    }
+    return canonical;
+  }
+
+  /** Checks requested scopes and returns the granted scope string. */
+  grantScope(requested: string | undefined | null, client: Client): string {
+    const asked = (requested ?? client.scope ?? (this.options.defaultScopes ?? []).join(" "))
+      .split(" ")
+      .filter(Boolean);
+    const unknown = this.scopes.size ? asked.filter((scope) => !this.scopes.has(scope) && scope !== "offline_access") : [];
+    if (unknown.length) throw new OAuthError("invalid_scope", `Unknown scope: ${unknown.join(" ")}`);
+    return [...new Set(asked)].join(" ");
+  }
+
+  async rateLimit(c: Context, bucket: keyof typeof DEFAULT_RATE_LIMITS): Promise<void> {
+    const limits = this.options.rateLimits;
+    if (limits === false) return;
+    const rule: RateLimit = limits?.[bucket] ?? DEFAULT_RATE_LIMITS[bucket];
+    const key = limits?.key ? limits.key(c) : clientAddress(c, this.options.trustProxy ?? false);
+    await enforceRateLimit(this.store, bucket, key, rule);
+  }
+
+  /** Verifies one of our access tokens for a resource; the caller, or undefined. */
+  async verify(token: string, issuer: string, audience: string): Promise<AuthInfo | undefined> {
+    const claims = await this.tokens.verifyAccessToken(token, { issuer, audience });
+    if (!claims) return undefined;
+    const info: AuthInfo = {
+      scopes: typeof claims.scope === "string" ? claims.scope.split(" ").filter(Boolean) : [],
+      claims: claims as Record<string, unknown>,
+    };
+    if (claims.sub !== undefined) info.subject = claims.sub;
+    if (typeof claims.client_id === "string") info.clientId = claims.client_id;
+    if (claims.exp !== undefined) info.expiresAt = claims.exp;
+    return info;
+  }
+
+  /** Loads configured clients once, before the first request. */
+  ready(): Promise<void> {
+    this.#ready ??= this.clients.configure(this.options.clients ?? [], this.registrationRules());
+    return this.#ready;
+  }
+
+  #routes(): Hono {
+    const app = new Hono();
+    app.onError((error) => asOAuthError(error).toResponse());
+    app.use(async (c, next) => {
+      await this.ready();
+      if (!this.options.issuer) this.options.login.check?.(this.issuer(c));
+      await next();
+    });
+    const open = cors({ origin: "*", allowMethods: ["GET", "POST", "OPTIONS"], maxAge: 86_400 });
+    for (const path of ["/.well-known/*", "/token", "/register", "/revoke", "/introspect"]) app.use(path, open);
+
+    const metadata = (c: Context) =>
+      c.json(
+        authorizationServerMetadata({
+          issuer: this.issuer(c),
+          scopes: [...this.scopes],
+          registration: this.options.registration !== false,
+          metadataDocuments: this.options.metadataDocuments !== false,
+        }),
+        200,
+        { "Cache-Control": "public, max-age=300" },
+      );
+    app.get("/.well-known/oauth-authorization-server", metadata);
+    app.get("/.well-known/openid-configuration", metadata);
+    const issuerPath = this.options.issuer ? new URL(this.options.issuer).pathname.replace(/\/+$/, "") : "";
+    if (issuerPath) {
+      app.get(`/.well-known/oauth-authorization-server${issuerPath}`, metadata);
+      app.get(`/.well-known/openid-configuration${issuerPath}`, metadata);
+      app.get(`${issuerPath}/.well-known/openid-configuration`, metadata);
+    }
+    app.get("/.well-known/jwks.json", async (c) =>
+      c.json(await this.keys.jwks(), 200, { "Cache-Control": "public, max-age=300" }),
+    );
+
+    app.post("/register", async (c) => {
+      if (this.options.registration === false) {
+        throw new OAuthError("invalid_request", "Dynamic registration is disabled", { status: 404 });
+      }
+      await this.rateLimit(c, "register");
+      let body: unknown;
+      try {
+        body = await c.req.json();
+      } catch {
+        throw new OAuthError("invalid_client_metadata", "The body must be JSON");
+      }
+      const { client, secret } = await this.clients.register(body, this.registrationRules());
+      return c.json(clientInformation(client, secret), 201, { "Cache-Control": "no-store" });
+    });
+
+    app.route("/", authorizeRoutes(this));
+    app.route("/", tokenRoutes(this));
+    return app;
+  }
+}
+
+/** Creates the built-in authorization server; mount `.app` or pass it to `mcpApp({ auth })`. */
+export function authorizationServer(options: AuthorizationServerOptions): AuthorizationServer {
+  return new AuthorizationServer(options);
+}

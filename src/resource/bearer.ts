@@ -1,0 +1,73 @@
+import type { Context, MiddlewareHandler } from "hono";
+import type { AuthInfo } from "../mcp/peer.ts";
+import { challengeResponse, resourceMetadataUrl } from "./challenge.ts";
+import type { TokenVerifier } from "./verifiers.ts";
+
+declare module "hono" {
+  interface ContextVariableMap {
+    /** The verified caller, set by bearerAuth. */
+    auth: AuthInfo;
+  }
+}
+
+/** A value fixed at configuration, or computed from the request (e.g. its origin). */
+export type PerRequest<T> = T | ((c: Context) => T);
+
+export function resolve<T>(value: PerRequest<T>, c: Context): T {
+  return typeof value === "function" ? (value as (c: Context) => T)(c) : value;
+}
+
+export interface BearerAuthOptions {
+  verify: TokenVerifier;
+  /** The canonical URI of this resource: the required audience. Default: the request URL without query. */
+  resource?: PerRequest<string>;
+  /** Scopes every request needs; also suggested in the 401 challenge. */
+  requiredScopes?: readonly string[];
+}
+
+/** The canonical URI of the endpoint a request reached. */
+export function requestResource(c: Context): string {
+  const url = new URL(c.req.url);
+  return `${url.origin}${url.pathname.replace(/\/+$/, "")}`;
+}
+
+const BEARER = /^Bearer ([A-Za-z0-9\-._~+/]+=*)$/i;
+
+/**
+ * Accepts only requests with a valid bearer token in the Authorization header (never the
+ * query string) whose audience is this resource. Sets `c.var.auth`. Answers 401 with a
+ * challenge that points at the resource metadata, or 403 for missing scopes.
+ */
+export function bearerAuth(options: BearerAuthOptions): MiddlewareHandler {
+  const required = options.requiredScopes ?? [];
+  return async (c, next) => {
+    if (c.req.method === "OPTIONS") return next();
+    const resource = options.resource === undefined ? requestResource(c) : resolve(options.resource, c);
+    const metadata = resourceMetadataUrl(resource);
+    const header = c.req.header("authorization");
+    if (!header) {
+      return challengeResponse(401, { resourceMetadata: metadata, scope: required, description: "Authorization required" });
+    }
+    const token = BEARER.exec(header)?.[1];
+    const info = token ? await options.verify(token, resource) : undefined;
+    if (!info) {
+      return challengeResponse(401, {
+        resourceMetadata: metadata,
+        scope: required,
+        error: "invalid_token",
+        description: "The access token is invalid, expired, revoked, or not for this resource",
+      });
+    }
+    const missing = required.filter((scope) => !info.scopes.includes(scope));
+    if (missing.length) {
+      return challengeResponse(403, {
+        resourceMetadata: metadata,
+        scope: [...new Set([...info.scopes, ...required])],
+        error: "insufficient_scope",
+        description: `This request needs the scope ${missing.join(" ")}`,
+      });
+    }
+    c.set("auth", info);
+    await next();
+  };
+}

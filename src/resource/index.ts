@@ -1,0 +1,11 @@
+export { type BearerAuthOptions, bearerAuth, type PerRequest, requestResource } from "./bearer.ts";
+export { bearerChallenge, challengeResponse, resourceMetadataUrl } from "./challenge.ts";
+export { type ProtectedResourceOptions, protectedResourceMetadata } from "./metadata.ts";
+export {
+  authInfoFromClaims,
+  type IntrospectionVerifierOptions,
+  introspectionVerifier,
+  type JwksVerifierOptions,
+  jwksVerifier,
+  type TokenVerifier,
+} from "./verifiers.ts";
