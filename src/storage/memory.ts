@@ -46,7 +46,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): Store {
     entry === undefined ? undefined : (JSON.parse(entry.json) as T);
 
   return {
-    async get<T extends StoreValue>(key: string) {
+    async get<T = unknown>(key: string) {
       return read<T>(live(key));
     },
     async set(key, value, options) {
@@ -60,7 +60,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): Store {
     async delete(key) {
       return live(key) !== undefined && entries.delete(key);
     },
-    async take<T extends StoreValue>(key: string) {
+    async take<T = unknown>(key: string) {
       const entry = live(key);
       if (entry) entries.delete(key);
       return read<T>(entry);

@@ -1,5 +1,5 @@
-/** Any value a Store keeps: it must survive JSON serialization unchanged. */
-export type StoreValue = string | number | boolean | null | StoreValue[] | { [key: string]: StoreValue | undefined };
+/** Any value a Store keeps: plain data that survives JSON serialization unchanged. */
+export type StoreValue = unknown;
 
 export interface WriteOptions {
   /** Time to live in milliseconds; the entry disappears after it. Absent: kept until deleted. */
@@ -21,14 +21,14 @@ export interface WriteOptions {
  * only as caches.
  */
 export interface Store {
-  get<T extends StoreValue>(key: string): Promise<T | undefined>;
+  get<T = unknown>(key: string): Promise<T | undefined>;
   set(key: string, value: StoreValue, options?: WriteOptions): Promise<void>;
   /** Writes only when the key is absent; true when this call wrote it. */
   add(key: string, value: StoreValue, options?: WriteOptions): Promise<boolean>;
   /** True when the key existed. */
   delete(key: string): Promise<boolean>;
   /** Reads and deletes in one step: a single-use value goes to one caller only. */
-  take<T extends StoreValue>(key: string): Promise<T | undefined>;
+  take<T = unknown>(key: string): Promise<T | undefined>;
   /**
    * Replaces the value when the stored one equals `expected` (compared as JSON); `undefined`
    * expects the key to be absent. True when this call replaced it.
