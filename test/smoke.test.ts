@@ -8,7 +8,12 @@ describe("demo server", () => {
     const session = await openSession(url);
     const reply = await post(
       url,
-      { jsonrpc: "2.0", id: 1, method: "tools/call", params: { name: "add_note", arguments: { text: "hi" } } },
+      {
+        jsonrpc: "2.0",
+        id: 1,
+        method: "tools/call",
+        params: { name: "add_note", arguments: { text: "hi" } },
+      },
       { "mcp-session-id": session, "mcp-protocol-version": "2025-11-25" },
     );
     expect(reply.status).toBe(200);

@@ -2,7 +2,13 @@
 import { type Context, Hono } from "hono";
 import { randomToken, timingSafeEqual } from "./crypto.ts";
 import { OAuthError } from "./errors.ts";
-import { type LoginKit, type PendingAuthorization, readLoginCookie, setLoginCookie, type User } from "./login.ts";
+import {
+  type LoginKit,
+  type PendingAuthorization,
+  readLoginCookie,
+  setLoginCookie,
+  type User,
+} from "./login.ts";
 import { ConsentPage, ErrorPage } from "./pages.tsx";
 import { redirectUriMatches } from "./redirect-uri.ts";
 import type { AuthorizationServer } from "./server.ts";
@@ -23,15 +29,24 @@ function pageHeaders(formTargets: string[] = []): Record<string, string> {
   };
 }
 
-function errorPage(c: Context, status: 400 | 403, title: string, message: string): Response | Promise<Response> {
+function errorPage(
+  c: Context,
+  status: 400 | 403,
+  title: string,
+  message: string,
+): Response | Promise<Response> {
   return c.html(<ErrorPage title={title} message={message} />, status, pageHeaders());
 }
 
 /** Sends the user back to the client, with RFC 9207 `iss` on success and error alike. */
 function backToClient(redirectUri: string, params: Record<string, string | undefined>): Response {
   const url = new URL(redirectUri);
-  for (const [key, value] of Object.entries(params)) if (value !== undefined) url.searchParams.set(key, value);
-  return new Response(null, { status: 303, headers: { Location: url.href, "Cache-Control": "no-store" } });
+  for (const [key, value] of Object.entries(params))
+    if (value !== undefined) url.searchParams.set(key, value);
+  return new Response(null, {
+    status: 303,
+    headers: { Location: url.href, "Cache-Control": "no-store" },
+  });
 }
 
 /** Where a custom scheme or http(s) redirect points, as a CSP source. */
@@ -59,7 +74,11 @@ export function authorizeRoutes(as: AuthorizationServer): Hono {
     },
   };
 
-  const issueCode = async (c: Context, pending: PendingAuthorization, user: User & { authTime?: number }) => {
+  const issueCode = async (
+    c: Context,
+    pending: PendingAuthorization,
+    user: User & { authTime?: number },
+  ) => {
     const grant = {
       gid: randomToken(16),
       subject: user.subject,
@@ -80,7 +99,9 @@ export function authorizeRoutes(as: AuthorizationServer): Hono {
       pending.subject = user.subject;
       await as.store.set(pendingKey(pending.id), pending, { ttlMs: PENDING_TTL_MS });
     }
-    const remembered = await as.store.get<string[]>(consentKey(user.subject, pending.clientId, pending.resource));
+    const remembered = await as.store.get<string[]>(
+      consentKey(user.subject, pending.clientId, pending.resource),
+    );
     const wanted = pending.scope.split(" ").filter(Boolean);
     if (remembered && wanted.every((scope) => remembered.includes(scope))) {
       await as.store.delete(pendingKey(pending.id));
@@ -98,29 +119,70 @@ export function authorizeRoutes(as: AuthorizationServer): Hono {
     const resumeId = params.get("request_id");
     if (resumeId) {
       const pending = await as.store.get<PendingAuthorization>(pendingKey(resumeId));
-      if (!pending) return errorPage(c, 400, "Request expired", "This sign-in request has expired. Start again from the application.");
+      if (!pending)
+        return errorPage(
+          c,
+          400,
+          "Request expired",
+          "This sign-in request has expired. Start again from the application.",
+        );
       return proceed(c, pending);
     }
-    for (const name of ["client_id", "redirect_uri", "response_type", "code_challenge", "code_challenge_method", "state", "scope", "resource"]) {
+    for (const name of [
+      "client_id",
+      "redirect_uri",
+      "response_type",
+      "code_challenge",
+      "code_challenge_method",
+      "state",
+      "scope",
+      "resource",
+    ]) {
       if (params.getAll(name).length > 1) {
-        return errorPage(c, 400, "Invalid request", `The parameter ${name} appears more than once.`);
+        return errorPage(
+          c,
+          400,
+          "Invalid request",
+          `The parameter ${name} appears more than once.`,
+        );
       }
     }
     const clientId = params.get("client_id");
-    if (!clientId) return errorPage(c, 400, "Invalid request", "The request does not name a client (client_id).");
+    if (!clientId)
+      return errorPage(
+        c,
+        400,
+        "Invalid request",
+        "The request does not name a client (client_id).",
+      );
     let client: Awaited<ReturnType<AuthorizationServer["client"]>>;
     try {
       client = await as.client(clientId);
     } catch (error) {
-      const reason = error instanceof OAuthError ? error.message : "The client could not be verified.";
+      const reason =
+        error instanceof OAuthError ? error.message : "The client could not be verified.";
       return errorPage(c, 400, "Unknown application", reason);
     }
-    if (!client) return errorPage(c, 400, "Unknown application", "No application is registered with this client_id.");
+    if (!client)
+      return errorPage(
+        c,
+        400,
+        "Unknown application",
+        "No application is registered with this client_id.",
+      );
     const presented = params.get("redirect_uri");
     const redirectUri =
       presented ?? (client.redirect_uris.length === 1 ? client.redirect_uris[0] : undefined);
-    if (!redirectUri || !client.redirect_uris.some((registered) => redirectUriMatches(redirectUri, registered))) {
-      return errorPage(c, 400, "Invalid redirect", "The redirect_uri is not registered for this application.");
+    if (
+      !redirectUri ||
+      !client.redirect_uris.some((registered) => redirectUriMatches(redirectUri, registered))
+    ) {
+      return errorPage(
+        c,
+        400,
+        "Invalid redirect",
+        "The redirect_uri is not registered for this application.",
+      );
     }
 
     // From here on, errors go back to the client.
@@ -128,16 +190,19 @@ export function authorizeRoutes(as: AuthorizationServer): Hono {
     const state = params.get("state") ?? undefined;
     const fail = (error: string, description: string) =>
       backToClient(redirectUri, { error, error_description: description, state, iss: issuer });
-    if (params.get("response_type") !== "code") return fail("unsupported_response_type", "Only response_type=code is supported");
+    if (params.get("response_type") !== "code")
+      return fail("unsupported_response_type", "Only response_type=code is supported");
     if (!client.grant_types.includes("authorization_code")) {
       return fail("unauthorized_client", "This client may not use the authorization code grant");
     }
     const challenge = params.get("code_challenge");
-    if (!challenge) return fail("invalid_request", "PKCE is required: send code_challenge with S256");
+    if (!challenge)
+      return fail("invalid_request", "PKCE is required: send code_challenge with S256");
     if (params.get("code_challenge_method") !== "S256") {
       return fail("invalid_request", "code_challenge_method must be S256");
     }
-    if (!/^[A-Za-z0-9_-]{43}$/.test(challenge)) return fail("invalid_request", "code_challenge is malformed");
+    if (!/^[A-Za-z0-9_-]{43}$/.test(challenge))
+      return fail("invalid_request", "code_challenge is malformed");
     let scope: string;
     let resource: string;
     try {
@@ -171,8 +236,18 @@ export function authorizeRoutes(as: AuthorizationServer): Hono {
     const id = form.get("request_id") ?? "";
     const pending = id ? await as.store.get<PendingAuthorization>(pendingKey(id)) : undefined;
     const user = await identify(c);
-    if (!pending || !user || pending.subject !== user.subject || !timingSafeEqual(form.get("csrf") ?? "", pending.csrf)) {
-      return errorPage(c, 403, "Request refused", "This consent form is invalid or expired. Start again from the application.");
+    if (
+      !pending ||
+      !user ||
+      pending.subject !== user.subject ||
+      !timingSafeEqual(form.get("csrf") ?? "", pending.csrf)
+    ) {
+      return errorPage(
+        c,
+        403,
+        "Request refused",
+        "This consent form is invalid or expired. Start again from the application.",
+      );
     }
     // Single use: a second submission of the same form finds nothing.
     if ((await as.store.take(pendingKey(id))) === undefined) {

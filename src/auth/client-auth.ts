@@ -17,7 +17,11 @@ export interface ClientAuthContext {
 }
 
 function invalidClient(message: string, basic = false): OAuthError {
-  return new OAuthError("invalid_client", message, basic ? { headers: { "WWW-Authenticate": 'Basic realm="token"' } } : {});
+  return new OAuthError(
+    "invalid_client",
+    message,
+    basic ? { headers: { "WWW-Authenticate": 'Basic realm="token"' } } : {},
+  );
 }
 
 function decodeBasic(header: string): { id: string; secret: string } | undefined {
@@ -100,14 +104,14 @@ async function assertionClient(
   }
   if (typeof clientId !== "string") throw invalidClient("The client assertion has no subject");
   const client = (await context.registry.get(clientId)) ?? (await context.resolve(clientId));
-  if (!client || client.token_endpoint_auth_method !== "private_key_jwt") {
+  if (client?.token_endpoint_auth_method !== "private_key_jwt") {
     throw invalidClient("Unknown client or not a private_key_jwt client");
   }
   let jwks: JSONWebKeySet | undefined = client.jwks as JSONWebKeySet | undefined;
   if (!jwks && client.jwks_uri) {
-    jwks = (await safeFetchJson(client.jwks_uri, context.fetchOptions).catch(() => ({ json: undefined }))).json as
-      | JSONWebKeySet
-      | undefined;
+    jwks = (
+      await safeFetchJson(client.jwks_uri, context.fetchOptions).catch(() => ({ json: undefined }))
+    ).json as JSONWebKeySet | undefined;
   }
   if (!jwks?.keys) throw invalidClient("The client's keys could not be loaded");
   let payload: Awaited<ReturnType<typeof jwtVerify>>["payload"];

@@ -82,11 +82,18 @@ export function validateClientMetadata(
   }
   const meta = body as Record<string, unknown>;
   const redirectUris = stringList(meta.redirect_uris, "redirect_uris") ?? [];
-  const grantTypes = stringList(meta.grant_types, "grant_types") ?? ["authorization_code", "refresh_token"];
+  const grantTypes = stringList(meta.grant_types, "grant_types") ?? [
+    "authorization_code",
+    "refresh_token",
+  ];
   const responseTypes = stringList(meta.response_types, "response_types") ?? ["code"];
-  const method = (meta.token_endpoint_auth_method ?? "client_secret_basic") as TokenEndpointAuthMethod;
+  const method = (meta.token_endpoint_auth_method ??
+    "client_secret_basic") as TokenEndpointAuthMethod;
   if (!AUTH_METHODS.includes(method)) {
-    throw new OAuthError("invalid_client_metadata", `Unsupported token_endpoint_auth_method ${String(method)}`);
+    throw new OAuthError(
+      "invalid_client_metadata",
+      `Unsupported token_endpoint_auth_method ${String(method)}`,
+    );
   }
   for (const grant of grantTypes) {
     if (!(GRANT_TYPES as readonly string[]).includes(grant)) {
@@ -97,10 +104,16 @@ export function validateClientMetadata(
     throw new OAuthError("invalid_client_metadata", "Only the code response type is supported");
   }
   if (grantTypes.includes("authorization_code") && redirectUris.length === 0) {
-    throw new OAuthError("invalid_redirect_uri", "redirect_uris is required for authorization_code");
+    throw new OAuthError(
+      "invalid_redirect_uri",
+      "redirect_uris is required for authorization_code",
+    );
   }
   if (grantTypes.includes("client_credentials") && method === "none") {
-    throw new OAuthError("invalid_client_metadata", "client_credentials needs an authenticated client");
+    throw new OAuthError(
+      "invalid_client_metadata",
+      "client_credentials needs an authenticated client",
+    );
   }
   for (const uri of redirectUris) {
     const problem = redirectUriProblem(uri, rules);
@@ -120,7 +133,15 @@ export function validateClientMetadata(
     response_types: responseTypes,
     application_type: applicationType,
   };
-  for (const field of ["client_name", "client_uri", "logo_uri", "scope", "jwks_uri", "software_id", "software_version"] as const) {
+  for (const field of [
+    "client_name",
+    "client_uri",
+    "logo_uri",
+    "scope",
+    "jwks_uri",
+    "software_id",
+    "software_version",
+  ] as const) {
     const value = optionalString(meta, field);
     if (value !== undefined) record[field] = value;
   }
@@ -170,7 +191,10 @@ export class ClientRegistry {
   }
 
   /** Dynamic registration (RFC 7591): returns the stored client and, for confidential ones, the secret. */
-  async register(body: unknown, rules: RegistrationRules): Promise<{ client: Client; secret?: string }> {
+  async register(
+    body: unknown,
+    rules: RegistrationRules,
+  ): Promise<{ client: Client; secret?: string }> {
     const metadata = validateClientMetadata(body, rules);
     const now = Math.floor(Date.now() / 1000);
     const client: Client = {
@@ -180,7 +204,10 @@ export class ClientRegistry {
       source: "registered",
     };
     let secret: string | undefined;
-    if (client.token_endpoint_auth_method === "client_secret_basic" || client.token_endpoint_auth_method === "client_secret_post") {
+    if (
+      client.token_endpoint_auth_method === "client_secret_basic" ||
+      client.token_endpoint_auth_method === "client_secret_post"
+    ) {
       secret = randomToken(32);
       client.secret_hash = await sha256(secret);
       const ttl = rules.secretTtlSeconds ?? 0;

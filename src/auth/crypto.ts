@@ -52,7 +52,11 @@ export class Sealer {
 
   async seal(plaintext: string): Promise<string> {
     const iv = crypto.getRandomValues(new Uint8Array(12));
-    const data = await crypto.subtle.encrypt({ name: "AES-GCM", iv }, await this.#key, encoder.encode(plaintext));
+    const data = await crypto.subtle.encrypt(
+      { name: "AES-GCM", iv },
+      await this.#key,
+      encoder.encode(plaintext),
+    );
     return `${base64url(iv)}.${base64url(new Uint8Array(data))}`;
   }
 

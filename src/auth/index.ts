@@ -1,7 +1,7 @@
-export {
-  type Client,
-  type ConfiguredClient,
-  type TokenEndpointAuthMethod,
+export type {
+  Client,
+  ConfiguredClient,
+  TokenEndpointAuthMethod,
 } from "./clients.ts";
 export { OAuthError, type OAuthErrorCode } from "./errors.ts";
 export { generateSigningKey, type SigningAlgorithm } from "./keys.ts";
@@ -11,6 +11,10 @@ export { type UpstreamOAuthOptions, upstreamOAuth } from "./login/upstream.ts";
 export type { LoginKit, LoginProvider, PendingAuthorization, User } from "./login.ts";
 export type { MetadataDocumentOptions } from "./metadata-document.ts";
 export type { RateLimit, RateLimitOptions } from "./rate-limit.ts";
-export { AuthorizationServer, type AuthorizationServerOptions, authorizationServer } from "./server.ts";
+export {
+  AuthorizationServer,
+  type AuthorizationServerOptions,
+  authorizationServer,
+} from "./server.ts";
 export { FetchRefusedError, type SafeFetchOptions } from "./ssrf.ts";
 export type { TokenLifetimes } from "./tokens.ts";

@@ -87,7 +87,11 @@ export class KeyRing {
       const current = (await store.get<KeyRecord[]>(RING_KEY)) ?? [];
       const now = Date.now();
       const retired = current
-        .map((record) => (record.retireAt === undefined ? { ...record, retireAt: now + this.#options.overlapMs } : record))
+        .map((record) =>
+          record.retireAt === undefined
+            ? { ...record, retireAt: now + this.#options.overlapMs }
+            : record,
+        )
         .filter((record) => (record.retireAt ?? 0) > now);
       const next = [await this.#generate(), ...retired];
       if (await store.compareAndSet(RING_KEY, current.length ? current : undefined, next)) break;

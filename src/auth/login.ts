@@ -65,7 +65,12 @@ interface LoginCookie extends User {
 }
 
 /** Remembers a login in a signed `__Host-` cookie. */
-export async function setLoginCookie(c: Context, user: User, secret: string, ttlSeconds: number): Promise<void> {
+export async function setLoginCookie(
+  c: Context,
+  user: User,
+  secret: string,
+  ttlSeconds: number,
+): Promise<void> {
   const now = Math.floor(Date.now() / 1000);
   const value: LoginCookie = { ...user, authTime: now, exp: now + ttlSeconds };
   await setSignedCookie(c, LOGIN_COOKIE, JSON.stringify(value), secret, {
@@ -76,7 +81,10 @@ export async function setLoginCookie(c: Context, user: User, secret: string, ttl
   });
 }
 
-export async function readLoginCookie(c: Context, secret: string): Promise<(User & { authTime: number }) | undefined> {
+export async function readLoginCookie(
+  c: Context,
+  secret: string,
+): Promise<(User & { authTime: number }) | undefined> {
   const raw = await getSignedCookie(c, secret, LOGIN_COOKIE, "host");
   if (!raw) return undefined;
   try {

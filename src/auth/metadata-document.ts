@@ -46,7 +46,10 @@ export async function resolveMetadataDocument(
     throw new OAuthError("invalid_client", "client_id is not a valid URL");
   }
   if (url.pathname === "/" || url.hash || url.search || /\/\.\.?(\/|$)/.test(url.pathname)) {
-    throw new OAuthError("invalid_client", "A metadata document client_id needs a path, without query or fragment");
+    throw new OAuthError(
+      "invalid_client",
+      "A metadata document client_id needs a path, without query or fragment",
+    );
   }
   let fetched: { json: unknown; response: Response };
   try {
@@ -57,7 +60,10 @@ export async function resolveMetadataDocument(
   }
   const document = fetched.json as Record<string, unknown>;
   if (typeof document !== "object" || document === null || document.client_id !== clientId) {
-    throw new OAuthError("invalid_client", "The metadata document's client_id does not match its URL");
+    throw new OAuthError(
+      "invalid_client",
+      "The metadata document's client_id does not match its URL",
+    );
   }
   const method = document.token_endpoint_auth_method ?? "none";
   if (method !== "none" && method !== "private_key_jwt") {

@@ -24,7 +24,9 @@ export function authorizationServerMetadata(input: MetadataInput): Record<string
     token_endpoint_auth_methods_supported: AUTH_METHODS,
     token_endpoint_auth_signing_alg_values_supported: ["ES256", "RS256", "EdDSA", "PS256"],
     revocation_endpoint_auth_methods_supported: AUTH_METHODS,
-    introspection_endpoint_auth_methods_supported: AUTH_METHODS.filter((method) => method !== "none"),
+    introspection_endpoint_auth_methods_supported: AUTH_METHODS.filter(
+      (method) => method !== "none",
+    ),
     authorization_response_iss_parameter_supported: true,
     client_id_metadata_document_supported: input.metadataDocuments,
     resource_indicators_supported: true,

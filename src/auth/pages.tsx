@@ -29,17 +29,25 @@ export function ErrorPage(props: { title: string; message: string }) {
     <Page title={props.title}>
       <h1>{props.title}</h1>
       <p>{props.message}</p>
-      <p>This request was not sent back to the application, because its address could not be trusted.</p>
+      <p>
+        This request was not sent back to the application, because its address could not be trusted.
+      </p>
     </Page>
   );
 }
 
-export function ConsentPage(props: { pending: PendingAuthorization; userName: string; action: string }) {
+export function ConsentPage(props: {
+  pending: PendingAuthorization;
+  userName: string;
+  action: string;
+}) {
   const { pending } = props;
   const redirect = new URL(pending.redirectUri);
   const scopes = pending.scope ? pending.scope.split(" ") : [];
   const localOnly =
-    pending.clientSource === "metadata-document" && (redirect.protocol === "http:" && isLoopbackHost(redirect.hostname));
+    pending.clientSource === "metadata-document" &&
+    redirect.protocol === "http:" &&
+    isLoopbackHost(redirect.hostname);
   return (
     <Page title={`Authorize ${pending.clientName}`}>
       <h1>
@@ -51,8 +59,9 @@ export function ConsentPage(props: { pending: PendingAuthorization; userName: st
       </p>
       {localOnly ? (
         <p class="warn">
-          This application identifies itself by a web address but returns to a program on your own computer. Any
-          program on this computer could claim to be it: only continue if you started this sign-in yourself.
+          This application identifies itself by a web address but returns to a program on your own
+          computer. Any program on this computer could claim to be it: only continue if you started
+          this sign-in yourself.
         </p>
       ) : null}
       <p>It asks for:</p>
@@ -74,17 +83,24 @@ export function ConsentPage(props: { pending: PendingAuthorization; userName: st
   );
 }
 
-export function DevLoginPage(props: { pending: PendingAuthorization; action: string; defaultUser: string }) {
+export function DevLoginPage(props: {
+  pending: PendingAuthorization;
+  action: string;
+  defaultUser: string;
+}) {
   return (
     <Page title="Sign in (development)">
       <h1>Sign in</h1>
-      <p class="warn">Development login: anyone can sign in as anyone. Never use it on a public server.</p>
+      <p class="warn">
+        Development login: anyone can sign in as anyone. Never use it on a public server.
+      </p>
       <form method="post" action={props.action}>
         <input type="hidden" name="request_id" value={props.pending.id} />
         <input type="hidden" name="csrf" value={props.pending.csrf} />
         <p>
           <label>
-            User name <input name="username" value={props.defaultUser} autocomplete="username" required />
+            User name{" "}
+            <input name="username" value={props.defaultUser} autocomplete="username" required />
           </label>
         </p>
         <button type="submit" class="primary">

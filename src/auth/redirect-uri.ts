@@ -1,7 +1,14 @@
 import { isLoopbackHost } from "../http/origin.ts";
 
 /** Schemes that can run code or smuggle content; never a redirect target. */
-const FORBIDDEN_SCHEMES = new Set(["javascript:", "data:", "vbscript:", "file:", "blob:", "about:"]);
+const FORBIDDEN_SCHEMES = new Set([
+  "javascript:",
+  "data:",
+  "vbscript:",
+  "file:",
+  "blob:",
+  "about:",
+]);
 
 export interface RedirectRules {
   /** Custom schemes a native client may register, e.g. ["cursor", "vscode"]. */
@@ -27,7 +34,9 @@ export function redirectUriProblem(uri: string, rules: RedirectRules): string | 
     return isLoopbackHost(url.hostname) ? undefined : "uses http on a host that is not loopback";
   }
   const scheme = url.protocol.slice(0, -1);
-  return rules.allowedSchemes?.includes(scheme) ? undefined : `uses the scheme ${scheme}, not allowed here`;
+  return rules.allowedSchemes?.includes(scheme)
+    ? undefined
+    : `uses the scheme ${scheme}, not allowed here`;
 }
 
 /**

@@ -3,7 +3,13 @@ import { cors } from "hono/cors";
 import type { JWK } from "jose";
 import type { AuthInfo } from "../mcp/peer.ts";
 import type { Store } from "../storage/store.ts";
-import { type Client, ClientRegistry, type ConfiguredClient, clientInformation } from "./clients.ts";
+import { authorizeRoutes } from "./authorize.tsx";
+import {
+  type Client,
+  ClientRegistry,
+  type ConfiguredClient,
+  clientInformation,
+} from "./clients.ts";
 import { randomToken, Sealer } from "./crypto.ts";
 import { asOAuthError, OAuthError } from "./errors.ts";
 import { KeyRing, type SigningAlgorithm } from "./keys.ts";
@@ -14,11 +20,16 @@ import {
   type MetadataDocumentOptions,
   resolveMetadataDocument,
 } from "./metadata-document.ts";
-import { clientAddress, DEFAULT_RATE_LIMITS, enforceRateLimit, type RateLimit, type RateLimitOptions } from "./rate-limit.ts";
+import {
+  clientAddress,
+  DEFAULT_RATE_LIMITS,
+  enforceRateLimit,
+  type RateLimit,
+  type RateLimitOptions,
+} from "./rate-limit.ts";
 import { canonicalResource } from "./resource-uri.ts";
-import { resolveLifetimes, type TokenLifetimes, TokenService } from "./tokens.ts";
-import { authorizeRoutes } from "./authorize.tsx";
 import { tokenRoutes } from "./token.ts";
+import { resolveLifetimes, type TokenLifetimes, TokenService } from "./tokens.ts";
 
 export interface AuthorizationServerOptions {
   store: Store;
@@ -67,7 +78,9 @@ export class AuthorizationServer {
   readonly keys: KeyRing;
   readonly tokens: TokenService;
   readonly clients: ClientRegistry;
+  /** Absolute resource URIs, and paths under the issuer's origin when the issuer follows requests. */
   readonly resources = new Set<string>();
+  readonly resourcePaths = new Set<string>();
   readonly scopes = new Set<string>();
   readonly app: Hono;
   #secret: Promise<string> | undefined;
@@ -95,8 +108,15 @@ export class AuthorizationServer {
     this.app = this.#routes();
   }
 
-  /** Registers a resource this server issues tokens for (mcpApp calls it for its endpoint). */
+  /**
+   * Registers a resource this server issues tokens for: an absolute URI, or a path on the
+   * issuer's own origin (mcpApp registers its endpoint this way).
+   */
   addResource(resource: string): void {
+    if (resource.startsWith("/")) {
+      this.resourcePaths.add(resource.replace(/\/+$/, "") || "/");
+      return;
+    }
     const canonical = canonicalResource(resource);
     if (!canonical) throw new TypeError(`Not a valid resource URI: ${resource}`);
     this.resources.add(canonical);
@@ -125,7 +145,9 @@ export class AuthorizationServer {
   }
 
   sealer(): Promise<Sealer> {
-    this.#sealer ??= this.secret().then((secret) => new Sealer(secret, "portcullis upstream tokens"));
+    this.#sealer ??= this.secret().then(
+      (secret) => new Sealer(secret, "portcullis upstream tokens"),
+    );
     return this.#sealer;
   }
 
@@ -134,7 +156,8 @@ export class AuthorizationServer {
     const known = await this.clients.get(clientId);
     if (known) return known;
     const documents = this.options.metadataDocuments;
-    if (documents === false || documents?.enabled === false || !isMetadataDocumentUrl(clientId)) return undefined;
+    if (documents === false || documents?.enabled === false || !isMetadataDocumentUrl(clientId))
+      return undefined;
     return resolveMetadataDocument(clientId, this.store, this.registrationRules(), documents ?? {});
   }
 
@@ -151,14 +174,21 @@ export class AuthorizationServer {
 
   /** Resolves the audience for a request's `resource` parameter, or throws invalid_target. */
   audience(resource: string | undefined, issuer: string): string {
+    const origin = new URL(issuer).origin;
+    const allowed = new Set(this.resources);
+    for (const path of this.resourcePaths) allowed.add(canonicalResource(`${origin}${path}`)!);
     if (resource === undefined) {
-      if (this.resources.size === 1) return [...this.resources][0]!;
-      if (this.resources.size === 0) return issuer;
-      throw new OAuthError("invalid_target", "Name the resource you want a token for (resource parameter)");
+      if (allowed.size === 1) return [...allowed][0]!;
+      if (allowed.size === 0) return issuer;
+      throw new OAuthError(
+        "invalid_target",
+        "Name the resource you want a token for (resource parameter)",
+      );
     }
     const canonical = canonicalResource(resource);
-    if (!canonical) throw new OAuthError("invalid_target", "The resource parameter is not a valid absolute URI");
-    if (this.resources.size && !this.resources.has(canonical)) {
+    if (!canonical)
+      throw new OAuthError("invalid_target", "The resource parameter is not a valid absolute URI");
+    if (allowed.size && !allowed.has(canonical)) {
       throw new OAuthError("invalid_target", "This server does not issue tokens for that resource");
     }
     return canonical;
@@ -169,8 +199,11 @@ export class AuthorizationServer {
     const asked = (requested ?? client.scope ?? (this.options.defaultScopes ?? []).join(" "))
       .split(" ")
       .filter(Boolean);
-    const unknown = this.scopes.size ? asked.filter((scope) => !this.scopes.has(scope) && scope !== "offline_access") : [];
-    if (unknown.length) throw new OAuthError("invalid_scope", `Unknown scope: ${unknown.join(" ")}`);
+    const unknown = this.scopes.size
+      ? asked.filter((scope) => !this.scopes.has(scope) && scope !== "offline_access")
+      : [];
+    if (unknown.length)
+      throw new OAuthError("invalid_scope", `Unknown scope: ${unknown.join(" ")}`);
     return [...new Set(asked)].join(" ");
   }
 
@@ -211,7 +244,8 @@ export class AuthorizationServer {
       await next();
     });
     const open = cors({ origin: "*", allowMethods: ["GET", "POST", "OPTIONS"], maxAge: 86_400 });
-    for (const path of ["/.well-known/*", "/token", "/register", "/revoke", "/introspect"]) app.use(path, open);
+    for (const path of ["/.well-known/*", "/token", "/register", "/revoke", "/introspect"])
+      app.use(path, open);
 
     const metadata = (c: Context) =>
       c.json(
@@ -226,7 +260,9 @@ export class AuthorizationServer {
       );
     app.get("/.well-known/oauth-authorization-server", metadata);
     app.get("/.well-known/openid-configuration", metadata);
-    const issuerPath = this.options.issuer ? new URL(this.options.issuer).pathname.replace(/\/+$/, "") : "";
+    const issuerPath = this.options.issuer
+      ? new URL(this.options.issuer).pathname.replace(/\/+$/, "")
+      : "";
     if (issuerPath) {
       app.get(`/.well-known/oauth-authorization-server${issuerPath}`, metadata);
       app.get(`/.well-known/openid-configuration${issuerPath}`, metadata);
@@ -238,7 +274,9 @@ export class AuthorizationServer {
 
     app.post("/register", async (c) => {
       if (this.options.registration === false) {
-        throw new OAuthError("invalid_request", "Dynamic registration is disabled", { status: 404 });
+        throw new OAuthError("invalid_request", "Dynamic registration is disabled", {
+          status: 404,
+        });
       }
       await this.rateLimit(c, "register");
       let body: unknown;

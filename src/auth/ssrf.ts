@@ -2,7 +2,11 @@ import { isLoopbackHost } from "../http/origin.ts";
 
 /** Why an outbound fetch made on someone else's say-so was refused. */
 export class FetchRefusedError extends Error {
-  readonly code: "ERR_URL_REFUSED" | "ERR_FETCH_FAILED" | "ERR_RESPONSE_TOO_LARGE" | "ERR_BAD_RESPONSE";
+  readonly code:
+    | "ERR_URL_REFUSED"
+    | "ERR_FETCH_FAILED"
+    | "ERR_RESPONSE_TOO_LARGE"
+    | "ERR_BAD_RESPONSE";
 
   constructor(code: FetchRefusedError["code"], message: string, options?: { cause?: unknown }) {
     super(message, options);
@@ -79,8 +83,14 @@ const INTERNAL_NAMES = /(^|\.)(localhost|local|internal|intranet|lan|home\.arpa)
 /** Throws when a URL may not be fetched under the given rules. */
 export async function checkUrl(url: URL, options: SafeFetchOptions): Promise<void> {
   const loopback = isLoopbackHost(url.hostname);
-  if (url.protocol !== "https:" && !(options.allowLoopback && loopback && url.protocol === "http:")) {
-    throw new FetchRefusedError("ERR_URL_REFUSED", `Refusing ${url.protocol} URL ${url.href}: https only`);
+  if (
+    url.protocol !== "https:" &&
+    !(options.allowLoopback && loopback && url.protocol === "http:")
+  ) {
+    throw new FetchRefusedError(
+      "ERR_URL_REFUSED",
+      `Refusing ${url.protocol} URL ${url.href}: https only`,
+    );
   }
   if (url.username || url.password) {
     throw new FetchRefusedError("ERR_URL_REFUSED", "Refusing a URL with credentials");
@@ -93,7 +103,10 @@ export async function checkUrl(url: URL, options: SafeFetchOptions): Promise<voi
   if (options.resolveHost) {
     const addresses = await options.resolveHost(host);
     if (addresses.length === 0 || addresses.some(isPrivateAddress)) {
-      throw new FetchRefusedError("ERR_URL_REFUSED", `Refusing ${host}: it resolves to a private address`);
+      throw new FetchRefusedError(
+        "ERR_URL_REFUSED",
+        `Refusing ${host}: it resolves to a private address`,
+      );
     }
   }
 }
@@ -114,7 +127,10 @@ async function readLimited(response: Response, maxBytes: number): Promise<string
     size += value.byteLength;
     if (size > maxBytes) {
       await reader.cancel();
-      throw new FetchRefusedError("ERR_RESPONSE_TOO_LARGE", `Response larger than ${maxBytes} bytes`);
+      throw new FetchRefusedError(
+        "ERR_RESPONSE_TOO_LARGE",
+        `Response larger than ${maxBytes} bytes`,
+      );
     }
     chunks.push(value);
   }
@@ -148,7 +164,9 @@ export async function safeFetchJson(
         headers: { accept: "application/json", ...options.headers },
       });
     } catch (error) {
-      throw new FetchRefusedError("ERR_FETCH_FAILED", `Could not fetch ${url.href}`, { cause: error });
+      throw new FetchRefusedError("ERR_FETCH_FAILED", `Could not fetch ${url.href}`, {
+        cause: error,
+      });
     }
     const location = response.headers.get("location");
     if (response.status >= 300 && response.status < 400 && location) {

@@ -1,6 +1,6 @@
 import { type Context, Hono } from "hono";
-import type { Client } from "./clients.ts";
 import { authenticateClient } from "./client-auth.ts";
+import type { Client } from "./clients.ts";
 import { randomToken } from "./crypto.ts";
 import { OAuthError } from "./errors.ts";
 import { canonicalResource } from "./resource-uri.ts";
@@ -13,14 +13,19 @@ const NO_STORE = { "Cache-Control": "no-store", Pragma: "no-cache" };
 /** Parses a form body; parameters may not repeat (RFC 6749 §3.2). */
 async function readForm(c: Context): Promise<URLSearchParams> {
   if (!c.req.header("content-type")?.includes("application/x-www-form-urlencoded")) {
-    throw new OAuthError("invalid_request", "Send the request as application/x-www-form-urlencoded");
+    throw new OAuthError(
+      "invalid_request",
+      "Send the request as application/x-www-form-urlencoded",
+    );
   }
   const text = await c.req.text();
-  if (text.length > MAX_FORM_BYTES) throw new OAuthError("invalid_request", "The request body is too large");
+  if (text.length > MAX_FORM_BYTES)
+    throw new OAuthError("invalid_request", "The request body is too large");
   const form = new URLSearchParams(text);
   const seen = new Set<string>();
   for (const key of form.keys()) {
-    if (seen.has(key)) throw new OAuthError("invalid_request", `The parameter ${key} appears more than once`);
+    if (seen.has(key))
+      throw new OAuthError("invalid_request", `The parameter ${key} appears more than once`);
     seen.add(key);
   }
   return form;
@@ -89,21 +94,34 @@ export function tokenRoutes(as: AuthorizationServer): Hono {
           codeVerifier: required(form, "code_verifier"),
         });
         checkResource(form, grant);
-        response = await as.tokens.tokens(grant, issuer, caller.grant_types.includes("refresh_token"));
+        response = await as.tokens.tokens(
+          grant,
+          issuer,
+          caller.grant_types.includes("refresh_token"),
+        );
         break;
       }
       case "refresh_token": {
         mayUse(caller, grantType);
-        const { grant, refreshToken } = await as.tokens.refresh(required(form, "refresh_token"), caller.client_id);
+        const { grant, refreshToken } = await as.tokens.refresh(
+          required(form, "refresh_token"),
+          caller.client_id,
+        );
         checkResource(form, grant);
         const scoped = { ...grant, scope: narrowScope(form, grant.scope) };
-        response = { ...(await as.tokens.tokens(scoped, issuer, false)), refresh_token: refreshToken };
+        response = {
+          ...(await as.tokens.tokens(scoped, issuer, false)),
+          refresh_token: refreshToken,
+        };
         break;
       }
       case "client_credentials": {
         mayUse(caller, grantType);
         if (caller.token_endpoint_auth_method === "none") {
-          throw new OAuthError("unauthorized_client", "client_credentials needs an authenticated client");
+          throw new OAuthError(
+            "unauthorized_client",
+            "client_credentials needs an authenticated client",
+          );
         }
         const grant: Grant = {
           gid: randomToken(16),

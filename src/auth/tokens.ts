@@ -1,4 +1,4 @@
-import { errors as joseErrors, type JWTPayload, jwtVerify, SignJWT } from "jose";
+import { type JWTPayload, errors as joseErrors, jwtVerify, SignJWT } from "jose";
 import type { Store } from "../storage/store.ts";
 import { randomToken, s256, sha256, timingSafeEqual } from "./crypto.ts";
 import { OAuthError } from "./errors.ts";
@@ -99,7 +99,10 @@ export class TokenService {
     if (!record) throw new OAuthError("invalid_grant", "Unknown or expired authorization code");
     if (record.used || !(await this.#store.compareAndSet(key, record, { ...record, used: true }))) {
       await this.revokeGrant(record.gid);
-      throw new OAuthError("invalid_grant", "The authorization code was already used; its tokens are revoked");
+      throw new OAuthError(
+        "invalid_grant",
+        "The authorization code was already used; its tokens are revoked",
+      );
     }
     if (record.expiresAt < Date.now()) {
       throw new OAuthError("invalid_grant", "Unknown or expired authorization code");
@@ -108,7 +111,10 @@ export class TokenService {
       throw new OAuthError("invalid_grant", "The code was issued to another client");
     }
     if (check.redirectUri !== record.redirectUri) {
-      throw new OAuthError("invalid_grant", "redirect_uri does not match the authorization request");
+      throw new OAuthError(
+        "invalid_grant",
+        "redirect_uri does not match the authorization request",
+      );
     }
     if (!/^[A-Za-z0-9._~-]{43,128}$/.test(check.codeVerifier)) {
       throw new OAuthError("invalid_grant", "code_verifier is malformed");
@@ -171,25 +177,34 @@ export class TokenService {
       if (record.clientId !== clientId) {
         throw new OAuthError("invalid_grant", "The refresh token was issued to another client");
       }
-      if (await this.isRevoked(record.gid)) throw new OAuthError("invalid_grant", "The grant was revoked");
+      if (await this.isRevoked(record.gid))
+        throw new OAuthError("invalid_grant", "The grant was revoked");
       if (record.usedAt !== undefined) {
         if (Date.now() - record.usedAt <= this.lifetimes.refreshGraceMs && record.next) {
           hash = record.next;
           continue;
         }
         await this.revokeGrant(record.gid);
-        throw new OAuthError("invalid_grant", "The refresh token was already used; the grant is revoked");
+        throw new OAuthError(
+          "invalid_grant",
+          "The refresh token was already used; the grant is revoked",
+        );
       }
       const refreshToken = randomToken(32);
       const next = await sha256(refreshToken);
       const { usedAt: _u, next: _n, ...grant } = record;
-      if (!(await this.#store.compareAndSet(key, record, { ...record, usedAt: Date.now(), next }))) {
+      if (
+        !(await this.#store.compareAndSet(key, record, { ...record, usedAt: Date.now(), next }))
+      ) {
         continue;
       }
       await this.#store.set(refreshKey(next), grant, { ttlMs: this.lifetimes.refreshToken * 1000 });
       return { grant, refreshToken };
     }
-    throw new OAuthError("invalid_grant", "The refresh token was already used; the grant is revoked");
+    throw new OAuthError(
+      "invalid_grant",
+      "The refresh token was already used; the grant is revoked",
+    );
   }
 
   /** Ends a grant: its refresh tokens stop working and its access tokens fail validation. */
@@ -205,7 +220,8 @@ export class TokenService {
   /** The grant of a refresh token, if it is one of ours and still usable. */
   async refreshTokenGrant(token: string): Promise<Grant | undefined> {
     const record = await this.#store.get<RefreshRecord>(refreshKey(await sha256(token)));
-    if (!record || record.usedAt !== undefined || (await this.isRevoked(record.gid))) return undefined;
+    if (!record || record.usedAt !== undefined || (await this.isRevoked(record.gid)))
+      return undefined;
     return record;
   }
 
@@ -227,7 +243,9 @@ export class TokenService {
         },
         {
           issuer: expected.issuer,
-          ...(expected.audience === undefined ? {} : { audience: expected.audience as string | string[] }),
+          ...(expected.audience === undefined
+            ? {}
+            : { audience: expected.audience as string | string[] }),
           typ: "at+jwt",
           algorithms: [this.#keys.alg],
         },

@@ -31,5 +31,6 @@ export {
   type ToolReturn,
 } from "./tools.ts";
 export type * from "./types.ts";
+export { LOGGING_LEVELS } from "./types.ts";
 export { UriTemplate } from "./uri-template.ts";
 export { LATEST_VERSION, type ProtocolVersion, SESSION_ERA_VERSIONS } from "./versions.ts";

@@ -81,24 +81,32 @@ export class Listing<T extends Listed> {
     return this.#items.size;
   }
 
+  /** The published definitions, in order; `visible` narrows the list for one caller. */
+  definitions(visible?: (item: T) => boolean): JsonObject[] {
+    if (!visible) {
+      return (this.#published ??= [...this.#items.values()]
+        .filter((item) => item.enabled)
+        .map((item) => item.definition));
+    }
+    const all: JsonObject[] = [];
+    for (const item of this.#items.values()) {
+      if (item.enabled && visible(item)) all.push(item.definition);
+    }
+    return all;
+  }
+
   /** One page of definitions; `visible` narrows the list for one caller. */
   page(cursor: unknown, pageSize: number, visible?: (item: T) => boolean): Page {
-    let all: JsonObject[];
-    if (visible) {
-      all = [];
-      for (const item of this.#items.values()) {
-        if (item.enabled && visible(item)) all.push(item.definition);
-      }
-    } else {
-      all = this.#published ??= [...this.#items.values()]
-        .filter((item) => item.enabled)
-        .map((item) => item.definition);
-    }
-    const start = cursor === undefined ? 0 : decodeCursor(cursor);
-    if (start > all.length) throw invalidCursor();
-    if (start === 0 && all.length <= pageSize) return { items: all };
-    const end = start + pageSize;
-    const items = all.slice(start, end);
-    return end < all.length ? { items, nextCursor: encodeCursor(end) } : { items };
+    return paginate(this.definitions(visible), cursor, pageSize);
   }
+}
+
+/** One page of a list, from an opaque cursor (an offset into the list). */
+export function paginate(all: JsonObject[], cursor: unknown, pageSize: number): Page {
+  const start = cursor === undefined ? 0 : decodeCursor(cursor);
+  if (start > all.length) throw invalidCursor();
+  if (start === 0 && all.length <= pageSize) return { items: all };
+  const end = start + pageSize;
+  const items = all.slice(start, end);
+  return end < all.length ? { items, nextCursor: encodeCursor(end) } : { items };
 }

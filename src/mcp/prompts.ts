@@ -110,12 +110,15 @@ export class RegisteredPrompt {
       parsed = checked.data;
     }
     const value = await this.handler(parsed as PromptArgs<unknown>, ctx);
-    if (typeof value === "string") return { messages: [{ role: "user", content: text(value) }] };
     if (isObject(value) && Array.isArray(value.messages)) return value as GetPromptResult;
-    const messages: PromptMessage[] = (value as PromptMessageInput[]).map((message) => ({
-      role: message.role,
-      content: typeof message.content === "string" ? text(message.content) : message.content,
-    }));
+    const messages: PromptMessage[] =
+      typeof value === "string"
+        ? [{ role: "user", content: text(value) }]
+        : (value as PromptMessageInput[]).map((message) => ({
+            role: message.role,
+            content: typeof message.content === "string" ? text(message.content) : message.content,
+          }));
+    // Both shorthand returns carry the configured description, not only the message list.
     const result: GetPromptResult = { messages };
     if (this.config.description !== undefined) result.description = this.config.description;
     return result;

@@ -63,9 +63,11 @@ type Clean<N extends string> = N extends `${infer A}*`
   : N extends `${infer A}:${string}`
     ? A
     : N;
+/** Operators whose whole expression may be missing from a URI: named ones and prefixed ones. */
+type OptionalOperator = ";" | "?" | "&" | "#" | "." | "/";
 type Required<S extends string> = S extends `${string}{${infer E}}${infer Rest}`
   ?
-      | (E extends `${";" | "?" | "&"}${string}`
+      | (E extends `${OptionalOperator}${string}`
           ? never
           : E extends `${Operator}${infer N}`
             ? Names<N>
@@ -73,10 +75,14 @@ type Required<S extends string> = S extends `${string}{${infer E}}${infer Rest}`
       | Required<Rest>
   : never;
 type Optional<S extends string> = S extends `${string}{${infer E}}${infer Rest}`
-  ? (E extends `${";" | "?" | "&"}${infer N}` ? Names<N> : never) | Optional<Rest>
+  ? (E extends `${OptionalOperator}${infer N}` ? Names<N> : never) | Optional<Rest>
   : never;
 
-/** The variables of an RFC 6570 template, typed from its text: query-style ones may be absent. */
+/**
+ * The variables of an RFC 6570 template, typed from its text. `{var}` and `{+var}` are always
+ * present; `{/var}`, `{.var}`, `{#var}` and query-style ones may be absent ("files" matches
+ * `files{/path*}`).
+ */
 export type TemplateVariables<S extends string> = string extends S
   ? Record<string, string>
   : { [K in Required<S>]: string } & { [K in Optional<S>]?: string };

@@ -11,7 +11,7 @@ import {
   McpError,
   success,
 } from "./jsonrpc.ts";
-import { Listing } from "./listing.ts";
+import { Listing, paginate } from "./listing.ts";
 import type { Exchange, Peer } from "./peer.ts";
 import { type PromptConfig, type PromptHandler, RegisteredPrompt } from "./prompts.ts";
 import {
@@ -280,6 +280,24 @@ export class McpServer {
     throw resourceNotFound(uri);
   }
 
+  /**
+   * The concrete resources that templates enumerate with `list`: resources/list shows them
+   * after the fixed resources, in template registration order. A member without a MIME type
+   * takes its template's, which is what reading it will report.
+   */
+  async #templateMembers(ctx: Context): Promise<JsonObject[]> {
+    const members: JsonObject[] = [];
+    for (const template of this.templates.values()) {
+      const list = template.enabled ? template.config.list : undefined;
+      if (!list) continue;
+      const mimeType = template.config.mimeType;
+      for (const member of await list(ctx)) {
+        members.push(mimeType === undefined ? { ...member } : { mimeType, ...member });
+      }
+    }
+    return members;
+  }
+
   async #callTool(params: JsonObject, ctx: Context): Promise<JsonObject> {
     const name = stringParam(params, "name");
     const tool = this.tools.get(name);
@@ -341,7 +359,14 @@ export class McpServer {
       ping: () => ({}),
       "tools/list": page(this.tools, "tools"),
       "tools/call": (params, ctx) => this.#callTool(params, ctx),
-      "resources/list": page(this.resources, "resources"),
+      "resources/list": async (params, ctx) => {
+        const members = await this.#templateMembers(ctx);
+        const all = members.length
+          ? [...this.resources.definitions(), ...members]
+          : this.resources.definitions();
+        const { items, nextCursor } = paginate(all, params.cursor, this.pageSize);
+        return nextCursor ? { resources: items, nextCursor } : { resources: items };
+      },
       "resources/templates/list": page(this.templates, "resourceTemplates"),
       "resources/read": async (params, ctx) => ({
         ...(await this.readResource(stringParam(params, "uri"), ctx)),

@@ -48,6 +48,8 @@ export class UriTemplate {
   readonly variableNames: readonly string[];
   readonly #parts: (string | Expression)[];
   readonly #pattern: RegExp;
+  /** Variables of named expressions ({;x}, {?q}, {&x}), which may appear in any order. */
+  readonly #named = new Set<string>();
 
   constructor(template: string) {
     this.template = template;
@@ -60,6 +62,7 @@ export class UriTemplate {
         continue;
       }
       names.push(...part.names);
+      if (OPERATORS[part.operator]!.named) for (const name of part.names) this.#named.add(name);
       source += UriTemplate.#expressionPattern(part);
     }
     this.variableNames = names;
@@ -101,12 +104,22 @@ export class UriTemplate {
 
   static #expressionPattern(expression: Expression): string {
     const op = OPERATORS[expression.operator]!;
-    const value = op.reserved ? "[^?#]*?" : "[^/?#&,;.]*";
+    const sep = escapeRegExp(op.sep);
     if (op.named) {
       // Named pairs may be absent or reordered: capture the whole run and split it later.
-      return `((?:${escapeRegExp(op.first)}[^#]*)?)`;
+      // Path parameters (;) end where the query begins; query parts run to the fragment.
+      const run = op.first === ";" ? "[^?#]*" : "[^#]*";
+      return `((?:${escapeRegExp(op.first)}${run})?)`;
     }
-    const groups = expression.names.map(() => `(${value})`).join(escapeRegExp(op.sep));
+    // A value stops at URI delimiters and at its operator's separator only: "." is an
+    // unreserved character, so `{name}` must match "readme.md".
+    const value = op.reserved ? "[^?#]*?" : `[^/?#&,;${sep}]*`;
+    const groups = expression.names
+      .map((_, i) =>
+        // An exploded variable spans its separators (`{/path*}` matches "/a/b/c").
+        expression.explode[i] && !op.reserved ? `(${value}(?:${sep}${value})*)` : `(${value})`,
+      )
+      .join(sep);
     return op.first ? `(?:${escapeRegExp(op.first)}${groups})?` : groups;
   }
 
@@ -126,13 +139,18 @@ export class UriTemplate {
           if (!pair) continue;
           const eq = pair.indexOf("=");
           const name = decode(eq === -1 ? pair : pair.slice(0, eq));
-          if (part.names.includes(name)) result[name] = eq === -1 ? "" : decode(pair.slice(eq + 1));
+          // The regex cannot tell `{?q}{&lang}` apart, so the first run may hold later pairs.
+          if (this.#named.has(name) && !Object.hasOwn(result, name)) {
+            result[name] = eq === -1 ? "" : decode(pair.slice(eq + 1));
+          }
         }
         continue;
       }
       for (const name of part.names) {
+        // Undefined when a prefixed expression ({/x}, {.x}, {#x}) is absent. An empty capture
+        // is an empty value: `{id}` always yields a string, as its type promises.
         const value = found[group++];
-        if (value !== undefined && value !== "") result[name] = decode(value);
+        if (value !== undefined) result[name] = decode(value);
       }
     }
     return result;

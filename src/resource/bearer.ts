@@ -42,14 +42,19 @@ export function bearerAuth(options: BearerAuthOptions): MiddlewareHandler {
   const required = options.requiredScopes ?? [];
   return async (c, next) => {
     if (c.req.method === "OPTIONS") return next();
-    const resource = options.resource === undefined ? requestResource(c) : resolve(options.resource, c);
+    const resource =
+      options.resource === undefined ? requestResource(c) : resolve(options.resource, c);
     const metadata = resourceMetadataUrl(resource);
     const header = c.req.header("authorization");
     if (!header) {
-      return challengeResponse(401, { resourceMetadata: metadata, scope: required, description: "Authorization required" });
+      return challengeResponse(401, {
+        resourceMetadata: metadata,
+        scope: required,
+        description: "Authorization required",
+      });
     }
     const token = BEARER.exec(header)?.[1];
-    const info = token ? await options.verify(token, resource) : undefined;
+    const info = token ? await options.verify(token, resource, c) : undefined;
     if (!info) {
       return challengeResponse(401, {
         resourceMetadata: metadata,

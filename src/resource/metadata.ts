@@ -22,7 +22,8 @@ export function protectedResourceMetadata(options: ProtectedResourceOptions): Ha
     const scopes = options.scopes === undefined ? [] : resolve(options.scopes, c);
     if (scopes.length) document.scopes_supported = scopes;
     if (options.resourceName) document.resource_name = options.resourceName;
-    if (options.resourceDocumentation) document.resource_documentation = options.resourceDocumentation;
+    if (options.resourceDocumentation)
+      document.resource_documentation = options.resourceDocumentation;
     return c.json(document, 200, {
       "Cache-Control": "public, max-age=300",
       "Access-Control-Allow-Origin": "*",

@@ -1,12 +1,25 @@
+import type { Context } from "hono";
 import { createRemoteJWKSet, type JWTPayload, jwtVerify } from "jose";
 import * as oauth from "oauth4webapi";
 import type { AuthInfo } from "../mcp/peer.ts";
 
-/** Checks a bearer token for one resource (audience); the caller, or undefined when invalid. */
-export type TokenVerifier = (token: string, audience: string) => Promise<AuthInfo | undefined>;
+/**
+ * Checks a bearer token for one resource (its audience); the caller, or undefined when the
+ * token is not valid here. `c` is the request, for verifiers whose issuer follows it.
+ */
+export type TokenVerifier = (
+  token: string,
+  audience: string,
+  c: Context,
+) => Promise<AuthInfo | undefined>;
 
 export function authInfoFromClaims(claims: JWTPayload & Record<string, unknown>): AuthInfo {
-  const scope = typeof claims.scope === "string" ? claims.scope : Array.isArray(claims.scp) ? claims.scp.join(" ") : "";
+  const scope =
+    typeof claims.scope === "string"
+      ? claims.scope
+      : Array.isArray(claims.scp)
+        ? claims.scp.join(" ")
+        : "";
   const info: AuthInfo = { scopes: scope.split(" ").filter(Boolean), claims };
   if (claims.sub !== undefined) info.subject = claims.sub;
   const clientId = claims.client_id ?? claims.azp;
@@ -85,7 +98,9 @@ export function introspectionVerifier(options: IntrospectionVerifierOptions): To
   const cache = new Map<string, { info: AuthInfo | undefined; until: number }>();
   let metadata: Promise<oauth.AuthorizationServer> | undefined;
   return async (token, audience) => {
-    const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(token)));
+    const digest = new Uint8Array(
+      await crypto.subtle.digest("SHA-256", new TextEncoder().encode(token)),
+    );
     const key = Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
     const hit = cache.get(key);
     if (hit && hit.until > Date.now()) return hit.info;
@@ -96,9 +111,19 @@ export function introspectionVerifier(options: IntrospectionVerifierOptions): To
       const as = await metadata;
       const response = await oauth.introspectionRequest(as, client, auth, token, insecure);
       const result = await oauth.processIntrospectionResponse(as, client, response);
-      const audiences = Array.isArray(result.aud) ? result.aud : result.aud === undefined ? [] : [result.aud];
-      const info = result.active && audiences.includes(audience) ? authInfoFromClaims(result as JWTPayload & Record<string, unknown>) : undefined;
-      const ttl = Math.min((options.cacheSeconds ?? 60) * 1000, result.exp ? result.exp * 1000 - Date.now() : Number.POSITIVE_INFINITY);
+      const audiences = Array.isArray(result.aud)
+        ? result.aud
+        : result.aud === undefined
+          ? []
+          : [result.aud];
+      const info =
+        result.active && audiences.includes(audience)
+          ? authInfoFromClaims(result as JWTPayload & Record<string, unknown>)
+          : undefined;
+      const ttl = Math.min(
+        (options.cacheSeconds ?? 60) * 1000,
+        result.exp ? result.exp * 1000 - Date.now() : Number.POSITIVE_INFINITY,
+      );
       if (cache.size > 10_000) cache.clear();
       cache.set(key, { info, until: Date.now() + Math.max(0, ttl) });
       return info;

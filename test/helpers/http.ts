@@ -9,7 +9,10 @@ afterAll(async () => {
 });
 
 /** Serves an app on 127.0.0.1 at a free port for this test file; closed after the file. */
-export async function listen(app: Hono, options: { allowedHosts?: string[] } = {}): Promise<string> {
+export async function listen(
+  app: Hono,
+  options: { allowedHosts?: string[] } = {},
+): Promise<string> {
   const server = await serve(app, { port: 0, hostname: "127.0.0.1", ...options });
   running.push(server);
   return server.url;

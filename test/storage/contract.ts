@@ -69,7 +69,9 @@ export function storeContract(name: string, makeStore: () => Store | Promise<Sto
       await store.set(k, initial);
       const read = await store.get(k);
       const outcomes = await Promise.all(
-        Array.from({ length: 50 }, (_, i) => store.compareAndSet(k, read, { generation: 2, token: `b${i}` })),
+        Array.from({ length: 50 }, (_, i) =>
+          store.compareAndSet(k, read, { generation: 2, token: `b${i}` }),
+        ),
       );
       expect(outcomes.filter(Boolean)).toHaveLength(1);
       const winner = outcomes.indexOf(true);

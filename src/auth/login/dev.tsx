@@ -28,7 +28,11 @@ export function devLogin(options: DevLoginOptions = {}): LoginProvider {
     },
     challenge(c, pending) {
       return c.html(
-        <DevLoginPage pending={pending} action="/login/dev" defaultUser={options.defaultUser ?? "dev-user"} />,
+        <DevLoginPage
+          pending={pending}
+          action="/login/dev"
+          defaultUser={options.defaultUser ?? "dev-user"}
+        />,
       );
     },
     routes(kit) {
@@ -39,8 +43,15 @@ export function devLogin(options: DevLoginOptions = {}): LoginProvider {
         const pending = await kit.pending(pendingId);
         const csrf = typeof form.csrf === "string" ? form.csrf : "";
         const username = typeof form.username === "string" ? form.username.trim() : "";
-        if (!pending || !timingSafeEqual(csrf, pending.csrf) || !/^[\w.@+-]{1,64}$/.test(username)) {
-          return c.text("This sign-in request is invalid or expired. Start again from the application.", 400);
+        if (
+          !pending ||
+          !timingSafeEqual(csrf, pending.csrf) ||
+          !/^[\w.@+-]{1,64}$/.test(username)
+        ) {
+          return c.text(
+            "This sign-in request is invalid or expired. Start again from the application.",
+            400,
+          );
         }
         return kit.complete(c, { subject: username, name: username }, pendingId);
       });

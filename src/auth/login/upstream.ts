@@ -46,7 +46,9 @@ function defaultUser(claims: Record<string, unknown>): User {
 export function upstreamOAuth(options: UpstreamOAuthOptions): LoginProvider {
   const issuer = new URL(options.issuer);
   const client: oauth.Client = { client_id: options.clientId };
-  const clientAuth = options.clientSecret ? oauth.ClientSecretPost(options.clientSecret) : oauth.None();
+  const clientAuth = options.clientSecret
+    ? oauth.ClientSecretPost(options.clientSecret)
+    : oauth.None();
   const protocol = options.protocol ?? "oidc";
   /** Adds the transport options every oauth4webapi request takes. */
   const withTransport = <T extends object>(request: T): T => {
@@ -58,7 +60,10 @@ export function upstreamOAuth(options: UpstreamOAuthOptions): LoginProvider {
   let metadata: Promise<oauth.AuthorizationServer> | undefined;
   const discover = () => {
     metadata ??= oauth
-      .discoveryRequest(issuer, withTransport<oauth.DiscoveryRequestOptions>({ algorithm: protocol }))
+      .discoveryRequest(
+        issuer,
+        withTransport<oauth.DiscoveryRequestOptions>({ algorithm: protocol }),
+      )
       .then((response) => oauth.processDiscoveryResponse(issuer, response))
       .catch((error) => {
         metadata = undefined;
@@ -72,7 +77,8 @@ export function upstreamOAuth(options: UpstreamOAuthOptions): LoginProvider {
     name: "upstream",
     async challenge(c, pending, kit) {
       const as = await discover();
-      if (!as.authorization_endpoint) throw new Error("The upstream provider has no authorization endpoint");
+      if (!as.authorization_endpoint)
+        throw new Error("The upstream provider has no authorization endpoint");
       const verifier = oauth.generateRandomCodeVerifier();
       const state = oauth.generateRandomState();
       const nonce = oauth.generateRandomNonce();
@@ -82,7 +88,10 @@ export function upstreamOAuth(options: UpstreamOAuthOptions): LoginProvider {
       url.searchParams.set("client_id", options.clientId);
       url.searchParams.set("redirect_uri", `${kit.issuer(c)}/login/upstream/callback`);
       url.searchParams.set("response_type", "code");
-      url.searchParams.set("scope", options.scope ?? (protocol === "oidc" ? "openid profile email" : ""));
+      url.searchParams.set(
+        "scope",
+        options.scope ?? (protocol === "oidc" ? "openid profile email" : ""),
+      );
       url.searchParams.set("code_challenge", await oauth.calculatePKCECodeChallenge(verifier));
       url.searchParams.set("code_challenge_method", "S256");
       url.searchParams.set("state", state);
@@ -95,7 +104,8 @@ export function upstreamOAuth(options: UpstreamOAuthOptions): LoginProvider {
         const current = new URL(c.req.url);
         const state = current.searchParams.get("state") ?? "";
         const saved = state ? await kit.store.take<UpstreamState>(stateKey(state)) : undefined;
-        if (!saved) return c.text("This sign-in has expired or was already used. Start again.", 400);
+        if (!saved)
+          return c.text("This sign-in has expired or was already used. Start again.", 400);
         const as = await discover();
         const redirectUri = `${kit.issuer(c)}/login/upstream/callback`;
         let claims: Record<string, unknown>;
@@ -124,7 +134,9 @@ export function upstreamOAuth(options: UpstreamOAuthOptions): LoginProvider {
               tokens.access_token,
               withTransport<oauth.UserInfoRequestOptions>({}),
             );
-            claims = { ...(await oauth.processUserInfoResponse(as, client, oauth.skipSubjectCheck, info)) };
+            claims = {
+              ...(await oauth.processUserInfoResponse(as, client, oauth.skipSubjectCheck, info)),
+            };
           }
         } catch {
           return c.text("The identity provider did not confirm the sign-in.", 400);

@@ -1,0 +1,90 @@
+import type { Context, Hono } from "hono";
+import { AuthorizationServer } from "../auth/server.ts";
+import type { AuthInfo } from "../mcp/peer.ts";
+import type { McpServer } from "../mcp/server.ts";
+import { bearerAuth, type PerRequest, requestResource, resolve } from "./bearer.ts";
+import { challengeResponse, resourceMetadataUrl } from "./challenge.ts";
+import { protectedResourceMetadata } from "./metadata.ts";
+import { jwksVerifier, type TokenVerifier } from "./verifiers.ts";
+
+/** Protection by an authorization server someone else runs. */
+export interface RemoteAuthOptions {
+  /** The issuer identifier of the authorization server. */
+  issuer: string;
+  /** The canonical URI of this endpoint (the token audience). Default: origin + path of the request. */
+  audience?: string;
+  /** How tokens are checked. Default: JWTs against the issuer's published keys. */
+  verify?: TokenVerifier;
+  /** Scopes published in the resource metadata. Default: the scopes the server's tools name. */
+  scopes?: readonly string[];
+}
+
+export type EndpointAuth = AuthorizationServer | RemoteAuthOptions;
+
+/** What the transport needs from the protection: the caller, and the 403 for missing scopes. */
+export interface Guard {
+  authenticate(c: Context): AuthInfo | undefined;
+  insufficientScope(c: Context, scopes: readonly string[], description: string): Response;
+}
+
+/** Every scope the server's tools, resources and prompts name, in registration order. */
+export function registeredScopes(server: McpServer): string[] {
+  const scopes = new Set<string>();
+  for (const listing of [server.tools, server.resources, server.templates, server.prompts]) {
+    for (const item of listing.values()) for (const scope of item.scopes) scopes.add(scope);
+  }
+  return [...scopes];
+}
+
+/**
+ * Protects an MCP endpoint on `app`: mounts the built-in authorization server when given one,
+ * serves RFC 9728 metadata at the path form and the root, and requires a valid bearer token
+ * on the endpoint. Returns the guard the transport uses for per-tool scopes.
+ */
+export function protectEndpoint(
+  app: Hono,
+  server: McpServer,
+  path: string,
+  auth: EndpointAuth,
+): Guard {
+  const builtIn = auth instanceof AuthorizationServer ? auth : undefined;
+  const remote = builtIn ? undefined : (auth as RemoteAuthOptions);
+  if (builtIn) {
+    builtIn.addResource(path);
+    for (const scope of registeredScopes(server))
+      if (builtIn.scopes.size) builtIn.scopes.add(scope);
+    app.route("/", builtIn.app);
+  }
+  const endpointPath = path.replace(/\/+$/, "");
+  const resource: PerRequest<string> =
+    remote?.audience ?? ((c) => `${new URL(c.req.url).origin}${endpointPath}`);
+  const issuer: PerRequest<string> = builtIn ? (c) => builtIn.issuer(c) : remote!.issuer;
+  const verify: TokenVerifier = builtIn
+    ? (token, audience, c) => builtIn.verify(token, builtIn.issuer(c), audience)
+    : (remote!.verify ?? jwksVerifier({ issuer: remote!.issuer }));
+  const scopes = (): readonly string[] =>
+    builtIn?.scopes.size ? [...builtIn.scopes] : (remote?.scopes ?? registeredScopes(server));
+
+  const metadata = protectedResourceMetadata({
+    resource,
+    authorizationServers: (c) => [resolve(issuer, c)],
+    scopes,
+    resourceName: server.info.title ?? server.info.name,
+  });
+  app.get(`/.well-known/oauth-protected-resource${endpointPath}`, metadata);
+  if (endpointPath) app.get("/.well-known/oauth-protected-resource", metadata);
+  app.use(endpointPath || "/", bearerAuth({ verify, resource }));
+
+  return {
+    authenticate: (c) => c.get("auth"),
+    insufficientScope(c, needed, description) {
+      const held = c.get("auth")?.scopes ?? [];
+      return challengeResponse(403, {
+        resourceMetadata: resourceMetadataUrl(resolve(resource, c) || requestResource(c)),
+        scope: [...new Set([...held, ...needed])],
+        error: "insufficient_scope",
+        description,
+      });
+    },
+  };
+}
