@@ -5,6 +5,8 @@ import type { JsonObject } from "./types.ts";
 export interface Listed {
   readonly definition: JsonObject;
   readonly enabled: boolean;
+  /** OAuth scopes a caller needs to use it. */
+  readonly scopes: readonly string[];
 }
 
 export interface Page {

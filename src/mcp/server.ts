@@ -11,7 +11,7 @@ import {
   McpError,
   success,
 } from "./jsonrpc.ts";
-import { Listing, paginate } from "./listing.ts";
+import { type Listed, Listing, paginate } from "./listing.ts";
 import type { Exchange, Peer } from "./peer.ts";
 import { type PromptConfig, type PromptHandler, RegisteredPrompt } from "./prompts.ts";
 import {
@@ -46,6 +46,11 @@ export interface McpServerOptions {
   pageSize?: number;
   /** Revisions offered, newest first. Default: every revision this version speaks. */
   protocolVersions?: readonly ProtocolVersion[];
+  /**
+   * List tools, resources and prompts even to callers whose token lacks their scopes (they
+   * still cannot use them). Default false: each caller sees what it may use.
+   */
+  listUnauthorized?: boolean;
 }
 
 /** Something a transport must pass on to connected clients. */
@@ -89,6 +94,7 @@ export class McpServer {
   readonly instructions: string | undefined;
   readonly pageSize: number;
   readonly protocolVersions: readonly ProtocolVersion[];
+  readonly listUnauthorized: boolean;
   /** Shared state for handlers, reachable as `ctx.app`. */
   readonly state: AppState = new Map();
   readonly tools: Listing<RegisteredTool>;
@@ -108,6 +114,7 @@ export class McpServer {
     this.instructions = options.instructions;
     this.pageSize = options.pageSize ?? 100;
     this.protocolVersions = options.protocolVersions ?? SESSION_ERA_VERSIONS;
+    this.listUnauthorized = options.listUnauthorized ?? false;
     this.tools = new Listing(() => this.#listChanged("tools"));
     this.resources = new Listing(() => this.#listChanged("resources"));
     this.templates = new Listing(() => this.#listChanged("resources"));
@@ -347,11 +354,41 @@ export class McpServer {
     return completionResult(completer ? await completer(value, { arguments: context, ctx }) : []);
   }
 
+  /** The scopes a request needs beyond those of the endpoint: its tool's, resource's or prompt's. */
+  requiredScopes(request: JsonRpcRequest): readonly string[] {
+    const params = request.params ?? {};
+    switch (request.method) {
+      case "tools/call":
+        return typeof params.name === "string" ? (this.tools.get(params.name)?.scopes ?? []) : [];
+      case "prompts/get":
+        return typeof params.name === "string" ? (this.prompts.get(params.name)?.scopes ?? []) : [];
+      case "resources/read":
+      case "resources/subscribe": {
+        if (typeof params.uri !== "string") return [];
+        const fixed = this.resources.get(params.uri);
+        if (fixed) return fixed.scopes;
+        for (const template of this.templates.values()) {
+          if (template.enabled && template.template!.match(params.uri)) return template.scopes;
+        }
+        return [];
+      }
+      default:
+        return [];
+    }
+  }
+
+  /** Narrows lists to what an authenticated caller may use. */
+  #visibleTo(ctx: Context): ((item: Listed) => boolean) | undefined {
+    const auth = ctx.auth;
+    if (!auth || this.listUnauthorized) return undefined;
+    return (item) => item.scopes.every((scope) => auth.scopes.includes(scope));
+  }
+
   #methodTable(): Record<string, MethodHandler> {
     const page =
-      (listing: Listing<{ definition: JsonObject; enabled: boolean }>, key: string) =>
-      (params: JsonObject): JsonObject => {
-        const { items, nextCursor } = listing.page(params.cursor, this.pageSize);
+      (listing: Listing<Listed>, key: string) =>
+      (params: JsonObject, ctx: Context): JsonObject => {
+        const { items, nextCursor } = listing.page(params.cursor, this.pageSize, this.#visibleTo(ctx));
         return nextCursor ? { [key]: items, nextCursor } : { [key]: items };
       };
     return {
@@ -362,8 +399,8 @@ export class McpServer {
       "resources/list": async (params, ctx) => {
         const members = await this.#templateMembers(ctx);
         const all = members.length
-          ? [...this.resources.definitions(), ...members]
-          : this.resources.definitions();
+          ? [...this.resources.definitions(this.#visibleTo(ctx)), ...members]
+          : this.resources.definitions(this.#visibleTo(ctx));
         const { items, nextCursor } = paginate(all, params.cursor, this.pageSize);
         return nextCursor ? { resources: items, nextCursor } : { resources: items };
       },

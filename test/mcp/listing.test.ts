@@ -6,9 +6,10 @@ import { error, result } from "./support.ts";
 interface Item {
   definition: { name: string };
   enabled: boolean;
+  scopes: readonly string[];
 }
 
-const item = (name: string, enabled = true): Item => ({ definition: { name }, enabled });
+const item = (name: string, enabled = true): Item => ({ definition: { name }, enabled, scopes: [] });
 
 function names(items: unknown): string[] {
   return (items as { name: string }[]).map((entry) => entry.name);
