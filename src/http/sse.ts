@@ -58,6 +58,8 @@ export class SseStream {
   #finished = false;
   #wasConnected = false;
   #disconnectPending = false;
+  /** The position of the last message stored, 0 before the first. */
+  #position = 0;
   #onConnectionClosed: (() => void) | undefined;
 
   constructor(id: string, options: SseStreamOptions) {
@@ -77,9 +79,16 @@ export class SseStream {
     return this.#controller !== undefined;
   }
 
-  /** Sends the priming event: an id to resume from, before any message. */
+  /**
+   * Sends the priming event: an id to resume from, before any further message. It names the
+   * last message stored so far, so a stream opened again (a new GET) is primed too, and
+   * resuming from it replays nothing the client had before. In send order, to count them all.
+   */
   prime(): void {
-    if (this.resumable) this.#write(sseEvent("", eventId(this.id, 0), this.#options.retryMs));
+    if (!this.resumable) return;
+    this.#order = this.#order.then(() =>
+      this.#write(sseEvent("", eventId(this.id, this.#position), this.#options.retryMs)),
+    );
   }
 
   /** Sends a message; with an event store, it is stored first and carries its id. */
@@ -94,6 +103,7 @@ export class SseStream {
     // Keep event order even when the store answers out of order.
     const sent = this.#order.then(async () => {
       const position = await store.append(this.id, message);
+      this.#position = position;
       this.#write(sseEvent(data, eventId(this.id, position)));
     });
     this.#order = sent.catch(() => undefined);
@@ -130,10 +140,19 @@ export class SseStream {
    * `replay` (already formatted events) goes before that, for a resumed connection.
    */
   connect(replay = "", onConnectionClosed?: () => void): ReadableStream<Uint8Array> {
+    // One connection per stream: a client that resumes while its old connection is still open
+    // gets that one ended, rather than left hanging with nothing more to come.
+    const previous = this.#controller;
     this.#detach();
+    try {
+      previous?.close();
+    } catch {
+      // Already closed by the client.
+    }
     this.#wasConnected = true;
     this.#onConnectionClosed = onConnectionClosed;
     const initial = replay + this.takeBuffered();
+    let own: ReadableStreamDefaultController<Uint8Array> | undefined;
     return new ReadableStream<Uint8Array>({
       start: (controller) => {
         if (initial) controller.enqueue(encoder.encode(initial));
@@ -142,11 +161,13 @@ export class SseStream {
           controller.close();
           return;
         }
-        this.#controller = controller;
+        this.#controller = own = controller;
         this.#startKeepAlive();
       },
       cancel: () => {
-        if (this.#controller) this.#detach();
+        // A dropped connection may be noticed only after the client resumed on a new one:
+        // detach only if this is still the current connection, never its successor.
+        if (own !== undefined && this.#controller === own) this.#detach();
       },
     });
   }
@@ -176,8 +197,15 @@ export class SseStream {
     return opened;
   }
 
-  /** Drops the current connection, keeping the stream: the client may resume it. */
+  /**
+   * Drops the current connection, keeping the stream: the client may resume it. Runs in send
+   * order, so messages sent before the call still go out on this connection.
+   */
   disconnect(): void {
+    this.#order = this.#order.then(() => this.#disconnectNow());
+  }
+
+  #disconnectNow(): void {
     if (!this.#controller) {
       // Not connected yet: the first connection ends right after what is buffered.
       if (!this.#wasConnected) this.#disconnectPending = true;

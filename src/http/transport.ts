@@ -176,7 +176,13 @@ export class StreamableHttpTransport {
         "Unsupported Media Type: send application/json",
       );
     }
-    const text = await readBody(request, this.#maxBody);
+    let text: string | undefined;
+    try {
+      text = await readBody(request, this.#maxBody);
+    } catch {
+      // The client hung up mid-body: routine, not a server error worth a stack trace.
+      return badRequest("the request body could not be read");
+    }
     if (text === undefined) {
       return httpError(
         413,
@@ -203,27 +209,25 @@ export class StreamableHttpTransport {
       messages.push(parsed);
     }
 
-    const first = messages[0]!;
-    if (isRequest(first) && first.method === "initialize") {
-      if (messages.length > 1) {
+    // initialize may not be batched, not even alone in an array; refuse such a batch before
+    // acting on any of its other messages.
+    const initialize = messages.find(
+      (message): message is JsonRpcRequest => isRequest(message) && message.method === "initialize",
+    );
+    if (initialize) {
+      if (batch) {
         return httpError(
           400,
           ErrorCode.InvalidRequest,
           "Invalid Request: initialize must be sent alone",
         );
       }
-      return this.#initialize(c, first, wantsSse);
+      return this.#initialize(c, initialize, wantsSse);
     }
 
     const headerVersion = request.headers.get("mcp-protocol-version");
-    if (
-      headerVersion !== null &&
-      !isSupportedVersion(headerVersion, this.server.protocolVersions)
-    ) {
-      return badRequest(
-        `Unsupported protocol version ${headerVersion}; supported: ${this.server.protocolVersions.join(", ")}`,
-      );
-    }
+    const unsupported = this.#unsupportedVersion(headerVersion);
+    if (unsupported) return unsupported;
     let peer: Peer;
     if (this.sessions) {
       const found = this.#session(c);
@@ -243,13 +247,6 @@ export class StreamableHttpTransport {
     const requests: JsonRpcRequest[] = [];
     for (const message of messages) {
       if (isRequest(message)) {
-        if (message.method === "initialize") {
-          return httpError(
-            400,
-            ErrorCode.InvalidRequest,
-            "Invalid Request: initialize must be sent alone",
-          );
-        }
         requests.push(message);
       } else if ("method" in message) {
         this.server.receive(message, peer);
@@ -270,6 +267,19 @@ export class StreamableHttpTransport {
       else this.sessions?.end(peer.sessionId);
     }
     return response;
+  }
+
+  /**
+   * The 400 for an MCP-Protocol-Version header the server does not speak. The rule holds for
+   * every request after initialize, GET and DELETE included, not only for POSTed messages.
+   */
+  #unsupportedVersion(headerVersion: string | null): Response | undefined {
+    if (headerVersion === null || isSupportedVersion(headerVersion, this.server.protocolVersions)) {
+      return undefined;
+    }
+    return badRequest(
+      `Unsupported protocol version ${headerVersion}; supported: ${this.server.protocolVersions.join(", ")}`,
+    );
   }
 
   /** Looks up the session a request names, or the error reply for a missing or unknown one. */
@@ -347,9 +357,16 @@ export class StreamableHttpTransport {
     ).then(() => "done" as const);
 
     // A resumable reply always streams, so the client learns the priming id at once.
-    if (!resumable && (await Promise.race([done, started])) === "done") {
-      // Everything was ready at once: one complete body, no stream machinery.
-      return new Response(stream.takeBuffered(), { headers: SSE_HEADERS });
+    if (!resumable) {
+      // A handler still silent after one keep-alive interval gets a stream anyway: without it
+      // the client, and any proxy between, would see no byte until the handler finished.
+      const timer = this.#keepAliveMs > 0 ? setTimeout(streaming, this.#keepAliveMs) : undefined;
+      const first = await Promise.race([done, started]);
+      clearTimeout(timer);
+      if (first === "done") {
+        // Everything was ready at once: one complete body, no stream machinery.
+        return new Response(stream.takeBuffered(), { headers: SSE_HEADERS });
+      }
     }
     void done.then(() => stream.close());
     return new Response(
@@ -391,6 +408,8 @@ export class StreamableHttpTransport {
         "Not Acceptable: the client must accept text/event-stream",
       );
     }
+    const unsupported = this.#unsupportedVersion(c.req.header("mcp-protocol-version") ?? null);
+    if (unsupported) return unsupported;
     const session = this.#session(c);
     if (session instanceof Response) return session;
     const lastEventId = c.req.header("last-event-id");
@@ -445,6 +464,8 @@ export class StreamableHttpTransport {
 
   #delete(c: HonoContext): Response {
     if (!this.sessions) return this.#methodNotAllowed();
+    const unsupported = this.#unsupportedVersion(c.req.header("mcp-protocol-version") ?? null);
+    if (unsupported) return unsupported;
     const session = this.#session(c);
     if (session instanceof Response) return session;
     this.sessions.end(session.sessionId!);
