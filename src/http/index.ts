@@ -7,4 +7,5 @@ export {
 export type { OriginOptions } from "./origin.ts";
 export { type McpAppOptions, type McpRouteOptions, mcpApp, mcpRoute } from "./route.ts";
 export type { SessionOptions } from "./sessions.ts";
+export type { Guard } from "./transport.ts";
 export { type StreamableHttpOptions, StreamableHttpTransport } from "./transport.ts";

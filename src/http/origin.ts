@@ -18,7 +18,8 @@ function hostnameOf(host: string): string {
 
 /**
  * Whether a request may proceed. A browser request carries Origin: it must be the endpoint's
- * own origin, an allowed one, or, for an endpoint on loopback, another loopback origin.
+ * own origin, an allowed one, or, for an endpoint on loopback, its own port under another
+ * loopback name.
  * Requests without Origin (non-browser clients) pass the Origin rule.
  */
 export function checkOrigin(request: Request, options: OriginOptions): boolean {
@@ -42,5 +43,13 @@ export function checkOrigin(request: Request, options: OriginOptions): boolean {
     return false;
   }
   if (parsed.host === host) return true;
-  return isLoopbackHost(parsed.hostname) && isLoopbackHost(hostnameOf(host));
+  // Another name for this same loopback server (localhost vs 127.0.0.1) is the same origin in
+  // all but spelling; another loopback port is another program, and is refused.
+  const port = (value: string) =>
+    /:(\d+)$/.exec(value)?.[1] ?? (parsed.protocol === "https:" ? "443" : "80");
+  return (
+    isLoopbackHost(parsed.hostname) &&
+    isLoopbackHost(hostnameOf(host)) &&
+    port(parsed.host) === port(host.replace(/^\[[^\]]*\]/, "[]"))
+  );
 }

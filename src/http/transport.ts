@@ -39,8 +39,16 @@ export interface StreamableHttpOptions extends OriginOptions {
   retryMs?: number;
   /** How long a server-to-client request waits for the client. Default 10 minutes. */
   clientRequestTimeoutMs?: number;
-  /** Who the caller is; set by the resource server when the endpoint is protected. */
-  authenticate?: (c: HonoContext) => AuthInfo | undefined;
+  /** Set when the endpoint is protected (mcpApp's `auth`): who calls, and the step-up reply. */
+  guard?: Guard;
+}
+
+/** What a protected endpoint's transport needs from the resource server. */
+export interface Guard {
+  /** The verified caller of this request. */
+  authenticate(c: HonoContext): AuthInfo | undefined;
+  /** The 403 reply for a caller whose token lacks scopes a request needs. */
+  insufficientScope(c: HonoContext, scopes: readonly string[], description: string): Response;
 }
 
 const JSON_HEADERS = { "Content-Type": "application/json" };
@@ -244,11 +252,12 @@ export class StreamableHttpTransport {
       );
     }
 
-    const requests: JsonRpcRequest[] = [];
+    const requests = messages.filter(isRequest);
+    const refused = this.#checkScopes(c, requests);
+    if (refused) return refused;
     for (const message of messages) {
-      if (isRequest(message)) {
-        requests.push(message);
-      } else if ("method" in message) {
+      if (isRequest(message)) continue;
+      if ("method" in message) {
         this.server.receive(message, peer);
       } else {
         this.#outgoing.settle(message, peer.sessionId);
@@ -261,6 +270,8 @@ export class StreamableHttpTransport {
   async #initialize(c: HonoContext, request: JsonRpcRequest, wantsSse: boolean): Promise<Response> {
     const version = this.server.protocolVersions[0] ?? DEFAULT_HEADER_VERSION;
     const peer = this.sessions ? this.sessions.create(version) : new Peer(version);
+    // A session belongs to whoever opened it: another token's subject cannot use it.
+    if (this.sessions) (peer as Session).subject = this.#options.guard?.authenticate(c)?.subject;
     const response = await this.#reply(c, peer, [request], false, wantsSse);
     if (peer.sessionId !== undefined) {
       if (response.status === 200) response.headers.set("Mcp-Session-Id", peer.sessionId);
@@ -287,8 +298,31 @@ export class StreamableHttpTransport {
     const id = c.req.header("mcp-session-id");
     if (!id) return badRequest("the Mcp-Session-Id header is required");
     const session = this.sessions!.get(id);
-    if (!session) return httpError(404, ErrorCode.ConnectionClosed, "Session not found");
-    return session;
+    if (session && session.subject === this.#options.guard?.authenticate(c)?.subject)
+      return session;
+    const message =
+      !session && this.sessions!.wasEnded(id)
+        ? "Session ended; start a new one with initialize"
+        : "Session not found";
+    return httpError(404, ErrorCode.ConnectionClosed, message);
+  }
+
+  /** With a protected endpoint, every request must hold its tool's, resource's or prompt's scopes. */
+  #checkScopes(c: HonoContext, requests: readonly JsonRpcRequest[]): Response | undefined {
+    const guard = this.#options.guard;
+    if (!guard) return undefined;
+    const held = guard.authenticate(c)?.scopes ?? [];
+    const needed = new Set<string>();
+    for (const request of requests) {
+      for (const scope of this.server.requiredScopes(request))
+        if (!held.includes(scope)) needed.add(scope);
+    }
+    if (needed.size === 0) return undefined;
+    return guard.insufficientScope(
+      c,
+      [...needed],
+      `This request needs the scope ${[...needed].join(" ")}`,
+    );
   }
 
   /** Dispatches requests and replies with JSON or SSE. */
@@ -299,7 +333,7 @@ export class StreamableHttpTransport {
     batch: boolean,
     wantsSse: boolean,
   ): Promise<Response> {
-    const auth = this.#options.authenticate?.(c);
+    const auth = this.#options.guard?.authenticate(c);
     const useSse = wantsSse && !this.#options.jsonResponse;
     if (!useSse) {
       const exchange = new PostExchange(
@@ -311,7 +345,11 @@ export class StreamableHttpTransport {
         (method, params, options) =>
           this.#clientRequest(peer, undefined, method, params, options.signal),
       );
-      const responses = await Promise.all(requests.map((r) => this.server.dispatch(r, exchange)));
+      const responses = (
+        await Promise.all(requests.map((r) => this.server.dispatch(r, exchange)))
+      ).filter((response) => response !== undefined);
+      // Nothing is owed for cancelled requests.
+      if (responses.length === 0) return new Response(null, { status: 202 });
       return new Response(JSON.stringify(batch ? responses : responses[0]), {
         headers: JSON_HEADERS,
       });
@@ -352,7 +390,7 @@ export class StreamableHttpTransport {
     }
     const done = Promise.all(
       requests.map((r) =>
-        this.server.dispatch(r, exchange).then((response) => stream.send(response)),
+        this.server.dispatch(r, exchange).then((response) => response && stream.send(response)),
       ),
     ).then(() => "done" as const);
 

@@ -65,6 +65,7 @@ export class Context {
   #controller: AbortController | undefined;
   #signal: AbortSignal | undefined;
   #logger: Logger | undefined;
+  #cancelled = false;
 
   constructor(
     host: ContextHost,
@@ -94,8 +95,14 @@ export class Context {
     return this.#signal;
   }
 
+  /** Whether the client cancelled the request (its response is then not sent). */
+  get cancelled(): boolean {
+    return this.#cancelled;
+  }
+
   /** Called by the server on notifications/cancelled. */
   abort(reason: string): void {
+    this.#cancelled = true;
     this.#controller ??= new AbortController();
     this.#controller.abort(new McpError(ErrorCode.RequestTimeout, `Request cancelled: ${reason}`));
   }

@@ -200,8 +200,14 @@ export class McpServer {
 
   // Dispatch
 
-  /** Answers one request. Never throws: every failure becomes a JSON-RPC error response. */
-  async dispatch(request: JsonRpcRequest, exchange: Exchange): Promise<JsonRpcResponse> {
+  /**
+   * Answers one request. Never throws: every failure becomes a JSON-RPC error response.
+   * Resolves to undefined for a request the client cancelled: no response is sent for it.
+   */
+  async dispatch(
+    request: JsonRpcRequest,
+    exchange: Exchange,
+  ): Promise<JsonRpcResponse | undefined> {
     const handler = Object.hasOwn(this.#methods, request.method)
       ? this.#methods[request.method]
       : undefined;
@@ -217,9 +223,10 @@ export class McpServer {
     const peer = exchange.peer;
     if (peer.sessionId !== undefined) (peer.inflight ??= new Map()).set(request.id, ctx);
     try {
-      return success(request.id, await handler(params, ctx, exchange));
+      const result = await handler(params, ctx, exchange);
+      return ctx.cancelled ? undefined : success(request.id, result);
     } catch (error) {
-      return failure(request.id, asMcpError(error));
+      return ctx.cancelled ? undefined : failure(request.id, asMcpError(error));
     } finally {
       peer.inflight?.delete(request.id);
     }
@@ -388,7 +395,11 @@ export class McpServer {
     const page =
       (listing: Listing<Listed>, key: string) =>
       (params: JsonObject, ctx: Context): JsonObject => {
-        const { items, nextCursor } = listing.page(params.cursor, this.pageSize, this.#visibleTo(ctx));
+        const { items, nextCursor } = listing.page(
+          params.cursor,
+          this.pageSize,
+          this.#visibleTo(ctx),
+        );
         return nextCursor ? { [key]: items, nextCursor } : { [key]: items };
       };
     return {

@@ -1,5 +1,5 @@
 import type { Context, Hono } from "hono";
-import { AuthorizationServer } from "../auth/server.ts";
+import type { Guard } from "../http/transport.ts";
 import type { AuthInfo } from "../mcp/peer.ts";
 import type { McpServer } from "../mcp/server.ts";
 import { bearerAuth, type PerRequest, requestResource, resolve } from "./bearer.ts";
@@ -19,12 +19,24 @@ export interface RemoteAuthOptions {
   scopes?: readonly string[];
 }
 
-export type EndpointAuth = AuthorizationServer | RemoteAuthOptions;
+/**
+ * The built-in authorization server as the resource server sees it (`authorizationServer()`
+ * from portcullis/auth). Typed structurally so the main entry does not pull the whole server in.
+ */
+export interface BuiltInAuthorizationServer {
+  readonly app: Hono;
+  readonly scopes: Set<string>;
+  addResource(resource: string): void;
+  issuer(c: Context): string;
+  verify(token: string, issuer: string, audience: string): Promise<AuthInfo | undefined>;
+}
 
-/** What the transport needs from the protection: the caller, and the 403 for missing scopes. */
-export interface Guard {
-  authenticate(c: Context): AuthInfo | undefined;
-  insufficientScope(c: Context, scopes: readonly string[], description: string): Response;
+export type EndpointAuth = BuiltInAuthorizationServer | RemoteAuthOptions;
+
+function isBuiltIn(auth: EndpointAuth): auth is BuiltInAuthorizationServer {
+  return (
+    "app" in auth && "verify" in auth && typeof auth.verify === "function" && "addResource" in auth
+  );
 }
 
 /** Every scope the server's tools, resources and prompts name, in registration order. */
@@ -47,8 +59,8 @@ export function protectEndpoint(
   path: string,
   auth: EndpointAuth,
 ): Guard {
-  const builtIn = auth instanceof AuthorizationServer ? auth : undefined;
-  const remote = builtIn ? undefined : (auth as RemoteAuthOptions);
+  const builtIn = isBuiltIn(auth) ? auth : undefined;
+  const remote = isBuiltIn(auth) ? undefined : auth;
   if (builtIn) {
     builtIn.addResource(path);
     for (const scope of registeredScopes(server))

@@ -80,13 +80,22 @@ describe("Origin", () => {
   it.each([
     ["its own origin", () => `http://127.0.0.1:${port}`],
     ["localhost on its port", () => `http://localhost:${port}`],
-    ["another loopback port", () => "http://localhost:5173"],
     ["IPv6 loopback", () => `http://[::1]:${port}`],
   ])("accepts %s", async (_label, origin) => {
     const { id } = await initSession(url);
     const response = await post(url, ping(9), { origin: origin(), ...sessionHeaders(id) });
     expect(response.status).toBe(200);
     expect(await messagesOf(response)).toEqual([{ jsonrpc: "2.0", id: 9, result: {} }]);
+  });
+
+  it("refuses a page served from another loopback port (another local program)", async () => {
+    const { id } = await initSession(url);
+    const response = await post(url, ping(9), {
+      origin: "http://localhost:5173",
+      ...sessionHeaders(id),
+    });
+    await forbidden(response);
+    await expectServes(url, sessionHeaders(id));
   });
 
   it("accepts requests without Origin (non-browser clients)", async () => {

@@ -9,7 +9,11 @@ interface Item {
   scopes: readonly string[];
 }
 
-const item = (name: string, enabled = true): Item => ({ definition: { name }, enabled, scopes: [] });
+const item = (name: string, enabled = true): Item => ({
+  definition: { name },
+  enabled,
+  scopes: [],
+});
 
 function names(items: unknown): string[] {
   return (items as { name: string }[]).map((entry) => entry.name);

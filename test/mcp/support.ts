@@ -30,7 +30,7 @@ export function call(
   method: string,
   params?: JsonObject,
   via: Exchange = exchange(),
-): Promise<JsonRpcResponse> {
+): Promise<JsonRpcResponse | undefined> {
   const id = nextId++;
   return server.dispatch(
     params === undefined ? { jsonrpc: "2.0", id, method } : { jsonrpc: "2.0", id, method, params },
@@ -46,6 +46,7 @@ export async function result(
   via?: Exchange,
 ): Promise<JsonObject> {
   const response = await call(server, method, params, via);
+  if (!response) throw new Error(`${method} got no response`);
   if (!("result" in response)) {
     throw new Error(`${method} failed: ${JSON.stringify(response.error)}`);
   }
@@ -60,6 +61,7 @@ export async function error(
   via?: Exchange,
 ): Promise<{ code: number; message: string; data?: unknown }> {
   const response = await call(server, method, params, via);
+  if (!response) throw new Error(`${method} got no response`);
   if (!("error" in response)) {
     throw new Error(`${method} succeeded: ${JSON.stringify(response.result)}`);
   }
