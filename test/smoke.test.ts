@@ -1,10 +1,10 @@
 import { describe, expect, it } from "vitest";
-import { app } from "../examples/demo/server.ts";
+import { createDemoApp } from "../examples/demo/server.ts";
 import { listen, messagesOf, openSession, post } from "./helpers/http.ts";
 
 describe("demo server", () => {
   it("initializes a session and calls a tool over loopback HTTP", async () => {
-    const url = `${await listen(app)}/mcp`;
+    const url = `${await listen(createDemoApp({ auth: false }))}/mcp`;
     const session = await openSession(url);
     const reply = await post(
       url,

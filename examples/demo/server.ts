@@ -1,5 +1,7 @@
 import { z } from "zod";
+import { authorizationServer, devLogin } from "../../src/auth/index.ts";
 import { McpServer, mcpApp, memoryEventStore } from "../../src/index.ts";
+import { memoryStore } from "../../src/storage/index.ts";
 
 /** The demo server: a small notes service. The same file serves every runtime. */
 export function createDemoServer(): McpServer {
@@ -17,12 +19,13 @@ export function createDemoServer(): McpServer {
       input: z.object({ text: z.string().min(1).describe("The note") }),
       output: z.object({ id: z.string() }),
       annotations: { destructiveHint: false },
+      scopes: ["notes:write"],
     },
     async ({ text }, ctx) => {
       await ctx.progress(1, 2, "saving");
       const id = String(notes.size + 1);
       notes.set(id, text);
-      ctx.log.info(`note ${id} saved`);
+      ctx.log.info(`note ${id} saved by ${ctx.auth?.subject ?? "anonymous"}`);
       mcp.resourceUpdated(`notes://${id}`);
       return { id };
     },
@@ -53,8 +56,23 @@ export function createDemoServer(): McpServer {
   return mcp;
 }
 
-export const app = mcpApp(createDemoServer(), {
-  path: "/mcp",
-  sessions: true,
-  eventStore: memoryEventStore(),
-});
+/** The demo app: the notes server behind the built-in authorization server (dev login). */
+export function createDemoApp(options: { auth?: boolean } = {}) {
+  const store = memoryStore();
+  return mcpApp(createDemoServer(), {
+    path: "/mcp",
+    sessions: true,
+    eventStore: memoryEventStore(),
+    ...(options.auth === false
+      ? {}
+      : {
+          auth: authorizationServer({
+            store,
+            login: devLogin(),
+            scopes: ["notes:read", "notes:write"],
+          }),
+        }),
+  });
+}
+
+export const app = createDemoApp();

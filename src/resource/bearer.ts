@@ -21,8 +21,10 @@ export interface BearerAuthOptions {
   verify: TokenVerifier;
   /** The canonical URI of this resource: the required audience. Default: the request URL without query. */
   resource?: PerRequest<string>;
-  /** Scopes every request needs; also suggested in the 401 challenge. */
+  /** Scopes every request needs. */
   requiredScopes?: readonly string[];
+  /** Scopes suggested in the 401 challenge, so one authorization covers the endpoint. Default: requiredScopes. */
+  challengeScopes?: PerRequest<readonly string[]>;
 }
 
 /** The canonical URI of the endpoint a request reached. */
@@ -45,11 +47,13 @@ export function bearerAuth(options: BearerAuthOptions): MiddlewareHandler {
     const resource =
       options.resource === undefined ? requestResource(c) : resolve(options.resource, c);
     const metadata = resourceMetadataUrl(resource);
+    const suggested =
+      options.challengeScopes === undefined ? required : resolve(options.challengeScopes, c);
     const header = c.req.header("authorization");
     if (!header) {
       return challengeResponse(401, {
         resourceMetadata: metadata,
-        scope: required,
+        scope: suggested,
         description: "Authorization required",
       });
     }
@@ -58,7 +62,7 @@ export function bearerAuth(options: BearerAuthOptions): MiddlewareHandler {
     if (!info) {
       return challengeResponse(401, {
         resourceMetadata: metadata,
-        scope: required,
+        scope: suggested,
         error: "invalid_token",
         description: "The access token is invalid, expired, revoked, or not for this resource",
       });

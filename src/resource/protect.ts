@@ -85,7 +85,7 @@ export function protectEndpoint(
   });
   app.get(`/.well-known/oauth-protected-resource${endpointPath}`, metadata);
   if (endpointPath) app.get("/.well-known/oauth-protected-resource", metadata);
-  app.use(endpointPath || "/", bearerAuth({ verify, resource }));
+  app.use(endpointPath || "/", bearerAuth({ verify, resource, challengeScopes: scopes }));
 
   return {
     authenticate: (c) => c.get("auth"),
