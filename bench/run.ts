@@ -1,0 +1,1080 @@
+// Throughput / memory benchmark runner. See bench/README.md.
+//
+//   npm run bench
+//   BENCH_DURATION=5 BENCH_PHASES=throughput BENCH_SERVERS=raw,sdk npm run bench
+//
+// Load generator (wrk, and this process for session creation) runs on BENCH_CLIENT_CPU,
+// every server runs in its own child node process on BENCH_SERVER_CPU.
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { Agent, request as httpRequest } from "node:http";
+import { cpus, loadavg } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+
+// ---------------------------------------------------------------------------------------
+// Configuration
+
+const benchDir = dirname(fileURLToPath(import.meta.url));
+const rootDir = resolve(benchDir, "..");
+
+function envNumber(name: string, fallback: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === "") return fallback;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value < 0) throw new Error(`${name} must be a number, got ${raw}`);
+  return value;
+}
+function envList(name: string, fallback: string[]): string[] {
+  const raw = process.env[name];
+  if (!raw) return fallback;
+  return raw
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
+}
+
+const config = {
+  duration: envNumber("BENCH_DURATION", 10),
+  warmup: envNumber("BENCH_WARMUP", 3),
+  connections: envNumber("BENCH_CONNECTIONS", 50),
+  sessions: envNumber("BENCH_SESSIONS", 10_000),
+  sessionWarmup: envNumber("BENCH_SESSION_WARMUP", 100),
+  retentionRequests: envNumber("BENCH_RETENTION_REQUESTS", 100_000),
+  retentionWarmup: envNumber("BENCH_RETENTION_WARMUP", 5_000),
+  clientCpu: process.env.BENCH_CLIENT_CPU ?? "0",
+  serverCpu: process.env.BENCH_SERVER_CPU ?? "1",
+  phases: envList("BENCH_PHASES", ["throughput", "sessions", "retention"]),
+  servers: envList("BENCH_SERVERS", ["raw", "sdk", "portcullis"]),
+  /** Throughput scenarios (ids); default: all but the stateful SSE extras. */
+  scenarios: envList("BENCH_SCENARIOS", []),
+  /** Stateful scenarios for the idle-session and retention runs. */
+  memoryTargets: envList("BENCH_MEMORY_TARGETS", ["portcullis-stateful-json", "sdk-stateful-json"]),
+  out: resolve(rootDir, process.env.BENCH_OUT ?? "bench/results/latest.json"),
+};
+
+const PROTOCOL_VERSION = "2025-11-25";
+const MCP_PATH = "/mcp";
+const luaScript = join(benchDir, "wrk", "mcp.lua");
+
+// ---------------------------------------------------------------------------------------
+// Scenarios
+
+type Family = "raw" | "sdk" | "portcullis";
+interface Scenario {
+  id: string;
+  family: Family;
+  label: string;
+  file: string;
+  env: Record<string, string>;
+  stateful: boolean;
+  /** SDK scenario this one is compared against ("vs SDK" columns). */
+  sdkPeer?: string;
+  /** Left out of the throughput table unless named in BENCH_SCENARIOS. */
+  extra?: boolean;
+}
+
+const mode = (stateful: boolean, json: boolean) => ({
+  BENCH_MODE: stateful ? "stateful" : "stateless",
+  BENCH_RESPONSE: json ? "json" : "sse",
+});
+
+const scenarios: Scenario[] = [
+  {
+    id: "raw-hono",
+    family: "raw",
+    label: "raw Hono, fixed JSON-RPC result",
+    file: "raw-hono.ts",
+    env: {},
+    stateful: false,
+  },
+  {
+    id: "sdk-stateless-json",
+    family: "sdk",
+    label: "SDK WebStandard, stateless, JSON",
+    file: "sdk.ts",
+    env: mode(false, true),
+    stateful: false,
+  },
+  {
+    id: "sdk-stateless-sse",
+    family: "sdk",
+    label: "SDK WebStandard, stateless, SSE",
+    file: "sdk.ts",
+    env: mode(false, false),
+    stateful: false,
+  },
+  {
+    id: "sdk-stateful-json",
+    family: "sdk",
+    label: "SDK WebStandard, stateful, JSON",
+    file: "sdk.ts",
+    env: mode(true, true),
+    stateful: true,
+  },
+  {
+    id: "portcullis-stateless-json",
+    family: "portcullis",
+    label: "Portcullis, stateless, JSON",
+    file: "portcullis.ts",
+    env: mode(false, true),
+    stateful: false,
+    sdkPeer: "sdk-stateless-json",
+  },
+  {
+    id: "portcullis-stateless-sse",
+    family: "portcullis",
+    label: "Portcullis, stateless, SSE",
+    file: "portcullis.ts",
+    env: mode(false, false),
+    stateful: false,
+    sdkPeer: "sdk-stateless-sse",
+  },
+  {
+    id: "portcullis-stateful-json",
+    family: "portcullis",
+    label: "Portcullis, stateful, JSON",
+    file: "portcullis.ts",
+    env: mode(true, true),
+    stateful: true,
+    sdkPeer: "sdk-stateful-json",
+  },
+  // Extras (BENCH_SCENARIOS / BENCH_MEMORY_TARGETS): stateful sessions answering over SSE.
+  {
+    id: "sdk-stateful-sse",
+    family: "sdk",
+    label: "SDK WebStandard, stateful, SSE",
+    file: "sdk.ts",
+    env: mode(true, false),
+    stateful: true,
+    extra: true,
+  },
+  {
+    id: "portcullis-stateful-sse",
+    family: "portcullis",
+    label: "Portcullis, stateful, SSE",
+    file: "portcullis.ts",
+    env: mode(true, false),
+    stateful: true,
+    sdkPeer: "sdk-stateful-sse",
+    extra: true,
+  },
+];
+
+const byId = (id: string): Scenario => {
+  const s = scenarios.find((x) => x.id === id);
+  if (!s) throw new Error(`unknown scenario ${id}`);
+  return s;
+};
+const enabled = (s: Scenario) => config.servers.includes(s.family) || config.servers.includes(s.id);
+const throughputScenarios = () =>
+  config.scenarios.length > 0
+    ? config.scenarios.map(byId)
+    : scenarios.filter((s) => !s.extra && enabled(s));
+const memoryScenarios = () =>
+  config.memoryTargets.map(byId).filter((s) => {
+    if (!s.stateful) throw new Error(`BENCH_MEMORY_TARGETS: ${s.id} is not stateful`);
+    return enabled(s);
+  });
+
+// ---------------------------------------------------------------------------------------
+// Utilities
+
+const log = (msg: string) => process.stderr.write(`[bench] ${msg}\n`);
+
+function haveCommand(cmd: string): boolean {
+  try {
+    execFileSync("sh", ["-c", `command -v ${cmd}`], { stdio: "ignore" });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const useTaskset = haveCommand("taskset") && cpus().length >= 2;
+
+/** argv prefixed with `taskset -c <cpu>` when pinning is possible (taskset execs, so the
+ * child's PID is the PID of the pinned program itself). */
+function pinned(cpu: string, argv: string[]): [string, string[]] {
+  if (!useTaskset) return [argv[0]!, argv.slice(1)];
+  return ["taskset", ["-c", cpu, ...argv]];
+}
+
+function pinSelf(): void {
+  if (!useTaskset) {
+    log("taskset unavailable or single CPU: running unpinned");
+    return;
+  }
+  execFileSync("taskset", ["-a", "-p", "-c", config.clientCpu, String(process.pid)], {
+    stdio: "ignore",
+  });
+}
+
+function readProcStatus(pid: number): { rssMB: number; hwmMB: number } | undefined {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, "utf8");
+    const kb = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, "m").exec(status)?.[1]);
+    return { rssMB: kb("VmRSS") / 1024, hwmMB: kb("VmHWM") / 1024 };
+  } catch {
+    return undefined;
+  }
+}
+
+const mb = (bytes: number) => bytes / (1024 * 1024);
+
+/** utime + stime of a process in seconds, from /proc (clock ticks are 100 Hz on Linux). */
+function cpuSeconds(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return undefined;
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Server processes
+
+interface MemoryUsage {
+  rss: number;
+  heapTotal: number;
+  heapUsed: number;
+  external: number;
+  arrayBuffers: number;
+  gcAvailable: boolean;
+}
+
+interface RunningServer {
+  scenario: Scenario;
+  child: ChildProcess;
+  pid: number;
+  port: number;
+  url: string;
+  stderr: string[];
+  memory(): Promise<MemoryUsage>;
+  stop(): Promise<void>;
+}
+
+const tsxLoader = import.meta.resolve("tsx");
+
+async function startServer(
+  scenario: Scenario,
+  extraEnv: Record<string, string> = {},
+): Promise<RunningServer> {
+  const script = join(benchDir, "servers", scenario.file);
+  const [cmd, args] = pinned(config.serverCpu, [
+    process.execPath,
+    "--expose-gc",
+    "--import",
+    tsxLoader,
+    script,
+  ]);
+  const child = spawn(cmd, args, {
+    cwd: rootDir,
+    env: { ...process.env, ...scenario.env, ...extraEnv, PORT: "0" },
+    stdio: ["ignore", "pipe", "pipe", "ipc"],
+  });
+  const stderr: string[] = [];
+  child.stderr?.setEncoding("utf8");
+  child.stderr?.on("data", (chunk: string) => {
+    stderr.push(chunk);
+    if (stderr.length > 50) stderr.shift();
+  });
+
+  const port = await new Promise<number>((resolvePort, reject) => {
+    let buffered = "";
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(new Error(`${scenario.id}: no ready line within 30s\n${stderr.join("")}`));
+    }, 30_000);
+    const onExit = (code: number | null, signal: string | null) => {
+      clearTimeout(timer);
+      reject(
+        new Error(
+          `${scenario.id}: server exited before ready (code ${code}, signal ${signal})\n${stderr.join("").trim()}`,
+        ),
+      );
+    };
+    child.once("exit", onExit);
+    child.stdout?.setEncoding("utf8");
+    child.stdout?.on("data", (chunk: string) => {
+      buffered += chunk;
+      const m = /^READY \S+ port=(\d+)/m.exec(buffered);
+      if (m) {
+        clearTimeout(timer);
+        child.off("exit", onExit);
+        child.stdout?.removeAllListeners("data");
+        child.stdout?.resume();
+        resolvePort(Number(m[1]));
+      }
+    });
+  });
+
+  let nextProbe = 0;
+  const memory = () =>
+    new Promise<MemoryUsage>((resolveMem, reject) => {
+      const id = ++nextProbe;
+      const timer = setTimeout(() => reject(new Error("memory probe timed out")), 30_000);
+      const onMessage = (raw: unknown) => {
+        const msg = raw as { type?: string; id?: number } & MemoryUsage;
+        if (msg.type !== "memory" || msg.id !== id) return;
+        clearTimeout(timer);
+        child.off("message", onMessage);
+        resolveMem(msg);
+      };
+      child.on("message", onMessage);
+      child.send({ type: "memory", id, gc: true });
+    });
+
+  const stop = async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise<void>((r) => child.once("exit", () => r()));
+    child.kill("SIGTERM"); // child.pid is the node process itself (taskset execs)
+    const t = setTimeout(() => child.kill("SIGKILL"), 5_000);
+    await exited;
+    clearTimeout(t);
+  };
+
+  if (child.pid === undefined) throw new Error(`${scenario.id}: spawn failed`);
+  return {
+    scenario,
+    child,
+    pid: child.pid,
+    port,
+    url: `http://127.0.0.1:${port}${MCP_PATH}`,
+    stderr,
+    memory,
+    stop,
+  };
+}
+
+// ---------------------------------------------------------------------------------------
+// MCP client helpers (setup, probes, session creation) — run in this process.
+
+const baseHeaders = {
+  "Content-Type": "application/json",
+  Accept: "application/json, text/event-stream",
+  "MCP-Protocol-Version": PROTOCOL_VERSION,
+};
+
+interface RpcReply {
+  status: number;
+  sessionId: string | null;
+  message: { id?: unknown; result?: unknown; error?: unknown } | undefined;
+  raw: string;
+}
+
+async function rpc(
+  url: string,
+  body: unknown,
+  sessionId?: string,
+  extraHeaders: Record<string, string> = {},
+): Promise<RpcReply> {
+  const headers: Record<string, string> = { ...baseHeaders, ...extraHeaders };
+  if (sessionId) headers["Mcp-Session-Id"] = sessionId;
+  const res = await fetch(url, { method: "POST", headers, body: JSON.stringify(body) });
+  const raw = await res.text();
+  let message: RpcReply["message"];
+  const type = res.headers.get("content-type") ?? "";
+  try {
+    if (type.includes("text/event-stream")) {
+      const id = (body as { id?: unknown }).id;
+      for (const event of raw.split(/\r?\n\r?\n/)) {
+        const data = event
+          .split(/\r?\n/)
+          .filter((l) => l.startsWith("data:"))
+          .map((l) => l.slice(5).trimStart())
+          .join("\n");
+        if (!data) continue;
+        const parsed = JSON.parse(data) as NonNullable<RpcReply["message"]>;
+        if (parsed.id === id) message = parsed;
+      }
+    } else if (raw) {
+      message = JSON.parse(raw) as RpcReply["message"];
+    }
+  } catch {
+    message = undefined;
+  }
+  return { status: res.status, sessionId: res.headers.get("mcp-session-id"), message, raw };
+}
+
+const initializeBody = (id: number | string) => ({
+  jsonrpc: "2.0",
+  id,
+  method: "initialize",
+  params: {
+    protocolVersion: PROTOCOL_VERSION,
+    capabilities: {},
+    clientInfo: { name: "portcullis-bench", version: "1.0.0" },
+  },
+});
+
+/** initialize + notifications/initialized; returns the session id. */
+async function openSession(url: string, id: number | string = 0): Promise<string> {
+  const init = await rpc(url, initializeBody(id));
+  if (init.status !== 200 || !init.sessionId || !init.message?.result) {
+    throw new Error(`initialize failed: HTTP ${init.status} ${init.raw.slice(0, 300)}`);
+  }
+  const note = await rpc(
+    url,
+    { jsonrpc: "2.0", method: "notifications/initialized" },
+    init.sessionId,
+  );
+  if (note.status !== 202 && note.status !== 200) {
+    throw new Error(
+      `notifications/initialized failed: HTTP ${note.status} ${note.raw.slice(0, 300)}`,
+    );
+  }
+  return init.sessionId;
+}
+
+/** One tools/call echo; true when the reply carries the echoed text. */
+async function probeEcho(
+  url: string,
+  sessionId?: string,
+): Promise<{ ok: boolean; detail: string }> {
+  const reply = await rpc(
+    url,
+    {
+      jsonrpc: "2.0",
+      id: "probe",
+      method: "tools/call",
+      params: { name: "echo", arguments: { text: "hello" } },
+    },
+    sessionId,
+  );
+  const result = reply.message?.result as
+    | { content?: { type: string; text: string }[] }
+    | undefined;
+  const ok =
+    reply.status === 200 &&
+    reply.message?.id === "probe" &&
+    result?.content?.[0]?.type === "text" &&
+    result.content[0].text === "hello";
+  return { ok, detail: `HTTP ${reply.status} ${reply.raw.slice(0, 300)}` };
+}
+
+async function pool<T>(count: number, concurrency: number, fn: (i: number) => Promise<T>) {
+  const results: T[] = new Array(count);
+  let next = 0;
+  const worker = async () => {
+    while (next < count) {
+      const i = next++;
+      results[i] = await fn(i);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, count) }, worker));
+  return results;
+}
+
+// ---------------------------------------------------------------------------------------
+// wrk
+
+interface WrkResult {
+  requests: number;
+  durationS: number;
+  rps: number;
+  latencyMs: { avg: number; max: number; p50: number; p75: number; p90: number; p99: number };
+  errors: { connect: number; read: number; write: number; timeout: number; non2xx: number };
+  raw: string;
+}
+
+const unitMs: Record<string, number> = { us: 0.001, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+const toMs = (value: string, unit: string) => Number(value) * (unitMs[unit] ?? Number.NaN);
+
+function parseWrk(raw: string): WrkResult {
+  const need = (re: RegExp, what: string) => {
+    const m = re.exec(raw);
+    if (!m) throw new Error(`could not parse wrk ${what}:\n${raw}`);
+    return m;
+  };
+  const done = need(/(\d+) requests in ([\d.]+)(us|ms|s|m),/, "request count");
+  const rps = need(/Requests\/sec:\s+([\d.]+)/, "Requests/sec");
+  const lat = need(/Latency\s+([\d.]+)(us|ms|s|m)\s+[\d.]+\w+\s+([\d.]+)(us|ms|s|m)/, "latency");
+  const pct = (p: number) => {
+    const m = need(new RegExp(`^\\s+${p}%\\s+([\\d.]+)(us|ms|s|m)`, "m"), `p${p}`);
+    return toMs(m[1]!, m[2]!);
+  };
+  const sock = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(raw);
+  const non2xx = /Non-2xx or 3xx responses: (\d+)/.exec(raw);
+  return {
+    requests: Number(done[1]),
+    durationS: toMs(done[2]!, done[3]!) / 1000,
+    rps: Number(rps[1]),
+    latencyMs: {
+      avg: toMs(lat[1]!, lat[2]!),
+      max: toMs(lat[3]!, lat[4]!),
+      p50: pct(50),
+      p75: pct(75),
+      p90: pct(90),
+      p99: pct(99),
+    },
+    errors: {
+      connect: Number(sock?.[1] ?? 0),
+      read: Number(sock?.[2] ?? 0),
+      write: Number(sock?.[3] ?? 0),
+      timeout: Number(sock?.[4] ?? 0),
+      non2xx: Number(non2xx?.[1] ?? 0),
+    },
+    raw,
+  };
+}
+
+interface WrkOptions {
+  url: string;
+  durationS: number;
+  sessionId?: string | undefined;
+  idPrefix: string;
+}
+
+function runWrk(opts: WrkOptions): Promise<WrkResult> {
+  const [cmd, args] = pinned(config.clientCpu, [
+    "wrk",
+    "-t1",
+    `-c${config.connections}`,
+    `-d${Math.max(1, Math.round(opts.durationS))}s`,
+    "--timeout",
+    "10s",
+    "--latency",
+    "-s",
+    luaScript,
+    opts.url,
+  ]);
+  return new Promise((resolveRun, reject) => {
+    const child = spawn(cmd, args, {
+      env: {
+        ...process.env,
+        BENCH_SESSION_ID: opts.sessionId ?? "",
+        BENCH_ID_PREFIX: opts.idPrefix,
+      },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let out = "";
+    let err = "";
+    child.stdout.setEncoding("utf8").on("data", (c: string) => {
+      out += c;
+    });
+    child.stderr.setEncoding("utf8").on("data", (c: string) => {
+      err += c;
+    });
+    child.on("error", reject);
+    child.on("exit", (code) => {
+      if (code !== 0) return reject(new Error(`wrk exited ${code}: ${err}${out}`));
+      try {
+        resolveRun(parseWrk(out));
+      } catch (e) {
+        reject(e);
+      }
+    });
+  });
+}
+
+const wrkErrors = (r: WrkResult) =>
+  r.errors.connect + r.errors.read + r.errors.write + r.errors.timeout + r.errors.non2xx;
+
+/** Sets up a server for load: stateful => a session; then checks one echo round-trip. */
+async function prepare(server: RunningServer): Promise<string | undefined> {
+  const sessionId = server.scenario.stateful ? await openSession(server.url) : undefined;
+  const probe = await probeEcho(server.url, sessionId);
+  if (!probe.ok) throw new Error(`${server.scenario.id}: echo probe failed: ${probe.detail}`);
+  return sessionId;
+}
+
+// ---------------------------------------------------------------------------------------
+// Phase 1: throughput
+
+interface ThroughputRow {
+  id: string;
+  label: string;
+  error?: string;
+  rps?: number;
+  p50Ms?: number;
+  p90Ms?: number;
+  p99Ms?: number;
+  avgMs?: number;
+  maxMs?: number;
+  requests?: number;
+  errors?: WrkResult["errors"];
+  /** Server process CPU time (user+sys) per request, microseconds. */
+  serverCpuUsPerRequest?: number;
+  /** Server CPU time / wall time during the run (1.0 = its core was saturated). */
+  serverCpuBusy?: number;
+  rssAfterMB?: number;
+  rssPeakMB?: number;
+  vsRaw?: { rps: number; p99: number };
+  vsSdk?: { peer: string; rps: number; p99: number };
+}
+
+async function throughputPhase(): Promise<ThroughputRow[]> {
+  const rows: ThroughputRow[] = [];
+  for (const scenario of throughputScenarios()) {
+    log(`throughput: ${scenario.id}`);
+    let server: RunningServer | undefined;
+    try {
+      server = await startServer(scenario);
+      const sessionId = await prepare(server);
+      if (config.warmup > 0) {
+        await runWrk({ url: server.url, durationS: config.warmup, sessionId, idPrefix: "w" });
+      }
+      const cpuBefore = cpuSeconds(server.pid);
+      const r = await runWrk({
+        url: server.url,
+        durationS: config.duration,
+        sessionId,
+        idPrefix: "m",
+      });
+      const cpuAfter = cpuSeconds(server.pid);
+      const proc = readProcStatus(server.pid);
+      const after = await probeEcho(server.url, sessionId);
+      if (!after.ok) throw new Error(`echo probe after load failed: ${after.detail}`);
+      rows.push({
+        id: scenario.id,
+        label: scenario.label,
+        rps: r.rps,
+        p50Ms: r.latencyMs.p50,
+        p90Ms: r.latencyMs.p90,
+        p99Ms: r.latencyMs.p99,
+        avgMs: r.latencyMs.avg,
+        maxMs: r.latencyMs.max,
+        requests: r.requests,
+        errors: r.errors,
+        ...(cpuBefore !== undefined && cpuAfter !== undefined
+          ? {
+              serverCpuUsPerRequest: ((cpuAfter - cpuBefore) * 1e6) / r.requests,
+              serverCpuBusy: (cpuAfter - cpuBefore) / r.durationS,
+            }
+          : {}),
+        ...(proc ? { rssAfterMB: proc.rssMB, rssPeakMB: proc.hwmMB } : {}),
+      });
+      log(
+        `  ${r.rps.toFixed(0)} req/s, p50 ${r.latencyMs.p50}ms, p99 ${r.latencyMs.p99}ms, errors ${wrkErrors(r)}`,
+      );
+    } catch (e) {
+      const error = e instanceof Error ? e.message : String(e);
+      log(`  FAILED: ${error.split("\n").slice(0, 6).join("\n  ")}`);
+      rows.push({ id: scenario.id, label: scenario.label, error });
+    } finally {
+      await server?.stop();
+    }
+  }
+
+  const raw = rows.find((r) => r.id === "raw-hono" && r.rps !== undefined);
+  for (const row of rows) {
+    if (row.rps === undefined || row.p99Ms === undefined) continue;
+    if (raw?.rps && raw.p99Ms) row.vsRaw = { rps: row.rps / raw.rps, p99: row.p99Ms / raw.p99Ms };
+    const peerId = scenarios.find((s) => s.id === row.id)?.sdkPeer;
+    const peer = rows.find((r) => r.id === peerId && r.rps !== undefined);
+    if (peerId && peer?.rps && peer.p99Ms) {
+      row.vsSdk = { peer: peerId, rps: row.rps / peer.rps, p99: row.p99Ms / peer.p99Ms };
+    }
+  }
+  return rows;
+}
+
+// ---------------------------------------------------------------------------------------
+// Phase 2: idle sessions
+
+interface SessionsRow {
+  id: string;
+  error?: string;
+  sessions?: number;
+  failed?: number;
+  seconds?: number;
+  heapUsedPerSessionBytes?: number;
+  rssPerSessionBytes?: number;
+  externalPerSessionBytes?: number;
+  heapUsedBeforeMB?: number;
+  heapUsedAfterMB?: number;
+  rssAfterMB?: number;
+  aliveAfter?: string;
+}
+
+async function sessionsPhase(): Promise<SessionsRow[]> {
+  const rows: SessionsRow[] = [];
+  for (const scenario of memoryScenarios()) {
+    log(`sessions: ${scenario.id} (${config.sessions} idle sessions)`);
+    let server: RunningServer | undefined;
+    try {
+      // Room for every session of this run (Portcullis bounds live sessions, LRU).
+      const maxSessions = config.sessions + config.sessionWarmup + 100;
+      server = await startServer(scenario, { BENCH_MAX_SESSIONS: String(maxSessions) });
+      const url = server.url;
+      await prepare(server);
+      // Warm-up sessions: JIT, lazily built structures. Counted in the baseline.
+      await pool(config.sessionWarmup, config.connections, (i) => openSession(url, `w${i}`));
+      const before = await server.memory();
+      if (!before.gcAvailable) throw new Error("server has no global.gc (--expose-gc missing)");
+      const started = performance.now();
+      let failed = 0;
+      const ids = await pool(config.sessions, config.connections, async (i) => {
+        try {
+          return await openSession(url, i);
+        } catch {
+          failed++;
+          return "";
+        }
+      });
+      const seconds = (performance.now() - started) / 1000;
+      const after = await server.memory();
+      const created = config.sessions - failed;
+      // Are the sessions still there (i.e. none expired/evicted while we measured)?
+      const sample = [0, Math.floor(ids.length / 2), ids.length - 1].map((i) => ids[i] ?? "");
+      let alive = 0;
+      for (const sid of sample) if (sid && (await probeEcho(url, sid)).ok) alive++;
+      const row: SessionsRow = {
+        id: scenario.id,
+        sessions: created,
+        failed,
+        seconds,
+        heapUsedPerSessionBytes: (after.heapUsed - before.heapUsed) / created,
+        rssPerSessionBytes: (after.rss - before.rss) / created,
+        externalPerSessionBytes: (after.external - before.external) / created,
+        heapUsedBeforeMB: mb(before.heapUsed),
+        heapUsedAfterMB: mb(after.heapUsed),
+        rssAfterMB: mb(after.rss),
+        aliveAfter: `${alive}/${sample.length}`,
+      };
+      rows.push(row);
+      log(
+        `  ${created} sessions in ${seconds.toFixed(1)}s, heap ${row.heapUsedPerSessionBytes?.toFixed(0)} B/session, alive sample ${row.aliveAfter}`,
+      );
+    } catch (e) {
+      const error = e instanceof Error ? e.message : String(e);
+      log(`  FAILED: ${error.split("\n").slice(0, 6).join("\n  ")}`);
+      rows.push({ id: scenario.id, error });
+    } finally {
+      await server?.stop();
+    }
+  }
+  return rows;
+}
+
+// ---------------------------------------------------------------------------------------
+// Phase 3: retention on one session
+
+interface RetentionRow {
+  id: string;
+  error?: string;
+  requests?: number;
+  errors?: number;
+  firstError?: string;
+  heapUsedMB?: { baseline: number; half: number; end: number };
+  growthPerRequestBytes?: number;
+  secondHalfGrowthPerRequestBytes?: number;
+  rssAfterMB?: number;
+  rps?: number;
+}
+
+/**
+ * Sends exactly `count` tools/call requests on one session with `connections` in flight,
+ * over keep-alive node:http connections, checking every reply (status 200, our id, the
+ * echoed text). wrk cannot do this: it stops issuing requests at a Lua-side cap but still
+ * runs for its whole -d duration.
+ */
+async function sendOnSession(
+  url: string,
+  sessionId: string,
+  count: number,
+  idPrefix: string,
+): Promise<{ requests: number; errors: number; seconds: number; firstError?: string }> {
+  const agent = new Agent({ keepAlive: true, maxSockets: config.connections });
+  const target = new URL(url);
+  const headers = { ...baseHeaders, "Mcp-Session-Id": sessionId };
+  let errors = 0;
+  let firstError: string | undefined;
+  const one = (i: number) =>
+    new Promise<void>((done) => {
+      const id = `${idPrefix}${i}`;
+      const body = `{"jsonrpc":"2.0","id":"${id}","method":"tools/call","params":{"name":"echo","arguments":{"text":"hello"}}}`;
+      const fail = (why: string) => {
+        errors++;
+        firstError ??= why;
+        done();
+      };
+      const req = httpRequest(
+        {
+          agent,
+          host: target.hostname,
+          port: target.port,
+          path: target.pathname,
+          method: "POST",
+          headers: { ...headers, "Content-Length": Buffer.byteLength(body) },
+        },
+        (res) => {
+          let text = "";
+          res.setEncoding("utf8");
+          res.on("data", (c: string) => {
+            text += c;
+          });
+          res.on("end", () => {
+            if (res.statusCode !== 200) return fail(`HTTP ${res.statusCode} ${text.slice(0, 200)}`);
+            if (!text.includes(`"id":"${id}"`) || !text.includes('"hello"')) {
+              return fail(`unexpected reply ${text.slice(0, 200)}`);
+            }
+            done();
+          });
+          res.on("error", (e) => fail(String(e)));
+        },
+      );
+      req.on("error", (e) => fail(String(e)));
+      req.end(body);
+    });
+  const started = performance.now();
+  await pool(count, config.connections, one);
+  const seconds = (performance.now() - started) / 1000;
+  agent.destroy();
+  return { requests: count, errors, seconds, ...(firstError ? { firstError } : {}) };
+}
+
+async function retentionPhase(): Promise<RetentionRow[]> {
+  const rows: RetentionRow[] = [];
+  const half = Math.ceil(config.retentionRequests / 2);
+  for (const scenario of memoryScenarios()) {
+    log(`retention: ${scenario.id} (${2 * half} requests on one session)`);
+    let server: RunningServer | undefined;
+    try {
+      server = await startServer(scenario);
+      const url = server.url;
+      const sessionId = await prepare(server);
+      if (!sessionId) throw new Error("no session");
+      if (config.retentionWarmup > 0)
+        await sendOnSession(url, sessionId, config.retentionWarmup, "w");
+      const m0 = await server.memory();
+      const a = await sendOnSession(url, sessionId, half, "a");
+      const m1 = await server.memory();
+      const b = await sendOnSession(url, sessionId, half, "b");
+      const m2 = await server.memory();
+      const probe = await probeEcho(url, sessionId);
+      if (!probe.ok) throw new Error(`echo probe after load failed: ${probe.detail}`);
+      const total = a.requests + b.requests;
+      const row: RetentionRow = {
+        id: scenario.id,
+        requests: total,
+        errors: a.errors + b.errors,
+        ...(a.firstError || b.firstError ? { firstError: a.firstError ?? b.firstError } : {}),
+        heapUsedMB: { baseline: mb(m0.heapUsed), half: mb(m1.heapUsed), end: mb(m2.heapUsed) },
+        growthPerRequestBytes: (m2.heapUsed - m0.heapUsed) / total,
+        secondHalfGrowthPerRequestBytes: (m2.heapUsed - m1.heapUsed) / b.requests,
+        rssAfterMB: mb(m2.rss),
+        rps: total / (a.seconds + b.seconds),
+      };
+      rows.push(row);
+      log(
+        `  ${total} requests (${row.errors} errors), heap ${row.heapUsedMB?.baseline.toFixed(2)} -> ${row.heapUsedMB?.half.toFixed(2)} -> ${row.heapUsedMB?.end.toFixed(2)} MB, ${row.growthPerRequestBytes?.toFixed(2)} B/request`,
+      );
+      if (row.firstError) log(`  first error: ${row.firstError}`);
+    } catch (e) {
+      const error = e instanceof Error ? e.message : String(e);
+      log(`  FAILED: ${error.split("\n").slice(0, 6).join("\n  ")}`);
+      rows.push({ id: scenario.id, error });
+    } finally {
+      await server?.stop();
+    }
+  }
+  return rows;
+}
+
+// ---------------------------------------------------------------------------------------
+// Output
+
+function table(headers: string[], rows: string[][]): string {
+  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
+  const line = (cells: string[]) =>
+    cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join("  ");
+  return [line(headers), widths.map((w) => "-".repeat(w)).join("  "), ...rows.map(line)].join("\n");
+}
+
+const f = (n: number | undefined, digits = 2) => (n === undefined ? "-" : n.toFixed(digits));
+const x = (n: number | undefined) => (n === undefined ? "-" : `${n.toFixed(2)}x`);
+
+function printThroughput(rows: ThroughputRow[]) {
+  console.log(
+    `\nThroughput: tools/call echo, ${config.connections} connections, ${config.duration}s (+${config.warmup}s warm-up), wrk on CPU ${config.clientCpu}, server on CPU ${config.serverCpu}`,
+  );
+  console.log(
+    table(
+      [
+        "scenario",
+        "req/s",
+        "p50 ms",
+        "p99 ms",
+        "RSS MB",
+        "CPU us/req",
+        "busy",
+        "rps/raw",
+        "p99/raw",
+        "rps/SDK",
+        "p99/SDK",
+        "errors",
+      ],
+      rows.map((r) =>
+        r.error
+          ? [
+              r.id,
+              "FAILED",
+              "",
+              "",
+              "",
+              "",
+              "",
+              "",
+              "",
+              "",
+              "",
+              r.error.split("\n")[0]!.slice(0, 60),
+            ]
+          : [
+              r.id,
+              f(r.rps, 0),
+              f(r.p50Ms),
+              f(r.p99Ms),
+              f(r.rssAfterMB, 1),
+              f(r.serverCpuUsPerRequest, 0),
+              f(r.serverCpuBusy),
+              x(r.vsRaw?.rps),
+              x(r.vsRaw?.p99),
+              x(r.vsSdk?.rps),
+              x(r.vsSdk?.p99),
+              String(r.errors ? Object.values(r.errors).reduce((a, b) => a + b, 0) : 0),
+            ],
+      ),
+    ),
+  );
+}
+
+function printSessions(rows: SessionsRow[]) {
+  console.log(
+    `\nIdle sessions: ${config.sessions} sessions (initialize + initialized), after forced GC`,
+  );
+  console.log(
+    table(
+      [
+        "server",
+        "sessions",
+        "heap B/session",
+        "RSS B/session",
+        "heap MB before->after",
+        "alive",
+        "secs",
+      ],
+      rows.map((r) =>
+        r.error
+          ? [r.id, "FAILED", r.error.split("\n")[0]!.slice(0, 60), "", "", "", ""]
+          : [
+              r.id,
+              `${r.sessions}${r.failed ? ` (${r.failed} failed)` : ""}`,
+              f(r.heapUsedPerSessionBytes, 0),
+              f(r.rssPerSessionBytes, 0),
+              `${f(r.heapUsedBeforeMB, 1)} -> ${f(r.heapUsedAfterMB, 1)}`,
+              r.aliveAfter ?? "-",
+              f(r.seconds, 1),
+            ],
+      ),
+    ),
+  );
+}
+
+function printRetention(rows: RetentionRow[]) {
+  console.log(
+    `\nRetention: ${config.retentionRequests} tools/call on ONE session (${config.connections} concurrent), heap after forced GC`,
+  );
+  console.log(
+    table(
+      [
+        "server",
+        "requests",
+        "heap MB 0 -> 50% -> 100%",
+        "B/request",
+        "2nd half B/req",
+        "req/s",
+        "errors",
+      ],
+      rows.map((r) =>
+        r.error
+          ? [r.id, "FAILED", r.error.split("\n")[0]!.slice(0, 60), "", "", "", ""]
+          : [
+              r.id,
+              String(r.requests),
+              `${f(r.heapUsedMB?.baseline)} -> ${f(r.heapUsedMB?.half)} -> ${f(r.heapUsedMB?.end)}`,
+              f(r.growthPerRequestBytes, 3),
+              f(r.secondHalfGrowthPerRequestBytes, 3),
+              f(r.rps, 0),
+              String(r.errors),
+            ],
+      ),
+    ),
+  );
+}
+
+function versionOf(pkg: string): string | undefined {
+  try {
+    const file = join(rootDir, "node_modules", pkg, "package.json");
+    return (JSON.parse(readFileSync(file, "utf8")) as { version: string }).version;
+  } catch {
+    return undefined;
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+
+async function main() {
+  if (!haveCommand("wrk")) {
+    throw new Error("wrk not found: apt-get update && apt-get install -y wrk");
+  }
+  pinSelf();
+  const startedAt = new Date();
+  const load = loadavg();
+  if (load[0]! > 0.5) {
+    log(`warning: load average ${load.map((l) => l.toFixed(2)).join(" ")}: other work on this`);
+    log("machine competes with the pinned server/wrk cores, numbers will be noisy");
+  }
+  let wrkVersion = "";
+  try {
+    execFileSync("wrk", ["--version"], { encoding: "utf8" });
+  } catch (e) {
+    // `wrk --version` prints its banner and exits 1.
+    wrkVersion = String((e as { stdout?: string }).stdout ?? "").split("\n")[0] ?? "";
+  }
+
+  const results: {
+    meta: Record<string, unknown>;
+    throughput?: ThroughputRow[];
+    sessions?: SessionsRow[];
+    retention?: RetentionRow[];
+  } = {
+    meta: {
+      startedAt: startedAt.toISOString(),
+      node: process.version,
+      cpu: cpus()[0]?.model,
+      cpuCount: cpus().length,
+      pinned: useTaskset,
+      loadAverageAtStart: load,
+      wrk: wrkVersion,
+      versions: {
+        "@modelcontextprotocol/sdk": versionOf("@modelcontextprotocol/sdk"),
+        hono: versionOf("hono"),
+        "@hono/node-server": versionOf("@hono/node-server"),
+      },
+      config: { ...config, out: undefined },
+    },
+  };
+
+  if (config.phases.includes("throughput")) results.throughput = await throughputPhase();
+  if (config.phases.includes("sessions")) results.sessions = await sessionsPhase();
+  if (config.phases.includes("retention")) results.retention = await retentionPhase();
+  results.meta.seconds = (Date.now() - startedAt.getTime()) / 1000;
+
+  if (results.throughput) printThroughput(results.throughput);
+  if (results.sessions) printSessions(results.sessions);
+  if (results.retention) printRetention(results.retention);
+
+  if (!existsSync(dirname(config.out))) mkdirSync(dirname(config.out), { recursive: true });
+  writeFileSync(config.out, `${JSON.stringify(results, null, 2)}\n`);
+  console.log(`\nwrote ${config.out} (${(results.meta.seconds as number).toFixed(0)}s total)`);
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
