@@ -30,7 +30,8 @@ export function memoryStore(options: MemoryStoreOptions = {}): Store {
   };
 
   const write = (key: string, value: StoreValue, options: WriteOptions | undefined): void => {
-    const expires = options?.ttlMs === undefined ? Number.POSITIVE_INFINITY : Date.now() + options.ttlMs;
+    const expires =
+      options?.ttlMs === undefined ? Number.POSITIVE_INFINITY : Date.now() + options.ttlMs;
     entries.delete(key);
     if (entries.size >= maxEntries) evict();
     entries.set(key, { json: JSON.stringify(value), expires });
