@@ -10,13 +10,21 @@ import {
   McpError,
   parseMessage,
 } from "../mcp/jsonrpc.ts";
+import { declaredVersion } from "../mcp/modern.ts";
 import { type AuthInfo, type Exchange, Peer } from "../mcp/peer.ts";
 import { eventNotification, type McpServer } from "../mcp/server.ts";
 import type { JsonObject } from "../mcp/types.ts";
-import { DEFAULT_HEADER_VERSION, isSupportedVersion, supportsBatching } from "../mcp/versions.ts";
+import {
+  DEFAULT_HEADER_VERSION,
+  isModernVersion,
+  isSupportedVersion,
+  negotiateVersion,
+  supportsBatching,
+} from "../mcp/versions.ts";
 import { accepts, readBody } from "./body.ts";
 import { badRequest, httpError } from "./errors.ts";
 import type { EventStore } from "./event-store.ts";
+import { ModernHandler } from "./modern.ts";
 import { checkOrigin, type OriginOptions } from "./origin.ts";
 import { OutgoingRequests } from "./outgoing.ts";
 import { type Session, type SessionOptions, SessionTable } from "./sessions.ts";
@@ -113,12 +121,18 @@ export class StreamableHttpTransport {
   readonly #keepAliveMs: number;
   readonly #eventStore: EventStore | undefined;
   readonly #stopListening: () => void;
+  readonly #modern: ModernHandler;
 
   constructor(server: McpServer, options: StreamableHttpOptions = {}) {
     this.server = server;
     this.#options = options;
     this.#maxBody = options.maxBodyBytes ?? 4 * 1024 * 1024;
     this.#keepAliveMs = options.keepAliveMs ?? 15_000;
+    this.#modern = new ModernHandler(server, {
+      keepAliveMs: this.#keepAliveMs,
+      jsonResponse: options.jsonResponse ?? false,
+      guard: options.guard,
+    });
     this.#outgoing = new OutgoingRequests(options.clientRequestTimeoutMs ?? 10 * 60_000);
     if (options.sessions) {
       const sessionOptions = options.sessions === true ? {} : options.sessions;
@@ -138,6 +152,7 @@ export class StreamableHttpTransport {
   /** Stops listening to the server and ends every session. */
   close(): void {
     this.#stopListening();
+    this.#modern.close();
     if (!this.sessions) return;
     for (const session of [...this.sessions.values()]) this.sessions.end(session.sessionId!);
   }
@@ -217,6 +232,17 @@ export class StreamableHttpTransport {
       messages.push(parsed);
     }
 
+    // A 2026-07-28 request names its version in _meta (and the header): no sessions, no batches.
+    const headerVersion = request.headers.get("mcp-protocol-version");
+    const first = messages[0]!;
+    if (
+      !batch &&
+      (isModernVersion(headerVersion ?? "") ||
+        ("method" in first && declaredVersion(first.params) !== undefined))
+    ) {
+      return this.#modern.handle(c, first, wantsSse);
+    }
+
     // initialize may not be batched, not even alone in an array; refuse such a batch before
     // acting on any of its other messages.
     const initialize = messages.find(
@@ -233,7 +259,6 @@ export class StreamableHttpTransport {
       return this.#initialize(c, initialize, wantsSse);
     }
 
-    const headerVersion = request.headers.get("mcp-protocol-version");
     const unsupported = this.#unsupportedVersion(headerVersion);
     if (unsupported) return unsupported;
     let peer: Peer;
@@ -268,7 +293,8 @@ export class StreamableHttpTransport {
   }
 
   async #initialize(c: HonoContext, request: JsonRpcRequest, wantsSse: boolean): Promise<Response> {
-    const version = this.server.protocolVersions[0] ?? DEFAULT_HEADER_VERSION;
+    // The peer speaks the newest 2025 revision until initialize negotiates its own.
+    const version = negotiateVersion(undefined, this.server.protocolVersions);
     const peer = this.sessions ? this.sessions.create(version) : new Peer(version);
     // A session belongs to whoever opened it: another token's subject cannot use it.
     if (this.sessions) (peer as Session).subject = this.#options.guard?.authenticate(c)?.subject;

@@ -15,6 +15,7 @@ import {
   type ReadResourceResult,
   type Root,
 } from "./types.ts";
+import { isModernVersion } from "./versions.ts";
 
 /** Shared application state handed to every handler as `ctx.app`. */
 export type AppState = Map<string, unknown>;
@@ -141,7 +142,10 @@ export class Context {
   get log(): Logger {
     if (!this.#logger) {
       const send = (level: LoggingLevel) => (data: unknown, logger?: string) => {
-        const threshold = this.#exchange.peer.logLevel;
+        const peer = this.#exchange.peer;
+        const threshold = peer.logLevel;
+        // 2026-07-28 clients opt in per request; 2025 clients get everything until setLevel.
+        if (!threshold && isModernVersion(peer.protocolVersion)) return;
         if (threshold && levelRank(level) < levelRank(threshold)) return;
         this.notify("notifications/message", logger ? { level, logger, data } : { level, data });
       };
@@ -188,12 +192,11 @@ export class Context {
     const capability = this.#exchange.peer.clientCapabilities?.elicitation;
     if (request.mode === "url") {
       this.#require(capability?.url, "URL-mode elicitation");
-      const params: JsonObject = {
-        mode: "url",
-        message: request.message,
-        url: request.url,
-        elicitationId: request.elicitationId ?? crypto.randomUUID(),
-      };
+      const params: JsonObject = { mode: "url", message: request.message, url: request.url };
+      // 2026-07-28 dropped the id: a retry of the original request carries the outcome.
+      if (!isModernVersion(this.#exchange.peer.protocolVersion)) {
+        params.elicitationId = request.elicitationId ?? crypto.randomUUID();
+      }
       return (await this.#request("elicitation/create", params)) as unknown as ElicitResult;
     }
     // An empty `elicitation: {}` capability means form mode (2025-06-18 clients).
@@ -240,8 +243,9 @@ export class Context {
     // Stateless requests carry no capabilities: try, and let the client refuse.
     if (this.#exchange.peer.clientCapabilities === undefined) return;
     if (capability === undefined) {
+      const modern = isModernVersion(this.#exchange.peer.protocolVersion);
       throw new McpError(
-        ErrorCode.InvalidRequest,
+        modern ? ErrorCode.MissingRequiredClientCapability : ErrorCode.InvalidRequest,
         `The client does not support ${feature} (it did not declare the capability)`,
       );
     }

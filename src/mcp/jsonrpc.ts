@@ -49,6 +49,12 @@ export const ErrorCode = {
   /** Transport-level errors (session missing, bad headers) use the implementation range. */
   ConnectionClosed: -32000,
   RequestTimeout: -32001,
+  /** 2026-07-28: HTTP headers disagree with the body, or a required one is missing. */
+  HeaderMismatch: -32020,
+  /** 2026-07-28: the request needs a client capability the client did not declare. */
+  MissingRequiredClientCapability: -32021,
+  /** 2026-07-28: the server does not speak the requested protocol version. */
+  UnsupportedProtocolVersion: -32022,
 } as const;
 
 /**

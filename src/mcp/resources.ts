@@ -24,6 +24,8 @@ export interface ResourceConfig {
   scopes?: readonly string[];
   /** Completion for template variables, by variable name. */
   complete?: Record<string, Completer>;
+  /** Cache hints for its reads (2026-07-28), over the server's. */
+  cache?: { ttlMs?: number; scope?: "public" | "private" };
   /** For a template: the concrete resources it stands for, added to resources/list. */
   list?: (ctx: Context) => ResourceInfo[] | Promise<ResourceInfo[]>;
 }

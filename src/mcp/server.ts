@@ -12,6 +12,15 @@ import {
   success,
 } from "./jsonrpc.ts";
 import { type Listed, Listing, paginate } from "./listing.ts";
+import {
+  CACHEABLE,
+  INPUT_CAPABLE,
+  META,
+  MODERN_ONLY,
+  modernError,
+  SESSION_ERA_ONLY,
+} from "./modern.ts";
+import { InputRound, SUSPENDED } from "./mrtr.ts";
 import type { Exchange, Peer } from "./peer.ts";
 import { type PromptConfig, type PromptHandler, RegisteredPrompt } from "./prompts.ts";
 import {
@@ -22,6 +31,7 @@ import {
   type TemplateVariables,
 } from "./resources.ts";
 import type { SchemaInput } from "./schema.ts";
+import { Sealer } from "./sealer.ts";
 import { errorResult, RegisteredTool, type ToolConfig, type ToolHandler } from "./tools.ts";
 import {
   type Icon,
@@ -31,7 +41,12 @@ import {
   type LoggingLevel,
   type ReadResourceResult,
 } from "./types.ts";
-import { negotiateVersion, type ProtocolVersion, SESSION_ERA_VERSIONS } from "./versions.ts";
+import {
+  ALL_VERSIONS,
+  isModernVersion,
+  negotiateVersion,
+  type ProtocolVersion,
+} from "./versions.ts";
 
 export interface McpServerOptions {
   name: string;
@@ -51,6 +66,45 @@ export interface McpServerOptions {
    * still cannot use them). Default false: each caller sees what it may use.
    */
   listUnauthorized?: boolean;
+  /**
+   * Seals the `requestState` of multi round-trip requests (2026-07-28); at least 32
+   * characters. Every instance behind one load balancer needs the same secret. Default: a
+   * random one per process.
+   */
+  secret?: string;
+  /** How long a multi round-trip request may wait for the client's answers. Default 10 minutes. */
+  inputTtlMs?: number;
+  /** Cache hints on list, read and discover results (2026-07-28). Default ttlMs 0. */
+  cache?: CacheHints;
+}
+
+/** How long clients may cache a result, and whether shared caches may keep it. */
+export interface CacheHints {
+  ttlMs?: number;
+  /** Default "private" for authenticated callers, else "public". */
+  scope?: "public" | "private";
+}
+
+/** Which change notifications a `subscriptions/listen` stream carries. */
+export interface SubscriptionFilter {
+  toolsListChanged?: boolean;
+  promptsListChanged?: boolean;
+  resourcesListChanged?: boolean;
+  resourceSubscriptions?: string[];
+}
+
+/** An Exchange whose server-to-client requests go through a multi round-trip round. */
+function askingThrough(exchange: Exchange, round: InputRound): Exchange {
+  return {
+    peer: exchange.peer,
+    get signal() {
+      return exchange.signal;
+    },
+    http: exchange.http,
+    auth: exchange.auth,
+    notify: (message) => exchange.notify(message),
+    request: (method, params) => round.ask(method, params),
+  };
 }
 
 /** Something a transport must pass on to connected clients. */
@@ -95,6 +149,9 @@ export class McpServer {
   readonly pageSize: number;
   readonly protocolVersions: readonly ProtocolVersion[];
   readonly listUnauthorized: boolean;
+  readonly #sealer: Sealer;
+  readonly #inputTtlMs: number;
+  readonly #cache: CacheHints;
   /** Shared state for handlers, reachable as `ctx.app`. */
   readonly state: AppState = new Map();
   readonly tools: Listing<RegisteredTool>;
@@ -113,7 +170,16 @@ export class McpServer {
     this.info = info;
     this.instructions = options.instructions;
     this.pageSize = options.pageSize ?? 100;
-    this.protocolVersions = options.protocolVersions ?? SESSION_ERA_VERSIONS;
+    this.protocolVersions = options.protocolVersions ?? ALL_VERSIONS;
+    if (options.secret !== undefined && options.secret.length < 32) {
+      throw new TypeError("The server secret must be at least 32 characters");
+    }
+    this.#sealer = new Sealer(
+      options.secret ?? crypto.getRandomValues(new Uint8Array(32)),
+      "portcullis requestState",
+    );
+    this.#inputTtlMs = options.inputTtlMs ?? 10 * 60_000;
+    this.#cache = options.cache ?? {};
     this.listUnauthorized = options.listUnauthorized ?? false;
     this.tools = new Listing(() => this.#listChanged("tools"));
     this.resources = new Listing(() => this.#listChanged("resources"));
@@ -208,9 +274,9 @@ export class McpServer {
     request: JsonRpcRequest,
     exchange: Exchange,
   ): Promise<JsonRpcResponse | undefined> {
-    const handler = Object.hasOwn(this.#methods, request.method)
-      ? this.#methods[request.method]
-      : undefined;
+    const peer = exchange.peer;
+    const modern = isModernVersion(peer.protocolVersion);
+    const handler = this.#handler(request.method, modern);
     if (!handler) {
       return failure(
         request.id,
@@ -219,17 +285,76 @@ export class McpServer {
     }
     const params = request.params ?? {};
     const meta = isObject(params._meta) ? params._meta : undefined;
-    const ctx = new Context(this, exchange, request.id, request.method, meta);
-    const peer = exchange.peer;
+    let round: InputRound | undefined;
+    let via = exchange;
+    if (modern && INPUT_CAPABLE.has(request.method)) {
+      try {
+        round = await this.#openRound(request.method, params, exchange);
+      } catch (error) {
+        return failure(request.id, modernError(asMcpError(error)));
+      }
+      via = askingThrough(exchange, round);
+    }
+    const ctx = new Context(this, via, request.id, request.method, meta);
     if (peer.sessionId !== undefined) (peer.inflight ??= new Map()).set(request.id, ctx);
     try {
-      const result = await handler(params, ctx, exchange);
-      return ctx.cancelled ? undefined : success(request.id, result);
+      const run = Promise.resolve(handler(params, ctx, via));
+      // A suspended run may still settle later (a handler racing its own timer): ignore it.
+      run.catch(() => {});
+      const outcome = round ? await Promise.race([run, round.suspended]) : await run;
+      if (ctx.cancelled) return undefined;
+      if (outcome === SUSPENDED) {
+        const result = await round!.result(this.#sealer, this.#inputTtlMs);
+        return success(request.id, this.#modernResult(request.method, params, result, ctx));
+      }
+      return success(
+        request.id,
+        modern ? this.#modernResult(request.method, params, outcome, ctx) : outcome,
+      );
     } catch (error) {
-      return ctx.cancelled ? undefined : failure(request.id, asMcpError(error));
+      if (ctx.cancelled) return undefined;
+      const mcpError = asMcpError(error);
+      return failure(request.id, modern ? modernError(mcpError) : mcpError);
     } finally {
       peer.inflight?.delete(request.id);
     }
+  }
+
+  /** Whether this server answers a method in an era. */
+  handles(method: string, modern: boolean): boolean {
+    return this.#handler(method, modern) !== undefined;
+  }
+
+  /** The handler of a method in an era: each era lacks some of the other's methods. */
+  #handler(method: string, modern: boolean): MethodHandler | undefined {
+    if (!Object.hasOwn(this.#methods, method)) return undefined;
+    if (modern ? SESSION_ERA_ONLY.has(method) : MODERN_ONLY.has(method)) return undefined;
+    return this.#methods[method];
+  }
+
+  #openRound(method: string, params: JsonObject, exchange: Exchange): Promise<InputRound> {
+    const { _meta: _m, inputResponses: _i, requestState: _r, ...args } = params;
+    const binding = { method, params: args, principal: exchange.auth?.subject ?? "" };
+    return InputRound.open(params, binding, this.#sealer);
+  }
+
+  /** A 2026-07-28 result: `resultType`, the server's identity, and cache hints where they apply. */
+  #modernResult(method: string, params: JsonObject, result: JsonObject, ctx: Context): JsonObject {
+    const decorated: JsonObject = { ...result };
+    decorated.resultType ??= "complete";
+    decorated._meta = {
+      ...(isObject(result._meta) ? result._meta : {}),
+      [META.serverInfo]: this.info,
+    };
+    if (CACHEABLE.has(method) && decorated.resultType === "complete") {
+      const own =
+        method === "resources/read" && typeof params.uri === "string"
+          ? this.#resourceFor(params.uri)?.config.cache
+          : undefined;
+      decorated.ttlMs ??= own?.ttlMs ?? this.#cache.ttlMs ?? 0;
+      decorated.cacheScope ??= own?.scope ?? this.#cache.scope ?? (ctx.auth ? "private" : "public");
+    }
+    return decorated;
   }
 
   /** Takes one notification from the client. */
@@ -284,14 +409,57 @@ export class McpServer {
 
   /** Reads a resource by URI, from a fixed resource or the first template that matches. */
   async readResource(uri: string, ctx: Context): Promise<ReadResourceResult> {
+    const found = this.#resourceFor(uri);
+    if (!found) throw resourceNotFound(uri);
+    return found.resource.read(uri, found.variables, ctx);
+  }
+
+  /** The resource that answers a URI: a fixed one, else the first template that matches. */
+  #resourceFor(
+    uri: string,
+  ):
+    | { resource: RegisteredResource; variables: Record<string, string>; config: ResourceConfig }
+    | undefined {
     const fixed = this.resources.get(uri);
-    if (fixed) return fixed.read(uri, {}, ctx);
+    if (fixed) return { resource: fixed, variables: {}, config: fixed.config };
     for (const template of this.templates.values()) {
       if (!template.enabled) continue;
       const variables = template.template!.match(uri);
-      if (variables) return template.read(uri, variables, ctx);
+      if (variables) return { resource: template, variables, config: template.config };
     }
-    throw resourceNotFound(uri);
+    return undefined;
+  }
+
+  /**
+   * Starts a 2026-07-28 subscription: the filter the server agrees to (what it can deliver),
+   * and the function that ends it. `send` receives each matching notification.
+   */
+  subscribe(
+    requested: SubscriptionFilter,
+    send: (message: JsonRpcNotification) => void,
+  ): { accepted: SubscriptionFilter; stop: () => void } {
+    const accepted: SubscriptionFilter = {};
+    if (requested.toolsListChanged === true) accepted.toolsListChanged = true;
+    if (requested.promptsListChanged === true) accepted.promptsListChanged = true;
+    if (requested.resourcesListChanged === true) accepted.resourcesListChanged = true;
+    const uris = Array.isArray(requested.resourceSubscriptions)
+      ? requested.resourceSubscriptions
+          .filter((uri): uri is string => typeof uri === "string")
+          .slice(0, 1000)
+      : undefined;
+    if (uris) accepted.resourceSubscriptions = uris;
+    const watched = new Set(uris);
+    const wanted = {
+      tools: accepted.toolsListChanged === true,
+      prompts: accepted.promptsListChanged === true,
+      resources: accepted.resourcesListChanged === true,
+    };
+    const stop = this.listen((event) => {
+      if (event.type === "list_changed" ? wanted[event.list] : watched.has(event.uri)) {
+        send(eventNotification(event));
+      }
+    });
+    return { accepted, stop };
   }
 
   /**
@@ -405,6 +573,14 @@ export class McpServer {
     return {
       initialize: (params, _ctx, exchange) => this.initialize(params, exchange.peer),
       ping: () => ({}),
+      "server/discover": () => {
+        const result: JsonObject = {
+          supportedVersions: [...this.protocolVersions],
+          capabilities: this.capabilities(),
+        };
+        if (this.instructions !== undefined) result.instructions = this.instructions;
+        return result;
+      },
       "tools/list": page(this.tools, "tools"),
       "tools/call": (params, ctx) => this.#callTool(params, ctx),
       "resources/list": async (params, ctx) => {

@@ -49,6 +49,8 @@ export class RegisteredTool {
   input!: CompiledSchema;
   output: CompiledSchema | undefined;
   scopes: readonly string[] = [];
+  /** Arguments mirrored into `Mcp-Param-*` headers (`x-mcp-header`, 2026-07-28). */
+  headerParams: readonly HeaderParam[] = [];
   handler: ToolHandler<unknown, unknown>;
   readonly #onChange: () => void;
   readonly #onRemove: () => void;
@@ -74,6 +76,7 @@ export class RegisteredTool {
       ? objectSchema(compileSchema(config.output, "output"), `Output schema of tool "${this.name}"`)
       : undefined;
     this.scopes = config.scopes ?? [];
+    this.headerParams = headerParams(this.input.json, this.name);
     const definition: JsonObject = { name: this.name };
     if (config.title !== undefined) definition.title = config.title;
     if (config.description !== undefined) definition.description = config.description;
@@ -138,4 +141,45 @@ export class RegisteredTool {
 
 export function errorResult(message: string): CallToolResult {
   return { content: [text(message)], isError: true };
+}
+
+/** An argument a 2026-07-28 client mirrors into an `Mcp-Param-{name}` header. */
+export interface HeaderParam {
+  name: string;
+  /** The chain of `properties` keys leading to the argument. */
+  path: readonly string[];
+}
+
+const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+
+/**
+ * Collects `x-mcp-header` annotations, which may sit only on primitive properties reachable
+ * through `properties` alone, with unique token names; anything else is a registration error.
+ */
+function headerParams(schema: JsonObject, tool: string): HeaderParam[] {
+  const found: HeaderParam[] = [];
+  const walk = (node: unknown, path: string[]) => {
+    if (!isObject(node) || !isObject(node.properties)) return;
+    for (const [key, child] of Object.entries(node.properties)) {
+      if (!isObject(child)) continue;
+      const header = child["x-mcp-header"];
+      if (header !== undefined) {
+        if (typeof header !== "string" || !TOKEN.test(header)) {
+          throw new TypeError(`Tool "${tool}": x-mcp-header on ${key} must be an HTTP token`);
+        }
+        if (!["string", "integer", "boolean"].includes(child.type as string)) {
+          throw new TypeError(
+            `Tool "${tool}": x-mcp-header on ${key} needs a string, integer or boolean`,
+          );
+        }
+        if (found.some((p) => p.name.toLowerCase() === header.toLowerCase())) {
+          throw new TypeError(`Tool "${tool}": x-mcp-header ${header} is used twice`);
+        }
+        found.push({ name: header, path: [...path, key] });
+      }
+      walk(child, [...path, key]);
+    }
+  };
+  walk(schema, []);
+  return found;
 }

@@ -1,30 +1,45 @@
 /** Protocol revisions of the 2025 era, which open with `initialize`; newest first. */
 export const SESSION_ERA_VERSIONS = ["2025-11-25", "2025-06-18", "2025-03-26"] as const;
 
-export type ProtocolVersion = (typeof SESSION_ERA_VERSIONS)[number];
+/** Revisions of the stateless era: every request carries its version in `_meta`. */
+export const MODERN_VERSIONS = ["2026-07-28"] as const;
 
-export const LATEST_VERSION: ProtocolVersion = "2025-11-25";
+/** Every revision this version of Portcullis speaks, newest first. */
+export const ALL_VERSIONS = [...MODERN_VERSIONS, ...SESSION_ERA_VERSIONS] as const;
+
+export type SessionEraVersion = (typeof SESSION_ERA_VERSIONS)[number];
+export type ModernVersion = (typeof MODERN_VERSIONS)[number];
+export type ProtocolVersion = (typeof ALL_VERSIONS)[number];
+
+export const LATEST_VERSION: ProtocolVersion = "2026-07-28";
 
 /** What a request without an `MCP-Protocol-Version` header is assumed to speak. */
-export const DEFAULT_HEADER_VERSION: ProtocolVersion = "2025-03-26";
+export const DEFAULT_HEADER_VERSION: SessionEraVersion = "2025-03-26";
 
 export function isSupportedVersion(
   version: string,
-  offered: readonly string[] = SESSION_ERA_VERSIONS,
+  offered: readonly string[] = ALL_VERSIONS,
 ): version is ProtocolVersion {
   return offered.includes(version);
 }
 
+export function isModernVersion(version: string): version is ModernVersion {
+  return (MODERN_VERSIONS as readonly string[]).includes(version);
+}
+
 /**
  * Version negotiation at initialize: answer with the client's version when we speak it,
- * else with our newest, and let the client decide whether to go on.
+ * else with our newest session-era one, and let the client decide whether to go on.
  */
 export function negotiateVersion(
   requested: unknown,
-  offered: readonly ProtocolVersion[] = SESSION_ERA_VERSIONS,
-): ProtocolVersion {
-  if (typeof requested === "string" && isSupportedVersion(requested, offered)) return requested;
-  return offered[0] ?? LATEST_VERSION;
+  offered: readonly ProtocolVersion[] = ALL_VERSIONS,
+): SessionEraVersion {
+  const sessionEra = offered.filter((v): v is SessionEraVersion => !isModernVersion(v));
+  if (typeof requested === "string" && (sessionEra as string[]).includes(requested)) {
+    return requested as SessionEraVersion;
+  }
+  return sessionEra[0] ?? SESSION_ERA_VERSIONS[0];
 }
 
 /** Feature gates that differ between revisions. */

@@ -6,6 +6,7 @@ import {
   McpServer,
   mcpApp,
   Peer,
+  SESSION_ERA_VERSIONS,
   type ServerEvent,
 } from "../../src/index.ts";
 import { listen, messagesOf, openSession, post } from "../helpers/http.ts";
@@ -76,10 +77,12 @@ describe("initialize", () => {
     ]);
   });
 
-  it("answers an unknown protocol version with the newest it speaks", async () => {
+  it("answers an unknown protocol version with the newest session-era one it speaks", async () => {
     const mcp = new McpServer({ name: "srv", version: "1" });
     const answer = await result(mcp, "initialize", { protocolVersion: "1999-01-01" });
-    expect(answer.protocolVersion).toBe(LATEST_VERSION);
+    // initialize belongs to the 2025 revisions: 2026-07-28 is never negotiated through it.
+    expect(answer.protocolVersion).toBe(SESSION_ERA_VERSIONS[0]);
+    expect(LATEST_VERSION).toBe("2026-07-28");
     const limited = new McpServer({ name: "s", version: "1", protocolVersions: ["2025-06-18"] });
     expect(
       (await result(limited, "initialize", { protocolVersion: "2025-11-25" })).protocolVersion,

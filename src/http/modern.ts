@@ -1,0 +1,275 @@
+import type { Context as HonoContext } from "hono";
+import { isObject } from "../mcp/content.ts";
+import {
+  ErrorCode,
+  failure,
+  isRequest,
+  type JsonRpcMessage,
+  type JsonRpcNotification,
+  type JsonRpcRequest,
+  type JsonRpcResponse,
+  McpError,
+  success,
+} from "../mcp/jsonrpc.ts";
+import { INPUT_CAPABLE, META, modernErrorStatus, modernPeer } from "../mcp/modern.ts";
+import type { Exchange, Peer } from "../mcp/peer.ts";
+import type { McpServer, SubscriptionFilter } from "../mcp/server.ts";
+import type { JsonObject } from "../mcp/types.ts";
+import { SSE_HEADERS, SseStream, sseEvent } from "./sse.ts";
+import type { Guard } from "./transport.ts";
+
+const JSON_HEADERS = { "Content-Type": "application/json" };
+const STARTED = Symbol("started");
+
+function mismatch(message: string): McpError {
+  return new McpError(ErrorCode.HeaderMismatch, `Header mismatch: ${message}`);
+}
+
+/** Decodes the `=?base64?…?=` sentinel form of a header value. */
+function headerValue(raw: string): string | undefined {
+  if (!raw.startsWith("=?base64?") || !raw.endsWith("?=")) return raw;
+  try {
+    const binary = atob(raw.slice(9, -2));
+    return new TextDecoder("utf-8", { fatal: true }).decode(
+      Uint8Array.from(binary, (ch) => ch.charCodeAt(0)),
+    );
+  } catch {
+    return undefined;
+  }
+}
+
+function valueAt(args: unknown, path: readonly string[]): unknown {
+  let node = args;
+  for (const key of path) node = isObject(node) ? node[key] : undefined;
+  return node;
+}
+
+function sameValue(header: string, value: unknown): boolean {
+  if (typeof value === "string") return header === value;
+  if (typeof value === "boolean") return header === String(value);
+  if (typeof value === "number") return header.trim() !== "" && Number(header) === value;
+  return false;
+}
+
+/** Builds the error reply of a 2026-07-28 request: its JSON-RPC error with the status its code calls for. */
+function errorReply(id: JsonRpcRequest["id"] | null, error: McpError): Response {
+  return new Response(JSON.stringify(failure(id, error)), {
+    status: modernErrorStatus(error.code),
+    headers: JSON_HEADERS,
+  });
+}
+
+export interface ModernOptions {
+  keepAliveMs: number;
+  jsonResponse: boolean;
+  guard: Guard | undefined;
+}
+
+/**
+ * The Streamable HTTP transport of 2026-07-28: stateless, one POST per request, headers that
+ * mirror the body and must agree with it, closing the response stream cancels the request,
+ * and `subscriptions/listen` streams for change notifications.
+ */
+export class ModernHandler {
+  readonly #server: McpServer;
+  readonly #options: ModernOptions;
+  readonly #listeners = new Set<{ close(): void }>();
+
+  constructor(server: McpServer, options: ModernOptions) {
+    this.#server = server;
+    this.#options = options;
+  }
+
+  /** Ends every open subscription gracefully (a completion result, then the stream closes). */
+  close(): void {
+    for (const listener of [...this.#listeners]) listener.close();
+  }
+
+  async handle(c: HonoContext, message: JsonRpcMessage, wantsSse: boolean): Promise<Response> {
+    if (!("method" in message)) {
+      return errorReply(
+        null,
+        new McpError(
+          ErrorCode.InvalidRequest,
+          "Invalid Request: clients do not send responses in 2026-07-28",
+        ),
+      );
+    }
+    if (!isRequest(message)) return new Response(null, { status: 202 });
+    let peer: Peer;
+    try {
+      this.#checkHeaders(c, message);
+      peer = modernPeer(message.params, this.#server.protocolVersions);
+    } catch (error) {
+      return errorReply(message.id, error as McpError);
+    }
+    if (!this.#server.handles(message.method, true) && message.method !== "subscriptions/listen") {
+      return errorReply(
+        message.id,
+        new McpError(ErrorCode.MethodNotFound, `Method not found: ${message.method}`),
+      );
+    }
+    const guard = this.#options.guard;
+    const auth = guard?.authenticate(c);
+    if (guard) {
+      const held = auth?.scopes ?? [];
+      const needed = this.#server.requiredScopes(message).filter((scope) => !held.includes(scope));
+      if (needed.length) {
+        return guard.insufficientScope(
+          c,
+          needed,
+          `This request needs the scope ${needed.join(" ")}`,
+        );
+      }
+    }
+    if (message.method === "subscriptions/listen") return this.#listen(message);
+    return this.#reply(c, message, peer, auth, wantsSse && !this.#options.jsonResponse);
+  }
+
+  /** Header rules of 2026-07-28: every mirrored value present and equal to the body's. */
+  #checkHeaders(c: HonoContext, request: JsonRpcRequest): void {
+    const params = request.params ?? {};
+    const meta = isObject(params._meta) ? params._meta : {};
+    const version = c.req.header("mcp-protocol-version");
+    if (version === undefined) throw mismatch("the MCP-Protocol-Version header is required");
+    if (version !== meta[META.protocolVersion]) {
+      throw mismatch(
+        `MCP-Protocol-Version ${version} does not match _meta ${String(meta[META.protocolVersion])}`,
+      );
+    }
+    const method = c.req.header("mcp-method");
+    if (method === undefined) throw mismatch("the Mcp-Method header is required");
+    if (method !== request.method)
+      throw mismatch(`Mcp-Method ${method} does not match the body's ${request.method}`);
+    if (INPUT_CAPABLE.has(request.method)) {
+      const field = request.method === "resources/read" ? "uri" : "name";
+      const raw = c.req.header("mcp-name");
+      if (raw === undefined) throw mismatch("the Mcp-Name header is required");
+      const name = headerValue(raw);
+      if (name === undefined || name !== params[field])
+        throw mismatch(`Mcp-Name does not match the body's ${field}`);
+    }
+    if (request.method === "tools/call" && typeof params.name === "string") {
+      const tool = this.#server.tools.get(params.name);
+      for (const param of tool?.headerParams ?? []) {
+        const value = valueAt(params.arguments, param.path);
+        const raw = c.req.header(`mcp-param-${param.name}`);
+        if (value === undefined || value === null) continue;
+        if (raw === undefined) throw mismatch(`the Mcp-Param-${param.name} header is required`);
+        const decoded = headerValue(raw);
+        if (decoded === undefined || !sameValue(decoded, value)) {
+          throw mismatch(`Mcp-Param-${param.name} does not match the argument`);
+        }
+      }
+    }
+  }
+
+  async #reply(
+    c: HonoContext,
+    request: JsonRpcRequest,
+    peer: Peer,
+    auth: Exchange["auth"],
+    useSse: boolean,
+  ): Promise<Response> {
+    const stream = new SseStream("", { keepAliveMs: this.#options.keepAliveMs });
+    const cancel = new AbortController();
+    let streaming: () => void = () => {};
+    const started = new Promise<typeof STARTED>((resolve) => {
+      streaming = () => resolve(STARTED);
+    });
+    const exchange: Exchange = {
+      peer,
+      // Closing the response stream is the cancellation of the request.
+      signal: AbortSignal.any([cancel.signal, c.req.raw.signal]),
+      http: c,
+      auth,
+      notify: (notification) => {
+        if (!useSse) return;
+        void stream.send(notification);
+        streaming();
+      },
+      request: () =>
+        Promise.reject(
+          new McpError(ErrorCode.InternalError, "2026-07-28 sends no server-to-client requests"),
+        ),
+    };
+    const done = this.#server.dispatch(request, exchange);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    if (useSse && this.#options.keepAliveMs > 0)
+      timer = setTimeout(streaming, this.#options.keepAliveMs);
+    const first = useSse ? await Promise.race([done, started]) : await done;
+    clearTimeout(timer);
+    if (first !== STARTED) return this.#complete(first, useSse, stream);
+    void done.then(async (response) => {
+      if (response) await stream.send(response);
+      stream.close();
+    });
+    return new Response(
+      stream.connect("", () =>
+        cancel.abort(new McpError(ErrorCode.RequestTimeout, "Client closed the stream")),
+      ),
+      {
+        headers: SSE_HEADERS,
+      },
+    );
+  }
+
+  /** A reply that was ready at once: one body, with the status its outcome calls for. */
+  #complete(response: JsonRpcResponse | undefined, useSse: boolean, stream: SseStream): Response {
+    if (!response) return new Response(null, { status: 202 });
+    const status = "error" in response ? modernErrorStatus(response.error.code) : 200;
+    if (!useSse) return new Response(JSON.stringify(response), { status, headers: JSON_HEADERS });
+    return new Response(stream.takeBuffered() + sseEvent(JSON.stringify(response)), {
+      status,
+      headers: SSE_HEADERS,
+    });
+  }
+
+  /** A `subscriptions/listen` stream: acknowledgement first, then the notifications asked for. */
+  #listen(request: JsonRpcRequest): Response {
+    const params = request.params ?? {};
+    const filter = (
+      isObject(params.notifications) ? params.notifications : {}
+    ) as SubscriptionFilter;
+    const stream = new SseStream("", { keepAliveMs: this.#options.keepAliveMs });
+    const tag = (notification: JsonRpcNotification): JsonRpcNotification => ({
+      ...notification,
+      params: {
+        ...notification.params,
+        _meta: {
+          ...(isObject(notification.params?._meta) ? notification.params._meta : {}),
+          [META.subscriptionId]: request.id,
+        },
+      },
+    });
+    const { accepted, stop } = this.#server.subscribe(
+      filter,
+      (notification) => void stream.send(tag(notification)),
+    );
+    void stream.send(
+      tag({
+        jsonrpc: "2.0",
+        method: "notifications/subscriptions/acknowledged",
+        params: { notifications: accepted as JsonObject },
+      }),
+    );
+    const listener = {
+      close: () => {
+        end();
+        void stream.send(
+          success(request.id, {
+            resultType: "complete",
+            _meta: { [META.subscriptionId]: request.id },
+          }),
+        );
+        stream.close();
+      },
+    };
+    const end = () => {
+      stop();
+      this.#listeners.delete(listener);
+    };
+    this.#listeners.add(listener);
+    return new Response(stream.connect("", end), { headers: SSE_HEADERS });
+  }
+}

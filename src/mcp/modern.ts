@@ -1,0 +1,103 @@
+import { isObject } from "./content.ts";
+import { ErrorCode, McpError } from "./jsonrpc.ts";
+import { Peer } from "./peer.ts";
+import {
+  type Implementation,
+  type JsonObject,
+  LOGGING_LEVELS,
+  type LoggingLevel,
+} from "./types.ts";
+import { isModernVersion } from "./versions.ts";
+
+/** The `_meta` keys of the 2026-07-28 revision. */
+export const META = {
+  protocolVersion: "io.modelcontextprotocol/protocolVersion",
+  clientInfo: "io.modelcontextprotocol/clientInfo",
+  clientCapabilities: "io.modelcontextprotocol/clientCapabilities",
+  logLevel: "io.modelcontextprotocol/logLevel",
+  serverInfo: "io.modelcontextprotocol/serverInfo",
+  subscriptionId: "io.modelcontextprotocol/subscriptionId",
+} as const;
+
+/** Methods only the 2025 revisions have; a 2026-07-28 request for them is an unknown method. */
+export const SESSION_ERA_ONLY = new Set([
+  "initialize",
+  "ping",
+  "logging/setLevel",
+  "resources/subscribe",
+  "resources/unsubscribe",
+]);
+
+/** Methods only 2026-07-28 has. */
+export const MODERN_ONLY = new Set(["server/discover", "subscriptions/listen"]);
+
+/** Methods whose results clients may cache (CacheableResult). */
+export const CACHEABLE = new Set([
+  "tools/list",
+  "prompts/list",
+  "resources/list",
+  "resources/templates/list",
+  "resources/read",
+  "server/discover",
+]);
+
+/** Methods that may answer with an InputRequiredResult. */
+export const INPUT_CAPABLE = new Set(["tools/call", "resources/read", "prompts/get"]);
+
+/** The version a message declares in its `_meta`, which marks it as a 2026-07-28 request. */
+export function declaredVersion(params: JsonObject | undefined): string | undefined {
+  const meta = params?._meta;
+  if (!isObject(meta)) return undefined;
+  const version = meta[META.protocolVersion];
+  return typeof version === "string" ? version : undefined;
+}
+
+/**
+ * The per-request peer of a 2026-07-28 request, read from its `_meta`: version, client
+ * identity and capabilities, and the log level it opted into (none: no log messages).
+ */
+export function modernPeer(params: JsonObject | undefined, supported: readonly string[]): Peer {
+  const meta = isObject(params?._meta) ? params._meta : {};
+  const version = meta[META.protocolVersion];
+  if (typeof version !== "string" || !isModernVersion(version) || !supported.includes(version)) {
+    throw new McpError(ErrorCode.UnsupportedProtocolVersion, "Unsupported protocol version", {
+      supported,
+      requested: version,
+    });
+  }
+  const peer = new Peer(version);
+  const capabilities = meta[META.clientCapabilities];
+  peer.clientCapabilities = isObject(capabilities) ? capabilities : {};
+  const info = meta[META.clientInfo];
+  if (isObject(info)) peer.clientInfo = info as unknown as Implementation;
+  const level = meta[META.logLevel];
+  if (typeof level === "string" && (LOGGING_LEVELS as readonly string[]).includes(level)) {
+    peer.logLevel = level as LoggingLevel;
+  }
+  peer.initialized = true;
+  return peer;
+}
+
+/** Errors whose codes were renumbered or replaced in 2026-07-28. */
+export function modernError(error: McpError): McpError {
+  if (error.code === ErrorCode.ResourceNotFound) {
+    return new McpError(ErrorCode.InvalidParams, error.message, error.data);
+  }
+  return error;
+}
+
+/** The HTTP status a 2026-07-28 error response travels with. */
+export function modernErrorStatus(code: number): 200 | 400 | 404 {
+  switch (code) {
+    case ErrorCode.MethodNotFound:
+      return 404;
+    case ErrorCode.HeaderMismatch:
+    case ErrorCode.UnsupportedProtocolVersion:
+    case ErrorCode.MissingRequiredClientCapability:
+    case ErrorCode.InvalidRequest:
+    case ErrorCode.ParseError:
+      return 400;
+    default:
+      return 200;
+  }
+}

@@ -1,0 +1,66 @@
+const encoder = new TextEncoder();
+
+function base64url(bytes: Uint8Array): string {
+  let binary = "";
+  for (const byte of bytes) binary += String.fromCharCode(byte);
+  return btoa(binary).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+}
+
+function fromBase64url(text: string): Uint8Array<ArrayBuffer> {
+  const binary = atob(text.replace(/-/g, "+").replace(/_/g, "/"));
+  return Uint8Array.from(binary, (ch) => ch.charCodeAt(0));
+}
+
+/**
+ * Authenticated encryption (AES-256-GCM) with a key derived from a secret and a purpose, for
+ * data that leaves the server and must come back unread and unaltered.
+ */
+export class Sealer {
+  readonly #key: Promise<CryptoKey>;
+
+  constructor(secret: string | Uint8Array, purpose: string) {
+    this.#key = (async () => {
+      const raw = typeof secret === "string" ? encoder.encode(secret) : secret;
+      const material = await crypto.subtle.importKey(
+        "raw",
+        raw as Uint8Array<ArrayBuffer>,
+        "HKDF",
+        false,
+        ["deriveKey"],
+      );
+      return crypto.subtle.deriveKey(
+        { name: "HKDF", hash: "SHA-256", salt: new Uint8Array(0), info: encoder.encode(purpose) },
+        material,
+        { name: "AES-GCM", length: 256 },
+        false,
+        ["encrypt", "decrypt"],
+      );
+    })();
+  }
+
+  async seal(plaintext: string): Promise<string> {
+    const iv = crypto.getRandomValues(new Uint8Array(12));
+    const data = await crypto.subtle.encrypt(
+      { name: "AES-GCM", iv },
+      await this.#key,
+      encoder.encode(plaintext),
+    );
+    return `${base64url(iv)}.${base64url(new Uint8Array(data))}`;
+  }
+
+  /** The plaintext, or undefined when the box was not sealed with this key or was altered. */
+  async open(sealed: string): Promise<string | undefined> {
+    const [iv, data, extra] = sealed.split(".");
+    if (!iv || !data || extra !== undefined) return undefined;
+    try {
+      const plain = await crypto.subtle.decrypt(
+        { name: "AES-GCM", iv: fromBase64url(iv) },
+        await this.#key,
+        fromBase64url(data),
+      );
+      return new TextDecoder().decode(plain);
+    } catch {
+      return undefined;
+    }
+  }
+}
