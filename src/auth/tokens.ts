@@ -46,7 +46,8 @@ export interface TokenResponse {
   access_token: string;
   token_type: "Bearer";
   expires_in: number;
-  scope: string;
+  /** Omitted when nothing was granted: a scope value has at least one token (RFC 6749 §3.3). */
+  scope?: string;
   refresh_token?: string;
 }
 
@@ -92,18 +93,25 @@ export class TokenService {
    */
   async redeemCode(
     code: string,
-    check: { clientId: string; redirectUri: string | undefined; codeVerifier: string },
+    check: {
+      clientId: string;
+      redirectUri: string | undefined;
+      codeVerifier: string;
+      /** Further checks of the request against the grant; throw to refuse. */
+      validate?: (grant: Grant) => void;
+    },
   ): Promise<CodeRecord> {
     const key = codeKey(await sha256(code));
     const record = await this.#store.get<CodeRecord>(key);
     if (!record) throw new OAuthError("invalid_grant", "Unknown or expired authorization code");
-    if (record.used || !(await this.#store.compareAndSet(key, record, { ...record, used: true }))) {
+    const replayed = async () => {
       await this.revokeGrant(record.gid);
-      throw new OAuthError(
+      return new OAuthError(
         "invalid_grant",
         "The authorization code was already used; its tokens are revoked",
       );
-    }
+    };
+    if (record.used) throw await replayed();
     if (record.expiresAt < Date.now()) {
       throw new OAuthError("invalid_grant", "Unknown or expired authorization code");
     }
@@ -121,6 +129,12 @@ export class TokenService {
     }
     if (!timingSafeEqual(await s256(check.codeVerifier), record.codeChallenge)) {
       throw new OAuthError("invalid_grant", "code_verifier does not match the code_challenge");
+    }
+    check.validate?.(record);
+    // Spent only now: a refused request (wrong client, verifier, redirect_uri or resource,
+    // perhaps from whoever intercepted the code) must not keep the rightful client from it.
+    if (!(await this.#store.compareAndSet(key, record, { ...record, used: true }))) {
+      throw await replayed();
     }
     return record;
   }
@@ -148,8 +162,8 @@ export class TokenService {
       access_token: await this.accessToken(grant, issuer),
       token_type: "Bearer",
       expires_in: this.lifetimes.accessToken,
-      scope: grant.scope,
     };
+    if (grant.scope) response.scope = grant.scope;
     if (withRefresh) response.refresh_token = await this.#newRefreshToken(grant);
     return response;
   }
@@ -168,8 +182,14 @@ export class TokenService {
    * revokes the whole grant, unless it comes within the grace period and its successor was
    * never used (the client lost our response): then the successor is rotated instead.
    */
-  async refresh(token: string, clientId: string): Promise<{ grant: Grant; refreshToken: string }> {
+  async refresh(
+    token: string,
+    clientId: string,
+    /** Further checks of the request against the grant, before anything rotates; throw to refuse. */
+    validate?: (grant: Grant) => void,
+  ): Promise<{ grant: Grant; refreshToken: string }> {
     let hash = await sha256(token);
+    let followed = false;
     for (let attempt = 0; attempt < 3; attempt++) {
       const key = refreshKey(hash);
       const record = await this.#store.get<RefreshRecord>(key);
@@ -180,8 +200,15 @@ export class TokenService {
       if (await this.isRevoked(record.gid))
         throw new OAuthError("invalid_grant", "The grant was revoked");
       if (record.usedAt !== undefined) {
-        if (Date.now() - record.usedAt <= this.lifetimes.refreshGraceMs && record.next) {
+        // One hop only: a successor that was itself used means the old token is being reused,
+        // not retried after a lost response, however recent.
+        if (
+          !followed &&
+          Date.now() - record.usedAt <= this.lifetimes.refreshGraceMs &&
+          record.next
+        ) {
           hash = record.next;
+          followed = true;
           continue;
         }
         await this.revokeGrant(record.gid);
@@ -193,6 +220,7 @@ export class TokenService {
       const refreshToken = randomToken(32);
       const next = await sha256(refreshToken);
       const { usedAt: _u, next: _n, ...grant } = record;
+      validate?.(grant);
       if (
         !(await this.#store.compareAndSet(key, record, { ...record, usedAt: Date.now(), next }))
       ) {
