@@ -1,5 +1,7 @@
 import { Hono } from "hono";
+import { getCookie, setCookie } from "hono/cookie";
 import * as oauth from "oauth4webapi";
+import { sha256 } from "../crypto.ts";
 import type { LoginProvider, User } from "../login.ts";
 
 export interface UpstreamOAuthOptions {
@@ -71,7 +73,12 @@ export function upstreamOAuth(options: UpstreamOAuthOptions): LoginProvider {
       });
     return metadata;
   };
-  const stateKey = (state: string) => `as:upstream-state:${state}`;
+  // The state is kept under a hash of itself and a random value in a cookie of the browser
+  // that started the sign-in, so a response delivered to another browser finds nothing
+  // (login CSRF; RFC 6749 section 10.12, RFC 9700 section 4.7).
+  const bindingCookie = "portcullis-upstream";
+  const stateKey = async (state: string, binding: string) =>
+    `as:upstream-state:${await sha256(`${state}.${binding}`)}`;
 
   return {
     name: "upstream",
@@ -83,7 +90,16 @@ export function upstreamOAuth(options: UpstreamOAuthOptions): LoginProvider {
       const state = oauth.generateRandomState();
       const nonce = oauth.generateRandomNonce();
       const record: UpstreamState = { pendingId: pending.id, verifier, nonce };
-      await kit.store.set(stateKey(state), record, { ttlMs: 10 * 60_000 });
+      const existing = getCookie(c, bindingCookie, "host");
+      const binding =
+        existing && /^[\w-]{43}$/.test(existing) ? existing : oauth.generateRandomState();
+      setCookie(c, bindingCookie, binding, {
+        prefix: "host",
+        httpOnly: true,
+        sameSite: "Lax",
+        maxAge: 600,
+      });
+      await kit.store.set(await stateKey(state, binding), record, { ttlMs: 10 * 60_000 });
       const url = new URL(as.authorization_endpoint);
       url.searchParams.set("client_id", options.clientId);
       url.searchParams.set("redirect_uri", `${kit.issuer(c)}/login/upstream/callback`);
@@ -103,7 +119,11 @@ export function upstreamOAuth(options: UpstreamOAuthOptions): LoginProvider {
       routes.get("/callback", async (c) => {
         const current = new URL(c.req.url);
         const state = current.searchParams.get("state") ?? "";
-        const saved = state ? await kit.store.take<UpstreamState>(stateKey(state)) : undefined;
+        const binding = getCookie(c, bindingCookie, "host") ?? "";
+        const saved =
+          state && binding
+            ? await kit.store.take<UpstreamState>(await stateKey(state, binding))
+            : undefined;
         if (!saved)
           return c.text("This sign-in has expired or was already used. Start again.", 400);
         const as = await discover();
@@ -125,18 +145,30 @@ export function upstreamOAuth(options: UpstreamOAuthOptions): LoginProvider {
             ...(protocol === "oidc" ? { expectedNonce: saved.nonce, requireIdToken: true } : {}),
           });
           const idClaims = oauth.getValidatedIdTokenClaims(tokens);
-          if (idClaims) {
-            claims = { ...idClaims };
-          } else {
-            const info = await oauth.userInfoRequest(
-              as,
-              client,
-              tokens.access_token,
-              withTransport<oauth.UserInfoRequestOptions>({}),
-            );
-            claims = {
-              ...(await oauth.processUserInfoResponse(as, client, oauth.skipSubjectCheck, info)),
-            };
+          claims = { ...idClaims };
+          // In the code flow, OIDC providers may give profile and email claims only through
+          // UserInfo (OIDC Core 5.4): ask it when there is one; the ID token's claims win, and
+          // it is required only without an ID token.
+          if (!idClaims || as.userinfo_endpoint) {
+            try {
+              const info = await oauth.userInfoRequest(
+                as,
+                client,
+                tokens.access_token,
+                withTransport<oauth.UserInfoRequestOptions>({}),
+              );
+              claims = {
+                ...(await oauth.processUserInfoResponse(
+                  as,
+                  client,
+                  idClaims ? idClaims.sub : oauth.skipSubjectCheck,
+                  info,
+                )),
+                ...idClaims,
+              };
+            } catch (error) {
+              if (!idClaims) throw error;
+            }
           }
         } catch {
           return c.text("The identity provider did not confirm the sign-in.", 400);
