@@ -9,6 +9,17 @@ button{font:inherit;padding:.45rem 1.1rem;margin-right:.5rem;border-radius:6px;b
 button.primary{background:#1f883d;color:#fff;border-color:#1a7f37}input{font:inherit;padding:.35rem;width:100%;box-sizing:border-box}
 code{background:#f6f8fa;padding:.1rem .3rem;border-radius:4px}`;
 
+/** Headers for every page the authorization server shows: no framing, no leaks, no caching. */
+export function pageHeaders(formTargets: string[] = []): Record<string, string> {
+  return {
+    "Content-Security-Policy": `default-src 'none'; style-src 'unsafe-inline'; form-action 'self' ${formTargets.join(" ")}; frame-ancestors 'none'; base-uri 'none'`,
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+    "Cache-Control": "no-store",
+  };
+}
+
 function Page(props: { title: string; children: Child }) {
   return (
     <html lang="en">

@@ -3,7 +3,7 @@ import { Hono } from "hono";
 import { isLoopbackHost } from "../../http/origin.ts";
 import { timingSafeEqual } from "../crypto.ts";
 import type { LoginProvider } from "../login.ts";
-import { DevLoginPage } from "../pages.tsx";
+import { DevLoginPage, pageHeaders } from "../pages.tsx";
 
 export interface DevLoginOptions {
   /** Pre-filled user name. Default "dev-user". */
@@ -33,6 +33,8 @@ export function devLogin(options: DevLoginOptions = {}): LoginProvider {
           action="/login/dev"
           defaultUser={options.defaultUser ?? "dev-user"}
         />,
+        200,
+        pageHeaders(),
       );
     },
     routes(kit) {
