@@ -48,9 +48,14 @@ function defaultUser(claims: Record<string, unknown>): User {
 export function upstreamOAuth(options: UpstreamOAuthOptions): LoginProvider {
   const issuer = new URL(options.issuer);
   const client: oauth.Client = { client_id: options.clientId };
-  const clientAuth = options.clientSecret
-    ? oauth.ClientSecretPost(options.clientSecret)
-    : oauth.None();
+  /** Secret in the Authorization header (the RFC 8414 default) unless the provider only takes it in the body. */
+  const clientAuth = (as: oauth.AuthorizationServer): oauth.ClientAuth => {
+    if (!options.clientSecret) return oauth.None();
+    const methods = as.token_endpoint_auth_methods_supported ?? ["client_secret_basic"];
+    return methods.includes("client_secret_basic")
+      ? oauth.ClientSecretBasic(options.clientSecret)
+      : oauth.ClientSecretPost(options.clientSecret);
+  };
   const protocol = options.protocol ?? "oidc";
   /** Adds the transport options every oauth4webapi request takes. */
   const withTransport = <T extends object>(request: T): T => {
@@ -135,7 +140,7 @@ export function upstreamOAuth(options: UpstreamOAuthOptions): LoginProvider {
           const response = await oauth.authorizationCodeGrantRequest(
             as,
             client,
-            clientAuth,
+            clientAuth(as),
             params,
             redirectUri,
             saved.verifier,
