@@ -1,0 +1,121 @@
+import type { JsonRpcErrorObject } from "../mcp/jsonrpc.ts";
+import type { CallToolResult } from "../mcp/types.ts";
+
+export { ErrorCode, McpError } from "../mcp/jsonrpc.ts";
+
+/** Why a message could not travel between client and server. */
+export type TransportErrorCode =
+  /** The server answered with an HTTP status the transport cannot go on with. */
+  | "ERR_HTTP_STATUS"
+  /** 401 that the authorizer could not (or was not there to) resolve. */
+  | "ERR_UNAUTHORIZED"
+  /** 403 that the authorizer could not (or was not there to) resolve. */
+  | "ERR_FORBIDDEN"
+  /** The reply was neither JSON nor an event stream. */
+  | "ERR_BAD_CONTENT_TYPE"
+  /** The reply body was not JSON. */
+  | "ERR_BAD_MESSAGE"
+  /** A header broke the transport's rules (strict mode). */
+  | "ERR_BAD_HEADER"
+  /** One message was larger than `maxMessageBytes`. */
+  | "ERR_MESSAGE_TOO_LARGE"
+  /** The stream carrying a reply ended before the reply, and could not be resumed. */
+  | "ERR_STREAM_ENDED"
+  /** No reply within the request's time limit. */
+  | "ERR_TIMEOUT"
+  /** The server no longer knows the session (HTTP 404). */
+  | "ERR_SESSION_EXPIRED"
+  /** The connection is closed, or was never opened. */
+  | "ERR_CONNECTION_CLOSED"
+  /** The server could not be reached. */
+  | "ERR_NETWORK"
+  /** The server process could not be started. */
+  | "ERR_SPAWN";
+
+/** A failure below JSON-RPC: HTTP, streams, processes, time limits. */
+export class TransportError extends Error {
+  readonly code: TransportErrorCode;
+  /** The HTTP status, when an HTTP reply caused the error. */
+  readonly status: number | undefined;
+  /** The JSON-RPC error the server put in an HTTP error body, if any. */
+  readonly rpcError: JsonRpcErrorObject | undefined;
+
+  constructor(
+    code: TransportErrorCode,
+    message: string,
+    options: { status?: number; rpcError?: JsonRpcErrorObject; cause?: unknown } = {},
+  ) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = "TransportError";
+    this.code = code;
+    this.status = options.status;
+    this.rpcError = options.rpcError;
+  }
+}
+
+/** The server answered initialize with a protocol revision this client does not speak. */
+export class ProtocolVersionError extends Error {
+  readonly code = "ERR_PROTOCOL_VERSION";
+  /** What the client would have accepted. */
+  readonly supported: readonly string[];
+  /** What the server answered. */
+  readonly received: unknown;
+
+  constructor(supported: readonly string[], received: unknown) {
+    super(
+      `The server answered with protocol version ${JSON.stringify(received)}; this client speaks ${supported.join(", ")}`,
+    );
+    this.name = "ProtocolVersionError";
+    this.supported = supported;
+    this.received = received;
+  }
+}
+
+/** Ways a server's messages can break the protocol's contract. */
+export type ProtocolErrorCode =
+  /** A message lacks a field the spec requires, or is not JSON-RPC. */
+  | "ERR_CONTRACT"
+  /** The server did not declare the capability the call needs (strict mode). */
+  | "ERR_CAPABILITY"
+  /** A tool result without `content` (strict mode). */
+  | "ERR_TOOL_RESULT_CONTENT"
+  /** structuredContent does not match the tool's outputSchema (strict mode). */
+  | "ERR_OUTPUT_SCHEMA"
+  /** A paginated list handed back a cursor it had already given. */
+  | "ERR_PAGINATION_LOOP";
+
+/** The server's messages arrived but break the protocol's rules. */
+export class ProtocolError extends Error {
+  readonly code: ProtocolErrorCode;
+
+  constructor(code: ProtocolErrorCode, message: string) {
+    super(message);
+    this.name = "ProtocolError";
+    this.code = code;
+  }
+}
+
+/** A tool's structuredContent does not match the outputSchema it was listed with. */
+export class OutputSchemaError extends ProtocolError {
+  readonly tool: string;
+  /** The result as the server sent it, for logging or recovery. */
+  readonly result: CallToolResult;
+
+  constructor(tool: string, reason: string, result: CallToolResult) {
+    super(
+      "ERR_OUTPUT_SCHEMA",
+      `Tool "${tool}" returned structuredContent that does not match its outputSchema: ${reason}`,
+    );
+    this.name = "OutputSchemaError";
+    this.tool = tool;
+    this.result = result;
+  }
+}
+
+/** Something the client tolerated in lenient mode, reported through `onWarning`. */
+export interface ClientWarning {
+  /** A stable identifier, e.g. "output_schema" or "bad_message". */
+  code: string;
+  message: string;
+  detail?: unknown;
+}

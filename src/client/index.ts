@@ -1,0 +1,43 @@
+export type { Authorizer } from "./auth-seam.ts";
+export {
+  type CallToolOptions,
+  type ClientHandlers,
+  type ConnectOptions,
+  type HandlerExtra,
+  McpClient,
+  type McpClientOptions,
+} from "./client.ts";
+export type { InboundRequest, Progress, RequestOptions } from "./connection.ts";
+export { ServerEndpoint, type ServerEndpointOptions } from "./endpoint.ts";
+export {
+  type ClientWarning,
+  ErrorCode,
+  McpError,
+  OutputSchemaError,
+  ProtocolError,
+  type ProtocolErrorCode,
+  ProtocolVersionError,
+  TransportError,
+  type TransportErrorCode,
+} from "./errors.ts";
+export type { Negotiated } from "./handshake.ts";
+export {
+  type ReconnectOptions,
+  type StreamableHttpClientOptions,
+  StreamableHttpClientTransport,
+  streamableHttp,
+} from "./http.ts";
+export { type LlmContent, type ToolResultLike, toLlmContent } from "./llm-content.ts";
+export { inMemoryTransport } from "./memory.ts";
+export { type SseEvent, SseParser } from "./sse-parser.ts";
+export { type ClientState, type ClientStateStore, memoryClientState } from "./state.ts";
+export type { StrictOptions } from "./strict.ts";
+export type {
+  ClientTransport,
+  SendOptions,
+  SessionSnapshot,
+  SessionUpdate,
+  TransportHandlers,
+} from "./transport.ts";
+export type * from "./types.ts";
+export { CLIENT_VERSIONS } from "./versions.ts";

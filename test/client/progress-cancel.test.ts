@@ -1,0 +1,140 @@
+/** Progress, cancellation and time limits, seen from both ends. */
+import { afterEach, describe, expect, it } from "vitest";
+import { type McpClient, type Progress, TransportError } from "../../src/client/index.ts";
+import { client, MODES, richServer, serve } from "./support.ts";
+
+const open: McpClient[] = [];
+afterEach(async () => {
+  await Promise.all(open.splice(0).map((c) => c.close()));
+});
+
+// Progress and cancellation ride on the reply stream: every mode with SSE replies, and the
+// stateful JSON mode, whose notifications come on the GET stream.
+describe.each(MODES)("$name", (mode) => {
+  async function connect(options: Parameters<typeof client>[0] = {}) {
+    const { mcp, seen } = richServer();
+    const made = client(options);
+    await made.client.connect(await serve(mcp, mode.options()));
+    open.push(made.client);
+    return { ...made, seen };
+  }
+
+  it("aborting a call cancels it on the server: ctx.signal aborts", async () => {
+    const { client: c, seen } = await connect();
+    const controller = new AbortController();
+    const call = c.callTool("wait", {}, { signal: controller.signal });
+    await seen.started.promise;
+    controller.abort(new Error("user gave up"));
+    await expect(call).rejects.toThrow("user gave up");
+    // The server learns of it: by notifications/cancelled (with our reason), or, where a
+    // reply does not outlive its connection, by the dropped connection too.
+    const reason = await seen.aborted.promise;
+    if (mode.sessions && mode.sse) expect(reason).toBe("Request cancelled: user gave up");
+    // The connection is still good for more.
+    await expect(c.ping()).resolves.toBeUndefined();
+  });
+
+  it("a timeout fails the call with ERR_TIMEOUT and cancels it on the server", async () => {
+    const { client: c, seen } = await connect();
+    const error = await c.callTool("wait", {}, { timeoutMs: 300 }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(TransportError);
+    expect(error).toMatchObject({ code: "ERR_TIMEOUT" });
+    expect((error as Error).message).toContain("tools/call");
+    const reason = await seen.aborted.promise;
+    if (mode.sessions && mode.sse) expect(reason).toBe("Request cancelled: timeout");
+  });
+
+  it("a signal aborted before the call sends nothing", async () => {
+    const { client: c, seen } = await connect();
+    const controller = new AbortController();
+    controller.abort(new Error("too late"));
+    await expect(c.callTool("wait", {}, { signal: controller.signal })).rejects.toThrow("too late");
+    expect(seen.contexts).toEqual([]);
+  });
+});
+
+describe.each(MODES.filter((mode) => mode.sse || mode.sessions))("$name", (mode) => {
+  async function connect(options: Parameters<typeof client>[0] = {}) {
+    const { mcp, seen } = richServer();
+    const made = client(options);
+    await made.client.connect(await serve(mcp, mode.options()));
+    open.push(made.client);
+    return { ...made, seen };
+  }
+
+  it("reports progress to the call's onProgress and to the client's hook", async () => {
+    const global: (Progress & { progressToken: string | number })[] = [];
+    const { client: c } = await connect({ onProgress: (p) => global.push(p) });
+    const updates: Progress[] = [];
+    const result = await c.callTool(
+      "progress",
+      { steps: 3 },
+      { onProgress: (progress) => updates.push(progress) },
+    );
+    expect(result.content).toEqual([{ type: "text", text: "did 3 steps" }]);
+    // In stateful JSON mode the notifications come on the GET stream, possibly after the reply.
+    while (updates.length < 3) await new Promise((resolve) => setTimeout(resolve, 5));
+    expect(updates).toEqual([
+      { progress: 1, total: 3, message: "step 1" },
+      { progress: 2, total: 3, message: "step 2" },
+      { progress: 3, total: 3, message: "step 3" },
+    ]);
+    expect(global.map((p) => p.progress)).toEqual([1, 2, 3]);
+    expect(new Set(global.map((p) => p.progressToken)).size).toBe(1);
+  });
+
+  it("asks for no progress when the call has no onProgress", async () => {
+    const global: unknown[] = [];
+    const { client: c } = await connect({ onProgress: (p) => global.push(p) });
+    await c.callTool("progress", { steps: 2 });
+    await c.ping();
+    expect(global).toEqual([]);
+  });
+});
+
+// Progress-driven time limits: every mode whose progress arrives while the call runs.
+describe.each(MODES.filter((mode) => mode.sse))("$name: time limits and progress", (mode) => {
+  async function connect() {
+    const { mcp } = richServer();
+    const made = client();
+    await made.client.connect(await serve(mcp, mode.options()));
+    open.push(made.client);
+    return made.client;
+  }
+
+  // The tool runs 8 steps 100 ms apart: longer than timeoutMs, each step well inside it.
+  const slow = { steps: 8, delayMs: 100 };
+
+  it("without resetTimeoutOnProgress, a long call times out despite its progress", async () => {
+    const c = await connect();
+    await expect(
+      c.callTool("progress", slow, { timeoutMs: 500, onProgress: () => undefined }),
+    ).rejects.toMatchObject({ code: "ERR_TIMEOUT" });
+  });
+
+  it("with resetTimeoutOnProgress, progress keeps a long call alive", async () => {
+    const c = await connect();
+    const steps: number[] = [];
+    const result = await c.callTool("progress", slow, {
+      timeoutMs: 500,
+      resetTimeoutOnProgress: true,
+      onProgress: (p) => steps.push(p.progress),
+    });
+    expect(result.content).toEqual([{ type: "text", text: "did 8 steps" }]);
+    expect(steps).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+  });
+
+  it("maxTotalTimeoutMs bounds a call however much progress it makes", async () => {
+    const c = await connect();
+    const error = await c
+      .callTool("progress", slow, {
+        timeoutMs: 500,
+        resetTimeoutOnProgress: true,
+        maxTotalTimeoutMs: 300,
+        onProgress: () => undefined,
+      })
+      .catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: "ERR_TIMEOUT" });
+    expect((error as Error).message).toContain("maxTotalTimeoutMs");
+  });
+});
