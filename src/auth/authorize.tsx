@@ -9,7 +9,7 @@ import {
   setLoginCookie,
   type User,
 } from "./login.ts";
-import { ConsentPage, ErrorPage } from "./pages.tsx";
+import { ConsentPage, ErrorPage, pageHeaders } from "./pages.tsx";
 import { redirectUriMatches } from "./redirect-uri.ts";
 import type { AuthorizationServer } from "./server.ts";
 
@@ -17,17 +17,6 @@ const PENDING_TTL_MS = 10 * 60_000;
 const pendingKey = (id: string) => `as:pending:${id}`;
 const consentKey = (subject: string, clientId: string, resource: string) =>
   `as:consent:${subject}:${clientId}:${resource}`;
-
-/** Headers for every page the authorization server shows: no framing, no leaks, no caching. */
-function pageHeaders(formTargets: string[] = []): Record<string, string> {
-  return {
-    "Content-Security-Policy": `default-src 'none'; style-src 'unsafe-inline'; form-action 'self' ${formTargets.join(" ")}; frame-ancestors 'none'; base-uri 'none'`,
-    "X-Frame-Options": "DENY",
-    "Referrer-Policy": "no-referrer",
-    "X-Content-Type-Options": "nosniff",
-    "Cache-Control": "no-store",
-  };
-}
 
 function errorPage(
   c: Context,
@@ -95,6 +84,16 @@ export function authorizeRoutes(as: AuthorizationServer): Hono {
   const proceed = async (c: Context, pending: PendingAuthorization): Promise<Response> => {
     const user = await identify(c);
     if (!user) return login.challenge(c, pending, kit);
+    // Once a user is bound to a request, nobody else may pick it up by its id: the page
+    // shown would hand them the request's CSRF token.
+    if (pending.subject !== undefined && pending.subject !== user.subject) {
+      return errorPage(
+        c,
+        403,
+        "Request refused",
+        "This sign-in request belongs to someone else. Start again from the application.",
+      );
+    }
     if (pending.subject !== user.subject) {
       pending.subject = user.subject;
       await as.store.set(pendingKey(pending.id), pending, { ttlMs: PENDING_TTL_MS });

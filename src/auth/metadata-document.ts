@@ -45,7 +45,10 @@ export async function resolveMetadataDocument(
   } catch {
     throw new OAuthError("invalid_client", "client_id is not a valid URL");
   }
-  if (url.pathname === "/" || url.hash || url.search || /\/\.\.?(\/|$)/.test(url.pathname)) {
+  // Dot segments are looked for in the text: URL parsing has already resolved them away.
+  const segments = clientId.split(/[?#]/)[0]!.split("/").slice(3);
+  const dotSegment = segments.some((segment) => /^(\.|%2e){1,2}$/i.test(segment));
+  if (url.pathname === "/" || url.hash || url.search || dotSegment) {
     throw new OAuthError(
       "invalid_client",
       "A metadata document client_id needs a path, without query or fragment",

@@ -45,6 +45,8 @@ export function redirectUriProblem(uri: string, rules: RedirectRules): string | 
  */
 export function redirectUriMatches(presented: string, registered: string): boolean {
   if (presented === registered) return true;
+  // An empty fragment ("…/callback#") parses to hash "", so look at the text itself.
+  if (presented.includes("#")) return false;
   let a: URL;
   let b: URL;
   try {

@@ -140,14 +140,21 @@ export class AuthorizationServer {
       if (this.options.secret) return this.options.secret;
       await this.store.add("as:secret", randomToken(32));
       return (await this.store.get<string>("as:secret"))!;
-    })();
+    })().catch((error: unknown) => {
+      // A Store that was down must not stay "down" here once it is back: try again next time.
+      this.#secret = undefined;
+      throw error;
+    });
     return this.#secret;
   }
 
   sealer(): Promise<Sealer> {
-    this.#sealer ??= this.secret().then(
-      (secret) => new Sealer(secret, "portcullis upstream tokens"),
-    );
+    this.#sealer ??= this.secret()
+      .then((secret) => new Sealer(secret, "portcullis upstream tokens"))
+      .catch((error: unknown) => {
+        this.#sealer = undefined;
+        throw error;
+      });
     return this.#sealer;
   }
 
@@ -231,7 +238,12 @@ export class AuthorizationServer {
 
   /** Loads configured clients once, before the first request. */
   ready(): Promise<void> {
-    this.#ready ??= this.clients.configure(this.options.clients ?? [], this.registrationRules());
+    this.#ready ??= this.clients
+      .configure(this.options.clients ?? [], this.registrationRules())
+      .catch((error: unknown) => {
+        this.#ready = undefined;
+        throw error;
+      });
     return this.#ready;
   }
 

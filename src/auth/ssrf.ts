@@ -96,7 +96,8 @@ export async function checkUrl(url: URL, options: SafeFetchOptions): Promise<voi
     throw new FetchRefusedError("ERR_URL_REFUSED", "Refusing a URL with credentials");
   }
   if (loopback && options.allowLoopback) return;
-  const host = url.hostname;
+  // A fully qualified name ("localhost.", "x.internal.") resolves like the name without the dot.
+  const host = url.hostname.replace(/\.+$/, "");
   if (isPrivateAddress(host) || INTERNAL_NAMES.test(host) || loopback) {
     throw new FetchRefusedError("ERR_URL_REFUSED", `Refusing ${host}: not a public address`);
   }

@@ -92,8 +92,8 @@ export function tokenRoutes(as: AuthorizationServer): Hono {
           clientId: caller.client_id,
           redirectUri: form.get("redirect_uri") ?? undefined,
           codeVerifier: required(form, "code_verifier"),
+          validate: (grant) => checkResource(form, grant),
         });
-        checkResource(form, grant);
         response = await as.tokens.tokens(
           grant,
           issuer,
@@ -103,11 +103,15 @@ export function tokenRoutes(as: AuthorizationServer): Hono {
       }
       case "refresh_token": {
         mayUse(caller, grantType);
+        // Checked before rotation: a refused refresh must leave the client's token usable.
         const { grant, refreshToken } = await as.tokens.refresh(
           required(form, "refresh_token"),
           caller.client_id,
+          (current) => {
+            checkResource(form, current);
+            narrowScope(form, current.scope);
+          },
         );
-        checkResource(form, grant);
         const scoped = { ...grant, scope: narrowScope(form, grant.scope) };
         response = {
           ...(await as.tokens.tokens(scoped, issuer, false)),

@@ -1,5 +1,5 @@
 import { type JWTPayload, errors as joseErrors, jwtVerify, SignJWT } from "jose";
-import type { Store } from "../storage/store.ts";
+import { type Store, StoreUnavailableError } from "../storage/store.ts";
 import { randomToken, s256, sha256, timingSafeEqual } from "./crypto.ts";
 import { OAuthError } from "./errors.ts";
 import type { KeyRing } from "./keys.ts";
@@ -202,8 +202,10 @@ export class TokenService {
       if (record.usedAt !== undefined) {
         // One hop only: a successor that was itself used means the old token is being reused,
         // not retried after a lost response, however recent.
+        // A grace of 0 means none: clocks of several instances may differ by a few ms.
         if (
           !followed &&
+          this.lifetimes.refreshGraceMs > 0 &&
           Date.now() - record.usedAt <= this.lifetimes.refreshGraceMs &&
           record.next
         ) {
@@ -280,7 +282,9 @@ export class TokenService {
       );
       if (typeof payload.gid === "string" && (await this.isRevoked(payload.gid))) return undefined;
       return payload;
-    } catch {
+    } catch (error) {
+      // Storage down is not a bad token: the caller must answer 503, not invalid_token.
+      if (error instanceof StoreUnavailableError) throw error;
       return undefined;
     }
   }

@@ -1,14 +1,22 @@
 import { expect } from "vitest";
 
+type Fetch = (input: string, init?: RequestInit) => Promise<Response>;
+
 /** A browser stand-in: follows nothing by itself, keeps cookies per host. */
 export class Browser {
   readonly #cookies = new Map<string, string>();
+  readonly #fetch: Fetch;
+
+  /** `fetcher`: where requests go, e.g. a Worker's `SELF.fetch` in workerd tests. */
+  constructor(fetcher: Fetch = (input, init) => fetch(input, init)) {
+    this.#fetch = fetcher;
+  }
 
   async fetch(url: string, init: RequestInit = {}): Promise<Response> {
     const headers = new Headers(init.headers);
     const jar = [...this.#cookies].map(([name, value]) => `${name}=${value}`).join("; ");
     if (jar) headers.set("cookie", jar);
-    const response = await fetch(url, { ...init, headers, redirect: "manual" });
+    const response = await this.#fetch(url, { ...init, headers, redirect: "manual" });
     for (const cookie of response.headers.getSetCookie()) {
       const [pair] = cookie.split(";");
       const eq = pair!.indexOf("=");
@@ -72,10 +80,18 @@ export interface Authorized {
  */
 export async function authorizeWithDevLogin(
   base: string,
-  options: { scope?: string; resource?: string; user?: string; browser?: Browser } = {},
+  options: {
+    scope?: string;
+    resource?: string;
+    user?: string;
+    browser?: Browser;
+    /** Where requests go; default the global fetch. */
+    fetch?: Fetch;
+  } = {},
 ): Promise<Authorized> {
+  const send: Fetch = options.fetch ?? ((input, init) => fetch(input, init));
   const redirectUri = "http://127.0.0.1:9/callback";
-  const registered = await fetch(`${base}/register`, {
+  const registered = await send(`${base}/register`, {
     method: "POST",
     headers: { "content-type": "application/json" },
     body: JSON.stringify({
@@ -87,7 +103,7 @@ export async function authorizeWithDevLogin(
   expect(registered.status).toBe(201);
   const { client_id: clientId } = (await registered.json()) as { client_id: string };
   const { verifier, challenge } = await pkce();
-  const browser = options.browser ?? new Browser();
+  const browser = options.browser ?? new Browser(send);
   const query = new URLSearchParams({
     response_type: "code",
     client_id: clientId,
