@@ -9,7 +9,7 @@ import {
   setLoginCookie,
   type User,
 } from "./login.ts";
-import { ConsentPage, ErrorPage, pageHeaders } from "./pages.tsx";
+import { ConsentPage, cspSource, ErrorPage, pageHeaders } from "./pages.tsx";
 import { redirectUriMatches } from "./redirect-uri.ts";
 import type { AuthorizationServer } from "./server.ts";
 
@@ -36,12 +36,6 @@ function backToClient(redirectUri: string, params: Record<string, string | undef
     status: 303,
     headers: { Location: url.href, "Cache-Control": "no-store" },
   });
-}
-
-/** Where a custom scheme or http(s) redirect points, as a CSP source. */
-function cspSource(uri: string): string {
-  const url = new URL(uri);
-  return url.protocol === "http:" || url.protocol === "https:" ? url.origin : url.protocol;
 }
 
 /** The authorization endpoint, login continuation and consent. */
@@ -76,7 +70,11 @@ export function authorizeRoutes(as: AuthorizationServer): Hono {
       resource: pending.resource,
       ...(user.authTime === undefined ? {} : { authTime: user.authTime }),
     };
-    const code = await as.tokens.issueCode(grant, pending.redirectUri, pending.codeChallenge);
+    const code = await as.tokens.issueCode(
+      grant,
+      { uri: pending.redirectUri, sent: pending.redirectUriSent },
+      pending.codeChallenge,
+    );
     return backToClient(pending.redirectUri, { code, state: pending.state, iss: as.issuer(c) });
   };
 
@@ -217,6 +215,7 @@ export function authorizeRoutes(as: AuthorizationServer): Hono {
       clientName: client.client_name ?? client.client_id,
       clientSource: client.source,
       redirectUri,
+      redirectUriSent: presented !== null,
       state,
       scope,
       resource,

@@ -20,6 +20,8 @@ export interface PendingAuthorization {
   clientName: string;
   clientSource: "registered" | "metadata-document" | "configured";
   redirectUri: string;
+  /** Whether the client sent redirect_uri (then /token must repeat it, RFC 6749 §4.1.3). */
+  redirectUriSent: boolean;
   state: string | undefined;
   scope: string;
   resource: string;

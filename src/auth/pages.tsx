@@ -9,6 +9,12 @@ button{font:inherit;padding:.45rem 1.1rem;margin-right:.5rem;border-radius:6px;b
 button.primary{background:#1f883d;color:#fff;border-color:#1a7f37}input{font:inherit;padding:.35rem;width:100%;box-sizing:border-box}
 code{background:#f6f8fa;padding:.1rem .3rem;border-radius:4px}`;
 
+/** Where a custom scheme or http(s) redirect points, as a CSP source for form-action. */
+export function cspSource(uri: string): string {
+  const url = new URL(uri);
+  return url.protocol === "http:" || url.protocol === "https:" ? url.origin : url.protocol;
+}
+
 /** Headers for every page the authorization server shows: no framing, no leaks, no caching. */
 export function pageHeaders(formTargets: string[] = []): Record<string, string> {
   return {

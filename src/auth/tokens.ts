@@ -19,6 +19,8 @@ export interface Grant {
 
 export interface CodeRecord extends Grant {
   redirectUri: string;
+  /** The client sent redirect_uri at /authorize, so /token must repeat it (RFC 6749 §4.1.3). */
+  redirectUriSent: boolean;
   codeChallenge: string;
   /** Epoch ms. The record is kept longer, so that a late replay is still recognised. */
   expiresAt: number;
@@ -77,10 +79,21 @@ export class TokenService {
   }
 
   /** Stores a new authorization code and returns it. */
-  async issueCode(grant: Grant, redirectUri: string, codeChallenge: string): Promise<string> {
+  async issueCode(
+    grant: Grant,
+    redirect: { uri: string; sent: boolean },
+    codeChallenge: string,
+  ): Promise<string> {
     const code = randomToken(32);
     const expiresAt = Date.now() + this.lifetimes.code * 1000;
-    const record: CodeRecord = { ...grant, redirectUri, codeChallenge, expiresAt, used: false };
+    const record: CodeRecord = {
+      ...grant,
+      redirectUri: redirect.uri,
+      redirectUriSent: redirect.sent,
+      codeChallenge,
+      expiresAt,
+      used: false,
+    };
     await this.#store.set(codeKey(await sha256(code)), record, {
       ttlMs: Math.max(this.lifetimes.code, 600) * 1000,
     });
@@ -118,7 +131,9 @@ export class TokenService {
     if (record.clientId !== check.clientId) {
       throw new OAuthError("invalid_grant", "The code was issued to another client");
     }
-    if (check.redirectUri !== record.redirectUri) {
+    // Required when /authorize had it; whenever present it must be the same URI.
+    const omitted = check.redirectUri === undefined && !record.redirectUriSent;
+    if (!omitted && check.redirectUri !== record.redirectUri) {
       throw new OAuthError(
         "invalid_grant",
         "redirect_uri does not match the authorization request",
@@ -231,10 +246,8 @@ export class TokenService {
       await this.#store.set(refreshKey(next), grant, { ttlMs: this.lifetimes.refreshToken * 1000 });
       return { grant, refreshToken };
     }
-    throw new OAuthError(
-      "invalid_grant",
-      "The refresh token was already used; the grant is revoked",
-    );
+    // Only reachable when the record keeps changing under us without being used.
+    throw new OAuthError("invalid_grant", "The refresh token could not be used; try again");
   }
 
   /** Ends a grant: its refresh tokens stop working and its access tokens fail validation. */

@@ -22,7 +22,8 @@ export function bearerChallenge(params: ChallengeParams): string {
 
 /** A 401 or 403 reply with a Bearer challenge and a JSON body saying the same. */
 export function challengeResponse(status: 401 | 403, params: ChallengeParams): Response {
-  const body: Record<string, string> = { error: params.error ?? "invalid_token" };
+  // RFC 6750 §3.1: a request without credentials gets the challenge but no error code.
+  const body: Record<string, string> = { error: params.error ?? "unauthorized" };
   if (params.description) body.error_description = params.description;
   return new Response(JSON.stringify(body), {
     status,

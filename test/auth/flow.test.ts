@@ -10,6 +10,11 @@ describe("built-in authorization server, end to end", () => {
 
     const unauthenticated = await post(mcp, { jsonrpc: "2.0", id: 1, method: "ping" });
     expect(unauthenticated.status).toBe(401);
+    // No credentials: a challenge, but no error code (RFC 6750 §3.1).
+    expect(unauthenticated.headers.get("www-authenticate")).not.toContain("error=");
+    expect(((await unauthenticated.clone().json()) as { error: string }).error).toBe(
+      "unauthorized",
+    );
     expect(unauthenticated.headers.get("www-authenticate")).toContain(
       `resource_metadata="${base}/.well-known/oauth-protected-resource/mcp"`,
     );

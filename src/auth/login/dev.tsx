@@ -3,7 +3,7 @@ import { Hono } from "hono";
 import { isLoopbackHost } from "../../http/origin.ts";
 import { timingSafeEqual } from "../crypto.ts";
 import type { LoginProvider } from "../login.ts";
-import { DevLoginPage, pageHeaders } from "../pages.tsx";
+import { cspSource, DevLoginPage, pageHeaders } from "../pages.tsx";
 
 export interface DevLoginOptions {
   /** Pre-filled user name. Default "dev-user". */
@@ -34,7 +34,9 @@ export function devLogin(options: DevLoginOptions = {}): LoginProvider {
           defaultUser={options.defaultUser ?? "dev-user"}
         />,
         200,
-        pageHeaders(),
+        // The sign-in may end straight at the client (remembered consent): browsers apply
+        // form-action to that redirect too.
+        pageHeaders([cspSource(pending.redirectUri)]),
       );
     },
     routes(kit) {

@@ -6,6 +6,7 @@ import { describe, expect, it } from "vitest";
 import {
   authorize,
   authorizeUrl,
+  Browser,
   expectErrorPage,
   expectOAuthError,
   KEYS,
@@ -233,5 +234,50 @@ describe("redirect URIs at /authorize: exact match, our own error page otherwise
     );
     const { code } = await authorize(server, { clientId, challenge });
     await tokensOf(await redeem(server, { clientId, code, verifier, redirectUri: REDIRECT_URI }));
+  });
+});
+
+describe("redirect_uri left out at /authorize (RFC 6749 §4.1.3)", () => {
+  it("uses the only registered URI, and /token may then omit it but not change it", async () => {
+    const server = await startServer();
+    const clientId = await registerPublic(server.base);
+    const { verifier, challenge } = await pkce();
+    const url = new URL(authorizeUrl(server, { clientId, challenge }));
+    url.searchParams.delete("redirect_uri");
+    const browser = new Browser();
+    let response = await browser.fetch(url.href);
+    let html = await response.text();
+    response = await browser.submit(server.base, html, { username: "alice" });
+    response = await browser.fetch(new URL(response.headers.get("location")!, server.base).href);
+    html = await response.text();
+    response = await browser.submit(server.base, html, { decision: "allow" });
+    expect(response.status).toBe(303);
+    const location = new URL(response.headers.get("location")!);
+    expect(`${location.origin}${location.pathname}`).toBe(REDIRECT_URI);
+    const code = location.searchParams.get("code")!;
+    const flow = { clientId, code, verifier, redirectUri: REDIRECT_URI };
+    // Another URI is refused and spends nothing; leaving it out works.
+    await expectOAuthError(
+      await redeem(server, flow, { redirect_uri: "http://127.0.0.1:9/other" }),
+      400,
+      "invalid_grant",
+    );
+    const ok = await redeem(server, flow, { redirect_uri: undefined });
+    expect(ok.status).toBe(200);
+    expect((await tokensOf(ok)).access_token).toBeTruthy();
+  });
+
+  it("requires /token to repeat it when /authorize had it", async () => {
+    const server = await startServer();
+    const clientId = await registerPublic(server.base);
+    const { verifier, challenge } = await pkce();
+    const { code } = await authorize(server, { clientId, challenge });
+    const flow = { clientId, code, verifier, redirectUri: REDIRECT_URI };
+    await expectOAuthError(
+      await redeem(server, flow, { redirect_uri: undefined }),
+      400,
+      "invalid_grant",
+    );
+    expect((await redeem(server, flow)).status).toBe(200);
   });
 });
