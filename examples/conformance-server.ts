@@ -6,7 +6,7 @@
  *   npm run conformance:server   # http://localhost:$PORT/mcp, PORT defaults to 3001
  */
 import { z } from "zod";
-import { McpServer, mcpApp, memoryEventStore } from "../src/index.ts";
+import { McpError, McpServer, mcpApp, memoryEventStore } from "../src/index.ts";
 import { serve } from "../src/node/index.ts";
 
 const PNG =
@@ -269,6 +269,100 @@ mcp.prompt("test_prompt_with_image", { description: "A prompt with an image" }, 
   { role: "user", content: { type: "image", data: PNG, mimeType: "image/png" } },
   { role: "user", content: "Please analyze the image above." },
 ]);
+
+// Tasks (the io.modelcontextprotocol/tasks extension of 2026-07-28, and 2025-11-25 tasks).
+
+/** A sleep that ends early, by rejecting, when the call or its task is cancelled. */
+const cancellable = (ms: number, signal: AbortSignal) =>
+  new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(resolve, ms);
+    const stop = () => {
+      clearTimeout(timer);
+      reject(signal.reason);
+    };
+    signal.addEventListener("abort", stop, { once: true });
+  });
+
+mcp.tool(
+  "greet",
+  { description: "Greets by name, at once", input: z.object({ name: z.string() }) },
+  ({ name }) => `Hello, ${name}!`,
+);
+
+mcp.tool(
+  "slow_compute",
+  {
+    description: "Sleeps for the given seconds, as a task unless that is 0",
+    input: z.object({ seconds: z.number().min(0).max(600), label: z.string().optional() }),
+    taskSupport: "optional",
+  },
+  async ({ seconds, label }, ctx) => {
+    if (seconds > 0) await ctx.startTask();
+    await cancellable(seconds * 1000, ctx.signal);
+    return `Computed ${label ?? "result"} after ${seconds}s`;
+  },
+);
+
+mcp.tool(
+  "failing_job",
+  { description: "Fails as a tool after a second", taskSupport: "required" },
+  async (_args, ctx) => {
+    await cancellable(1000, ctx.signal);
+    throw new Error("Tool execution failed");
+  },
+);
+
+mcp.tool(
+  "protocol_error_job",
+  { description: "Fails with a protocol error", taskSupport: "required" },
+  () => {
+    throw new McpError(-32603, "Protocol task failed");
+  },
+);
+
+mcp.tool(
+  "confirm_delete",
+  {
+    description: "Asks for confirmation inside its task",
+    input: z.object({ filename: z.string() }),
+    taskSupport: "optional",
+  },
+  async ({ filename }, ctx) => {
+    await ctx.startTask();
+    const answer = await ctx.elicit({
+      message: `Delete ${filename}?`,
+      schema: z.object({ confirm: z.boolean() }),
+    });
+    return answer.content?.confirm ? `Deleted ${filename}` : `Kept ${filename}`;
+  },
+);
+
+mcp.tool(
+  "multi_input",
+  { description: "Asks two questions at once inside its task", taskSupport: "optional" },
+  async (_args, ctx) => {
+    await ctx.startTask();
+    const [first, second] = await Promise.all([
+      ctx.elicit({ message: "First name?", schema: z.object({ name: z.string() }) }),
+      ctx.elicit({ message: "Second name?", schema: z.object({ name: z.string() }) }),
+    ]);
+    return `Got ${first.content?.name} and ${second.content?.name}`;
+  },
+);
+
+mcp.tool(
+  "test_tool_with_task",
+  { description: "Asks a name before its task starts", taskSupport: "required" },
+  async (_args, ctx) => {
+    // Before startTask the question is a multi round-trip round of the tools/call itself.
+    const answer = await ctx.elicit({
+      message: "What is your name?",
+      schema: z.object({ name: z.string() }),
+    });
+    await ctx.startTask();
+    return `Hello, ${answer.content?.name}!`;
+  },
+);
 
 const app = mcpApp(mcp, { sessions: true, eventStore: memoryEventStore() });
 const running = await serve(app, {

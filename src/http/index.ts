@@ -1,3 +1,4 @@
+export { type Bus, BusUnavailableError, memoryBus } from "./bus.ts";
 export {
   type EventStore,
   type MemoryEventStoreOptions,

@@ -11,22 +11,34 @@ import {
   McpError,
   success,
 } from "../mcp/jsonrpc.ts";
-import { INPUT_CAPABLE, META, modernErrorStatus, modernPeer } from "../mcp/modern.ts";
+import {
+  checkRequestMeta,
+  INPUT_CAPABLE,
+  META,
+  modernErrorStatus,
+  modernPeer,
+} from "../mcp/modern.ts";
 import type { Exchange, Peer } from "../mcp/peer.ts";
-import type { McpServer, SubscriptionFilter } from "../mcp/server.ts";
+import type { McpServer, ServerEvent, SubscriptionFilter } from "../mcp/server.ts";
 import type { JsonObject } from "../mcp/types.ts";
 import { SSE_HEADERS, SseStream, sseEvent } from "./sse.ts";
 import type { Guard } from "./transport.ts";
 
 const JSON_HEADERS = { "Content-Type": "application/json" };
+/** Methods of the tasks extension whose Mcp-Name header carries the task id. */
+const TASK_ROUTED = new Set(["tasks/get", "tasks/update", "tasks/cancel"]);
 const STARTED = Symbol("started");
 
 function mismatch(message: string): McpError {
   return new McpError(ErrorCode.HeaderMismatch, `Header mismatch: ${message}`);
 }
 
-/** Decodes the `=?base64?…?=` sentinel form of a header value. */
+/** What a plain header value may hold: visible ASCII, space and tab; the rest travels base64. */
+const PLAIN = /^[\t -~]*$/;
+
+/** Decodes the `=?base64?…?=` sentinel form of a header value; undefined for an invalid one. */
 function headerValue(raw: string): string | undefined {
+  if (!PLAIN.test(raw)) return undefined;
   if (!raw.startsWith("=?base64?") || !raw.endsWith("?=")) return raw;
   try {
     const binary = atob(raw.slice(9, -2));
@@ -44,25 +56,31 @@ function valueAt(args: unknown, path: readonly string[]): unknown {
   return node;
 }
 
+/** A number in decimal notation; `Number()` alone would also take "0x2A", "0b1" or "Infinity". */
+const DECIMAL = /^-?\d+(\.\d+)?([eE][+-]?\d+)?$/;
+
 function sameValue(header: string, value: unknown): boolean {
   if (typeof value === "string") return header === value;
   if (typeof value === "boolean") return header === String(value);
-  if (typeof value === "number") return header.trim() !== "" && Number(header) === value;
+  if (typeof value === "number") return DECIMAL.test(header) && Number(header) === value;
   return false;
 }
 
 /** Builds the error reply of a 2026-07-28 request: its JSON-RPC error with the status its code calls for. */
-function errorReply(id: JsonRpcRequest["id"] | null, error: McpError): Response {
-  return new Response(JSON.stringify(failure(id, error)), {
-    status: modernErrorStatus(error.code),
-    headers: JSON_HEADERS,
-  });
+function errorReply(
+  id: JsonRpcRequest["id"] | null,
+  error: McpError,
+  status: number = modernErrorStatus(error.code),
+): Response {
+  return new Response(JSON.stringify(failure(id, error)), { status, headers: JSON_HEADERS });
 }
 
 export interface ModernOptions {
   keepAliveMs: number;
   jsonResponse: boolean;
   guard: Guard | undefined;
+  /** Where subscriptions hear server events; default the server's own (this instance only). */
+  listen?: ((listener: (event: ServerEvent) => void) => () => void) | undefined;
 }
 
 /**
@@ -98,10 +116,12 @@ export class ModernHandler {
     if (!isRequest(message)) return new Response(null, { status: 202 });
     let peer: Peer;
     try {
+      checkRequestMeta(message.params);
       this.#checkHeaders(c, message);
       peer = modernPeer(message.params, this.#server.protocolVersions);
     } catch (error) {
-      return errorReply(message.id, error as McpError);
+      // A malformed envelope, mismatched headers or an unsupported version: all 400.
+      return errorReply(message.id, error as McpError, 400);
     }
     if (!this.#server.handles(message.method, true) && message.method !== "subscriptions/listen") {
       return errorReply(
@@ -148,6 +168,13 @@ export class ModernHandler {
       const name = headerValue(raw);
       if (name === undefined || name !== params[field])
         throw mismatch(`Mcp-Name does not match the body's ${field}`);
+    }
+    if (TASK_ROUTED.has(request.method)) {
+      // The tasks extension routes its methods by task id (ext-tasks, "Routing Headers").
+      const raw = c.req.header("mcp-name");
+      if (raw === undefined) throw mismatch("the Mcp-Name header is required");
+      if (headerValue(raw) !== params.taskId)
+        throw mismatch("Mcp-Name does not match the body's taskId");
     }
     if (request.method === "tools/call" && typeof params.name === "string") {
       const tool = this.#server.tools.get(params.name);
@@ -245,6 +272,7 @@ export class ModernHandler {
     const { accepted, stop } = this.#server.subscribe(
       filter,
       (notification) => void stream.send(tag(notification)),
+      this.#options.listen,
     );
     void stream.send(
       tag({

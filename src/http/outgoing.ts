@@ -15,9 +15,15 @@ interface Pending {
 export class OutgoingRequests {
   readonly #pending = new Map<RequestId, Pending>();
   readonly #timeoutMs: number;
+  readonly #idPrefix: string;
 
-  constructor(timeoutMs: number) {
+  /**
+   * `idPrefix` starts every id: with several instances it names the one that waits, so an
+   * answer posted to another instance can be routed back (see `ownerOf`).
+   */
+  constructor(timeoutMs: number, idPrefix = "") {
     this.#timeoutMs = timeoutMs;
+    this.#idPrefix = idPrefix;
   }
 
   get size(): number {
@@ -32,7 +38,7 @@ export class OutgoingRequests {
     sessionId: string | undefined,
     signal: AbortSignal | undefined,
   ): { id: string; result: Promise<JsonObject> } {
-    const id = crypto.randomUUID();
+    const id = this.#idPrefix + crypto.randomUUID();
     const result = new Promise<JsonObject>((resolve, reject) => {
       const timer = setTimeout(
         () =>

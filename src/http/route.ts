@@ -1,8 +1,14 @@
 import { Hono } from "hono";
 import { cors } from "hono/cors";
+import { HTTPException } from "hono/http-exception";
 import type { McpServer } from "../mcp/server.ts";
 import { type EndpointAuth, protectEndpoint } from "../resource/protect.ts";
-import { type StreamableHttpOptions, StreamableHttpTransport } from "./transport.ts";
+import { StoreUnavailableError } from "../storage/store.ts";
+import {
+  type StreamableHttpOptions,
+  StreamableHttpTransport,
+  unavailableResponse,
+} from "./transport.ts";
 
 export type McpRouteOptions = StreamableHttpOptions;
 
@@ -53,5 +59,12 @@ export function mcpApp(server: McpServer, options: McpAppOptions = {}): Hono {
   const { auth, path: _path, ...routeOptions } = options;
   const guard = auth ? protectEndpoint(app, server, path, auth) : undefined;
   app.route(path, mcpRoute(server, guard ? { ...routeOptions, guard } : routeOptions));
+  app.onError((error, c) => {
+    // The bearer check reads the Store (revoked grants): storage down is a 503, not a 500.
+    if (error instanceof StoreUnavailableError) return unavailableResponse();
+    if (error instanceof HTTPException) return error.getResponse();
+    console.error(error);
+    return c.text("Internal Server Error", 500);
+  });
   return app;
 }

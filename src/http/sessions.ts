@@ -1,4 +1,7 @@
+import type { JsonRpcNotification } from "../mcp/jsonrpc.ts";
 import { Peer } from "../mcp/peer.ts";
+import type { Store } from "../storage/store.ts";
+import type { Bus } from "./bus.ts";
 import type { SseStream } from "./sse.ts";
 
 export interface SessionOptions {
@@ -8,6 +11,22 @@ export interface SessionOptions {
   idleTimeoutMs?: number;
   /** Ended session ids remembered, so they answer 404 instead of starting over. Default 10,000. */
   tombstones?: number;
+  /**
+   * Share sessions between instances: each session's record (version, client, log level,
+   * subscriptions, subject) and the ids of ended sessions live in this Store, so any instance
+   * can serve any request of a session. Open streams stay with the instance that serves them.
+   * `maxSessions` then bounds what each instance keeps in memory, and `tombstones` is unused:
+   * ended ids are kept in the Store for a day.
+   */
+  store?: Store;
+  /**
+   * With `store`: how instances reach each other (answers to server-to-client requests,
+   * cancellations, notifications, resumed streams). Default: `memoryBus()`, which reaches
+   * only transports in this process; use `redisBus()` from portcullis/redis across processes.
+   */
+  bus?: Bus;
+  /** With `store`: how long an instance trusts its copy of a session record. Default 1 s. */
+  cacheMs?: number;
 }
 
 /** A 2025-era session: the client's peer state plus its open streams. */
@@ -19,6 +38,22 @@ export class Session extends Peer {
   streams: Map<string, SseStream> | undefined;
   /** Who opened the session, when the endpoint is protected. */
   subject: string | undefined;
+  /** Messages about no request in particular (task status) go out on the GET stream. */
+  override push = (message: JsonRpcNotification): void => {
+    void this.standalone?.send(message);
+  };
+}
+
+/** A session whose record lives in a shared Store; this object is one instance's copy. */
+export class SharedSession extends Session {
+  /** The record's revision this copy reflects. */
+  revision = 0;
+  /** When the record was last read from the Store (epoch ms). */
+  checkedAt = 0;
+  /** When the record's expiry was last pushed forward (epoch ms). */
+  touchedAt = 0;
+  /** The record last applied to this copy, as compared by a request's snapshot. */
+  applied = "";
 }
 
 /** 128 random bits as hex: session and stream ids must not be guessable. */
@@ -32,6 +67,10 @@ export function randomId(): string {
 /**
  * Live sessions in least-recently-used order, with a bounded list of ended ids. A Map keeps
  * insertion order, so re-inserting on use makes its first key the least recently used.
+ *
+ * With a shared Store (`shared`), the table is this instance's cache of sessions that live in
+ * the Store: eviction and local idleness only release the local copy (`forget`), and only an
+ * explicit `end` marks a session ended.
  */
 export class SessionTable {
   readonly #sessions = new Map<string, Session>();
@@ -40,12 +79,18 @@ export class SessionTable {
   readonly #idleMs: number;
   readonly #maxTombstones: number;
   readonly #onEnd: (session: Session) => void;
+  readonly #shared: boolean;
 
-  constructor(options: SessionOptions, onEnd: (session: Session) => void) {
+  constructor(options: SessionOptions, onEnd: (session: Session) => void, shared = false) {
     this.#max = options.maxSessions ?? 10_000;
     this.#idleMs = options.idleTimeoutMs ?? 30 * 60_000;
     this.#maxTombstones = options.tombstones ?? 10_000;
     this.#onEnd = onEnd;
+    this.#shared = shared;
+  }
+
+  get idleTimeoutMs(): number {
+    return this.#idleMs;
   }
 
   get size(): number {
@@ -57,13 +102,32 @@ export class SessionTable {
   }
 
   create(protocolVersion: string): Session {
+    const id = randomId();
+    const session = this.#shared
+      ? new SharedSession(protocolVersion, id)
+      : new Session(protocolVersion, id);
+    this.#insert(session);
+    return session;
+  }
+
+  /** Takes in this instance's copy of a session that lives in the shared Store. */
+  adopt(protocolVersion: string, id: string): SharedSession {
+    const session = new SharedSession(protocolVersion, id);
+    this.#insert(session);
+    return session;
+  }
+
+  #insert(session: Session): void {
     this.#sweep();
     while (this.#sessions.size >= this.#max) {
-      this.end(this.#sessions.keys().next().value!);
+      this.#release(this.#sessions.keys().next().value!);
     }
-    const session = new Session(protocolVersion, randomId());
     this.#sessions.set(session.sessionId!, session);
-    return session;
+  }
+
+  /** A session by id, without marking it used or expiring it. */
+  peek(id: string): Session | undefined {
+    return this.#sessions.get(id);
   }
 
   /** Whether an id belonged to a session that has ended. */
@@ -77,7 +141,7 @@ export class SessionTable {
     if (!session) return undefined;
     const now = Date.now();
     if (now - session.lastSeen > this.#idleMs && !session.standalone?.connected) {
-      this.end(id);
+      this.#release(id);
       return undefined;
     }
     session.lastSeen = now;
@@ -98,12 +162,30 @@ export class SessionTable {
     return true;
   }
 
+  /**
+   * Lets go of this instance's copy of a shared session (its local streams and requests end
+   * with it); the session itself lives on in the Store. Nothing is marked ended.
+   */
+  forget(id: string): boolean {
+    const session = this.#sessions.get(id);
+    if (!session) return false;
+    this.#sessions.delete(id);
+    this.#onEnd(session);
+    return true;
+  }
+
+  /** Evicted or idle: ended on a single instance, forgotten when the Store keeps sessions. */
+  #release(id: string): void {
+    if (this.#shared) this.forget(id);
+    else this.end(id);
+  }
+
   /** Ends idle sessions from the least recently used end; stops at the first fresh one. */
   #sweep(): void {
     const cutoff = Date.now() - this.#idleMs;
     for (const [id, session] of this.#sessions) {
       if (session.lastSeen > cutoff) break;
-      if (!session.standalone?.connected) this.end(id);
+      if (!session.standalone?.connected) this.#release(id);
     }
   }
 }

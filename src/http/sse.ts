@@ -42,6 +42,19 @@ export interface SseStreamOptions {
 }
 
 /**
+ * Where a stream's events go while another instance holds the client's connection (a stream
+ * resumed on another instance): each stored event as it is sent, then the end.
+ */
+export interface StreamRelay {
+  /** Called in send order when the relay takes over, with the last stored position. */
+  start(position: number): void;
+  /** One stored event, already in wire form. */
+  event(chunk: string, position: number): void;
+  /** The stream finished, or its client came back to this instance or moved on. */
+  end(): void;
+}
+
+/**
  * One logical SSE stream of the MCP transport: the reply stream of a POST, or a session's
  * GET stream. Messages written before a connection is attached are buffered, so a reply
  * that is ready at once goes out as one complete body. With an event store the stream
@@ -61,6 +74,7 @@ export class SseStream {
   /** The position of the last message stored, 0 before the first. */
   #position = 0;
   #onConnectionClosed: (() => void) | undefined;
+  #relay: StreamRelay | undefined;
 
   constructor(id: string, options: SseStreamOptions) {
     this.id = id;
@@ -102,12 +116,56 @@ export class SseStream {
     }
     // Keep event order even when the store answers out of order.
     const sent = this.#order.then(async () => {
-      const position = await store.append(this.id, message);
+      let position: number;
+      try {
+        position = await store.append(this.id, message);
+      } catch {
+        // The store is unreachable: the client still gets the message now, without an id,
+        // since it could not be replayed.
+        this.#write(sseEvent(data));
+        return;
+      }
       this.#position = position;
-      this.#write(sseEvent(data, eventId(this.id, position)));
+      const chunk = sseEvent(data, eventId(this.id, position));
+      if (this.#relay) this.#relay.event(chunk, position);
+      else this.#write(chunk);
     });
     this.#order = sent.catch(() => undefined);
     return sent;
+  }
+
+  /** The position of the last message stored. */
+  get position(): number {
+    return this.#position;
+  }
+
+  /**
+   * Hands this stream's client to another instance: the local connection ends (after what was
+   * already sent) and later events go to `relay` until it ends. In send order.
+   */
+  relayTo(relay: StreamRelay): void {
+    this.#order = this.#order.then(() => {
+      this.#endRelay();
+      if (this.#finished) {
+        relay.start(this.#position);
+        relay.end();
+        return;
+      }
+      this.#relay = relay;
+      relay.start(this.#position);
+      this.#disconnectNow();
+    });
+  }
+
+  /** Stops relaying to `relay` (its client went away); later events are only stored. */
+  unrelay(relay: StreamRelay): void {
+    if (this.#relay === relay) this.#relay = undefined;
+  }
+
+  #endRelay(): void {
+    const relay = this.#relay;
+    this.#relay = undefined;
+    relay?.end();
   }
 
   /** Waits until every message handed to send() has been written. */
@@ -143,6 +201,7 @@ export class SseStream {
     // One connection per stream: a client that resumes while its old connection is still open
     // gets that one ended, rather than left hanging with nothing more to come.
     const previous = this.#controller;
+    this.#endRelay();
     this.#detach();
     try {
       previous?.close();
@@ -188,6 +247,10 @@ export class SseStream {
     const store = this.#options.eventStore;
     const opened = this.#order.then(async () => {
       const events = (await store?.replay(this.id, after)) ?? [];
+      // A stream made anew on this instance (a GET stream that moved here) learns from the
+      // replay where the shared store stands.
+      const last = events.at(-1)?.position ?? after;
+      if (last > this.#position) this.#position = last;
       const replay = events
         .map((event) => sseEvent(JSON.stringify(event.message), eventId(this.id, event.position)))
         .join("");
@@ -239,6 +302,7 @@ export class SseStream {
   #finish(): void {
     if (this.#finished) return;
     this.#finished = true;
+    this.#endRelay();
     this.#onConnectionClosed = undefined;
     if (this.#controller) {
       try {

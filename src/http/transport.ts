@@ -7,12 +7,13 @@ import {
   type JsonRpcMessage,
   type JsonRpcNotification,
   type JsonRpcRequest,
+  type JsonRpcResponse,
   McpError,
   parseMessage,
 } from "../mcp/jsonrpc.ts";
 import { declaredVersion } from "../mcp/modern.ts";
 import { type AuthInfo, type Exchange, Peer } from "../mcp/peer.ts";
-import { eventNotification, type McpServer } from "../mcp/server.ts";
+import { eventNotification, type McpServer, type ServerEvent } from "../mcp/server.ts";
 import type { JsonObject } from "../mcp/types.ts";
 import {
   DEFAULT_HEADER_VERSION,
@@ -22,12 +23,14 @@ import {
   supportsBatching,
 } from "../mcp/versions.ts";
 import { accepts, readBody } from "./body.ts";
+import { memoryBus } from "./bus.ts";
 import { badRequest, httpError } from "./errors.ts";
 import type { EventStore } from "./event-store.ts";
 import { ModernHandler } from "./modern.ts";
 import { checkOrigin, type OriginOptions } from "./origin.ts";
 import { OutgoingRequests } from "./outgoing.ts";
-import { type Session, type SessionOptions, SessionTable } from "./sessions.ts";
+import { Session, type SessionOptions, SessionTable, SharedSession } from "./sessions.ts";
+import { SharedSessions } from "./shared.ts";
 import { eventId, parseEventId, SSE_HEADERS, SseStream, sseEvent } from "./sse.ts";
 
 export interface StreamableHttpOptions extends OriginOptions {
@@ -60,6 +63,22 @@ export interface Guard {
 }
 
 const JSON_HEADERS = { "Content-Type": "application/json" };
+
+/** Whether an error says shared state (Store or Bus) cannot be reached right now. */
+function isUnavailable(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return code === "ERR_STORE_UNAVAILABLE" || code === "ERR_BUS_UNAVAILABLE";
+}
+
+/** The reply while shared state cannot be reached: nothing was done, try again shortly. */
+export function unavailableResponse(): Response {
+  return httpError(
+    503,
+    ErrorCode.ConnectionClosed,
+    "Service Unavailable: session storage cannot be reached; try again shortly",
+    { "Retry-After": "2" },
+  );
+}
 
 /** An Exchange for one POST: its reply stream and a lazily made abort signal. */
 class PostExchange implements Exchange {
@@ -122,54 +141,120 @@ export class StreamableHttpTransport {
   readonly #eventStore: EventStore | undefined;
   readonly #stopListening: () => void;
   readonly #modern: ModernHandler;
+  /** With sessions in a shared Store: what crosses between instances. */
+  readonly #shared: SharedSessions | undefined;
+  /** Listeners (2026-07-28 subscriptions) that also hear events raised on other instances. */
+  readonly #remoteListeners = new Set<(event: ServerEvent) => void>();
 
   constructor(server: McpServer, options: StreamableHttpOptions = {}) {
     this.server = server;
     this.#options = options;
     this.#maxBody = options.maxBodyBytes ?? 4 * 1024 * 1024;
     this.#keepAliveMs = options.keepAliveMs ?? 15_000;
+    const sessionOptions =
+      options.sessions === true ? {} : options.sessions ? options.sessions : undefined;
+    const store = sessionOptions?.store;
+    if (sessionOptions) {
+      this.sessions = new SessionTable(
+        sessionOptions,
+        (session) => this.#ended(session),
+        store !== undefined,
+      );
+      this.#eventStore = options.eventStore;
+    }
+    if (store && this.sessions) {
+      this.#shared = new SharedSessions({
+        store,
+        bus: sessionOptions?.bus ?? memoryBus(),
+        table: this.sessions,
+        eventStore: this.#eventStore,
+        cacheMs: sessionOptions?.cacheMs ?? 1_000,
+        keepAliveMs: this.#keepAliveMs,
+        host: {
+          receive: (notification, session) => this.server.receive(notification, session),
+          settle: (response, sessionId) => void this.#outgoing.settle(response, sessionId),
+          deliver: (event) => {
+            this.#fanOut(event);
+            for (const listener of this.#remoteListeners) listener(event);
+          },
+        },
+      });
+    }
     this.#modern = new ModernHandler(server, {
       keepAliveMs: this.#keepAliveMs,
       jsonResponse: options.jsonResponse ?? false,
       guard: options.guard,
+      listen: this.#shared
+        ? (listener) => {
+            const stop = server.listen(listener);
+            this.#remoteListeners.add(listener);
+            return () => {
+              stop();
+              this.#remoteListeners.delete(listener);
+            };
+          }
+        : undefined,
     });
-    this.#outgoing = new OutgoingRequests(options.clientRequestTimeoutMs ?? 10 * 60_000);
-    if (options.sessions) {
-      const sessionOptions = options.sessions === true ? {} : options.sessions;
-      this.sessions = new SessionTable(sessionOptions, (session) => this.#ended(session));
-      this.#eventStore = options.eventStore;
-    }
+    this.#outgoing = new OutgoingRequests(
+      options.clientRequestTimeoutMs ?? 10 * 60_000,
+      this.#shared ? `${this.#shared.instance}.` : "",
+    );
     this.#stopListening = server.listen((event) => {
-      if (!this.sessions) return;
-      const message = eventNotification(event);
-      for (const session of this.sessions.values()) {
-        if (event.type === "resource_updated" && !session.subscriptions?.has(event.uri)) continue;
-        session.standalone?.send(message);
-      }
+      this.#fanOut(event);
+      this.#shared?.publishEvent(event);
     });
   }
 
-  /** Stops listening to the server and ends every session. */
+  /** Resolves once this instance hears the other instances (always at once without a shared Store). */
+  ready(): Promise<void> {
+    return this.#shared?.ready() ?? Promise.resolve();
+  }
+
+  /**
+   * Stops listening to the server and ends every session. With a shared Store, only this
+   * instance's part ends (its streams and requests): the sessions live on for the others.
+   */
   close(): void {
     this.#stopListening();
     this.#modern.close();
     if (!this.sessions) return;
+    if (this.#shared) {
+      this.#shared.close();
+      for (const session of [...this.sessions.values()]) this.sessions.forget(session.sessionId!);
+      return;
+    }
     for (const session of [...this.sessions.values()]) this.sessions.end(session.sessionId!);
+  }
+
+  /** Passes a server event to this instance's 2025 sessions: their GET streams. */
+  #fanOut(event: ServerEvent): void {
+    if (!this.sessions) return;
+    const message = eventNotification(event);
+    for (const session of this.sessions.values()) {
+      if (event.type === "resource_updated" && !session.subscriptions?.has(event.uri)) continue;
+      session.standalone?.send(message);
+    }
   }
 
   async handle(c: HonoContext): Promise<Response> {
     if (!checkOrigin(c.req.raw, this.#options)) {
       return httpError(403, ErrorCode.ConnectionClosed, "Forbidden: origin not allowed");
     }
-    switch (c.req.method) {
-      case "POST":
-        return this.#post(c);
-      case "GET":
-        return this.#get(c);
-      case "DELETE":
-        return this.#delete(c);
-      default:
-        return this.#methodNotAllowed();
+    try {
+      switch (c.req.method) {
+        case "POST":
+          return await this.#post(c);
+        case "GET":
+          return await this.#get(c);
+        case "DELETE":
+          return await this.#delete(c);
+        default:
+          return this.#methodNotAllowed();
+      }
+    } catch (error) {
+      // Shared state is down: a clear "try again", never a guess.
+      if (isUnavailable(error)) return unavailableResponse();
+      throw error;
     }
   }
 
@@ -236,10 +321,18 @@ export class StreamableHttpTransport {
     const headerVersion = request.headers.get("mcp-protocol-version");
     const first = messages[0]!;
     if (
-      !batch &&
-      (isModernVersion(headerVersion ?? "") ||
-        ("method" in first && declaredVersion(first.params) !== undefined))
+      isModernVersion(headerVersion ?? "") ||
+      messages.some(
+        (message) => "method" in message && declaredVersion(message.params) !== undefined,
+      )
     ) {
+      if (batch) {
+        return httpError(
+          400,
+          ErrorCode.InvalidRequest,
+          "Invalid Request: 2026-07-28 has no batches; send each message in its own POST",
+        );
+      }
       return this.#modern.handle(c, first, wantsSse);
     }
 
@@ -263,7 +356,7 @@ export class StreamableHttpTransport {
     if (unsupported) return unsupported;
     let peer: Peer;
     if (this.sessions) {
-      const found = this.#session(c);
+      const found = this.#shared ? await this.#sharedSession(c) : this.#session(c);
       if (found instanceof Response) return found;
       peer = found;
     } else {
@@ -280,12 +373,16 @@ export class StreamableHttpTransport {
     const requests = messages.filter(isRequest);
     const refused = this.#checkScopes(c, requests);
     if (refused) return refused;
-    for (const message of messages) {
-      if (isRequest(message)) continue;
-      if ("method" in message) {
-        this.server.receive(message, peer);
-      } else {
-        this.#outgoing.settle(message, peer.sessionId);
+    if (this.#shared && peer instanceof SharedSession) {
+      await this.#receiveShared(messages, peer, this.#shared);
+    } else {
+      for (const message of messages) {
+        if (isRequest(message)) continue;
+        if ("method" in message) {
+          this.server.receive(message, peer);
+        } else {
+          this.#outgoing.settle(message, peer.sessionId);
+        }
       }
     }
     if (requests.length === 0) return new Response(null, { status: 202 });
@@ -300,10 +397,43 @@ export class StreamableHttpTransport {
     if (this.sessions) (peer as Session).subject = this.#options.guard?.authenticate(c)?.subject;
     const response = await this.#reply(c, peer, [request], false, wantsSse);
     if (peer.sessionId !== undefined) {
-      if (response.status === 200) response.headers.set("Mcp-Session-Id", peer.sessionId);
-      else this.sessions?.end(peer.sessionId);
+      if (response.status !== 200) {
+        this.sessions?.end(peer.sessionId);
+        return response;
+      }
+      if (this.#shared) {
+        try {
+          await this.#shared.create(peer as SharedSession);
+        } catch (error) {
+          this.sessions?.forget(peer.sessionId);
+          throw error;
+        }
+      }
+      response.headers.set("Mcp-Session-Id", peer.sessionId);
     }
     return response;
+  }
+
+  /**
+   * The notifications and answers of a POST on a shared session: a cancellation or an answer
+   * for a request that runs on another instance goes there; what they changed is saved.
+   */
+  async #receiveShared(
+    messages: readonly JsonRpcMessage[],
+    session: SharedSession,
+    shared: SharedSessions,
+  ): Promise<void> {
+    const before = shared.snapshot(session);
+    for (const message of messages) {
+      if (isRequest(message)) continue;
+      if ("method" in message) {
+        this.server.receive(message, session);
+        if (message.method === "notifications/cancelled") await shared.cancel(session, message);
+      } else if (!this.#outgoing.settle(message, session.sessionId)) {
+        await shared.routeResponse(message as JsonRpcResponse, session.sessionId!);
+      }
+    }
+    await shared.persist(session, before);
   }
 
   /**
@@ -317,6 +447,19 @@ export class StreamableHttpTransport {
     return badRequest(
       `Unsupported protocol version ${headerVersion}; supported: ${this.server.protocolVersions.join(", ")}`,
     );
+  }
+
+  /** #session for sessions in a shared Store: this instance's copy, or the Store's record. */
+  async #sharedSession(c: HonoContext): Promise<Session | Response> {
+    const id = c.req.header("mcp-session-id");
+    if (!id) return badRequest("the Mcp-Session-Id header is required");
+    const found = await this.#shared!.find(id, this.#options.guard?.authenticate(c)?.subject);
+    if (found instanceof Session) return found;
+    const message =
+      found === "ended" || this.sessions!.wasEnded(id)
+        ? "Session ended; start a new one with initialize"
+        : "Session not found";
+    return httpError(404, ErrorCode.ConnectionClosed, message);
   }
 
   /** Looks up the session a request names, or the error reply for a missing or unknown one. */
@@ -367,12 +510,12 @@ export class StreamableHttpTransport {
         c,
         auth,
         true,
-        (message) => (peer as Session).standalone?.send(message),
+        (message) => this.#push(peer, message),
         (method, params, options) =>
           this.#clientRequest(peer, undefined, method, params, options.signal),
       );
       const responses = (
-        await Promise.all(requests.map((r) => this.server.dispatch(r, exchange)))
+        await Promise.all(requests.map((r) => this.#dispatch(r, exchange)))
       ).filter((response) => response !== undefined);
       // Nothing is owed for cancelled requests.
       if (responses.length === 0) return new Response(null, { status: 202 });
@@ -383,7 +526,11 @@ export class StreamableHttpTransport {
 
     const session = peer.sessionId !== undefined ? (peer as Session) : undefined;
     const resumable = this.#eventStore !== undefined && session !== undefined;
-    const streamId = session ? `${session.sessionId}_${crypto.randomUUID()}` : "";
+    const streamId = !session
+      ? ""
+      : this.#shared
+        ? this.#shared.streamId(session.sessionId!)
+        : `${session.sessionId}_${crypto.randomUUID()}`;
     const stream = new SseStream(streamId, {
       eventStore: resumable ? this.#eventStore : undefined,
       keepAliveMs: this.#keepAliveMs,
@@ -416,7 +563,7 @@ export class StreamableHttpTransport {
     }
     const done = Promise.all(
       requests.map((r) =>
-        this.server.dispatch(r, exchange).then((response) => response && stream.send(response)),
+        this.#dispatch(r, exchange).then((response) => response && stream.send(response)),
       ),
     ).then(() => "done" as const);
 
@@ -439,6 +586,51 @@ export class StreamableHttpTransport {
     );
   }
 
+  /**
+   * Dispatches one request; on a shared session, then saves what it changed in the session
+   * (before the reply goes out, so the client's next request sees it on any instance).
+   */
+  #dispatch(request: JsonRpcRequest, exchange: Exchange): Promise<JsonRpcResponse | undefined> {
+    const shared = this.#shared;
+    const session = exchange.peer;
+    if (!shared || !(session instanceof SharedSession) || request.method === "initialize") {
+      return this.server.dispatch(request, exchange);
+    }
+    const before = shared.snapshot(session);
+    return this.server.dispatch(request, exchange).then(async (response) => {
+      try {
+        await shared.persist(session, before);
+      } catch (error) {
+        // This copy now differs from the Store: read it again on the next request.
+        session.checkedAt = 0;
+        const unavailable = isUnavailable(error);
+        return (
+          response &&
+          failure(
+            request.id,
+            new McpError(
+              unavailable ? ErrorCode.ConnectionClosed : ErrorCode.InternalError,
+              unavailable
+                ? "Service Unavailable: the session change could not be saved; try again shortly"
+                : "Internal error: the session change could not be saved",
+            ),
+          )
+        );
+      }
+      return response;
+    });
+  }
+
+  /** Sends a message on the session's GET stream, on this instance or the one that has it. */
+  #push(peer: Peer, message: JsonRpcMessage): void {
+    const standalone = (peer as Session).standalone;
+    if (standalone || !this.#shared || peer.sessionId === undefined) {
+      void standalone?.send(message);
+      return;
+    }
+    void this.#shared.push(peer.sessionId, message).catch(() => {});
+  }
+
   /** Sends a server-to-client request on the reply stream, or the session's GET stream. */
   #clientRequest(
     peer: Peer,
@@ -448,6 +640,13 @@ export class StreamableHttpTransport {
     signal: AbortSignal | undefined,
   ): Promise<JsonObject> {
     const target = stream ?? (peer as Session).standalone;
+    if (!target && this.#shared && peer.sessionId !== undefined) {
+      // The GET stream may be open on another instance: the request goes there, and the
+      // answer comes back here whichever instance the client posts it to.
+      const { id, result } = this.#outgoing.open(peer.sessionId, signal);
+      this.#push(peer, { jsonrpc: "2.0", id, method, params });
+      return result;
+    }
     if (!target) {
       return Promise.reject(
         new McpError(
@@ -474,7 +673,7 @@ export class StreamableHttpTransport {
     }
     const unsupported = this.#unsupportedVersion(c.req.header("mcp-protocol-version") ?? null);
     if (unsupported) return unsupported;
-    const session = this.#session(c);
+    const session = this.#shared ? await this.#sharedSession(c) : this.#session(c);
     if (session instanceof Response) return session;
     const lastEventId = c.req.header("last-event-id");
     if (lastEventId !== undefined && this.#eventStore) return this.#resume(session, lastEventId);
@@ -487,6 +686,7 @@ export class StreamableHttpTransport {
     }
     const stream = this.#standalone(session);
     if (session.protocolVersion >= "2025-11-25") stream.prime();
+    this.#shared?.claimStandalone(session.sessionId!);
     return new Response(stream.connect(), { headers: SSE_HEADERS });
   }
 
@@ -507,12 +707,22 @@ export class StreamableHttpTransport {
     if (!parsed?.streamId.startsWith(`${session.sessionId}_`)) {
       return badRequest("unknown Last-Event-ID");
     }
-    const live =
-      parsed.streamId === `${session.sessionId}_get`
-        ? this.#standalone(session)
-        : session.streams?.get(parsed.streamId);
+    const standalone = parsed.streamId === `${session.sessionId}_get`;
+    const live = standalone ? this.#standalone(session) : session.streams?.get(parsed.streamId);
     if (live) {
+      if (standalone) this.#shared?.claimStandalone(session.sessionId!);
       return new Response(await live.resume(parsed.position), { headers: SSE_HEADERS });
+    }
+    const owner = this.#shared?.ownerOf(parsed.streamId);
+    if (owner !== undefined && owner !== this.#shared!.instance) {
+      const body = await this.#shared!.resumeElsewhere(
+        session,
+        parsed.streamId,
+        owner,
+        parsed.position,
+      );
+      if (!body) return httpError(404, ErrorCode.ConnectionClosed, "Stream not found");
+      return new Response(body, { headers: SSE_HEADERS });
     }
     const events = await this.#eventStore!.replay(parsed.streamId, parsed.position);
     if (!events) return httpError(404, ErrorCode.ConnectionClosed, "Stream not found");
@@ -526,13 +736,14 @@ export class StreamableHttpTransport {
 
   // DELETE
 
-  #delete(c: HonoContext): Response {
+  async #delete(c: HonoContext): Promise<Response> {
     if (!this.sessions) return this.#methodNotAllowed();
     const unsupported = this.#unsupportedVersion(c.req.header("mcp-protocol-version") ?? null);
     if (unsupported) return unsupported;
-    const session = this.#session(c);
+    const session = this.#shared ? await this.#sharedSession(c) : this.#session(c);
     if (session instanceof Response) return session;
-    this.sessions.end(session.sessionId!);
+    if (this.#shared) await this.#shared.end(session);
+    else this.sessions.end(session.sessionId!);
     return new Response(null, { status: 200 });
   }
 

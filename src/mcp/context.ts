@@ -49,6 +49,14 @@ export type FormElicitResult<S extends z.ZodObject> =
   | { action: "accept"; content: z.output<S> }
   | { action: "decline" | "cancel"; content?: undefined };
 
+/** What a tool call that may run as a task offers its handler. */
+export interface TaskControl {
+  /** The task's id, once the call runs as a task. */
+  readonly taskId: string | undefined;
+  /** Makes the rest of the call a task now; false when it can no longer become one. */
+  start(): Promise<boolean>;
+}
+
 function levelRank(level: LoggingLevel): number {
   return LOGGING_LEVELS.indexOf(level);
 }
@@ -63,6 +71,7 @@ export class Context {
   readonly #host: ContextHost;
   readonly #exchange: Exchange;
   readonly #progressToken: string | number | undefined;
+  readonly #task: TaskControl | undefined;
   #controller: AbortController | undefined;
   #signal: AbortSignal | undefined;
   #logger: Logger | undefined;
@@ -74,8 +83,10 @@ export class Context {
     requestId: RequestId,
     method: string,
     meta: JsonObject | undefined,
+    task?: TaskControl,
   ) {
     this.#host = host;
+    this.#task = task;
     this.#exchange = exchange;
     this.requestId = requestId;
     this.method = method;
@@ -106,6 +117,22 @@ export class Context {
     this.#cancelled = true;
     this.#controller ??= new AbortController();
     this.#controller.abort(new McpError(ErrorCode.RequestTimeout, `Request cancelled: ${reason}`));
+  }
+
+  /** The id of the task this tool call runs as, if it runs as one. */
+  get taskId(): string | undefined {
+    return this.#task?.taskId;
+  }
+
+  /**
+   * Turns the rest of this tool call into a task: the client gets the task handle now and
+   * polls for the result. Resolves true once the task exists; false where the call cannot
+   * become a task (the tool does not support tasks, or the client cannot take one). Under
+   * 2026-07-28, input asked before this goes through multi round-trip requests, and after it
+   * through the task; a 2025-11-25 call is already a task when the handler starts.
+   */
+  startTask(): Promise<boolean> {
+    return this.#task ? this.#task.start() : Promise.resolve(false);
   }
 
   /** The Hono context of the HTTP request, when the request came over HTTP. */

@@ -6,6 +6,7 @@ export {
   type FormElicitation,
   type FormElicitResult,
   type Logger,
+  type TaskControl,
   type UrlElicitation,
 } from "./context.ts";
 export * from "./jsonrpc.ts";
@@ -23,6 +24,7 @@ export {
 } from "./resources.ts";
 export type { SchemaInput } from "./schema.ts";
 export { McpServer, type McpServerOptions, type ServerEvent } from "./server.ts";
+export * from "./tasks/index.ts";
 export {
   errorResult,
   RegisteredTool,

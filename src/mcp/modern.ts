@@ -53,10 +53,29 @@ export function declaredVersion(params: JsonObject | undefined): string | undefi
 }
 
 /**
+ * Refuses a 2026-07-28 request whose `_meta` lacks a required field (protocol version, client
+ * capabilities): such a request is malformed, -32602 (basic/index.mdx, "_meta").
+ */
+export function checkRequestMeta(params: JsonObject | undefined): void {
+  const meta = params?._meta;
+  const missing = !isObject(meta)
+    ? "_meta"
+    : typeof meta[META.protocolVersion] !== "string"
+      ? META.protocolVersion
+      : !isObject(meta[META.clientCapabilities])
+        ? META.clientCapabilities
+        : undefined;
+  if (missing !== undefined) {
+    throw new McpError(ErrorCode.InvalidParams, `Invalid params: the request lacks ${missing}`);
+  }
+}
+
+/**
  * The per-request peer of a 2026-07-28 request, read from its `_meta`: version, client
  * identity and capabilities, and the log level it opted into (none: no log messages).
  */
 export function modernPeer(params: JsonObject | undefined, supported: readonly string[]): Peer {
+  checkRequestMeta(params);
   const meta = isObject(params?._meta) ? params._meta : {};
   const version = meta[META.protocolVersion];
   if (typeof version !== "string" || !isModernVersion(version) || !supported.includes(version)) {
@@ -71,7 +90,11 @@ export function modernPeer(params: JsonObject | undefined, supported: readonly s
   const info = meta[META.clientInfo];
   if (isObject(info)) peer.clientInfo = info as unknown as Implementation;
   const level = meta[META.logLevel];
-  if (typeof level === "string" && (LOGGING_LEVELS as readonly string[]).includes(level)) {
+  if (level !== undefined) {
+    // An unrecognized level is refused rather than taken as "no logs" (logging.mdx).
+    if (typeof level !== "string" || !(LOGGING_LEVELS as readonly string[]).includes(level)) {
+      throw new McpError(ErrorCode.InvalidParams, "Invalid params: unknown log level in _meta");
+    }
     peer.logLevel = level as LoggingLevel;
   }
   peer.initialized = true;

@@ -88,6 +88,16 @@ export class InputRound {
       digest: await digest(binding.params),
       principal: binding.principal,
     };
+    // Checked first, with or without a requestState: nothing runs on an oversized request.
+    const responses = raw.inputResponses ?? {};
+    if (!isObject(responses))
+      throw new McpError(ErrorCode.InvalidParams, "inputResponses must be an object");
+    if (new TextEncoder().encode(JSON.stringify(responses)).length > MAX_RESPONSES_BYTES) {
+      throw new McpError(
+        ErrorCode.InvalidParams,
+        `inputResponses exceeds ${MAX_RESPONSES_BYTES} bytes`,
+      );
+    }
     const sealed = raw.requestState;
     if (sealed === undefined) return new InputRound({}, bound);
     if (typeof sealed !== "string" || sealed.length > 1024 * 1024) throw invalidState("malformed");
@@ -102,15 +112,6 @@ export class InputRound {
       state.principal !== bound.principal
     ) {
       throw invalidState("it belongs to another request");
-    }
-    const responses = raw.inputResponses ?? {};
-    if (!isObject(responses))
-      throw new McpError(ErrorCode.InvalidParams, "inputResponses must be an object");
-    if (JSON.stringify(responses).length > MAX_RESPONSES_BYTES) {
-      throw new McpError(
-        ErrorCode.InvalidParams,
-        `inputResponses exceeds ${MAX_RESPONSES_BYTES} bytes`,
-      );
     }
     const answers = { ...state.answers };
     // Only answers to what was asked count; anything else is ignored.

@@ -21,7 +21,7 @@ import {
   SESSION_ERA_ONLY,
 } from "./modern.ts";
 import { InputRound, SUSPENDED } from "./mrtr.ts";
-import type { Exchange, Peer } from "./peer.ts";
+import type { AuthInfo, Exchange, Peer } from "./peer.ts";
 import { type PromptConfig, type PromptHandler, RegisteredPrompt } from "./prompts.ts";
 import {
   RegisteredResource,
@@ -32,6 +32,13 @@ import {
 } from "./resources.ts";
 import type { SchemaInput } from "./schema.ts";
 import { Sealer } from "./sealer.ts";
+import type { ToolCall } from "./tasks/call.ts";
+import {
+  EXTENSION_TASK_METHODS,
+  LEGACY_TASK_METHODS,
+  type TaskOptions,
+  Tasks,
+} from "./tasks/manager.ts";
 import { errorResult, RegisteredTool, type ToolConfig, type ToolHandler } from "./tools.ts";
 import {
   type Icon,
@@ -76,6 +83,8 @@ export interface McpServerOptions {
   inputTtlMs?: number;
   /** Cache hints on list, read and discover results (2026-07-28). Default ttlMs 0. */
   cache?: CacheHints;
+  /** Tool calls as tasks: where they are stored, their lifetimes, completion webhooks. */
+  tasks?: TaskOptions;
 }
 
 /** How long clients may cache a result, and whether shared caches may keep it. */
@@ -131,6 +140,12 @@ export function eventNotification(event: ServerEvent): JsonRpcNotification {
     : { jsonrpc: "2.0", method: "notifications/resources/updated", params: { uri: event.uri } };
 }
 
+function withoutExecution(tool: JsonObject): JsonObject {
+  if (!("execution" in tool)) return tool;
+  const { execution: _execution, ...rest } = tool;
+  return rest;
+}
+
 function stringParam(params: JsonObject, key: string): string {
   const value = params[key];
   if (typeof value !== "string") {
@@ -158,6 +173,8 @@ export class McpServer {
   readonly resources: Listing<RegisteredResource>;
   readonly templates: Listing<RegisteredResource>;
   readonly prompts: Listing<RegisteredPrompt>;
+  /** Tool calls running or run as tasks, and their store. */
+  readonly tasks: Tasks;
   readonly #listeners = new Set<(event: ServerEvent) => void>();
   readonly #pendingLists = new Set<"tools" | "resources" | "prompts">();
   readonly #methods: Record<string, MethodHandler>;
@@ -185,6 +202,14 @@ export class McpServer {
     this.resources = new Listing(() => this.#listChanged("resources"));
     this.templates = new Listing(() => this.#listChanged("resources"));
     this.prompts = new Listing(() => this.#listChanged("prompts"));
+    this.tasks = new Tasks(options.tasks ?? {}, {
+      taskSupport: (name) => this.tools.get(name)?.taskSupport,
+      offersTasks: () => {
+        for (const tool of this.tools.values()) if (tool.taskSupport !== "forbidden") return true;
+        return false;
+      },
+      pageSize: this.pageSize,
+    });
     this.#methods = this.#methodTable();
   }
 
@@ -295,10 +320,23 @@ export class McpServer {
       }
       via = askingThrough(exchange, round);
     }
-    const ctx = new Context(this, via, request.id, request.method, meta);
+    let call: ToolCall | undefined;
+    if (request.method === "tools/call") {
+      try {
+        call = await this.tasks.prepare(params, exchange, via);
+      } catch (error) {
+        const mcpError = asMcpError(error);
+        return failure(request.id, modern ? modernError(mcpError) : mcpError);
+      }
+      // A call that may become a task talks to the client through the task once it is one.
+      if (call) via = call.exchange;
+    }
+    const ctx = new Context(this, via, request.id, request.method, meta, call);
     if (peer.sessionId !== undefined) (peer.inflight ??= new Map()).set(request.id, ctx);
     try {
-      const run = Promise.resolve(handler(params, ctx, via));
+      const run = call
+        ? call.run(() => handler(params, ctx, via))
+        : Promise.resolve(handler(params, ctx, via));
       // A suspended run may still settle later (a handler racing its own timer): ignore it.
       run.catch(() => {});
       const outcome = round ? await Promise.race([run, round.suspended]) : await run;
@@ -329,6 +367,9 @@ export class McpServer {
   #handler(method: string, modern: boolean): MethodHandler | undefined {
     if (!Object.hasOwn(this.#methods, method)) return undefined;
     if (modern ? SESSION_ERA_ONLY.has(method) : MODERN_ONLY.has(method)) return undefined;
+    if (modern ? LEGACY_TASK_METHODS.has(method) : EXTENSION_TASK_METHODS.has(method)) {
+      return undefined;
+    }
     return this.#methods[method];
   }
 
@@ -375,7 +416,7 @@ export class McpServer {
   }
 
   /** Builds the initialize result and records the client on its peer. */
-  initialize(params: JsonObject, peer: Peer): JsonObject {
+  initialize(params: JsonObject, peer: Peer, auth?: AuthInfo): JsonObject {
     const version = negotiateVersion(params.protocolVersion, this.protocolVersions);
     peer.protocolVersion = version;
     peer.clientCapabilities = isObject(params.capabilities) ? params.capabilities : {};
@@ -383,15 +424,19 @@ export class McpServer {
       peer.clientInfo = params.clientInfo as unknown as Implementation;
     const result: JsonObject = {
       protocolVersion: version,
-      capabilities: this.capabilities(),
+      capabilities: this.capabilities({ version, authenticated: auth?.subject !== undefined }),
       serverInfo: this.info,
     };
     if (this.instructions !== undefined) result.instructions = this.instructions;
     return result;
   }
 
-  /** What this server offers, from what is registered. */
-  capabilities(): JsonObject {
+  /**
+   * What this server offers, from what is registered. Tasks are advertised the way the
+   * revision in `version` knows them (default: 2025-11-25), and tasks/list only to
+   * authenticated callers.
+   */
+  capabilities(context: { version?: string; authenticated?: boolean } = {}): JsonObject {
     const capabilities: JsonObject = { logging: {} };
     let completions = false;
     if (this.tools.size) capabilities.tools = { listChanged: true };
@@ -404,6 +449,14 @@ export class McpServer {
       for (const prompt of this.prompts.values()) completions ||= !!prompt.config.complete;
     }
     if (completions) capabilities.completions = {};
+    const version = context.version ?? "2025-11-25";
+    const modern = isModernVersion(version);
+    const tasks =
+      modern || version === "2025-11-25"
+        ? this.tasks.capability(modern, context.authenticated ?? false)
+        : undefined;
+    if (tasks && modern) capabilities.extensions = tasks;
+    else if (tasks) capabilities.tasks = tasks;
     return capabilities;
   }
 
@@ -437,6 +490,9 @@ export class McpServer {
   subscribe(
     requested: SubscriptionFilter,
     send: (message: JsonRpcNotification) => void,
+    /** Where events come from; a transport spanning instances adds the others' events. */
+    listen: (listener: (event: ServerEvent) => void) => () => void = (listener) =>
+      this.listen(listener),
   ): { accepted: SubscriptionFilter; stop: () => void } {
     const accepted: SubscriptionFilter = {};
     if (requested.toolsListChanged === true) accepted.toolsListChanged = true;
@@ -454,7 +510,7 @@ export class McpServer {
       prompts: accepted.promptsListChanged === true,
       resources: accepted.resourcesListChanged === true,
     };
-    const stop = this.listen((event) => {
+    const stop = listen((event) => {
       if (event.type === "list_changed" ? wanted[event.list] : watched.has(event.uri)) {
         send(eventNotification(event));
       }
@@ -571,18 +627,28 @@ export class McpServer {
         return nextCursor ? { [key]: items, nextCursor } : { [key]: items };
       };
     return {
-      initialize: (params, _ctx, exchange) => this.initialize(params, exchange.peer),
+      initialize: (params, _ctx, exchange) => this.initialize(params, exchange.peer, exchange.auth),
       ping: () => ({}),
       "server/discover": () => {
         const result: JsonObject = {
           supportedVersions: [...this.protocolVersions],
-          capabilities: this.capabilities(),
+          capabilities: this.capabilities({ version: "2026-07-28" }),
         };
         if (this.instructions !== undefined) result.instructions = this.instructions;
         return result;
       },
-      "tools/list": page(this.tools, "tools"),
+      "tools/list": (params, ctx, exchange) => {
+        const listed = page(this.tools, "tools")(params, ctx);
+        // Only 2025-11-25 knows `execution`; the extension of 2026-07-28 has no per-tool flag.
+        if (exchange.peer.protocolVersion === "2025-11-25") return listed;
+        return { ...listed, tools: (listed.tools as JsonObject[]).map(withoutExecution) };
+      },
       "tools/call": (params, ctx) => this.#callTool(params, ctx),
+      "tasks/get": (params, _ctx, exchange) => this.tasks.get(params, exchange),
+      "tasks/result": (params, ctx, exchange) => this.tasks.result(params, ctx, exchange),
+      "tasks/list": (params, _ctx, exchange) => this.tasks.list(params, exchange),
+      "tasks/cancel": (params, _ctx, exchange) => this.tasks.cancel(params, exchange),
+      "tasks/update": (params, _ctx, exchange) => this.tasks.update(params, exchange),
       "resources/list": async (params, ctx) => {
         const members = await this.#templateMembers(ctx);
         const all = members.length

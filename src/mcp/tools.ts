@@ -8,6 +8,7 @@ import {
   objectSchema,
   type SchemaInput,
 } from "./schema.ts";
+import type { TaskSupport } from "./tasks/record.ts";
 import type { CallToolResult, Icon, JsonObject, ToolAnnotations } from "./types.ts";
 
 export interface ToolConfig<I extends SchemaInput | undefined, O extends SchemaInput | undefined> {
@@ -22,6 +23,13 @@ export interface ToolConfig<I extends SchemaInput | undefined, O extends SchemaI
   _meta?: JsonObject;
   /** OAuth scopes a caller needs (enforced by the resource server). */
   scopes?: readonly string[];
+  /**
+   * Whether calls may run as tasks the client polls (published as `execution.taskSupport`).
+   * "optional": under 2025-11-25 when the client asks; under 2026-07-28 when the call runs
+   * long or the handler calls `ctx.startTask()`. "required": always as a task; clients that
+   * cannot take one get an error. Default "forbidden".
+   */
+  taskSupport?: TaskSupport;
 }
 
 export type ToolArgs<I> = I extends z.ZodType ? z.output<I> : JsonObject;
@@ -49,6 +57,7 @@ export class RegisteredTool {
   input!: CompiledSchema;
   output: CompiledSchema | undefined;
   scopes: readonly string[] = [];
+  taskSupport: TaskSupport = "forbidden";
   /** Arguments mirrored into `Mcp-Param-*` headers (`x-mcp-header`, 2026-07-28). */
   headerParams: readonly HeaderParam[] = [];
   handler: ToolHandler<unknown, unknown>;
@@ -76,12 +85,16 @@ export class RegisteredTool {
       ? objectSchema(compileSchema(config.output, "output"), `Output schema of tool "${this.name}"`)
       : undefined;
     this.scopes = config.scopes ?? [];
+    this.taskSupport = config.taskSupport ?? "forbidden";
     this.headerParams = headerParams(this.input.json, this.name);
     const definition: JsonObject = { name: this.name };
     if (config.title !== undefined) definition.title = config.title;
     if (config.description !== undefined) definition.description = config.description;
     definition.inputSchema = this.input.json;
     if (this.output) definition.outputSchema = this.output.json;
+    if (config.taskSupport !== undefined) {
+      definition.execution = { taskSupport: config.taskSupport };
+    }
     if (config.annotations !== undefined) definition.annotations = config.annotations;
     if (config.icons !== undefined) definition.icons = config.icons;
     if (config._meta !== undefined) definition._meta = config._meta;

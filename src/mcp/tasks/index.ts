@@ -1,0 +1,16 @@
+export { type TaskHost, type TaskOptions, Tasks } from "./manager.ts";
+export {
+  RELATED_TASK,
+  TASKS_EXTENSION,
+  type TaskFlavor,
+  type TaskRecord,
+  type TaskStatus,
+  type TaskSupport,
+} from "./record.ts";
+export { TaskStore } from "./store.ts";
+export {
+  signWebhook,
+  WEBHOOK_META,
+  type WebhookFailure,
+  type WebhookOptions,
+} from "./webhook.ts";
