@@ -1,7 +1,8 @@
-import { z } from "zod";
-import { authorizationServer, devLogin } from "../../src/auth/index.ts";
+import type { JWK } from "jose";
+import * as z from "zod";
+import { authorizationServer, devLogin, type LoginProvider } from "../../src/auth/index.ts";
 import { McpServer, mcpApp, memoryEventStore } from "../../src/index.ts";
-import { memoryStore } from "../../src/storage/index.ts";
+import { memoryStore, type Store } from "../../src/storage/index.ts";
 
 /** The demo server: a small notes service. The same file serves every runtime. */
 export function createDemoServer(): McpServer {
@@ -56,23 +57,96 @@ export function createDemoServer(): McpServer {
   return mcp;
 }
 
+/** What differs between runtimes; everything else in the demo is the same on all four. */
+export interface DemoAppOptions {
+  /** false: no authorization server at all (the endpoint is open). Default true. */
+  auth?: boolean;
+  /** Where the authorization server keeps its state. Default: an in-memory store. */
+  store?: Store;
+  /** How people sign in. Default: the dev login form, which only runs on loopback hosts. */
+  login?: LoginProvider;
+  /** Signs cookies and seals secrets (e.g. AUTH_SECRET); at least 32 characters. */
+  secret?: string;
+  /** Private signing JWKs (e.g. from SIGNING_KEY), newest first. Default: generated and stored. */
+  signingKeys?: readonly JWK[];
+  /** The issuer URL; set it in production. Default: the origin of each request. */
+  issuer?: string;
+  /**
+   * How long a rotated refresh token may be presented again while its successor is unused
+   * (a client that lost the response). Default 10 s; 0 makes every refresh token strictly
+   * single-use.
+   */
+  refreshGraceMs?: number;
+  /**
+   * 2025-era sessions (GET stream, resumable SSE) kept in this process. Default true; serverless
+   * runtimes where one instance does not see every request turn it off.
+   */
+  sessions?: boolean;
+}
+
 /** The demo app: the notes server behind the built-in authorization server (dev login). */
-export function createDemoApp(options: { auth?: boolean } = {}) {
-  const store = memoryStore();
+export function createDemoApp(options: DemoAppOptions = {}) {
+  const store = options.store ?? memoryStore();
+  const stateful = options.sessions ?? true;
   return mcpApp(createDemoServer(), {
     path: "/mcp",
-    sessions: true,
-    eventStore: memoryEventStore(),
+    ...(stateful ? { sessions: true, eventStore: memoryEventStore() } : {}),
     ...(options.auth === false
       ? {}
       : {
           auth: authorizationServer({
             store,
-            login: devLogin(),
+            login: options.login ?? devLogin(),
             scopes: ["notes:read", "notes:write"],
+            ...(options.secret ? { secret: options.secret } : {}),
+            ...(options.signingKeys?.length ? { signing: { keys: options.signingKeys } } : {}),
+            ...(options.issuer ? { issuer: options.issuer } : {}),
+            ...(options.refreshGraceMs === undefined
+              ? {}
+              : { lifetimes: { refreshGraceMs: options.refreshGraceMs } }),
           }),
         }),
   });
 }
 
-export const app = createDemoApp();
+/**
+ * Reads the demo's settings from environment variables (Node's `process.env`, Deno's
+ * `Deno.env.toObject()`, Bun's `Bun.env`, a Worker's `env`); see .env.example.
+ */
+export function demoOptionsFromEnv(env: Record<string, unknown>): DemoAppOptions {
+  const text = (name: string) => {
+    const value = env[name];
+    return typeof value === "string" && value.trim() !== "" ? value.trim() : undefined;
+  };
+  const options: DemoAppOptions = {};
+  const secret = text("AUTH_SECRET");
+  if (secret) options.secret = secret;
+  const key = text("SIGNING_KEY");
+  if (key) options.signingKeys = parseSigningKeys(key);
+  const issuer = text("ISSUER");
+  if (issuer) options.issuer = issuer;
+  const grace = text("REFRESH_GRACE_MS");
+  if (grace !== undefined) {
+    const ms = Number(grace);
+    if (!Number.isInteger(ms) || ms < 0) throw new TypeError("REFRESH_GRACE_MS must be ms >= 0");
+    options.refreshGraceMs = ms;
+  }
+  return options;
+}
+
+/** SIGNING_KEY holds one private JWK, or a JSON array of them (newest first) during rotation. */
+function parseSigningKeys(text: string): JWK[] {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    throw new TypeError("SIGNING_KEY must be a private JWK as JSON (or an array of them)");
+  }
+  const keys = Array.isArray(parsed) ? parsed : [parsed];
+  for (const key of keys) {
+    if (typeof key !== "object" || key === null || typeof (key as JWK).kty !== "string") {
+      throw new TypeError("SIGNING_KEY must be a private JWK as JSON (or an array of them)");
+    }
+  }
+  return keys as JWK[];
+}

@@ -1,4 +1,5 @@
-import { z } from "zod";
+// The namespace import lets bundlers drop zod's locales (about 260 KiB minified).
+import * as z from "zod";
 import type { JsonObject } from "./types.ts";
 
 /** A zod schema, or a JSON Schema object given as is. */

@@ -112,7 +112,7 @@ function askingThrough(exchange: Exchange, round: InputRound): Exchange {
     http: exchange.http,
     auth: exchange.auth,
     notify: (message) => exchange.notify(message),
-    request: (method, params) => round.ask(method, params),
+    request: (method, params, options) => round.ask(method, params, options.inputKey),
   };
 }
 
@@ -164,7 +164,8 @@ export class McpServer {
   readonly pageSize: number;
   readonly protocolVersions: readonly ProtocolVersion[];
   readonly listUnauthorized: boolean;
-  readonly #sealer: Sealer;
+  readonly #secret: string | undefined;
+  #sealer: Sealer | undefined;
   readonly #inputTtlMs: number;
   readonly #cache: CacheHints;
   /** Shared state for handlers, reachable as `ctx.app`. */
@@ -191,10 +192,7 @@ export class McpServer {
     if (options.secret !== undefined && options.secret.length < 32) {
       throw new TypeError("The server secret must be at least 32 characters");
     }
-    this.#sealer = new Sealer(
-      options.secret ?? crypto.getRandomValues(new Uint8Array(32)),
-      "portcullis requestState",
-    );
+    this.#secret = options.secret;
     this.#inputTtlMs = options.inputTtlMs ?? 10 * 60_000;
     this.#cache = options.cache ?? {};
     this.listUnauthorized = options.listUnauthorized ?? false;
@@ -342,7 +340,7 @@ export class McpServer {
       const outcome = round ? await Promise.race([run, round.suspended]) : await run;
       if (ctx.cancelled) return undefined;
       if (outcome === SUSPENDED) {
-        const result = await round!.result(this.#sealer, this.#inputTtlMs);
+        const result = await round!.result(this.#sealing(), this.#inputTtlMs);
         return success(request.id, this.#modernResult(request.method, params, result, ctx));
       }
       return success(
@@ -376,7 +374,19 @@ export class McpServer {
   #openRound(method: string, params: JsonObject, exchange: Exchange): Promise<InputRound> {
     const { _meta: _m, inputResponses: _i, requestState: _r, ...args } = params;
     const binding = { method, params: args, principal: exchange.auth?.subject ?? "" };
-    return InputRound.open(params, binding, this.#sealer);
+    return InputRound.open(params, binding, this.#sealing());
+  }
+
+  /**
+   * Made on first use: Workers forbid random numbers at global scope, where a server is
+   * usually constructed.
+   */
+  #sealing(): Sealer {
+    this.#sealer ??= new Sealer(
+      this.#secret ?? crypto.getRandomValues(new Uint8Array(32)),
+      "portcullis requestState",
+    );
+    return this.#sealer;
   }
 
   /** A 2026-07-28 result: `resultType`, the server's identity, and cache hints where they apply. */

@@ -1,4 +1,10 @@
-import { type ServerType, serve as serveNode } from "@hono/node-server";
+import type { IncomingMessage, Server, ServerResponse } from "node:http";
+import {
+  type Http2Bindings,
+  type HttpBindings,
+  type ServerType,
+  serve as serveNode,
+} from "@hono/node-server";
 import { isLoopbackHost } from "../http/origin.ts";
 
 export interface ServeOptions {
@@ -8,9 +14,34 @@ export interface ServeOptions {
   hostname?: string;
   /**
    * Host header values accepted. Defaults to loopback names when bound to loopback, which
-   * stops DNS rebinding; other bindings accept any Host unless this is set.
+   * stops DNS rebinding; other bindings accept any Host unless this is set. Behind a reverse
+   * proxy that forwards the public Host, list that name here.
    */
   allowedHosts?: readonly string[];
+  /**
+   * Behind a reverse proxy: take the scheme and host of the URL the app sees (and so the
+   * issuer and resource URLs it publishes) from `X-Forwarded-Proto` and `X-Forwarded-Host`.
+   * Only set this when a proxy you run sets or overwrites those headers: otherwise any client
+   * can claim any origin. Default false.
+   */
+  trustProxy?: boolean;
+  /**
+   * How long `close()` waits for in-flight requests before it ends open SSE streams and
+   * drops what is left. Default 10 s.
+   */
+  shutdownTimeoutMs?: number;
+  /** Time allowed to receive a request's headers. Default 66 s (longer than keep-alive). */
+  headersTimeoutMs?: number;
+  /**
+   * How long an idle keep-alive connection stays open. Default 65 s: longer than the 60 s
+   * idle timeout of common load balancers, so they never reuse a socket Node just closed.
+   */
+  keepAliveTimeoutMs?: number;
+  /**
+   * Time allowed to receive a whole request. Default 0 (none): a request's body is bounded by
+   * the endpoint's size limit, and a timer here would also cut long-lived SSE exchanges.
+   */
+  requestTimeoutMs?: number;
 }
 
 export interface RunningServer {
@@ -18,13 +49,21 @@ export interface RunningServer {
   url: string;
   port: number;
   server: ServerType;
-  /** Stops accepting connections and resolves once the server is closed. */
+  /**
+   * Graceful shutdown: stops accepting connections, lets in-flight requests finish (up to
+   * `shutdownTimeoutMs`), then ends open SSE streams and closes what remains. Resolves once
+   * the server is closed; calling it again returns the same promise.
+   */
   close(): Promise<void>;
 }
 
 interface FetchApp {
-  fetch(request: Request, ...rest: never[]): Response | Promise<Response>;
+  /** `env` carries Node's request and response (`c.env.incoming` in Hono), e.g. for the peer address. */
+  fetch(request: Request, env: HttpBindings | Http2Bindings): Response | Promise<Response>;
 }
+
+/** Grace given to ended SSE streams to flush before their sockets are dropped. */
+const STREAM_END_GRACE_MS = 500;
 
 function hostAllowed(host: string | null, allowed: readonly string[] | undefined): boolean {
   if (host === null) return false;
@@ -34,36 +73,151 @@ function hostAllowed(host: string | null, allowed: readonly string[] | undefined
   return allowed ? allowed.includes(host) || allowed.includes(name) : isLoopbackHost(name);
 }
 
+/** The first value of a comma-separated forwarded header, as proxies append to the list. */
+function firstValue(value: string | null): string | undefined {
+  const first = value?.split(",")[0]?.trim();
+  return first ? first : undefined;
+}
+
+const FORWARDED_HOST = /^(?:[a-z0-9-]+(?:\.[a-z0-9-]+)*|\[[0-9a-f:.]+\])(?::\d{1,5})?$/i;
+
+/** RequestInit as Node's fetch takes it: a streamed body needs `duplex`. */
+interface StreamingRequestInit extends RequestInit {
+  duplex?: "half";
+}
+
+/**
+ * The request as the client addressed the proxy: scheme and host from X-Forwarded-Proto and
+ * X-Forwarded-Host. Malformed values are ignored rather than trusted.
+ */
+function forwardedRequest(request: Request): Request {
+  const url = new URL(request.url);
+  const proto = firstValue(request.headers.get("x-forwarded-proto"))?.toLowerCase();
+  const host = firstValue(request.headers.get("x-forwarded-host"));
+  let changed = false;
+  if (proto === "http" || proto === "https") {
+    changed ||= url.protocol !== `${proto}:`;
+    url.protocol = `${proto}:`;
+  }
+  if (host && FORWARDED_HOST.test(host)) {
+    // Assigning url.host keeps our own port when the forwarded host names none.
+    const target = new URL(`${url.protocol}//${host}`);
+    changed ||= url.hostname !== target.hostname || url.port !== target.port;
+    url.hostname = target.hostname;
+    url.port = target.port;
+  }
+  if (!changed) return request;
+  const init: StreamingRequestInit = {
+    method: request.method,
+    headers: request.headers,
+    signal: request.signal,
+    redirect: request.redirect,
+  };
+  if (request.body) {
+    init.body = request.body;
+    init.duplex = "half";
+  }
+  return new Request(url, init);
+}
+
+const forbiddenHost = () =>
+  Response.json(
+    { jsonrpc: "2.0", id: null, error: { code: -32000, message: "Forbidden: Host not allowed" } },
+    { status: 403 },
+  );
+
 /** Serves a Hono app (or anything with `fetch`) on Node. */
 export function serve(app: FetchApp, options: ServeOptions = {}): Promise<RunningServer> {
   const hostname = options.hostname ?? "127.0.0.1";
   const checkHost = options.allowedHosts !== undefined || isLoopbackHost(hostname);
-  const fetch = checkHost
-    ? (request: Request) =>
-        hostAllowed(request.headers.get("host"), options.allowedHosts)
-          ? app.fetch(request)
-          : Response.json(
-              {
-                jsonrpc: "2.0",
-                id: null,
-                error: { code: -32000, message: "Forbidden: Host not allowed" },
-              },
-              { status: 403 },
-            )
-    : (request: Request) => app.fetch(request);
-  return new Promise((resolve) => {
-    const server = serveNode({ fetch, port: options.port ?? 3000, hostname }, (info) => {
-      const host = info.family === "IPv6" ? `[${info.address}]` : info.address;
-      resolve({
-        url: `http://${host}:${info.port}`,
-        port: info.port,
-        server,
-        close: () =>
-          new Promise((done) => {
-            server.close(() => done());
-            (server as { closeAllConnections?: () => void }).closeAllConnections?.();
-          }),
-      });
-    });
+  // Every request whose response has not closed yet, and those of them that are SSE streams:
+  // a graceful shutdown waits for the others and ends the streams.
+  const inFlight = new Set<ServerResponse>();
+  const streams = new WeakSet<ServerResponse>();
+  const fetch = async (request: Request, env: HttpBindings | Http2Bindings) => {
+    if (checkHost && !hostAllowed(request.headers.get("host"), options.allowedHosts)) {
+      return forbiddenHost();
+    }
+    const response = await app.fetch(options.trustProxy ? forwardedRequest(request) : request, env);
+    if (response.headers.get("content-type")?.startsWith("text/event-stream")) {
+      streams.add(env.outgoing as ServerResponse);
+    }
+    return response;
+  };
+  let closing: Promise<void> | undefined;
+  const track = (_request: IncomingMessage, response: ServerResponse) => {
+    inFlight.add(response);
+    response.once("close", () => inFlight.delete(response));
+    // During shutdown, tell keep-alive clients not to send another request on this socket.
+    if (closing) response.shouldKeepAlive = false;
+  };
+
+  return new Promise((resolve, reject) => {
+    const server = serveNode(
+      {
+        fetch,
+        port: options.port ?? 3000,
+        hostname,
+        serverOptions: {
+          requestTimeout: options.requestTimeoutMs ?? 0,
+          headersTimeout: options.headersTimeoutMs ?? 66_000,
+          keepAliveTimeout: options.keepAliveTimeoutMs ?? 65_000,
+        },
+      },
+      (info) => {
+        const host = info.family === "IPv6" ? `[${info.address}]` : info.address;
+        resolve({
+          url: `http://${host}:${info.port}`,
+          port: info.port,
+          server,
+          close: () => {
+            closing ??= shutdown(
+              server as Server,
+              inFlight,
+              streams,
+              options.shutdownTimeoutMs ?? 10_000,
+            );
+            return closing;
+          },
+        });
+      },
+    ) as Server;
+    server.on("request", track);
+    server.once("error", reject);
   });
+}
+
+async function shutdown(
+  server: Server,
+  inFlight: Set<ServerResponse>,
+  streams: WeakSet<ServerResponse>,
+  timeoutMs: number,
+): Promise<void> {
+  const isStream = (response: ServerResponse) => streams.has(response);
+  const closed = new Promise<void>((done) => server.close(() => done()));
+  // Responses not yet started close their connection when done, instead of keeping it alive.
+  for (const response of inFlight) if (!response.headersSent) response.shouldKeepAlive = false;
+  // Ordinary requests get until the deadline; SSE streams never finish on their own, so they
+  // are not waited for, but they keep running (and delivering) while the others drain.
+  const deadline = Date.now() + timeoutMs;
+  server.closeIdleConnections();
+  while (Date.now() < deadline && [...inFlight].some((response) => !isStream(response))) {
+    await new Promise((resolve) => setTimeout(resolve, 25));
+    server.closeIdleConnections();
+  }
+  // End the streams cleanly: the client sees the stream finish and reconnects elsewhere. A
+  // late write from the app then fails on the ended response; that error is expected here.
+  // Ordinary requests still running past the deadline are dropped below, not cut short with
+  // a truncated body that would look complete.
+  const ended: Promise<unknown>[] = [];
+  for (const response of inFlight) {
+    if (!isStream(response) || response.writableEnded) continue;
+    ended.push(new Promise((done) => response.once("close", done)));
+    response.on("error", () => {});
+    response.end();
+  }
+  const grace = new Promise((resolve) => setTimeout(resolve, STREAM_END_GRACE_MS).unref());
+  await Promise.race([Promise.all(ended), grace]);
+  server.closeAllConnections();
+  await closed;
 }

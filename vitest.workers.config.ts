@@ -1,0 +1,35 @@
+import { cloudflareTest } from "@cloudflare/vitest-pool-workers";
+import { exportJWK, generateKeyPair } from "jose";
+import { defineConfig } from "vitest/config";
+
+// A developer's own .env (which `wrangler dev` reads) must not change what the tests run.
+process.env.CLOUDFLARE_LOAD_DEV_VARS_FROM_DOT_ENV = "false";
+
+// A signing key made for this run and handed to the Worker as the SIGNING_KEY secret, so the
+// tests can check that the Worker signs with configured keys rather than generated ones.
+const { privateKey } = await generateKeyPair("ES256", { extractable: true });
+const signingKey = { ...(await exportJWK(privateKey)), kid: "workers-test-key", alg: "ES256" };
+
+export default defineConfig({
+  plugins: [
+    cloudflareTest({
+      main: "./examples/workers/index.ts",
+      wrangler: { configPath: "./wrangler.toml" },
+      miniflare: {
+        bindings: {
+          AUTH_SECRET: "workers-test-secret-at-least-32-characters",
+          SIGNING_KEY: JSON.stringify(signingKey),
+          // Strictly single-use refresh tokens, so a racing duplicate must fail (see the test).
+          REFRESH_GRACE_MS: "0",
+          // Stateless, as deployed by default; test/workers/sessions.test.ts switches it on.
+          MCP_STATEFUL: "false",
+        },
+      },
+    }),
+  ],
+  test: {
+    include: ["test/workers/**/*.test.ts"],
+    testTimeout: 30_000,
+    hookTimeout: 30_000,
+  },
+});
