@@ -1,18 +1,20 @@
 import { isObject } from "../mcp/content.ts";
 import { ErrorCode, type JsonRpcNotification, McpError, type RequestId } from "../mcp/jsonrpc.ts";
-import type {
-  CallToolResult,
-  ClientCapabilities,
-  CreateMessageParams,
-  CreateMessageResult,
-  ElicitResult,
-  GetPromptResult,
-  Icon,
-  Implementation,
-  JsonObject,
-  LoggingLevel,
-  ReadResourceResult,
-  Root,
+import { INPUT_CAPABLE, META } from "../mcp/modern.ts";
+import {
+  type CallToolResult,
+  type ClientCapabilities,
+  type CreateMessageParams,
+  type CreateMessageResult,
+  type ElicitResult,
+  type GetPromptResult,
+  type Icon,
+  type Implementation,
+  type JsonObject,
+  LOGGING_LEVELS,
+  type LoggingLevel,
+  type ReadResourceResult,
+  type Root,
 } from "../mcp/types.ts";
 import type { Authorizer } from "./auth-seam.ts";
 import {
@@ -20,13 +22,16 @@ import {
   type InboundRequest,
   type Progress,
   type RequestOptions,
+  type SendControl,
 } from "./connection.ts";
 import { type ClientWarning, OutputSchemaError, ProtocolError, TransportError } from "./errors.ts";
-import { handshake, type Negotiated } from "./handshake.ts";
+import { type Era, handshake, modernMeta, type Negotiated } from "./handshake.ts";
+import { type HeaderParam, paramHeaders, toolHeaderParams } from "./headers.ts";
 import { type ReconnectOptions, StreamableHttpClientTransport } from "./http.ts";
 import { OutputSchemas } from "./output-schema.ts";
 import { type ClientState, type ClientStateStore, memoryClientState } from "./state.ts";
 import { type ResolvedStrictness, resolveStrict, type StrictOptions } from "./strict.ts";
+import { ListenStream } from "./subscriptions.ts";
 import type { ClientTransport, SessionUpdate } from "./transport.ts";
 import type {
   CompleteResult,
@@ -42,18 +47,25 @@ import type {
   ResourceTemplate,
   Tool,
 } from "./types.ts";
-import { CLIENT_VERSIONS } from "./versions.ts";
+import { isModern, LEGACY_VERSIONS } from "./versions.ts";
 
 /** What a handler of a server-to-client request receives besides the request. */
 export interface HandlerExtra {
-  /** Aborts when the server cancels the request or the connection closes. */
+  /**
+   * Aborts when the server cancels the request or the connection closes; in 2026-07-28, when
+   * the call that needs the input is aborted.
+   */
   signal: AbortSignal;
+  /** The server's request id (2025), or the key of the input request (2026-07-28). */
   requestId: RequestId;
 }
 
 /**
- * Answers to what a server may ask. Each one given is declared as a capability at
- * initialize; a server asking for one not given gets "method not found".
+ * Answers to what a server may ask. Each one given is declared as a capability (at
+ * initialize, or in every 2026-07-28 request). In 2025 a server asking for one not given gets
+ * "method not found"; in 2026-07-28 the call that needs it fails with ERR_INPUT_REQUEST. The
+ * same handlers serve 2025 server-to-client requests and 2026-07-28 input requests (MRTR),
+ * which the client answers and retries without its caller seeing them.
  */
 export interface ClientHandlers {
   /** Asks the user for input (elicitation/create). */
@@ -82,8 +94,17 @@ export interface McpClientOptions {
   elicitationModes?: readonly ("form" | "url")[];
   /** Capabilities to declare besides those the handlers imply (e.g. `experimental`). */
   capabilities?: ClientCapabilities;
-  /** The revision to offer at initialize. Default the newest this client speaks. */
-  protocolVersion?: string;
+  /**
+   * The revision to speak. "auto" (default) probes with server/discover and speaks 2026-07-28
+   * with servers that do, else falls back to initialize and the newest 2025 revision the server
+   * speaks. "2026-07-28" speaks only that; a 2025 revision is offered at initialize, no probe.
+   */
+  protocolVersion?: "auto" | (string & {});
+  /**
+   * How many times one call may be answered with "input required" (2026-07-28) before it
+   * fails with ERR_INPUT_ROUNDS. Default 8.
+   */
+  maxInputRounds?: number;
   /** How long a request waits for its reply by default. Default 60 s. */
   requestTimeoutMs?: number;
   /** Largest message accepted from the server (HTTP transport). Default 16 MiB. */
@@ -119,13 +140,22 @@ export interface ConnectOptions {
   headers?: Record<string, string>;
   /** The fetch to use (URL targets only). */
   fetch?: typeof fetch;
-  /** How dropped SSE streams are resumed (URL targets only). */
+  /**
+   * How dropped SSE streams are resumed (2025, URL targets only), and how a dropped
+   * subscriptions/listen stream is opened again (2026-07-28).
+   */
   reconnect?: ReconnectOptions;
-  /** Open the GET stream for server-initiated messages (URL targets only). Default true. */
+  /**
+   * Open the channel for server-initiated messages: the GET stream (2025, URL targets only),
+   * or the subscriptions/listen stream for the list-changed hooks (2026-07-28). Default true.
+   */
   listen?: boolean;
   /** Aborts the opening handshake. */
   signal?: AbortSignal;
-  /** Time limit for each request of the opening handshake. */
+  /**
+   * Time limit for each request of the opening handshake. Without it the server/discover probe
+   * waits 10 s before taking a silent server for a 2025 one, and initialize `requestTimeoutMs`.
+   */
   timeoutMs?: number;
 }
 
@@ -149,6 +179,19 @@ const REQUIRED_CAPABILITY: Record<string, [string, string?]> = {
   "logging/setLevel": ["logging"],
 };
 
+/** How long the server/discover probe waits by default: a silent server is a 2025 one. */
+const PROBE_TIMEOUT_MS = 10_000;
+
+/** Rejects with the signal's reason as soon as it aborts, whatever `promise` does. */
+function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+    promise.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
+  });
+}
+
 function sessionLost(error: unknown): boolean {
   return (
     error instanceof TransportError &&
@@ -159,8 +202,9 @@ function sessionLost(error: unknown): boolean {
 
 /**
  * An MCP client: connects to one server over Streamable HTTP (a URL) or any ClientTransport,
- * negotiates the protocol revision, and offers the server's tools, resources and prompts as
- * typed calls. Lenient with servers by default; see `strict`.
+ * finds the revision both speak (2026-07-28, stateless, or a 2025 one with a session), and
+ * offers the server's tools, resources and prompts as typed calls that behave the same in
+ * either era. Lenient with servers by default; see `strict`.
  *
  * ```ts
  * const client = new McpClient({ name: "my-agent", version: "1.0.0" });
@@ -173,7 +217,10 @@ export class McpClient {
   readonly #options: McpClientOptions;
   readonly #strict: ResolvedStrictness;
   readonly #outputs = new OutputSchemas();
+  /** 2025 subscriptions, restored when a session is replaced. */
   readonly #subscriptions = new Set<string>();
+  /** Tool arguments to mirror into Mcp-Param-* headers, by tool (2026-07-28). */
+  readonly #headerParams = new Map<string, readonly HeaderParam[]>();
   #connection: Connection | undefined;
   #negotiated: Negotiated | undefined;
   #store: ClientStateStore = memoryClientState();
@@ -181,6 +228,13 @@ export class McpClient {
   #saving: Promise<void> = Promise.resolve();
   #recovering: Promise<void> | undefined;
   #logLevel: LoggingLevel | undefined;
+  /** The origin of the server URL, which the stored state must belong to. */
+  #origin: string | undefined;
+  /** The subscriptions/listen stream (2026-07-28). */
+  #listen: ListenStream | undefined;
+  /** Aborted when the connection closes: ends the handlers answering input requests. */
+  #life = new AbortController();
+  #reconnect: ReconnectOptions | undefined;
 
   constructor(options: McpClientOptions) {
     this.#options = options;
@@ -191,7 +245,9 @@ export class McpClient {
 
   /**
    * Connects to a server: a URL (Streamable HTTP) or a transport. With a `state` store that
-   * holds a session the server still knows, the session is taken up without a new initialize.
+   * holds a session the server still knows, the session is taken up without a new initialize;
+   * one that remembers a 2025 server skips the 2026-07-28 probe. With 2026-07-28 and any of
+   * the list-changed hooks set, the subscriptions/listen stream is open once this resolves.
    */
   async connect(
     target: string | URL | ClientTransport,
@@ -224,18 +280,42 @@ export class McpClient {
     this.#record = {};
     this.#outputs.clear();
     this.#subscriptions.clear();
+    this.#headerParams.clear();
     this.#logLevel = undefined;
+    this.#listen?.close(new TransportError("ERR_CONNECTION_CLOSED", "Not connected"));
+    this.#listen = undefined;
+    this.#life = new AbortController();
+    this.#reconnect = options.reconnect;
     this.#store = options.state ?? memoryClientState();
+    this.#origin =
+      transport instanceof StreamableHttpClientTransport ? transport.url.origin : undefined;
     const opening: RequestOptions = {};
     if (options.signal) opening.signal = options.signal;
     if (options.timeoutMs !== undefined) opening.timeoutMs = options.timeoutMs;
     try {
       await transport.start(connection.handlers());
-      if (!(await this.#resume(connection, opening))) await this.#open(connection, opening);
+      const saved = await this.#saved();
+      if (!(await this.#resume(connection, saved, opening))) {
+        await this.#open(connection, opening, rememberedEra(saved));
+      }
     } catch (error) {
       await connection.close().catch(() => undefined);
       throw error;
     }
+    if (this.#modern && options.listen !== false) await this.#openListen(opening);
+  }
+
+  /** The stored state, if it belongs to this server. */
+  async #saved(): Promise<ClientState | undefined> {
+    const saved = await this.#store.get();
+    if (saved?.origin !== undefined && saved.origin !== this.#origin) return undefined;
+    return saved;
+  }
+
+  /** Whether the connection speaks 2026-07-28. */
+  get #modern(): boolean {
+    const version = this.#negotiated?.protocolVersion;
+    return version !== undefined && isModern(version);
   }
 
   #httpTransport(url: string | URL, options: ConnectOptions): StreamableHttpClientTransport {
@@ -253,10 +333,13 @@ export class McpClient {
   }
 
   /** Takes up a stored session if the server still knows it (a ping tells). */
-  async #resume(connection: Connection, opening: RequestOptions): Promise<boolean> {
-    const saved = await this.#store.get();
+  async #resume(
+    connection: Connection,
+    saved: ClientState | undefined,
+    opening: RequestOptions,
+  ): Promise<boolean> {
     const transport = connection.transport;
-    if (!saved?.sessionId || !CLIENT_VERSIONS.includes(saved.protocolVersion)) return false;
+    if (!saved?.sessionId || !LEGACY_VERSIONS.includes(saved.protocolVersion)) return false;
     const snapshot = {
       protocolVersion: saved.protocolVersion,
       sessionId: saved.sessionId,
@@ -264,7 +347,7 @@ export class McpClient {
     };
     if (!transport.restore?.(snapshot)) return false;
     try {
-      await connection.request("ping", {}, opening, false);
+      await connection.request("ping", {}, opening, { recover: false });
     } catch (error) {
       if (!sessionLost(error)) throw error;
       transport.reset?.();
@@ -281,16 +364,23 @@ export class McpClient {
     return true;
   }
 
-  async #open(connection: Connection, opening: RequestOptions): Promise<void> {
+  async #open(
+    connection: Connection,
+    opening: RequestOptions,
+    remembered: Era | undefined,
+  ): Promise<void> {
     const negotiated = await handshake(connection, {
       clientInfo: this.#clientInfo(),
-      capabilities: this.#capabilities(),
+      capabilities: this.#capabilities(false),
+      modernCapabilities: this.#capabilities(true),
       ...(this.#options.protocolVersion !== undefined && {
         protocolVersion: this.#options.protocolVersion,
       }),
+      remembered,
       strictContract: this.#strict.contract,
       warn: (warning) => this.#warn(warning),
       request: opening,
+      probeTimeoutMs: PROBE_TIMEOUT_MS,
     });
     this.#negotiated = negotiated;
     const record: ClientState = {
@@ -299,6 +389,7 @@ export class McpClient {
       serverInfo: negotiated.serverInfo,
       serverCapabilities: negotiated.serverCapabilities,
     };
+    if (this.#origin !== undefined) record.origin = this.#origin;
     const sessionId = connection.transport.sessionId;
     if (sessionId !== undefined) record.sessionId = sessionId;
     if (negotiated.instructions !== undefined) record.instructions = negotiated.instructions;
@@ -318,12 +409,18 @@ export class McpClient {
     this.#recovering ??= (async () => {
       connection.transport.reset?.();
       this.#record = {};
-      await this.#open(connection, {});
+      // Sessions are a 2025 matter: the new one is opened the way the old one was.
+      await this.#open(connection, {}, "legacy");
       if (this.#logLevel !== undefined) {
-        await connection.request("logging/setLevel", { level: this.#logLevel }, {}, false);
+        await connection.request(
+          "logging/setLevel",
+          { level: this.#logLevel },
+          {},
+          { recover: false },
+        );
       }
       for (const uri of this.#subscriptions) {
-        await connection.request("resources/subscribe", { uri }, {}, false);
+        await connection.request("resources/subscribe", { uri }, {}, { recover: false });
       }
       this.#hook(() => this.#options.onSessionRestarted?.());
     })().finally(() => {
@@ -372,14 +469,24 @@ export class McpClient {
 
   /**
    * Closes the connection. By default the server's session ends too (HTTP DELETE) and the
-   * stored state is forgotten; `terminate: false` keeps both, to resume from another process.
+   * stored session is forgotten, keeping only the revision (the server's era) for the next
+   * connect; `terminate: false` keeps both, to resume from another process.
    */
   async close(options: { terminate?: boolean } = {}): Promise<void> {
     const connection = this.#connection;
     if (!connection) return;
+    const closed = new TransportError("ERR_CONNECTION_CLOSED", "The client closed the connection");
+    this.#listen?.close(closed);
+    this.#life.abort(closed);
     await connection.close(options);
     await this.#saving;
-    if (options.terminate !== false) await this.#store.set(undefined);
+    if (options.terminate === false) return;
+    const { protocolVersion, origin } = this.#record;
+    await this.#store.set(
+      protocolVersion === undefined
+        ? undefined
+        : { protocolVersion, ...(origin !== undefined && { origin }) },
+    );
   }
 
   /** Whether the client is connected and the connection is open. */
@@ -387,7 +494,7 @@ export class McpClient {
     return this.#connection !== undefined && !this.#connection.closed;
   }
 
-  /** The negotiated protocol revision. */
+  /** The protocol revision in use: 2026-07-28, or the one negotiated at initialize. */
   get protocolVersion(): string | undefined {
     return this.#negotiated?.protocolVersion;
   }
@@ -421,7 +528,7 @@ export class McpClient {
     };
   }
 
-  #capabilities(): JsonObject {
+  #capabilities(modern: boolean): JsonObject {
     const handlers = this.#options.handlers ?? {};
     const capabilities: JsonObject = { ...this.#options.capabilities };
     if (handlers.elicitation) {
@@ -429,8 +536,20 @@ export class McpClient {
       capabilities.elicitation = Object.fromEntries(modes.map((mode) => [mode, {}]));
     }
     if (handlers.sampling) capabilities.sampling = {};
-    if (handlers.roots) capabilities.roots = { listChanged: true };
+    // 2026-07-28 has no roots/list_changed notification to promise.
+    if (handlers.roots) capabilities.roots = modern ? {} : { listChanged: true };
     return capabilities;
+  }
+
+  /** The `_meta` of a 2026-07-28 request: version, identity, capabilities, log level. */
+  #modernMeta(): JsonObject {
+    const meta = modernMeta(
+      this.#negotiated!.protocolVersion,
+      this.#clientInfo(),
+      this.#capabilities(true),
+    );
+    if (this.#logLevel !== undefined) meta[META.logLevel] = this.#logLevel;
+    return meta;
   }
 
   // Requests
@@ -445,15 +564,135 @@ export class McpClient {
 
   /**
    * Sends any request and resolves with its result: for methods this class has no call for.
+   * In 2026-07-28 the request carries the per-request `_meta`, and input the server asks for
+   * is answered by the handlers before the result comes back.
    */
   async request(
     method: string,
     params: JsonObject = {},
     options: RequestOptions = {},
   ): Promise<JsonObject> {
+    return this.#call(method, params, options);
+  }
+
+  async #call(
+    method: string,
+    params: JsonObject,
+    options: RequestOptions,
+    control: SendControl = {},
+  ): Promise<JsonObject> {
     const connection = this.#live();
     this.#checkCapability(method);
-    return connection.request(method, params, options);
+    if (!this.#modern) return connection.request(method, params, options, control);
+    return this.#modernCall(connection, method, params, options, control);
+  }
+
+  /**
+   * One 2026-07-28 request to its end: each "input required" result is answered by the
+   * handlers (all of a round's requests at once) and the request sent again, with a new id,
+   * the answers and the server's exact requestState, a bounded number of times.
+   */
+  async #modernCall(
+    connection: Connection,
+    method: string,
+    params: JsonObject,
+    options: RequestOptions,
+    control: SendControl,
+  ): Promise<JsonObject> {
+    const meta = { ...(isObject(params._meta) ? params._meta : {}), ...this.#modernMeta() };
+    const maxRounds = this.#options.maxInputRounds ?? 8;
+    let retry: JsonObject = {};
+    for (let round = 0; ; round++) {
+      const result = await connection.request(
+        method,
+        { ...params, ...retry, _meta: meta },
+        options,
+        control,
+      );
+      const type = result.resultType;
+      if (type === undefined && this.#strict.contract) {
+        throw new ProtocolError("ERR_CONTRACT", `The ${method} result has no "resultType"`);
+      }
+      if (type === undefined || type === "complete") {
+        // Always "complete" by the time callers see it: the rounds are this class's business.
+        const { resultType: _type, ...complete } = result;
+        return complete;
+      }
+      if (type !== "input_required") {
+        throw new ProtocolError(
+          "ERR_RESULT_TYPE",
+          `The ${method} result has resultType ${JSON.stringify(type)}, which this client does not know`,
+        );
+      }
+      if (!INPUT_CAPABLE.has(method)) {
+        throw new ProtocolError(
+          "ERR_CONTRACT",
+          `The server asked for input in reply to ${method}, which cannot take any`,
+        );
+      }
+      if (round >= maxRounds) {
+        throw new ProtocolError(
+          "ERR_INPUT_ROUNDS",
+          `The server still asked for input after ${maxRounds} rounds of ${method}`,
+        );
+      }
+      retry = await this.#inputRound(method, result, options.signal);
+    }
+  }
+
+  /** Answers one InputRequiredResult: the fields of the retry. */
+  async #inputRound(
+    method: string,
+    result: JsonObject,
+    callSignal: AbortSignal | undefined,
+  ): Promise<JsonObject> {
+    const { inputRequests: requests, requestState: state } = result;
+    const malformed = (what: string) =>
+      new ProtocolError("ERR_CONTRACT", `The input_required result of ${method} ${what}`);
+    if (requests !== undefined && !isObject(requests)) throw malformed("has no inputRequests map");
+    if (state !== undefined && typeof state !== "string") throw malformed("has a bad requestState");
+    if (requests === undefined && state === undefined) {
+      throw malformed("has neither inputRequests nor requestState");
+    }
+    const signal = callSignal
+      ? AbortSignal.any([callSignal, this.#life.signal])
+      : this.#life.signal;
+    const retry: JsonObject = {};
+    if (requests) {
+      const entries = Object.entries(requests);
+      const answers = await abortable(
+        Promise.all(entries.map(([key, request]) => this.#answerInput(key, request, signal))),
+        signal,
+      );
+      retry.inputResponses = Object.fromEntries(entries.map(([key], i) => [key, answers[i]]));
+    }
+    // Echoed exactly, and only when the server sent one.
+    if (state !== undefined) retry.requestState = state;
+    return retry;
+  }
+
+  async #answerInput(key: string, request: unknown, signal: AbortSignal): Promise<JsonObject> {
+    if (!isObject(request) || typeof request.method !== "string") {
+      throw new ProtocolError("ERR_CONTRACT", `The input request "${key}" has no method`);
+    }
+    const method = request.method;
+    const params = isObject(request.params) ? request.params : {};
+    let answer: JsonObject | undefined;
+    try {
+      answer = await this.#handle(method, params, { signal, requestId: key });
+    } catch (error) {
+      // A request this client cannot take (a mode it did not declare) is the server's fault;
+      // whatever a handler throws is the caller's own and reaches the caller as it is.
+      if (error instanceof McpError) throw new ProtocolError("ERR_INPUT_REQUEST", error.message);
+      throw error;
+    }
+    if (answer === undefined) {
+      throw new ProtocolError(
+        "ERR_INPUT_REQUEST",
+        `The server asked for ${method}, which this client did not declare`,
+      );
+    }
+    return answer;
   }
 
   /** Sends any notification. */
@@ -511,7 +750,11 @@ export class McpClient {
     } while (cursor !== undefined);
   }
 
-  /** One page of tools; remembers their output schemas to check results against. */
+  /**
+   * One page of tools; remembers their output schemas to check results against and, in
+   * 2026-07-28, the arguments to mirror into headers. A tool whose `x-mcp-header` annotations
+   * break the spec's rules is left out, with an "invalid_tool" warning.
+   */
   async listTools(
     params: { cursor?: string } = {},
     options: RequestOptions = {},
@@ -522,8 +765,27 @@ export class McpClient {
       params.cursor,
       options,
     );
-    this.#outputs.remember(items);
-    return { ...result, tools: items as Tool[], ...(nextCursor !== undefined && { nextCursor }) };
+    const tools = this.#modern ? items.filter((item) => this.#headerCheck(item)) : items;
+    this.#outputs.remember(tools);
+    return { ...result, tools: tools as Tool[], ...(nextCursor !== undefined && { nextCursor }) };
+  }
+
+  /** Records a listed tool's header arguments; false for a definition to leave out. */
+  #headerCheck(item: unknown): boolean {
+    if (!isObject(item) || typeof item.name !== "string") return true;
+    const checked = toolHeaderParams(item.inputSchema);
+    if (!checked.ok) {
+      this.#headerParams.delete(item.name);
+      this.#warn({
+        code: "invalid_tool",
+        message: `Left out tool "${item.name}": ${checked.reason}`,
+        detail: item,
+      });
+      return false;
+    }
+    if (checked.params.length) this.#headerParams.set(item.name, checked.params);
+    else this.#headerParams.delete(item.name);
+    return true;
   }
 
   /** Every tool, across pages. */
@@ -636,7 +898,7 @@ export class McpClient {
   ): Promise<CallToolResult> {
     const params: JsonObject = { name, arguments: args };
     if (options.meta) params._meta = options.meta;
-    const raw = await this.request("tools/call", params, options);
+    const raw = await this.#callToolRequest(name, args, params, options);
     let content = raw.content;
     if (!Array.isArray(content)) {
       const message = `The result of tool "${name}" has no content list`;
@@ -648,6 +910,34 @@ export class McpClient {
     const result = { ...raw, content } as CallToolResult;
     if (!result.isError) this.#checkOutput(name, result);
     return result;
+  }
+
+  /**
+   * tools/call, with the tool's Mcp-Param-* headers in 2026-07-28. A HeaderMismatch means
+   * the tool's schema changed since it was listed (or it never was): list again, send again.
+   */
+  async #callToolRequest(
+    name: string,
+    args: JsonObject,
+    params: JsonObject,
+    options: RequestOptions,
+  ): Promise<JsonObject> {
+    const send = () => {
+      const headers = paramHeaders(this.#headerParams.get(name) ?? [], args);
+      return this.#call("tools/call", params, options, { headers });
+    };
+    if (!this.#modern) return send();
+    try {
+      return await send();
+    } catch (error) {
+      if (!(error instanceof McpError) || error.code !== ErrorCode.HeaderMismatch) throw error;
+      const before = JSON.stringify(this.#headerParams.get(name) ?? []);
+      for await (const _tool of this.tools(options)) {
+        // Listing records every tool's header arguments.
+      }
+      if (JSON.stringify(this.#headerParams.get(name) ?? []) === before) throw error;
+      return send();
+    }
   }
 
   #checkOutput(name: string, result: CallToolResult): void {
@@ -683,15 +973,72 @@ export class McpClient {
     } as ReadResourceResult;
   }
 
-  /** Subscribes to a resource's updates (see `onResourceUpdated`). */
+  /**
+   * Subscribes to a resource's updates (see `onResourceUpdated`). In 2026-07-28 the URI joins
+   * the subscriptions/listen stream, which is re-opened with it; this resolves once the
+   * server acknowledged it, and rejects with ERR_SUBSCRIPTION when the server left it out.
+   */
   async subscribe(uri: string, options: RequestOptions = {}): Promise<void> {
+    if (this.#modern) {
+      this.#live();
+      this.#checkCapability("resources/subscribe");
+      await this.#listenStream().subscribe(uri, options);
+      return;
+    }
     await this.request("resources/subscribe", { uri }, options);
     this.#subscriptions.add(uri);
   }
 
   async unsubscribe(uri: string, options: RequestOptions = {}): Promise<void> {
+    if (this.#modern) {
+      this.#live();
+      await this.#listenStream().unsubscribe(uri, options);
+      return;
+    }
     await this.request("resources/unsubscribe", { uri }, options);
     this.#subscriptions.delete(uri);
+  }
+
+  #listenStream(): ListenStream {
+    this.#listen ??= new ListenStream({
+      open: (filter, signal, onId) =>
+        this.#call(
+          "subscriptions/listen",
+          { notifications: filter as JsonObject },
+          { signal, timeoutMs: Number.POSITIVE_INFINITY },
+          { onId, recover: false },
+        ),
+      lists: () => ({
+        tools: this.#options.onToolsChanged !== undefined,
+        prompts: this.#options.onPromptsChanged !== undefined,
+        resources: this.#options.onResourcesChanged !== undefined,
+      }),
+      warn: (warning) => this.#warn(warning),
+      timeoutMs: this.#options.requestTimeoutMs ?? 60_000,
+      reconnect: {
+        maxAttempts: this.#reconnect?.maxAttempts ?? 5,
+        delayMs: this.#reconnect?.delayMs ?? 1_000,
+        maxDelayMs: this.#reconnect?.maxDelayMs ?? 30_000,
+      },
+    });
+    return this.#listen;
+  }
+
+  /** Opens the stream for the list-changed hooks, if any; a failure is only a warning. */
+  async #openListen(opening: RequestOptions): Promise<void> {
+    const options = this.#options;
+    if (!options.onToolsChanged && !options.onPromptsChanged && !options.onResourcesChanged) {
+      return;
+    }
+    try {
+      await this.#listenStream().refresh(opening);
+    } catch (error) {
+      this.#warn({
+        code: "subscription_failed",
+        message: "Could not open the subscriptions/listen stream for list changes",
+        detail: error,
+      });
+    }
   }
 
   async getPrompt(
@@ -725,28 +1072,63 @@ export class McpClient {
     return result as unknown as CompleteResult;
   }
 
-  /** Sets the level of log messages the server sends (see `onLog`). */
+  /**
+   * Sets the level of log messages the server sends (see `onLog`). In 2026-07-28 there is no
+   * such request: the level is kept here and sent in the `_meta` of every later request, and
+   * without it the server sends no log messages at all.
+   */
   async setLoggingLevel(level: LoggingLevel, options: RequestOptions = {}): Promise<void> {
+    if (this.#modern) {
+      this.#live();
+      this.#checkCapability("logging/setLevel");
+      if (!LOGGING_LEVELS.includes(level)) {
+        throw new McpError(ErrorCode.InvalidParams, `Unknown logging level: ${String(level)}`);
+      }
+      this.#logLevel = level;
+      return;
+    }
     await this.request("logging/setLevel", { level }, options);
     this.#logLevel = level;
   }
 
+  /**
+   * Checks the server answers. 2026-07-28 has no ping: there it sends server/discover, the
+   * one request every such server must answer, which does nothing else.
+   */
   async ping(options: RequestOptions = {}): Promise<void> {
-    await this.request("ping", {}, options);
+    await this.request(this.#modern ? "server/discover" : "ping", {}, options);
   }
 
-  /** Tells the server the roots changed (notifications/roots/list_changed). */
+  /**
+   * Tells the server the roots changed (notifications/roots/list_changed). 2026-07-28 removed
+   * the notification (servers ask for roots with each request that needs them): a no-op there.
+   */
   async rootsChanged(): Promise<void> {
+    this.#live();
+    if (this.#modern) return;
     await this.notify("notifications/roots/list_changed");
   }
 
   // From the server
 
   async #serve(request: InboundRequest): Promise<JsonObject> {
-    const handlers = this.#options.handlers ?? {};
     const extra: HandlerExtra = { signal: request.signal, requestId: request.id };
-    const params = request.params;
-    switch (request.method) {
+    const answer = await this.#handle(request.method, request.params, extra);
+    if (answer) return answer;
+    throw new McpError(ErrorCode.MethodNotFound, `Method not found: ${request.method}`);
+  }
+
+  /**
+   * Runs the handler for what the server asks, in either era; undefined when there is none.
+   * Throws McpError for a request the client cannot take.
+   */
+  async #handle(
+    method: string,
+    params: JsonObject,
+    extra: HandlerExtra,
+  ): Promise<JsonObject | undefined> {
+    const handlers = this.#options.handlers ?? {};
+    switch (method) {
       case "elicitation/create":
         if (handlers.elicitation) {
           return { ...(await handlers.elicitation(this.#elicitation(params), extra)) };
@@ -761,7 +1143,7 @@ export class McpClient {
         if (handlers.roots) return { roots: await handlers.roots(extra) };
         break;
     }
-    throw new McpError(ErrorCode.MethodNotFound, `Method not found: ${request.method}`);
+    return undefined;
   }
 
   #elicitation(params: JsonObject): ElicitationRequest {
@@ -785,6 +1167,14 @@ export class McpClient {
   #notified(notification: JsonRpcNotification): void {
     const params = notification.params ?? {};
     const options = this.#options;
+    // Change notifications of 2026-07-28 come tagged with the stream that carries them:
+    // only those of the live stream count, and its acknowledgement is the stream's own.
+    const routing = this.#listen?.route(notification) ?? "unrelated";
+    if (routing === "stale") return;
+    if (routing === "ack") {
+      this.#hook(() => options.onNotification?.(notification));
+      return;
+    }
     switch (notification.method) {
       case "notifications/message": {
         const message: LogMessage = { level: params.level as LoggingLevel, data: params.data };
@@ -806,6 +1196,8 @@ export class McpClient {
       case "notifications/resources/updated":
         if (typeof params.uri === "string") {
           const uri = params.uri;
+          // In 2026-07-28 only URIs this client subscribed to, whatever a server sends.
+          if (routing === "deliver" && !this.#listen?.watches(uri)) break;
           this.#hook(() => options.onResourceUpdated?.(uri));
         }
         break;
@@ -834,4 +1226,11 @@ export class McpClient {
       // A warning hook that throws has nowhere left to report to.
     }
   }
+}
+
+/** The era a stored record shows the server spoke. */
+function rememberedEra(saved: ClientState | undefined): Era | undefined {
+  if (!saved) return undefined;
+  if (isModern(saved.protocolVersion)) return "modern";
+  return LEGACY_VERSIONS.includes(saved.protocolVersion) ? "legacy" : undefined;
 }

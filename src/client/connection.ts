@@ -37,6 +37,16 @@ export interface RequestOptions {
   maxTotalTimeoutMs?: number;
 }
 
+/** How the client sends one request, beyond what callers choose. */
+export interface SendControl {
+  /** Open a new session and send again when the old one expired. Default true. */
+  recover?: boolean;
+  /** Headers for this request alone (HTTP): the `Mcp-Param-*` mirrors of tool arguments. */
+  headers?: Record<string, string>;
+  /** Learns the request's JSON-RPC id before it is sent. */
+  onId?: (id: RequestId) => void;
+}
+
 /** A request the server sends to the client (elicitation, sampling, roots). */
 export interface InboundRequest {
   id: RequestId;
@@ -122,12 +132,13 @@ export class Connection {
     method: string,
     params: JsonObject,
     options: RequestOptions = {},
-    recover = true,
+    control: SendControl = {},
   ): Promise<JsonObject> {
     if (this.#closed) return Promise.reject(this.#closed);
     const { signal } = options;
     if (signal?.aborted) return Promise.reject(signal.reason);
     const id = ++this.#lastId;
+    control.onId?.(id);
     const body: JsonObject = { ...params };
     if (options.onProgress) {
       body._meta = { ...(isObject(params._meta) ? params._meta : {}), progressToken: id };
@@ -163,8 +174,9 @@ export class Connection {
       const cancel = (error: unknown, reason: string) => {
         if (this.#pending.get(id) !== entry) return;
         entry.reject(error);
-        // The spec forbids cancelling initialize; the session is simply not used.
-        if (method === "initialize" || this.#closed) return;
+        // The spec forbids cancelling initialize; the session is simply not used. Where ending
+        // the exchange is the cancellation (2026-07-28 HTTP), rejecting above already did it.
+        if (method === "initialize" || this.#closed || this.#transport.cancelsByClosing) return;
         this.notify("notifications/cancelled", { requestId: id, reason }).catch((failed) =>
           this.#hooks.warning({
             code: "cancel_failed",
@@ -203,20 +215,21 @@ export class Connection {
       this.#pending.set(id, entry);
       signal?.addEventListener("abort", onAbort, { once: true });
       arm();
-      this.#send(message, exchange.signal, recover).catch((error: unknown) => {
+      this.#send(message, exchange.signal, control).catch((error: unknown) => {
         if (this.#pending.get(id) === entry) entry.reject(error);
       });
     });
   }
 
-  async #send(message: JsonRpcRequest, signal: AbortSignal, recover: boolean): Promise<void> {
+  async #send(message: JsonRpcRequest, signal: AbortSignal, control: SendControl): Promise<void> {
+    const options = control.headers ? { signal, headers: control.headers } : { signal };
     try {
-      await this.#transport.send(message, { signal });
+      await this.#transport.send(message, options);
     } catch (error) {
-      if (!recover || !sessionExpired(error)) throw error;
+      if (control.recover === false || !sessionExpired(error)) throw error;
       await this.#hooks.recover();
       signal.throwIfAborted();
-      await this.#transport.send(message, { signal });
+      await this.#transport.send(message, options);
     }
   }
 

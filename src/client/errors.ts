@@ -53,17 +53,27 @@ export class TransportError extends Error {
   }
 }
 
-/** The server answered initialize with a protocol revision this client does not speak. */
+/**
+ * Client and server share no protocol revision: the server answered initialize with one this
+ * client does not speak, or listed only such revisions, or does not speak the one the client
+ * was told to use.
+ */
 export class ProtocolVersionError extends Error {
   readonly code = "ERR_PROTOCOL_VERSION";
   /** What the client would have accepted. */
   readonly supported: readonly string[];
-  /** What the server answered. */
+  /** What the server answered: a version, the list it supports, or undefined when it named none. */
   readonly received: unknown;
 
-  constructor(supported: readonly string[], received: unknown) {
+  constructor(
+    supported: readonly string[],
+    received: unknown,
+    options: { message?: string; cause?: unknown } = {},
+  ) {
     super(
-      `The server answered with protocol version ${JSON.stringify(received)}; this client speaks ${supported.join(", ")}`,
+      options.message ??
+        `The server answered with protocol version ${JSON.stringify(received)}; this client speaks ${supported.join(", ")}`,
+      options.cause === undefined ? undefined : { cause: options.cause },
     );
     this.name = "ProtocolVersionError";
     this.supported = supported;
@@ -82,7 +92,15 @@ export type ProtocolErrorCode =
   /** structuredContent does not match the tool's outputSchema (strict mode). */
   | "ERR_OUTPUT_SCHEMA"
   /** A paginated list handed back a cursor it had already given. */
-  | "ERR_PAGINATION_LOOP";
+  | "ERR_PAGINATION_LOOP"
+  /** A 2026-07-28 result with a `resultType` the client does not know. */
+  | "ERR_RESULT_TYPE"
+  /** The server asked for input (elicitation, sampling, roots) the client did not declare. */
+  | "ERR_INPUT_REQUEST"
+  /** The server kept asking for input beyond `maxInputRounds`. */
+  | "ERR_INPUT_ROUNDS"
+  /** The server did not acknowledge a subscription the client asked for. */
+  | "ERR_SUBSCRIPTION";
 
 /** The server's messages arrived but break the protocol's rules. */
 export class ProtocolError extends Error {

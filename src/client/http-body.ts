@@ -1,7 +1,7 @@
 import { isObject } from "../mcp/content.ts";
 import type { JsonRpcErrorObject } from "../mcp/jsonrpc.ts";
 import { TransportError } from "./errors.ts";
-import type { SseEvent, SseParser } from "./sse-parser.ts";
+import { type SseEvent, SseParser } from "./sse-parser.ts";
 
 /** What a reply's Content-Type says it carries. */
 export function mediaTypeOf(response: Response): "json" | "sse" | undefined {
@@ -53,16 +53,37 @@ export async function discard(response: Response): Promise<void> {
   await response.body?.cancel().catch(() => undefined);
 }
 
-/** The TransportError for an HTTP error reply, with the JSON-RPC error the body may carry. */
-export async function statusError(response: Response, what: string): Promise<TransportError> {
-  let rpcError: JsonRpcErrorObject | undefined;
+/** The body of an HTTP error reply: its JSON value, when it is short JSON. */
+export interface ErrorBody {
+  json?: unknown;
+}
+
+/**
+ * Reads the body of an error reply, up to 64 KiB: its JSON, or for an event stream the last
+ * JSON-RPC response in it. Anything else is dropped.
+ */
+export async function readErrorBody(response: Response): Promise<ErrorBody> {
   try {
-    const body: unknown = JSON.parse(await readText(response, 64 * 1024));
-    if (isObject(body) && isObject(body.error) && typeof body.error.message === "string") {
-      rpcError = body.error as unknown as JsonRpcErrorObject;
-    }
+    const text = await readText(response, 64 * 1024);
+    if (mediaTypeOf(response) !== "sse") return { json: JSON.parse(text) };
+    const events = new SseParser().push(new TextEncoder().encode(`${text}\n\n`));
+    const replies = events
+      .map((event): unknown => (event.data ? JSON.parse(event.data) : undefined))
+      .filter((value) => isObject(value) && "id" in value && !("method" in value));
+    return replies.length ? { json: replies.at(-1) } : {};
   } catch {
     // Not JSON, or too long: the status says enough.
+    await discard(response);
+    return {};
+  }
+}
+
+/** The TransportError for an HTTP error reply, with the JSON-RPC error its body may carry. */
+export function statusError(response: Response, what: string, body: ErrorBody): TransportError {
+  let rpcError: JsonRpcErrorObject | undefined;
+  const json = body.json;
+  if (isObject(json) && isObject(json.error) && typeof json.error.message === "string") {
+    rpcError = json.error as unknown as JsonRpcErrorObject;
   }
   const status = response.status;
   const code =

@@ -2,7 +2,16 @@ import { isObject } from "../mcp/content.ts";
 import { isRequest, type JsonRpcMessage, type RequestId } from "../mcp/jsonrpc.ts";
 import type { Authorizer } from "./auth-seam.ts";
 import { TransportError } from "./errors.ts";
-import { discard, mediaTypeOf, readSse, readText, sleep, statusError } from "./http-body.ts";
+import { requestMetadataHeaders } from "./headers.ts";
+import {
+  discard,
+  mediaTypeOf,
+  readErrorBody,
+  readSse,
+  readText,
+  sleep,
+  statusError,
+} from "./http-body.ts";
 import { SseParser } from "./sse-parser.ts";
 import type {
   ClientTransport,
@@ -10,6 +19,7 @@ import type {
   SessionSnapshot,
   TransportHandlers,
 } from "./transport.ts";
+import { isModern } from "./versions.ts";
 
 /** How dropped SSE streams are taken up again. */
 export interface ReconnectOptions {
@@ -42,6 +52,8 @@ const ACCEPT_SSE = "text/event-stream";
 /** Retries after 401/403 per HTTP request, so a confused authorizer cannot loop forever. */
 const MAX_AUTH_RETRIES = 3;
 const DELETE_TIMEOUT_MS = 5_000;
+/** Statuses that stay authorization failures whatever their body says. */
+const AUTH_STATUS = new Set([401, 403]);
 /** Session ids must be visible ASCII (0x21 to 0x7E). */
 const SESSION_ID = /^[\x21-\x7e]+$/;
 
@@ -52,6 +64,8 @@ interface HttpRequest {
   /** Send the session id and protocol version (everything but initialize). */
   session: boolean;
   lastEventId?: string | undefined;
+  /** Headers of this request alone (2026-07-28 request metadata). */
+  headers?: Record<string, string>;
   signal: AbortSignal;
 }
 
@@ -65,10 +79,13 @@ function looksLikeSse(text: string): boolean {
 }
 
 /**
- * The client side of the Streamable HTTP transport (2025 revisions): each message is POSTed;
- * replies come as JSON or as an SSE stream read as it arrives. It keeps the Mcp-Session-Id,
- * labels requests with MCP-Protocol-Version, opens the GET stream for server-initiated
- * messages, resumes dropped streams with Last-Event-ID, and DELETEs the session on close.
+ * The client side of the Streamable HTTP transport: each message is POSTed; replies come as
+ * JSON or as an SSE stream read as it arrives. In the 2025 revisions it keeps the
+ * Mcp-Session-Id, labels requests with MCP-Protocol-Version, opens the GET stream for
+ * server-initiated messages, resumes dropped streams with Last-Event-ID, and DELETEs the
+ * session on close. In 2026-07-28 it sends the request metadata headers (MCP-Protocol-Version,
+ * Mcp-Method, Mcp-Name and the caller's Mcp-Param-*) with every POST, keeps no session, resumes
+ * nothing, and hands the JSON-RPC error of a 400 or 404 reply to the client as the answer.
  */
 export class StreamableHttpClientTransport implements ClientTransport {
   readonly url: URL;
@@ -81,6 +98,8 @@ export class StreamableHttpClientTransport implements ClientTransport {
   #handlers: TransportHandlers | undefined;
   #sessionId: string | undefined;
   #protocolVersion: string | undefined;
+  /** Speaking 2026-07-28: stateless, with request metadata headers. */
+  #modern = false;
   /** Ends the GET stream: on reset and on close. */
   #listening: AbortController | undefined;
   /** The last event id seen on the GET stream. */
@@ -114,6 +133,11 @@ export class StreamableHttpClientTransport implements ClientTransport {
 
   setProtocolVersion(version: string): void {
     this.#protocolVersion = version;
+    this.#modern = isModern(version);
+  }
+
+  get cancelsByClosing(): boolean {
+    return this.#modern;
   }
 
   restore(snapshot: SessionSnapshot): boolean {
@@ -128,6 +152,7 @@ export class StreamableHttpClientTransport implements ClientTransport {
     this.#listening = undefined;
     this.#sessionId = undefined;
     this.#protocolVersion = undefined;
+    this.#modern = false;
     this.#lastEventId = undefined;
   }
 
@@ -140,11 +165,20 @@ export class StreamableHttpClientTransport implements ClientTransport {
       : this.#life.signal;
     const initialize = isRequest(message) && message.method === "initialize";
     const hadSession = this.#sessionId !== undefined;
+    const modern = this.#modern;
+    const headers =
+      modern && "method" in message
+        ? {
+            ...options.headers,
+            ...requestMetadataHeaders(message.method, message.params, this.#protocolVersion),
+          }
+        : options.headers;
     const response = await this.#http({
       method: "POST",
       body: JSON.stringify(message),
       accept: ACCEPT_BOTH,
       session: !initialize,
+      ...(headers && { headers }),
       signal,
     });
     if (initialize && response.ok) this.#takeSessionId(response);
@@ -154,9 +188,18 @@ export class StreamableHttpClientTransport implements ClientTransport {
         status: 404,
       });
     }
-    if (!response.ok) {
-      throw await statusError(response, "method" in message ? `POST ${message.method}` : "POST");
+    const what = "method" in message ? `POST ${message.method}` : "POST";
+    if (!response.ok && modern && isRequest(message) && !AUTH_STATUS.has(response.status)) {
+      // A 2026-07-28 server answers some errors with 400 or 404 and the JSON-RPC error in the
+      // body: that error is the reply. Anything else is the HTTP failure it looks like.
+      const body = await readErrorBody(response);
+      if (isObject(body.json) && isObject(body.json.error) && sameId(body.json.id, message.id)) {
+        this.#on.message(body.json);
+        return;
+      }
+      throw statusError(response, what, body);
     }
+    if (!response.ok) throw statusError(response, what, await readErrorBody(response));
     this.#checkVersionHeader(response);
     await this.#reply(response, isRequest(message) ? message.id : undefined, signal);
   }
@@ -187,13 +230,25 @@ export class StreamableHttpClientTransport implements ClientTransport {
   /** Takes the reply to a POST: nothing (202), one JSON body, or an event stream. */
   async #reply(response: Response, id: RequestId | undefined, signal: AbortSignal): Promise<void> {
     if (response.status === 202 || response.status === 204 || !response.body) {
-      // Accepted. A request's reply, if any, would come on the GET stream.
+      // Accepted. A request's reply, if any, would come on the GET stream; 2026-07-28 has
+      // none, so there the reply is lost.
       await discard(response);
+      if (this.#modern && id !== undefined) {
+        this.#on.lost(
+          id,
+          new TransportError(
+            "ERR_STREAM_ENDED",
+            `The server accepted request ${id} without a reply`,
+            { status: response.status },
+          ),
+        );
+      }
       return;
     }
     const kind = mediaTypeOf(response);
     if (kind === "sse") {
-      void this.#readReply(response.body, id, signal);
+      // 2026-07-28 streams cannot be resumed: a broken one loses its request.
+      void this.#readReply(response.body, id, signal, !this.#modern);
       return;
     }
     if (kind === undefined && this.#options.strictHeaders) {
@@ -344,7 +399,7 @@ export class StreamableHttpClientTransport implements ClientTransport {
         if (response.status === 404 && this.#sessionId !== undefined) this.#on.sessionExpired?.();
         const error = response.ok
           ? this.#badContentType(response)
-          : await statusError(response, "Resuming the reply stream");
+          : statusError(response, "Resuming the reply stream", await readErrorBody(response));
         await discard(response);
         return this.#on.lost(
           id,
@@ -386,6 +441,8 @@ export class StreamableHttpClientTransport implements ClientTransport {
   // The GET stream
 
   listen(): void {
+    // 2026-07-28 has no GET stream: change notifications come on subscriptions/listen.
+    if (this.#modern) return;
     if (this.#options.listen === false || this.#listening || this.#life.signal.aborted) return;
     const controller = new AbortController();
     this.#listening = controller;
@@ -429,7 +486,7 @@ export class StreamableHttpClientTransport implements ClientTransport {
         if (!response.ok || mediaTypeOf(response) !== "sse" || !response.body) {
           const error = response.ok
             ? this.#badContentType(response)
-            : await statusError(response, "The GET stream");
+            : statusError(response, "The GET stream", await readErrorBody(response));
           await discard(response);
           this.#on.warning?.({ code: "get_stream", message: error.message, detail: error });
           return;
@@ -518,6 +575,7 @@ export class StreamableHttpClientTransport implements ClientTransport {
         }
       }
       if (request.lastEventId !== undefined) headers.set("last-event-id", request.lastEventId);
+      for (const [name, value] of Object.entries(request.headers ?? {})) headers.set(name, value);
       const authorizer = this.#options.authorizer;
       if (authorizer) {
         for (const [name, value] of Object.entries(await authorizer.headers())) {

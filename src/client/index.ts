@@ -29,6 +29,27 @@ export {
 } from "./http.ts";
 export { type LlmContent, type ToolResultLike, toLlmContent } from "./llm-content.ts";
 export { inMemoryTransport } from "./memory.ts";
+export {
+  type AssertionContext,
+  AuthorizationError,
+  type AuthorizationErrorCode,
+  type BearerChallenge,
+  type ClientAuthMethod,
+  type ClientMetadata,
+  type HeadlessRedirectOptions,
+  headlessRedirect,
+  type IssuerRecord,
+  memoryTokenStore,
+  OAuthAuthorizer,
+  type OAuthAuthorizerOptions,
+  type PreRegisteredClient,
+  parseBearerChallenge,
+  type RedirectHandler,
+  type RedirectSession,
+  type StoredClient,
+  type StoredTokens,
+  type TokenStore,
+} from "./oauth/index.ts";
 export { type SseEvent, SseParser } from "./sse-parser.ts";
 export { type ClientState, type ClientStateStore, memoryClientState } from "./state.ts";
 export type { StrictOptions } from "./strict.ts";

@@ -5,8 +5,13 @@ import type { Implementation, JsonObject } from "../mcp/types.ts";
  * its session instead of starting over. Small, plain JSON.
  */
 export interface ClientState {
-  /** The revision negotiated at initialize. */
+  /**
+   * The revision last agreed with the server. It also records the server's era: a 2025
+   * revision lets the next connect go straight to initialize, without the 2026-07-28 probe.
+   */
   protocolVersion: string;
+  /** The origin of the server URL this record belongs to; a record for another is ignored. */
+  origin?: string;
   /** The 2025 session id, when the server keeps sessions. */
   sessionId?: string;
   /** The last event id of the server-initiated stream, to replay what was missed. */

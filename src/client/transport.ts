@@ -32,6 +32,11 @@ export interface SessionSnapshot {
 export interface SendOptions {
   /** Aborts the exchange that carries this message (its reply stream, its resumption). */
   signal?: AbortSignal;
+  /**
+   * Headers for this message alone, e.g. the `Mcp-Param-*` mirrors of tool arguments
+   * (2026-07-28). Transports without headers ignore them.
+   */
+  headers?: Record<string, string>;
 }
 
 /**
@@ -46,13 +51,22 @@ export interface ClientTransport {
    * ERR_SESSION_EXPIRED when the server no longer knows the session.
    */
   send(message: JsonRpcMessage, options?: SendOptions): Promise<void>;
-  /** The revision negotiated at initialize, for transports that label later requests with it. */
+  /**
+   * The revision requests go out in, for transports that label requests with it. A 2026-07-28
+   * (stateless) revision also switches the transport to that era's rules: request metadata
+   * headers, no session, no resumption, error replies delivered as JSON-RPC errors.
+   */
   setProtocolVersion?(version: string): void;
+  /**
+   * True when ending an exchange is itself the cancellation of its request (2026-07-28 over
+   * HTTP), so no notifications/cancelled is sent.
+   */
+  readonly cancelsByClosing?: boolean;
   /** Initialization is complete: open the channel for server-initiated messages, if any. */
   listen?(): void;
   /** Takes up an earlier session; false when this transport has no sessions. */
   restore?(snapshot: SessionSnapshot): boolean;
-  /** Forgets the session (it expired) so the next initialize opens a new one. */
+  /** Forgets the session and the revision (it expired, or the era changed) so the next opening starts afresh. */
   reset?(): void;
   readonly sessionId?: string | undefined;
   /** Closes the connection; `terminate: false` leaves the server's session alive to resume. */

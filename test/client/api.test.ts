@@ -1,4 +1,4 @@
-/** Every API call of McpClient against our real server, in each transport mode. */
+/** Every API call of McpClient against our real server, in each transport mode and era. */
 import { afterEach, describe, expect, it } from "vitest";
 import { type McpClient, McpError } from "../../src/client/index.ts";
 import type { LogMessage } from "../../src/client/types.ts";
@@ -13,15 +13,15 @@ describe.each(MODES)("$name", (mode) => {
   async function connect(options: Parameters<typeof client>[0] = {}) {
     const { mcp, seen } = richServer();
     const url = await serve(mcp, mode.options());
-    const made = client(options);
+    const made = client({ ...mode.client, ...options });
     await made.client.connect(url);
     open.push(made.client);
     return { ...made, mcp, seen, url };
   }
 
-  it("initializes: negotiated version, server info, capabilities, instructions, session", async () => {
+  it("opens: negotiated version, server info, capabilities, instructions, session", async () => {
     const { client: c, warnings } = await connect();
-    expect(c.protocolVersion).toBe("2025-11-25");
+    expect(c.protocolVersion).toBe(mode.modern ? "2026-07-28" : "2025-11-25");
     expect(c.serverInfo).toEqual({ name: "rich", version: "2.0.0" });
     expect(c.instructions).toBe("Be brief.");
     expect(c.serverCapabilities).toMatchObject({
@@ -69,9 +69,10 @@ describe.each(MODES)("$name", (mode) => {
   it("calls tools: text, structured, tool errors and protocol errors", async () => {
     const { client: c, warnings } = await connect();
     await c.listTools();
-    expect(await c.callTool("echo", { text: "hi" })).toEqual({
-      content: [{ type: "text", text: "echo: hi" }],
-    });
+    const echoed = await c.callTool("echo", { text: "hi" });
+    expect(echoed.content).toEqual([{ type: "text", text: "echo: hi" }]);
+    // The rounds of 2026-07-28 are the client's business: callers see complete results only.
+    expect(echoed).not.toHaveProperty("resultType");
     const added = await c.callTool("add", { a: 2, b: 3 });
     expect(added.structuredContent).toEqual({ sum: 5 });
     const failed = await c.callTool("fail");
@@ -98,14 +99,15 @@ describe.each(MODES)("$name", (mode) => {
     expect(resourceTemplates).toEqual([
       { uriTemplate: "notes://{id}", name: "note", mimeType: "text/plain" },
     ]);
-    expect(await c.readResource("notes://readme")).toEqual({
-      contents: [{ uri: "notes://readme", mimeType: "text/markdown", text: "# Read me" }],
-    });
+    expect((await c.readResource("notes://readme")).contents).toEqual([
+      { uri: "notes://readme", mimeType: "text/markdown", text: "# Read me" },
+    ]);
     expect((await c.readResource("notes://beta")).contents[0]).toMatchObject({ text: "note beta" });
     expect((await c.readResource("bin://logo")).contents[0]).toMatchObject({ blob: "iVBORw==" });
     const missing = await c.readResource("nothing://here").catch((error: unknown) => error);
     expect(missing).toBeInstanceOf(McpError);
-    expect((missing as McpError).code).toBe(-32002);
+    // 2026-07-28 renumbered "resource not found" to invalid params.
+    expect((missing as McpError).code).toBe(mode.modern ? -32602 : -32002);
   });
 
   it("subscribes and unsubscribes", async () => {
@@ -148,14 +150,18 @@ describe.each(MODES)("$name", (mode) => {
   it("sets the logging level", async () => {
     const { client: c } = await connect();
     await expect(c.setLoggingLevel("warning")).resolves.toBeUndefined();
-    await expect(c.request("logging/setLevel", { level: "loud" })).rejects.toMatchObject({
-      code: -32602,
-    });
+    // 2026-07-28 has no logging/setLevel: the level is checked here, not by the server.
+    const loud = mode.modern
+      ? c.setLoggingLevel("loud" as "info")
+      : c.request("logging/setLevel", { level: "loud" });
+    await expect(loud).rejects.toMatchObject({ code: -32602 });
   });
 
   it("sends a custom request with request()", async () => {
     const { client: c } = await connect();
     await expect(c.request("no/such/method")).rejects.toMatchObject({ code: -32601 });
+    const discovered = mode.modern ? await c.request("server/discover") : undefined;
+    if (discovered) expect(discovered.supportedVersions).toContain("2026-07-28");
   });
 
   it("closes: calls fail afterwards with a typed error", async () => {
@@ -175,10 +181,12 @@ describe.each(MODES.filter((mode) => mode.sse || mode.sessions))("$name", (mode)
   it("receives log messages above the level it set", async () => {
     const logs: LogMessage[] = [];
     const { mcp } = richServer();
-    const { client: c } = client({ onLog: (message) => logs.push(message) });
+    const { client: c } = client({ ...mode.client, onLog: (message) => logs.push(message) });
     await c.connect(await serve(mcp, mode.options()));
     open.push(c);
-    if (mode.sessions) await c.setLoggingLevel("info");
+    // A session keeps the level; 2026-07-28 sends none at all until one is set.
+    const level = mode.sessions || mode.modern;
+    if (level) await c.setLoggingLevel("info");
     await c.callTool("log");
     await until(() => logs.some((log) => log.level === "info"));
     expect(logs.find((log) => log.level === "info")).toEqual({
@@ -186,6 +194,6 @@ describe.each(MODES.filter((mode) => mode.sse || mode.sessions))("$name", (mode)
       logger: "rich",
       data: { said: "info line" },
     });
-    if (mode.sessions) expect(logs.map((log) => log.level)).not.toContain("debug");
+    if (level) expect(logs.map((log) => log.level)).not.toContain("debug");
   });
 });

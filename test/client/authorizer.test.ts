@@ -83,7 +83,8 @@ describe("authorizer", () => {
     const url = await guardedServer();
     const authorizer = new TestAuthorizer("stale", "good");
     const recorder = recordingFetch();
-    const { client: c } = client();
+    // 2025-11-25, for its GET stream and DELETE: every kind of request the client makes.
+    const { client: c } = client({ protocolVersion: "2025-11-25" });
     await c.connect(url, { authorizer, fetch: recorder.fetch });
     await until(() => getStreamOpen(recorder.calls));
     await c.ping();
@@ -95,6 +96,23 @@ describe("authorizer", () => {
     expect(new Set(rest.map((call) => call.method))).toEqual(new Set(["POST", "GET", "DELETE"]));
     for (const call of rest) expect(bearer(call)).toBe("Bearer good");
     expect(rest.at(-1)).toMatchObject({ method: "DELETE", status: 200 });
+  });
+
+  it("in 2026-07-28 too, the refreshed token goes with every request after the 401", async () => {
+    const url = await guardedServer();
+    const authorizer = new TestAuthorizer("stale", "good");
+    const recorder = recordingFetch();
+    const { client: c } = client({ onToolsChanged: () => undefined });
+    await c.connect(url, { authorizer, fetch: recorder.fetch });
+    open.push(c);
+    expect(c.protocolVersion).toBe("2026-07-28");
+    await c.callTool("echo", { text: "x" });
+    expect(authorizer.challenges).toEqual(['Bearer error="invalid_token"']);
+    const [first, ...rest] = recorder.calls;
+    expect(first).toMatchObject({ status: 401 });
+    const methods = rest.map((call) => call.body && JSON.parse(call.body).method);
+    expect(methods).toEqual(["server/discover", "subscriptions/listen", "tools/call"]);
+    for (const call of rest) expect(bearer(call)).toBe("Bearer good");
   });
 
   it("a 403 lets the authorizer step up, and the call goes through", async () => {

@@ -40,7 +40,9 @@ describe("version negotiation", () => {
       );
       expect(c.protocolVersion).toBe(version);
       await c.ping().catch(() => undefined);
-      const [initialize, ...later] = requests;
+      // The 2026-07-28 probe, which a 2025 server does not know, then initialize.
+      const [probe, initialize, ...later] = requests;
+      expect(probe!.method).toBe("server/discover");
       expect(initialize!.message).toMatchObject({ params: { protocolVersion: "2025-11-25" } });
       expect(later.map((request) => request.method)).toEqual(["notifications/initialized", "ping"]);
       for (const request of later)
@@ -59,7 +61,10 @@ describe("version negotiation", () => {
       expect(error).toBeInstanceOf(ProtocolVersionError);
       expect(error).toMatchObject({ code: "ERR_PROTOCOL_VERSION", received: version });
       expect(c.connected).toBe(false);
-      expect(fake.requests.map((request) => request.method)).toEqual(["initialize"]);
+      expect(fake.requests.map((request) => request.method)).toEqual([
+        "server/discover",
+        "initialize",
+      ]);
     },
   );
 

@@ -23,7 +23,7 @@ function pagedServer(): McpServer {
 
 describe.each(MODES)("$name", (mode) => {
   async function connect() {
-    const made = client();
+    const made = client(mode.client);
     await made.client.connect(await serve(pagedServer(), mode.options()));
     open.push(made.client);
     return made;

@@ -13,7 +13,7 @@ afterEach(async () => {
 describe.each(MODES)("$name", (mode) => {
   async function connect(options: Parameters<typeof client>[0] = {}) {
     const { mcp, seen } = richServer();
-    const made = client(options);
+    const made = client({ ...mode.client, ...options });
     await made.client.connect(await serve(mcp, mode.options()));
     open.push(made.client);
     return { ...made, seen };
@@ -56,7 +56,7 @@ describe.each(MODES)("$name", (mode) => {
 describe.each(MODES.filter((mode) => mode.sse || mode.sessions))("$name", (mode) => {
   async function connect(options: Parameters<typeof client>[0] = {}) {
     const { mcp, seen } = richServer();
-    const made = client(options);
+    const made = client({ ...mode.client, ...options });
     await made.client.connect(await serve(mcp, mode.options()));
     open.push(made.client);
     return { ...made, seen };
@@ -96,7 +96,7 @@ describe.each(MODES.filter((mode) => mode.sse || mode.sessions))("$name", (mode)
 describe.each(MODES.filter((mode) => mode.sse))("$name: time limits and progress", (mode) => {
   async function connect() {
     const { mcp } = richServer();
-    const made = client();
+    const made = client(mode.client);
     await made.client.connect(await serve(mcp, mode.options()));
     open.push(made.client);
     return made.client;

@@ -1,4 +1,7 @@
-/** 2025 sessions: the GET stream, resumption, expiry and re-initialize, DELETE on close. */
+/**
+ * 2025 sessions: the GET stream, resumption, expiry and re-initialize, DELETE on close. The
+ * client is told to speak 2025-11-25: our dual-era server would otherwise serve 2026-07-28.
+ */
 import { afterEach, describe, expect, it } from "vitest";
 import { z } from "zod";
 import type { McpClient } from "../../src/client/index.ts";
@@ -8,7 +11,7 @@ import {
   client,
   deferred,
   getStreamOpen,
-  MODES,
+  LEGACY_MODES,
   recordingFetch,
   richServer,
   serve,
@@ -41,6 +44,7 @@ describe("resumption after ctx.closeConnection()", () => {
     const logs: unknown[] = [];
     const recorder = recordingFetch();
     const { client: c, warnings } = client({
+      protocolVersion: "2025-11-25",
       onLog: (message) => {
         logs.push(message.data);
         if (message.data === "before the drop") gate.resolve();
@@ -59,12 +63,12 @@ describe("resumption after ctx.closeConnection()", () => {
   });
 });
 
-describe.each(MODES.filter((mode) => mode.sessions))("$name", (mode) => {
+describe.each(LEGACY_MODES.filter((mode) => mode.sessions))("$name", (mode) => {
   async function connect(options: Parameters<typeof client>[0] = {}) {
     const { mcp, seen } = richServer();
     const url = await serve(mcp, mode.options());
     const recorder = recordingFetch();
-    const made = client(options);
+    const made = client({ ...mode.client, ...options });
     await made.client.connect(url, { fetch: recorder.fetch });
     open.push(made.client);
     return { ...made, mcp, seen, url, calls: recorder.calls };
@@ -226,7 +230,7 @@ describe("a server without sessions", () => {
   it("answers the GET stream with 405, which the client takes quietly", async () => {
     const { mcp } = richServer();
     const recorder = recordingFetch();
-    const { client: c, warnings } = client();
+    const { client: c, warnings } = client({ protocolVersion: "2025-11-25" });
     await c.connect(await serve(mcp), { fetch: recorder.fetch });
     open.push(c);
     await until(() => recorder.calls.some((call) => call.method === "GET" && call.status === 405));

@@ -1,4 +1,8 @@
-/** Client state that outlives a process: taking a session up again from a ClientStateStore. */
+/**
+ * Client state that outlives a process: taking a 2025 session up again from a
+ * ClientStateStore (the client is told to speak 2025-11-25; the era memory of the default
+ * probe is tested in modern-era.test.ts).
+ */
 import { afterEach, describe, expect, it } from "vitest";
 import { type McpClient, memoryClientState } from "../../src/client/index.ts";
 import { memoryEventStore } from "../../src/index.ts";
@@ -17,6 +21,8 @@ const open: McpClient[] = [];
 afterEach(async () => {
   await Promise.all(open.splice(0).map((c) => c.close()));
 });
+
+const legacy = { protocolVersion: "2025-11-25" };
 
 const isInitialize = (body: string | undefined) => body?.includes('"method":"initialize"') ?? false;
 
@@ -43,7 +49,7 @@ describe("connect(url, { state })", () => {
   it("records the negotiated version, session and server", async () => {
     const { url } = await statefulServer();
     const state = memoryClientState();
-    const { client: c } = client();
+    const { client: c } = client(legacy);
     await c.connect(url, { state });
     open.push(c);
     await c.ping();
@@ -59,13 +65,13 @@ describe("connect(url, { state })", () => {
   it("a restarted client takes up the stored session without a new initialize", async () => {
     const { url } = await statefulServer();
     const state = memoryClientState();
-    const first = client().client;
+    const first = client(legacy).client;
     await first.connect(url, { state });
     const sessionId = first.sessionId!;
     await first.close({ terminate: false });
 
     const recorder = recordingFetch();
-    const { client: second } = client();
+    const { client: second } = client(legacy);
     await second.connect(url, { state, fetch: recorder.fetch });
     open.push(second);
     expect(second.sessionId).toBe(sessionId);
@@ -83,7 +89,7 @@ describe("connect(url, { state })", () => {
   it("re-initializes when the server no longer knows the stored session", async () => {
     const { url } = await statefulServer();
     const state = memoryClientState();
-    const first = client().client;
+    const first = client(legacy).client;
     await first.connect(url, { state });
     const stale = first.sessionId!;
     await first.close({ terminate: false });
@@ -93,7 +99,7 @@ describe("connect(url, { state })", () => {
     });
 
     const recorder = recordingFetch();
-    const { client: second } = client();
+    const { client: second } = client(legacy);
     await second.connect(url, { state, fetch: recorder.fetch });
     open.push(second);
     expect(recorder.calls[0]).toMatchObject({ method: "POST", status: 404 });
@@ -108,7 +114,7 @@ describe("connect(url, { state })", () => {
     const { mcp, url } = await statefulServer();
     const state = memoryClientState();
     const firstFetch = recordingFetch();
-    const first = client().client;
+    const first = client(legacy).client;
     await first.connect(url, { state, fetch: firstFetch.fetch });
     await until(() => getStreamOpen(firstFetch.calls));
     // The priming event's id is stored as soon as it arrives.
@@ -122,7 +128,7 @@ describe("connect(url, { state })", () => {
 
     const changed = deferred();
     const recorder = recordingFetch();
-    const { client: second } = client({ onToolsChanged: () => changed.resolve() });
+    const { client: second } = client({ ...legacy, onToolsChanged: () => changed.resolve() });
     await second.connect(url, { state, fetch: recorder.fetch });
     open.push(second);
     await changed.promise;
@@ -130,27 +136,30 @@ describe("connect(url, { state })", () => {
     expect(get?.headers.get("last-event-id")).toBe(stored!.lastEventId);
   });
 
-  it("close() ends the session and forgets the stored state", async () => {
+  it("close() ends the session and forgets it, keeping only the server's revision", async () => {
     const { url } = await statefulServer();
     const state = memoryClientState();
-    const { client: c } = client();
+    const { client: c } = client(legacy);
     await c.connect(url, { state });
     await c.close();
-    expect(await state.get()).toBeUndefined();
+    expect(await state.get()).toEqual({
+      protocolVersion: "2025-11-25",
+      origin: new URL(url).origin,
+    });
   });
 
   it("initializes afresh against a stateless server (nothing to take up)", async () => {
     const { mcp } = richServer();
     const url = await serve(mcp);
     const state = memoryClientState();
-    const first = client().client;
+    const first = client(legacy).client;
     await first.connect(url, { state });
     await first.close({ terminate: false });
     expect(await state.get()).toMatchObject({ protocolVersion: "2025-11-25" });
     expect((await state.get())?.sessionId).toBeUndefined();
 
     const recorder = recordingFetch();
-    const { client: second } = client();
+    const { client: second } = client(legacy);
     await second.connect(url, { state, fetch: recorder.fetch });
     open.push(second);
     expect(isInitialize(recorder.calls[0]!.body)).toBe(true);
@@ -160,7 +169,7 @@ describe("connect(url, { state })", () => {
     const { url } = await statefulServer();
     const state = memoryClientState({ protocolVersion: "1999-01-01", sessionId: "whatever" });
     const recorder = recordingFetch();
-    const { client: c } = client();
+    const { client: c } = client(legacy);
     await c.connect(url, { state, fetch: recorder.fetch });
     open.push(c);
     expect(isInitialize(recorder.calls[0]!.body)).toBe(true);

@@ -17,16 +17,21 @@ import { listen } from "../helpers/http.ts";
 
 export type Json = Record<string, unknown>;
 
-/** The transport modes of our server the client must handle. */
+/** The transport modes of our server the client must handle, in either era. */
 export interface Mode {
   name: string;
   options: () => McpAppOptions;
   sessions: boolean;
   /** Replies to POSTs come as SSE (else one JSON body). */
   sse: boolean;
+  /** The client speaks 2026-07-28 (found by its default probe) rather than 2025-11-25. */
+  modern: boolean;
+  /** Client options that put the client in this mode's era. */
+  client: Partial<McpClientOptions>;
 }
 
-export const MODES: Mode[] = [
+/** 2025-11-25 modes: the client is told to speak it, so our dual-era server serves sessions. */
+export const LEGACY_MODES: Mode[] = [
   { name: "stateless SSE", options: () => ({}), sessions: false, sse: true },
   {
     name: "stateful SSE + event store",
@@ -41,7 +46,15 @@ export const MODES: Mode[] = [
     sessions: true,
     sse: false,
   },
-];
+].map((mode) => ({ ...mode, modern: false, client: { protocolVersion: "2025-11-25" } }));
+
+/** 2026-07-28 modes: the client's default, which finds our server speaks it. */
+export const MODERN_MODES: Mode[] = [
+  { name: "2026-07-28 SSE", options: () => ({}), sse: true },
+  { name: "2026-07-28 JSON", options: () => ({ jsonResponse: true }), sse: false },
+].map((mode) => ({ ...mode, sessions: false, modern: true, client: {} }));
+
+export const MODES: Mode[] = [...LEGACY_MODES, ...MODERN_MODES];
 
 /** Serves an McpServer with `mcpApp` on loopback; returns the endpoint URL. */
 export async function serve(mcp: McpServer, options: McpAppOptions = {}): Promise<string> {
@@ -286,13 +299,20 @@ export interface FetchCall {
   headers: Headers;
   body: string | undefined;
   status?: number;
+  /** The reply's body, when asked for (`replies: true`). */
+  reply?: Promise<string>;
 }
 
 /**
  * The global fetch, recording what the client sends: a window on the client's own HTTP for
- * assertions, passing everything through unchanged.
+ * assertions, passing everything through unchanged. With `replies`, each reply's body is kept
+ * too (read from a copy, which holds the connection open until the server ends the reply: not
+ * for tests that close streams early).
  */
-export function recordingFetch(): { fetch: typeof fetch; calls: FetchCall[] } {
+export function recordingFetch(options: { replies?: boolean } = {}): {
+  fetch: typeof fetch;
+  calls: FetchCall[];
+} {
   const calls: FetchCall[] = [];
   const recording = async (input: string | URL | Request, init?: RequestInit) => {
     const call: FetchCall = {
@@ -303,9 +323,38 @@ export function recordingFetch(): { fetch: typeof fetch; calls: FetchCall[] } {
     calls.push(call);
     const response = await fetch(input, init);
     call.status = response.status;
+    if (options.replies) {
+      const reply = response.clone().text();
+      // A reply the client aborts (on close) is of no interest: no unhandled rejection.
+      reply.catch(() => undefined);
+      call.reply = reply;
+    }
     return response;
   };
   return { fetch: recording as typeof fetch, calls };
+}
+
+/** The JSON-RPC message a recorded POST carried. */
+export function bodyOf(call: FetchCall): Json {
+  return JSON.parse(call.body ?? "null") as Json;
+}
+
+/** The JSON-RPC methods of the recorded POSTs, in order. */
+export function methodsOf(calls: FetchCall[]): string[] {
+  return calls
+    .filter((call) => call.method === "POST")
+    .map((call) => String(bodyOf(call).method ?? "(reply)"));
+}
+
+/** A DiscoverResult of a 2026-07-28 server, for fake servers. */
+export function discoverResult(overrides: Json = {}): Json {
+  return {
+    resultType: "complete",
+    supportedVersions: ["2026-07-28"],
+    capabilities: { tools: {} },
+    _meta: { "io.modelcontextprotocol/serverInfo": { name: "fake-modern", version: "0.0.0" } },
+    ...overrides,
+  };
 }
 
 /** Whether the recorded calls include an open GET stream (a GET answered 200). */

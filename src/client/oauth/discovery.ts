@@ -1,0 +1,201 @@
+import type { AuthorizationServer } from "oauth4webapi";
+import { z } from "zod";
+import { canonicalResource } from "../../auth/resource-uri.ts";
+import { AuthorizationError } from "./errors.ts";
+import { type FetchPolicy, fetchJson } from "./fetch.ts";
+
+/** RFC 9728 protected resource metadata, as far as the authorizer uses it. */
+export interface ResourceMetadata {
+  /** The resource identifier, exactly as published (it is sent back as `resource`). */
+  resource: string;
+  authorizationServers: string[];
+  scopesSupported?: string[];
+  /** Where it was found. */
+  url: string;
+}
+
+const strings = z.array(z.string());
+
+const resourceSchema = z.looseObject({
+  resource: z.string().min(1),
+  authorization_servers: z.array(z.string().min(1)).min(1),
+  scopes_supported: strings.optional(),
+});
+
+const endpoint = z.string().refine((value) => URL.canParse(value), "must be an absolute URL");
+
+const serverSchema = z.looseObject({
+  issuer: z.string().min(1),
+  authorization_endpoint: endpoint.optional(),
+  token_endpoint: endpoint,
+  registration_endpoint: endpoint.optional(),
+  scopes_supported: strings.optional(),
+  response_types_supported: strings.optional(),
+  grant_types_supported: strings.optional(),
+  code_challenge_methods_supported: strings.optional(),
+  token_endpoint_auth_methods_supported: strings.optional(),
+  client_id_metadata_document_supported: z.boolean().optional(),
+  authorization_response_iss_parameter_supported: z.boolean().optional(),
+});
+
+function invalid(what: string, url: URL, error: z.ZodError): AuthorizationError {
+  const problems = error.issues
+    .slice(0, 3)
+    .map((issue) => `${issue.path.join(".") || "(document)"}: ${issue.message}`)
+    .join("; ");
+  return new AuthorizationError(
+    "ERR_BAD_METADATA",
+    `The ${what} at ${url.href} is invalid: ${problems}`,
+  );
+}
+
+/** RFC 9728 §3.1: the well-known prefix goes between the host and the path. */
+function wellKnown(base: URL, suffix: string, path = base.pathname): URL {
+  const trimmed = path === "/" ? "" : path.replace(/\/+$/, "");
+  return new URL(`${base.origin}/.well-known/${suffix}${trimmed}`);
+}
+
+/**
+ * Finds the protected resource metadata of an MCP server: at the URL its challenge named,
+ * else at the path-specific well-known location, else at the root one. The document must
+ * name this server as its resource, compared in canonical form (RFC 9728 §3.3): the server's
+ * URL for a document found through the challenge or the path form; at the root, the origin
+ * (the identifier the root location belongs to) or the server's URL. Undefined when there
+ * is no document anywhere (a 2025-03-26 server).
+ */
+export async function discoverResource(
+  policy: FetchPolicy,
+  serverUrl: URL,
+  headerUrl: string | undefined,
+): Promise<ResourceMetadata | undefined> {
+  const server = canonicalResource(serverUrl.href)!;
+  const origin = canonicalResource(serverUrl.origin)!;
+  const candidates: { url: URL; accept: string[] }[] = [];
+  if (headerUrl !== undefined) {
+    if (!URL.canParse(headerUrl, serverUrl)) {
+      throw new AuthorizationError(
+        "ERR_BAD_METADATA",
+        `The resource_metadata in the server's challenge is not a URL: ${headerUrl}`,
+      );
+    }
+    candidates.push({ url: new URL(headerUrl, serverUrl), accept: [server] });
+  }
+  const pathForm = wellKnown(serverUrl, "oauth-protected-resource");
+  const root = wellKnown(serverUrl, "oauth-protected-resource", "/");
+  candidates.push({ url: pathForm, accept: [server] }, { url: root, accept: [origin, server] });
+
+  const tried = new Set<string>();
+  for (const { url, accept } of candidates) {
+    // The challenge may name a well-known location, and a server at the root has one form.
+    if (tried.has(url.href)) continue;
+    tried.add(url.href);
+    const fetched = await fetchJson(policy, url, "protected resource metadata");
+    if (!fetched.found) continue;
+    const parsed = resourceSchema.safeParse(fetched.json);
+    if (!parsed.success) throw invalid("protected resource metadata", url, parsed.error);
+    const document = parsed.data;
+    const canonical = canonicalResource(document.resource);
+    if (canonical === undefined || !accept.includes(canonical)) {
+      throw new AuthorizationError(
+        "ERR_RESOURCE_MISMATCH",
+        `The protected resource metadata at ${url.href} is for ${document.resource}, not for ${serverUrl.href}`,
+      );
+    }
+    const metadata: ResourceMetadata = {
+      resource: document.resource,
+      authorizationServers: document.authorization_servers,
+      url: url.href,
+    };
+    if (document.scopes_supported) metadata.scopesSupported = document.scopes_supported;
+    return metadata;
+  }
+  return undefined;
+}
+
+function parseServer(json: unknown, url: URL): AuthorizationServer {
+  const parsed = serverSchema.safeParse(json);
+  if (!parsed.success) throw invalid("authorization server metadata", url, parsed.error);
+  return parsed.data as AuthorizationServer;
+}
+
+/**
+ * Fetches an authorization server's metadata in the order the MCP spec gives: for an issuer
+ * with a path, RFC 8414 path insertion, then OpenID Connect path insertion, then OpenID
+ * Connect path appending; for one without, the two root documents. The document's `issuer`
+ * must equal the issuer identifier exactly (RFC 8414 §3.3), or it is not used at all.
+ */
+export async function discoverAuthorizationServer(
+  policy: FetchPolicy,
+  issuer: string,
+): Promise<AuthorizationServer> {
+  if (!URL.canParse(issuer)) {
+    throw new AuthorizationError("ERR_BAD_METADATA", `The issuer ${issuer} is not a URL`);
+  }
+  const base = new URL(issuer);
+  if (base.search || base.hash) {
+    throw new AuthorizationError(
+      "ERR_BAD_METADATA",
+      `The issuer ${issuer} has a query or fragment, which RFC 8414 forbids`,
+    );
+  }
+  const path = base.pathname === "/" ? "" : base.pathname.replace(/\/+$/, "");
+  const candidates = path
+    ? [
+        wellKnown(base, "oauth-authorization-server", path),
+        wellKnown(base, "openid-configuration", path),
+        new URL(`${base.origin}${path}/.well-known/openid-configuration`),
+      ]
+    : [
+        wellKnown(base, "oauth-authorization-server", "/"),
+        wellKnown(base, "openid-configuration", "/"),
+      ];
+  for (const url of candidates) {
+    const fetched = await fetchJson(policy, url, "authorization server metadata");
+    if (!fetched.found) continue;
+    const metadata = parseServer(fetched.json, url);
+    if (metadata.issuer !== issuer) {
+      throw new AuthorizationError(
+        "ERR_ISSUER_MISMATCH",
+        `The metadata at ${url.href} claims the issuer ${metadata.issuer}, but it was looked up for ${issuer}`,
+      );
+    }
+    return metadata;
+  }
+  throw new AuthorizationError(
+    "ERR_METADATA_NOT_FOUND",
+    `No authorization server metadata for ${issuer} (tried ${candidates.map((url) => url.pathname).join(", ")})`,
+  );
+}
+
+/**
+ * 2025-03-26 servers publish no resource metadata: their authorization server lives at the
+ * server's origin, with RFC 8414 metadata at the root or, failing that, the default endpoints
+ * /authorize, /token and /register. Such metadata may name an issuer with a path, but only on
+ * the server's own origin: a server cannot borrow another site's identity this way.
+ */
+export async function discoverLegacyServer(
+  policy: FetchPolicy,
+  serverUrl: URL,
+): Promise<AuthorizationServer> {
+  const origin = serverUrl.origin;
+  const url = wellKnown(serverUrl, "oauth-authorization-server", "/");
+  const fetched = await fetchJson(policy, url, "authorization server metadata");
+  if (fetched.found) {
+    const metadata = parseServer(fetched.json, url);
+    if (!URL.canParse(metadata.issuer) || new URL(metadata.issuer).origin !== origin) {
+      throw new AuthorizationError(
+        "ERR_ISSUER_MISMATCH",
+        `The metadata at ${url.href} claims the issuer ${metadata.issuer}, which is not on ${origin}`,
+      );
+    }
+    return metadata;
+  }
+  return {
+    issuer: origin,
+    authorization_endpoint: `${origin}/authorize`,
+    token_endpoint: `${origin}/token`,
+    registration_endpoint: `${origin}/register`,
+    // 2025-03-26 requires PKCE of every client, so S256 needs no advertising there.
+    code_challenge_methods_supported: ["S256"],
+  };
+}
