@@ -427,6 +427,15 @@ export class McpServer {
 
   /** Builds the initialize result and records the client on its peer. */
   initialize(params: JsonObject, peer: Peer, auth?: AuthInfo): JsonObject {
+    if (this.protocolVersions.every(isModernVersion)) {
+      // A server that offers only stateless revisions names them: a 2025 client has no other
+      // way to learn why it cannot connect.
+      throw new McpError(
+        ErrorCode.UnsupportedProtocolVersion,
+        `This server speaks only ${this.protocolVersions.join(", ")}; initialize is not part of it`,
+        { supported: [...this.protocolVersions], requested: params.protocolVersion },
+      );
+    }
     const version = negotiateVersion(params.protocolVersion, this.protocolVersions);
     peer.protocolVersion = version;
     peer.clientCapabilities = isObject(params.capabilities) ? params.capabilities : {};
