@@ -36,12 +36,21 @@ function mismatch(message: string): McpError {
 /** What a plain header value may hold: visible ASCII, space and tab; the rest travels base64. */
 const PLAIN = /^[\t -~]*$/;
 
+/**
+ * Base64 as RFC 4648 §4 defines it: the standard alphabet, padded to whole quanta. `atob`
+ * alone is more forgiving (missing padding, whitespace), and a value it would repair is not
+ * what the client was required to send.
+ */
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
 /** Decodes the `=?base64?…?=` sentinel form of a header value; undefined for an invalid one. */
 function headerValue(raw: string): string | undefined {
   if (!PLAIN.test(raw)) return undefined;
   if (!raw.startsWith("=?base64?") || !raw.endsWith("?=")) return raw;
+  const encoded = raw.slice(9, -2);
+  if (!BASE64.test(encoded)) return undefined;
   try {
-    const binary = atob(raw.slice(9, -2));
+    const binary = atob(encoded);
     return new TextDecoder("utf-8", { fatal: true }).decode(
       Uint8Array.from(binary, (ch) => ch.charCodeAt(0)),
     );
@@ -181,10 +190,15 @@ export class ModernHandler {
       for (const param of tool?.headerParams ?? []) {
         const value = valueAt(params.arguments, param.path);
         const raw = c.req.header(`mcp-param-${param.name}`);
+        // A recognized header with characters it may not carry is refused even when its
+        // argument is absent (streamable-http.mdx, "Server Behavior for Custom Headers").
+        const decoded = raw === undefined ? undefined : headerValue(raw);
+        if (raw !== undefined && decoded === undefined) {
+          throw mismatch(`Mcp-Param-${param.name} is not a valid header value`);
+        }
         if (value === undefined || value === null) continue;
-        if (raw === undefined) throw mismatch(`the Mcp-Param-${param.name} header is required`);
-        const decoded = headerValue(raw);
-        if (decoded === undefined || !sameValue(decoded, value)) {
+        if (decoded === undefined) throw mismatch(`the Mcp-Param-${param.name} header is required`);
+        if (!sameValue(decoded, value)) {
           throw mismatch(`Mcp-Param-${param.name} does not match the argument`);
         }
       }

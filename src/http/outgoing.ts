@@ -19,7 +19,7 @@ export class OutgoingRequests {
 
   /**
    * `idPrefix` starts every id: with several instances it names the one that waits, so an
-   * answer posted to another instance can be routed back (see `ownerOf`).
+   * answer posted to another instance can be routed back (SharedSessions.routeResponse).
    */
   constructor(timeoutMs: number, idPrefix = "") {
     this.#timeoutMs = timeoutMs;

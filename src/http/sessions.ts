@@ -2,6 +2,7 @@ import type { JsonRpcNotification } from "../mcp/jsonrpc.ts";
 import { Peer } from "../mcp/peer.ts";
 import type { Store } from "../storage/store.ts";
 import type { Bus } from "./bus.ts";
+import type { SessionRecord } from "./shared.ts";
 import type { SseStream } from "./sse.ts";
 
 export interface SessionOptions {
@@ -52,8 +53,8 @@ export class SharedSession extends Session {
   checkedAt = 0;
   /** When the record's expiry was last pushed forward (epoch ms). */
   touchedAt = 0;
-  /** The record last applied to this copy, as compared by a request's snapshot. */
-  applied = "";
+  /** The record last applied to this copy: what a request's changes are told apart from. */
+  applied: SessionRecord | undefined;
 }
 
 /** 128 random bits as hex: session and stream ids must not be guessable. */

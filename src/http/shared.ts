@@ -31,12 +31,6 @@ export interface SessionRecord {
   init?: true;
 }
 
-/** A session's changeable state when a request began. */
-export interface Snapshot {
-  json: string;
-  revision: number;
-}
-
 /** Messages every instance receives. `i` names the sender, which ignores its own. */
 type Broadcast = { i: string } & (
   | { t: "event"; e: ServerEvent }
@@ -82,6 +76,8 @@ export interface SharedSessionsOptions {
   keepAliveMs: number;
 }
 
+/** Instance names: 16 hex digits. */
+const INSTANCE = /^[0-9a-f]{16}$/;
 const BROADCAST = "mcp:all";
 const direct = (instance: string) => `mcp:to:${instance}`;
 const recordKey = (id: string) => `mcp:session:${id}`;
@@ -110,7 +106,7 @@ function recordOf(session: Session, revision: number): SessionRecord {
 }
 
 function applyRecord(session: SharedSession, record: SessionRecord): void {
-  session.applied = JSON.stringify({ ...record, rev: 0 });
+  session.applied = record;
   session.revision = record.rev;
   session.protocolVersion = record.v;
   session.subject = record.sub;
@@ -119,6 +115,29 @@ function applyRecord(session: SharedSession, record: SessionRecord): void {
   session.logLevel = record.ll;
   session.subscriptions = record.s ? new Set(record.s) : undefined;
   session.initialized = record.init === true;
+}
+
+/**
+ * Whether a session copy differs from the record last applied to it: what a request changed.
+ * Cheap on purpose, since it runs after every request: values and object identities
+ * (applyRecord hands the record's own objects to the session), then subscriptions.
+ */
+function changed(session: SharedSession, record: SessionRecord): boolean {
+  if (
+    session.protocolVersion !== record.v ||
+    session.logLevel !== record.ll ||
+    session.subject !== record.sub ||
+    session.initialized !== (record.init === true) ||
+    session.clientInfo !== record.ci ||
+    session.clientCapabilities !== record.cc
+  ) {
+    return true;
+  }
+  const subscriptions = session.subscriptions;
+  const stored = record.s;
+  if ((subscriptions?.size ?? 0) !== (stored?.length ?? 0)) return true;
+  for (const uri of stored ?? []) if (!subscriptions!.has(uri)) return true;
+  return false;
 }
 
 const SCALAR_FIELDS = ["v", "sub", "ci", "cc", "ll", "init"] as const;
@@ -214,11 +233,6 @@ export class SharedSessions {
 
   // Records
 
-  /** What a request may change, in comparable form, and the revision it saw. */
-  snapshot(session: SharedSession): Snapshot {
-    return { json: JSON.stringify(recordOf(session, 0)), revision: session.revision };
-  }
-
   /** Stores a new session's record; until then no other instance can serve it. */
   async create(session: SharedSession): Promise<void> {
     const record = recordOf(session, 1);
@@ -277,19 +291,23 @@ export class SharedSessions {
     }
   }
 
+  /** Whether a request changed this copy of a session (then `persist` has work to do). */
+  dirty(session: SharedSession): boolean {
+    return session.applied !== undefined && changed(session, session.applied);
+  }
+
   /**
    * Saves what a request changed in a session (log level, subscriptions, ...) and tells the
    * other instances. Does nothing when it changed nothing.
    */
-  async persist(session: SharedSession, start: Snapshot): Promise<void> {
-    // Records applied meanwhile (other requests, other instances) are not this request's
-    // change: compare with the last one applied. The built-in methods that change a session
-    // do so synchronously, so nothing is applied between their change and this comparison.
-    const before = session.revision === start.revision ? start.json : session.applied;
-    const after = JSON.stringify(recordOf(session, 0));
-    if (after === before) return;
-    const was = JSON.parse(before) as SessionRecord;
-    const now = JSON.parse(after) as SessionRecord;
+  async persist(session: SharedSession): Promise<void> {
+    // Between requests a copy equals the record last applied to it (every change is saved,
+    // then applied): what differs now is this request's change. The built-in methods that
+    // change a session do so synchronously, so no record arrives between their change and
+    // this comparison.
+    const was = session.applied;
+    if (!was || !changed(session, was)) return;
+    const now = recordOf(session, was.rev);
     const key = recordKey(session.sessionId!);
     for (let round = 0; round < MAX_ROUNDS; round++) {
       const current = await this.#store.get<SessionRecord>(key);
@@ -324,7 +342,7 @@ export class SharedSessions {
    */
   async routeResponse(response: JsonRpcResponse, sessionId: string): Promise<void> {
     const owner = typeof response.id === "string" ? response.id.split(".", 1)[0] : undefined;
-    if (!owner || owner === this.instance || !/^[0-9a-f]{16}$/.test(owner)) return;
+    if (!owner || owner === this.instance || !INSTANCE.test(owner)) return;
     await this.#send(owner, { t: "response", s: sessionId, r: response });
   }
 
@@ -363,10 +381,11 @@ export class SharedSessions {
     return `${sessionId}_${this.instance}_${crypto.randomUUID()}`;
   }
 
-  /** The instance that runs a stream, from its id; undefined for a GET stream. */
+  /** The instance that runs a stream, from its id; undefined for a GET stream or a bad id. */
   ownerOf(streamId: string): string | undefined {
     const parts = streamId.split("_");
-    return parts.length === 3 ? parts[1] : undefined;
+    // The id comes back from the client: it names a channel only if it is an instance name.
+    return parts.length === 3 && INSTANCE.test(parts[1]!) ? parts[1] : undefined;
   }
 
   /**

@@ -134,11 +134,6 @@ export class SseStream {
     return sent;
   }
 
-  /** The position of the last message stored. */
-  get position(): number {
-    return this.#position;
-  }
-
   /**
    * Hands this stream's client to another instance: the local connection ends (after what was
    * already sent) and later events go to `relay` until it ends. In send order.

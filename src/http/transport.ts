@@ -423,7 +423,6 @@ export class StreamableHttpTransport {
     session: SharedSession,
     shared: SharedSessions,
   ): Promise<void> {
-    const before = shared.snapshot(session);
     for (const message of messages) {
       if (isRequest(message)) continue;
       if ("method" in message) {
@@ -433,7 +432,7 @@ export class StreamableHttpTransport {
         await shared.routeResponse(message as JsonRpcResponse, session.sessionId!);
       }
     }
-    await shared.persist(session, before);
+    await shared.persist(session);
   }
 
   /**
@@ -596,10 +595,11 @@ export class StreamableHttpTransport {
     if (!shared || !(session instanceof SharedSession) || request.method === "initialize") {
       return this.server.dispatch(request, exchange);
     }
-    const before = shared.snapshot(session);
     return this.server.dispatch(request, exchange).then(async (response) => {
+      // Most requests change nothing in the session: no Store round trip, no extra await.
+      if (!shared.dirty(session)) return response;
       try {
-        await shared.persist(session, before);
+        await shared.persist(session);
       } catch (error) {
         // This copy now differs from the Store: read it again on the next request.
         session.checkedAt = 0;

@@ -1,0 +1,147 @@
+/**
+ * Gatekeeping for the Redis suites: they run against REDIS_URL. Locally, without it, they
+ * are skipped (and the run says so, see global-setup.ts); in CI, or under
+ * `npm run test:redis`, a missing or unreachable Redis fails them.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { beforeAll, describe, it } from "vitest";
+import { connectRedis, type RedisClient } from "../../src/redis/index.ts";
+
+export const REDIS_URL = process.env.REDIS_URL;
+/** CI, or `npm run test:redis`: a Redis suite that cannot reach Redis fails. */
+export const REDIS_REQUIRED =
+  process.env.CI === "true" ||
+  process.env.CI === "1" ||
+  process.env.PORTCULLIS_REQUIRE_REDIS === "1";
+
+/** A describe that runs against Redis, is skipped locally without REDIS_URL, and fails in CI. */
+export function describeRedis(name: string, body: (url: string) => void): void {
+  if (!REDIS_URL && !REDIS_REQUIRED) {
+    // The body is not even collected: it would reach for a Redis that is not there.
+    describe(name, () => {
+      it.skip("needs REDIS_URL (skipped: it is not set)", () => {});
+    });
+    return;
+  }
+  describe(name, () => {
+    beforeAll(async () => {
+      if (!REDIS_URL) {
+        throw new Error(
+          "REDIS_URL is not set, and the Redis suites must run here (CI or test:redis)",
+        );
+      }
+      await assertReachable(REDIS_URL);
+    });
+    body(REDIS_URL ?? "");
+  });
+}
+
+/** Fails with a plain message when nothing answers PING at `url`. */
+export async function assertReachable(url: string): Promise<void> {
+  const client = connectRedis(url, { retryStrategy: () => null, lazyConnect: true });
+  client.on("error", () => {});
+  try {
+    await client.connect();
+    await client.ping();
+  } catch (error) {
+    throw new Error(`Redis at ${url} is unreachable: ${(error as Error).message}`);
+  } finally {
+    client.disconnect();
+  }
+}
+
+const clients: RedisClient[] = [];
+
+/** A client for this test file, closed by closeClients(). */
+export function client(url: string): RedisClient {
+  const made = connectRedis(url);
+  made.on("error", () => {});
+  clients.push(made);
+  return made;
+}
+
+export async function closeClients(): Promise<void> {
+  await Promise.all(clients.splice(0).map((c) => c.quit().catch(() => c.disconnect())));
+}
+
+/** A key prefix no other test run shares. */
+export function uniquePrefix(label: string): string {
+  return `pt:${label}:${Date.now().toString(36)}:${Math.random().toString(36).slice(2, 8)}:`;
+}
+
+export interface Instance {
+  /** The instance's own base URL, e.g. http://127.0.0.1:41234. */
+  url: string;
+  process: ChildProcess;
+  /** Stderr so far, for failure messages. */
+  readonly errors: string;
+}
+
+/**
+ * Starts `count` instances (test/redis/instance.ts) in child processes, sharing one Redis
+ * and one key prefix: one deployment behind an imaginary load balancer.
+ */
+export async function startInstances(
+  count: number,
+  env: Record<string, string>,
+): Promise<Instance[]> {
+  return Promise.all(Array.from({ length: count }, (_, i) => startInstance(`#${i + 1}`, env)));
+}
+
+export function startInstance(name: string, env: Record<string, string>): Promise<Instance> {
+  const child = spawn(process.execPath, ["--import", "tsx", INSTANCE_SCRIPT], {
+    env: { ...process.env, ...env, INSTANCE: name },
+    // The IPC channel lets the child stop itself when this process goes away.
+    stdio: ["ignore", "pipe", "pipe", "ipc"],
+  });
+  let errors = "";
+  child.stderr!.setEncoding("utf8");
+  child.stderr!.on("data", (chunk: string) => {
+    errors += chunk;
+  });
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(new Error(`instance ${name} did not start:\n${errors}`));
+    }, 30_000);
+    let out = "";
+    child.stdout!.setEncoding("utf8");
+    child.stdout!.on("data", (chunk: string) => {
+      out += chunk;
+      const ready = /READY (\d+)/.exec(out);
+      if (!ready) return;
+      clearTimeout(timer);
+      resolve({
+        url: `http://127.0.0.1:${ready[1]}`,
+        process: child,
+        get errors() {
+          return errors;
+        },
+      });
+    });
+    child.on("exit", (code) => {
+      clearTimeout(timer);
+      reject(new Error(`instance ${name} exited with ${code}:\n${errors}`));
+    });
+  });
+}
+
+/** Stops instances and waits for them to exit. */
+export async function stopInstances(instances: readonly Instance[]): Promise<void> {
+  await Promise.all(
+    instances.map(
+      (instance) =>
+        new Promise<void>((resolve) => {
+          if (instance.process.exitCode !== null || instance.process.signalCode !== null) {
+            resolve();
+            return;
+          }
+          instance.process.once("exit", () => resolve());
+          instance.process.kill("SIGTERM");
+        }),
+    ),
+  );
+}
+
+const INSTANCE_SCRIPT = fileURLToPath(new URL("./instance.ts", import.meta.url));
