@@ -6,6 +6,7 @@ export {
   type HandlerExtra,
   McpClient,
   type McpClientOptions,
+  type StartToolOptions,
 } from "./client.ts";
 export type { InboundRequest, Progress, RequestOptions } from "./connection.ts";
 export { ServerEndpoint, type ServerEndpointOptions } from "./endpoint.ts";
@@ -17,6 +18,8 @@ export {
   ProtocolError,
   type ProtocolErrorCode,
   ProtocolVersionError,
+  TaskError,
+  type TaskErrorCode,
   TransportError,
   type TransportErrorCode,
 } from "./errors.ts";
@@ -53,6 +56,7 @@ export {
 export { type SseEvent, SseParser } from "./sse-parser.ts";
 export { type ClientState, type ClientStateStore, memoryClientState } from "./state.ts";
 export type { StrictOptions } from "./strict.ts";
+export { TASKS_EXTENSION, type TaskHandle, type TaskWaitOptions } from "./tasks.ts";
 export type {
   ClientTransport,
   SendOptions,

@@ -1,3 +1,10 @@
+export {
+  type FileTokenStoreOptions,
+  fileTokenStore,
+  TokenStoreError,
+} from "./file-token-store.ts";
+export { type LoopbackRedirectOptions, loopbackRedirect } from "./loopback-redirect.ts";
+export { resolveHost } from "./resolve-host.ts";
 export { type RunningServer, type ServeOptions, serve } from "./serve.ts";
 export {
   type ServeStdioOptions,

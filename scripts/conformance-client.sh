@@ -1,0 +1,189 @@
+#!/usr/bin/env bash
+# Run the official MCP conformance suite's CLIENT scenarios against
+# examples/conformance-client.ts, and fail on any FAILURE or WARNING check, on a missing
+# result, or on a client run that ended other than the scenario expects.
+#
+#   1. @modelcontextprotocol/conformance 0.1.16: `client --suite all` (every scenario, in parallel)
+#   2. 0.2.0-alpha.12: the draft and extension scenarios listed in ALPHA_SCENARIOS, one by one
+#
+# The suite starts a test server per scenario with listen(0) and no host, i.e. on all
+# interfaces, and has no option to change that. scripts/conformance-loopback.cjs is preloaded
+# into the suite's process (node --require) so that every one of them listens on 127.0.0.1
+# instead; it stops the run should a server bind anything else.
+#
+# Usage: scripts/conformance-client.sh [all|stable|alpha]     (default: all)
+# Env:
+#   CONFORMANCE_CLIENT_RESULTS_DIR  where results go (default: conformance/results/client)
+#   CONFORMANCE_CLIENT_COMMAND      the client command (default: npx tsx examples/conformance-client.ts)
+#   CONFORMANCE_TIMEOUT             seconds allowed for each suite run (default: 600)
+#   CONFORMANCE_CLIENT_SCENARIO_TIMEOUT  ms allowed for one client run (default: 90000; the
+#                                   sse-retry client waits up to 45 s for the machine to calm down)
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+WHICH="${1:-all}"
+case "$WHICH" in all|stable|alpha) ;; *) echo "usage: $0 [all|stable|alpha]" >&2; exit 2;; esac
+
+STABLE_DIR="$ROOT/conformance"
+ALPHA_DIR="$ROOT/conformance/alpha"
+RESULTS_DIR="${CONFORMANCE_CLIENT_RESULTS_DIR:-$ROOT/conformance/results/client}"
+COMMAND="${CONFORMANCE_CLIENT_COMMAND:-npx tsx examples/conformance-client.ts}"
+RUN_TIMEOUT="${CONFORMANCE_TIMEOUT:-600}"
+SCENARIO_TIMEOUT="${CONFORMANCE_CLIENT_SCENARIO_TIMEOUT:-90000}"
+PRELOAD="$ROOT/scripts/conformance-loopback.cjs"
+
+# The 0.2.0-alpha draft and extension scenarios this client is held to: RFC 9207 iss
+# validation, metadata issuer and resource checks, offline_access, authorization server
+# migration, client credentials, enterprise-managed (ID-JAG) authorization and workload
+# identity federation (JWT bearer). Not listed: auth/dpop and auth/dpop-nonce (the authorizer
+# has no DPoP; see notes/conformance-client.md) and the non-authorization 2026 scenarios.
+ALPHA_SCENARIOS=(
+  auth/resource-mismatch
+  auth/offline-access-scope
+  auth/offline-access-not-supported
+  auth/authorization-server-migration
+  auth/iss-supported
+  auth/iss-not-advertised
+  auth/iss-supported-missing
+  auth/iss-wrong-issuer
+  auth/iss-unexpected
+  auth/iss-normalized
+  auth/metadata-issuer-mismatch
+  auth/client-credentials-jwt
+  auth/client-credentials-basic
+  auth/enterprise-managed-authorization
+  auth/wif-jwt-bearer
+)
+
+log() { printf '[conformance-client] %s\n' "$*"; }
+die() { printf '[conformance-client] ERROR: %s\n' "$*" >&2; exit 1; }
+
+# --- toolchains: pinned node@22 and the suites, from the committed lockfiles
+ensure() { # dir version
+  local dir="$1" version="$2" node="$1/node_modules/.bin/node"
+  local pkg="$1/node_modules/@modelcontextprotocol/conformance"
+  if ! { [[ -x "$node" && -f "$pkg/dist/index.js" ]] &&
+         [[ "$("$node" -v 2>/dev/null)" == v22.* ]] &&
+         [[ "$("$node" -p "require('$pkg/package.json').version" 2>/dev/null)" == "$version" ]]; }; then
+    log "installing the conformance $version toolchain into ${dir#"$ROOT"/}/node_modules (npm ci)"
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+  fi
+}
+[[ -d "$ROOT/node_modules/tsx" ]] || die "tsx not installed in $ROOT/node_modules (run npm ci at the repo root)"
+case "$RESULTS_DIR" in ""|/|"$ROOT"|"$HOME") die "refusing to use results dir '$RESULTS_DIR'";; esac
+rm -rf "$RESULTS_DIR"
+mkdir -p "$RESULTS_DIR"
+BASELINE="$RESULTS_DIR/empty-baseline.yml"
+printf 'client: []\n' >"$BASELINE"
+
+# --- the verdict, from the result files: every check, and how each client run ended.
+# examples/conformance-client.ts prints "conformance-client: ok" or
+# "conformance-client: error <code>" last; scenarios that test a refusal must end in the
+# refusal they test, every other scenario in "ok".
+verdict() { # node results-dir expected-count
+  "$1" - "$2" "$3" <<'JS'
+const fs = require('fs'), path = require('path');
+const [dir, expectedArg] = process.argv.slice(2);
+const refusals = {
+  'auth/scope-retry-limit': ['ERR_STEP_UP_LIMIT', 'ERR_FORBIDDEN'],
+  'auth/resource-mismatch': ['ERR_RESOURCE_MISMATCH'],
+  'auth/iss-supported-missing': ['ERR_ISS_MISMATCH'],
+  'auth/iss-wrong-issuer': ['ERR_ISS_MISMATCH'],
+  'auth/iss-unexpected': ['ERR_ISS_MISMATCH'],
+  'auth/iss-normalized': ['ERR_ISS_MISMATCH'],
+  'auth/metadata-issuer-mismatch': ['ERR_ISSUER_MISMATCH'],
+};
+const runs = [];
+(function walk(d) {
+  for (const entry of fs.readdirSync(d, { withFileTypes: true })) {
+    const full = path.join(d, entry.name);
+    if (entry.isDirectory()) walk(full);
+    else if (entry.name === 'checks.json') runs.push(path.dirname(full));
+  }
+})(dir);
+let bad = 0, passed = 0;
+const lines = [];
+for (const run of runs.sort()) {
+  const scenario = path.relative(dir, run).replace(/-\d{4}-\d{2}-\d{2}T[\d-]+Z$/, '');
+  const checks = JSON.parse(fs.readFileSync(path.join(run, 'checks.json'), 'utf8'));
+  const problems = checks.filter((c) => c.status === 'FAILURE' || c.status === 'WARNING');
+  const stdout = fs.existsSync(path.join(run, 'stdout.txt')) ? fs.readFileSync(path.join(run, 'stdout.txt'), 'utf8') : '';
+  const ending = (stdout.match(/^conformance-client: (ok|error \S+)$/m) || [])[1] || 'no result line (crashed or timed out)';
+  const wanted = refusals[scenario];
+  const endedRight = wanted ? wanted.some((code) => ending === `error ${code}`) : ending === 'ok';
+  for (const c of problems) lines.push(`  ${c.status.padEnd(7)} ${scenario} [${c.id}] ${c.description}${c.errorMessage ? ` -- ${c.errorMessage}` : ''}`);
+  if (!endedRight) lines.push(`  ENDING  ${scenario}: the client ended with "${ending}", expected ${wanted ? wanted.map((c) => `"error ${c}"`).join(' or ') : '"ok"'}`);
+  const ok = problems.length === 0 && endedRight;
+  if (ok) passed++; else bad++;
+  console.log(`  ${ok ? 'pass' : 'FAIL'}  ${scenario}  (${checks.filter((c) => c.status === 'SUCCESS').length} checks passed; client: ${ending})`);
+}
+for (const line of lines) console.log(line);
+const expected = Number(expectedArg) || 0;
+const missing = expected && runs.length !== expected;
+if (missing) console.log(`  expected ${expected} scenario result(s), found ${runs.length}`);
+console.log(`client conformance: ${passed} passed, ${bad + (missing ? Math.max(expected - runs.length, 1) : 0)} failed`);
+process.exit(bad || missing ? 1 : 0);
+JS
+}
+
+status=0
+
+if [[ "$WHICH" != alpha ]]; then
+  ensure "$STABLE_DIR" 0.1.16
+  NODE22="$STABLE_DIR/node_modules/.bin/node"
+  CLI="$STABLE_DIR/node_modules/@modelcontextprotocol/conformance/dist/index.js"
+  OUT="$RESULTS_DIR/0.1.16"
+  mkdir -p "$OUT"
+  EXPECTED="$("$NODE22" "$CLI" list --client | grep -c '^  - ')"
+  log "0.1.16: client --suite all ($EXPECTED scenarios) with: $COMMAND"
+  set +e
+  timeout "$RUN_TIMEOUT" "$NODE22" --require "$PRELOAD" "$CLI" client --command "$COMMAND" \
+    --suite all --timeout "$SCENARIO_TIMEOUT" -o "$OUT" --expected-failures "$BASELINE" \
+    >"$OUT/cli-output.txt" 2>&1
+  cli_rc=$?
+  set -e
+  sed -n '/=== SUITE SUMMARY ===/,$p' "$OUT/cli-output.txt"
+  [[ "$cli_rc" == 124 ]] && log "the suite timed out after ${RUN_TIMEOUT}s"
+  set +e
+  verdict "$NODE22" "$OUT" "$EXPECTED"
+  verdict_rc=$?
+  set -e
+  if [[ "$cli_rc" != 0 || "$verdict_rc" != 0 ]]; then
+    log "0.1.16 FAILED (cli exit $cli_rc, verdict exit $verdict_rc); results in $OUT"
+    status=1
+  else
+    log "0.1.16: all scenarios passed with no warnings"
+  fi
+fi
+
+if [[ "$WHICH" != stable ]]; then
+  ensure "$ALPHA_DIR" 0.2.0-alpha.12
+  NODE22="$ALPHA_DIR/node_modules/.bin/node"
+  CLI="$ALPHA_DIR/node_modules/@modelcontextprotocol/conformance/dist/index.js"
+  OUT="$RESULTS_DIR/0.2.0-alpha.12"
+  mkdir -p "$OUT"
+  log "0.2.0-alpha.12: ${#ALPHA_SCENARIOS[@]} draft and extension scenarios"
+  for scenario in "${ALPHA_SCENARIOS[@]}"; do
+    set +e
+    timeout "$RUN_TIMEOUT" "$NODE22" --require "$PRELOAD" "$CLI" client --command "$COMMAND" \
+      --scenario "$scenario" --timeout "$SCENARIO_TIMEOUT" -o "$OUT" \
+      --expected-failures "$BASELINE" >"$OUT/cli-output-${scenario//\//_}.txt" 2>&1
+    rc=$?
+    set -e
+    [[ "$rc" == 0 ]] || { log "  $scenario: cli exit $rc (see $OUT/cli-output-${scenario//\//_}.txt)"; status=1; }
+  done
+  set +e
+  verdict "$NODE22" "$OUT" "${#ALPHA_SCENARIOS[@]}"
+  verdict_rc=$?
+  set -e
+  if [[ "$verdict_rc" != 0 ]]; then
+    log "0.2.0-alpha.12 FAILED; results in $OUT"
+    status=1
+  else
+    log "0.2.0-alpha.12: all listed scenarios passed with no warnings"
+  fi
+fi
+
+exit "$status"
