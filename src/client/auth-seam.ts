@@ -5,7 +5,11 @@
  */
 export interface Authorizer {
   /** Headers to add to the next request, e.g. `{ authorization: "Bearer …" }`. */
-  headers(): Promise<Record<string, string>>;
+  /**
+   * `url` is where the request goes, so an authorizer bound to one server can refuse to hand
+   * its token to another.
+   */
+  headers(url?: URL): Promise<Record<string, string>>;
   /**
    * The server answered 401. Resolve true once new credentials are in place and the request
    * should be sent again; false to fail it.

@@ -578,7 +578,7 @@ export class StreamableHttpClientTransport implements ClientTransport {
       for (const [name, value] of Object.entries(request.headers ?? {})) headers.set(name, value);
       const authorizer = this.#options.authorizer;
       if (authorizer) {
-        for (const [name, value] of Object.entries(await authorizer.headers())) {
+        for (const [name, value] of Object.entries(await authorizer.headers(this.url))) {
           headers.set(name, value);
         }
       }
