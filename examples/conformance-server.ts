@@ -1,7 +1,10 @@
 /**
  * The server the official MCP conformance suite runs against: every fixture its server
  * scenarios look for, written on the public API only. Stateful with an event store, so the
- * session, SSE polling and resumability scenarios apply.
+ * session, SSE polling and resumability scenarios apply. One server answers both suites:
+ * 0.1.16 (scripts/conformance.sh, 2025 revisions) and 0.2.0-alpha (scripts/conformance-alpha.sh,
+ * 2025-11-25, 2026-07-28 and the tasks extension); notes/conformance-alpha.md lists which
+ * scenario uses which fixture.
  *
  *   npm run conformance:server   # http://localhost:$PORT/mcp, PORT defaults to 3001
  */
@@ -178,6 +181,7 @@ mcp.tool(
   },
 );
 
+// Published exactly as written, keywords zod cannot express included (SEP-1613, SEP-2106).
 mcp.tool(
   "json_schema_2020_12_tool",
   {
@@ -187,15 +191,264 @@ mcp.tool(
       type: "object",
       $defs: {
         address: {
+          $anchor: "addressDef",
           type: "object",
           properties: { street: { type: "string" }, city: { type: "string" } },
         },
       },
-      properties: { name: { type: "string" }, address: { $ref: "#/$defs/address" } },
+      properties: {
+        name: { type: "string" },
+        address: { $ref: "#/$defs/address" },
+        contactMethod: { type: "string", enum: ["phone", "email"] },
+        phone: { type: "string" },
+        email: { type: "string" },
+      },
+      allOf: [{ anyOf: [{ required: ["phone"] }, { required: ["email"] }] }],
+      if: { properties: { contactMethod: { const: "phone" } }, required: ["contactMethod"] },
+      // biome-ignore lint/suspicious/noThenProperty: "then" is a JSON Schema keyword here, not a thenable
+      then: { required: ["phone"] },
+      else: { required: ["email"] },
       additionalProperties: false,
     },
   },
   (args) => `Received: ${JSON.stringify(args)}`,
+);
+
+// 2026-07-28 diagnostics (server-stateless, http-custom-header-server-validation).
+
+mcp.tool(
+  "test_missing_capability",
+  { description: "Needs sampling; refused with -32021 when the client does not declare it" },
+  async (_args, ctx) => {
+    const reply = await ctx.sample({
+      messages: [{ role: "user", content: { type: "text", text: "Say hello" } }],
+      maxTokens: 20,
+    });
+    const content = Array.isArray(reply.content) ? reply.content[0] : reply.content;
+    return `Sampled: ${typeof content?.text === "string" ? content.text : "(no text)"}`;
+  },
+);
+
+mcp.tool(
+  "test_streaming_elicitation",
+  { description: "Asks the user mid-call; under 2026-07-28 that is an InputRequiredResult" },
+  async (_args, ctx) => {
+    const answer = await ctx.elicit(
+      { message: "Continue?", schema: z.object({ proceed: z.boolean() }) },
+      { key: "proceed" },
+    );
+    return `Streaming elicitation finished: ${answer.action}`;
+  },
+);
+
+mcp.tool(
+  "test_logging_tool",
+  { description: "Logs at every level; a 2026-07-28 request that set no logLevel gets none" },
+  (_args, ctx) => {
+    ctx.log.debug("debug detail");
+    ctx.log.info("Diagnostic trace");
+    ctx.log.error("an error worth reporting");
+    return "Logging evaluated";
+  },
+);
+
+// Toggled by the trigger tools, so each trigger really changes what tools/list and
+// prompts/list return (and subscriptions/listen streams hear about it).
+const dynamicTool = mcp.tool(
+  "test_dynamic_tool",
+  { description: "Listed or not, as test_trigger_tool_change toggles it" },
+  () => "Dynamic tool",
+);
+dynamicTool.disable();
+const dynamicPrompt = mcp.prompt(
+  "test_dynamic_prompt",
+  { description: "Listed or not, as test_trigger_prompt_change toggles it" },
+  () => "Dynamic prompt",
+);
+dynamicPrompt.disable();
+
+mcp.tool(
+  "test_trigger_tool_change",
+  { description: "Changes the tool list (toggles test_dynamic_tool)" },
+  () => {
+    if (dynamicTool.enabled) dynamicTool.disable();
+    else dynamicTool.enable();
+    return "Tool list changed";
+  },
+);
+
+mcp.tool(
+  "test_trigger_prompt_change",
+  { description: "Changes the prompt list (toggles test_dynamic_prompt)" },
+  () => {
+    if (dynamicPrompt.enabled) dynamicPrompt.disable();
+    else dynamicPrompt.enable();
+    return "Prompt list changed";
+  },
+);
+
+mcp.tool(
+  "test_x_mcp_header",
+  {
+    description: "Mirrors its region argument into the Mcp-Param-Region header (2026-07-28)",
+    input: {
+      type: "object",
+      properties: {
+        region: { type: "string", description: "Where to run", "x-mcp-header": "Region" },
+        query: { type: "string", description: "What to run" },
+      },
+      required: ["region"],
+    },
+  },
+  (args) => `Ran ${typeof args.query === "string" ? args.query : "nothing"} in ${args.region}`,
+);
+
+// Multi round-trip requests (2026-07-28, input-required-result-* scenarios). Under the 2025
+// revisions the same calls are server-to-client requests on the SSE stream. The keys are the
+// ones the scenarios name; unnamed inputs would be keyed input-0, input-1, ...
+
+const NAME = z.object({ name: z.string() });
+const textOf = (reply: { content: unknown }) => {
+  const content = Array.isArray(reply.content) ? reply.content[0] : reply.content;
+  return typeof content === "object" && content !== null && "text" in content
+    ? String(content.text)
+    : "(no text)";
+};
+
+mcp.tool(
+  "test_input_required_result_elicitation",
+  { description: "Asks the user's name (input key user_name), then greets them" },
+  async (_args, ctx) => {
+    const answer = await ctx.elicit(
+      { message: "What is your name?", schema: NAME },
+      { key: "user_name" },
+    );
+    return answer.action === "accept"
+      ? `Hello, ${answer.content.name}!`
+      : `No name (${answer.action})`;
+  },
+);
+
+mcp.tool(
+  "test_input_required_result_sampling",
+  { description: "Asks the client's model (input key capital_question)" },
+  async (_args, ctx) => {
+    const reply = await ctx.sample(
+      {
+        messages: [
+          { role: "user", content: { type: "text", text: "What is the capital of France?" } },
+        ],
+        maxTokens: 100,
+      },
+      { key: "capital_question" },
+    );
+    return `The model said: ${textOf(reply)}`;
+  },
+);
+
+mcp.tool(
+  "test_input_required_result_list_roots",
+  { description: "Asks the client's roots (input key client_roots)" },
+  async (_args, ctx) => {
+    const roots = await ctx.listRoots({ key: "client_roots" });
+    return `Roots: ${roots.map((root) => root.uri).join(", ") || "(none)"}`;
+  },
+);
+
+mcp.tool(
+  "test_input_required_result_request_state",
+  { description: "Asks for a confirmation; the retry must carry the sealed requestState" },
+  async (_args, ctx) => {
+    const answer = await ctx.elicit(
+      { message: "Please confirm", schema: z.object({ ok: z.boolean() }) },
+      { key: "confirm" },
+    );
+    return `state-ok: confirmed=${answer.action === "accept" && answer.content.ok}`;
+  },
+);
+
+mcp.tool(
+  "test_input_required_result_multiple_inputs",
+  { description: "Asks for an elicitation, a sampling and the roots in one round" },
+  async (_args, ctx) => {
+    const [name, greeting, roots] = await Promise.all([
+      ctx.elicit({ message: "What is your name?", schema: NAME }, { key: "user_name" }),
+      ctx.sample(
+        {
+          messages: [{ role: "user", content: { type: "text", text: "Generate a greeting" } }],
+          maxTokens: 50,
+        },
+        { key: "greeting" },
+      ),
+      ctx.listRoots({ key: "client_roots" }),
+    ]);
+    const who = name.action === "accept" ? name.content.name : name.action;
+    return `${textOf(greeting)}, ${who} (${roots.length} roots)`;
+  },
+);
+
+mcp.tool(
+  "test_input_required_result_multi_round",
+  { description: "Asks two questions one after the other: two rounds" },
+  async (_args, ctx) => {
+    const first = await ctx.elicit(
+      { message: "Step 1: What is your name?", schema: NAME },
+      { key: "step1" },
+    );
+    const second = await ctx.elicit(
+      { message: "Step 2: What is your favorite color?", schema: z.object({ color: z.string() }) },
+      { key: "step2" },
+    );
+    const name = first.action === "accept" ? first.content.name : "someone";
+    const color = second.action === "accept" ? second.content.color : "no color";
+    return `${name} likes ${color}`;
+  },
+);
+
+mcp.tool(
+  "test_input_required_result_tampered_state",
+  { description: "Asks for a confirmation; an altered requestState is refused" },
+  async (_args, ctx) => {
+    const answer = await ctx.elicit(
+      { message: "Please confirm", schema: z.object({ ok: z.boolean() }) },
+      { key: "confirm" },
+    );
+    return `Confirmed: ${answer.action}`;
+  },
+);
+
+mcp.tool(
+  "test_input_required_result_capabilities",
+  { description: "Asks only for the inputs the client declared it can give" },
+  async (_args, ctx) => {
+    const declared = ctx.client.capabilities ?? {};
+    const asks: Promise<string>[] = [];
+    if (declared.elicitation) {
+      asks.push(
+        ctx
+          .elicit({ message: "What is your name?", schema: NAME }, { key: "user_name" })
+          .then((answer) => `elicitation: ${answer.action}`),
+      );
+    }
+    if (declared.sampling) {
+      asks.push(
+        ctx
+          .sample(
+            {
+              messages: [{ role: "user", content: { type: "text", text: "Say hello" } }],
+              maxTokens: 20,
+            },
+            { key: "hello" },
+          )
+          .then((reply) => `sampling: ${textOf(reply)}`),
+      );
+    }
+    if (declared.roots) {
+      asks.push(ctx.listRoots({ key: "client_roots" }).then((roots) => `roots: ${roots.length}`));
+    }
+    const answers = await Promise.all(asks);
+    return answers.length ? answers.join("; ") : "The client declared nothing to ask";
+  },
 );
 
 mcp.resource(
@@ -269,6 +522,22 @@ mcp.prompt("test_prompt_with_image", { description: "A prompt with an image" }, 
   { role: "user", content: { type: "image", data: PNG, mimeType: "image/png" } },
   { role: "user", content: "Please analyze the image above." },
 ]);
+
+mcp.prompt(
+  "test_input_required_result_prompt",
+  { description: "A prompt that asks the user for context first (input key user_context)" },
+  async (_args, ctx) => {
+    const answer = await ctx.elicit(
+      {
+        message: "What context should the prompt use?",
+        schema: z.object({ context: z.string() }),
+      },
+      { key: "user_context" },
+    );
+    const context = answer.action === "accept" ? answer.content.context : "no context";
+    return `Answer with this context in mind: ${context}`;
+  },
+);
 
 // Tasks (the io.modelcontextprotocol/tasks extension of 2026-07-28, and 2025-11-25 tasks).
 

@@ -45,6 +45,17 @@ export interface UrlElicitation {
   elicitationId?: string;
 }
 
+/** How a request to the client is made. */
+export interface InputOptions {
+  /**
+   * Names the request in a 2026-07-28 multi round-trip round: its key in `inputRequests`
+   * (default: `input-<n>`, numbered in call order). A named request means the same thing in
+   * every round, so a client that knows the name may answer it up front, in its first
+   * request. Unique within one request. Not used by the 2025 revisions, nor inside a task.
+   */
+  key?: string;
+}
+
 export type FormElicitResult<S extends z.ZodObject> =
   | { action: "accept"; content: z.output<S> }
   | { action: "decline" | "cancel"; content?: undefined };
@@ -211,25 +222,35 @@ export class Context {
   }
 
   /** Asks the user for input through the client. */
-  elicit<S extends z.ZodObject>(request: FormElicitation<S>): Promise<FormElicitResult<S>>;
-  elicit(request: UrlElicitation): Promise<ElicitResult>;
+  elicit<S extends z.ZodObject>(
+    request: FormElicitation<S>,
+    options?: InputOptions,
+  ): Promise<FormElicitResult<S>>;
+  elicit(request: UrlElicitation, options?: InputOptions): Promise<ElicitResult>;
   async elicit(
     request: FormElicitation | UrlElicitation,
+    options: InputOptions = {},
   ): Promise<ElicitResult | FormElicitResult<z.ZodObject>> {
     const capability = this.#exchange.peer.clientCapabilities?.elicitation;
     if (request.mode === "url") {
-      this.#require(capability?.url, "URL-mode elicitation");
+      this.#require(capability?.url, "URL-mode elicitation", { elicitation: { url: {} } });
       const params: JsonObject = { mode: "url", message: request.message, url: request.url };
       // 2026-07-28 dropped the id: a retry of the original request carries the outcome.
       if (!isModernVersion(this.#exchange.peer.protocolVersion)) {
         params.elicitationId = request.elicitationId ?? crypto.randomUUID();
       }
-      return (await this.#request("elicitation/create", params)) as unknown as ElicitResult;
+      return (await this.#request(
+        "elicitation/create",
+        params,
+        options,
+      )) as unknown as ElicitResult;
     }
     // An empty `elicitation: {}` capability means form mode (2025-06-18 clients).
     const formSupported =
       capability !== undefined && (capability.form !== undefined || capability.url === undefined);
-    this.#require(formSupported ? {} : undefined, "form elicitation");
+    this.#require(formSupported ? {} : undefined, "form elicitation", {
+      elicitation: { form: {} },
+    });
     const compiled = isZodSchema(request.schema)
       ? compileSchema(request.schema, "output")
       : undefined;
@@ -239,7 +260,11 @@ export class Context {
     delete requestedSchema.$schema;
     const params: JsonObject = { message: request.message, requestedSchema };
     if (this.#exchange.peer.protocolVersion >= "2025-11-25") params.mode = "form";
-    const result = (await this.#request("elicitation/create", params)) as unknown as ElicitResult;
+    const result = (await this.#request(
+      "elicitation/create",
+      params,
+      options,
+    )) as unknown as ElicitResult;
     if (result.action === "accept" && compiled) {
       const checked = compiled.validate(result.content ?? {});
       if (!checked.ok) {
@@ -254,34 +279,45 @@ export class Context {
   }
 
   /** Asks the client's model for a completion (sampling/createMessage). */
-  async sample(params: CreateMessageParams): Promise<CreateMessageResult> {
-    this.#require(this.#exchange.peer.clientCapabilities?.sampling, "sampling");
-    return (await this.#request("sampling/createMessage", params)) as CreateMessageResult;
+  async sample(
+    params: CreateMessageParams,
+    options: InputOptions = {},
+  ): Promise<CreateMessageResult> {
+    this.#require(this.#exchange.peer.clientCapabilities?.sampling, "sampling", { sampling: {} });
+    return (await this.#request("sampling/createMessage", params, options)) as CreateMessageResult;
   }
 
   /** Asks the client for its filesystem roots. */
-  async listRoots(): Promise<Root[]> {
-    this.#require(this.#exchange.peer.clientCapabilities?.roots, "roots");
-    const result = await this.#request("roots/list", {});
+  async listRoots(options: InputOptions = {}): Promise<Root[]> {
+    this.#require(this.#exchange.peer.clientCapabilities?.roots, "roots", { roots: {} });
+    const result = await this.#request("roots/list", {}, options);
     return Array.isArray(result.roots) ? (result.roots as Root[]) : [];
   }
 
-  #require(capability: unknown, feature: string): void {
+  /**
+   * Refuses a feature the client did not declare. `required` is the capability that would
+   * allow it: 2026-07-28 reports it in the error's `data.requiredCapabilities`.
+   */
+  #require(capability: unknown, feature: string, required: ClientCapabilities): void {
     // Stateless requests carry no capabilities: try, and let the client refuse.
     if (this.#exchange.peer.clientCapabilities === undefined) return;
     if (capability === undefined) {
-      const modern = isModernVersion(this.#exchange.peer.protocolVersion);
-      throw new McpError(
-        modern ? ErrorCode.MissingRequiredClientCapability : ErrorCode.InvalidRequest,
-        `The client does not support ${feature} (it did not declare the capability)`,
-      );
+      const message = `The client does not support ${feature} (it did not declare the capability)`;
+      if (!isModernVersion(this.#exchange.peer.protocolVersion)) {
+        throw new McpError(ErrorCode.InvalidRequest, message);
+      }
+      throw new McpError(ErrorCode.MissingRequiredClientCapability, message, {
+        requiredCapabilities: required,
+      });
     }
   }
 
-  #request(method: string, params: JsonObject): Promise<JsonObject> {
-    return this.#exchange.request(method, params, {
+  #request(method: string, params: JsonObject, options: InputOptions): Promise<JsonObject> {
+    const how: Parameters<Exchange["request"]>[2] = {
       signal: this.signal,
       relatedRequestId: this.requestId,
-    });
+    };
+    if (options.key !== undefined) how.inputKey = options.key;
+    return this.#exchange.request(method, params, how);
   }
 }

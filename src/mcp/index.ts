@@ -5,6 +5,7 @@ export {
   Context,
   type FormElicitation,
   type FormElicitResult,
+  type InputOptions,
   type Logger,
   type TaskControl,
   type UrlElicitation,

@@ -19,7 +19,7 @@ interface RequestState {
   principal: string;
   /** Epoch ms after which the state is refused. */
   expires: number;
-  /** Answers of earlier rounds, by input key. */
+  /** Answers the handler took on its way to the round this state closed, by input key. */
   answers: Record<string, JsonObject>;
   /** Keys asked in the round this state closed. */
   asked: string[];
@@ -55,26 +55,79 @@ function invalidState(reason: string): McpError {
   return new McpError(ErrorCode.InvalidParams, `Invalid requestState: ${reason}`);
 }
 
+/** A record's own entry: keys come from the client, and must not reach the prototype. */
+function own(record: Record<string, JsonObject>, key: string): JsonObject | undefined {
+  return Object.hasOwn(record, key) ? record[key] : undefined;
+}
+
+const ELICIT_ACTIONS = new Set(["accept", "decline", "cancel"]);
+
+/** Why an answer is not a result of the request it answers, or undefined when it is one. */
+function answerProblem(method: string, answer: JsonObject): string | undefined {
+  switch (method) {
+    case "elicitation/create":
+      if (typeof answer.action !== "string" || !ELICIT_ACTIONS.has(answer.action))
+        return "has no valid action";
+      if (answer.content !== undefined && !isObject(answer.content))
+        return "has content that is not an object";
+      return undefined;
+    case "sampling/createMessage":
+      if (typeof answer.role !== "string" || typeof answer.model !== "string")
+        return "lacks the role or model of a sampling result";
+      if (!isObject(answer.content) && !Array.isArray(answer.content))
+        return "lacks the content of a sampling result";
+      return undefined;
+    case "roots/list":
+      if (
+        !Array.isArray(answer.roots) ||
+        !answer.roots.every((root) => isObject(root) && typeof root.uri === "string")
+      )
+        return "is not a list of roots";
+      return undefined;
+    default:
+      return undefined;
+  }
+}
+
 /** What a handler's run came to: its value, or a suspension waiting for client input. */
 export const SUSPENDED: unique symbol = Symbol("input required");
 
 /**
  * One round of a multi round-trip request (2026-07-28). A handler's server-to-client
- * requests are numbered in call order; answered ones (from this retry or sealed earlier
- * rounds) resolve at once, and the first unanswered ones suspend the run. The server keeps
- * nothing: everything the next round needs travels in the sealed `requestState`.
+ * requests are keyed by the name the handler gave them, or numbered in call order. A request
+ * resolves at once when it was answered: in an earlier round (sealed in the state), or in
+ * this retry's `inputResponses` when the previous round asked it or the handler named it
+ * (a named input means the same thing in every round, so a client may answer it up front).
+ * The first unanswered requests suspend the run. The server keeps nothing: everything the
+ * next round needs travels in the sealed `requestState`.
  */
 export class InputRound {
   readonly suspended: Promise<typeof SUSPENDED>;
-  readonly #answers: Record<string, JsonObject>;
-  readonly #asked: Record<string, JsonObject> = {};
+  /** Answers sealed by earlier rounds. */
+  readonly #earlier: Record<string, JsonObject>;
+  /** This request's `inputResponses`. */
+  readonly #fresh: Record<string, JsonObject>;
+  /** Keys the previous round asked. */
+  readonly #previous: ReadonlySet<string>;
   readonly #binding: Binding;
+  /** Answers handed to the handler in this run; the next state seals them. */
+  readonly #used = new Map<string, JsonObject>();
+  /** Requests this run could not answer: the round's `inputRequests`. */
+  readonly #asked = new Map<string, JsonObject>();
+  readonly #keys = new Set<string>();
   #next = 0;
   #suspend: () => void = () => {};
   #scheduled = false;
 
-  private constructor(answers: Record<string, JsonObject>, binding: Binding) {
-    this.#answers = answers;
+  private constructor(
+    earlier: Record<string, JsonObject>,
+    fresh: Record<string, JsonObject>,
+    previous: readonly string[],
+    binding: Binding,
+  ) {
+    this.#earlier = earlier;
+    this.#fresh = fresh;
+    this.#previous = new Set(previous);
     this.#binding = binding;
     this.suspended = new Promise((resolve) => {
       this.#suspend = () => resolve(SUSPENDED);
@@ -88,8 +141,10 @@ export class InputRound {
       digest: await digest(binding.params),
       principal: binding.principal,
     };
-    // Checked first, with or without a requestState: nothing runs on an oversized request.
-    const responses = raw.inputResponses ?? {};
+    // Checked first, with or without a requestState: nothing runs on a malformed or oversized
+    // request. Each value must be some result; which one is checked when it is used.
+    // Absent means none; null or any other non-object is malformed.
+    const responses = raw.inputResponses === undefined ? {} : raw.inputResponses;
     if (!isObject(responses))
       throw new McpError(ErrorCode.InvalidParams, "inputResponses must be an object");
     if (new TextEncoder().encode(JSON.stringify(responses)).length > MAX_RESPONSES_BYTES) {
@@ -98,8 +153,15 @@ export class InputRound {
         `inputResponses exceeds ${MAX_RESPONSES_BYTES} bytes`,
       );
     }
+    if (!Object.values(responses).every(isObject)) {
+      throw new McpError(
+        ErrorCode.InvalidParams,
+        "Invalid inputResponses: every answer must be a result object",
+      );
+    }
+    const fresh = responses as Record<string, JsonObject>;
     const sealed = raw.requestState;
-    if (sealed === undefined) return new InputRound({}, bound);
+    if (sealed === undefined) return new InputRound({}, fresh, [], bound);
     if (typeof sealed !== "string" || sealed.length > 1024 * 1024) throw invalidState("malformed");
     const opened = await sealer.open(sealed);
     if (opened === undefined) throw invalidState("it was not issued by this server or was altered");
@@ -113,21 +175,41 @@ export class InputRound {
     ) {
       throw invalidState("it belongs to another request");
     }
-    const answers = { ...state.answers };
-    // Only answers to what was asked count; anything else is ignored.
-    for (const key of state.asked) {
-      const answer = responses[key];
-      if (isObject(answer)) answers[key] = answer;
-    }
-    return new InputRound(answers, bound);
+    return new InputRound(state.answers, fresh, state.asked, bound);
   }
 
-  /** A server-to-client request from the handler: its answer, or a suspension. */
-  ask(method: string, params: JsonObject): Promise<JsonObject> {
-    const key = `input-${this.#next++}`;
-    const answer = this.#answers[key];
-    if (answer) return Promise.resolve(answer);
-    this.#asked[key] = { method, params };
+  /**
+   * A server-to-client request from the handler: its answer, or a suspension. `name` keys
+   * the request instead of its position among the handler's requests.
+   */
+  ask(method: string, params: JsonObject, name?: string): Promise<JsonObject> {
+    if (name !== undefined && (name.length === 0 || name.length > 256)) {
+      return Promise.reject(new TypeError("An input key must have 1 to 256 characters"));
+    }
+    const key = name ?? `input-${this.#next++}`;
+    if (this.#keys.has(key)) {
+      // Two requests under one key could not be told apart in inputResponses.
+      return Promise.reject(new Error(`The input key "${key}" is used twice in one request`));
+    }
+    this.#keys.add(key);
+    const earlier = own(this.#earlier, key);
+    const answer =
+      earlier ??
+      (name !== undefined || this.#previous.has(key) ? own(this.#fresh, key) : undefined);
+    if (answer) {
+      const problem = earlier ? undefined : answerProblem(method, answer);
+      if (problem) {
+        return Promise.reject(
+          new McpError(
+            ErrorCode.InvalidParams,
+            `Invalid inputResponses: the answer to ${JSON.stringify(key.slice(0, 64))} ${problem}`,
+          ),
+        );
+      }
+      this.#used.set(key, answer);
+      return Promise.resolve(answer);
+    }
+    this.#asked.set(key, { method, params });
     if (!this.#scheduled) {
       this.#scheduled = true;
       // Let requests made together (Promise.all) join this round before it closes.
@@ -141,12 +223,12 @@ export class InputRound {
     const state: RequestState = {
       ...this.#binding,
       expires: Date.now() + ttlMs,
-      answers: this.#answers,
-      asked: Object.keys(this.#asked),
+      answers: Object.fromEntries(this.#used),
+      asked: [...this.#asked.keys()],
     };
     return {
       resultType: "input_required",
-      inputRequests: this.#asked,
+      inputRequests: Object.fromEntries(this.#asked),
       requestState: await sealer.seal(JSON.stringify(state)),
     };
   }

@@ -17,7 +17,12 @@ export interface AuthInfo {
 export type OutgoingRequest = (
   method: string,
   params: JsonObject,
-  options: { signal?: AbortSignal; relatedRequestId?: RequestId },
+  options: {
+    signal?: AbortSignal;
+    relatedRequestId?: RequestId;
+    /** The handler's name for the request: its key in a multi round-trip round (2026-07-28). */
+    inputKey?: string;
+  },
 ) => Promise<JsonObject>;
 
 /**

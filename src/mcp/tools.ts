@@ -77,27 +77,34 @@ export class RegisteredTool {
     this.#configure(config);
   }
 
+  /**
+   * Applies a configuration. Everything is built and checked first, and only then assigned,
+   * so a configuration that throws (a bad schema or annotation) leaves the tool as it was.
+   */
   #configure(config: ToolConfig<SchemaInput | undefined, SchemaInput | undefined>): void {
-    this.input = config.input
+    const input = config.input
       ? objectSchema(compileSchema(config.input, "input"), `Input schema of tool "${this.name}"`)
       : EMPTY_OBJECT_SCHEMA;
-    this.output = config.output
+    const output = config.output
       ? objectSchema(compileSchema(config.output, "output"), `Output schema of tool "${this.name}"`)
       : undefined;
-    this.scopes = config.scopes ?? [];
-    this.taskSupport = config.taskSupport ?? "forbidden";
-    this.headerParams = headerParams(this.input.json, this.name);
+    const params = headerParams(input.json, this.name);
     const definition: JsonObject = { name: this.name };
     if (config.title !== undefined) definition.title = config.title;
     if (config.description !== undefined) definition.description = config.description;
-    definition.inputSchema = this.input.json;
-    if (this.output) definition.outputSchema = this.output.json;
+    definition.inputSchema = input.json;
+    if (output) definition.outputSchema = output.json;
     if (config.taskSupport !== undefined) {
       definition.execution = { taskSupport: config.taskSupport };
     }
     if (config.annotations !== undefined) definition.annotations = config.annotations;
     if (config.icons !== undefined) definition.icons = config.icons;
     if (config._meta !== undefined) definition._meta = config._meta;
+    this.input = input;
+    this.output = output;
+    this.scopes = config.scopes ?? [];
+    this.taskSupport = config.taskSupport ?? "forbidden";
+    this.headerParams = params;
     this.definition = definition;
   }
 
@@ -165,34 +172,87 @@ export interface HeaderParam {
 
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
+/** Keywords whose value is one subschema. */
+const ONE_SCHEMA = [
+  "items",
+  "additionalItems",
+  "additionalProperties",
+  "unevaluatedItems",
+  "unevaluatedProperties",
+  "contains",
+  "propertyNames",
+  "not",
+  "if",
+  "then",
+  "else",
+];
+/** Keywords whose value is an array of subschemas (`items` in its draft-07 array form too). */
+const SCHEMA_LISTS = ["allOf", "anyOf", "oneOf", "prefixItems", "items"];
+/** Keywords whose value maps names to subschemas, other than `properties`. */
+const SCHEMA_MAPS = [
+  "$defs",
+  "definitions",
+  "patternProperties",
+  "dependentSchemas",
+  "dependencies",
+];
+
 /**
- * Collects `x-mcp-header` annotations, which may sit only on primitive properties reachable
- * through `properties` alone, with unique token names; anything else is a registration error.
+ * Collects `x-mcp-header` annotations. An annotation is valid only on a primitive property
+ * reached from the root through `properties` keys alone (not through items, composition,
+ * conditionals, definitions or any other subschema), with a token name unique in the
+ * schema; anything else makes the tool definition invalid, so registration throws.
  */
 function headerParams(schema: JsonObject, tool: string): HeaderParam[] {
   const found: HeaderParam[] = [];
-  const walk = (node: unknown, path: string[]) => {
-    if (!isObject(node) || !isObject(node.properties)) return;
-    for (const [key, child] of Object.entries(node.properties)) {
-      if (!isObject(child)) continue;
-      const header = child["x-mcp-header"];
-      if (header !== undefined) {
-        if (typeof header !== "string" || !TOKEN.test(header)) {
-          throw new TypeError(`Tool "${tool}": x-mcp-header on ${key} must be an HTTP token`);
-        }
-        if (!["string", "integer", "boolean"].includes(child.type as string)) {
-          throw new TypeError(
-            `Tool "${tool}": x-mcp-header on ${key} needs a string, integer or boolean`,
-          );
-        }
-        if (found.some((p) => p.name.toLowerCase() === header.toLowerCase())) {
-          throw new TypeError(`Tool "${tool}": x-mcp-header ${header} is used twice`);
-        }
-        found.push({ name: header, path: [...path, key] });
+  /** `path` is the chain of `properties` keys to `node`; undefined once the chain is broken. */
+  const walk = (node: unknown, path: string[] | undefined, where: string) => {
+    if (!isObject(node)) return;
+    const header = node["x-mcp-header"];
+    if (header !== undefined) {
+      if (path === undefined || path.length === 0) {
+        throw new TypeError(
+          `Tool "${tool}": x-mcp-header at ${where} is not on a property reachable through properties alone`,
+        );
       }
-      walk(child, [...path, key]);
+      const key = path.join(".");
+      if (typeof header !== "string" || !TOKEN.test(header)) {
+        throw new TypeError(`Tool "${tool}": x-mcp-header on ${key} must be an HTTP token`);
+      }
+      if (!["string", "integer", "boolean"].includes(node.type as string)) {
+        throw new TypeError(
+          `Tool "${tool}": x-mcp-header on ${key} needs a string, integer or boolean`,
+        );
+      }
+      if (found.some((p) => p.name.toLowerCase() === header.toLowerCase())) {
+        throw new TypeError(`Tool "${tool}": x-mcp-header ${header} is used twice`);
+      }
+      found.push({ name: header, path });
+    }
+    if (isObject(node.properties)) {
+      for (const [key, child] of Object.entries(node.properties)) {
+        walk(child, path && [...path, key], `${where}/properties/${key}`);
+      }
+    }
+    for (const keyword of ONE_SCHEMA) {
+      if (isObject(node[keyword])) walk(node[keyword], undefined, `${where}/${keyword}`);
+    }
+    for (const keyword of SCHEMA_LISTS) {
+      const list = node[keyword];
+      if (Array.isArray(list)) {
+        for (const [index, child] of list.entries()) {
+          walk(child, undefined, `${where}/${keyword}/${index}`);
+        }
+      }
+    }
+    for (const keyword of SCHEMA_MAPS) {
+      const map = node[keyword];
+      if (!isObject(map)) continue;
+      for (const [key, child] of Object.entries(map)) {
+        walk(child, undefined, `${where}/${keyword}/${key}`);
+      }
     }
   };
-  walk(schema, []);
+  walk(schema, [], "#");
   return found;
 }

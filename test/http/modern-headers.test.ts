@@ -151,6 +151,49 @@ describe("x-mcp-header parameters", () => {
     expect(runs).toHaveLength(2);
   });
 
+  it("takes base64 only in its padded RFC 4648 form, which atob alone would not insist on", async () => {
+    const { mcp, runs } = build();
+    const url = await start(mcp);
+    // "Hello" is SGVsbG8= ; atob("SGVsbG8") would decode it just the same.
+    const padded = await call(
+      url,
+      { region: "Hello", query: "q" },
+      {
+        "mcp-param-region": "=?base64?SGVsbG8=?=",
+      },
+    );
+    expect(padded.status).toBe(200);
+    for (const header of [
+      "=?base64?SGVsbG8?=",
+      "=?base64?SGVsbG8==?=",
+      "=?base64?SGVs bG8=?=",
+      "=?base64?SGVs!!!bG8=?=",
+      "=?base64?SGVsbG8-?=",
+    ]) {
+      await expectMismatch(
+        await call(url, { region: "Hello", query: "q" }, { "mcp-param-region": header }),
+      );
+    }
+    // Without both sentinel ends the value is literal, base64-looking or not.
+    for (const literal of ["SGVsbG8=", "=?base64?SGVsbG8="]) {
+      const reply = await call(
+        url,
+        { region: literal, query: "q" },
+        { "mcp-param-region": literal },
+      );
+      expect(reply.status, literal).toBe(200);
+    }
+    expect(runs.map((args) => args.region)).toEqual(["Hello", "SGVsbG8=", "=?base64?SGVsbG8="]);
+  });
+
+  it("refuses a recognized header with an invalid value even when its argument is absent", async () => {
+    const { mcp, runs } = build();
+    const url = await start(mcp);
+    await expectMismatch(await call(url, { query: "q" }, { "mcp-param-region": "=?base64?@@?=" }));
+    await expectMismatch(await call(url, { query: "q" }, { "mcp-param-shard": "=?base64?SGk?=" }));
+    expect(runs).toEqual([]);
+  });
+
   it("compares integers numerically, in decimal notation only", async () => {
     const { mcp, runs } = build();
     const url = await start(mcp);
@@ -218,6 +261,10 @@ describe("invalid x-mcp-header annotations", () => {
         },
       ],
       [
+        "under a property's additionalProperties",
+        { a: { type: "object", additionalProperties: { type: "string", "x-mcp-header": "A" } } },
+      ],
+      [
         "used twice at different depths",
         {
           a: { type: "string", "x-mcp-header": "Tenant" },
@@ -228,6 +275,77 @@ describe("invalid x-mcp-header annotations", () => {
     for (const [what, properties] of invalid) {
       expect(register(properties), what).toThrow(TypeError);
     }
+  });
+
+  it("are refused anywhere but a chain of properties keys", () => {
+    const annotated = { type: "string", "x-mcp-header": "Region" };
+    const registerSchema = (schema: JsonObject) => () =>
+      new McpServer({ name: "x", version: "1" }).tool("bad", { input: schema }, () => "never");
+    const object = (extra: JsonObject): JsonObject => ({
+      type: "object",
+      properties: {},
+      ...extra,
+    });
+    const invalid: [string, JsonObject][] = [
+      ["on the root", { type: "object", "x-mcp-header": "Root" }],
+      ["under items", object({ properties: { list: { type: "array", items: { ...annotated } } } })],
+      [
+        "under items of an object",
+        object({
+          properties: {
+            list: { type: "array", items: { type: "object", properties: { r: annotated } } },
+          },
+        }),
+      ],
+      [
+        "under prefixItems",
+        object({ properties: { t: { type: "array", prefixItems: [annotated] } } }),
+      ],
+      ["under anyOf", object({ anyOf: [{ properties: { r: annotated } }] })],
+      ["under oneOf", object({ oneOf: [{ properties: { r: annotated } }] })],
+      ["under allOf", object({ allOf: [{ properties: { r: annotated } }] })],
+      ["under not", object({ not: { properties: { r: annotated } } })],
+      ["under if", object({ if: { properties: { r: annotated } } })],
+      // biome-ignore lint/suspicious/noThenProperty: "then" is a JSON Schema keyword here, not a thenable
+      ["under then", object({ then: { properties: { r: annotated } } })],
+      ["under else", object({ else: { properties: { r: annotated } } })],
+      [
+        "under $defs, reached by $ref",
+        object({
+          $defs: { region: annotated },
+          properties: { r: { $ref: "#/$defs/region" } },
+        }),
+      ],
+      ["under definitions", object({ definitions: { region: annotated } })],
+      ["under additionalProperties", object({ additionalProperties: annotated })],
+      ["under patternProperties", object({ patternProperties: { "^r": annotated } })],
+      [
+        "under dependentSchemas",
+        object({ dependentSchemas: { a: { properties: { r: annotated } } } }),
+      ],
+      [
+        "under a property's anyOf",
+        object({ properties: { r: { anyOf: [annotated, { type: "null" }] } } }),
+      ],
+    ];
+    for (const [what, schema] of invalid) {
+      expect(registerSchema(schema), what).toThrow(/x-mcp-header/);
+    }
+    // A nested chain of properties is fine, and so is data that merely looks like one.
+    const tool = new McpServer({ name: "x", version: "1" }).tool(
+      "good",
+      {
+        input: object({
+          properties: {
+            a: { type: "object", properties: { b: { ...annotated } } },
+            c: { type: "object", default: { "x-mcp-header": "NotAnAnnotation" } },
+          },
+          anyOf: [{ required: ["a"] }, { required: ["c"] }],
+        }),
+      },
+      () => "ok",
+    );
+    expect(tool.headerParams).toEqual([{ name: "Region", path: ["a", "b"] }]);
   });
 
   it("are refused on update too, and the published definition stays as it was", async () => {
@@ -249,6 +367,9 @@ describe("invalid x-mcp-header annotations", () => {
       inputSchema: { properties: { region: { "x-mcp-header": "Region" } } },
     });
     await expectMismatch(await call(url, { region: "eu" }, {}, "typed"));
+    // Arguments are still checked against the schema that stayed published.
+    const ok = await call(url, { region: "eu" }, { "mcp-param-region": "eu" }, "typed");
+    expect(resultOf(ok)).toMatchObject({ content: [{ type: "text", text: "typed eu" }] });
   });
 });
 

@@ -114,6 +114,11 @@ describe("hostile 2026-07-28 input", () => {
     for (const extra of [
       { inputResponses: [accept({ a: "A" })], requestState: round.requestState },
       { inputResponses: "A", requestState: round.requestState },
+      { inputResponses: null, requestState: round.requestState },
+      { inputResponses: null },
+      { inputResponses: { "input-0": 12345 }, requestState: round.requestState },
+      { inputResponses: { "input-0": accept({ a: "A" }), junk: "not a result" } },
+      { inputResponses: { "input-0": [accept({ a: "A" })] }, requestState: round.requestState },
       { inputResponses: {}, requestState: 42 },
       { inputResponses: {}, requestState: { sealed: true } },
       { inputResponses: {}, requestState: "x".repeat(1024 * 1024 + 1) },

@@ -157,7 +157,12 @@ describe("multi round-trip requests", () => {
 
   it("refuses sampling and roots the client did not declare with 400 and -32021", async () => {
     const url = await start(build().mcp);
-    for (const capabilities of [{ sampling: {} }, { roots: {} }, {}]) {
+    // consult asks for sampling first, then roots: the first one missing is reported.
+    for (const [capabilities, missing] of [
+      [{ sampling: {} }, { roots: {} }],
+      [{ roots: {} }, { sampling: {} }],
+      [{}, { sampling: {} }],
+    ] as const) {
       const reply = await modernCall(
         url,
         1,
@@ -166,8 +171,43 @@ describe("multi round-trip requests", () => {
         { capabilities },
       );
       expect(reply.status, JSON.stringify(capabilities)).toBe(400);
-      expect(errorOf(reply)).toMatchObject({ code: -32021 });
+      expect(errorOf(reply)).toEqual({
+        code: -32021,
+        message: expect.any(String),
+        data: { requiredCapabilities: missing },
+      });
     }
+  });
+
+  it("names the elicitation mode that is missing in requiredCapabilities", async () => {
+    const mcp = new McpServer({ name: "modes", version: "1.0.0" });
+    mcp.tool("link", { description: "a URL-mode elicitation" }, async (_args, ctx) => {
+      const answer = await ctx.elicit({ mode: "url", message: "sign in", url: "https://x.test" });
+      return answer.action;
+    });
+    mcp.tool("form", { description: "a form elicitation" }, async (_args, ctx) => {
+      const answer = await ctx.elicit({ message: "name?", schema: z.object({ n: z.string() }) });
+      return answer.action;
+    });
+    const url = await start(mcp);
+    const link = await modernCall(
+      url,
+      1,
+      "tools/call",
+      { name: "link", arguments: {} },
+      ELICITATION,
+    );
+    expect(link.status).toBe(400);
+    expect(errorOf(link).data).toEqual({ requiredCapabilities: { elicitation: { url: {} } } });
+    const form = await modernCall(
+      url,
+      2,
+      "tools/call",
+      { name: "form", arguments: {} },
+      { capabilities: { elicitation: { url: {} } } },
+    );
+    expect(form.status).toBe(400);
+    expect(errorOf(form).data).toEqual({ requiredCapabilities: { elicitation: { form: {} } } });
   });
 
   it("runs prompts/get over rounds too", async () => {
@@ -187,6 +227,229 @@ describe("multi round-trip requests", () => {
         { role: "user", content: { type: "text", text: "Write a warm greeting for Ada" } },
       ],
     });
+  });
+});
+
+describe("named inputs", () => {
+  function named() {
+    const mcp = new McpServer({ name: "named", version: "1.0.0" });
+    const runs = { steps: 0 };
+    mcp.tool("steps", { description: "two named questions in turn" }, async (_args, ctx) => {
+      runs.steps++;
+      const first = await ctx.elicit(
+        { message: "name?", schema: z.object({ name: z.string() }) },
+        { key: "user_name" },
+      );
+      const second = await ctx.elicit(
+        { message: "color?", schema: z.object({ color: z.string() }) },
+        { key: "color" },
+      );
+      return `${first.content?.name ?? first.action} likes ${second.content?.color ?? second.action}`;
+    });
+    mcp.tool("all", { description: "one of each, named" }, async (_args, ctx) => {
+      const [who, said, roots] = await Promise.all([
+        ctx.elicit({ message: "who?", schema: z.object({ who: z.string() }) }, { key: "who" }),
+        ctx.sample(
+          { messages: [{ role: "user", content: { type: "text", text: "hi" } }], maxTokens: 5 },
+          { key: "said" },
+        ),
+        ctx.listRoots({ key: "roots" }),
+      ]);
+      const content = Array.isArray(said.content) ? said.content[0] : said.content;
+      return `${who.content?.who}: ${String(content?.text)} in ${roots.length} roots`;
+    });
+    mcp.tool("twice", { description: "asks one key twice" }, async (_args, ctx) => {
+      const schema = z.object({ a: z.string() });
+      await Promise.all([
+        ctx.elicit({ message: "a?", schema }, { key: "same" }),
+        ctx.elicit({ message: "again?", schema }, { key: "same" }),
+      ]);
+      return "never";
+    });
+    mcp.tool("unnamed", { description: "one unnamed question" }, async (_args, ctx) => {
+      const answer = await ctx.elicit({ message: "a?", schema: z.object({ a: z.string() }) });
+      return `got ${answer.content?.a}`;
+    });
+    return { mcp, runs };
+  }
+
+  it("keys each round's inputRequests by the names the handler gave", async () => {
+    const { mcp, runs } = named();
+    const url = await start(mcp);
+    const { rounds, final } = await runRounds(
+      url,
+      "tools/call",
+      { name: "steps", arguments: {} },
+      (requests) =>
+        "user_name" in requests
+          ? { user_name: accept({ name: "Ada" }) }
+          : { color: accept({ color: "teal" }) },
+      ELICITATION,
+    );
+    expect(rounds.map((round) => Object.keys(round.inputRequests))).toEqual([
+      ["user_name"],
+      ["color"],
+    ]);
+    expect(resultOf(final).content).toEqual([{ type: "text", text: "Ada likes teal" }]);
+    expect(runs.steps).toBe(3);
+  });
+
+  it("takes answers to named inputs up front, in the first request", async () => {
+    const { mcp, runs } = named();
+    const url = await start(mcp);
+    const reply = await modernCall(
+      url,
+      1,
+      "tools/call",
+      {
+        name: "steps",
+        arguments: {},
+        inputResponses: {
+          user_name: accept({ name: "Bo" }),
+          color: accept({ color: "red" }),
+          unrelated: accept({ x: 1 }),
+        },
+      },
+      ELICITATION,
+    );
+    expect(resultOf(reply)).toMatchObject({
+      resultType: "complete",
+      content: [{ type: "text", text: "Bo likes red" }],
+    });
+    expect(runs.steps).toBe(1);
+  });
+
+  it("takes up-front answers only for named inputs, not numbered ones", async () => {
+    const url = await start(named().mcp);
+    const round = inputRequired(
+      await modernCall(
+        url,
+        1,
+        "tools/call",
+        { name: "unnamed", arguments: {}, inputResponses: { "input-0": accept({ a: "early" }) } },
+        ELICITATION,
+      ),
+    );
+    expect(Object.keys(round.inputRequests)).toEqual(["input-0"]);
+  });
+
+  it("keeps an answer sealed in an earlier round over a new one for the same key", async () => {
+    const url = await start(named().mcp);
+    const first = inputRequired(
+      await modernCall(url, 1, "tools/call", { name: "steps", arguments: {} }, ELICITATION),
+    );
+    const second = inputRequired(
+      await modernCall(
+        url,
+        2,
+        "tools/call",
+        {
+          name: "steps",
+          arguments: {},
+          inputResponses: { user_name: accept({ name: "Ada" }) },
+          requestState: first.requestState,
+        },
+        ELICITATION,
+      ),
+    );
+    const done = await modernCall(
+      url,
+      3,
+      "tools/call",
+      {
+        name: "steps",
+        arguments: {},
+        inputResponses: {
+          user_name: accept({ name: "Mallory" }),
+          color: accept({ color: "teal" }),
+        },
+        requestState: second.requestState,
+      },
+      ELICITATION,
+    );
+    expect(resultOf(done).content).toEqual([{ type: "text", text: "Ada likes teal" }]);
+  });
+
+  it("embeds one request of each kind under its name", async () => {
+    const url = await start(named().mcp);
+    const capabilities = { elicitation: {}, sampling: {}, roots: {} };
+    const round = inputRequired(
+      await modernCall(url, 1, "tools/call", { name: "all", arguments: {} }, { capabilities }),
+    );
+    expect(
+      Object.fromEntries(Object.entries(round.inputRequests).map(([k, r]) => [k, r.method])),
+    ).toEqual({
+      who: "elicitation/create",
+      said: "sampling/createMessage",
+      roots: "roots/list",
+    });
+  });
+
+  it("refuses answers that are not results of what was asked with -32602", async () => {
+    const url = await start(named().mcp);
+    const capabilities = { elicitation: {}, sampling: {}, roots: {} };
+    const good = {
+      who: accept({ who: "Cy" }),
+      said: { role: "assistant", content: { type: "text", text: "hello" }, model: "m" },
+      roots: { roots: [{ uri: "file:///a" }] },
+    };
+    const done = await modernCall(
+      url,
+      1,
+      "tools/call",
+      { name: "all", arguments: {}, inputResponses: good },
+      { capabilities },
+    );
+    expect(resultOf(done).content).toEqual([{ type: "text", text: "Cy: hello in 1 roots" }]);
+    for (const bad of [
+      { who: { action: "maybe" } },
+      { who: { action: "accept", content: "Cy" } },
+      { said: { role: "assistant", content: { type: "text", text: "x" } } },
+      { said: { role: "assistant", model: "m" } },
+      { roots: { roots: "file:///a" } },
+      { roots: { roots: [{ name: "no uri" }] } },
+    ]) {
+      const reply = await modernCall(
+        url,
+        2,
+        "tools/call",
+        { name: "all", arguments: {}, inputResponses: { ...good, ...bad } },
+        { capabilities },
+      );
+      expect(errorOf(reply), JSON.stringify(bad)).toMatchObject({
+        code: -32602,
+        message: expect.stringContaining("Invalid inputResponses"),
+      });
+    }
+  });
+
+  it("fails a handler that uses one key for two requests", async () => {
+    const url = await start(named().mcp);
+    const reply = await modernCall(
+      url,
+      1,
+      "tools/call",
+      { name: "twice", arguments: {} },
+      ELICITATION,
+    );
+    expect(resultOf(reply)).toMatchObject({
+      isError: true,
+      content: [{ type: "text", text: expect.stringContaining('"same" is used twice') }],
+    });
+  });
+
+  it("ignores the names under the 2025 revisions: the request goes to the client as is", async () => {
+    const { mcp } = named();
+    const url = await start(mcp, { sessions: true, keepAliveMs: 0 });
+    const session = await initSession(url, "2025-11-25", { elicitation: {} });
+    const headers = sessionHeaders(session.id);
+    const reader = new SseReader(await post(url, toolCall(1, "steps"), headers));
+    const asked = await reader.message();
+    expect(asked).toMatchObject({
+      method: "elicitation/create",
+      params: { message: "name?", mode: "form" },
+    });
+    expect(JSON.stringify(asked)).not.toContain("user_name");
   });
 });
 

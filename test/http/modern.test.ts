@@ -280,26 +280,43 @@ describe("2026-07-28 over Streamable HTTP", () => {
       }),
     });
     expect(response.status).toBe(400);
-    expect(await messagesOf(response)).toMatchObject([{ error: { code: -32021 } }]);
+    // The error names the capability that was missing, as a ClientCapabilities object.
+    expect(await messagesOf(response)).toMatchObject([
+      { error: { code: -32021, data: { requiredCapabilities: { elicitation: { form: {} } } } } },
+    ]);
   });
 });
 
 describe("a server that offers only 2026-07-28", () => {
   it("refuses initialize with the versions it speaks", async () => {
-    const mcp = new McpServer({ name: "only-modern", version: "1", protocolVersions: ["2026-07-28"] });
+    const mcp = new McpServer({
+      name: "only-modern",
+      version: "1",
+      protocolVersions: ["2026-07-28"],
+    });
     const url = `${await listen(mcpApp(mcp))}/mcp`;
     const response = await fetch(url, {
       method: "POST",
-      headers: { "content-type": "application/json", accept: "application/json, text/event-stream" },
+      headers: {
+        "content-type": "application/json",
+        accept: "application/json, text/event-stream",
+      },
       body: JSON.stringify({
         jsonrpc: "2.0",
         id: 0,
         method: "initialize",
-        params: { protocolVersion: "2025-11-25", capabilities: {}, clientInfo: { name: "old", version: "1" } },
+        params: {
+          protocolVersion: "2025-11-25",
+          capabilities: {},
+          clientInfo: { name: "old", version: "1" },
+        },
       }),
     });
     expect(await messagesOf(response)).toMatchObject([
-      { id: 0, error: { code: -32022, data: { supported: ["2026-07-28"], requested: "2025-11-25" } } },
+      {
+        id: 0,
+        error: { code: -32022, data: { supported: ["2026-07-28"], requested: "2025-11-25" } },
+      },
     ]);
     expect(response.headers.get("mcp-session-id")).toBeNull();
   });

@@ -68,8 +68,14 @@ describe("compileSchema with raw JSON Schema", () => {
       $schema: "https://json-schema.org/draft/2020-12/schema",
       $id: "https://example.com/args",
       type: "object",
-      $defs: { id: { type: "string", pattern: "^[a-z]+$" } },
-      properties: { id: { $ref: "#/$defs/id" } },
+      $defs: { id: { $anchor: "idDef", type: "string", pattern: "^[a-z]+$" } },
+      properties: { id: { $ref: "#/$defs/id" }, kind: { enum: ["a", "b"] }, a: {}, b: {} },
+      // The wider 2020-12 vocabulary of SEP-2106, which zod's converter cannot all express.
+      allOf: [{ anyOf: [{ required: ["a"] }, { required: ["b"] }] }],
+      if: { properties: { kind: { const: "a" } } },
+      // biome-ignore lint/suspicious/noThenProperty: "then" is a JSON Schema keyword here, not a thenable
+      then: { required: ["a"] },
+      else: { required: ["b"] },
       "x-vendor": { keep: true },
     };
     const copy = structuredClone(raw);

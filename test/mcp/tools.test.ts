@@ -383,6 +383,39 @@ describe("tool handles", () => {
     expect((await callTool(mcp, "t", {})).isError).toBe(true);
   });
 
+  it("a failed update() changes nothing: definition, schemas, scopes, handler", async () => {
+    const mcp = server();
+    const output = z.object({ n: z.number() });
+    const tool = mcp.tool(
+      "t",
+      { description: "old", input: z.object({ x: z.number() }), output, scopes: ["read"] },
+      ({ x }) => ({ n: x }),
+    );
+    const before = structuredClone(tool.definition);
+    // The input compiles; the output is not an object schema, so the update throws late.
+    expect(() =>
+      tool.update(
+        {
+          description: "new",
+          input: z.object({ y: z.string() }),
+          output: z.string() as unknown as z.ZodObject,
+          scopes: ["write"],
+          taskSupport: "required",
+        },
+        () => ({ n: -1 }),
+      ),
+    ).toThrow(TypeError);
+    expect(tool.definition).toEqual(before);
+    expect(tool.scopes).toEqual(["read"]);
+    expect(tool.taskSupport).toBe("forbidden");
+    // Arguments are still checked against the old input schema, results against the old output.
+    expect(await callTool(mcp, "t", { x: 2 })).toEqual({
+      content: [{ type: "text", text: '{"n":2}' }],
+      structuredContent: { n: 2 },
+    });
+    expect((await callTool(mcp, "t", { y: "a" })).isError).toBe(true);
+  });
+
   it("update() without a handler keeps the handler", async () => {
     const mcp = server();
     const tool = mcp.tool("t", {}, () => "kept");
