@@ -24,7 +24,13 @@ import {
   type RequestOptions,
   type SendControl,
 } from "./connection.ts";
-import { type ClientWarning, OutputSchemaError, ProtocolError, TransportError } from "./errors.ts";
+import {
+  type ClientWarning,
+  OutputSchemaError,
+  ProtocolError,
+  TaskError,
+  TransportError,
+} from "./errors.ts";
 import { type Era, handshake, modernMeta, type Negotiated } from "./handshake.ts";
 import { type HeaderParam, paramHeaders, toolHeaderParams } from "./headers.ts";
 import { type ReconnectOptions, StreamableHttpClientTransport } from "./http.ts";
@@ -32,6 +38,15 @@ import { OutputSchemas } from "./output-schema.ts";
 import { type ClientState, type ClientStateStore, memoryClientState } from "./state.ts";
 import { type ResolvedStrictness, resolveStrict, type StrictOptions } from "./strict.ts";
 import { ListenStream } from "./subscriptions.ts";
+import {
+  abortable,
+  parseTask,
+  TASKS_EXTENSION,
+  TaskHandle,
+  type TaskOps,
+  type TaskWaitOptions,
+  WEBHOOK_META,
+} from "./tasks.ts";
 import type { ClientTransport, SessionUpdate } from "./transport.ts";
 import type {
   CompleteResult,
@@ -40,11 +55,13 @@ import type {
   ListPromptsResult,
   ListResourcesResult,
   ListResourceTemplatesResult,
+  ListTasksResult,
   ListToolsResult,
   LogMessage,
   Prompt,
   Resource,
   ResourceTemplate,
+  TaskInfo,
   Tool,
 } from "./types.ts";
 import { isModern, LEGACY_VERSIONS } from "./versions.ts";
@@ -94,6 +111,13 @@ export interface McpClientOptions {
   elicitationModes?: readonly ("form" | "url")[];
   /** Capabilities to declare besides those the handlers imply (e.g. `experimental`). */
   capabilities?: ClientCapabilities;
+  /**
+   * Declare the 2026-07-28 tasks extension in every request (default false). A server may then
+   * answer any tools/call with a task, which callTool waits for behind the caller: polling at
+   * the server's pace and answering the task's input with the handlers. startTool and the
+   * other task calls declare it in their own requests whatever this says.
+   */
+  tasks?: boolean;
   /**
    * The revision to speak. "auto" (default) probes with server/discover and speaks 2026-07-28
    * with servers that do, else falls back to initialize and the newest 2025 revision the server
@@ -164,6 +188,17 @@ export interface CallToolOptions extends RequestOptions {
   meta?: JsonObject;
 }
 
+/** How startTool asks for a task; its RequestOptions bound the tools/call alone. */
+export interface StartToolOptions extends CallToolOptions {
+  /** How long the server should keep the task (2025-11-25; 2026-07-28 servers choose). */
+  ttlMs?: number;
+  /**
+   * A completion webhook: a server that supports them POSTs the finished task to `url`,
+   * signed with `secret` (Standard Webhooks, `whsec_` and base64) so the caller need not poll.
+   */
+  webhook?: { url: string; secret: string };
+}
+
 /** What each capability-gated method needs the server to have declared. */
 const REQUIRED_CAPABILITY: Record<string, [string, string?]> = {
   "tools/list": ["tools"],
@@ -181,16 +216,6 @@ const REQUIRED_CAPABILITY: Record<string, [string, string?]> = {
 
 /** How long the server/discover probe waits by default: a silent server is a 2025 one. */
 const PROBE_TIMEOUT_MS = 10_000;
-
-/** Rejects with the signal's reason as soon as it aborts, whatever `promise` does. */
-function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener("abort", onAbort, { once: true });
-    promise.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
-  });
-}
 
 function sessionLost(error: unknown): boolean {
   return (
@@ -221,6 +246,8 @@ export class McpClient {
   readonly #subscriptions = new Set<string>();
   /** Tool arguments to mirror into Mcp-Param-* headers, by tool (2026-07-28). */
   readonly #headerParams = new Map<string, readonly HeaderParam[]>();
+  /** The `execution.taskSupport` of each listed tool (2025-11-25). */
+  readonly #taskSupport = new Map<string, string>();
   #connection: Connection | undefined;
   #negotiated: Negotiated | undefined;
   #store: ClientStateStore = memoryClientState();
@@ -281,6 +308,7 @@ export class McpClient {
     this.#outputs.clear();
     this.#subscriptions.clear();
     this.#headerParams.clear();
+    this.#taskSupport.clear();
     this.#logLevel = undefined;
     this.#listen?.close(new TransportError("ERR_CONNECTION_CLOSED", "Not connected"));
     this.#listen = undefined;
@@ -528,9 +556,14 @@ export class McpClient {
     };
   }
 
-  #capabilities(modern: boolean): JsonObject {
+  /** What the client declares; `tasks` adds the tasks extension to a 2026-07-28 request. */
+  #capabilities(modern: boolean, tasks = false): JsonObject {
     const handlers = this.#options.handlers ?? {};
     const capabilities: JsonObject = { ...this.#options.capabilities };
+    if (modern && (tasks || this.#options.tasks)) {
+      const extensions = isObject(capabilities.extensions) ? capabilities.extensions : {};
+      capabilities.extensions = { ...extensions, [TASKS_EXTENSION]: {} };
+    }
     if (handlers.elicitation) {
       const modes = this.#options.elicitationModes ?? ["form"];
       capabilities.elicitation = Object.fromEntries(modes.map((mode) => [mode, {}]));
@@ -542,11 +575,11 @@ export class McpClient {
   }
 
   /** The `_meta` of a 2026-07-28 request: version, identity, capabilities, log level. */
-  #modernMeta(): JsonObject {
+  #modernMeta(tasks: boolean): JsonObject {
     const meta = modernMeta(
       this.#negotiated!.protocolVersion,
       this.#clientInfo(),
-      this.#capabilities(true),
+      this.#capabilities(true, tasks),
     );
     if (this.#logLevel !== undefined) meta[META.logLevel] = this.#logLevel;
     return meta;
@@ -575,22 +608,25 @@ export class McpClient {
     return this.#call(method, params, options);
   }
 
+  /** One request in either era; `tasks` declares the tasks extension in a 2026-07-28 one. */
   async #call(
     method: string,
     params: JsonObject,
     options: RequestOptions,
     control: SendControl = {},
+    tasks = false,
   ): Promise<JsonObject> {
     const connection = this.#live();
     this.#checkCapability(method);
     if (!this.#modern) return connection.request(method, params, options, control);
-    return this.#modernCall(connection, method, params, options, control);
+    return this.#modernCall(connection, method, params, options, control, tasks);
   }
 
   /**
    * One 2026-07-28 request to its end: each "input required" result is answered by the
    * handlers (all of a round's requests at once) and the request sent again, with a new id,
-   * the answers and the server's exact requestState, a bounded number of times.
+   * the answers and the server's exact requestState, a bounded number of times. A task
+   * handle (tools/call only) comes back as it is, `resultType` and all, for the caller to wait on.
    */
   async #modernCall(
     connection: Connection,
@@ -598,8 +634,9 @@ export class McpClient {
     params: JsonObject,
     options: RequestOptions,
     control: SendControl,
+    tasks: boolean,
   ): Promise<JsonObject> {
-    const meta = { ...(isObject(params._meta) ? params._meta : {}), ...this.#modernMeta() };
+    const meta = { ...(isObject(params._meta) ? params._meta : {}), ...this.#modernMeta(tasks) };
     const maxRounds = this.#options.maxInputRounds ?? 8;
     let retry: JsonObject = {};
     for (let round = 0; ; round++) {
@@ -618,6 +655,7 @@ export class McpClient {
         const { resultType: _type, ...complete } = result;
         return complete;
       }
+      if (type === "task" && method === "tools/call") return result;
       if (type !== "input_required") {
         throw new ProtocolError(
           "ERR_RESULT_TYPE",
@@ -767,6 +805,12 @@ export class McpClient {
     );
     const tools = this.#modern ? items.filter((item) => this.#headerCheck(item)) : items;
     this.#outputs.remember(tools);
+    for (const tool of tools) {
+      if (!isObject(tool) || typeof tool.name !== "string") continue;
+      const support = isObject(tool.execution) ? tool.execution.taskSupport : undefined;
+      if (typeof support === "string") this.#taskSupport.set(tool.name, support);
+      else this.#taskSupport.delete(tool.name);
+    }
     return { ...result, tools: tools as Tool[], ...(nextCursor !== undefined && { nextCursor }) };
   }
 
@@ -890,26 +934,235 @@ export class McpClient {
    * Calls a tool. A tool error comes back as a result with `isError`; protocol errors
    * (unknown tool, bad params) reject with McpError. When the tool was listed with an
    * outputSchema, structuredContent is checked against it (see StrictOptions.outputSchema).
+   *
+   * A call the server turns into a task (2026-07-28, see `tasks`) is waited for behind the
+   * caller, as is a 2025-11-25 tool listed as needing one: the result, or the error, is the
+   * one the call would have had. The signal then cancels the task, `timeoutMs` bounds each
+   * request and `maxTotalTimeoutMs` the whole wait.
    */
   async callTool(
     name: string,
     args: JsonObject = {},
     options: CallToolOptions = {},
   ): Promise<CallToolResult> {
+    const started = Date.now();
+    if (this.#mustRunAsTask(name)) {
+      const task = await this.#startUnseen(name, args, options);
+      return this.#awaitTask(name, task, options, started);
+    }
     const params: JsonObject = { name, arguments: args };
     if (options.meta) params._meta = options.meta;
-    const raw = await this.#callToolRequest(name, args, params, options);
+    const raw = await this.#callToolRequest(name, args, params, options, false);
+    if (this.#modern && raw.resultType === "task") {
+      const task = new TaskHandle(
+        this.#taskOps(),
+        { task: parseTask(raw, "The tools/call task") },
+        { tool: name, transparent: true },
+      );
+      return this.#awaitTask(name, task, options, started);
+    }
+    return this.#toolResult(name, raw);
+  }
+
+  /** Whether a 2025-11-25 server listed the tool as callable only as a task. */
+  #mustRunAsTask(name: string): boolean {
+    return (
+      this.#negotiated?.protocolVersion === "2025-11-25" &&
+      this.#taskSupport.get(name) === "required"
+    );
+  }
+
+  /**
+   * Starts a 2025-11-25 task for callTool. The caller's signal stays off the tools/call: the
+   * task exists on the server before the reply, so a call aborted on its way would leave it
+   * running unseen. Aborting releases the caller at once and cancels the task once known.
+   */
+  async #startUnseen(
+    name: string,
+    args: JsonObject,
+    options: CallToolOptions,
+  ): Promise<TaskHandle> {
+    const { signal, ...rest } = options;
+    const starting = this.#startTool(name, args, rest, true);
+    if (!signal) return starting;
+    try {
+      return await abortable(starting, signal);
+    } catch (error) {
+      if (signal.aborted) {
+        starting
+          .then((task) => task.cancel())
+          .catch((failed: unknown) =>
+            this.#warn({
+              code: "task_cancel_failed",
+              message: `Could not cancel the task of tool "${name}" after its call was given up`,
+              detail: failed,
+            }),
+          );
+      }
+      throw error;
+    }
+  }
+
+  /** Waits for a task callTool got instead of a result, within the call's time limits. */
+  async #awaitTask(
+    name: string,
+    task: TaskHandle,
+    options: CallToolOptions,
+    started: number,
+  ): Promise<CallToolResult> {
+    const wait: TaskWaitOptions = {};
+    if (options.timeoutMs !== undefined) wait.timeoutMs = options.timeoutMs;
+    const limit = options.maxTotalTimeoutMs;
+    if (limit === undefined) {
+      if (options.signal) wait.signal = options.signal;
+      return task.result(wait);
+    }
+    const deadline = new AbortController();
+    const timer = setTimeout(
+      () =>
+        deadline.abort(
+          new TransportError(
+            "ERR_TIMEOUT",
+            `No result from tool "${name}" within ${limit} ms (maxTotalTimeoutMs)`,
+          ),
+        ),
+      Math.max(0, started + limit - Date.now()),
+    );
+    wait.signal = options.signal
+      ? AbortSignal.any([options.signal, deadline.signal])
+      : deadline.signal;
+    try {
+      return await task.result(wait);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** A tool's raw result, checked: its content list, and its outputSchema when it has one. */
+  #toolResult(name: string | undefined, raw: JsonObject): CallToolResult {
     let content = raw.content;
     if (!Array.isArray(content)) {
-      const message = `The result of tool "${name}" has no content list`;
+      const message = `The result of tool "${name ?? "(a task)"}" has no content list`;
       if (this.#strict.toolResultContent)
         throw new ProtocolError("ERR_TOOL_RESULT_CONTENT", message);
       this.#warn({ code: "tool_result_content", message });
       content = [];
     }
     const result = { ...raw, content } as CallToolResult;
-    if (!result.isError) this.#checkOutput(name, result);
+    if (!result.isError && name !== undefined) this.#checkOutput(name, result);
     return result;
+  }
+
+  // Tasks
+
+  /**
+   * Calls a tool as a task and resolves with its handle once the server has taken it on:
+   * under 2025-11-25 with `params.task` (the tool must allow tasks), under 2026-07-28 with
+   * the tasks extension declared (the server decides; an optional tool that finishes at once
+   * is answered with its result, and so is a server without tasks: the handle then has no id
+   * and `result()` holds the result).
+   */
+  async startTool(
+    name: string,
+    args: JsonObject = {},
+    options: StartToolOptions = {},
+  ): Promise<TaskHandle> {
+    return this.#startTool(name, args, options, false);
+  }
+
+  async #startTool(
+    name: string,
+    args: JsonObject,
+    options: StartToolOptions,
+    transparent: boolean,
+  ): Promise<TaskHandle> {
+    const params: JsonObject = { name, arguments: args };
+    const meta: JsonObject = { ...options.meta };
+    if (options.webhook) {
+      meta[WEBHOOK_META] = { url: options.webhook.url, secret: options.webhook.secret };
+    }
+    if (Object.keys(meta).length) params._meta = meta;
+    const modern = this.#modern;
+    if (!modern) params.task = options.ttlMs === undefined ? {} : { ttl: options.ttlMs };
+    const raw = await this.#callToolRequest(name, args, params, options, true);
+    const flags = { tool: name, transparent };
+    if (modern && raw.resultType === "task") {
+      return new TaskHandle(
+        this.#taskOps(),
+        { task: parseTask(raw, "The tools/call task") },
+        flags,
+      );
+    }
+    if (!modern && raw.task !== undefined) {
+      return new TaskHandle(
+        this.#taskOps(),
+        { task: parseTask(raw.task, "The tools/call task") },
+        flags,
+      );
+    }
+    return new TaskHandle(this.#taskOps(), { result: this.#toolResult(name, raw) }, flags);
+  }
+
+  /**
+   * A handle on a task by its id, e.g. one an earlier process started: poll it, wait for its
+   * result, cancel it. Sends nothing until used. The server shows a task only to the caller
+   * (token subject) that started it.
+   */
+  task(taskId: string): TaskHandle {
+    this.#live();
+    return new TaskHandle(this.#taskOps(), { taskId });
+  }
+
+  /** Where a task stands (tasks/get). */
+  getTask(taskId: string, options: RequestOptions = {}): Promise<TaskInfo> {
+    return this.task(taskId).poll(options);
+  }
+
+  /** Cancels a task (tasks/cancel); see `TaskHandle.cancel`. */
+  cancelTask(taskId: string, options: RequestOptions = {}): Promise<void> {
+    return this.task(taskId).cancel(options);
+  }
+
+  /**
+   * One page of the caller's tasks (tasks/list, 2025-11-25; our server offers it to
+   * authenticated callers only). 2026-07-28 has no such request: ERR_TASK_UNSUPPORTED.
+   */
+  async listTasks(
+    params: { cursor?: string } = {},
+    options: RequestOptions = {},
+  ): Promise<ListTasksResult> {
+    this.#live();
+    if (this.#modern) {
+      throw new TaskError("ERR_TASK_UNSUPPORTED", "2026-07-28 has no tasks/list");
+    }
+    const { items, nextCursor } = await this.#list("tasks/list", "tasks", params.cursor, options);
+    return {
+      tasks: items.map((item) => parseTask(item, "A tasks/list entry")),
+      ...(nextCursor !== undefined && { nextCursor }),
+    };
+  }
+
+  /** Every task of the caller, across pages (2025-11-25). */
+  tasks(options: RequestOptions = {}): AsyncGenerator<TaskInfo> {
+    return this.#all(async (cursor) => {
+      const page = await this.listTasks(cursor === undefined ? {} : { cursor }, options);
+      return {
+        items: page.tasks,
+        ...(page.nextCursor !== undefined && { nextCursor: page.nextCursor }),
+      };
+    }, "tasks/list");
+  }
+
+  /** What a TaskHandle made now needs from this client. */
+  #taskOps(): TaskOps {
+    return {
+      modern: this.#modern,
+      request: (method, params, options) => this.#call(method, params, options, {}, true),
+      answer: (key, request, signal) => this.#answerInput(key, request, signal),
+      complete: (result, tool) => this.#toolResult(tool, result),
+      life: () => this.#life.signal,
+      warn: (warning) => this.#warn(warning),
+    };
   }
 
   /**
@@ -921,10 +1174,11 @@ export class McpClient {
     args: JsonObject,
     params: JsonObject,
     options: RequestOptions,
+    tasks: boolean,
   ): Promise<JsonObject> {
     const send = () => {
       const headers = paramHeaders(this.#headerParams.get(name) ?? [], args);
-      return this.#call("tools/call", params, options, { headers });
+      return this.#call("tools/call", params, options, { headers }, tasks);
     };
     if (!this.#modern) return send();
     try {

@@ -1,5 +1,6 @@
 import type { JsonRpcErrorObject } from "../mcp/jsonrpc.ts";
 import type { CallToolResult } from "../mcp/types.ts";
+import type { TaskStatus } from "./types.ts";
 
 export { ErrorCode, McpError } from "../mcp/jsonrpc.ts";
 
@@ -127,6 +128,40 @@ export class OutputSchemaError extends ProtocolError {
     this.name = "OutputSchemaError";
     this.tool = tool;
     this.result = result;
+  }
+}
+
+/** Why a task gave no result. */
+export type TaskErrorCode =
+  /** The task ended in `failed`: `rpcError` holds the error its call ended with, if any. */
+  | "ERR_TASK_FAILED"
+  /** The task was cancelled, by this client or another. */
+  | "ERR_TASK_CANCELLED"
+  /** The server's revision has no such task operation (tasks/list under 2026-07-28, say). */
+  | "ERR_TASK_UNSUPPORTED"
+  /** The server answered the call at once, without a task: nothing to poll, update or cancel. */
+  | "ERR_NO_TASK";
+
+/** A task the client started or waited for ended without a result, or cannot be asked that. */
+export class TaskError extends Error {
+  readonly code: TaskErrorCode;
+  readonly taskId: string | undefined;
+  /** The task's status when the client gave up on it. */
+  readonly status: TaskStatus | undefined;
+  /** The JSON-RPC error a failed task's call ended with. */
+  readonly rpcError: JsonRpcErrorObject | undefined;
+
+  constructor(
+    code: TaskErrorCode,
+    message: string,
+    options: { taskId?: string; status?: TaskStatus; rpcError?: JsonRpcErrorObject } = {},
+  ) {
+    super(message);
+    this.name = "TaskError";
+    this.code = code;
+    this.taskId = options.taskId;
+    this.status = options.status;
+    this.rpcError = options.rpcError;
   }
 }
 

@@ -91,3 +91,36 @@ export interface LogMessage {
 export type ElicitationRequest =
   | { mode: "form"; message: string; requestedSchema: JsonObject; _meta?: JsonObject }
   | { mode: "url"; message: string; url: string; elicitationId: string; _meta?: JsonObject };
+
+/** Where a task stands; the last three are terminal. */
+export type TaskStatus = "working" | "input_required" | "completed" | "failed" | "cancelled";
+
+/**
+ * A task as the server last reported it, in one shape for both eras: 2025-11-25 `ttl` and
+ * `pollInterval` become `ttlMs` and `pollIntervalMs`.
+ */
+export interface TaskInfo {
+  taskId: string;
+  status: TaskStatus;
+  statusMessage?: string;
+  /** ISO 8601. */
+  createdAt?: string;
+  /** ISO 8601. */
+  lastUpdatedAt?: string;
+  /** How long the server keeps the task; null for no limit (2025-11-25). */
+  ttlMs?: number | null;
+  /** How often the server asks to be polled. */
+  pollIntervalMs?: number;
+  /** 2026-07-28, `input_required`: what the task waits on, by key (answer with tasks/update). */
+  inputRequests?: Record<string, JsonObject>;
+  /** 2026-07-28, `completed`: the tool's result. */
+  result?: JsonObject;
+  /** 2026-07-28, `failed`: the JSON-RPC error the call ended with. */
+  error?: { code: number; message: string; data?: unknown };
+}
+
+/** One page of tasks/list (2025-11-25). */
+export interface ListTasksResult {
+  tasks: TaskInfo[];
+  nextCursor?: string;
+}
