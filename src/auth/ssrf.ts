@@ -1,3 +1,4 @@
+import { declaredOver, readCappedText } from "../http/body.ts";
 import { isLoopbackHost } from "../http/origin.ts";
 
 /** Why an outbound fetch made on someone else's say-so was refused. */
@@ -113,35 +114,15 @@ export async function checkUrl(url: URL, options: SafeFetchOptions): Promise<voi
 }
 
 async function readLimited(response: Response, maxBytes: number): Promise<string> {
-  const declared = Number(response.headers.get("content-length") ?? "0");
-  if (declared > maxBytes) {
-    await response.body?.cancel();
-    throw new FetchRefusedError("ERR_RESPONSE_TOO_LARGE", `Response larger than ${maxBytes} bytes`);
+  const tooLarge = () =>
+    new FetchRefusedError("ERR_RESPONSE_TOO_LARGE", `Response larger than ${maxBytes} bytes`);
+  if (declaredOver(response.headers, maxBytes)) {
+    await response.body?.cancel().catch(() => undefined);
+    throw tooLarge();
   }
-  if (!response.body) return "";
-  const reader = response.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > maxBytes) {
-      await reader.cancel();
-      throw new FetchRefusedError(
-        "ERR_RESPONSE_TOO_LARGE",
-        `Response larger than ${maxBytes} bytes`,
-      );
-    }
-    chunks.push(value);
-  }
-  const bytes = new Uint8Array(size);
-  let offset = 0;
-  for (const chunk of chunks) {
-    bytes.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  return new TextDecoder().decode(bytes);
+  const text = await readCappedText(response.body, maxBytes);
+  if (text === undefined) throw tooLarge();
+  return text;
 }
 
 /**

@@ -1,3 +1,4 @@
+import { declaredOver, readCappedText } from "../http/body.ts";
 import { isObject } from "../mcp/content.ts";
 import type { JsonRpcErrorObject } from "../mcp/jsonrpc.ts";
 import { TransportError } from "./errors.ts";
@@ -20,32 +21,13 @@ function tooLarge(limit: number): TransportError {
 
 /** Reads a whole body as text, refusing more than `limit` bytes. */
 export async function readText(response: Response, limit: number): Promise<string> {
-  const declared = Number(response.headers.get("content-length") ?? Number.NaN);
-  if (declared > limit) {
+  if (declaredOver(response.headers, limit)) {
     await response.body?.cancel().catch(() => undefined);
     throw tooLarge(limit);
   }
-  if (!response.body) return "";
-  const reader = response.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > limit) {
-      await reader.cancel().catch(() => undefined);
-      throw tooLarge(limit);
-    }
-    chunks.push(value);
-  }
-  const bytes = new Uint8Array(size);
-  let offset = 0;
-  for (const chunk of chunks) {
-    bytes.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  return new TextDecoder().decode(bytes);
+  const text = await readCappedText(response.body, limit);
+  if (text === undefined) throw tooLarge(limit);
+  return text;
 }
 
 /** Drops a body we will not read, so the connection is released. */

@@ -1,13 +1,13 @@
-/** Reads a request body as text, refusing more than `limit` bytes; undefined when over. */
-export async function readBody(request: Request, limit: number): Promise<string | undefined> {
-  const declared = request.headers.get("content-length");
-  if (declared !== null) {
-    const length = Number(declared);
-    if (!Number.isFinite(length) || length > limit) return undefined;
-    return request.text();
-  }
-  if (!request.body) return "";
-  const reader = request.body.getReader();
+/**
+ * Reads a stream to its end as text, or gives up (cancelling it) past `limit` bytes.
+ * Undefined when over the limit. One mechanism for every body read from a peer.
+ */
+export async function readCappedText(
+  body: ReadableStream<Uint8Array> | null,
+  limit: number,
+): Promise<string | undefined> {
+  if (!body) return "";
+  const reader = body.getReader();
   const chunks: Uint8Array[] = [];
   let size = 0;
   for (;;) {
@@ -15,7 +15,7 @@ export async function readBody(request: Request, limit: number): Promise<string 
     if (done) break;
     size += value.byteLength;
     if (size > limit) {
-      await reader.cancel();
+      await reader.cancel().catch(() => undefined);
       return undefined;
     }
     chunks.push(value);
@@ -27,6 +27,22 @@ export async function readBody(request: Request, limit: number): Promise<string 
     offset += chunk.byteLength;
   }
   return new TextDecoder().decode(bytes);
+}
+
+/** Whether a declared Content-Length is already over a limit. */
+export function declaredOver(headers: Headers, limit: number): boolean {
+  const declared = headers.get("content-length");
+  if (declared === null) return false;
+  const length = Number(declared);
+  return !Number.isFinite(length) || length > limit;
+}
+
+/** Reads a request body as text, refusing more than `limit` bytes; undefined when over. */
+export async function readBody(request: Request, limit: number): Promise<string | undefined> {
+  if (declaredOver(request.headers, limit)) return undefined;
+  // A declared length within the limit lets the runtime read the body in one go.
+  if (request.headers.has("content-length")) return request.text();
+  return readCappedText(request.body, limit);
 }
 
 /** Whether an Accept header admits a media type, by exact type, `type/*` or `*\/*`. */
