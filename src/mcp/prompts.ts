@@ -3,6 +3,7 @@ import type { Completer } from "./completion.ts";
 import { isObject, text } from "./content.ts";
 import type { Context } from "./context.ts";
 import { ErrorCode, McpError } from "./jsonrpc.ts";
+import { Registration, type RegistrationHooks } from "./registration.ts";
 import { describeIssues } from "./schema.ts";
 import type { ContentBlock, GetPromptResult, Icon, JsonObject, PromptMessage } from "./types.ts";
 
@@ -33,25 +34,21 @@ export type PromptHandler<A> = (
   ctx: Context,
 ) => PromptReturn | Promise<PromptReturn>;
 
-export class RegisteredPrompt {
+export class RegisteredPrompt extends Registration {
   readonly name: string;
-  enabled = true;
   definition!: JsonObject;
   config!: PromptConfig<z.ZodObject | undefined>;
   handler: PromptHandler<unknown>;
-  readonly #onChange: () => void;
-  readonly #onRemove: () => void;
 
   constructor(
     name: string,
     config: PromptConfig<z.ZodObject | undefined>,
     handler: PromptHandler<unknown>,
-    hooks: { onChange: () => void; onRemove: () => void },
+    hooks: RegistrationHooks,
   ) {
+    super(hooks);
     this.name = name;
     this.handler = handler;
-    this.#onChange = hooks.onChange;
-    this.#onRemove = hooks.onRemove;
     this.#configure(config);
   }
 
@@ -80,21 +77,7 @@ export class RegisteredPrompt {
   update(config: PromptConfig<z.ZodObject | undefined>, handler?: PromptHandler<unknown>): void {
     this.#configure(config);
     if (handler) this.handler = handler;
-    this.#onChange();
-  }
-
-  enable(): void {
-    this.enabled = true;
-    this.#onChange();
-  }
-
-  disable(): void {
-    this.enabled = false;
-    this.#onChange();
-  }
-
-  remove(): void {
-    this.#onRemove();
+    this.changed();
   }
 
   async get(args: unknown, ctx: Context): Promise<GetPromptResult> {

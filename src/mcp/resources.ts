@@ -2,6 +2,7 @@ import type { Completer } from "./completion.ts";
 import { isObject, toBase64 } from "./content.ts";
 import type { Context } from "./context.ts";
 import { ErrorCode, McpError } from "./jsonrpc.ts";
+import { Registration, type RegistrationHooks } from "./registration.ts";
 import type {
   Annotations,
   Icon,
@@ -89,27 +90,23 @@ export type TemplateVariables<S extends string> = string extends S
   ? Record<string, string>
   : { [K in Required<S>]: string } & { [K in Optional<S>]?: string };
 
-export class RegisteredResource {
+export class RegisteredResource extends Registration {
   readonly uri: string;
   readonly template: UriTemplate | undefined;
-  enabled = true;
   definition!: JsonObject;
   config!: ResourceConfig;
   handler: ResourceHandler<Record<string, string>>;
-  readonly #onChange: () => void;
-  readonly #onRemove: () => void;
 
   constructor(
     uri: string,
     config: ResourceConfig,
     handler: ResourceHandler<Record<string, string>>,
-    hooks: { onChange: () => void; onRemove: () => void },
+    hooks: RegistrationHooks,
   ) {
+    super(hooks);
     this.uri = uri;
     this.template = UriTemplate.isTemplate(uri) ? new UriTemplate(uri) : undefined;
     this.handler = handler;
-    this.#onChange = hooks.onChange;
-    this.#onRemove = hooks.onRemove;
     this.#configure(config);
   }
 
@@ -140,21 +137,7 @@ export class RegisteredResource {
   update(config: ResourceConfig, handler?: ResourceHandler<Record<string, string>>): void {
     this.#configure(config);
     if (handler) this.handler = handler;
-    this.#onChange();
-  }
-
-  enable(): void {
-    this.enabled = true;
-    this.#onChange();
-  }
-
-  disable(): void {
-    this.enabled = false;
-    this.#onChange();
-  }
-
-  remove(): void {
-    this.#onRemove();
+    this.changed();
   }
 
   /** Runs the handler for a URI this resource answers to. */

@@ -1,6 +1,7 @@
 import type { z } from "zod";
 import { isCallToolResult, isObject, text, toContent } from "./content.ts";
 import type { Context } from "./context.ts";
+import { Registration, type RegistrationHooks } from "./registration.ts";
 import {
   type CompiledSchema,
   compileSchema,
@@ -50,9 +51,8 @@ export type ToolHandler<I, O> = (
 ) => ToolReturn<O> | Promise<ToolReturn<O>>;
 
 /** A registered tool; keep the handle to update or remove it at runtime. */
-export class RegisteredTool {
+export class RegisteredTool extends Registration {
   readonly name: string;
-  enabled = true;
   definition!: JsonObject;
   input!: CompiledSchema;
   output: CompiledSchema | undefined;
@@ -61,19 +61,16 @@ export class RegisteredTool {
   /** Arguments mirrored into `Mcp-Param-*` headers (`x-mcp-header`, 2026-07-28). */
   headerParams: readonly HeaderParam[] = [];
   handler: ToolHandler<unknown, unknown>;
-  readonly #onChange: () => void;
-  readonly #onRemove: () => void;
 
   constructor(
     name: string,
     config: ToolConfig<SchemaInput | undefined, SchemaInput | undefined>,
     handler: ToolHandler<unknown, unknown>,
-    hooks: { onChange: () => void; onRemove: () => void },
+    hooks: RegistrationHooks,
   ) {
+    super(hooks);
     this.name = name;
     this.handler = handler;
-    this.#onChange = hooks.onChange;
-    this.#onRemove = hooks.onRemove;
     this.#configure(config);
   }
 
@@ -115,21 +112,7 @@ export class RegisteredTool {
   ): void {
     this.#configure(config);
     if (handler) this.handler = handler;
-    this.#onChange();
-  }
-
-  enable(): void {
-    this.enabled = true;
-    this.#onChange();
-  }
-
-  disable(): void {
-    this.enabled = false;
-    this.#onChange();
-  }
-
-  remove(): void {
-    this.#onRemove();
+    this.changed();
   }
 
   /** Shapes a handler's return value into a CallToolResult, checking structured output. */
