@@ -29,7 +29,7 @@ import {
 } from "./rate-limit.ts";
 import { canonicalResource } from "./resource-uri.ts";
 import { tokenRoutes } from "./token.ts";
-import { resolveLifetimes, type TokenLifetimes, TokenService } from "./tokens.ts";
+import { type Clock, resolveLifetimes, type TokenLifetimes, TokenService } from "./tokens.ts";
 
 export interface AuthorizationServerOptions {
   store: Store;
@@ -65,6 +65,8 @@ export interface AuthorizationServerOptions {
   rememberConsentDays?: number;
   /** How long a login lasts at the authorization server. Default 12 hours. */
   loginTtlSeconds?: number;
+  /** Epoch milliseconds now, for token lifetimes and the refresh grace. Default Date.now. */
+  clock?: Clock;
 }
 
 /**
@@ -102,7 +104,10 @@ export class AuthorizationServer {
       ...(options.signing?.keys ? { keys: options.signing.keys } : {}),
       overlapMs: lifetimes.accessToken * 1000,
     });
-    this.tokens = new TokenService(options.store, this.keys, options.lifetimes);
+    this.tokens = new TokenService(options.store, this.keys, options.lifetimes, {
+      secret: () => this.secret(),
+      ...(options.clock ? { clock: options.clock } : {}),
+    });
     for (const resource of options.resources ?? []) this.addResource(resource);
     for (const scope of options.scopes ?? []) this.scopes.add(scope);
     this.app = this.#routes();

@@ -1,6 +1,6 @@
 import { type JWTPayload, errors as joseErrors, jwtVerify, SignJWT } from "jose";
 import { type Store, StoreUnavailableError } from "../storage/store.ts";
-import { randomToken, s256, sha256, timingSafeEqual } from "./crypto.ts";
+import { randomToken, Sealer, s256, sha256, timingSafeEqual } from "./crypto.ts";
 import { OAuthError } from "./errors.ts";
 import type { KeyRing } from "./keys.ts";
 
@@ -33,6 +33,19 @@ interface RefreshRecord extends Grant {
   next?: string;
 }
 
+/** Epoch milliseconds now; injectable so tests move time instead of sleeping. */
+export type Clock = () => number;
+
+export interface TokenServiceOptions {
+  /** Default Date.now. */
+  clock?: Clock;
+  /**
+   * The server secret. It seals a rotated refresh token's successor for the grace period, so
+   * that a retry gets the same successor back; needed when `refreshGraceMs` is above 0.
+   */
+  secret?: () => Promise<string>;
+}
+
 export interface TokenLifetimes {
   /** Seconds. Default 3600. */
   accessToken: number;
@@ -40,7 +53,11 @@ export interface TokenLifetimes {
   refreshToken: number;
   /** Seconds. Default 60. */
   code: number;
-  /** Milliseconds in which a rotated refresh token may be presented again (a lost response). Default 10 s. */
+  /**
+   * Milliseconds in which a rotated refresh token may be presented again while its successor
+   * is unused (the client lost our response): the retry gets that same successor back. 0: every
+   * refresh token is strictly single-use. Default 10 s.
+   */
   refreshGraceMs: number;
 }
 
@@ -54,6 +71,10 @@ export interface TokenResponse {
 }
 
 export function resolveLifetimes(lifetimes: Partial<TokenLifetimes> = {}): TokenLifetimes {
+  const grace = lifetimes.refreshGraceMs;
+  if (grace !== undefined && !(Number.isInteger(grace) && grace >= 0)) {
+    throw new TypeError("lifetimes.refreshGraceMs must be a whole number of milliseconds >= 0");
+  }
   return {
     accessToken: lifetimes.accessToken ?? 3600,
     refreshToken: lifetimes.refreshToken ?? 30 * 86_400,
@@ -65,17 +86,43 @@ export function resolveLifetimes(lifetimes: Partial<TokenLifetimes> = {}): Token
 const codeKey = (hash: string) => `as:code:${hash}`;
 const refreshKey = (hash: string) => `as:rt:${hash}`;
 const revokedKey = (gid: string) => `as:revoked:${gid}`;
+/** The sealed successor of a rotated refresh token, by the successor's hash; kept for the grace. */
+const successorKey = (hash: string) => `as:rt-next:${hash}`;
 
 /** Issues, rotates, verifies and revokes tokens. All single-use rules rest on Store atomics. */
 export class TokenService {
   readonly #store: Store;
   readonly #keys: KeyRing;
+  readonly #clock: Clock;
+  readonly #sealer: (() => Promise<Sealer>) | undefined;
   readonly lifetimes: TokenLifetimes;
 
-  constructor(store: Store, keys: KeyRing, lifetimes: Partial<TokenLifetimes> = {}) {
+  constructor(
+    store: Store,
+    keys: KeyRing,
+    lifetimes: Partial<TokenLifetimes> = {},
+    options: TokenServiceOptions = {},
+  ) {
     this.#store = store;
     this.#keys = keys;
     this.lifetimes = resolveLifetimes(lifetimes);
+    this.#clock = options.clock ?? Date.now;
+    const secret = options.secret;
+    if (this.lifetimes.refreshGraceMs > 0 && !secret) {
+      throw new TypeError("A refresh grace needs the server secret to seal successors");
+    }
+    let sealer: Promise<Sealer> | undefined;
+    this.#sealer = secret
+      ? () => {
+          sealer ??= secret()
+            .then((value) => new Sealer(value, "portcullis refresh successor"))
+            .catch((error: unknown) => {
+              sealer = undefined;
+              throw error;
+            });
+          return sealer;
+        }
+      : undefined;
   }
 
   /** Stores a new authorization code and returns it. */
@@ -85,7 +132,7 @@ export class TokenService {
     codeChallenge: string,
   ): Promise<string> {
     const code = randomToken(32);
-    const expiresAt = Date.now() + this.lifetimes.code * 1000;
+    const expiresAt = this.#clock() + this.lifetimes.code * 1000;
     const record: CodeRecord = {
       ...grant,
       redirectUri: redirect.uri,
@@ -125,7 +172,7 @@ export class TokenService {
       );
     };
     if (record.used) throw await replayed();
-    if (record.expiresAt < Date.now()) {
+    if (record.expiresAt < this.#clock()) {
       throw new OAuthError("invalid_grant", "Unknown or expired authorization code");
     }
     if (record.clientId !== check.clientId) {
@@ -157,7 +204,7 @@ export class TokenService {
   /** Signs an RFC 9068 access token. */
   async accessToken(grant: Grant, issuer: string): Promise<string> {
     const { record, privateKey } = await this.#keys.current();
-    const now = Math.floor(Date.now() / 1000);
+    const now = Math.floor(this.#clock() / 1000);
     const claims: JWTPayload = { client_id: grant.clientId, scope: grant.scope, gid: grant.gid };
     if (grant.authTime !== undefined) claims.auth_time = grant.authTime;
     return new SignJWT(claims)
@@ -195,7 +242,8 @@ export class TokenService {
   /**
    * Exchanges a refresh token for new tokens, rotating it. Presenting a rotated token again
    * revokes the whole grant, unless it comes within the grace period and its successor was
-   * never used (the client lost our response): then the successor is rotated instead.
+   * never used (the client lost our response): then the retry gets that same successor back,
+   * so retrying never mints a second live token for one family.
    */
   async refresh(
     token: string,
@@ -203,10 +251,11 @@ export class TokenService {
     /** Further checks of the request against the grant, before anything rotates; throw to refuse. */
     validate?: (grant: Grant) => void,
   ): Promise<{ grant: Grant; refreshToken: string }> {
-    let hash = await sha256(token);
-    let followed = false;
+    const hash = await sha256(token);
+    const key = refreshKey(hash);
+    const ttlMs = this.lifetimes.refreshToken * 1000;
+    const grace = this.lifetimes.refreshGraceMs;
     for (let attempt = 0; attempt < 3; attempt++) {
-      const key = refreshKey(hash);
       const record = await this.#store.get<RefreshRecord>(key);
       if (!record) throw new OAuthError("invalid_grant", "Unknown or expired refresh token");
       if (record.clientId !== clientId) {
@@ -214,40 +263,67 @@ export class TokenService {
       }
       if (await this.isRevoked(record.gid))
         throw new OAuthError("invalid_grant", "The grant was revoked");
-      if (record.usedAt !== undefined) {
-        // One hop only: a successor that was itself used means the old token is being reused,
-        // not retried after a lost response, however recent.
-        // A grace of 0 means none: clocks of several instances may differ by a few ms.
-        if (
-          !followed &&
-          this.lifetimes.refreshGraceMs > 0 &&
-          Date.now() - record.usedAt <= this.lifetimes.refreshGraceMs &&
-          record.next
-        ) {
-          hash = record.next;
-          followed = true;
-          continue;
-        }
-        await this.revokeGrant(record.gid);
-        throw new OAuthError(
-          "invalid_grant",
-          "The refresh token was already used; the grant is revoked",
-        );
-      }
+      const { usedAt, next: _n, ...grant } = record;
+      if (usedAt !== undefined) return this.#retry(record, usedAt, grant, validate);
+      validate?.(grant);
       const refreshToken = randomToken(32);
       const next = await sha256(refreshToken);
-      const { usedAt: _u, next: _n, ...grant } = record;
-      validate?.(grant);
-      if (
-        !(await this.#store.compareAndSet(key, record, { ...record, usedAt: Date.now(), next }))
-      ) {
+      // The successor exists before the old token points at it: whoever sees the old token
+      // used also finds the successor (and, within the grace, its sealed copy).
+      await this.#store.set(refreshKey(next), grant, { ttlMs });
+      if (grace > 0) {
+        const sealed = await (await this.#sealer!()).seal(refreshToken);
+        await this.#store.set(successorKey(next), sealed, { ttlMs: grace });
+      }
+      const used: RefreshRecord = { ...record, usedAt: this.#clock(), next };
+      if (!(await this.#store.compareAndSet(key, record, used, { ttlMs }))) {
+        // Another request rotated it first; ours was never handed out.
+        await this.#store.delete(refreshKey(next));
+        if (grace > 0) await this.#store.delete(successorKey(next));
         continue;
       }
-      await this.#store.set(refreshKey(next), grant, { ttlMs: this.lifetimes.refreshToken * 1000 });
+      // Now used, this token may no longer be handed to a retry of its predecessor.
+      if (grace > 0) await this.#store.delete(successorKey(hash));
       return { grant, refreshToken };
     }
     // Only reachable when the record keeps changing under us without being used.
     throw new OAuthError("invalid_grant", "The refresh token could not be used; try again");
+  }
+
+  /**
+   * A used refresh token presented again. Within the grace, while its successor is unused,
+   * the successor itself is returned (an idempotent retry); anything else is reuse and
+   * revokes the grant. Nothing new is issued either way.
+   */
+  async #retry(
+    record: RefreshRecord,
+    usedAt: number,
+    grant: Grant,
+    validate?: (grant: Grant) => void,
+  ): Promise<{ grant: Grant; refreshToken: string }> {
+    const grace = this.lifetimes.refreshGraceMs;
+    // A little negative when another instance's clock runs ahead: still within the grace.
+    const elapsed = this.#clock() - usedAt;
+    if (grace > 0 && record.next && elapsed <= grace) {
+      // The sealed copy first: it is deleted once the successor is used, so the successor's
+      // own record, read second, settles which came first.
+      const sealed = await this.#store.get<string>(successorKey(record.next));
+      const successor = await this.#store.get<RefreshRecord>(refreshKey(record.next));
+      if (successor && successor.usedAt === undefined) {
+        const refreshToken = sealed ? await (await this.#sealer!()).open(sealed) : undefined;
+        if (!refreshToken || (await sha256(refreshToken)) !== record.next) {
+          // The copy expired in the Store a little before our clock says it should.
+          throw new OAuthError("invalid_grant", "The refresh token was already used");
+        }
+        validate?.(grant);
+        return { grant, refreshToken };
+      }
+    }
+    await this.revokeGrant(record.gid);
+    throw new OAuthError(
+      "invalid_grant",
+      "The refresh token was already used; the grant is revoked",
+    );
   }
 
   /** Ends a grant: its refresh tokens stop working and its access tokens fail validation. */
@@ -291,6 +367,7 @@ export class TokenService {
             : { audience: expected.audience as string | string[] }),
           typ: "at+jwt",
           algorithms: [this.#keys.alg],
+          currentDate: new Date(this.#clock()),
         },
       );
       if (typeof payload.gid === "string" && (await this.isRevoked(payload.gid))) return undefined;

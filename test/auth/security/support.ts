@@ -374,4 +374,15 @@ export function expectInvalidToken(
   expect(JSON.parse(reply.text)).toMatchObject({ error: "invalid_token" });
 }
 
+/** A clock the test moves by hand (epoch ms), for `clock` options: no test sleeps to pass time. */
+export function manualClock(start = Date.now()): { now: () => number; advance(ms: number): void } {
+  let current = start;
+  return {
+    now: () => current,
+    advance(ms) {
+      current += ms;
+    },
+  };
+}
+
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
