@@ -9,6 +9,9 @@
  *
  * Environment: REDIS_URL, PREFIX (key and channel prefix of this deployment), PUBLIC_HOST,
  * SECRET, REGISTER_LIMIT (registrations per minute and rate key), REFRESH_GRACE_MS.
+ *
+ * POST /__test/clock/:ms moves this instance's clock (given to the authorization server) ahead
+ * by that many milliseconds, so a test passes a grace period without sleeping.
  */
 import { createServer } from "node:http";
 import { getRequestListener } from "@hono/node-server";
@@ -84,6 +87,8 @@ mcp.tool("touch", { input: z.object({ uri: z.string() }) }, ({ uri }) => {
 });
 mcp.resource("notes://{id}", {}, ({ id }) => `note ${id}`);
 
+let clockOffsetMs = 0;
+
 const limit = Number(env("REGISTER_LIMIT", "1000"));
 const auth = authorizationServer({
   store,
@@ -98,6 +103,7 @@ const auth = authorizationServer({
     key: (c) => c.req.header("x-rate-key") ?? "shared",
   },
   lifetimes: { refreshGraceMs: Number(env("REFRESH_GRACE_MS", "0")) },
+  clock: () => Date.now() + clockOffsetMs,
 });
 
 const app = mcpApp(mcp, {
@@ -106,6 +112,10 @@ const app = mcpApp(mcp, {
   sessions: { store, bus },
   eventStore: redisEventStore({ client: redis, prefix }),
   keepAliveMs: 0,
+});
+app.post("/__test/clock/:ms", (c) => {
+  clockOffsetMs += Number(c.req.param("ms"));
+  return c.text(String(clockOffsetMs));
 });
 app.post("/__test/gate/:name", (c) => {
   gate(c.req.param("name")).open();

@@ -175,8 +175,8 @@ describe("the demo Worker in workerd", () => {
     expect(await loser.json()).toMatchObject({ error: "invalid_grant" });
   });
 
-  // REFRESH_GRACE_MS is 0 here. With the default grace, the authorization server treats a
-  // duplicate within 10 s as a retry after a lost response and rotates the successor instead.
+  // REFRESH_GRACE_MS is 0 here. With a grace, a duplicate within it is a retry after a lost
+  // response and gets the same successor (test/workers/refresh-grace.test.ts).
   it("rotates one refresh token exactly once when two requests race", async () => {
     const { clientId, values } = await codeGrant("notes:read");
     const tokens = (await (await exchange(values)).json()) as TokenResponse;
