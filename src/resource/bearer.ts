@@ -35,6 +35,27 @@ export function requestResource(c: Context): string {
 
 const BEARER = /^Bearer ([A-Za-z0-9\-._~+/]+=*)$/i;
 
+/** Whether a verifier said the issuer could not be asked (IssuerUnavailableError, by code). */
+function issuerUnavailable(error: unknown): error is Error {
+  return (error as { code?: unknown } | null)?.code === "ERR_ISSUER_UNAVAILABLE";
+}
+
+/** 503: the token could not be checked. Not a 401, which would send the client to authorize again. */
+function unavailable(): Response {
+  const body = {
+    error: "temporarily_unavailable",
+    error_description: "The access token could not be checked just now; try again shortly",
+  };
+  return new Response(JSON.stringify(body), {
+    status: 503,
+    headers: {
+      "Content-Type": "application/json",
+      "Cache-Control": "no-store",
+      "Retry-After": "5",
+    },
+  });
+}
+
 /**
  * Accepts only requests with a valid bearer token in the Authorization header (never the
  * query string) whose audience is this resource. Sets `c.var.auth`. Answers 401 with a
@@ -42,6 +63,23 @@ const BEARER = /^Bearer ([A-Za-z0-9\-._~+/]+=*)$/i;
  */
 export function bearerAuth(options: BearerAuthOptions): MiddlewareHandler {
   const required = options.requiredScopes ?? [];
+  // Logged once per outage, not once per request.
+  let issuerDown = false;
+  const check = async (token: string, resource: string, c: Context) => {
+    try {
+      const info = await options.verify(token, resource, c);
+      if (issuerDown) console.info("portcullis: tokens can be checked again");
+      issuerDown = false;
+      return info;
+    } catch (error) {
+      if (!issuerUnavailable(error)) throw error;
+      if (!issuerDown) {
+        console.error(`portcullis: tokens cannot be checked (503): ${error.message}`, error.cause);
+      }
+      issuerDown = true;
+      return "unavailable" as const;
+    }
+  };
   return async (c, next) => {
     if (c.req.method === "OPTIONS") return next();
     const resource =
@@ -58,7 +96,8 @@ export function bearerAuth(options: BearerAuthOptions): MiddlewareHandler {
       });
     }
     const token = BEARER.exec(header)?.[1];
-    const info = token ? await options.verify(token, resource, c) : undefined;
+    const info = token ? await check(token, resource, c) : undefined;
+    if (info === "unavailable") return unavailable();
     if (!info) {
       return challengeResponse(401, {
         resourceMetadata: metadata,

@@ -1,7 +1,12 @@
 import type { Context } from "hono";
-import { createRemoteJWKSet, type JWTPayload, jwtVerify } from "jose";
-import * as oauth from "oauth4webapi";
+import { createRemoteJWKSet, type JWTPayload, type JWTVerifyGetKey, jwtVerify } from "jose";
 import type { AuthInfo } from "../mcp/peer.ts";
+import {
+  type Introspection,
+  type IntrospectionClientOptions,
+  introspector,
+} from "./introspection.ts";
+import { configuredUrl, discoverIssuer, IssuerUnavailableError } from "./issuer.ts";
 
 /**
  * Checks a bearer token for one resource (its audience); the caller, or undefined when the
@@ -38,98 +43,116 @@ export interface JwksVerifierOptions {
   requireJwtAccessTokenType?: boolean;
   /** Permit an http:// issuer on loopback (tests and local development). */
   allowInsecureRequests?: boolean;
+  /**
+   * Also ask the issuer (RFC 7662 introspection) whether each token that passed the signature
+   * checks is still active, so that a revoked token stops working within `cacheSeconds`
+   * (default 30) rather than when it expires. The issuer must introspect its JWT access tokens
+   * (not every one does: then every request fails with 503). Default: no revocation check.
+   */
+  revocation?: Omit<IntrospectionClientOptions, "issuer" | "allowInsecureRequests" | "clock">;
+  /** Epoch milliseconds now, for expiry checks. Default Date.now. */
+  clock?: () => number;
 }
+
+const DEFAULT_ALGORITHMS = ["ES256", "RS256", "PS256", "EdDSA"];
+
+/** jose errors that are the token's fault (its `kid` or `alg`), not the key set's. */
+const TOKEN_FAULTS = new Set([
+  "ERR_JWKS_NO_MATCHING_KEY",
+  "ERR_JWKS_MULTIPLE_MATCHING_KEYS",
+  "ERR_JOSE_NOT_SUPPORTED",
+]);
 
 /**
  * Verifies JWT access tokens from a third-party issuer with its published keys, cached and
- * refreshed by jose. Issuer and audience must match; the algorithm list excludes "none".
+ * refreshed by jose (a token with an unknown `kid` refetches them at most once per 30 s).
+ * Issuer, audience and lifetime must match; the algorithm list excludes "none". A key set
+ * that cannot be fetched, or a revocation check that gets no answer, throws
+ * IssuerUnavailableError (503), never a silent 401.
  */
 export function jwksVerifier(options: JwksVerifierOptions): TokenVerifier {
-  let keys: Promise<ReturnType<typeof createRemoteJWKSet>> | undefined;
+  const insecure = options.allowInsecureRequests;
+  const issuer = configuredUrl(options.issuer, "issuer", insecure);
+  const jwksUri = options.jwksUri ? configuredUrl(options.jwksUri, "jwksUri", insecure) : undefined;
+  const algorithms = options.algorithms ?? DEFAULT_ALGORITHMS;
+  if (!algorithms.length || algorithms.some((alg) => alg.toLowerCase() === "none")) {
+    throw new TypeError('algorithms must name at least one algorithm, and never "none"');
+  }
+  const clock = options.clock ?? Date.now;
+  const stillActive = options.revocation
+    ? introspector({
+        ...options.revocation,
+        issuer: options.issuer,
+        clock,
+        ...(insecure ? { allowInsecureRequests: true } : {}),
+      })
+    : undefined;
+
+  let keys: Promise<JWTVerifyGetKey> | undefined;
   const keySet = () => {
     keys ??= (async () => {
-      if (options.jwksUri) return createRemoteJWKSet(new URL(options.jwksUri));
-      const issuer = new URL(options.issuer);
-      const request = options.allowInsecureRequests ? { [oauth.allowInsecureRequests]: true } : {};
-      const response = await oauth.discoveryRequest(issuer, { ...request, algorithm: "oauth2" });
-      const metadata = await oauth.processDiscoveryResponse(issuer, response);
-      if (!metadata.jwks_uri) throw new Error(`${options.issuer} publishes no jwks_uri`);
-      return createRemoteJWKSet(new URL(metadata.jwks_uri));
-    })().catch((error) => {
+      const uri = jwksUri ?? (await discoverIssuer(issuer, insecure)).jwks_uri;
+      if (!uri) throw new IssuerUnavailableError(`${options.issuer} publishes no jwks_uri`);
+      return createRemoteJWKSet(new URL(uri));
+    })().catch((error: unknown) => {
       keys = undefined;
       throw error;
     });
     return keys;
   };
-  return async (token, audience) => {
+  // Keys are looked up only for a well-formed token with an accepted algorithm.
+  const getKey: JWTVerifyGetKey = async (header, token) => {
+    const remote = await keySet();
     try {
-      const { payload } = await jwtVerify(token, await keySet(), {
+      return await remote(header, token);
+    } catch (error) {
+      if (TOKEN_FAULTS.has((error as { code?: string }).code ?? "")) throw error;
+      throw new IssuerUnavailableError(`The keys of ${options.issuer} could not be fetched`, {
+        cause: error,
+      });
+    }
+  };
+
+  return async (token, audience) => {
+    let claims: JWTPayload;
+    try {
+      ({ payload: claims } = await jwtVerify(token, getKey, {
         issuer: options.issuer,
         audience,
-        algorithms: options.algorithms ?? ["ES256", "RS256", "PS256", "EdDSA"],
+        algorithms,
+        currentDate: new Date(clock()),
         ...(options.requireJwtAccessTokenType ? { typ: "at+jwt" } : {}),
-      });
-      return authInfoFromClaims(payload as JWTPayload & Record<string, unknown>);
-    } catch {
+      }));
+    } catch (error) {
+      if (error instanceof IssuerUnavailableError) throw error;
       return undefined;
     }
+    if (stillActive && !(await stillActive(token)).active) return undefined;
+    return authInfoFromClaims(claims as JWTPayload & Record<string, unknown>);
   };
 }
 
-export interface IntrospectionVerifierOptions {
-  /** The issuer, whose metadata names the introspection endpoint. */
-  issuer: string;
-  clientId: string;
-  clientSecret: string;
-  /** Seconds to cache an answer; never past the token's expiry. Default 60. */
-  cacheSeconds?: number;
-  allowInsecureRequests?: boolean;
+export interface IntrospectionVerifierOptions extends IntrospectionClientOptions {}
+
+/** The audiences an introspection answer names. */
+function audiences(answer: Introspection): string[] {
+  if (Array.isArray(answer.aud)) return answer.aud;
+  return typeof answer.aud === "string" ? [answer.aud] : [];
 }
 
 /**
- * Verifies opaque tokens by RFC 7662 introspection, through oauth4webapi, with a small
- * in-memory cache keyed by the token's hash.
+ * Verifies tokens by RFC 7662 introspection, through oauth4webapi, with a short in-memory
+ * cache keyed by the token's hash: a revoked token stops working within `cacheSeconds`. The
+ * answer must say active, name this resource in `aud`, and not be past `exp`. An endpoint that
+ * gives no answer throws IssuerUnavailableError (503).
  */
 export function introspectionVerifier(options: IntrospectionVerifierOptions): TokenVerifier {
-  const issuer = new URL(options.issuer);
-  const client: oauth.Client = { client_id: options.clientId };
-  const auth = oauth.ClientSecretBasic(options.clientSecret);
-  const insecure = options.allowInsecureRequests ? { [oauth.allowInsecureRequests]: true } : {};
-  const cache = new Map<string, { info: AuthInfo | undefined; until: number }>();
-  let metadata: Promise<oauth.AuthorizationServer> | undefined;
+  const introspect = introspector(options);
+  const clock = options.clock ?? Date.now;
   return async (token, audience) => {
-    const digest = new Uint8Array(
-      await crypto.subtle.digest("SHA-256", new TextEncoder().encode(token)),
-    );
-    const key = Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
-    const hit = cache.get(key);
-    if (hit && hit.until > Date.now()) return hit.info;
-    try {
-      metadata ??= oauth
-        .discoveryRequest(issuer, { ...insecure, algorithm: "oauth2" })
-        .then((response) => oauth.processDiscoveryResponse(issuer, response));
-      const as = await metadata;
-      const response = await oauth.introspectionRequest(as, client, auth, token, insecure);
-      const result = await oauth.processIntrospectionResponse(as, client, response);
-      const audiences = Array.isArray(result.aud)
-        ? result.aud
-        : result.aud === undefined
-          ? []
-          : [result.aud];
-      const info =
-        result.active && audiences.includes(audience)
-          ? authInfoFromClaims(result as JWTPayload & Record<string, unknown>)
-          : undefined;
-      const ttl = Math.min(
-        (options.cacheSeconds ?? 60) * 1000,
-        result.exp ? result.exp * 1000 - Date.now() : Number.POSITIVE_INFINITY,
-      );
-      if (cache.size > 10_000) cache.clear();
-      cache.set(key, { info, until: Date.now() + Math.max(0, ttl) });
-      return info;
-    } catch {
-      metadata = undefined;
-      return undefined;
-    }
+    const answer = await introspect(token);
+    if (!answer.active || !audiences(answer).includes(audience)) return undefined;
+    if (typeof answer.exp === "number" && answer.exp * 1000 <= clock()) return undefined;
+    return authInfoFromClaims(answer as JWTPayload & Record<string, unknown>);
   };
 }
