@@ -48,6 +48,7 @@ afterAll(async () => {
 
 afterEach(() => {
   vi.useRealTimers();
+  vi.restoreAllMocks();
   idp.faults.clear();
 });
 
