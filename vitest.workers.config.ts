@@ -23,6 +23,9 @@ export default defineConfig({
           REFRESH_GRACE_MS: "0",
           // Stateless, as deployed by default; test/workers/sessions.test.ts switches it on.
           MCP_STATEFUL: "false",
+          // The tests' origin: a Worker cannot tell where it listens, so the dev login runs
+          // only on a configured loopback issuer (as under `npm run dev:workers`).
+          ISSUER: "http://localhost",
         },
       },
     }),

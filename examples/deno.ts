@@ -1,6 +1,7 @@
 // Deno entry: `deno run --allow-net --allow-env --allow-read examples/deno.ts`. The app is
 // the same file every runtime serves; Deno resolves its packages from node_modules.
-import { createDemoApp, demoOptionsFromEnv } from "./demo/server.ts";
+import type { Hono } from "hono";
+import { createDemoApp, demoOptionsFromEnv, loopbackIssuer } from "./demo/server.ts";
 
 // Just the part of Deno's API this file uses, so the project needs no Deno type package.
 declare const Deno: {
@@ -12,18 +13,28 @@ declare const Deno: {
       onListen?: (address: { hostname: string; port: number }) => void;
     },
     handler: (request: Request) => Response | Promise<Response>,
-  ): { finished: Promise<void>; shutdown(): Promise<void> };
+  ): {
+    addr: { hostname: string; port: number };
+    finished: Promise<void>;
+    shutdown(): Promise<void>;
+  };
 };
 
 const env = Deno.env.toObject();
-const app = createDemoApp(demoOptionsFromEnv(env));
-Deno.serve(
+// Loopback unless told otherwise, as on Node: the dev login must not face a network.
+const hostname = env.HOST ?? "127.0.0.1";
+let app: Hono | undefined;
+const server = Deno.serve(
   {
     port: Number(env.PORT ?? 3000),
-    // Loopback unless told otherwise, as on Node: the dev login must not face a network.
-    hostname: env.HOST ?? "127.0.0.1",
+    hostname,
     onListen: ({ hostname, port }) =>
       console.log(`Portcullis demo on Deno: MCP endpoint at http://${hostname}:${port}/mcp`),
   },
-  (request) => app.fetch(request),
+  (request) => app!.fetch(request),
 );
+// Deno does not tell the app where it listens: the dev login runs on a loopback issuer only,
+// named here from the bind address (and the port Deno picked) unless ISSUER says otherwise.
+const options = demoOptionsFromEnv(env);
+const issuer = options.issuer ?? loopbackIssuer(hostname, server.addr.port);
+app = createDemoApp(issuer ? { ...options, issuer } : options);

@@ -1,6 +1,7 @@
 import type { JWK } from "jose";
 import * as z from "zod";
 import { authorizationServer, devLogin, type LoginProvider } from "../../src/auth/index.ts";
+import { isLoopbackHost } from "../../src/http/origin.ts";
 import { McpServer, mcpApp, memoryEventStore } from "../../src/index.ts";
 import { memoryStore, type Store } from "../../src/storage/index.ts";
 
@@ -132,6 +133,17 @@ export function demoOptionsFromEnv(env: Record<string, unknown>): DemoAppOptions
     options.refreshGraceMs = ms;
   }
   return options;
+}
+
+/**
+ * The issuer of a server bound to loopback, from its bind address and port. Bun and Deno do
+ * not tell the app where it listens, so their entries name this issuer for devLogin() to know
+ * it serves this machine only; bound anywhere else there is none, and devLogin() refuses.
+ */
+export function loopbackIssuer(hostname: string, port: number): string | undefined {
+  if (!isLoopbackHost(hostname)) return undefined;
+  const host = hostname.replace(/^\[|\]$/g, "");
+  return `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
 }
 
 /** SIGNING_KEY holds one private JWK, or a JSON array of them (newest first) during rotation. */

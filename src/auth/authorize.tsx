@@ -1,13 +1,14 @@
 /** @jsxImportSource hono/jsx */
 import { type Context, Hono } from "hono";
+import { identityAssured, rememberConsent, rememberedConsent } from "./consent.ts";
 import { randomToken, timingSafeEqual } from "./crypto.ts";
 import { OAuthError } from "./errors.ts";
 import {
   type LoginKit,
   type PendingAuthorization,
   readLoginCookie,
+  type SignedInUser,
   setLoginCookie,
-  type User,
 } from "./login.ts";
 import { ConsentPage, cspSource, ErrorPage, pageHeaders } from "./pages.tsx";
 import { redirectUriMatches } from "./redirect-uri.ts";
@@ -15,8 +16,6 @@ import type { AuthorizationServer } from "./server.ts";
 
 const PENDING_TTL_MS = 10 * 60_000;
 const pendingKey = (id: string) => `as:pending:${id}`;
-const consentKey = (subject: string, clientId: string, resource: string) =>
-  `as:consent:${subject}:${clientId}:${resource}`;
 
 function errorPage(
   c: Context,
@@ -38,13 +37,52 @@ function backToClient(redirectUri: string, params: Record<string, string | undef
   });
 }
 
+const expired = (c: Context) =>
+  errorPage(
+    c,
+    400,
+    "Request expired",
+    "This sign-in request has expired. Start again from the application.",
+  );
+
+// Once a user is bound to a request, nobody else may pick it up by its id.
+const someoneElses = (c: Context) =>
+  errorPage(
+    c,
+    403,
+    "Request refused",
+    "This sign-in request belongs to someone else. Start again from the application.",
+  );
+
 /** The authorization endpoint, login continuation and consent. */
 export function authorizeRoutes(as: AuthorizationServer): Hono {
   const routes = new Hono();
   const login = as.options.login;
 
-  const identify = async (c: Context): Promise<(User & { authTime?: number }) | undefined> =>
+  const identify = async (c: Context): Promise<SignedInUser | undefined> =>
     login.identify ? await login.identify(c) : readLoginCookie(c, await as.secret());
+
+  /**
+   * Binds a stored request to a user's sign-in under a new id and a new form token: the id
+   * and token a page showed before (to whoever opened it) are worth nothing from here on.
+   * Undefined when the request is gone (expired, or bound by a concurrent request).
+   */
+  const bind = async (
+    pending: PendingAuthorization,
+    user: SignedInUser,
+  ): Promise<PendingAuthorization | undefined> => {
+    if ((await as.store.take(pendingKey(pending.id))) === undefined) return undefined;
+    const { session: _previous, ...rest } = pending;
+    const bound: PendingAuthorization = {
+      ...rest,
+      id: randomToken(24),
+      csrf: randomToken(24),
+      subject: user.subject,
+      ...(user.session === undefined ? {} : { session: user.session }),
+    };
+    await as.store.set(pendingKey(bound.id), bound, { ttlMs: PENDING_TTL_MS });
+    return bound;
+  };
 
   const kit: LoginKit = {
     store: as.store,
@@ -52,16 +90,25 @@ export function authorizeRoutes(as: AuthorizationServer): Hono {
     issuer: (c) => as.issuer(c),
     pending: (id) => as.store.get<PendingAuthorization>(pendingKey(id)),
     async complete(c, user, pendingId) {
-      await setLoginCookie(c, user, await as.secret(), as.options.loginTtlSeconds ?? 12 * 3600);
-      return c.redirect(`/authorize?request_id=${encodeURIComponent(pendingId)}`, 303);
+      const pending = await as.store.get<PendingAuthorization>(pendingKey(pendingId));
+      if (!pending) return expired(c);
+      if (pending.subject !== undefined && pending.subject !== user.subject) {
+        return someoneElses(c);
+      }
+      // A new login cookie (a new session), and the request rebound to it.
+      const session = await setLoginCookie(
+        c,
+        user,
+        await as.secret(),
+        as.options.loginTtlSeconds ?? 12 * 3600,
+      );
+      const bound = await bind(pending, { ...user, session });
+      if (!bound) return expired(c);
+      return c.redirect(`/authorize?request_id=${encodeURIComponent(bound.id)}`, 303);
     },
   };
 
-  const issueCode = async (
-    c: Context,
-    pending: PendingAuthorization,
-    user: User & { authTime?: number },
-  ) => {
+  const issueCode = async (c: Context, pending: PendingAuthorization, user: SignedInUser) => {
     const grant = {
       gid: randomToken(16),
       subject: user.subject,
@@ -78,32 +125,36 @@ export function authorizeRoutes(as: AuthorizationServer): Hono {
     return backToClient(pending.redirectUri, { code, state: pending.state, iss: as.issuer(c) });
   };
 
-  /** Carries a validated request on: sign-in, then remembered or fresh consent. */
-  const proceed = async (c: Context, pending: PendingAuthorization): Promise<Response> => {
+  /**
+   * Carries a request on: sign-in, then remembered or fresh consent. `stored`: whether the
+   * request is in the Store already (a resumed one), or new and not yet kept.
+   */
+  const proceed = async (
+    c: Context,
+    request: PendingAuthorization,
+    stored: boolean,
+  ): Promise<Response> => {
     const user = await identify(c);
-    if (!user) return login.challenge(c, pending, kit);
-    // Once a user is bound to a request, nobody else may pick it up by its id: the page
-    // shown would hand them the request's CSRF token.
-    if (pending.subject !== undefined && pending.subject !== user.subject) {
-      return errorPage(
-        c,
-        403,
-        "Request refused",
-        "This sign-in request belongs to someone else. Start again from the application.",
-      );
+    if (!user) {
+      if (!stored) await as.store.set(pendingKey(request.id), request, { ttlMs: PENDING_TTL_MS });
+      return login.challenge(c, request, kit);
     }
-    if (pending.subject !== user.subject) {
+    if (request.subject !== undefined && request.subject !== user.subject) return someoneElses(c);
+    let pending = request;
+    if (!stored) {
+      // Signed in already: the request is born bound, and its id and token are seen only now.
       pending.subject = user.subject;
-      await as.store.set(pendingKey(pending.id), pending, { ttlMs: PENDING_TTL_MS });
+      if (user.session !== undefined) pending.session = user.session;
+    } else if (pending.subject === undefined || pending.session !== user.session) {
+      const bound = await bind(pending, user);
+      if (!bound) return expired(c);
+      pending = bound;
     }
-    const remembered = await as.store.get<string[]>(
-      consentKey(user.subject, pending.clientId, pending.resource),
-    );
-    const wanted = pending.scope.split(" ").filter(Boolean);
-    if (remembered && wanted.every((scope) => remembered.includes(scope))) {
-      await as.store.delete(pendingKey(pending.id));
+    if (await rememberedConsent(as.store, pending, user.subject)) {
+      if (stored && (await as.store.take(pendingKey(pending.id))) === undefined) return expired(c);
       return issueCode(c, pending, user);
     }
+    if (!stored) await as.store.set(pendingKey(pending.id), pending, { ttlMs: PENDING_TTL_MS });
     return c.html(
       <ConsentPage pending={pending} userName={user.name ?? user.subject} action="/consent" />,
       200,
@@ -116,14 +167,7 @@ export function authorizeRoutes(as: AuthorizationServer): Hono {
     const resumeId = params.get("request_id");
     if (resumeId) {
       const pending = await as.store.get<PendingAuthorization>(pendingKey(resumeId));
-      if (!pending)
-        return errorPage(
-          c,
-          400,
-          "Request expired",
-          "This sign-in request has expired. Start again from the application.",
-        );
-      return proceed(c, pending);
+      return pending ? proceed(c, pending, true) : expired(c);
     }
     for (const name of [
       "client_id",
@@ -221,23 +265,27 @@ export function authorizeRoutes(as: AuthorizationServer): Hono {
       resource,
       codeChallenge: challenge,
       csrf: randomToken(24),
+      identityAssured: identityAssured(client, redirectUri),
     };
-    await as.store.set(pendingKey(pending.id), pending, { ttlMs: PENDING_TTL_MS });
-    return proceed(c, pending);
+    return proceed(c, pending, false);
   };
 
   routes.get("/authorize", (c) => start(c, new URL(c.req.url).searchParams));
   routes.post("/authorize", async (c) => start(c, new URLSearchParams(await c.req.text())));
 
   routes.post("/consent", async (c) => {
+    await as.rateLimit(c, "consent");
     const form = new URLSearchParams(await c.req.text());
     const id = form.get("request_id") ?? "";
     const pending = id ? await as.store.get<PendingAuthorization>(pendingKey(id)) : undefined;
     const user = await identify(c);
+    // The token was minted when this user's current sign-in was bound to the request: one
+    // shown before sign-in, to another user, for another request or an earlier sign-in fails.
     if (
       !pending ||
       !user ||
       pending.subject !== user.subject ||
+      pending.session !== user.session ||
       !timingSafeEqual(form.get("csrf") ?? "", pending.csrf)
     ) {
       return errorPage(
@@ -259,18 +307,15 @@ export function authorizeRoutes(as: AuthorizationServer): Hono {
         iss: as.issuer(c),
       });
     }
-    const days = as.options.rememberConsentDays ?? 30;
-    if (days > 0) {
-      await as.store.set(
-        consentKey(user.subject, pending.clientId, pending.resource),
-        pending.scope.split(" ").filter(Boolean),
-        { ttlMs: days * 86_400_000 },
-      );
-    }
+    await rememberConsent(as.store, pending, user.subject, as.options.rememberConsentDays ?? 30);
     return issueCode(c, pending, user);
   });
 
   if (login.routes) {
+    routes.use(`/login/${login.name}/*`, async (c, next) => {
+      await as.rateLimit(c, "login");
+      await next();
+    });
     routes.route(`/login/${login.name}`, login.routes(kit));
   }
   return routes;

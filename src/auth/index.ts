@@ -1,3 +1,4 @@
+export type { Exposure } from "../http/exposure.ts";
 export type {
   Client,
   ConfiguredClient,
@@ -8,7 +9,13 @@ export { generateSigningKey, type SigningAlgorithm } from "./keys.ts";
 export { type CustomLoginOptions, customLogin } from "./login/custom.ts";
 export { type DevLoginOptions, devLogin } from "./login/dev.tsx";
 export { type UpstreamOAuthOptions, upstreamOAuth } from "./login/upstream.ts";
-export type { LoginKit, LoginProvider, PendingAuthorization, User } from "./login.ts";
+export type {
+  Deployment,
+  LoginKit,
+  LoginProvider,
+  PendingAuthorization,
+  User,
+} from "./login.ts";
 export type { MetadataDocumentOptions } from "./metadata-document.ts";
 export type { RateLimit, RateLimitOptions } from "./rate-limit.ts";
 export {

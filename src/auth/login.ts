@@ -1,7 +1,8 @@
 import type { Context, Hono } from "hono";
 import { getSignedCookie, setSignedCookie } from "hono/cookie";
+import type { Exposure } from "../http/exposure.ts";
 import type { Store } from "../storage/store.ts";
-import type { Sealer } from "./crypto.ts";
+import { randomToken, type Sealer } from "./crypto.ts";
 
 /** The signed-in user, as a login provider reports them. */
 export interface User {
@@ -26,10 +27,20 @@ export interface PendingAuthorization {
   scope: string;
   resource: string;
   codeChallenge: string;
-  /** Ties the consent form to this request. */
+  /**
+   * Ties the form shown (sign-in, then consent) to this request. Replaced, with the id, when a
+   * user is bound to the request: what a page showed before sign-in never approves anything.
+   */
   csrf: string;
   /** Set once a user is known; the consent must come from the same user. */
   subject?: string;
+  /** The sign-in the request is bound to (the login cookie's); a later sign-in rebinds it. */
+  session?: string;
+  /**
+   * Whether remembered consent may approve this request without asking: only when the client
+   * proves who it is (RFC 8252 §8.6).
+   */
+  identityAssured: boolean;
 }
 
 /** What the authorization server lends a login provider. */
@@ -54,8 +65,25 @@ export interface LoginProvider {
   identify?(c: Context): Promise<User | undefined> | User | undefined;
   challenge(c: Context, pending: PendingAuthorization, kit: LoginKit): Promise<Response> | Response;
   routes?(kit: LoginKit): Hono;
-  /** Throws when the provider must not run for this issuer. */
-  check?(issuer: string): void;
+  /**
+   * Throws when the provider must not run where the server is; called at construction with
+   * a configured issuer, and on every request.
+   */
+  check?(deployment: Deployment): void;
+}
+
+/** Where the authorization server runs, as it knows it without trusting a request header. */
+export interface Deployment {
+  /** The configured issuer; undefined when the issuer follows each request's origin. */
+  issuer?: string;
+  /** Who can reach the server (see `Exposure`); "network" behind a trusted proxy. */
+  exposure: Exposure;
+}
+
+/** A user as a request identifies them: when they signed in, and which sign-in it was. */
+export interface SignedInUser extends User {
+  authTime?: number;
+  session?: string;
 }
 
 const LOGIN_COOKIE = "portcullis-login";
@@ -64,34 +92,44 @@ interface LoginCookie extends User {
   /** Unix seconds. */
   authTime: number;
   exp: number;
+  /** New at every sign-in: what a pending request is bound to. */
+  session: string;
 }
 
-/** Remembers a login in a signed `__Host-` cookie. */
+/** Remembers a login in a signed `__Host-` cookie; returns the sign-in's session id. */
 export async function setLoginCookie(
   c: Context,
   user: User,
   secret: string,
   ttlSeconds: number,
-): Promise<void> {
+): Promise<string> {
   const now = Math.floor(Date.now() / 1000);
-  const value: LoginCookie = { ...user, authTime: now, exp: now + ttlSeconds };
+  const value: LoginCookie = {
+    ...user,
+    authTime: now,
+    exp: now + ttlSeconds,
+    session: randomToken(16),
+  };
   await setSignedCookie(c, LOGIN_COOKIE, JSON.stringify(value), secret, {
     prefix: "host",
     httpOnly: true,
     sameSite: "Lax",
     maxAge: ttlSeconds,
   });
+  return value.session;
 }
 
 export async function readLoginCookie(
   c: Context,
   secret: string,
-): Promise<(User & { authTime: number }) | undefined> {
+): Promise<(SignedInUser & { authTime: number }) | undefined> {
   const raw = await getSignedCookie(c, secret, LOGIN_COOKIE, "host");
   if (!raw) return undefined;
   try {
     const value = JSON.parse(raw) as LoginCookie;
     if (typeof value.subject !== "string" || value.exp < Date.now() / 1000) return undefined;
+    // Cookies from before sessions existed carry none: they bind nothing, so they sign in again.
+    if (typeof value.session !== "string") return undefined;
     return value;
   } catch {
     return undefined;

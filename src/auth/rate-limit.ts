@@ -13,6 +13,10 @@ export interface RateLimitOptions {
   register?: RateLimit;
   authorize?: RateLimit;
   token?: RateLimit;
+  /** The consent form. */
+  consent?: RateLimit;
+  /** The login provider's routes (the dev login form, the upstream callback). */
+  login?: RateLimit;
   /** Identifies the caller; default: the connection's address (see `clientAddress`). */
   key?: (c: Context) => string;
 }
@@ -21,6 +25,8 @@ export const DEFAULT_RATE_LIMITS = {
   register: { limit: 20, windowSeconds: 60 },
   authorize: { limit: 120, windowSeconds: 60 },
   token: { limit: 120, windowSeconds: 60 },
+  consent: { limit: 60, windowSeconds: 60 },
+  login: { limit: 60, windowSeconds: 60 },
 } as const;
 
 /**

@@ -1,6 +1,7 @@
 import { type Context, Hono } from "hono";
 import { cors } from "hono/cors";
 import type { JWK } from "jose";
+import { exposureOf } from "../http/exposure.ts";
 import type { AuthInfo } from "../mcp/peer.ts";
 import type { Store } from "../storage/store.ts";
 import { authorizeRoutes } from "./authorize.tsx";
@@ -13,7 +14,7 @@ import {
 import { randomToken, Sealer } from "./crypto.ts";
 import { asOAuthError, OAuthError } from "./errors.ts";
 import { KeyRing, type SigningAlgorithm } from "./keys.ts";
-import type { LoginProvider } from "./login.ts";
+import type { Deployment, LoginProvider } from "./login.ts";
 import { authorizationServerMetadata } from "./metadata.ts";
 import {
   isMetadataDocumentUrl,
@@ -93,8 +94,10 @@ export class AuthorizationServer {
     if (options.secret !== undefined && options.secret.length < 32) {
       throw new TypeError("The authorization server secret must be at least 32 characters");
     }
-    if (options.issuer !== undefined) options.login.check?.(options.issuer);
     this.options = options;
+    // Fail at startup where the answer is known already: a public issuer, or a proxy in front.
+    if (options.issuer !== undefined || options.trustProxy)
+      options.login.check?.(this.#deployment());
     this.store = options.store;
     this.clients = new ClientRegistry(options.store);
     const lifetimes = resolveLifetimes(options.lifetimes);
@@ -125,6 +128,17 @@ export class AuthorizationServer {
     const canonical = canonicalResource(resource);
     if (!canonical) throw new TypeError(`Not a valid resource URI: ${resource}`);
     this.resources.add(canonical);
+  }
+
+  /**
+   * Where this server runs, from its configuration and its runtime (see `exposureOf`), never
+   * from a request header. A trusted proxy in front means the network can reach it.
+   */
+  #deployment(c?: Context): Deployment {
+    const exposure = this.options.trustProxy ? "network" : c ? exposureOf(c.env) : "unknown";
+    return this.options.issuer === undefined
+      ? { exposure }
+      : { issuer: this.options.issuer, exposure };
   }
 
   /** The issuer for a request: configured, or the request's origin. */
@@ -257,7 +271,7 @@ export class AuthorizationServer {
     app.onError((error) => asOAuthError(error).toResponse());
     app.use(async (c, next) => {
       await this.ready();
-      if (!this.options.issuer) this.options.login.check?.(this.issuer(c));
+      this.options.login.check?.(this.#deployment(c));
       await next();
     });
     const open = cors({ origin: "*", allowMethods: ["GET", "POST", "OPTIONS"], maxAge: 86_400 });

@@ -5,6 +5,7 @@ import {
   type ServerType,
   serve as serveNode,
 } from "@hono/node-server";
+import { LISTENING, type Listening } from "../http/exposure.ts";
 import { isLoopbackHost } from "../http/origin.ts";
 
 export interface ServeOptions {
@@ -13,9 +14,10 @@ export interface ServeOptions {
   /** Default "127.0.0.1": listening beyond this machine is a choice to make on purpose. */
   hostname?: string;
   /**
-   * Host header values accepted. Defaults to loopback names when bound to loopback, which
-   * stops DNS rebinding; other bindings accept any Host unless this is set. Behind a reverse
-   * proxy that forwards the public Host, list that name here.
+   * Host header values accepted ("name" or "name:port"); any other Host gets 403, which stops
+   * DNS rebinding. Default on loopback: loopback names. Required on any other binding (list
+   * the names clients use), where `["*"]` accepts any Host: only do that behind a proxy that
+   * sets Host itself. Behind a reverse proxy that forwards the public Host, list that name.
    */
   allowedHosts?: readonly string[];
   /**
@@ -66,6 +68,7 @@ interface FetchApp {
 const STREAM_END_GRACE_MS = 500;
 
 function hostAllowed(host: string | null, allowed: readonly string[] | undefined): boolean {
+  if (allowed?.includes("*")) return true;
   if (host === null) return false;
   const name = host.startsWith("[")
     ? host.slice(0, host.indexOf("]") + 1)
@@ -129,16 +132,25 @@ const forbiddenHost = () =>
 /** Serves a Hono app (or anything with `fetch`) on Node. */
 export function serve(app: FetchApp, options: ServeOptions = {}): Promise<RunningServer> {
   const hostname = options.hostname ?? "127.0.0.1";
-  const checkHost = options.allowedHosts !== undefined || isLoopbackHost(hostname);
+  if (!isLoopbackHost(hostname) && options.allowedHosts === undefined) {
+    return Promise.reject(
+      new TypeError(
+        `serve(): bound to ${hostname}, beyond loopback, it needs allowedHosts (the Host names clients use; ["*"] for any)`,
+      ),
+    );
+  }
+  // Told to the app, so what depends on who can reach it (devLogin) never trusts a header.
+  const listening: Listening = { hostname, behindProxy: options.trustProxy ?? false };
   // Every request whose response has not closed yet, and those of them that are SSE streams:
   // a graceful shutdown waits for the others and ends the streams.
   const inFlight = new Set<ServerResponse>();
   const streams = new WeakSet<ServerResponse>();
   const fetch = async (request: Request, env: HttpBindings | Http2Bindings) => {
-    if (checkHost && !hostAllowed(request.headers.get("host"), options.allowedHosts)) {
-      return forbiddenHost();
-    }
-    const response = await app.fetch(options.trustProxy ? forwardedRequest(request) : request, env);
+    if (!hostAllowed(request.headers.get("host"), options.allowedHosts)) return forbiddenHost();
+    const response = await app.fetch(
+      options.trustProxy ? forwardedRequest(request) : request,
+      Object.assign(env, { [LISTENING]: listening }),
+    );
     if (response.headers.get("content-type")?.startsWith("text/event-stream")) {
       streams.add(env.outgoing as ServerResponse);
     }

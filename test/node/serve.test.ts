@@ -66,6 +66,43 @@ describe("serve", () => {
     expect(allowed.status).toBe(200);
   });
 
+  it.each(["0.0.0.0", "::", "192.0.2.10"])(
+    "will not bind %s, beyond loopback, without allowedHosts",
+    async (hostname) => {
+      await expect(serve(echoApp(), { port: 0, hostname })).rejects.toThrow(
+        /beyond loopback, it needs allowedHosts/,
+      );
+    },
+  );
+
+  it("checks Host against allowedHosts on a non-loopback bind, loopback names included", async () => {
+    // Bound to every interface for this test only; requests go to 127.0.0.1.
+    const server = await start(echoApp(), {
+      hostname: "0.0.0.0",
+      allowedHosts: ["mcp.example.com"],
+    });
+    const url = `http://127.0.0.1:${server.port}/x`;
+    for (const host of [
+      "attacker.example",
+      `localhost:${server.port}`,
+      `127.0.0.1:${server.port}`,
+    ]) {
+      const refused = await rawGet(url, { host });
+      expect(refused.status, host).toBe(403);
+      expect(JSON.parse(refused.body)).toMatchObject({
+        error: { message: "Forbidden: Host not allowed" },
+      });
+    }
+    expect((await rawGet(url, { host: "mcp.example.com" })).status).toBe(200);
+    expect((await rawGet(url, { host: "mcp.example.com:443" })).status).toBe(200);
+  });
+
+  it('accepts any Host with allowedHosts ["*"], said on purpose', async () => {
+    const server = await start(echoApp(), { hostname: "0.0.0.0", allowedHosts: ["*"] });
+    const url = `http://127.0.0.1:${server.port}/x`;
+    expect((await rawGet(url, { host: "anything.example" })).status).toBe(200);
+  });
+
   it("sets timeouts that suit long-lived SSE, and lets them be changed", async () => {
     const defaults = await start(echoApp());
     const node = defaults.server as import("node:http").Server;

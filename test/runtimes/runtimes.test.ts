@@ -64,6 +64,10 @@ const runtimes: Runtime[] = [
       // Fresh local Durable Object and KV state, not what earlier runs left in .wrangler/.
       "--persist-to",
       state,
+      // A Worker cannot tell where it listens: the dev login runs on a loopback issuer only,
+      // named here as `npm run dev:workers` names it.
+      "--var",
+      `ISSUER:http://127.0.0.1:${port}`,
     ],
     ready: /Ready on (http:\/\/\S+)/,
   },

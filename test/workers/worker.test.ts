@@ -2,8 +2,10 @@ import { runInDurableObject, SELF } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { decodeJwt, decodeProtectedHeader } from "jose";
 import { describe, expect, it } from "vitest";
+import { createDemoApp } from "../../examples/demo/server.ts";
 import type { DemoEnv } from "../../examples/workers/index.ts";
 import type { PortcullisStore } from "../../src/cloudflare/index.ts";
+import { memoryStore } from "../../src/storage/index.ts";
 import { authorizeWithDevLogin, form } from "../helpers/oauth.ts";
 
 // The Worker under test: examples/workers/index.ts, in this same workerd instance.
@@ -190,5 +192,98 @@ describe("the demo Worker in workerd", () => {
     expect(statuses).toEqual([200, 400]);
     const loser = responses.find((response) => response.status === 400)!;
     expect(await loser.json()).toMatchObject({ error: "invalid_grant" });
+  });
+});
+
+// A Worker cannot tell who can reach it: devLogin() runs only on a configured loopback issuer
+// (the Worker above has ISSUER http://localhost), never on the Host a request names.
+describe("devLogin in workerd", () => {
+  const authorizeQuery = new URLSearchParams({
+    response_type: "code",
+    client_id: "any-client",
+    redirect_uri: "http://127.0.0.1:9/callback",
+    code_challenge: "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+    code_challenge_method: "S256",
+  });
+
+  /** A memoryStore that records every write. */
+  const recording = () => {
+    const inner = memoryStore();
+    const writes: string[] = [];
+    const store = new Proxy(inner, {
+      get(target, name: keyof typeof inner) {
+        const value = target[name];
+        if (typeof value !== "function") return value;
+        return (...args: unknown[]) => {
+          if (name !== "get") writes.push(`${name} ${String(args[0])}`);
+          return (value as (...a: unknown[]) => unknown).apply(target, args);
+        };
+      },
+    });
+    return { store, writes };
+  };
+
+  it("refuses without a configured issuer, whatever the Host: nothing stored, no cookie", async () => {
+    const { store, writes } = recording();
+    const app = createDemoApp({ store, sessions: false });
+    for (const origin of ["http://localhost", "http://127.0.0.1:8787"]) {
+      const page = await app.fetch(new Request(`${origin}/authorize?${authorizeQuery}`), bindings);
+      expect(page.status).toBe(500);
+      expect(await page.json()).toEqual({
+        error: "server_error",
+        error_description: "The server could not complete the request",
+      });
+      expect(page.headers.getSetCookie()).toEqual([]);
+      const login = await app.fetch(
+        new Request(`${origin}/login/dev`, {
+          method: "POST",
+          headers: { "content-type": "application/x-www-form-urlencoded" },
+          body: "request_id=x&csrf=y&username=admin",
+        }),
+        bindings,
+      );
+      expect(login.status).toBe(500);
+      expect(login.headers.getSetCookie()).toEqual([]);
+      await login.text();
+    }
+    const register = await app.fetch(
+      new Request("http://localhost/register", {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ redirect_uris: ["http://127.0.0.1:9/callback"] }),
+      }),
+      bindings,
+    );
+    expect(register.status).toBe(500);
+    await register.text();
+    expect(writes).toEqual([]);
+  });
+
+  it("runs with a configured loopback issuer", async () => {
+    const app = createDemoApp({
+      store: memoryStore(),
+      sessions: false,
+      issuer: "http://localhost",
+    });
+    const register = await app.fetch(
+      new Request("http://localhost/register", {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({
+          redirect_uris: ["http://127.0.0.1:9/callback"],
+          token_endpoint_auth_method: "none",
+        }),
+      }),
+      bindings,
+    );
+    expect(register.status).toBe(201);
+    const { client_id } = (await register.json()) as { client_id: string };
+    authorizeQuery.set("client_id", client_id);
+    const page = await app.fetch(
+      new Request(`http://localhost/authorize?${authorizeQuery}`),
+      bindings,
+    );
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain('name="username"');
   });
 });

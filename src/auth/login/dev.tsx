@@ -13,17 +13,32 @@ export interface DevLoginOptions {
 }
 
 /**
- * Local-development login: a form where anyone can type any user name. Refuses to run on an
- * issuer that is not on loopback unless forced.
+ * Local-development login: a form where anyone can type any user name. Unless forced, it
+ * runs only where the server is known to serve this machine alone, never by a request header:
+ * `serve()` (portcullis/node) bound to loopback with no proxy in front, or a runtime that does
+ * not say where it listens (Workers, Bun, Deno) with a configured loopback issuer. A
+ * configured issuer that is not on loopback refuses it everywhere.
  */
 export function devLogin(options: DevLoginOptions = {}): LoginProvider {
+  const refuse = (why: string) => {
+    throw new Error(`devLogin() refuses to run ${why}: it lets anyone sign in as anyone`);
+  };
   return {
     name: "dev",
-    check(issuer) {
+    check({ issuer, exposure }) {
       if (options.force) return;
-      const host = new URL(issuer).hostname;
-      if (!isLoopbackHost(host)) {
-        throw new Error(`devLogin() refuses to run on ${issuer}: it lets anyone sign in as anyone`);
+      if (issuer !== undefined && !isLoopbackHost(new URL(issuer).hostname)) {
+        refuse(`on ${issuer}`);
+      }
+      if (exposure === "network") {
+        refuse(
+          "on a server reachable beyond this machine (bound beyond loopback, or behind a proxy)",
+        );
+      }
+      if (exposure === "unknown" && issuer === undefined) {
+        refuse(
+          "where the runtime does not say who can reach the server, without a configured loopback issuer (such as http://localhost:8787)",
+        );
       }
     },
     challenge(c, pending) {

@@ -15,6 +15,7 @@ import {
   pkce,
   REDIRECT_URI,
   redeem,
+  registerConfidential,
   registerPublic,
   startServer,
   type TestServer,
@@ -186,7 +187,8 @@ describe("the consent decision", () => {
 
   it("does not stretch remembered consent to wider scopes", async () => {
     const server = await startServer();
-    const clientId = await registerPublic(server.base);
+    // A confidential client with an exact redirect: the only kind consent is remembered for.
+    const { clientId } = await registerConfidential(server.base);
     const { challenge } = await pkce();
     const browser = new Browser();
     await authorize(server, { clientId, challenge, scope: "notes:read" }, { browser });
@@ -204,7 +206,7 @@ describe("the consent decision", () => {
     expect(await wider.text()).toContain("notes:write");
 
     // Nor to another client.
-    const other = await registerPublic(server.base);
+    const { clientId: other } = await registerConfidential(server.base);
     const otherClient = await browser.fetch(
       authorizeUrl(server, { clientId: other, challenge, scope: "notes:read" }),
     );

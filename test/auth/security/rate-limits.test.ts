@@ -1,5 +1,6 @@
 /**
- * Rate limits on register, authorize and token (issue 3; RFC 6585 429 with Retry-After):
+ * Rate limits on register, authorize, token (issue 3), the consent form and the login routes
+ * (issue 10 point 7; RFC 6585 429 with Retry-After):
  * on by default, per client address, not evaded by a forged X-Forwarded-For, and a refused
  * request issues nothing.
  */
@@ -7,6 +8,7 @@ import { request } from "node:http";
 import { describe, expect, it } from "vitest";
 import {
   authorizeUrl,
+  Browser,
   codeFlow,
   expectOAuthError,
   form,
@@ -163,5 +165,73 @@ describe("rate limits", () => {
       }),
     );
     expect(refreshed.status).toBe(200);
+  });
+
+  it("limits the consent form; a limited consent issues and remembers nothing", async () => {
+    const server = await startServer({
+      rateLimits: { consent: { limit: 1, windowSeconds: HOUR } },
+    });
+    const clientId = await registerPublic(server.base);
+    const { challenge } = await pkce();
+    const browser = new Browser();
+    const loginPage = await browser.fetch(authorizeUrl(server, { clientId, challenge }));
+    const signedIn = await browser.submit(server.base, await loginPage.text(), {
+      username: "alice",
+    });
+    const cookie = signedIn.headers.getSetCookie()[0]!.split(";")[0]!;
+    const consentPage = await browser.fetch(
+      new URL(signedIn.headers.get("location")!, server.base).href,
+    );
+    const html = await consentPage.text();
+    const forged = await browser.submit(server.base, html, { decision: "allow", csrf: "x" });
+    expect(forged.status).toBe(403);
+    await forged.text();
+
+    const writes = server.store.writes.length;
+    await expectLimited(await browser.submit(server.base, html, { decision: "allow" }), HOUR);
+    const since = server.store.writes.slice(writes);
+    expect(
+      since.filter((key) => key.startsWith(KEYS.code) || key.startsWith(KEYS.consent)),
+    ).toEqual([]);
+
+    // The request was not spent: the same form from another address still works.
+    const fields = new URLSearchParams({ decision: "allow" });
+    for (const match of html.matchAll(/<input[^>]*name="([^"]+)"[^>]*value="([^"]*)"/g)) {
+      fields.set(match[1]!, match[2]!);
+    }
+    const other = await fromAddress("127.0.0.5", `${server.base}/consent`, {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded", cookie },
+      body: fields.toString(),
+    });
+    expect(other.status, other.body).toBe(303);
+  });
+
+  it("limits the login routes; a limited sign-in sets no cookie and binds nothing", async () => {
+    const server = await startServer({ rateLimits: { login: { limit: 1, windowSeconds: HOUR } } });
+    const clientId = await registerPublic(server.base);
+    const { challenge } = await pkce();
+    const browser = new Browser();
+    const html = await (await browser.fetch(authorizeUrl(server, { clientId, challenge }))).text();
+    const forged = await browser.submit(server.base, html, { username: "alice", csrf: "x" });
+    expect(forged.status).toBe(400);
+    await forged.text();
+
+    const pending = server.store.written(KEYS.pending);
+    const limited = await browser.submit(server.base, html, { username: "alice" });
+    expect(limited.headers.getSetCookie()).toEqual([]);
+    await expectLimited(limited, HOUR);
+    expect(server.store.written(KEYS.pending)).toBe(pending);
+
+    const fields = new URLSearchParams({ username: "alice" });
+    for (const match of html.matchAll(/<input[^>]*name="([^"]+)"[^>]*value="([^"]*)"/g)) {
+      if (match[1] !== "username") fields.set(match[1]!, match[2]!);
+    }
+    const other = await fromAddress("127.0.0.6", `${server.base}/login/dev`, {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      body: fields.toString(),
+    });
+    expect(other.status, other.body).toBe(303);
   });
 });

@@ -35,7 +35,8 @@ describe("iss on every redirect (RFC 9207)", () => {
     const server = await startServer();
     const issuer = await issuerOf(server);
     expect(issuer).toBe(server.base);
-    const clientId = await registerPublic(server.base);
+    // Consent is remembered only for clients that prove who they are (confidential).
+    const { clientId } = await registerConfidential(server.base);
     const { challenge } = await pkce();
     const browser = new Browser();
     const fresh = await authorize(server, { clientId, challenge }, { browser });
@@ -92,7 +93,7 @@ describe("iss on every redirect (RFC 9207)", () => {
 describe("303 after POST, never 307", () => {
   it("answers a form POST to /authorize, the login and the consent with 303", async () => {
     const server = await startServer();
-    const clientId = await registerPublic(server.base);
+    const { clientId } = await registerConfidential(server.base);
     const { challenge } = await pkce();
     const browser = new Browser();
     const body = new URL(authorizeUrl(server, { clientId, challenge })).searchParams.toString();
