@@ -95,15 +95,12 @@ export function authorizeRoutes(as: AuthorizationServer): Hono {
       if (pending.subject !== undefined && pending.subject !== user.subject) {
         return someoneElses(c);
       }
-      // A new login cookie (a new session), and the request rebound to it.
-      const session = await setLoginCookie(
-        c,
-        user,
-        await as.secret(),
-        as.options.loginTtlSeconds ?? 12 * 3600,
-      );
+      // A new sign-in session: the request is rebound to it, then the login cookie carries it.
+      const session = randomToken(16);
       const bound = await bind(pending, { ...user, session });
       if (!bound) return expired(c);
+      const ttl = as.options.loginTtlSeconds ?? 12 * 3600;
+      await setLoginCookie(c, user, await as.secret(), ttl, session);
       return c.redirect(`/authorize?request_id=${encodeURIComponent(bound.id)}`, 303);
     },
   };

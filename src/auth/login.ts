@@ -2,7 +2,7 @@ import type { Context, Hono } from "hono";
 import { getSignedCookie, setSignedCookie } from "hono/cookie";
 import type { Exposure } from "../http/exposure.ts";
 import type { Store } from "../storage/store.ts";
-import { randomToken, type Sealer } from "./crypto.ts";
+import type { Sealer } from "./crypto.ts";
 
 /** The signed-in user, as a login provider reports them. */
 export interface User {
@@ -96,27 +96,22 @@ interface LoginCookie extends User {
   session: string;
 }
 
-/** Remembers a login in a signed `__Host-` cookie; returns the sign-in's session id. */
+/** Remembers a login in a signed `__Host-` cookie, as the sign-in `session` (new each time). */
 export async function setLoginCookie(
   c: Context,
   user: User,
   secret: string,
   ttlSeconds: number,
-): Promise<string> {
+  session: string,
+): Promise<void> {
   const now = Math.floor(Date.now() / 1000);
-  const value: LoginCookie = {
-    ...user,
-    authTime: now,
-    exp: now + ttlSeconds,
-    session: randomToken(16),
-  };
+  const value: LoginCookie = { ...user, authTime: now, exp: now + ttlSeconds, session };
   await setSignedCookie(c, LOGIN_COOKIE, JSON.stringify(value), secret, {
     prefix: "host",
     httpOnly: true,
     sameSite: "Lax",
     maxAge: ttlSeconds,
   });
-  return value.session;
 }
 
 export async function readLoginCookie(
