@@ -32,6 +32,8 @@ function graceApp() {
     auth: authorizationServer({
       store: durableObjectStore(bindings.PORTCULLIS_STORE, { name: `grace-${instance++}` }),
       login: devLogin(),
+      // A Worker cannot tell who can reach it: the dev login needs a loopback issuer.
+      issuer: base,
       scopes: ["notes:read", "notes:write"],
       secret: "workers-grace-secret-at-least-32-characters",
       lifetimes: { refreshGraceMs: GRACE_MS },
