@@ -29,7 +29,13 @@ import {
 } from "./rate-limit.ts";
 import { canonicalResource } from "./resource-uri.ts";
 import { tokenRoutes } from "./token.ts";
-import { type Clock, resolveLifetimes, type TokenLifetimes, TokenService } from "./tokens.ts";
+import {
+  type Clock,
+  MACHINE_CLAIM,
+  resolveLifetimes,
+  type TokenLifetimes,
+  TokenService,
+} from "./tokens.ts";
 
 export interface AuthorizationServerOptions {
   store: Store;
@@ -232,6 +238,8 @@ export class AuthorizationServer {
     const claims = await this.tokens.verifyAccessToken(token, { issuer, audience });
     if (!claims) return undefined;
     const info: AuthInfo = {
+      // Only our own claim decides: a user's token never carries it, a machine's always does.
+      kind: claims[MACHINE_CLAIM] === "client_credentials" ? "client" : "user",
       scopes: typeof claims.scope === "string" ? claims.scope.split(" ").filter(Boolean) : [],
       claims: claims as Record<string, unknown>,
     };
