@@ -13,6 +13,9 @@ export interface RateLimitOptions {
   register?: RateLimit;
   authorize?: RateLimit;
   token?: RateLimit;
+  revoke?: RateLimit;
+  /** Resource servers introspect per new token they see; size this to their traffic. */
+  introspect?: RateLimit;
   /** Identifies the caller; default: the connection's address (see `clientAddress`). */
   key?: (c: Context) => string;
 }
@@ -21,6 +24,8 @@ export const DEFAULT_RATE_LIMITS = {
   register: { limit: 20, windowSeconds: 60 },
   authorize: { limit: 120, windowSeconds: 60 },
   token: { limit: 120, windowSeconds: 60 },
+  revoke: { limit: 120, windowSeconds: 60 },
+  introspect: { limit: 600, windowSeconds: 60 },
 } as const;
 
 /**

@@ -9,6 +9,8 @@ import {
   ClientRegistry,
   type ConfiguredClient,
   clientInformation,
+  configuredClient,
+  type RegistrationRules,
 } from "./clients.ts";
 import { randomToken, Sealer } from "./crypto.ts";
 import { asOAuthError, OAuthError } from "./errors.ts";
@@ -50,12 +52,20 @@ export interface AuthorizationServerOptions {
   defaultScopes?: readonly string[];
   /** Resource indicators (canonical URIs) tokens may be issued for. Empty: any. */
   resources?: readonly string[];
-  /** Clients known in advance. */
+  /**
+   * Clients known in advance. Only these may use client_credentials (list it in their
+   * `grant_types`), and only for the scopes in their `scope`; only these may introspect
+   * tokens issued to other clients (`introspection`).
+   */
   clients?: readonly ConfiguredClient[];
   /** Custom redirect URI schemes native clients may register, e.g. ["cursor", "vscode"]. */
   redirectSchemes?: readonly string[];
-  /** Dynamic client registration (RFC 7591). Default on. */
-  registration?: boolean | { secretTtlSeconds?: number };
+  /**
+   * Dynamic client registration (RFC 7591). Default on. `unusedTtlSeconds`: how long a
+   * registered client is kept until it completes a grant (default 86,400, a day; 0 keeps
+   * them all); once it has, it is kept for good.
+   */
+  registration?: boolean | { secretTtlSeconds?: number; unusedTtlSeconds?: number };
   /** Client ID Metadata Documents. Default on. */
   metadataDocuments?: MetadataDocumentOptions | false;
   signing?: { alg?: SigningAlgorithm; keys?: readonly JWK[] };
@@ -100,7 +110,16 @@ export class AuthorizationServer {
       throw new TypeError("The authorization server secret must be at least 32 characters");
     }
     if (options.issuer !== undefined) options.login.check?.(options.issuer);
+    const registration = options.registration;
+    for (const field of ["secretTtlSeconds", "unusedTtlSeconds"] as const) {
+      const value = typeof registration === "object" ? registration[field] : undefined;
+      if (value !== undefined && !(Number.isFinite(value) && value >= 0)) {
+        throw new TypeError(`registration.${field} must be a number of seconds, 0 or more`);
+      }
+    }
     this.options = options;
+    // Configured clients are checked now, so a mistake fails here and not at the first request.
+    for (const client of options.clients ?? []) configuredClient(client, this.registrationRules());
     this.store = options.store;
     this.clients = new ClientRegistry(options.store);
     const lifetimes = resolveLifetimes(options.lifetimes);
@@ -179,13 +198,14 @@ export class AuthorizationServer {
     return resolveMetadataDocument(clientId, this.store, this.registrationRules(), documents ?? {});
   }
 
-  registrationRules(): { allowedSchemes: readonly string[]; secretTtlSeconds?: number } {
+  registrationRules(): RegistrationRules {
     const registration = this.options.registration;
-    const rules: { allowedSchemes: readonly string[]; secretTtlSeconds?: number } = {
-      allowedSchemes: this.options.redirectSchemes ?? [],
-    };
-    if (typeof registration === "object" && registration.secretTtlSeconds !== undefined) {
-      rules.secretTtlSeconds = registration.secretTtlSeconds;
+    const rules: RegistrationRules = { allowedSchemes: this.options.redirectSchemes ?? [] };
+    if (typeof registration === "object") {
+      if (registration.secretTtlSeconds !== undefined)
+        rules.secretTtlSeconds = registration.secretTtlSeconds;
+      if (registration.unusedTtlSeconds !== undefined)
+        rules.unusedTtlSeconds = registration.unusedTtlSeconds;
     }
     return rules;
   }
