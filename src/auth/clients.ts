@@ -254,10 +254,13 @@ const clientKey = (id: string) => `as:client:${id}`;
 /** Registered and configured clients, kept in the Store. */
 export class ClientRegistry {
   readonly #store: Store;
+  readonly #clock: () => number;
   readonly #configured = new Map<string, Client>();
 
-  constructor(store: Store) {
+  /** `clock`: epoch milliseconds now, for issue and expiry times. */
+  constructor(store: Store, clock: () => number = () => Date.now()) {
     this.#store = store;
+    this.#clock = clock;
   }
 
   /** Adds clients from configuration, hashing their secrets. */
@@ -282,7 +285,7 @@ export class ClientRegistry {
     rules: RegistrationRules,
   ): Promise<{ client: Client; secret?: string }> {
     const metadata = validateClientMetadata(body, { ...rules, clientCredentials: false });
-    const now = Math.floor(Date.now() / 1000);
+    const now = Math.floor(this.#clock() / 1000);
     const client: Client = {
       ...metadata,
       client_id: randomToken(16),
@@ -323,7 +326,7 @@ export class ClientRegistry {
   async secretMatches(client: Client, secret: string): Promise<boolean> {
     if (!client.secret_hash) return false;
     const expires = client.client_secret_expires_at ?? 0;
-    if (expires !== 0 && expires < Date.now() / 1000) return false;
+    if (expires !== 0 && expires < this.#clock() / 1000) return false;
     return timingSafeEqual(await sha256(secret), client.secret_hash);
   }
 }

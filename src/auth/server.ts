@@ -81,7 +81,10 @@ export interface AuthorizationServerOptions {
   rememberConsentDays?: number;
   /** How long a login lasts at the authorization server. Default 12 hours. */
   loginTtlSeconds?: number;
-  /** Epoch milliseconds now, for token lifetimes and the refresh grace. Default Date.now. */
+  /**
+   * Epoch milliseconds now, for token lifetimes, the refresh grace and client registration
+   * times. Default Date.now. (Entries still expire by the Store's own clock.)
+   */
   clock?: Clock;
 }
 
@@ -121,7 +124,7 @@ export class AuthorizationServer {
     // Configured clients are checked now, so a mistake fails here and not at the first request.
     for (const client of options.clients ?? []) configuredClient(client, this.registrationRules());
     this.store = options.store;
-    this.clients = new ClientRegistry(options.store);
+    this.clients = new ClientRegistry(options.store, options.clock);
     const lifetimes = resolveLifetimes(options.lifetimes);
     this.keys = new KeyRing({
       store: options.store,
