@@ -1,7 +1,16 @@
 import type { Store } from "../storage/store.ts";
 import { randomToken, sha256, timingSafeEqual } from "./crypto.ts";
 import { OAuthError } from "./errors.ts";
+import {
+  boundedText,
+  contactList,
+  httpsUrl,
+  METADATA_LIMITS,
+  publicKeySet,
+  scopeValue,
+} from "./metadata-limits.ts";
 import { type RedirectRules, redirectUriProblem } from "./redirect-uri.ts";
+import { canonicalResource } from "./resource-uri.ts";
 
 export type TokenEndpointAuthMethod =
   | "none"
@@ -39,35 +48,56 @@ export interface Client {
   jwks_uri?: string;
   software_id?: string;
   software_version?: string;
+  contacts?: string[];
+  tos_uri?: string;
+  policy_uri?: string;
+  /**
+   * Configured clients only: a resource server that may introspect (RFC 7662) access tokens
+   * issued to other clients, for any audience (true) or for these canonical resource URIs.
+   */
+  introspection?: true | string[];
+  /**
+   * Registered clients only: Unix seconds when the registration lapses, unless the client
+   * completes a grant first (then this goes, and so does the record's TTL).
+   */
+  registration_expires_at?: number;
   /** Where the record came from. */
   source: "registered" | "metadata-document" | "configured";
 }
 
 /** A client given in configuration; `client_secret` is hashed before it is kept. */
-export type ConfiguredClient = Partial<Omit<Client, "secret_hash" | "source">> & {
+export type ConfiguredClient = Partial<
+  Omit<Client, "secret_hash" | "source" | "registration_expires_at" | "introspection">
+> & {
   client_id: string;
   redirect_uris: string[];
   client_secret?: string;
+  /**
+   * Makes this client a resource server that may introspect access tokens issued to other
+   * clients: of any audience (true), or of these resource URIs. Default: only its own tokens.
+   */
+  introspection?: true | readonly string[];
 };
 
 export interface RegistrationRules extends RedirectRules {
   /** Lifetime of issued client secrets; 0 for secrets that never expire. Default 0. */
   secretTtlSeconds?: number;
+  /**
+   * Seconds a registered client is kept until it completes a grant (a code exchanged for
+   * tokens); after one it is kept for good. 0 keeps every registration. Default 86,400.
+   */
+  unusedTtlSeconds?: number;
+  /** Whether the client_credentials grant may be asked for: for configured clients only. */
+  clientCredentials?: boolean;
 }
+
+/** How long a registered client that never completes a grant is kept, by default: a day. */
+export const DEFAULT_UNUSED_TTL_SECONDS = 86_400;
 
 function stringList(value: unknown, field: string): string[] | undefined {
   if (value === undefined) return undefined;
   if (!Array.isArray(value) || !value.every((v) => typeof v === "string")) {
     throw new OAuthError("invalid_client_metadata", `${field} must be an array of strings`);
-  }
-  return value;
-}
-
-function optionalString(body: Record<string, unknown>, field: string): string | undefined {
-  const value = body[field];
-  if (value === undefined) return undefined;
-  if (typeof value !== "string" || value.length > 2048) {
-    throw new OAuthError("invalid_client_metadata", `${field} must be a string`);
   }
   return value;
 }
@@ -82,11 +112,13 @@ export function validateClientMetadata(
   }
   const meta = body as Record<string, unknown>;
   const redirectUris = stringList(meta.redirect_uris, "redirect_uris") ?? [];
-  const grantTypes = stringList(meta.grant_types, "grant_types") ?? [
-    "authorization_code",
-    "refresh_token",
+  // Only known values pass below, so without repeats these lists stay a few entries long.
+  const grantTypes = [
+    ...new Set(
+      stringList(meta.grant_types, "grant_types") ?? ["authorization_code", "refresh_token"],
+    ),
   ];
-  const responseTypes = stringList(meta.response_types, "response_types") ?? ["code"];
+  const responseTypes = [...new Set(stringList(meta.response_types, "response_types") ?? ["code"])];
   const method = (meta.token_endpoint_auth_method ??
     "client_secret_basic") as TokenEndpointAuthMethod;
   if (!AUTH_METHODS.includes(method)) {
@@ -109,13 +141,32 @@ export function validateClientMetadata(
       "redirect_uris is required for authorization_code",
     );
   }
+  if (grantTypes.includes("client_credentials") && !rules.clientCredentials) {
+    // Tokens without a user are for clients the operator set up, with scopes chosen for them.
+    throw new OAuthError(
+      "invalid_client_metadata",
+      "client_credentials is only for clients the server's operator configures",
+    );
+  }
   if (grantTypes.includes("client_credentials") && method === "none") {
     throw new OAuthError(
       "invalid_client_metadata",
       "client_credentials needs an authenticated client",
     );
   }
+  if (redirectUris.length > METADATA_LIMITS.redirectUris) {
+    throw new OAuthError(
+      "invalid_redirect_uri",
+      `A client may register at most ${METADATA_LIMITS.redirectUris} redirect URIs`,
+    );
+  }
   for (const uri of redirectUris) {
+    if (uri.length > METADATA_LIMITS.uriLength) {
+      throw new OAuthError(
+        "invalid_redirect_uri",
+        `A redirect URI is longer than ${METADATA_LIMITS.uriLength} characters`,
+      );
+    }
     const problem = redirectUriProblem(uri, rules);
     if (problem) throw new OAuthError("invalid_redirect_uri", `Redirect URI ${uri} ${problem}`);
   }
@@ -126,6 +177,9 @@ export function validateClientMetadata(
   if (method === "private_key_jwt" && meta.jwks === undefined && meta.jwks_uri === undefined) {
     throw new OAuthError("invalid_client_metadata", "private_key_jwt needs jwks or jwks_uri");
   }
+  if (meta.jwks !== undefined && meta.jwks_uri !== undefined) {
+    throw new OAuthError("invalid_client_metadata", "Send jwks or jwks_uri, not both");
+  }
   const record: Omit<Client, "client_id" | "source"> = {
     redirect_uris: redirectUris,
     token_endpoint_auth_method: method,
@@ -133,32 +187,66 @@ export function validateClientMetadata(
     response_types: responseTypes,
     application_type: applicationType,
   };
-  for (const field of [
-    "client_name",
-    "client_uri",
-    "logo_uri",
-    "scope",
-    "jwks_uri",
-    "software_id",
-    "software_version",
-  ] as const) {
-    const value = optionalString(meta, field);
-    if (value !== undefined) record[field] = value;
-  }
-  for (const field of ["client_uri", "logo_uri", "jwks_uri"] as const) {
-    const value = record[field];
-    if (value !== undefined && !/^https:\/\//.test(value)) {
-      throw new OAuthError("invalid_client_metadata", `${field} must be an https URL`);
-    }
-  }
-  if (meta.jwks !== undefined) {
-    const jwks = meta.jwks as { keys?: unknown };
-    if (typeof jwks !== "object" || jwks === null || !Array.isArray(jwks.keys)) {
-      throw new OAuthError("invalid_client_metadata", "jwks must be a JWK Set");
-    }
-    record.jwks = jwks as { keys: Record<string, unknown>[] };
+  const text = METADATA_LIMITS.textLength;
+  const fields = {
+    client_name: boundedText(meta.client_name, "client_name", text),
+    software_id: boundedText(meta.software_id, "software_id", text),
+    software_version: boundedText(meta.software_version, "software_version", text),
+    client_uri: httpsUrl(meta.client_uri, "client_uri"),
+    logo_uri: httpsUrl(meta.logo_uri, "logo_uri"),
+    jwks_uri: httpsUrl(meta.jwks_uri, "jwks_uri"),
+    tos_uri: httpsUrl(meta.tos_uri, "tos_uri"),
+    policy_uri: httpsUrl(meta.policy_uri, "policy_uri"),
+    scope: scopeValue(meta.scope),
+    contacts: contactList(meta.contacts),
+    jwks: meta.jwks === undefined ? undefined : publicKeySet(meta.jwks),
+  };
+  for (const [field, value] of Object.entries(fields)) {
+    if (value !== undefined) Object.assign(record, { [field]: value });
   }
   return record;
+}
+
+/**
+ * Checks a client from configuration and returns its record, the secret not yet hashed.
+ * Mistakes throw a TypeError naming the client, when the server is constructed.
+ */
+export function configuredClient(
+  given: ConfiguredClient,
+  rules: RegistrationRules,
+): { client: Client; secret?: string } {
+  const { client_secret: secret, client_id: clientId, introspection, ...rest } = given;
+  if (typeof clientId !== "string" || clientId === "") {
+    throw new TypeError("Every configured client needs a client_id");
+  }
+  const fail = (message: string) => new TypeError(`Configured client ${clientId}: ${message}`);
+  let metadata: Omit<Client, "client_id" | "source">;
+  try {
+    metadata = validateClientMetadata(
+      { token_endpoint_auth_method: secret ? "client_secret_basic" : "none", ...rest },
+      { ...rules, clientCredentials: true },
+    );
+  } catch (error) {
+    throw error instanceof OAuthError ? fail(error.message) : error;
+  }
+  const client: Client = { ...metadata, client_id: clientId, source: "configured" };
+  const method = client.token_endpoint_auth_method;
+  const shared = method === "client_secret_basic" || method === "client_secret_post";
+  if (shared !== (secret !== undefined)) {
+    throw fail(shared ? `${method} needs a client_secret` : `${method} takes no client_secret`);
+  }
+  if (introspection !== undefined) {
+    if (method === "none") throw fail("introspection needs a client that authenticates");
+    if (introspection === true) client.introspection = true;
+    else if (Array.isArray(introspection)) {
+      client.introspection = introspection.map((resource: string) => {
+        const canonical = canonicalResource(resource);
+        if (!canonical) throw fail(`introspection names an invalid resource URI: ${resource}`);
+        return canonical;
+      });
+    } else throw fail("introspection must be true or a list of resource URIs");
+  }
+  return secret === undefined ? { client } : { client, secret };
 }
 
 const clientKey = (id: string) => `as:client:${id}`;
@@ -166,22 +254,20 @@ const clientKey = (id: string) => `as:client:${id}`;
 /** Registered and configured clients, kept in the Store. */
 export class ClientRegistry {
   readonly #store: Store;
+  readonly #clock: () => number;
   readonly #configured = new Map<string, Client>();
 
-  constructor(store: Store) {
+  /** `clock`: epoch milliseconds now, for issue and expiry times. */
+  constructor(store: Store, clock: () => number = () => Date.now()) {
     this.#store = store;
+    this.#clock = clock;
   }
 
   /** Adds clients from configuration, hashing their secrets. */
   async configure(clients: readonly ConfiguredClient[], rules: RegistrationRules): Promise<void> {
-    for (const { client_secret, ...given } of clients) {
-      const { client_id: _id, ...rest } = given;
-      const metadata = validateClientMetadata(
-        { token_endpoint_auth_method: client_secret ? "client_secret_basic" : "none", ...rest },
-        rules,
-      );
-      const client: Client = { ...metadata, client_id: given.client_id, source: "configured" };
-      if (client_secret) client.secret_hash = await sha256(client_secret);
+    for (const given of clients) {
+      const { client, secret } = configuredClient(given, rules);
+      if (secret !== undefined) client.secret_hash = await sha256(secret);
       this.#configured.set(client.client_id, client);
     }
   }
@@ -190,13 +276,16 @@ export class ClientRegistry {
     return this.#configured.get(clientId) ?? (await this.#store.get<Client>(clientKey(clientId)));
   }
 
-  /** Dynamic registration (RFC 7591): returns the stored client and, for confidential ones, the secret. */
+  /**
+   * Dynamic registration (RFC 7591): returns the stored client and, for confidential ones, the
+   * secret. The record lapses after `unusedTtlSeconds` unless the client completes a grant.
+   */
   async register(
     body: unknown,
     rules: RegistrationRules,
   ): Promise<{ client: Client; secret?: string }> {
-    const metadata = validateClientMetadata(body, rules);
-    const now = Math.floor(Date.now() / 1000);
+    const metadata = validateClientMetadata(body, { ...rules, clientCredentials: false });
+    const now = Math.floor(this.#clock() / 1000);
     const client: Client = {
       ...metadata,
       client_id: randomToken(16),
@@ -213,21 +302,43 @@ export class ClientRegistry {
       const ttl = rules.secretTtlSeconds ?? 0;
       client.client_secret_expires_at = ttl > 0 ? now + ttl : 0;
     }
-    await this.#store.set(clientKey(client.client_id), client);
+    const unused = rules.unusedTtlSeconds ?? DEFAULT_UNUSED_TTL_SECONDS;
+    if (unused > 0) client.registration_expires_at = now + unused;
+    await this.#store.set(
+      clientKey(client.client_id),
+      client,
+      unused > 0 ? { ttlMs: unused * 1000 } : undefined,
+    );
     return secret === undefined ? { client } : { client, secret };
+  }
+
+  /**
+   * Keeps a registered client for good once it has completed a grant. Only the record as it
+   * was read is replaced: a registration that lapsed meanwhile stays gone.
+   */
+  async confirm(client: Client): Promise<void> {
+    if (client.source !== "registered" || client.registration_expires_at === undefined) return;
+    const { registration_expires_at: _lapse, ...kept } = client;
+    await this.#store.compareAndSet(clientKey(client.client_id), client, kept);
   }
 
   /** Whether a presented secret is this client's current one. */
   async secretMatches(client: Client, secret: string): Promise<boolean> {
     if (!client.secret_hash) return false;
     const expires = client.client_secret_expires_at ?? 0;
-    if (expires !== 0 && expires < Date.now() / 1000) return false;
+    if (expires !== 0 && expires < this.#clock() / 1000) return false;
     return timingSafeEqual(await sha256(secret), client.secret_hash);
   }
 }
 
 /** The public view of a client, as the registration endpoint returns it. */
 export function clientInformation(client: Client, secret?: string): Record<string, unknown> {
-  const { secret_hash: _hash, source: _source, ...info } = client;
+  const {
+    secret_hash: _hash,
+    source: _source,
+    registration_expires_at: _lapse,
+    introspection: _introspection,
+    ...info
+  } = client;
   return secret === undefined ? info : { ...info, client_secret: secret };
 }

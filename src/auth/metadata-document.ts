@@ -1,6 +1,7 @@
 import type { Store } from "../storage/store.ts";
 import { type Client, type RegistrationRules, validateClientMetadata } from "./clients.ts";
 import { OAuthError } from "./errors.ts";
+import { METADATA_LIMITS } from "./metadata-limits.ts";
 import { FetchRefusedError, type SafeFetchOptions, safeFetchJson } from "./ssrf.ts";
 
 export interface MetadataDocumentOptions extends SafeFetchOptions {
@@ -36,6 +37,12 @@ export async function resolveMetadataDocument(
   rules: RegistrationRules,
   options: MetadataDocumentOptions,
 ): Promise<Client> {
+  if (clientId.length > METADATA_LIMITS.uriLength) {
+    throw new OAuthError(
+      "invalid_client",
+      `A metadata document client_id is at most ${METADATA_LIMITS.uriLength} characters`,
+    );
+  }
   const cacheKey = `as:cimd:${clientId}`;
   const cached = await store.get<Client>(cacheKey);
   if (cached) return cached;

@@ -17,6 +17,9 @@ export interface RateLimitOptions {
   consent?: RateLimit;
   /** The login provider's routes (the dev login form, the upstream callback). */
   login?: RateLimit;
+  revoke?: RateLimit;
+  /** Resource servers introspect per new token they see; size this to their traffic. */
+  introspect?: RateLimit;
   /** Identifies the caller; default: the connection's address (see `clientAddress`). */
   key?: (c: Context) => string;
 }
@@ -27,6 +30,8 @@ export const DEFAULT_RATE_LIMITS = {
   token: { limit: 120, windowSeconds: 60 },
   consent: { limit: 60, windowSeconds: 60 },
   login: { limit: 60, windowSeconds: 60 },
+  revoke: { limit: 120, windowSeconds: 60 },
+  introspect: { limit: 600, windowSeconds: 60 },
 } as const;
 
 /**

@@ -10,6 +10,8 @@ import {
   ClientRegistry,
   type ConfiguredClient,
   clientInformation,
+  configuredClient,
+  type RegistrationRules,
 } from "./clients.ts";
 import { randomToken, Sealer } from "./crypto.ts";
 import { asOAuthError, OAuthError } from "./errors.ts";
@@ -30,7 +32,13 @@ import {
 } from "./rate-limit.ts";
 import { canonicalResource } from "./resource-uri.ts";
 import { tokenRoutes } from "./token.ts";
-import { type Clock, resolveLifetimes, type TokenLifetimes, TokenService } from "./tokens.ts";
+import {
+  type Clock,
+  MACHINE_CLAIM,
+  resolveLifetimes,
+  type TokenLifetimes,
+  TokenService,
+} from "./tokens.ts";
 
 export interface AuthorizationServerOptions {
   store: Store;
@@ -45,12 +53,20 @@ export interface AuthorizationServerOptions {
   defaultScopes?: readonly string[];
   /** Resource indicators (canonical URIs) tokens may be issued for. Empty: any. */
   resources?: readonly string[];
-  /** Clients known in advance. */
+  /**
+   * Clients known in advance. Only these may use client_credentials (list it in their
+   * `grant_types`), and only for the scopes in their `scope`; only these may introspect
+   * tokens issued to other clients (`introspection`).
+   */
   clients?: readonly ConfiguredClient[];
   /** Custom redirect URI schemes native clients may register, e.g. ["cursor", "vscode"]. */
   redirectSchemes?: readonly string[];
-  /** Dynamic client registration (RFC 7591). Default on. */
-  registration?: boolean | { secretTtlSeconds?: number };
+  /**
+   * Dynamic client registration (RFC 7591). Default on. `unusedTtlSeconds`: how long a
+   * registered client is kept until it completes a grant (default 86,400, a day; 0 keeps
+   * them all); once it has, it is kept for good.
+   */
+  registration?: boolean | { secretTtlSeconds?: number; unusedTtlSeconds?: number };
   /** Client ID Metadata Documents. Default on. */
   metadataDocuments?: MetadataDocumentOptions | false;
   signing?: { alg?: SigningAlgorithm; keys?: readonly JWK[] };
@@ -66,7 +82,10 @@ export interface AuthorizationServerOptions {
   rememberConsentDays?: number;
   /** How long a login lasts at the authorization server. Default 12 hours. */
   loginTtlSeconds?: number;
-  /** Epoch milliseconds now, for token lifetimes and the refresh grace. Default Date.now. */
+  /**
+   * Epoch milliseconds now, for token lifetimes, the refresh grace and client registration
+   * times. Default Date.now. (Entries still expire by the Store's own clock.)
+   */
   clock?: Clock;
 }
 
@@ -94,12 +113,21 @@ export class AuthorizationServer {
     if (options.secret !== undefined && options.secret.length < 32) {
       throw new TypeError("The authorization server secret must be at least 32 characters");
     }
+    const registration = options.registration;
+    for (const field of ["secretTtlSeconds", "unusedTtlSeconds"] as const) {
+      const value = typeof registration === "object" ? registration[field] : undefined;
+      if (value !== undefined && !(Number.isFinite(value) && value >= 0)) {
+        throw new TypeError(`registration.${field} must be a number of seconds, 0 or more`);
+      }
+    }
     this.options = options;
     // Fail at startup where the answer is known already: a public issuer, or a proxy in front.
     if (options.issuer !== undefined || options.trustProxy)
       options.login.check?.(this.#deployment());
+    // Configured clients are checked now, so a mistake fails here and not at the first request.
+    for (const client of options.clients ?? []) configuredClient(client, this.registrationRules());
     this.store = options.store;
-    this.clients = new ClientRegistry(options.store);
+    this.clients = new ClientRegistry(options.store, options.clock);
     const lifetimes = resolveLifetimes(options.lifetimes);
     this.keys = new KeyRing({
       store: options.store,
@@ -187,13 +215,14 @@ export class AuthorizationServer {
     return resolveMetadataDocument(clientId, this.store, this.registrationRules(), documents ?? {});
   }
 
-  registrationRules(): { allowedSchemes: readonly string[]; secretTtlSeconds?: number } {
+  registrationRules(): RegistrationRules {
     const registration = this.options.registration;
-    const rules: { allowedSchemes: readonly string[]; secretTtlSeconds?: number } = {
-      allowedSchemes: this.options.redirectSchemes ?? [],
-    };
-    if (typeof registration === "object" && registration.secretTtlSeconds !== undefined) {
-      rules.secretTtlSeconds = registration.secretTtlSeconds;
+    const rules: RegistrationRules = { allowedSchemes: this.options.redirectSchemes ?? [] };
+    if (typeof registration === "object") {
+      if (registration.secretTtlSeconds !== undefined)
+        rules.secretTtlSeconds = registration.secretTtlSeconds;
+      if (registration.unusedTtlSeconds !== undefined)
+        rules.unusedTtlSeconds = registration.unusedTtlSeconds;
     }
     return rules;
   }
@@ -246,6 +275,8 @@ export class AuthorizationServer {
     const claims = await this.tokens.verifyAccessToken(token, { issuer, audience });
     if (!claims) return undefined;
     const info: AuthInfo = {
+      // Only our own claim decides: a user's token never carries it, a machine's always does.
+      kind: claims[MACHINE_CLAIM] === "client_credentials" ? "client" : "user",
       scopes: typeof claims.scope === "string" ? claims.scope.split(" ").filter(Boolean) : [],
       claims: claims as Record<string, unknown>,
     };

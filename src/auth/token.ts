@@ -56,6 +56,35 @@ function narrowScope(form: URLSearchParams, granted: string): string {
   return asked.join(" ");
 }
 
+/**
+ * client_credentials: the scopes configured for the client, or the part of them it asks for.
+ * Asking for none gets all of them; asking for any other is invalid_scope.
+ */
+function clientScope(form: URLSearchParams, client: Client): string {
+  const allowed = (client.scope ?? "").split(" ").filter(Boolean);
+  const asked = (form.get("scope") ?? "").split(" ").filter(Boolean);
+  const refused = asked.filter((scope) => !allowed.includes(scope));
+  if (refused.length) {
+    throw new OAuthError(
+      "invalid_scope",
+      `This client may not have the scope ${refused.join(" ")}`,
+    );
+  }
+  return (asked.length ? asked : allowed).join(" ");
+}
+
+/**
+ * Whether a caller may learn about an access token (RFC 7662 §4): the client it was issued
+ * to, or a configured resource server entitled to its audience.
+ */
+function mayIntrospect(caller: Client, claims: { client_id?: unknown; aud?: unknown }): boolean {
+  if (claims.client_id === caller.client_id) return true;
+  const entitled = caller.source === "configured" ? caller.introspection : undefined;
+  if (entitled === true) return true;
+  const audiences = Array.isArray(claims.aud) ? claims.aud : [claims.aud];
+  return !!entitled && audiences.some((aud) => typeof aud === "string" && entitled.includes(aud));
+}
+
 /** The token, revocation and introspection endpoints. */
 export function tokenRoutes(as: AuthorizationServer): Hono {
   const routes = new Hono();
@@ -71,6 +100,10 @@ export function tokenRoutes(as: AuthorizationServer): Hono {
       fetchOptions: as.options.metadataDocuments || {},
     });
   };
+
+  // A registered client that completes a grant is kept for good. Best effort: the tokens are
+  // issued already, and a record that stays provisional is confirmed by the next grant.
+  const keep = (client: Client) => as.clients.confirm(client).catch(() => {});
 
   const mayUse = (client: Client, grantType: string) => {
     if (!client.grant_types.includes(grantType)) {
@@ -99,6 +132,7 @@ export function tokenRoutes(as: AuthorizationServer): Hono {
           issuer,
           caller.grant_types.includes("refresh_token"),
         );
+        await keep(caller);
         break;
       }
       case "refresh_token": {
@@ -117,9 +151,18 @@ export function tokenRoutes(as: AuthorizationServer): Hono {
           ...(await as.tokens.tokens(scoped, issuer, false)),
           refresh_token: refreshToken,
         };
+        await keep(caller);
         break;
       }
       case "client_credentials": {
+        // Whatever a stored record says: registered and metadata-document clients never get
+        // tokens without a user, only clients the operator configured for it.
+        if (caller.source !== "configured") {
+          throw new OAuthError(
+            "unauthorized_client",
+            "client_credentials is only for clients the server's operator configures",
+          );
+        }
         mayUse(caller, grantType);
         if (caller.token_endpoint_auth_method === "none") {
           throw new OAuthError(
@@ -131,8 +174,9 @@ export function tokenRoutes(as: AuthorizationServer): Hono {
           gid: randomToken(16),
           subject: caller.client_id,
           clientId: caller.client_id,
-          scope: as.grantScope(form.get("scope"), caller),
+          scope: as.grantScope(clientScope(form, caller), caller),
           resource: as.audience(form.get("resource") ?? undefined, issuer),
+          kind: "client",
         };
         response = await as.tokens.tokens(grant, issuer, false);
         break;
@@ -144,35 +188,47 @@ export function tokenRoutes(as: AuthorizationServer): Hono {
   });
 
   routes.post("/revoke", async (c) => {
+    await as.rateLimit(c, "revoke");
     const form = await readForm(c);
     const caller = await client(c, form);
     const token = required(form, "token");
-    // RFC 7009: the answer is 200 whether or not the token was valid, so it reveals nothing.
     const refresh = await as.tokens.refreshTokenGrant(token);
-    if (refresh?.clientId === caller.client_id) {
-      await as.tokens.revokeGrant(refresh.gid);
-    } else {
-      const claims = await as.tokens.verifyAccessToken(token, { issuer: as.issuer(c) });
-      if (claims?.client_id === caller.client_id && typeof claims.gid === "string") {
-        await as.tokens.revokeGrant(claims.gid);
-      }
+    const access = refresh
+      ? undefined
+      : await as.tokens.verifyAccessToken(token, { issuer: as.issuer(c) });
+    const found = refresh
+      ? { gid: refresh.gid, clientId: refresh.clientId }
+      : typeof access?.gid === "string"
+        ? { gid: access.gid, clientId: access.client_id }
+        : undefined;
+    // RFC 7009 §2.2: a token that is not (or no longer) valid is answered 200 all the same.
+    if (!found) return c.body(null, 200, NO_STORE);
+    // §2.1: a client revokes only its own tokens, and is told so when it tries another's.
+    if (found.clientId !== caller.client_id) {
+      throw new OAuthError("invalid_grant", "The token was issued to another client");
     }
+    await as.tokens.revokeGrant(found.gid);
     return c.body(null, 200, NO_STORE);
   });
 
   routes.post("/introspect", async (c) => {
+    await as.rateLimit(c, "introspect");
     const form = await readForm(c);
     const caller = await client(c, form);
     if (caller.token_endpoint_auth_method === "none") {
       throw new OAuthError("invalid_client", "Introspection needs an authenticated client");
     }
     const token = required(form, "token");
+    // RFC 7662 §4: a caller not entitled to a token learns no more than that it is inactive.
+    const inactive = () => c.json({ active: false }, 200, NO_STORE);
     const claims = await as.tokens.verifyAccessToken(token, { issuer: as.issuer(c) });
     if (claims) {
+      if (!mayIntrospect(caller, claims)) return inactive();
       return c.json({ active: true, token_type: "Bearer", ...claims }, 200, NO_STORE);
     }
     const refresh = await as.tokens.refreshTokenGrant(token);
-    if (refresh) {
+    // Refresh tokens never go to resource servers: only their own client may ask about them.
+    if (refresh?.clientId === caller.client_id) {
       return c.json(
         {
           active: true,
@@ -187,7 +243,7 @@ export function tokenRoutes(as: AuthorizationServer): Hono {
         NO_STORE,
       );
     }
-    return c.json({ active: false }, 200, NO_STORE);
+    return inactive();
   });
 
   return routes;

@@ -15,6 +15,8 @@ export interface Grant {
   resource: string;
   /** Unix seconds of the user's login, when known. */
   authTime?: number;
+  /** "client" for a client acting for itself (client_credentials); absent: a user's grant. */
+  kind?: "client";
 }
 
 export interface CodeRecord extends Grant {
@@ -82,6 +84,12 @@ export function resolveLifetimes(lifetimes: Partial<TokenLifetimes> = {}): Token
     refreshGraceMs: lifetimes.refreshGraceMs ?? 10_000,
   };
 }
+
+/**
+ * The claim that marks an access token no user stands behind (`gty`, "grant type", as other
+ * issuers use it): our resource server and the third-party verifiers' default rule read it.
+ */
+export const MACHINE_CLAIM = "gty";
 
 const codeKey = (hash: string) => `as:code:${hash}`;
 const refreshKey = (hash: string) => `as:rt:${hash}`;
@@ -207,6 +215,7 @@ export class TokenService {
     const now = Math.floor(this.#clock() / 1000);
     const claims: JWTPayload = { client_id: grant.clientId, scope: grant.scope, gid: grant.gid };
     if (grant.authTime !== undefined) claims.auth_time = grant.authTime;
+    if (grant.kind === "client") claims[MACHINE_CLAIM] = "client_credentials";
     return new SignJWT(claims)
       .setProtectedHeader({ alg: record.alg, typ: "at+jwt", kid: record.kid })
       .setIssuer(issuer)

@@ -141,6 +141,9 @@ export class ModernHandler {
     const guard = this.#options.guard;
     const auth = guard?.authenticate(c);
     if (guard) {
+      if (auth?.kind !== "user" && this.#server.requiresUser(message)) {
+        return guard.userRequired(c);
+      }
       const held = auth?.scopes ?? [];
       const needed = this.#server.requiredScopes(message).filter((scope) => !held.includes(scope));
       if (needed.length) {

@@ -60,6 +60,8 @@ export interface Guard {
   authenticate(c: HonoContext): AuthInfo | undefined;
   /** The 403 reply for a caller whose token lacks scopes a request needs. */
   insufficientScope(c: HonoContext, scopes: readonly string[], description: string): Response;
+  /** The 401 reply (RFC 9470) for a client alone asking for what needs a user behind it. */
+  userRequired(c: HonoContext): Response;
 }
 
 const JSON_HEADERS = { "Content-Type": "application/json" };
@@ -475,11 +477,18 @@ export class StreamableHttpTransport {
     return httpError(404, ErrorCode.ConnectionClosed, message);
   }
 
-  /** With a protected endpoint, every request must hold its tool's, resource's or prompt's scopes. */
+  /**
+   * With a protected endpoint, every request must hold its tool's, resource's or prompt's
+   * scopes, and have a user behind it unless what it uses says a client alone will do.
+   */
   #checkScopes(c: HonoContext, requests: readonly JsonRpcRequest[]): Response | undefined {
     const guard = this.#options.guard;
     if (!guard) return undefined;
-    const held = guard.authenticate(c)?.scopes ?? [];
+    const auth = guard.authenticate(c);
+    if (auth?.kind !== "user" && requests.some((request) => this.server.requiresUser(request))) {
+      return guard.userRequired(c);
+    }
+    const held = auth?.scopes ?? [];
     const needed = new Set<string>();
     for (const request of requests) {
       for (const scope of this.server.requiredScopes(request))

@@ -11,7 +11,7 @@ export {
   type UrlElicitation,
 } from "./context.ts";
 export * from "./jsonrpc.ts";
-export { type AuthInfo, type Exchange, Peer } from "./peer.ts";
+export { type AuthInfo, type CallerKind, type Exchange, Peer } from "./peer.ts";
 export type { PromptConfig, PromptHandler, PromptMessageInput, PromptReturn } from "./prompts.ts";
 export { RegisteredPrompt } from "./prompts.ts";
 export {

@@ -7,6 +7,8 @@ export interface Listed {
   readonly enabled: boolean;
   /** OAuth scopes a caller needs to use it. */
   readonly scopes: readonly string[];
+  /** Whether a signed-in user must stand behind the call (a client alone is refused). */
+  readonly userRequired: boolean;
 }
 
 export interface Page {

@@ -2,15 +2,35 @@ import type { Context as HonoContext } from "hono";
 import type { JsonRpcNotification, RequestId } from "./jsonrpc.ts";
 import type { ClientCapabilities, Implementation, JsonObject, LoggingLevel } from "./types.ts";
 
+/**
+ * Who stands behind a request: a signed-in user, or a client acting for itself alone (a token
+ * from the client credentials grant, with no user involved).
+ */
+export type CallerKind = "user" | "client";
+
 /** Who the caller is, once a resource server has checked its bearer token. */
 export interface AuthInfo {
-  /** The token's `sub`. */
+  /**
+   * Whether a user stands behind the token. Tools, resources and prompts refuse "client"
+   * callers unless registered with `userRequired: false`.
+   */
+  kind: CallerKind;
+  /** The token's `sub`: the user, or for a "client" caller usually the client itself. */
   subject?: string;
   clientId?: string;
   scopes: readonly string[];
   /** Unix seconds. */
   expiresAt?: number;
   claims?: JsonObject;
+}
+
+/**
+ * The owner of what a caller leaves behind (tasks, multi round-trip state): its kind and
+ * subject together, so a user and a client that happen to share a subject never share
+ * anything. "" for anonymous callers.
+ */
+export function principalOf(auth: AuthInfo | undefined): string {
+  return auth ? `${auth.kind}:${auth.subject ?? ""}` : "";
 }
 
 /** Sends one server-to-client request and resolves with the client's result. */

@@ -15,6 +15,12 @@ export interface PromptConfig<A extends z.ZodObject | undefined> {
   icons?: Icon[];
   _meta?: JsonObject;
   scopes?: readonly string[];
+  /**
+   * Whether a signed-in user must stand behind the call. Default true: a client acting for
+   * itself (a client_credentials token) can neither see nor use it. Set false for what
+   * machine clients may use too.
+   */
+  userRequired?: boolean;
   /** Completion for arguments, by argument name. */
   complete?: Record<string, Completer>;
 }
@@ -54,6 +60,10 @@ export class RegisteredPrompt extends Registration {
 
   get scopes(): readonly string[] {
     return this.config.scopes ?? [];
+  }
+
+  get userRequired(): boolean {
+    return this.config.userRequired ?? true;
   }
 
   #configure(config: PromptConfig<z.ZodObject | undefined>): void {

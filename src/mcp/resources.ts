@@ -23,6 +23,12 @@ export interface ResourceConfig {
   annotations?: Annotations;
   _meta?: JsonObject;
   scopes?: readonly string[];
+  /**
+   * Whether a signed-in user must stand behind the call. Default true: a client acting for
+   * itself (a client_credentials token) can neither see nor use it. Set false for what
+   * machine clients may use too.
+   */
+  userRequired?: boolean;
   /** Completion for template variables, by variable name. */
   complete?: Record<string, Completer>;
   /** Cache hints for its reads (2026-07-28), over the server's. */
@@ -112,6 +118,10 @@ export class RegisteredResource extends Registration {
 
   get scopes(): readonly string[] {
     return this.config.scopes ?? [];
+  }
+
+  get userRequired(): boolean {
+    return this.config.userRequired ?? true;
   }
 
   #configure(config: ResourceConfig): void {

@@ -21,7 +21,7 @@ import {
   SESSION_ERA_ONLY,
 } from "./modern.ts";
 import { InputRound, SUSPENDED } from "./mrtr.ts";
-import type { AuthInfo, Exchange, Peer } from "./peer.ts";
+import { type AuthInfo, type Exchange, type Peer, principalOf } from "./peer.ts";
 import { type PromptConfig, type PromptHandler, RegisteredPrompt } from "./prompts.ts";
 import {
   RegisteredResource,
@@ -373,7 +373,7 @@ export class McpServer {
 
   #openRound(method: string, params: JsonObject, exchange: Exchange): Promise<InputRound> {
     const { _meta: _m, inputResponses: _i, requestState: _r, ...args } = params;
-    const binding = { method, params: args, principal: exchange.auth?.subject ?? "" };
+    const binding = { method, params: args, principal: principalOf(exchange.auth) };
     return InputRound.open(params, binding, this.#sealing());
   }
 
@@ -542,10 +542,14 @@ export class McpServer {
    * after the fixed resources, in template registration order. A member without a MIME type
    * takes its template's, which is what reading it will report.
    */
-  async #templateMembers(ctx: Context): Promise<JsonObject[]> {
+  async #templateMembers(
+    ctx: Context,
+    visible: ((item: Listed) => boolean) | undefined,
+  ): Promise<JsonObject[]> {
     const members: JsonObject[] = [];
     for (const template of this.templates.values()) {
-      const list = template.enabled ? template.config.list : undefined;
+      const shown = template.enabled && (!visible || visible(template));
+      const list = shown ? template.config.list : undefined;
       if (!list) continue;
       const mimeType = template.config.mimeType;
       for (const member of await list(ctx)) {
@@ -604,34 +608,50 @@ export class McpServer {
     return completionResult(completer ? await completer(value, { arguments: context, ctx }) : []);
   }
 
-  /** The scopes a request needs beyond those of the endpoint: its tool's, resource's or prompt's. */
-  requiredScopes(request: JsonRpcRequest): readonly string[] {
+  /**
+   * The tool, prompt or resource a request uses, whose rules (scopes, a user behind the call)
+   * the transport enforces before dispatch. Completion counts as using what it completes.
+   */
+  #target(request: JsonRpcRequest): Listed | undefined {
     const params = request.params ?? {};
     switch (request.method) {
       case "tools/call":
-        return typeof params.name === "string" ? (this.tools.get(params.name)?.scopes ?? []) : [];
+        return typeof params.name === "string" ? this.tools.get(params.name) : undefined;
       case "prompts/get":
-        return typeof params.name === "string" ? (this.prompts.get(params.name)?.scopes ?? []) : [];
+        return typeof params.name === "string" ? this.prompts.get(params.name) : undefined;
       case "resources/read":
-      case "resources/subscribe": {
-        if (typeof params.uri !== "string") return [];
-        const fixed = this.resources.get(params.uri);
-        if (fixed) return fixed.scopes;
-        for (const template of this.templates.values()) {
-          if (template.enabled && template.template!.match(params.uri)) return template.scopes;
-        }
-        return [];
+      case "resources/subscribe":
+        return typeof params.uri === "string" ? this.#resourceFor(params.uri)?.resource : undefined;
+      case "completion/complete": {
+        const ref = isObject(params.ref) ? params.ref : {};
+        if (ref.type === "ref/prompt" && typeof ref.name === "string")
+          return this.prompts.get(ref.name);
+        if (ref.type === "ref/resource" && typeof ref.uri === "string")
+          return this.templates.get(ref.uri) ?? this.resources.get(ref.uri);
+        return undefined;
       }
       default:
-        return [];
+        return undefined;
     }
+  }
+
+  /** The scopes a request needs beyond those of the endpoint: its tool's, resource's or prompt's. */
+  requiredScopes(request: JsonRpcRequest): readonly string[] {
+    return this.#target(request)?.scopes ?? [];
+  }
+
+  /** Whether a request uses a tool, resource or prompt that only a signed-in user may use. */
+  requiresUser(request: JsonRpcRequest): boolean {
+    return this.#target(request)?.userRequired ?? false;
   }
 
   /** Narrows lists to what an authenticated caller may use. */
   #visibleTo(ctx: Context): ((item: Listed) => boolean) | undefined {
     const auth = ctx.auth;
     if (!auth || this.listUnauthorized) return undefined;
-    return (item) => item.scopes.every((scope) => auth.scopes.includes(scope));
+    return (item) =>
+      (auth.kind === "user" || !item.userRequired) &&
+      item.scopes.every((scope) => auth.scopes.includes(scope));
   }
 
   #methodTable(): Record<string, MethodHandler> {
@@ -669,7 +689,7 @@ export class McpServer {
       "tasks/cancel": (params, _ctx, exchange) => this.tasks.cancel(params, exchange),
       "tasks/update": (params, _ctx, exchange) => this.tasks.update(params, exchange),
       "resources/list": async (params, ctx) => {
-        const members = await this.#templateMembers(ctx);
+        const members = await this.#templateMembers(ctx, this.#visibleTo(ctx));
         const all = members.length
           ? [...this.resources.definitions(this.#visibleTo(ctx)), ...members]
           : this.resources.definitions(this.#visibleTo(ctx));

@@ -25,6 +25,12 @@ export interface ToolConfig<I extends SchemaInput | undefined, O extends SchemaI
   /** OAuth scopes a caller needs (enforced by the resource server). */
   scopes?: readonly string[];
   /**
+   * Whether a signed-in user must stand behind the call. Default true: a client acting for
+   * itself (a client_credentials token) can neither see nor use it. Set false for what
+   * machine clients may use too.
+   */
+  userRequired?: boolean;
+  /**
    * Whether calls may run as tasks the client polls (published as `execution.taskSupport`).
    * "optional": under 2025-11-25 when the client asks; under 2026-07-28 when the call runs
    * long or the handler calls `ctx.startTask()`. "required": always as a task; clients that
@@ -57,6 +63,7 @@ export class RegisteredTool extends Registration {
   input!: CompiledSchema;
   output: CompiledSchema | undefined;
   scopes: readonly string[] = [];
+  userRequired = true;
   taskSupport: TaskSupport = "forbidden";
   /** Arguments mirrored into `Mcp-Param-*` headers (`x-mcp-header`, 2026-07-28). */
   headerParams: readonly HeaderParam[] = [];
@@ -100,6 +107,7 @@ export class RegisteredTool extends Registration {
     this.input = input;
     this.output = output;
     this.scopes = config.scopes ?? [];
+    this.userRequired = config.userRequired ?? true;
     this.taskSupport = config.taskSupport ?? "forbidden";
     this.headerParams = params;
     this.definition = definition;

@@ -6,7 +6,12 @@ function quote(value: string): string {
 export interface ChallengeParams {
   resourceMetadata: string;
   scope?: readonly string[];
-  error?: "invalid_token" | "insufficient_scope" | "invalid_request";
+  /** RFC 6750 §3.1, and RFC 9470's for a token without the user authentication asked for. */
+  error?:
+    | "invalid_token"
+    | "insufficient_scope"
+    | "invalid_request"
+    | "insufficient_user_authentication";
   description?: string;
 }
 

@@ -5,6 +5,8 @@ export { IssuerUnavailableError } from "./issuer.ts";
 export { type ProtectedResourceOptions, protectedResourceMetadata } from "./metadata.ts";
 export {
   authInfoFromClaims,
+  type CallerKindRule,
+  defaultCallerKind,
   type IntrospectionVerifierOptions,
   introspectionVerifier,
   type JwksVerifierOptions,

@@ -98,5 +98,14 @@ export function protectEndpoint(
         description,
       });
     },
+    userRequired(c) {
+      // RFC 9470: no user authenticated for this token at all, so none that meets the need.
+      return challengeResponse(401, {
+        resourceMetadata: resourceMetadataUrl(resolve(resource, c) || requestResource(c)),
+        error: "insufficient_user_authentication",
+        description:
+          "This request needs a signed-in user; a client acting for itself may not make it",
+      });
+    },
   };
 }

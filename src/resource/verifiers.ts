@@ -1,6 +1,6 @@
 import type { Context } from "hono";
 import { createRemoteJWKSet, type JWTPayload, type JWTVerifyGetKey, jwtVerify } from "jose";
-import type { AuthInfo } from "../mcp/peer.ts";
+import type { AuthInfo, CallerKind } from "../mcp/peer.ts";
 import {
   type Introspection,
   type IntrospectionClientOptions,
@@ -18,14 +18,42 @@ export type TokenVerifier = (
   c: Context,
 ) => Promise<AuthInfo | undefined>;
 
-export function authInfoFromClaims(claims: JWTPayload & Record<string, unknown>): AuthInfo {
+/** Decides from a token's claims (or introspection answer) whether a user stands behind it. */
+export type CallerKindRule = (claims: Record<string, unknown>) => CallerKind;
+
+/**
+ * The default rule for third-party tokens: a "client" (no user behind it) when the token says
+ * it came from the client credentials grant (`gty`: "client_credentials" or Auth0's
+ * "client-credentials"), is an application token (`idtyp`: "app", Microsoft Entra ID), names
+ * no subject, or names the client itself as its subject (`client_id`, `azp` or Okta's `cid`;
+ * what RFC 9068 §2.2 recommends for tokens without a resource owner); otherwise a "user".
+ * Issuers that mark machine tokens another way need their own rule (`callerKind` option).
+ */
+export function defaultCallerKind(claims: Record<string, unknown>): CallerKind {
+  const { gty, idtyp, sub } = claims;
+  if (gty === "client_credentials" || gty === "client-credentials" || idtyp === "app") {
+    return "client";
+  }
+  if (typeof sub !== "string" || sub === "") return "client";
+  return sub === claims.client_id || sub === claims.azp || sub === claims.cid ? "client" : "user";
+}
+
+export function authInfoFromClaims(
+  claims: JWTPayload & Record<string, unknown>,
+  callerKind: CallerKindRule = defaultCallerKind,
+): AuthInfo {
   const scope =
     typeof claims.scope === "string"
       ? claims.scope
       : Array.isArray(claims.scp)
         ? claims.scp.join(" ")
         : "";
-  const info: AuthInfo = { scopes: scope.split(" ").filter(Boolean), claims };
+  const info: AuthInfo = {
+    // Anything but a clear "user" counts as a client: the safe side of a rule that errs.
+    kind: callerKind(claims) === "user" ? "user" : "client",
+    scopes: scope.split(" ").filter(Boolean),
+    claims,
+  };
   if (claims.sub !== undefined) info.subject = claims.sub;
   const clientId = claims.client_id ?? claims.azp;
   if (typeof clientId === "string") info.clientId = clientId;
@@ -52,6 +80,8 @@ export interface JwksVerifierOptions {
   revocation?: Omit<IntrospectionClientOptions, "issuer" | "allowInsecureRequests" | "clock">;
   /** Epoch milliseconds now, for expiry checks. Default Date.now. */
   clock?: () => number;
+  /** Whether a user stands behind a token. Default: {@link defaultCallerKind}. */
+  callerKind?: CallerKindRule;
 }
 
 const DEFAULT_ALGORITHMS = ["ES256", "RS256", "PS256", "EdDSA"];
@@ -128,11 +158,14 @@ export function jwksVerifier(options: JwksVerifierOptions): TokenVerifier {
       return undefined;
     }
     if (stillActive && !(await stillActive(token)).active) return undefined;
-    return authInfoFromClaims(claims as JWTPayload & Record<string, unknown>);
+    return authInfoFromClaims(claims as JWTPayload & Record<string, unknown>, options.callerKind);
   };
 }
 
-export interface IntrospectionVerifierOptions extends IntrospectionClientOptions {}
+export interface IntrospectionVerifierOptions extends IntrospectionClientOptions {
+  /** Whether a user stands behind a token, from the introspection answer. Default: {@link defaultCallerKind}. */
+  callerKind?: CallerKindRule;
+}
 
 /** The audiences an introspection answer names. */
 function audiences(answer: Introspection): string[] {
@@ -153,6 +186,6 @@ export function introspectionVerifier(options: IntrospectionVerifierOptions): To
     const answer = await introspect(token);
     if (!answer.active || !audiences(answer).includes(audience)) return undefined;
     if (typeof answer.exp === "number" && answer.exp * 1000 <= clock()) return undefined;
-    return authInfoFromClaims(answer as JWTPayload & Record<string, unknown>);
+    return authInfoFromClaims(answer as JWTPayload & Record<string, unknown>, options.callerKind);
   };
 }

@@ -190,6 +190,7 @@ export async function startProtected(
     auth: {
       issuer: "https://issuer.invalid",
       verify: async (token: string) => ({
+        kind: "user" as const,
         subject: token,
         clientId: `client-of-${token}`,
         scopes: [],

@@ -7,12 +7,14 @@ interface Item {
   definition: { name: string };
   enabled: boolean;
   scopes: readonly string[];
+  userRequired: boolean;
 }
 
 const item = (name: string, enabled = true): Item => ({
   definition: { name },
   enabled,
   scopes: [],
+  userRequired: true,
 });
 
 function names(items: unknown): string[] {

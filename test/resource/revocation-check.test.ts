@@ -40,6 +40,8 @@ beforeAll(async () => {
         client_secret: RESOURCE_SERVER.secret,
         grant_types: [],
         redirect_uris: [],
+        // A resource server may introspect others' tokens only when configured to (RFC 7662 §4).
+        introspection: [RESOURCE],
       },
     ],
   });

@@ -168,6 +168,33 @@ describe("the demo Worker in workerd", () => {
     expect(afterRevoke.status).toBe(401);
   });
 
+  it("refuses client_credentials at registration, and keeps a client for good once it completes a grant", async () => {
+    const refused = await SELF.fetch(`${base}/register`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ grant_types: ["client_credentials"], redirect_uris: [] }),
+    });
+    expect(refused.status).toBe(400);
+    expect(await refused.json()).toMatchObject({ error: "invalid_client_metadata" });
+
+    const { clientId, values } = await codeGrant("notes:read");
+    const stub = bindings.PORTCULLIS_STORE.get(bindings.PORTCULLIS_STORE.idFromName("portcullis"));
+    const expiry = () =>
+      runInDurableObject(stub, (_instance: PortcullisStore, state) =>
+        state.storage.sql
+          .exec<{ key: string; expires: number | null }>("SELECT key, expires FROM entries")
+          .toArray()
+          .filter((row) => row.key.endsWith(`client:${clientId}`)),
+      );
+    // Until a grant completes, the registration lapses with the entry's expiry.
+    const [before] = await expiry();
+    expect(before?.expires).toBeGreaterThan(Date.now());
+    expect((await exchange(values)).status).toBe(200);
+    const [after] = await expiry();
+    expect(after).toBeDefined();
+    expect(after!.expires).toBeNull();
+  });
+
   it("redeems one authorization code exactly once when two requests race", async () => {
     const { values } = await codeGrant("notes:read");
     const responses = await Promise.all([exchange(values), exchange(values)]);

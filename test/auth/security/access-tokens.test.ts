@@ -230,13 +230,14 @@ describe("revocation (RFC 7009)", () => {
     );
   });
 
-  it("answers 200 to another client's revocation but revokes nothing", async () => {
+  it("refuses another client's revocation (RFC 7009 §2.1) and revokes nothing", async () => {
     const server = await startServer();
     const flow = await tokenFlow(server);
     const intruder = await registerPublic(server.base);
     for (const token of [flow.tokens.access_token, flow.tokens.refresh_token]) {
       const response = await postForm(`${server.base}/revoke`, { token, client_id: intruder });
-      expect(response.status).toBe(200);
+      const body = await expectOAuthError(response, 400, "invalid_grant");
+      expect(body.error_description).toMatch(/another client/);
     }
     expect(server.store.written("as:revoked:")).toBe(0);
     expect(await mcpStatus(server, flow.tokens.access_token)).toBe(200);

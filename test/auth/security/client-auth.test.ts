@@ -3,19 +3,20 @@
  * and §5.2, RFC 7523, RFC 7662 §2.1), grant types per client, and request hygiene.
  */
 import { exportJWK, generateKeyPair, type JWK, SignJWT } from "jose";
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import {
   basic,
   codeFlow,
   expectOAuthError,
   KEYS,
+  MACHINE,
+  machineClient,
   mcpStatus,
   postForm,
   redeem,
   register,
   registerConfidential,
   registerPublic,
-  sleep,
   startServer,
   type TestServer,
   tokenFlow,
@@ -24,13 +25,15 @@ import {
 
 const CLIENT_CREDENTIALS = { grant_type: "client_credentials" };
 
-async function machineClient(server: TestServer, metadata: Record<string, unknown> = {}) {
-  return registerConfidential(server.base, {
-    grant_types: ["client_credentials"],
-    redirect_uris: [],
-    ...metadata,
-  });
+/** A server with the configured machine client (client_credentials is for those only). */
+async function machineServer(overrides: Parameters<typeof machineClient>[0] = {}) {
+  const server = await startServer({ clients: [machineClient(overrides)] });
+  return { server, clientId: MACHINE.clientId, secret: MACHINE.secret };
 }
+
+afterEach(() => {
+  vi.useRealTimers();
+});
 
 function token(server: TestServer, values: Record<string, string>, headers = {}) {
   return postForm(`${server.base}/token`, values, headers);
@@ -38,8 +41,7 @@ function token(server: TestServer, values: Record<string, string>, headers = {})
 
 describe("client secrets", () => {
   it("refuses a wrong secret in Basic with 401 invalid_client and a Basic challenge", async () => {
-    const server = await startServer();
-    const { clientId, secret } = await machineClient(server);
+    const { server, clientId, secret } = await machineServer();
     const response = await token(server, CLIENT_CREDENTIALS, {
       authorization: basic(clientId, `${secret}x`),
     });
@@ -70,8 +72,7 @@ describe("client secrets", () => {
   });
 
   it("refuses a wrong secret in the body with 401 invalid_client", async () => {
-    const server = await startServer();
-    const { clientId, secret } = await machineClient(server, {
+    const { server, clientId, secret } = await machineServer({
       token_endpoint_auth_method: "client_secret_post",
     });
     await expectOAuthError(
@@ -85,8 +86,7 @@ describe("client secrets", () => {
   });
 
   it("refuses a confidential client that presents no secret", async () => {
-    const server = await startServer();
-    const { clientId } = await machineClient(server);
+    const { server, clientId } = await machineServer();
     await expectOAuthError(
       await token(server, { ...CLIENT_CREDENTIALS, client_id: clientId }),
       401,
@@ -95,8 +95,7 @@ describe("client secrets", () => {
   });
 
   it("refuses two authentication methods at once", async () => {
-    const server = await startServer();
-    const { clientId, secret } = await machineClient(server);
+    const { server, clientId, secret } = await machineServer();
     await expectOAuthError(
       await token(
         server,
@@ -122,9 +121,8 @@ describe("client secrets", () => {
   });
 
   it("refuses a body client_id that differs from the Basic one", async () => {
-    const server = await startServer();
-    const { clientId, secret } = await machineClient(server);
-    const other = await machineClient(server);
+    const { server, clientId, secret } = await machineServer();
+    const other = await registerConfidential(server.base);
     await expectOAuthError(
       await token(
         server,
@@ -149,30 +147,23 @@ describe("client secrets", () => {
   });
 
   it("refuses a secret after it expires", async () => {
-    const server = await startServer({ registration: { secretTtlSeconds: 1 } });
-    const response = await register(server.base, {
-      grant_types: ["client_credentials"],
-      redirect_uris: [],
-    });
-    const client = (await response.json()) as {
-      client_id: string;
-      client_secret: string;
-      client_secret_expires_at: number;
-    };
-    expect(client.client_secret_expires_at).toBeGreaterThan(0);
-    await sleep(2100);
-    await expectOAuthError(
-      await token(server, CLIENT_CREDENTIALS, {
-        authorization: basic(client.client_id, client.client_secret),
-      }),
-      401,
-      "invalid_client",
-    );
+    const server = await startServer({ registration: { secretTtlSeconds: 60 } });
+    const { clientId, secret } = await registerConfidential(server.base);
+    // Authenticated, the request gets as far as the grant; unauthenticated, it does not.
+    const attempt = () =>
+      token(
+        server,
+        { grant_type: "refresh_token", refresh_token: "not-a-token" },
+        { authorization: basic(clientId, secret) },
+      );
+    await expectOAuthError(await attempt(), 400, "invalid_grant");
+    vi.useFakeTimers({ toFake: ["Date"], now: Date.now() + 61_000 });
+    await expectOAuthError(await attempt(), 401, "invalid_client");
   });
 
   it("keeps client secrets, codes and refresh tokens only as hashes", async () => {
     const server = await startServer();
-    const { secret } = await machineClient(server);
+    const { secret } = await registerConfidential(server.base);
     const flow = await codeFlow(server);
     const { refresh_token } = await tokensOf(await redeem(server, flow));
     const stored: string[] = [];
@@ -187,17 +178,16 @@ describe("client secrets", () => {
 });
 
 describe("private_key_jwt (RFC 7523)", () => {
-  async function keyClient(server: TestServer) {
+  /** A server with a configured private_key_jwt machine client, and assertions for it. */
+  async function keyClient() {
     const { privateKey, publicKey } = await generateKeyPair("ES256");
     const jwk: JWK = { ...(await exportJWK(publicKey)), kid: "k1", alg: "ES256" };
-    const response = await register(server.base, {
-      grant_types: ["client_credentials"],
-      redirect_uris: [],
+    const { client_secret: _secret, ...machine } = machineClient({
       token_endpoint_auth_method: "private_key_jwt",
-      jwks: { keys: [jwk] },
+      jwks: { keys: [jwk as Record<string, unknown>] },
     });
-    expect(response.status).toBe(201);
-    const { client_id: clientId } = (await response.json()) as { client_id: string };
+    const server = await startServer({ clients: [machine] });
+    const clientId = machine.client_id;
     const assertion = (claims: Record<string, unknown> = {}, key: CryptoKey = privateKey) => {
       const now = Math.floor(Date.now() / 1000);
       return new SignJWT({
@@ -212,7 +202,7 @@ describe("private_key_jwt (RFC 7523)", () => {
         .setProtectedHeader({ alg: "ES256", kid: "k1" })
         .sign(key);
     };
-    return { clientId, assertion };
+    return { server, clientId, assertion };
   }
 
   const withAssertion = (assertion: string) => ({
@@ -222,16 +212,14 @@ describe("private_key_jwt (RFC 7523)", () => {
   });
 
   it("refuses a replayed assertion", async () => {
-    const server = await startServer();
-    const { assertion } = await keyClient(server);
+    const { server, assertion } = await keyClient();
     const once = await assertion();
     await tokensOf(await token(server, withAssertion(once)));
     await expectOAuthError(await token(server, withAssertion(once)), 401, "invalid_client");
   });
 
   it("refuses assertions with another key, audience, issuer, no expiry or alg none", async () => {
-    const server = await startServer();
-    const { clientId, assertion } = await keyClient(server);
+    const { server, clientId, assertion } = await keyClient();
     const { privateKey: otherKey } = await generateKeyPair("ES256");
     const unsigned = (() => {
       const now = Math.floor(Date.now() / 1000);
@@ -281,10 +269,10 @@ describe("grant types", () => {
       400,
       "unauthorized_client",
     );
-    const machine = await machineClient(server);
+    const machine = await machineServer();
     await expectOAuthError(
       await token(
-        server,
+        machine.server,
         { grant_type: "refresh_token", refresh_token: "x" },
         { authorization: basic(machine.clientId, machine.secret) },
       ),
@@ -409,8 +397,16 @@ describe("request hygiene at /token", () => {
 });
 
 describe("introspection (RFC 7662) needs an authenticated confidential client", () => {
+  const RESOURCE_SERVER = {
+    client_id: "resource-server",
+    client_secret: "a-resource-server-secret-of-some-length-01",
+    grant_types: [],
+    redirect_uris: [],
+    introspection: true as const,
+  };
+
   it("refuses anonymous, public and wrongly authenticated callers, and reveals nothing", async () => {
-    const server = await startServer();
+    const server = await startServer({ clients: [RESOURCE_SERVER] });
     const flow = await tokenFlow(server);
     const introspect = (values: Record<string, string>, headers = {}) =>
       postForm(
@@ -429,16 +425,23 @@ describe("introspection (RFC 7662) needs an authenticated confidential client", 
     await expectOAuthError(wrong, 401, "invalid_client");
     expect(wrong.headers.get("www-authenticate")).toMatch(/^Basic /);
 
-    const allowed = await introspect({}, { authorization: basic(clientId, secret) });
+    // Authenticated, but neither the token's client nor a configured resource server.
+    const stranger = await introspect({}, { authorization: basic(clientId, secret) });
+    expect(stranger.status).toBe(200);
+    expect(await stranger.json()).toEqual({ active: false });
+
+    const allowed = await introspect(
+      {},
+      { authorization: basic(RESOURCE_SERVER.client_id, RESOURCE_SERVER.client_secret) },
+    );
     expect(allowed.status).toBe(200);
     expect(allowed.headers.get("cache-control")).toBe("no-store");
     expect(await allowed.json()).toMatchObject({ active: true, sub: "alice" });
   });
 
   it("reports a revoked token as inactive", async () => {
-    const server = await startServer();
+    const server = await startServer({ clients: [RESOURCE_SERVER] });
     const flow = await tokenFlow(server);
-    const { clientId, secret } = await registerConfidential(server.base);
     await postForm(`${server.base}/revoke`, {
       token: flow.tokens.refresh_token,
       client_id: flow.clientId,
@@ -447,7 +450,7 @@ describe("introspection (RFC 7662) needs an authenticated confidential client", 
       const response = await postForm(
         `${server.base}/introspect`,
         { token: value },
-        { authorization: basic(clientId, secret) },
+        { authorization: basic(RESOURCE_SERVER.client_id, RESOURCE_SERVER.client_secret) },
       );
       expect(await response.json()).toEqual({ active: false });
     }

@@ -11,11 +11,12 @@ import {
   expectErrorRedirect,
   expectOAuthError,
   KEYS,
+  MACHINE,
+  machineClient,
   mcpStatus,
   pkce,
   postForm,
   redeem,
-  registerConfidential,
   registerPublic,
   startServer,
   tokensOf,
@@ -82,11 +83,8 @@ describe("resource at /token", () => {
   });
 
   it("refuses client_credentials for an unknown resource and issues nothing", async () => {
-    const server = await startServer();
-    const { clientId, secret } = await registerConfidential(server.base, {
-      grant_types: ["client_credentials"],
-      redirect_uris: [],
-    });
+    const server = await startServer({ clients: [machineClient()] });
+    const { clientId, secret } = MACHINE;
     const response = await postForm(
       `${server.base}/token`,
       { grant_type: "client_credentials", resource: "https://evil.example/mcp" },

@@ -69,8 +69,9 @@ describe("iss on every redirect (RFC 9207)", () => {
 
   it("on error unauthorized_client", async () => {
     const server = await startServer();
+    // A client registered without the authorization code grant.
     const { clientId } = await registerConfidential(server.base, {
-      grant_types: ["client_credentials"],
+      grant_types: ["refresh_token"],
     });
     const { challenge } = await pkce();
     const response = await fetch(authorizeUrl(server, { clientId, challenge, state: "s1" }), {

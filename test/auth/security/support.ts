@@ -9,6 +9,7 @@ import {
   type AuthorizationServer,
   type AuthorizationServerOptions,
   authorizationServer,
+  type ConfiguredClient,
   devLogin,
 } from "../../../src/auth/index.ts";
 import { mcpApp } from "../../../src/index.ts";
@@ -172,6 +173,27 @@ export async function registerConfidential(
   const body = (await response.json()) as { client_id: string; client_secret: string };
   expect(body.client_secret).toBeTruthy();
   return { clientId: body.client_id, secret: body.client_secret };
+}
+
+/** The configured machine client of `machineClient()`. */
+export const MACHINE = {
+  clientId: "nightly-job",
+  secret: "a-machine-secret-of-sufficient-length-0123",
+} as const;
+
+/**
+ * A client configured for client_credentials (only configured clients may use it), with the
+ * scope notes:read unless `overrides` says otherwise. Pass it in `startServer({ clients })`.
+ */
+export function machineClient(overrides: Partial<ConfiguredClient> = {}): ConfiguredClient {
+  return {
+    client_id: MACHINE.clientId,
+    client_secret: MACHINE.secret,
+    grant_types: ["client_credentials"],
+    redirect_uris: [],
+    scope: "notes:read",
+    ...overrides,
+  };
 }
 
 export function basic(clientId: string, secret: string): string {

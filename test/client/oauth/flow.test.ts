@@ -4,6 +4,7 @@
  * client_credentials, and the token store.
  */
 import { afterEach, describe, expect, it } from "vitest";
+import { z } from "zod";
 import { createDemoApp, createDemoServer } from "../../../examples/demo/server.ts";
 import { authorizationServer, devLogin } from "../../../src/auth/index.ts";
 import {
@@ -247,7 +248,14 @@ describe("the full flow against our protected demo", () => {
   });
 
   it("a machine client gets tokens with client_credentials, no browser", async () => {
-    const app = mcpApp(createDemoServer(), {
+    const mcp = createDemoServer();
+    // No user stands behind a job: it may use only what says so.
+    mcp.tool(
+      "archive_notes",
+      { scopes: ["notes:write"], userRequired: false, output: z.object({ archived: z.number() }) },
+      () => ({ archived: 0 }),
+    );
+    const app = mcpApp(mcp, {
       auth: authorizationServer({
         store: memoryStore(),
         login: devLogin(),
@@ -257,6 +265,7 @@ describe("the full flow against our protected demo", () => {
             client_secret: "a-secret-of-sufficient-length-0123456789",
             grant_types: ["client_credentials"],
             redirect_uris: [],
+            scope: "notes:write",
           },
         ],
       }),
@@ -271,8 +280,8 @@ describe("the full flow against our protected demo", () => {
       fetch: recordingFetch(seen),
     });
     const client = await connect(`${base}/mcp`, authorizer);
-    expect((await client.callTool("add_note", { text: "by a robot" })).structuredContent).toEqual({
-      id: "1",
+    expect((await client.callTool("archive_notes", {})).structuredContent).toEqual({
+      archived: 0,
     });
     const token = seen.find((s) => s.url.pathname === "/token")!;
     expect(token.form?.get("grant_type")).toBe("client_credentials");
@@ -288,6 +297,11 @@ describe("the full flow against our protected demo", () => {
     // A pre-registered client's secret is configuration, not something to keep.
     expect((await tokens.get(base))?.client).toBeUndefined();
     expect((await tokens.get(base))?.tokens?.[`${base}/mcp`]?.scope).toBe("notes:write");
+    // What needs a user stays out of its reach.
+    const refused = await client
+      .callTool("add_note", { text: "by a robot" })
+      .catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(AuthorizationError);
   });
 
   it("a machine client with the wrong secret fails with the server's OAuth error", async () => {

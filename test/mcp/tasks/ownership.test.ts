@@ -41,7 +41,7 @@ function as(subject: string | undefined, version = "2025-11-25") {
   const peer = new Peer(version);
   peer.clientCapabilities = { elicitation: { form: {} }, extensions: { [TASKS_EXTENSION]: {} } };
   const auth: AuthInfo | undefined =
-    subject === undefined ? undefined : { subject, scopes: [], clientId: "c" };
+    subject === undefined ? undefined : { kind: "user", subject, scopes: [], clientId: "c" };
   return { ...exchange(peer), auth };
 }
 
