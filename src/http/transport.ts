@@ -12,7 +12,7 @@ import {
   parseMessage,
 } from "../mcp/jsonrpc.ts";
 import { declaredVersion } from "../mcp/modern.ts";
-import { type AuthInfo, type Exchange, Peer } from "../mcp/peer.ts";
+import { type AuthInfo, type Exchange, Peer, principalOf } from "../mcp/peer.ts";
 import { eventNotification, type McpServer, type ServerEvent } from "../mcp/server.ts";
 import type { JsonObject } from "../mcp/types.ts";
 import {
@@ -381,7 +381,7 @@ export class StreamableHttpTransport {
         if ("method" in message) {
           this.server.receive(message, peer);
         } else {
-          this.#outgoing.settle(message, peer.sessionId);
+          this.#outgoing.settle(message, peer.sessionId, this.#principal(c));
         }
       }
     }
@@ -393,8 +393,8 @@ export class StreamableHttpTransport {
     // The peer speaks the newest 2025 revision until initialize negotiates its own.
     const version = negotiateVersion(undefined, this.server.protocolVersions);
     const peer = this.sessions ? this.sessions.create(version) : new Peer(version);
-    // A session belongs to whoever opened it: another token's subject cannot use it.
-    if (this.sessions) (peer as Session).subject = this.#options.guard?.authenticate(c)?.subject;
+    // A session belongs to whoever opened it: the token's issuer, subject and client.
+    if (this.sessions) (peer as Session).principal = this.#principal(c);
     const response = await this.#reply(c, peer, [request], false, wantsSse);
     if (peer.sessionId !== undefined) {
       if (response.status !== 200) {
@@ -428,7 +428,7 @@ export class StreamableHttpTransport {
       if ("method" in message) {
         this.server.receive(message, session);
         if (message.method === "notifications/cancelled") await shared.cancel(session, message);
-      } else if (!this.#outgoing.settle(message, session.sessionId)) {
+      } else if (!this.#outgoing.settle(message, session.sessionId, session.principal)) {
         await shared.routeResponse(message as JsonRpcResponse, session.sessionId!);
       }
     }
@@ -452,7 +452,7 @@ export class StreamableHttpTransport {
   async #sharedSession(c: HonoContext): Promise<Session | Response> {
     const id = c.req.header("mcp-session-id");
     if (!id) return badRequest("the Mcp-Session-Id header is required");
-    const found = await this.#shared!.find(id, this.#options.guard?.authenticate(c)?.subject);
+    const found = await this.#shared!.find(id, this.#principal(c));
     if (found instanceof Session) return found;
     const message =
       found === "ended" || this.sessions!.wasEnded(id)
@@ -465,14 +465,20 @@ export class StreamableHttpTransport {
   #session(c: HonoContext): Session | Response {
     const id = c.req.header("mcp-session-id");
     if (!id) return badRequest("the Mcp-Session-Id header is required");
-    const session = this.sessions!.get(id);
-    if (session && session.subject === this.#options.guard?.authenticate(c)?.subject)
-      return session;
+    // Another caller's session answers exactly as an unknown one, and is not marked used.
+    const owned = this.sessions!.peek(id)?.principal === this.#principal(c);
+    const session = owned ? this.sessions!.get(id) : undefined;
+    if (session) return session;
     const message =
-      !session && this.sessions!.wasEnded(id)
+      !this.sessions!.peek(id) && this.sessions!.wasEnded(id)
         ? "Session ended; start a new one with initialize"
         : "Session not found";
     return httpError(404, ErrorCode.ConnectionClosed, message);
+  }
+
+  /** Who calls (`principalOf` the verified token); "" on an open endpoint. */
+  #principal(c: HonoContext): string {
+    return principalOf(this.#options.guard?.authenticate(c));
   }
 
   /** With a protected endpoint, every request must hold its tool's, resource's or prompt's scopes. */
@@ -511,7 +517,7 @@ export class StreamableHttpTransport {
         true,
         (message) => this.#push(peer, message),
         (method, params, options) =>
-          this.#clientRequest(peer, undefined, method, params, options.signal),
+          this.#clientRequest(peer, undefined, principalOf(auth), method, params, options.signal),
       );
       const responses = (
         await Promise.all(requests.map((r) => this.#dispatch(r, exchange)))
@@ -551,7 +557,7 @@ export class StreamableHttpTransport {
       },
       (method, params, options) => {
         streaming();
-        return this.#clientRequest(peer, stream, method, params, options.signal);
+        return this.#clientRequest(peer, stream, principalOf(auth), method, params, options.signal);
       },
     );
     if (resumable) {
@@ -635,6 +641,7 @@ export class StreamableHttpTransport {
   #clientRequest(
     peer: Peer,
     stream: SseStream | undefined,
+    principal: string,
     method: string,
     params: JsonObject,
     signal: AbortSignal | undefined,
@@ -643,7 +650,7 @@ export class StreamableHttpTransport {
     if (!target && this.#shared && peer.sessionId !== undefined) {
       // The GET stream may be open on another instance: the request goes there, and the
       // answer comes back here whichever instance the client posts it to.
-      const { id, result } = this.#outgoing.open(peer.sessionId, signal);
+      const { id, result } = this.#outgoing.open(peer.sessionId, signal, principal);
       this.#push(peer, { jsonrpc: "2.0", id, method, params });
       return result;
     }
@@ -655,7 +662,7 @@ export class StreamableHttpTransport {
         ),
       );
     }
-    const { id, result } = this.#outgoing.open(peer.sessionId, signal);
+    const { id, result } = this.#outgoing.open(peer.sessionId, signal, principal);
     void target.send({ jsonrpc: "2.0", id, method, params });
     return result;
   }

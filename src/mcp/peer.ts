@@ -13,6 +13,18 @@ export interface AuthInfo {
   claims?: JsonObject;
 }
 
+/**
+ * Who stands behind a request, as one opaque string: the token's issuer (its `iss` claim),
+ * subject and client. What a caller creates (a 2025 session, a task, a multi round-trip
+ * request state) belongs to this triple, so another client of the same user, or the same
+ * subject at another issuer, cannot use it. "" for an anonymous caller.
+ */
+export function principalOf(auth: AuthInfo | undefined): string {
+  if (!auth) return "";
+  const issuer = typeof auth.claims?.iss === "string" ? auth.claims.iss : "";
+  return JSON.stringify([issuer, auth.subject ?? "", auth.clientId ?? ""]);
+}
+
 /** Sends one server-to-client request and resolves with the client's result. */
 export type OutgoingRequest = (
   method: string,

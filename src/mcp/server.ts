@@ -21,7 +21,7 @@ import {
   SESSION_ERA_ONLY,
 } from "./modern.ts";
 import { InputRound, SUSPENDED } from "./mrtr.ts";
-import type { AuthInfo, Exchange, Peer } from "./peer.ts";
+import { type AuthInfo, type Exchange, type Peer, principalOf } from "./peer.ts";
 import { type PromptConfig, type PromptHandler, RegisteredPrompt } from "./prompts.ts";
 import {
   RegisteredResource,
@@ -373,7 +373,7 @@ export class McpServer {
 
   #openRound(method: string, params: JsonObject, exchange: Exchange): Promise<InputRound> {
     const { _meta: _m, inputResponses: _i, requestState: _r, ...args } = params;
-    const binding = { method, params: args, principal: exchange.auth?.subject ?? "" };
+    const binding = { method, params: args, principal: principalOf(exchange.auth) };
     return InputRound.open(params, binding, this.#sealing());
   }
 

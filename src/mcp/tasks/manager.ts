@@ -3,7 +3,7 @@ import type { Store } from "../../storage/store.ts";
 import { isObject } from "../content.ts";
 import type { Context } from "../context.ts";
 import { ErrorCode, McpError } from "../jsonrpc.ts";
-import type { Exchange, Peer } from "../peer.ts";
+import { type Exchange, type Peer, principalOf } from "../peer.ts";
 import type { JsonObject } from "../types.ts";
 import { isModernVersion } from "../versions.ts";
 import { ToolCall } from "./call.ts";
@@ -71,8 +71,9 @@ function notFound(): McpError {
   return new McpError(ErrorCode.InvalidParams, "Failed to retrieve task: Task not found");
 }
 
+/** Tasks belong to the token's issuer, subject and client; another client of the user sees none. */
 function ownerOf(exchange: Exchange): string {
-  return exchange.auth?.subject ?? "";
+  return principalOf(exchange.auth);
 }
 
 function declaresExtension(peer: Peer): boolean {

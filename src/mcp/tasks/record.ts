@@ -23,7 +23,7 @@ export const RELATED_TASK = "io.modelcontextprotocol/related-task";
 /** One task as the Store keeps it. Plain JSON: any instance sharing the Store can read it. */
 export interface TaskRecord {
   taskId: string;
-  /** The auth subject of the caller that created it; "" for anonymous callers. */
+  /** The caller that created it (`principalOf`: issuer, subject, client); "" for anonymous callers. */
   owner: string;
   flavor: TaskFlavor;
   status: TaskStatus;
