@@ -116,6 +116,9 @@ function askingThrough(exchange: Exchange, round: InputRound): Exchange {
   };
 }
 
+/** Resource URIs one `subscriptions/listen` stream may watch. */
+const MAX_SUBSCRIPTIONS = 1000;
+
 /** Something a transport must pass on to connected clients. */
 export type ServerEvent =
   | { type: "list_changed"; list: "tools" | "resources" | "prompts" }
@@ -520,7 +523,7 @@ export class McpServer {
     const uris = Array.isArray(requested.resourceSubscriptions)
       ? requested.resourceSubscriptions
           .filter((uri): uri is string => typeof uri === "string")
-          .slice(0, 1000)
+          .slice(0, MAX_SUBSCRIPTIONS)
       : undefined;
     if (uris) accepted.resourceSubscriptions = uris;
     const watched = new Set(uris);
@@ -613,18 +616,29 @@ export class McpServer {
       case "prompts/get":
         return typeof params.name === "string" ? (this.prompts.get(params.name)?.scopes ?? []) : [];
       case "resources/read":
-      case "resources/subscribe": {
-        if (typeof params.uri !== "string") return [];
-        const fixed = this.resources.get(params.uri);
-        if (fixed) return fixed.scopes;
-        for (const template of this.templates.values()) {
-          if (template.enabled && template.template!.match(params.uri)) return template.scopes;
-        }
-        return [];
+      case "resources/subscribe":
+        return typeof params.uri === "string" ? this.#resourceScopes(params.uri) : [];
+      case "subscriptions/listen": {
+        // Hearing that a resource changed needs what reading it needs (as resources/subscribe).
+        const wanted = isObject(params.notifications)
+          ? params.notifications.resourceSubscriptions
+          : undefined;
+        if (!Array.isArray(wanted)) return [];
+        const uris = wanted.filter((uri) => typeof uri === "string").slice(0, MAX_SUBSCRIPTIONS);
+        return [...new Set(uris.flatMap((uri: string) => this.#resourceScopes(uri)))];
       }
       default:
         return [];
     }
+  }
+
+  #resourceScopes(uri: string): readonly string[] {
+    const fixed = this.resources.get(uri);
+    if (fixed) return fixed.scopes;
+    for (const template of this.templates.values()) {
+      if (template.enabled && template.template!.match(uri)) return template.scopes;
+    }
+    return [];
   }
 
   /** Narrows lists to what an authenticated caller may use. */

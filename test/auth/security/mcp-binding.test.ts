@@ -13,6 +13,7 @@ import {
   errorOf,
   inputRequired,
   modernCall,
+  modernPost,
   resultOf as modernResult,
 } from "../../http/modern-support.ts";
 import { SseReader } from "../../http/support.ts";
@@ -28,8 +29,9 @@ const ISSUER = "https://idp.example";
  * an issuer, a subject and a client. `alice2` is another token of alice's client (a refresh):
  * the same caller. The others differ from `alice` in one part only.
  */
-const TOKENS: Record<string, { iss: string; sub: string; client: string }> = {
+const TOKENS: Record<string, { iss: string; sub: string; client: string; scope?: string }> = {
   alice: { iss: ISSUER, sub: "alice", client: "app" },
+  reader: { iss: ISSUER, sub: "alice", client: "app", scope: "secret:read" },
   alice2: { iss: ISSUER, sub: "alice", client: "app" },
   otherClient: { iss: ISSUER, sub: "alice", client: "other-app" },
   otherIssuer: { iss: "https://elsewhere.example", sub: "alice", client: "app" },
@@ -43,7 +45,7 @@ async function verify(token: string): Promise<AuthInfo | undefined> {
   return {
     subject: known.sub,
     clientId: known.client,
-    scopes: [],
+    scopes: known.scope ? [known.scope] : [],
     claims: { iss: known.iss, sub: known.sub, client_id: known.client },
   };
 }
@@ -69,6 +71,7 @@ function notesServer(): { mcp: McpServer; runs: () => number; answers: string[] 
     await new Promise<void>((resolve) => ctx.signal.addEventListener("abort", () => resolve()));
     return "stopped";
   });
+  mcp.resource("secret://plans", { scopes: ["secret:read"] }, () => "the plans");
   return { mcp, runs: () => runs, answers };
 }
 
@@ -333,5 +336,49 @@ describe("server-to-client requests belong to the caller they went to", () => {
       result: { content: [{ text: "hi alice" }] },
     });
     expect(server.answers).toEqual(["alice"]);
+  });
+});
+
+describe("subscriptions/listen needs what reading the resources needs", () => {
+  it("answers 403 insufficient_scope for a resource the token may not read, and listens to nothing", async () => {
+    const server = await startBound();
+    let listeners = 0;
+    const listen = server.mcp.listen.bind(server.mcp);
+    server.mcp.listen = (listener) => {
+      listeners++;
+      return listen(listener);
+    };
+    const notifications = { resourceSubscriptions: ["secret://plans"] };
+    const refused = await modernPost(
+      server.url,
+      1,
+      "subscriptions/listen",
+      { notifications },
+      {
+        headers: bearer("alice"),
+      },
+    );
+    expect(refused.status).toBe(403);
+    expect(refused.headers.get("www-authenticate")).toContain('error="insufficient_scope"');
+    expect(refused.headers.get("www-authenticate")).toContain('scope="secret:read"');
+    expect(await refused.json()).toMatchObject({ error: "insufficient_scope" });
+    expect(listeners).toBe(0);
+
+    const controller = new AbortController();
+    const allowed = await modernPost(
+      server.url,
+      2,
+      "subscriptions/listen",
+      { notifications },
+      {
+        headers: bearer("reader"),
+        signal: controller.signal,
+      },
+    );
+    expect(allowed.status).toBe(200);
+    const ack = await new SseReader(allowed).message();
+    expect(ack).toMatchObject({ params: { notifications } });
+    expect(listeners).toBe(1);
+    controller.abort();
   });
 });
