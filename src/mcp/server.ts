@@ -1,5 +1,5 @@
 import type { z } from "zod";
-import { type Completer, completionResult } from "./completion.ts";
+import { type Completer, completerFor, completionResult, contextArguments } from "./completion.ts";
 import { isObject } from "./content.ts";
 import { type AppState, Context } from "./context.ts";
 import {
@@ -586,21 +586,18 @@ export class McpServer {
       throw new McpError(ErrorCode.InvalidParams, "Invalid params: ref and argument are required");
     }
     const value = typeof argument.value === "string" ? argument.value : "";
-    const context =
-      isObject(params.context) && isObject(params.context.arguments)
-        ? (params.context.arguments as Record<string, string>)
-        : {};
+    const context = contextArguments(params.context);
     let completer: Completer | undefined;
     if (ref.type === "ref/prompt") {
       const prompt = this.prompts.get(stringParam(ref, "name"));
       if (!prompt)
         throw new McpError(ErrorCode.InvalidParams, `Unknown prompt: ${String(ref.name)}`);
-      completer = prompt.config.complete?.[argument.name];
+      completer = completerFor(prompt.config.complete, argument.name);
     } else if (ref.type === "ref/resource") {
       const uri = stringParam(ref, "uri");
       const resource = this.templates.get(uri) ?? this.resources.get(uri);
       if (!resource) throw resourceNotFound(uri);
-      completer = resource.config.complete?.[argument.name];
+      completer = completerFor(resource.config.complete, argument.name);
     } else {
       throw new McpError(ErrorCode.InvalidParams, "Invalid params: unknown ref type");
     }
