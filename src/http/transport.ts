@@ -22,6 +22,7 @@ import {
   negotiateVersion,
   supportsBatching,
 } from "../mcp/versions.ts";
+import { type BatchLimits, batchLimits, batchTooLong, dispatchAll } from "./batch.ts";
 import { accepts, readBody } from "./body.ts";
 import { memoryBus } from "./bus.ts";
 import { badRequest, httpError } from "./errors.ts";
@@ -42,6 +43,16 @@ export interface StreamableHttpOptions extends OriginOptions {
   eventStore?: EventStore;
   /** Largest request body accepted, in bytes. Default 4 MiB. */
   maxBodyBytes?: number;
+  /**
+   * Most messages in one JSON-RPC batch (2025-03-26); a longer batch is refused whole with
+   * 400 and -32600, nothing in it acted on. Default 50.
+   */
+  maxBatchMessages?: number;
+  /**
+   * Reply bytes after which the requests of a batch not yet started are answered with -32600
+   * instead of being run (the replies already built are sent). Default 4 MiB.
+   */
+  maxBatchReplyBytes?: number;
   /** Accept requests whose Accept header lacks one of the required media types. */
   lenientAccept?: boolean;
   /** Keep-alive comment interval on open streams. Default 15 s; 0 turns it off. */
@@ -137,6 +148,7 @@ export class StreamableHttpTransport {
   readonly #options: StreamableHttpOptions;
   readonly #outgoing: OutgoingRequests;
   readonly #maxBody: number;
+  readonly #batch: BatchLimits;
   readonly #keepAliveMs: number;
   readonly #eventStore: EventStore | undefined;
   readonly #stopListening: () => void;
@@ -150,6 +162,7 @@ export class StreamableHttpTransport {
     this.server = server;
     this.#options = options;
     this.#maxBody = options.maxBodyBytes ?? 4 * 1024 * 1024;
+    this.#batch = batchLimits(options);
     this.#keepAliveMs = options.keepAliveMs ?? 15_000;
     const sessionOptions =
       options.sessions === true ? {} : options.sessions ? options.sessions : undefined;
@@ -308,6 +321,9 @@ export class StreamableHttpTransport {
     const raw: unknown[] = Array.isArray(body) ? body : [body];
     if (raw.length === 0)
       return httpError(400, ErrorCode.InvalidRequest, "Invalid Request: empty batch");
+    if (raw.length > this.#batch.maxMessages) {
+      return Response.json(failure(null, batchTooLong(this.#batch)), { status: 400 });
+    }
     const messages: JsonRpcMessage[] = [];
     for (const item of raw) {
       const parsed = parseMessage(item);
@@ -519,12 +535,19 @@ export class StreamableHttpTransport {
         (method, params, options) =>
           this.#clientRequest(peer, undefined, principalOf(auth), method, params, options.signal),
       );
-      const responses = (
-        await Promise.all(requests.map((r) => this.#dispatch(r, exchange)))
-      ).filter((response) => response !== undefined);
-      // Nothing is owed for cancelled requests.
-      if (responses.length === 0) return new Response(null, { status: 202 });
-      return new Response(JSON.stringify(batch ? responses : responses[0]), {
+      const answered: (string | undefined)[] = [];
+      await dispatchAll(
+        requests,
+        (r) => this.#dispatch(r, exchange),
+        (_response, json, index) => {
+          answered[index] = json;
+        },
+        this.#batch.maxReplyBytes,
+      );
+      // In request order; nothing is owed for cancelled requests.
+      const replies = answered.filter((json) => json !== undefined);
+      if (replies.length === 0) return new Response(null, { status: 202 });
+      return new Response(batch ? `[${replies.join(",")}]` : replies[0], {
         headers: JSON_HEADERS,
       });
     }
@@ -566,10 +589,11 @@ export class StreamableHttpTransport {
       // Older clients may choke on an event without data: prime only those that expect it.
       if (session.protocolVersion >= "2025-11-25") stream.prime();
     }
-    const done = Promise.all(
-      requests.map((r) =>
-        this.#dispatch(r, exchange).then((response) => response && stream.send(response)),
-      ),
+    const done = dispatchAll(
+      requests,
+      (r) => this.#dispatch(r, exchange),
+      (response, json) => stream.send(response, json),
+      this.#batch.maxReplyBytes,
     ).then(() => "done" as const);
 
     // A resumable reply always streams, so the client learns the priming id at once.
