@@ -50,10 +50,13 @@ export function batchTooLong(limits: BatchLimits): McpError {
 
 const NON_ASCII = /[\u0080-\uffff]/;
 
-/** UTF-8 length of a string, counted no further than `limit` (past it, the exact figure is moot). */
+/**
+ * UTF-8 length of a string, counted no further than `limit`: past it the exact figure is moot,
+ * so no more than `limit` characters are ever scanned.
+ */
 function utf8Length(text: string, limit: number): number {
-  // Most JSON is ASCII: one native scan instead of a loop over every character.
-  if (!NON_ASCII.test(text)) return text.length;
+  // A character is at least one byte; most JSON is ASCII, one native scan.
+  if (text.length > limit || !NON_ASCII.test(text)) return text.length;
   let bytes = 0;
   for (let i = 0; i < text.length && bytes <= limit; i++) {
     const unit = text.charCodeAt(i);
@@ -95,7 +98,7 @@ export async function dispatchAll(
   const settle = async (index: number, response: JsonRpcResponse | undefined): Promise<void> => {
     if (!response) return;
     const json = JSON.stringify(response);
-    spent += utf8Length(json, maxReplyBytes);
+    spent += utf8Length(json, maxReplyBytes - spent);
     await deliver(response, json, index);
   };
   const running: Promise<void>[] = [];
