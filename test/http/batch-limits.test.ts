@@ -106,7 +106,9 @@ describe("the message limit", () => {
     const url = await start(mcp);
     const refused = await post(url, batchOf(51, "count"), VERSION);
     expect(refused.status).toBe(400);
-    expect(await refused.json()).toMatchObject({ error: { code: -32600, data: { maxMessages: 50 } } });
+    expect(await refused.json()).toMatchObject({
+      error: { code: -32600, data: { maxMessages: 50 } },
+    });
     expect(runs.count).toBe(0);
     const accepted = await post(url, batchOf(50, "count"), VERSION);
     expect(await messagesOf(accepted)).toHaveLength(50);
