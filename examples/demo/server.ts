@@ -2,12 +2,37 @@ import type { JWK } from "jose";
 import * as z from "zod";
 import { authorizationServer, devLogin, type LoginProvider } from "../../src/auth/index.ts";
 import { isLoopbackHost } from "../../src/http/origin.ts";
-import { McpServer, mcpApp, memoryEventStore } from "../../src/index.ts";
+import {
+  type Context,
+  McpServer,
+  mcpApp,
+  memoryEventStore,
+  resourceNotFound,
+} from "../../src/index.ts";
 import { memoryStore, type Store } from "../../src/storage/index.ts";
 
-/** The demo server: a small notes service. The same file serves every runtime. */
+/** Notes one person may keep, and the longest note: a real service bounds what it stores. */
+const MAX_NOTES = 1000;
+const MAX_NOTE_LENGTH = 10_000;
+
+/**
+ * The demo server: a small notes service where each person sees only their own notes, keyed
+ * by the subject of their token. Without an authorization server (`auth: false`) every caller
+ * is the same anonymous person. The same file serves every runtime.
+ */
 export function createDemoServer(): McpServer {
-  const notes = new Map<string, string>();
+  /** Each person's notes by id. Ids are unique across people, as a database would make them. */
+  const notebooks = new Map<string, Map<string, string>>();
+  let lastId = 0;
+  const notebook = (ctx: Context): Map<string, string> => {
+    const owner = ctx.auth?.subject ?? "";
+    let notes = notebooks.get(owner);
+    if (!notes) {
+      notes = new Map();
+      notebooks.set(owner, notes);
+    }
+    return notes;
+  };
   const mcp = new McpServer({
     name: "notes",
     version: "1.0.0",
@@ -18,14 +43,17 @@ export function createDemoServer(): McpServer {
     "add_note",
     {
       description: "Store a note",
-      input: z.object({ text: z.string().min(1).describe("The note") }),
+      input: z.object({ text: z.string().min(1).max(MAX_NOTE_LENGTH).describe("The note") }),
       output: z.object({ id: z.string() }),
       annotations: { destructiveHint: false },
       scopes: ["notes:write"],
     },
     async ({ text }, ctx) => {
+      const notes = notebook(ctx);
+      if (notes.size >= MAX_NOTES)
+        throw new Error(`You have ${MAX_NOTES} notes; that is the limit`);
       await ctx.progress(1, 2, "saving");
-      const id = String(notes.size + 1);
+      const id = String(++lastId);
       notes.set(id, text);
       ctx.log.info(`note ${id} saved by ${ctx.auth?.subject ?? "anonymous"}`);
       mcp.resourceUpdated(`notes://${id}`);
@@ -35,19 +63,28 @@ export function createDemoServer(): McpServer {
 
   mcp.tool(
     "list_notes",
-    { description: "List every note", annotations: { readOnlyHint: true } },
-    () => [...notes].map(([id, text]) => `${id}: ${text}`).join("\n") || "(no notes yet)",
+    { description: "List your notes", annotations: { readOnlyHint: true } },
+    (_args, ctx) =>
+      [...notebook(ctx)].map(([id, text]) => `${id}: ${text}`).join("\n") || "(no notes yet)",
   );
 
   mcp.resource(
     "notes://{id}",
     {
-      description: "A note",
+      description: "One of your notes",
       mimeType: "text/plain",
-      complete: { id: (value) => [...notes.keys()].filter((id) => id.startsWith(value)) },
-      list: () => [...notes.keys()].map((id) => ({ uri: `notes://${id}`, name: `note ${id}` })),
+      complete: {
+        id: (value, { ctx }) => [...notebook(ctx).keys()].filter((id) => id.startsWith(value)),
+      },
+      list: (ctx) =>
+        [...notebook(ctx).keys()].map((id) => ({ uri: `notes://${id}`, name: `note ${id}` })),
     },
-    ({ id }) => notes.get(id) ?? "",
+    ({ id }, ctx, uri) => {
+      // Someone else's note reads exactly like one that does not exist.
+      const text = notebook(ctx).get(id);
+      if (text === undefined) throw resourceNotFound(uri);
+      return text;
+    },
   );
 
   mcp.prompt(

@@ -739,7 +739,9 @@ export class McpClient {
   }
 
   #checkCapability(method: string): void {
-    const needed = REQUIRED_CAPABILITY[method];
+    const needed = Object.hasOwn(REQUIRED_CAPABILITY, method)
+      ? REQUIRED_CAPABILITY[method]
+      : undefined;
     if (!needed || !this.#strict.capabilities) return;
     const [name, sub] = needed;
     const capability = this.#negotiated?.serverCapabilities[name];

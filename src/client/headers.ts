@@ -67,7 +67,7 @@ export function requestMetadataHeaders(
   // The header must equal the body's version; the transport's own is only a fallback.
   if (typeof version === "string") headers["mcp-protocol-version"] = version;
   else if (fallbackVersion !== undefined) headers["mcp-protocol-version"] = fallbackVersion;
-  const field = NAME_FIELD[method];
+  const field = Object.hasOwn(NAME_FIELD, method) ? NAME_FIELD[method] : undefined;
   const name = field === undefined ? undefined : params?.[field];
   if (typeof name === "string") headers["mcp-name"] = encodeHeaderValue(name);
   return headers;
@@ -145,7 +145,9 @@ export function paramHeaders(
   const headers: Record<string, string> = {};
   for (const param of params) {
     let value: unknown = args;
-    for (const key of param.path) value = isObject(value) ? value[key] : undefined;
+    for (const key of param.path) {
+      value = isObject(value) && Object.hasOwn(value, key) ? value[key] : undefined;
+    }
     let text: string | undefined;
     if (typeof value === "string") text = value;
     else if (typeof value === "boolean") text = String(value);

@@ -1,5 +1,5 @@
 import { isContentBlock, isObject } from "../mcp/content.ts";
-import type { ContentBlock, JsonObject } from "../mcp/types.ts";
+import type { ContentBlock } from "../mcp/types.ts";
 
 /** Content in the shape most LLM APIs take for a tool's output, independent of any one API. */
 export type LlmContent =
@@ -98,7 +98,10 @@ function carries(content: readonly unknown[], structured: unknown): boolean {
 function canonical(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(canonical);
   if (!isObject(value)) return value;
-  const sorted: JsonObject = {};
-  for (const key of Object.keys(value).sort()) sorted[key] = canonical(value[key]);
-  return sorted;
+  // Built from entries: a key named `__proto__` stays a key, never the object's prototype.
+  return Object.fromEntries(
+    Object.keys(value)
+      .sort()
+      .map((key) => [key, canonical(value[key])]),
+  );
 }

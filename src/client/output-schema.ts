@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { isObject } from "../mcp/content.ts";
-import { describeIssues } from "../mcp/schema.ts";
+import { describeIssues, parseOwn } from "../mcp/schema.ts";
 import type { JsonObject } from "../mcp/types.ts";
 
 type Validator = z.ZodType | "uncompilable";
@@ -49,7 +49,7 @@ export class OutputSchemas {
     }
     if (entry.validator === "uncompilable")
       return { ok: "unchecked", reason: "uncompilable schema" };
-    const parsed = entry.validator.safeParse(structured);
+    const parsed = parseOwn(entry.validator, structured);
     return parsed.success ? { ok: true } : { ok: false, reason: describeIssues(parsed.error) };
   }
 }

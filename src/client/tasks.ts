@@ -92,11 +92,12 @@ export function parseTask(value: unknown, what: string): TaskInfo {
   const poll = value.pollIntervalMs ?? value.pollInterval;
   if (typeof poll === "number" && Number.isFinite(poll) && poll >= 0) info.pollIntervalMs = poll;
   if (isObject(value.inputRequests)) {
-    const requests: Record<string, JsonObject> = {};
-    for (const [key, request] of Object.entries(value.inputRequests)) {
-      if (isObject(request)) requests[key] = request;
-    }
-    info.inputRequests = requests;
+    // Built from entries: a key named `__proto__` stays a key, never the object's prototype.
+    info.inputRequests = Object.fromEntries(
+      Object.entries(value.inputRequests).filter((entry): entry is [string, JsonObject] =>
+        isObject(entry[1]),
+      ),
+    );
   }
   if (isObject(value.result)) info.result = value.result;
   const error = value.error;

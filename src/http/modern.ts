@@ -59,9 +59,10 @@ function headerValue(raw: string): string | undefined {
   }
 }
 
+/** The argument at a path; only own properties count, so nothing is read off a prototype. */
 function valueAt(args: unknown, path: readonly string[]): unknown {
   let node = args;
-  for (const key of path) node = isObject(node) ? node[key] : undefined;
+  for (const key of path) node = isObject(node) && Object.hasOwn(node, key) ? node[key] : undefined;
   return node;
 }
 

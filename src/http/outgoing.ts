@@ -6,11 +6,14 @@ interface Pending {
   reject(error: unknown): void;
   /** The session that may answer; undefined for stateless requests. */
   sessionId: string | undefined;
+  /** The caller that may answer (`principalOf` its token); "" on an open endpoint. */
+  principal: string;
 }
 
 /**
  * Server-to-client requests waiting for the client's answer. Ids are random, so a client
- * cannot answer a request that was sent to another.
+ * cannot answer a request that was sent to another; and only the caller the request went to
+ * (its session, and its token's issuer, subject and client) may answer, should an id leak.
  */
 export class OutgoingRequests {
   readonly #pending = new Map<RequestId, Pending>();
@@ -37,6 +40,7 @@ export class OutgoingRequests {
   open(
     sessionId: string | undefined,
     signal: AbortSignal | undefined,
+    principal = "",
   ): { id: string; result: Promise<JsonObject> } {
     const id = this.#idPrefix + crypto.randomUUID();
     const result = new Promise<JsonObject>((resolve, reject) => {
@@ -58,6 +62,7 @@ export class OutgoingRequests {
       signal?.addEventListener("abort", onAbort, { once: true });
       this.#pending.set(id, {
         sessionId,
+        principal,
         resolve: (value) => settle(() => resolve(value)),
         reject: (error) => settle(() => reject(error)),
       });
@@ -65,11 +70,16 @@ export class OutgoingRequests {
     return { id, result };
   }
 
-  /** Routes a client's response; false when no request of this session waits for it. */
-  settle(response: JsonRpcResponse, sessionId: string | undefined): boolean {
+  /**
+   * Routes a client's response; false when no request of this session and caller waits for
+   * it. `principal` is left out only for an answer another instance took on the session's
+   * behalf, which checked the caller against the session.
+   */
+  settle(response: JsonRpcResponse, sessionId: string | undefined, principal?: string): boolean {
     if (response.id === null) return false;
     const pending = this.#pending.get(response.id);
     if (!pending || pending.sessionId !== sessionId) return false;
+    if (principal !== undefined && pending.principal !== principal) return false;
     if ("result" in response) pending.resolve(response.result);
     else
       pending.reject(

@@ -14,7 +14,7 @@ export interface SessionOptions {
   tombstones?: number;
   /**
    * Share sessions between instances: each session's record (version, client, log level,
-   * subscriptions, subject) and the ids of ended sessions live in this Store, so any instance
+   * subscriptions, owner) and the ids of ended sessions live in this Store, so any instance
    * can serve any request of a session. Open streams stay with the instance that serves them.
    * `maxSessions` then bounds what each instance keeps in memory, and `tombstones` is unused:
    * ended ids are kept in the Store for a day.
@@ -37,8 +37,11 @@ export class Session extends Peer {
   standalone: SseStream | undefined;
   /** Reply streams that can still be resumed, by stream id. */
   streams: Map<string, SseStream> | undefined;
-  /** Who opened the session, when the endpoint is protected. */
-  subject: string | undefined;
+  /**
+   * Who opened the session (`principalOf` its token: issuer, subject and client); "" when the
+   * endpoint is open. Only that caller may use it.
+   */
+  principal = "";
   /** Messages about no request in particular (task status) go out on the GET stream. */
   override push = (message: JsonRpcNotification): void => {
     void this.standalone?.send(message);

@@ -21,8 +21,8 @@ export interface SessionRecord {
   rev: number;
   /** The negotiated protocol version. */
   v: string;
-  /** Who opened the session, on a protected endpoint. */
-  sub?: string;
+  /** Who opened the session (`principalOf` its token), on a protected endpoint. */
+  own?: string;
   ci?: Implementation;
   cc?: ClientCapabilities;
   ll?: LoggingLevel;
@@ -96,7 +96,7 @@ const MAX_ROUNDS = 8;
 
 function recordOf(session: Session, revision: number): SessionRecord {
   const record: SessionRecord = { rev: revision, v: session.protocolVersion };
-  if (session.subject !== undefined) record.sub = session.subject;
+  if (session.principal !== "") record.own = session.principal;
   if (session.clientInfo) record.ci = session.clientInfo;
   if (session.clientCapabilities) record.cc = session.clientCapabilities;
   if (session.logLevel) record.ll = session.logLevel;
@@ -109,7 +109,7 @@ function applyRecord(session: SharedSession, record: SessionRecord): void {
   session.applied = record;
   session.revision = record.rev;
   session.protocolVersion = record.v;
-  session.subject = record.sub;
+  session.principal = record.own ?? "";
   session.clientInfo = record.ci;
   session.clientCapabilities = record.cc;
   session.logLevel = record.ll;
@@ -126,7 +126,7 @@ function changed(session: SharedSession, record: SessionRecord): boolean {
   if (
     session.protocolVersion !== record.v ||
     session.logLevel !== record.ll ||
-    session.subject !== record.sub ||
+    session.principal !== (record.own ?? "") ||
     session.initialized !== (record.init === true) ||
     session.clientInfo !== record.ci ||
     session.clientCapabilities !== record.cc
@@ -140,7 +140,7 @@ function changed(session: SharedSession, record: SessionRecord): boolean {
   return false;
 }
 
-const SCALAR_FIELDS = ["v", "sub", "ci", "cc", "ll", "init"] as const;
+const SCALAR_FIELDS = ["v", "own", "ci", "cc", "ll", "init"] as const;
 
 /**
  * Applies what one request changed (`was` to `now`) onto the freshest record, so changes
@@ -244,17 +244,17 @@ export class SharedSessions {
   /**
    * The session an id names, for this caller: this instance's copy while fresh, else the
    * Store's record. "ended" for an id that was ended; undefined when unknown, expired, or
-   * opened by someone else.
+   * opened by another caller (`principalOf`: another issuer, subject or client).
    */
-  async find(
-    id: string,
-    subject: string | undefined,
-  ): Promise<SharedSession | "ended" | undefined> {
-    const local = this.#table.get(id) as SharedSession | undefined;
+  async find(id: string, principal: string): Promise<SharedSession | "ended" | undefined> {
     const now = Date.now();
-    if (local && now - local.checkedAt < this.#cacheMs) {
-      return local.subject === subject ? local : undefined;
+    const cached = this.#table.peek(id) as SharedSession | undefined;
+    // Another caller's session is not even marked used: it idles out as if never asked for.
+    if (cached && now - cached.checkedAt < this.#cacheMs && cached.principal !== principal) {
+      return undefined;
     }
+    const local = this.#table.get(id) as SharedSession | undefined;
+    if (local && now - local.checkedAt < this.#cacheMs) return local;
     const record = await this.#store.get<SessionRecord>(recordKey(id));
     if (!record) {
       // Ended elsewhere (its message lost) or expired: this copy goes too.
@@ -264,7 +264,7 @@ export class SharedSessions {
     const session = local ?? this.#table.adopt(record.v, id);
     if (record.rev >= session.revision) applyRecord(session, record);
     session.checkedAt = now;
-    if (record.sub !== subject) return undefined;
+    if ((record.own ?? "") !== principal) return undefined;
     if (now - session.touchedAt >= this.#touchMs) this.#touch(session, record);
     return session;
   }

@@ -105,10 +105,12 @@ export class SseStream {
     );
   }
 
-  /** Sends a message; with an event store, it is stored first and carries its id. */
-  send(message: JsonRpcMessage): Promise<void> {
+  /**
+   * Sends a message; with an event store, it is stored first and carries its id. `data` is its
+   * JSON when the caller has it already.
+   */
+  send(message: JsonRpcMessage, data: string = JSON.stringify(message)): Promise<void> {
     if (this.#closed) return Promise.resolve();
-    const data = JSON.stringify(message);
     const store = this.#options.eventStore;
     if (!store) {
       this.#write(sseEvent(data));

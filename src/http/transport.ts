@@ -12,7 +12,7 @@ import {
   parseMessage,
 } from "../mcp/jsonrpc.ts";
 import { declaredVersion } from "../mcp/modern.ts";
-import { type AuthInfo, type Exchange, Peer } from "../mcp/peer.ts";
+import { type AuthInfo, type Exchange, Peer, principalOf } from "../mcp/peer.ts";
 import { eventNotification, type McpServer, type ServerEvent } from "../mcp/server.ts";
 import type { JsonObject } from "../mcp/types.ts";
 import {
@@ -22,6 +22,7 @@ import {
   negotiateVersion,
   supportsBatching,
 } from "../mcp/versions.ts";
+import { type BatchLimits, batchLimits, batchTooLong, dispatchAll } from "./batch.ts";
 import { accepts, readBody } from "./body.ts";
 import { memoryBus } from "./bus.ts";
 import { badRequest, httpError } from "./errors.ts";
@@ -42,6 +43,16 @@ export interface StreamableHttpOptions extends OriginOptions {
   eventStore?: EventStore;
   /** Largest request body accepted, in bytes. Default 4 MiB. */
   maxBodyBytes?: number;
+  /**
+   * Most messages in one JSON-RPC batch (2025-03-26); a longer batch is refused whole with
+   * 400 and -32600, nothing in it acted on. Default 50.
+   */
+  maxBatchMessages?: number;
+  /**
+   * Reply bytes after which the requests of a batch not yet started are answered with -32600
+   * instead of being run (the replies already built are sent). Default 4 MiB.
+   */
+  maxBatchReplyBytes?: number;
   /** Accept requests whose Accept header lacks one of the required media types. */
   lenientAccept?: boolean;
   /** Keep-alive comment interval on open streams. Default 15 s; 0 turns it off. */
@@ -139,6 +150,7 @@ export class StreamableHttpTransport {
   readonly #options: StreamableHttpOptions;
   readonly #outgoing: OutgoingRequests;
   readonly #maxBody: number;
+  readonly #batch: BatchLimits;
   readonly #keepAliveMs: number;
   readonly #eventStore: EventStore | undefined;
   readonly #stopListening: () => void;
@@ -152,6 +164,7 @@ export class StreamableHttpTransport {
     this.server = server;
     this.#options = options;
     this.#maxBody = options.maxBodyBytes ?? 4 * 1024 * 1024;
+    this.#batch = batchLimits(options);
     this.#keepAliveMs = options.keepAliveMs ?? 15_000;
     const sessionOptions =
       options.sessions === true ? {} : options.sessions ? options.sessions : undefined;
@@ -310,6 +323,9 @@ export class StreamableHttpTransport {
     const raw: unknown[] = Array.isArray(body) ? body : [body];
     if (raw.length === 0)
       return httpError(400, ErrorCode.InvalidRequest, "Invalid Request: empty batch");
+    if (raw.length > this.#batch.maxMessages) {
+      return Response.json(failure(null, batchTooLong(this.#batch)), { status: 400 });
+    }
     const messages: JsonRpcMessage[] = [];
     for (const item of raw) {
       const parsed = parseMessage(item);
@@ -383,7 +399,7 @@ export class StreamableHttpTransport {
         if ("method" in message) {
           this.server.receive(message, peer);
         } else {
-          this.#outgoing.settle(message, peer.sessionId);
+          this.#outgoing.settle(message, peer.sessionId, this.#principal(c));
         }
       }
     }
@@ -395,8 +411,8 @@ export class StreamableHttpTransport {
     // The peer speaks the newest 2025 revision until initialize negotiates its own.
     const version = negotiateVersion(undefined, this.server.protocolVersions);
     const peer = this.sessions ? this.sessions.create(version) : new Peer(version);
-    // A session belongs to whoever opened it: another token's subject cannot use it.
-    if (this.sessions) (peer as Session).subject = this.#options.guard?.authenticate(c)?.subject;
+    // A session belongs to whoever opened it: the token's issuer, subject and client.
+    if (this.sessions) (peer as Session).principal = this.#principal(c);
     const response = await this.#reply(c, peer, [request], false, wantsSse);
     if (peer.sessionId !== undefined) {
       if (response.status !== 200) {
@@ -430,7 +446,7 @@ export class StreamableHttpTransport {
       if ("method" in message) {
         this.server.receive(message, session);
         if (message.method === "notifications/cancelled") await shared.cancel(session, message);
-      } else if (!this.#outgoing.settle(message, session.sessionId)) {
+      } else if (!this.#outgoing.settle(message, session.sessionId, session.principal)) {
         await shared.routeResponse(message as JsonRpcResponse, session.sessionId!);
       }
     }
@@ -454,7 +470,7 @@ export class StreamableHttpTransport {
   async #sharedSession(c: HonoContext): Promise<Session | Response> {
     const id = c.req.header("mcp-session-id");
     if (!id) return badRequest("the Mcp-Session-Id header is required");
-    const found = await this.#shared!.find(id, this.#options.guard?.authenticate(c)?.subject);
+    const found = await this.#shared!.find(id, this.#principal(c));
     if (found instanceof Session) return found;
     const message =
       found === "ended" || this.sessions!.wasEnded(id)
@@ -467,14 +483,20 @@ export class StreamableHttpTransport {
   #session(c: HonoContext): Session | Response {
     const id = c.req.header("mcp-session-id");
     if (!id) return badRequest("the Mcp-Session-Id header is required");
-    const session = this.sessions!.get(id);
-    if (session && session.subject === this.#options.guard?.authenticate(c)?.subject)
-      return session;
+    // Another caller's session answers exactly as an unknown one, and is not marked used.
+    const owned = this.sessions!.peek(id)?.principal === this.#principal(c);
+    const session = owned ? this.sessions!.get(id) : undefined;
+    if (session) return session;
     const message =
-      !session && this.sessions!.wasEnded(id)
+      !this.sessions!.peek(id) && this.sessions!.wasEnded(id)
         ? "Session ended; start a new one with initialize"
         : "Session not found";
     return httpError(404, ErrorCode.ConnectionClosed, message);
+  }
+
+  /** Who calls (`principalOf` the verified token); "" on an open endpoint. */
+  #principal(c: HonoContext): string {
+    return principalOf(this.#options.guard?.authenticate(c));
   }
 
   /**
@@ -520,14 +542,21 @@ export class StreamableHttpTransport {
         true,
         (message) => this.#push(peer, message),
         (method, params, options) =>
-          this.#clientRequest(peer, undefined, method, params, options.signal),
+          this.#clientRequest(peer, undefined, principalOf(auth), method, params, options.signal),
       );
-      const responses = (
-        await Promise.all(requests.map((r) => this.#dispatch(r, exchange)))
-      ).filter((response) => response !== undefined);
-      // Nothing is owed for cancelled requests.
-      if (responses.length === 0) return new Response(null, { status: 202 });
-      return new Response(JSON.stringify(batch ? responses : responses[0]), {
+      const answered: (string | undefined)[] = [];
+      await dispatchAll(
+        requests,
+        (r) => this.#dispatch(r, exchange),
+        (_response, json, index) => {
+          answered[index] = json;
+        },
+        this.#batch.maxReplyBytes,
+      );
+      // In request order; nothing is owed for cancelled requests.
+      const replies = answered.filter((json) => json !== undefined);
+      if (replies.length === 0) return new Response(null, { status: 202 });
+      return new Response(batch ? `[${replies.join(",")}]` : replies[0], {
         headers: JSON_HEADERS,
       });
     }
@@ -560,7 +589,7 @@ export class StreamableHttpTransport {
       },
       (method, params, options) => {
         streaming();
-        return this.#clientRequest(peer, stream, method, params, options.signal);
+        return this.#clientRequest(peer, stream, principalOf(auth), method, params, options.signal);
       },
     );
     if (resumable) {
@@ -569,10 +598,11 @@ export class StreamableHttpTransport {
       // Older clients may choke on an event without data: prime only those that expect it.
       if (session.protocolVersion >= "2025-11-25") stream.prime();
     }
-    const done = Promise.all(
-      requests.map((r) =>
-        this.#dispatch(r, exchange).then((response) => response && stream.send(response)),
-      ),
+    const done = dispatchAll(
+      requests,
+      (r) => this.#dispatch(r, exchange),
+      (response, json) => stream.send(response, json),
+      this.#batch.maxReplyBytes,
     ).then(() => "done" as const);
 
     // A resumable reply always streams, so the client learns the priming id at once.
@@ -644,6 +674,7 @@ export class StreamableHttpTransport {
   #clientRequest(
     peer: Peer,
     stream: SseStream | undefined,
+    principal: string,
     method: string,
     params: JsonObject,
     signal: AbortSignal | undefined,
@@ -652,7 +683,7 @@ export class StreamableHttpTransport {
     if (!target && this.#shared && peer.sessionId !== undefined) {
       // The GET stream may be open on another instance: the request goes there, and the
       // answer comes back here whichever instance the client posts it to.
-      const { id, result } = this.#outgoing.open(peer.sessionId, signal);
+      const { id, result } = this.#outgoing.open(peer.sessionId, signal, principal);
       this.#push(peer, { jsonrpc: "2.0", id, method, params });
       return result;
     }
@@ -664,7 +695,7 @@ export class StreamableHttpTransport {
         ),
       );
     }
-    const { id, result } = this.#outgoing.open(peer.sessionId, signal);
+    const { id, result } = this.#outgoing.open(peer.sessionId, signal, principal);
     void target.send({ jsonrpc: "2.0", id, method, params });
     return result;
   }

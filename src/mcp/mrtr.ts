@@ -29,7 +29,7 @@ export interface InputBinding {
   method: string;
   /** The request's arguments, without `_meta`, `inputResponses` and `requestState`. */
   params: JsonObject;
-  /** The authenticated caller, or "" for anonymous requests. */
+  /** The caller (`principalOf`: issuer, subject, client), or "" for anonymous requests. */
   principal: string;
 }
 

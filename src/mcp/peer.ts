@@ -25,12 +25,16 @@ export interface AuthInfo {
 }
 
 /**
- * The owner of what a caller leaves behind (tasks, multi round-trip state): its kind and
- * subject together, so a user and a client that happen to share a subject never share
- * anything. "" for anonymous callers.
+ * Who stands behind a request, as one opaque string: the caller's kind (user or client alone),
+ * the token's issuer (its `iss` claim), subject and client. What a caller creates (a 2025
+ * session, a task, a multi round-trip request state) belongs to this, so another client of the
+ * same user, the same subject at another issuer, or a client sharing a user's subject cannot
+ * use it. "" for an anonymous caller.
  */
 export function principalOf(auth: AuthInfo | undefined): string {
-  return auth ? `${auth.kind}:${auth.subject ?? ""}` : "";
+  if (!auth) return "";
+  const issuer = typeof auth.claims?.iss === "string" ? auth.claims.iss : "";
+  return JSON.stringify([auth.kind, issuer, auth.subject ?? "", auth.clientId ?? ""]);
 }
 
 /** Sends one server-to-client request and resolves with the client's result. */

@@ -4,7 +4,7 @@ import { isObject, text } from "./content.ts";
 import type { Context } from "./context.ts";
 import { ErrorCode, McpError } from "./jsonrpc.ts";
 import { Registration, type RegistrationHooks } from "./registration.ts";
-import { describeIssues } from "./schema.ts";
+import { describeIssues, parseOwn } from "./schema.ts";
 import type { ContentBlock, GetPromptResult, Icon, JsonObject, PromptMessage } from "./types.ts";
 
 export interface PromptConfig<A extends z.ZodObject | undefined> {
@@ -91,9 +91,12 @@ export class RegisteredPrompt extends Registration {
   }
 
   async get(args: unknown, ctx: Context): Promise<GetPromptResult> {
+    if (args !== undefined && args !== null && !isObject(args)) {
+      throw new McpError(ErrorCode.InvalidParams, "Invalid params: arguments must be an object");
+    }
     let parsed: unknown = args ?? {};
     if (this.config.args) {
-      const checked = this.config.args.safeParse(parsed);
+      const checked = parseOwn(this.config.args, parsed);
       if (!checked.success) {
         throw new McpError(
           ErrorCode.InvalidParams,

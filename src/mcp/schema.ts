@@ -26,9 +26,42 @@ export function describeIssues(error: z.ZodError): string {
     .join("; ");
 }
 
+/** A JSON object or array as JSON.parse makes them (not a Date, Map or class instance). */
+function isPlain(value: unknown): value is Record<string, unknown> {
+  if (typeof value !== "object" || value === null) return false;
+  const prototype: unknown = Object.getPrototypeOf(value);
+  return prototype === Object.prototype || prototype === null;
+}
+
+/** A deep copy whose objects have no prototype: only own properties can be read from it. */
+function detached(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(detached);
+  if (!isPlain(value)) return value;
+  const copy = Object.create(null) as Record<string, unknown>;
+  for (const key of Object.keys(value)) copy[key] = detached(value[key]);
+  return copy;
+}
+
+/** A deep copy with ordinary objects again, for handlers that expect them. */
+function attached(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(attached);
+  if (!isPlain(value)) return value;
+  return Object.fromEntries(Object.keys(value).map((key) => [key, attached(value[key])]));
+}
+
+/**
+ * Checks data from the wire against a zod schema by its own properties only. Zod reads every
+ * property a schema names, inherited ones too: `{}` would pass a `toString` or `constructor`
+ * argument of Object.prototype's (a function) to the schema, and on to the handler.
+ */
+export function parseOwn<T>(schema: z.ZodType<T>, value: unknown): z.ZodSafeParseResult<T> {
+  const parsed = schema.safeParse(detached(value));
+  return parsed.success ? { success: true, data: attached(parsed.data) as T } : parsed;
+}
+
 function fromZod(schema: z.ZodType): (value: unknown) => Validation {
   return (value) => {
-    const parsed = schema.safeParse(value);
+    const parsed = parseOwn(schema, value);
     return parsed.success
       ? { ok: true, value: parsed.data }
       : { ok: false, message: describeIssues(parsed.error) };

@@ -1,5 +1,5 @@
 import type { z } from "zod";
-import { type Completer, completionResult } from "./completion.ts";
+import { type Completer, completerFor, completionResult, contextArguments } from "./completion.ts";
 import { isObject } from "./content.ts";
 import { type AppState, Context } from "./context.ts";
 import {
@@ -115,6 +115,9 @@ function askingThrough(exchange: Exchange, round: InputRound): Exchange {
     request: (method, params, options) => round.ask(method, params, options.inputKey),
   };
 }
+
+/** Resource URIs one `subscriptions/listen` stream may watch. */
+const MAX_SUBSCRIPTIONS = 1000;
 
 /** Something a transport must pass on to connected clients. */
 export type ServerEvent =
@@ -520,7 +523,7 @@ export class McpServer {
     const uris = Array.isArray(requested.resourceSubscriptions)
       ? requested.resourceSubscriptions
           .filter((uri): uri is string => typeof uri === "string")
-          .slice(0, 1000)
+          .slice(0, MAX_SUBSCRIPTIONS)
       : undefined;
     if (uris) accepted.resourceSubscriptions = uris;
     const watched = new Set(uris);
@@ -587,21 +590,18 @@ export class McpServer {
       throw new McpError(ErrorCode.InvalidParams, "Invalid params: ref and argument are required");
     }
     const value = typeof argument.value === "string" ? argument.value : "";
-    const context =
-      isObject(params.context) && isObject(params.context.arguments)
-        ? (params.context.arguments as Record<string, string>)
-        : {};
+    const context = contextArguments(params.context);
     let completer: Completer | undefined;
     if (ref.type === "ref/prompt") {
       const prompt = this.prompts.get(stringParam(ref, "name"));
       if (!prompt)
         throw new McpError(ErrorCode.InvalidParams, `Unknown prompt: ${String(ref.name)}`);
-      completer = prompt.config.complete?.[argument.name];
+      completer = completerFor(prompt.config.complete, argument.name);
     } else if (ref.type === "ref/resource") {
       const uri = stringParam(ref, "uri");
       const resource = this.templates.get(uri) ?? this.resources.get(uri);
       if (!resource) throw resourceNotFound(uri);
-      completer = resource.config.complete?.[argument.name];
+      completer = completerFor(resource.config.complete, argument.name);
     } else {
       throw new McpError(ErrorCode.InvalidParams, "Invalid params: unknown ref type");
     }
@@ -635,14 +635,36 @@ export class McpServer {
     }
   }
 
+  /**
+   * Everything a request uses: one target, or for subscriptions/listen every resource it
+   * watches (hearing that a resource changed needs what reading it needs).
+   */
+  #targets(request: JsonRpcRequest): readonly Listed[] {
+    if (request.method === "subscriptions/listen") {
+      const params = request.params ?? {};
+      const wanted = isObject(params.notifications)
+        ? params.notifications.resourceSubscriptions
+        : undefined;
+      if (!Array.isArray(wanted)) return [];
+      const uris = new Set(
+        wanted.filter((uri) => typeof uri === "string").slice(0, MAX_SUBSCRIPTIONS),
+      );
+      return [...uris].flatMap((uri: string) => this.#resourceFor(uri)?.resource ?? []);
+    }
+    const target = this.#target(request);
+    return target ? [target] : [];
+  }
+
   /** The scopes a request needs beyond those of the endpoint: its tool's, resource's or prompt's. */
   requiredScopes(request: JsonRpcRequest): readonly string[] {
-    return this.#target(request)?.scopes ?? [];
+    const targets = this.#targets(request);
+    if (targets.length <= 1) return targets[0]?.scopes ?? [];
+    return [...new Set(targets.flatMap((target) => target.scopes))];
   }
 
   /** Whether a request uses a tool, resource or prompt that only a signed-in user may use. */
   requiresUser(request: JsonRpcRequest): boolean {
-    return this.#target(request)?.userRequired ?? false;
+    return this.#targets(request).some((target) => target.userRequired);
   }
 
   /** Narrows lists to what an authenticated caller may use. */

@@ -168,13 +168,20 @@ describe("broken connections", () => {
 });
 
 describe("volume", () => {
-  it("answers a large batch, every request with its own reply", async () => {
-    const batch = Array.from({ length: 2_000 }, (_, i) => ping(i));
+  it("answers a batch at the limit, every request with its own reply; refuses a longer one", async () => {
+    const batch = Array.from({ length: 50 }, (_, i) => ping(i));
     const response = await post(url, batch);
     expect(response.status).toBe(200);
     const replies = (await messagesOf(response)) as Json[];
-    expect(replies).toHaveLength(2_000);
-    expect(new Set(replies.map((reply) => reply.id)).size).toBe(2_000);
+    expect(replies).toHaveLength(50);
+    expect(new Set(replies.map((reply) => reply.id)).size).toBe(50);
+    const refused = await post(
+      url,
+      Array.from({ length: 2_000 }, (_, i) => ping(i)),
+    );
+    expect(refused.status).toBe(400);
+    expect(await refused.json()).toMatchObject({ id: null, error: { code: -32600 } });
+    await expectServes(url);
   });
 
   it("keeps concurrent requests apart: each reply goes to its own request", async () => {

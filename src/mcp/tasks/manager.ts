@@ -71,6 +71,7 @@ function notFound(): McpError {
   return new McpError(ErrorCode.InvalidParams, "Failed to retrieve task: Task not found");
 }
 
+/** Tasks belong to the token's issuer, subject and client; another client of the user sees none. */
 function ownerOf(exchange: Exchange): string {
   return principalOf(exchange.auth);
 }

@@ -23,7 +23,7 @@ export const RELATED_TASK = "io.modelcontextprotocol/related-task";
 /** One task as the Store keeps it. Plain JSON: any instance sharing the Store can read it. */
 export interface TaskRecord {
   taskId: string;
-  /** Who created it (`principalOf`: kind and subject); "" for anonymous callers. */
+  /** The caller that created it (`principalOf`: kind, issuer, subject, client); "" for anonymous. */
   owner: string;
   flavor: TaskFlavor;
   status: TaskStatus;
