@@ -1,7 +1,3 @@
-import type * as Dns from "node:dns";
-import type * as Http from "node:http";
-import type * as Https from "node:https";
-import type { LookupFunction, Socket } from "node:net";
 import { addressKey, isIpAddress, unbracket } from "./addresses.ts";
 
 /** Resolves a host name to every address it has. */
@@ -14,10 +10,60 @@ export type PinnedConnect = (
   addresses: readonly string[],
 ) => Promise<Response>;
 
+// The few pieces of node:dns and node:http(s) used here, typed by hand: this file is part of
+// the core, which is also type-checked for Workers, without Node's types.
+interface LookupAddress {
+  address: string;
+  family: number;
+}
+type Lookup = (
+  hostname: string,
+  options: { family?: number | string | undefined; all?: boolean | undefined },
+  callback: (error: Error | null, address: string | LookupAddress[], family?: number) => void,
+) => void;
+interface NodeSocket {
+  connecting: boolean;
+  remoteAddress?: string | undefined;
+  once(event: "connect", listener: () => void): unknown;
+}
+interface NodeIncoming {
+  statusCode?: number | undefined;
+  statusMessage?: string | undefined;
+  rawHeaders: string[];
+  complete: boolean;
+  on(event: "data", listener: (chunk: Uint8Array) => void): unknown;
+  on(event: "error", listener: (error: Error) => void): unknown;
+  once(event: "end" | "close", listener: () => void): unknown;
+  pause(): unknown;
+  resume(): unknown;
+  destroy(error?: unknown): unknown;
+}
+interface NodeOutgoing {
+  on(event: "error", listener: (error: Error) => void): unknown;
+  once(event: "socket", listener: (socket: NodeSocket) => void): unknown;
+  once(event: "response", listener: (response: NodeIncoming) => void): unknown;
+  destroy(error?: unknown): unknown;
+  end(body?: Uint8Array): unknown;
+}
+interface NodeHttp {
+  request(options: {
+    hostname: string;
+    port?: number;
+    path: string;
+    method: string;
+    headers: Record<string, string>;
+    agent: false;
+    lookup?: Lookup;
+  }): NodeOutgoing;
+}
 interface NodeNetwork {
-  dns: typeof Dns;
-  http: typeof Http;
-  https: typeof Https;
+  dns: {
+    promises: {
+      lookup(hostname: string, options: { all: true; verbatim: boolean }): Promise<LookupAddress[]>;
+    };
+  };
+  http: NodeHttp;
+  https: NodeHttp;
 }
 
 /**
@@ -35,9 +81,9 @@ function nodeNetwork(): NodeNetwork | undefined {
   const load = runtime?.getBuiltinModule;
   if (typeof load !== "function") return undefined;
   try {
-    const dns = load.call(runtime, "node:dns") as typeof Dns | undefined;
-    const http = load.call(runtime, "node:http") as typeof Http | undefined;
-    const https = load.call(runtime, "node:https") as typeof Https | undefined;
+    const dns = load.call(runtime, "node:dns") as NodeNetwork["dns"] | undefined;
+    const http = load.call(runtime, "node:http") as NodeHttp | undefined;
+    const https = load.call(runtime, "node:https") as NodeHttp | undefined;
     return dns && http && https ? { dns, http, https } : undefined;
   } catch {
     return undefined;
@@ -63,7 +109,7 @@ export function runtimeConnector(): PinnedConnect | undefined {
 const familyOf = (address: string): 4 | 6 => (address.includes(":") ? 6 : 4);
 
 /** A `lookup` for node:net that answers with the vetted addresses only. */
-function pinnedLookup(addresses: readonly string[]): LookupFunction {
+function pinnedLookup(addresses: readonly string[]): Lookup {
   return (hostname, options, callback) => {
     const wanted =
       options.family === 4 || options.family === "IPv4"
@@ -86,7 +132,7 @@ function pinnedLookup(addresses: readonly string[]): LookupFunction {
 }
 
 /** The response body as a Web stream that reads from the socket only as fast as it is pulled. */
-function webBody(response: Http.IncomingMessage): ReadableStream<Uint8Array> {
+function webBody(response: NodeIncoming): ReadableStream<Uint8Array> {
   let finished = false;
   return new ReadableStream<Uint8Array>({
     start(controller) {
@@ -161,7 +207,7 @@ async function pinnedRequest(
     const abort = () => outgoing.destroy(signal?.reason ?? new Error("Aborted"));
     signal?.addEventListener("abort", abort, { once: true });
     const done = () => signal?.removeEventListener("abort", abort);
-    outgoing.once("socket", (socket: Socket) => {
+    outgoing.once("socket", (socket) => {
       // Belt and braces: whatever the runtime did with `lookup`, the peer must be vetted.
       const vetted = new Set(addresses.map(addressKey));
       const verify = () => {
