@@ -1,5 +1,7 @@
-// Deno entry: `deno run --allow-net --allow-env --allow-read examples/deno.ts`. The app is
-// the same file every runtime serves; Deno resolves its packages from node_modules.
+// Deno entry: `deno run --allow-net --allow-env --allow-read --allow-sys=ca examples/deno.ts`.
+// The app is the same file every runtime serves; Deno resolves its packages from node_modules.
+// `--allow-sys=ca` lets the SSRF guard's pinned https connections (node:https) read the CA
+// store: without it, fetching a client metadata document or a jwks_uri over https fails.
 import type { Hono } from "hono";
 import { createDemoApp, demoOptionsFromEnv, loopbackIssuer } from "./demo/server.ts";
 

@@ -1,5 +1,6 @@
 /** @jsxImportSource hono/jsx */
 import { type Context, Hono } from "hono";
+import { BODY_LIMITS, readPageForm } from "./body.tsx";
 import { identityAssured, rememberConsent, rememberedConsent } from "./consent.ts";
 import { randomToken, timingSafeEqual } from "./crypto.ts";
 import { OAuthError } from "./errors.ts";
@@ -268,11 +269,15 @@ export function authorizeRoutes(as: AuthorizationServer): Hono {
   };
 
   routes.get("/authorize", (c) => start(c, new URL(c.req.url).searchParams));
-  routes.post("/authorize", async (c) => start(c, new URLSearchParams(await c.req.text())));
+  routes.post("/authorize", async (c) => {
+    const form = await readPageForm(c, BODY_LIMITS.authorize);
+    return form instanceof Response ? form : start(c, form);
+  });
 
   routes.post("/consent", async (c) => {
     await as.rateLimit(c, "consent");
-    const form = new URLSearchParams(await c.req.text());
+    const form = await readPageForm(c, BODY_LIMITS.form);
+    if (form instanceof Response) return form;
     const id = form.get("request_id") ?? "";
     const pending = id ? await as.store.get<PendingAuthorization>(pendingKey(id)) : undefined;
     const user = await identify(c);

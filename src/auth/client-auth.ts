@@ -108,12 +108,21 @@ async function assertionClient(
     throw invalidClient("Unknown client or not a private_key_jwt client");
   }
   let jwks: JSONWebKeySet | undefined = client.jwks as JSONWebKeySet | undefined;
+  let failure: unknown;
   if (!jwks && client.jwks_uri) {
     jwks = (
-      await safeFetchJson(client.jwks_uri, context.fetchOptions).catch(() => ({ json: undefined }))
+      await safeFetchJson(client.jwks_uri, context.fetchOptions).catch((error: unknown) => {
+        failure = error;
+        return { json: undefined };
+      })
     ).json as JSONWebKeySet | undefined;
   }
-  if (!jwks?.keys) throw invalidClient("The client's keys could not be loaded");
+  if (!jwks?.keys) {
+    // The same answer whatever the fetch found; the detail stays on `cause`.
+    throw new OAuthError("invalid_client", "The client's keys could not be loaded", {
+      cause: failure,
+    });
+  }
   let payload: Awaited<ReturnType<typeof jwtVerify>>["payload"];
   try {
     ({ payload } = await jwtVerify(assertion, createLocalJWKSet(jwks), {

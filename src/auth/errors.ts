@@ -33,9 +33,9 @@ export class OAuthError extends Error {
   constructor(
     code: OAuthErrorCode,
     description: string,
-    options: { status?: number; headers?: Record<string, string> } = {},
+    options: { status?: number; headers?: Record<string, string>; cause?: unknown } = {},
   ) {
-    super(description);
+    super(description, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = "OAuthError";
     this.code = code;
     this.status = options.status ?? STATUS[code] ?? 400;

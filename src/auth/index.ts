@@ -23,5 +23,5 @@ export {
   type AuthorizationServerOptions,
   authorizationServer,
 } from "./server.ts";
-export { FetchRefusedError, type SafeFetchOptions } from "./ssrf.ts";
+export { FetchRefusedError, type ResolveHost, type SafeFetchOptions } from "./ssrf.ts";
 export type { TokenLifetimes } from "./tokens.ts";

@@ -2,7 +2,7 @@ import type { Store } from "../storage/store.ts";
 import { type Client, type RegistrationRules, validateClientMetadata } from "./clients.ts";
 import { OAuthError } from "./errors.ts";
 import { METADATA_LIMITS } from "./metadata-limits.ts";
-import { FetchRefusedError, type SafeFetchOptions, safeFetchJson } from "./ssrf.ts";
+import { type SafeFetchOptions, safeFetchJson } from "./ssrf.ts";
 
 export interface MetadataDocumentOptions extends SafeFetchOptions {
   /** Accept Client ID Metadata Documents. Default true. */
@@ -65,8 +65,11 @@ export async function resolveMetadataDocument(
   try {
     fetched = await safeFetchJson(clientId, { maxBytes: 5 * 1024, ...options });
   } catch (error) {
-    const reason = error instanceof FetchRefusedError ? error.message : "fetch failed";
-    throw new OAuthError("invalid_client", `Could not use the client metadata document: ${reason}`);
+    // One answer whatever happened: what the fetch found (an address, a status, a timeout)
+    // would let a stranger map the network behind this server. The detail stays on `cause`.
+    throw new OAuthError("invalid_client", "The client metadata document could not be fetched", {
+      cause: error,
+    });
   }
   const document = fetched.json as Record<string, unknown>;
   if (typeof document !== "object" || document === null || document.client_id !== clientId) {

@@ -53,6 +53,16 @@ export function ErrorPage(props: { title: string; message: string }) {
   );
 }
 
+/** A short page for a request refused before it was understood (a body too large to read). */
+export function NoticePage(props: { title: string; message: string }) {
+  return (
+    <Page title={props.title}>
+      <h1>{props.title}</h1>
+      <p>{props.message}</p>
+    </Page>
+  );
+}
+
 export function ConsentPage(props: {
   pending: PendingAuthorization;
   userName: string;

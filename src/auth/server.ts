@@ -5,6 +5,7 @@ import { exposureOf } from "../http/exposure.ts";
 import type { AuthInfo } from "../mcp/peer.ts";
 import type { Store } from "../storage/store.ts";
 import { authorizeRoutes } from "./authorize.tsx";
+import { BODY_LIMITS, readOAuthBody } from "./body.tsx";
 import {
   type Client,
   ClientRegistry,
@@ -341,9 +342,10 @@ export class AuthorizationServer {
         });
       }
       await this.rateLimit(c, "register");
+      const text = await readOAuthBody(c, BODY_LIMITS.register);
       let body: unknown;
       try {
-        body = await c.req.json();
+        body = JSON.parse(text);
       } catch {
         throw new OAuthError("invalid_client_metadata", "The body must be JSON");
       }

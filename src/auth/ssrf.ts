@@ -1,7 +1,21 @@
 import { declaredOver, readCappedText } from "../http/body.ts";
 import { isLoopbackHost } from "../http/origin.ts";
+import {
+  isIpAddress,
+  isLoopbackAddress,
+  isPrivateNetworkAddress,
+  isPublicAddress,
+  unbracket,
+} from "./addresses.ts";
+import { type ResolveHost, runtimeConnector, runtimeResolver } from "./pinned-fetch.ts";
 
-/** Why an outbound fetch made on someone else's say-so was refused. */
+export type { ResolveHost } from "./pinned-fetch.ts";
+
+/**
+ * Why an outbound fetch made on someone else's say-so was refused. The message is the same
+ * for every URL, safe to show the peer that gave it; what the check or the fetch found (the
+ * addresses, the status, the network error) is on `cause`, for the operator only.
+ */
 export class FetchRefusedError extends Error {
   readonly code:
     | "ERR_URL_REFUSED"
@@ -9,15 +23,30 @@ export class FetchRefusedError extends Error {
     | "ERR_RESPONSE_TOO_LARGE"
     | "ERR_BAD_RESPONSE";
 
-  constructor(code: FetchRefusedError["code"], message: string, options?: { cause?: unknown }) {
-    super(message, options);
+  constructor(code: FetchRefusedError["code"], detail: string, options?: { cause?: unknown }) {
+    super(
+      code === "ERR_URL_REFUSED"
+        ? "The URL is not allowed: only https URLs of hosts with public addresses are fetched"
+        : "The URL could not be fetched",
+      { cause: new Error(detail, options) },
+    );
     this.name = "FetchRefusedError";
     this.code = code;
+  }
+
+  /** What was found, for logs: never show it to the peer. */
+  get detail(): string {
+    return this.cause instanceof Error ? this.cause.message : this.message;
   }
 }
 
 export interface SafeFetchOptions {
-  /** The fetch to use; default globalThis.fetch. */
+  /**
+   * The fetch to send requests with. Default: on Node, Bun and Deno, a connection pinned to
+   * the addresses that were checked; elsewhere (Workers) the global fetch. A fetch given here
+   * connects wherever it resolves the name itself: the addresses are still checked first,
+   * but a DNS answer that changes in between is not caught.
+   */
   fetch?: typeof fetch;
   /** Largest body read. Default 64 KiB. */
   maxBytes?: number;
@@ -25,102 +54,114 @@ export interface SafeFetchOptions {
   timeoutMs?: number;
   /** Redirects followed, each one checked again. Default 3. */
   maxRedirects?: number;
-  /** Allow http:// to loopback hosts (local development and tests only). */
+  /** Allow http:// to loopback hosts, and their loopback addresses (local development and tests only). */
   allowLoopback?: boolean;
   /**
-   * Resolves a host name to its addresses so they can be checked too (DNS rebinding to a
-   * private address). Node: `resolveHost` from portcullis/node. Without it, only literal
-   * addresses and well-known internal names are refused.
+   * Also allow private-network addresses (10/8, 172.16/12, 192.168/16, 100.64/10, fc00::/7),
+   * for a peer you run on your own network. Loopback, link-local and cloud metadata addresses
+   * stay refused. Default false.
    */
-  resolveHost?: (hostname: string) => Promise<readonly string[]>;
+  allowPrivateNetwork?: boolean;
+  /**
+   * Resolves a host name to its addresses, every one of which must be public. Default: the
+   * runtime's resolver on Node, Bun and Deno; none on Workers, where only the URL itself is
+   * checked (see the README on what protects a Worker).
+   */
+  resolveHost?: ResolveHost;
   headers?: Record<string, string>;
 }
 
-function ipv4Parts(host: string): number[] | undefined {
-  const parts = host.split(".");
-  if (parts.length !== 4) return undefined;
-  const numbers = parts.map((part) => (/^\d{1,3}$/.test(part) ? Number(part) : Number.NaN));
-  return numbers.every((n) => n >= 0 && n <= 255) ? numbers : undefined;
-}
-
-/** Whether an address is private, loopback, link-local, or otherwise not on the public internet. */
-export function isPrivateAddress(address: string): boolean {
-  const host = address.replace(/^\[|\]$/g, "").toLowerCase();
-  const v4 = ipv4Parts(host.startsWith("::ffff:") ? host.slice(7) : host);
-  if (v4) {
-    const [a, b] = v4 as [number, number, number, number];
-    return (
-      a === 0 ||
-      a === 10 ||
-      a === 127 ||
-      (a === 100 && b >= 64 && b <= 127) ||
-      (a === 169 && b === 254) ||
-      (a === 172 && b >= 16 && b <= 31) ||
-      (a === 192 && b === 168) ||
-      (a === 192 && b === 0) ||
-      (a === 198 && (b === 18 || b === 19)) ||
-      a >= 224
-    );
-  }
-  if (host.includes(":")) {
-    return (
-      host === "::" ||
-      host === "::1" ||
-      host.startsWith("fc") ||
-      host.startsWith("fd") ||
-      host.startsWith("fe8") ||
-      host.startsWith("fe9") ||
-      host.startsWith("fea") ||
-      host.startsWith("feb") ||
-      host.startsWith("ff") ||
-      host.startsWith("::ffff:")
-    );
-  }
-  return false;
-}
-
+/** Names that lead inside a network whatever DNS says about them. */
 const INTERNAL_NAMES = /(^|\.)(localhost|local|internal|intranet|lan|home\.arpa)$/i;
 
-/** Throws when a URL may not be fetched under the given rules. */
-export async function checkUrl(url: URL, options: SafeFetchOptions): Promise<void> {
-  const loopback = isLoopbackHost(url.hostname);
-  if (
-    url.protocol !== "https:" &&
-    !(options.allowLoopback && loopback && url.protocol === "http:")
-  ) {
-    throw new FetchRefusedError(
-      "ERR_URL_REFUSED",
-      `Refusing ${url.protocol} URL ${url.href}: https only`,
-    );
+function acceptable(address: string, options: SafeFetchOptions, loopbackHost: boolean): boolean {
+  return (
+    isPublicAddress(address) ||
+    (loopbackHost && options.allowLoopback === true && isLoopbackAddress(address)) ||
+    (options.allowPrivateNetwork === true && isPrivateNetworkAddress(address))
+  );
+}
+
+/**
+ * Checks a URL given by someone else and the addresses its host resolves to: https only (http
+ * to loopback when allowed), no credentials, no internal names, and every address public.
+ * Returns the vetted addresses to connect to, or undefined where the runtime cannot resolve
+ * names (then only the URL itself was checked). Throws FetchRefusedError ERR_URL_REFUSED.
+ */
+export async function checkUrl(
+  url: URL,
+  options: SafeFetchOptions,
+): Promise<readonly string[] | undefined> {
+  const refuse = (detail: string, cause?: unknown) =>
+    new FetchRefusedError("ERR_URL_REFUSED", `Refusing ${url.href}: ${detail}`, { cause });
+  const loopbackHost = isLoopbackHost(url.hostname);
+  const httpAllowed = options.allowLoopback === true && loopbackHost;
+  if (url.protocol !== "https:" && !(httpAllowed && url.protocol === "http:")) {
+    throw refuse(`${url.protocol} is not https`);
   }
-  if (url.username || url.password) {
-    throw new FetchRefusedError("ERR_URL_REFUSED", "Refusing a URL with credentials");
-  }
-  if (loopback && options.allowLoopback) return;
+  if (url.username || url.password) throw refuse("it carries credentials");
   // A fully qualified name ("localhost.", "x.internal.") resolves like the name without the dot.
-  const host = url.hostname.replace(/\.+$/, "");
-  if (isPrivateAddress(host) || INTERNAL_NAMES.test(host) || loopback) {
-    throw new FetchRefusedError("ERR_URL_REFUSED", `Refusing ${host}: not a public address`);
+  const host = unbracket(url.hostname).replace(/\.+$/, "");
+  if (isIpAddress(host)) {
+    if (!acceptable(host, options, loopbackHost)) throw refuse(`${host} is not a public address`);
+    return [host];
   }
-  if (options.resolveHost) {
-    const addresses = await options.resolveHost(host);
-    if (addresses.length === 0 || addresses.some(isPrivateAddress)) {
-      throw new FetchRefusedError(
-        "ERR_URL_REFUSED",
-        `Refusing ${host}: it resolves to a private address`,
-      );
-    }
+  if (INTERNAL_NAMES.test(host) && !httpAllowed) throw refuse(`${host} is an internal name`);
+  const resolve = options.resolveHost ?? runtimeResolver();
+  if (!resolve) return undefined;
+  let addresses: readonly string[];
+  try {
+    addresses = await resolve(host);
+  } catch (error) {
+    throw refuse(`${host} did not resolve`, error);
+  }
+  const refused = addresses.filter((address) => !acceptable(address, options, loopbackHost));
+  if (addresses.length === 0) throw refuse(`${host} has no address`);
+  if (refused.length) throw refuse(`${host} resolves to ${refused.join(", ")}`);
+  return addresses;
+}
+
+/**
+ * Sends one request to a URL given by someone else: checked with `checkUrl`, then connected
+ * only to the vetted addresses where the runtime allows (so a DNS answer that changes after
+ * the check cannot move the connection). Redirects are returned, never followed.
+ */
+export async function fetchChecked(
+  url: URL,
+  init: RequestInit,
+  options: SafeFetchOptions,
+): Promise<Response> {
+  const addresses = await checkUrl(url, options);
+  const connect = options.fetch || !addresses ? undefined : runtimeConnector();
+  try {
+    if (connect && addresses) return await connect(url, init, addresses);
+    return await (options.fetch ?? fetch)(url.href, { ...init, redirect: "manual" });
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new FetchRefusedError("ERR_FETCH_FAILED", `Could not fetch ${url.href}: ${reason}`, {
+      cause: error,
+    });
   }
 }
 
-async function readLimited(response: Response, maxBytes: number): Promise<string> {
+async function readLimited(response: Response, url: URL, maxBytes: number): Promise<string> {
   const tooLarge = () =>
-    new FetchRefusedError("ERR_RESPONSE_TOO_LARGE", `Response larger than ${maxBytes} bytes`);
+    new FetchRefusedError(
+      "ERR_RESPONSE_TOO_LARGE",
+      `${url.href} sent more than the limit of ${maxBytes} bytes`,
+    );
   if (declaredOver(response.headers, maxBytes)) {
     await response.body?.cancel().catch(() => undefined);
     throw tooLarge();
   }
-  const text = await readCappedText(response.body, maxBytes);
+  let text: string | undefined;
+  try {
+    text = await readCappedText(response.body, maxBytes);
+  } catch (error) {
+    throw new FetchRefusedError("ERR_FETCH_FAILED", `Reading ${url.href} failed`, {
+      cause: error,
+    });
+  }
   if (text === undefined) throw tooLarge();
   return text;
 }
@@ -133,41 +174,59 @@ export async function safeFetchJson(
   input: string,
   options: SafeFetchOptions = {},
 ): Promise<{ json: unknown; response: Response }> {
-  const doFetch = options.fetch ?? fetch;
   const signal = AbortSignal.timeout(options.timeoutMs ?? 5000);
   let url = new URL(input);
   for (let hop = 0; ; hop++) {
-    await checkUrl(url, options);
-    let response: Response;
-    try {
-      response = await doFetch(url, {
-        redirect: "manual",
-        signal,
-        headers: { accept: "application/json", ...options.headers },
-      });
-    } catch (error) {
-      throw new FetchRefusedError("ERR_FETCH_FAILED", `Could not fetch ${url.href}`, {
-        cause: error,
-      });
-    }
+    const response = await fetchChecked(
+      url,
+      { signal, headers: { accept: "application/json", ...options.headers } },
+      options,
+    );
     const location = response.headers.get("location");
     if (response.status >= 300 && response.status < 400 && location) {
-      await response.body?.cancel();
+      await response.body?.cancel().catch(() => undefined);
       if (hop >= (options.maxRedirects ?? 3)) {
-        throw new FetchRefusedError("ERR_BAD_RESPONSE", "Too many redirects");
+        throw new FetchRefusedError("ERR_BAD_RESPONSE", `${url.href}: too many redirects`);
       }
       url = new URL(location, url);
       continue;
     }
     if (!response.ok) {
-      await response.body?.cancel();
+      await response.body?.cancel().catch(() => undefined);
       throw new FetchRefusedError("ERR_BAD_RESPONSE", `${url.href} answered ${response.status}`);
     }
-    const text = await readLimited(response, options.maxBytes ?? 64 * 1024);
+    const text = await readLimited(response, url, options.maxBytes ?? 64 * 1024);
     try {
       return { json: JSON.parse(text), response };
-    } catch {
-      throw new FetchRefusedError("ERR_BAD_RESPONSE", `${url.href} did not return JSON`);
+    } catch (error) {
+      throw new FetchRefusedError("ERR_BAD_RESPONSE", `${url.href} did not return JSON`, {
+        cause: error,
+      });
     }
   }
+}
+
+/**
+ * A fetch for a library that makes its own requests (oauth4webapi): every request checked
+ * and pinned like `fetchChecked`, bounded in time and size, and never redirected.
+ */
+export function guardedFetch(
+  options: SafeFetchOptions,
+): (input: string | URL, init?: RequestInit) => Promise<Response> {
+  return async (input, init = {}) => {
+    const url = new URL(input);
+    const timeout = AbortSignal.timeout(options.timeoutMs ?? 10_000);
+    const signal = init.signal ? AbortSignal.any([init.signal, timeout]) : timeout;
+    const response = await fetchChecked(url, { ...init, signal }, options);
+    const empty = response.body === null || [204, 205, 304].includes(response.status);
+    const text = empty ? null : await readLimited(response, url, options.maxBytes ?? 64 * 1024);
+    const headers = new Headers(response.headers);
+    headers.delete("content-length");
+    headers.delete("content-encoding");
+    return new Response(text, {
+      status: response.status,
+      statusText: response.statusText,
+      headers,
+    });
+  };
 }

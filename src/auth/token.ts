@@ -1,4 +1,5 @@
 import { type Context, Hono } from "hono";
+import { BODY_LIMITS, readOAuthBody } from "./body.tsx";
 import { authenticateClient } from "./client-auth.ts";
 import type { Client } from "./clients.ts";
 import { randomToken } from "./crypto.ts";
@@ -7,7 +8,6 @@ import { canonicalResource } from "./resource-uri.ts";
 import type { AuthorizationServer } from "./server.ts";
 import type { Grant, TokenResponse } from "./tokens.ts";
 
-const MAX_FORM_BYTES = 16 * 1024;
 const NO_STORE = { "Cache-Control": "no-store", Pragma: "no-cache" };
 
 /** Parses a form body; parameters may not repeat (RFC 6749 §3.2). */
@@ -18,9 +18,7 @@ async function readForm(c: Context): Promise<URLSearchParams> {
       "Send the request as application/x-www-form-urlencoded",
     );
   }
-  const text = await c.req.text();
-  if (text.length > MAX_FORM_BYTES)
-    throw new OAuthError("invalid_request", "The request body is too large");
+  const text = await readOAuthBody(c, BODY_LIMITS.token);
   const form = new URLSearchParams(text);
   const seen = new Set<string>();
   for (const key of form.keys()) {

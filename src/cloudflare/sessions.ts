@@ -1,4 +1,5 @@
 import { DurableObject } from "cloudflare:workers";
+import { readBody } from "../http/body.ts";
 
 /** Anything that answers requests: a Hono app from `mcpApp()`, for instance. */
 export interface FetchHandler {
@@ -37,6 +38,12 @@ export interface SessionNamespace {
 export interface RouteToSessionOptions {
   /** The MCP endpoint's path. Default "/mcp". */
   path?: string;
+  /**
+   * The most of a POST body read to see whether it starts a session: the endpoint's own
+   * `maxBodyBytes`. A larger body starts nothing here and the app answers it with 413.
+   * Default 4 MiB, the endpoint's default.
+   */
+  maxBodyBytes?: number;
 }
 
 const SESSION_HEADER = "mcp-session-id";
@@ -50,10 +57,13 @@ const notFound = () =>
   );
 
 /** Whether a POST body starts a session: `initialize`, alone or in a batch. */
-async function startsSession(request: Request): Promise<boolean> {
+async function startsSession(request: Request, maxBytes: number): Promise<boolean> {
   let body: unknown;
   try {
-    body = await request.clone().json();
+    // The clone (a Workers Request) is read as a plain one.
+    const text = await readBody(request.clone() as unknown as Request, maxBytes);
+    if (text === undefined) return false;
+    body = JSON.parse(text);
   } catch {
     return false;
   }
@@ -90,7 +100,8 @@ export async function routeToSession(
   const presented = request.headers.get(SESSION_HEADER);
 
   if (presented === null) {
-    if (request.method !== "POST" || !(await startsSession(request))) return undefined;
+    const maxBytes = options.maxBodyBytes ?? 4 * 1024 * 1024;
+    if (request.method !== "POST" || !(await startsSession(request, maxBytes))) return undefined;
     const id = namespace.newUniqueId();
     const response = await namespace.get(id).fetch(withSessionHeader(request, undefined));
     const minted = response.headers.get(SESSION_HEADER);

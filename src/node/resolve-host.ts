@@ -2,9 +2,10 @@ import { lookup } from "node:dns/promises";
 import { isIP } from "node:net";
 
 /**
- * Every address a host name resolves to, for the SSRF checks of `safeFetch` and the OAuth
- * authorizer (`resolveHost` options): a name that leads to a private address is refused like
- * the address itself.
+ * Every address a host name resolves to, through the system resolver: what the SSRF checks
+ * (`resolveHost` options) already use by default on Node, Bun and Deno. Pass it, or your own
+ * resolver, to be explicit; a name that leads to a private address is refused like the
+ * address itself.
  */
 export async function resolveHost(hostname: string): Promise<readonly string[]> {
   const host = hostname.replace(/^\[|\]$/g, "");

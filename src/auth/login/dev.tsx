@@ -1,6 +1,7 @@
 /** @jsxImportSource hono/jsx */
 import { Hono } from "hono";
 import { isLoopbackHost } from "../../http/origin.ts";
+import { BODY_LIMITS, readPageForm } from "../body.tsx";
 import { timingSafeEqual } from "../crypto.ts";
 import type { LoginProvider } from "../login.ts";
 import { cspSource, DevLoginPage, pageHeaders } from "../pages.tsx";
@@ -57,11 +58,12 @@ export function devLogin(options: DevLoginOptions = {}): LoginProvider {
     routes(kit) {
       const routes = new Hono();
       routes.post("/", async (c) => {
-        const form = await c.req.parseBody();
-        const pendingId = typeof form.request_id === "string" ? form.request_id : "";
+        const form = await readPageForm(c, BODY_LIMITS.form);
+        if (form instanceof Response) return form;
+        const pendingId = form.get("request_id") ?? "";
         const pending = await kit.pending(pendingId);
-        const csrf = typeof form.csrf === "string" ? form.csrf : "";
-        const username = typeof form.username === "string" ? form.username.trim() : "";
+        const csrf = form.get("csrf") ?? "";
+        const username = (form.get("username") ?? "").trim();
         if (
           !pending ||
           !timingSafeEqual(csrf, pending.csrf) ||

@@ -3,6 +3,7 @@ import { getCookie, setCookie } from "hono/cookie";
 import * as oauth from "oauth4webapi";
 import { sha256 } from "../crypto.ts";
 import type { LoginProvider, User } from "../login.ts";
+import { guardedFetch, type ResolveHost } from "../ssrf.ts";
 
 export interface UpstreamOAuthOptions {
   /** The identity provider's issuer identifier (discovered through its metadata). */
@@ -24,7 +25,15 @@ export interface UpstreamOAuthOptions {
   keepTokens?: boolean;
   /** Permit http:// for a provider on loopback (tests and local development only). */
   allowInsecureRequests?: boolean;
-  /** For tests: the fetch to use. */
+  /**
+   * The provider runs on your own network: its discovery document and endpoints may resolve
+   * to private-network addresses (never loopback, link-local or cloud metadata ones). Default
+   * false: every request goes to public addresses only, as for any URL from a third party.
+   */
+  allowPrivateNetwork?: boolean;
+  /** Resolves the provider's host names. Default: the runtime's resolver (none on Workers). */
+  resolveHost?: ResolveHost;
+  /** The fetch to use (tests); requests are still checked, but not pinned to the checked addresses. */
   fetch?: typeof fetch;
 }
 
@@ -57,11 +66,21 @@ export function upstreamOAuth(options: UpstreamOAuthOptions): LoginProvider {
       : oauth.ClientSecretPost(options.clientSecret);
   };
   const protocol = options.protocol ?? "oidc";
+  // The discovery document names the endpoints: they are fetched under the same rules as any
+  // URL a third party gives us (public addresses, pinned connections, bounded replies).
+  const transport = guardedFetch({
+    allowLoopback: options.allowInsecureRequests === true,
+    allowPrivateNetwork: options.allowPrivateNetwork === true,
+    maxBytes: 256 * 1024,
+    timeoutMs: 10_000,
+    ...(options.resolveHost && { resolveHost: options.resolveHost }),
+    ...(options.fetch && { fetch: options.fetch }),
+  });
   /** Adds the transport options every oauth4webapi request takes. */
   const withTransport = <T extends object>(request: T): T => {
     const symbols = request as Record<symbol, unknown>;
     if (options.allowInsecureRequests) symbols[oauth.allowInsecureRequests] = true;
-    if (options.fetch) symbols[oauth.customFetch] = options.fetch;
+    symbols[oauth.customFetch] = transport;
     return request;
   };
   let metadata: Promise<oauth.AuthorizationServer> | undefined;

@@ -96,11 +96,19 @@ export interface OAuthAuthorizerOptions {
    */
   allowLoopback?: boolean;
   /**
-   * Resolves host names so that names pointing at private addresses are refused too
-   * (`resolveHost` from portcullis/node).
+   * Also allow metadata and endpoints on private-network addresses (10/8, 172.16/12,
+   * 192.168/16, 100.64/10, fc00::/7), for servers on your own network. Default false.
+   */
+  allowPrivateNetwork?: boolean;
+  /**
+   * Resolves host names; every address must be public. Default: the runtime's resolver on
+   * Node, Bun and Deno (where connections then go only to the addresses checked).
    */
   resolveHost?: (hostname: string) => Promise<readonly string[]>;
-  /** The fetch for metadata, registration and token requests. Default: the global fetch. */
+  /**
+   * The fetch for metadata, registration and token requests. Default: connections pinned to
+   * the checked addresses on Node, Bun and Deno; the global fetch elsewhere.
+   */
   fetch?: typeof fetch;
   /** Time limit for each of those requests, body included. Default 10 s. */
   timeoutMs?: number;
@@ -326,8 +334,9 @@ export class OAuthAuthorizer implements Authorizer {
   #bindUrl(url: URL): void {
     this.#serverUrl = url;
     this.#policy = {
-      fetch: this.#options.fetch ?? globalThis.fetch,
+      fetch: this.#options.fetch,
       allowLoopback: this.#options.allowLoopback ?? isLoopbackHost(url.hostname),
+      allowPrivateNetwork: this.#options.allowPrivateNetwork,
       resolveHost: this.#options.resolveHost,
       timeoutMs: this.#options.timeoutMs ?? 10_000,
       maxBytes: this.#options.maxResponseBytes ?? 256 * 1024,

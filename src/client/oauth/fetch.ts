@@ -1,31 +1,46 @@
-import { checkUrl, FetchRefusedError } from "../../auth/ssrf.ts";
+import { checkUrl, FetchRefusedError, fetchChecked, type ResolveHost } from "../../auth/ssrf.ts";
 import { AuthorizationError, findAuthorizationError } from "./errors.ts";
 
 /** The limits every request the authorizer makes on a server's say-so is held to. */
 export interface FetchPolicy {
-  fetch: typeof fetch;
+  /** Undefined: connections pinned to the checked addresses where the runtime can (Node, Bun, Deno). */
+  fetch?: typeof fetch | undefined;
   /** http:// to loopback hosts; everything else must be https to a public address. */
   allowLoopback: boolean;
-  resolveHost?: ((hostname: string) => Promise<readonly string[]>) | undefined;
+  /** Private-network addresses too (never loopback, link-local or metadata ones). */
+  allowPrivateNetwork?: boolean | undefined;
+  resolveHost?: ResolveHost | undefined;
   timeoutMs: number;
   maxBytes: number;
   maxRedirects: number;
 }
 
+function safeFetchOptions(policy: FetchPolicy) {
+  return {
+    allowLoopback: policy.allowLoopback,
+    ...(policy.allowPrivateNetwork && { allowPrivateNetwork: true }),
+    ...(policy.resolveHost && { resolveHost: policy.resolveHost }),
+    ...(policy.fetch && { fetch: policy.fetch }),
+  };
+}
+
+/** The guard's refusal as ours; the person running the client is told what was found. */
+function asAuthorizationError(error: unknown, url: URL): AuthorizationError {
+  if (error instanceof FetchRefusedError) {
+    const code = error.code === "ERR_URL_REFUSED" ? "ERR_URL_REFUSED" : "ERR_FETCH_FAILED";
+    return new AuthorizationError(code, error.detail, { cause: error });
+  }
+  return new AuthorizationError("ERR_URL_REFUSED", `Refusing ${url.href}: ${String(error)}`, {
+    cause: error,
+  });
+}
+
 /** Throws AuthorizationError ERR_URL_REFUSED when a URL breaks the policy. */
 export async function checkTarget(url: URL, policy: FetchPolicy): Promise<void> {
   try {
-    await checkUrl(url, {
-      allowLoopback: policy.allowLoopback,
-      ...(policy.resolveHost && { resolveHost: policy.resolveHost }),
-    });
+    await checkUrl(url, safeFetchOptions(policy));
   } catch (error) {
-    if (error instanceof FetchRefusedError) {
-      throw new AuthorizationError("ERR_URL_REFUSED", error.message, { cause: error });
-    }
-    throw new AuthorizationError("ERR_URL_REFUSED", `Refusing ${url.href}: ${String(error)}`, {
-      cause: error,
-    });
+    throw asAuthorizationError(error, url);
   }
 }
 
@@ -111,19 +126,16 @@ export async function guardedFetch(
   const method = (init.method ?? "GET").toUpperCase();
   let url = new URL(input);
   for (let hop = 0; ; hop++) {
-    await checkTarget(url, policy);
     let response: Response;
     try {
-      response = await policy.fetch(url.href, { ...init, redirect: "manual", signal });
+      response = await fetchChecked(url, { ...init, signal }, safeFetchOptions(policy));
     } catch (error) {
       if (timeout.aborted) {
         throw new AuthorizationError("ERR_FETCH_TIMEOUT", `${url.href} did not answer in time`, {
           cause: error,
         });
       }
-      throw new AuthorizationError("ERR_FETCH_FAILED", `Could not reach ${url.href}`, {
-        cause: error,
-      });
+      throw asAuthorizationError(error, url);
     }
     const location = response.headers.get("location");
     if (method === "GET" && response.status >= 300 && response.status < 400 && location) {

@@ -1,4 +1,4 @@
-import { checkUrl, FetchRefusedError } from "../../auth/ssrf.ts";
+import { checkUrl, FetchRefusedError, fetchChecked, type ResolveHost } from "../../auth/ssrf.ts";
 import { isObject } from "../content.ts";
 import { ErrorCode, McpError } from "../jsonrpc.ts";
 import type { JsonObject } from "../types.ts";
@@ -11,10 +11,11 @@ export interface WebhookOptions {
   /** Allow http:// to loopback hosts (local development and tests only). Default false. */
   allowLoopback?: boolean;
   /**
-   * Resolves a host name to its addresses so private ones are refused too (DNS rebinding).
-   * Node: `resolveHost` from portcullis/node. Without it only literal addresses are checked.
+   * Resolves a host name to its addresses, every one of which must be public. Default: the
+   * runtime's resolver on Node, Bun and Deno, and deliveries connect only to the addresses
+   * checked; none on Workers, where only the URL itself is checked.
    */
-  resolveHost?: (hostname: string) => Promise<readonly string[]>;
+  resolveHost?: ResolveHost;
   /** Deliveries tried per webhook. Default 5. */
   maxAttempts?: number;
   /** Wait before the first retry; it doubles after each failure. Default 1 s. */
@@ -80,6 +81,8 @@ export async function requestedWebhook(
   try {
     await checkUrl(url, options);
   } catch (error) {
+    // The same answer for every refused URL: what its name resolves to is not the caller's
+    // business (a way to map the network behind this server).
     if (error instanceof FetchRefusedError) throw invalid(error.message);
     throw error;
   }
@@ -135,26 +138,34 @@ export class WebhookSender {
     let reason = "";
     for (let attempt = 1; attempt <= attempts; attempt++) {
       try {
-        // Checked again at each attempt: the name may resolve elsewhere by now.
-        await checkUrl(new URL(target.url), this.#options);
+        // Checked again at each attempt (the name may resolve elsewhere by now), and sent
+        // only to the addresses that passed.
         const timestamp = Math.floor(Date.now() / 1000);
-        const response = await fetch(target.url, {
-          method: "POST",
-          redirect: "manual",
-          signal: AbortSignal.timeout(this.#options.timeoutMs ?? 10_000),
-          headers: {
-            "content-type": "application/json",
-            "webhook-id": id,
-            "webhook-timestamp": String(timestamp),
-            "webhook-signature": await signWebhook(target.key, id, timestamp, body),
+        const response = await fetchChecked(
+          new URL(target.url),
+          {
+            method: "POST",
+            signal: AbortSignal.timeout(this.#options.timeoutMs ?? 10_000),
+            headers: {
+              "content-type": "application/json",
+              "webhook-id": id,
+              "webhook-timestamp": String(timestamp),
+              "webhook-signature": await signWebhook(target.key, id, timestamp, body),
+            },
+            body,
           },
-          body,
-        });
+          this.#options,
+        );
         await response.body?.cancel().catch(() => undefined);
         if (response.status >= 200 && response.status < 300) return;
         reason = `answered ${response.status}`;
       } catch (error) {
-        reason = error instanceof Error ? error.message : String(error);
+        reason =
+          error instanceof FetchRefusedError
+            ? error.detail
+            : error instanceof Error
+              ? error.message
+              : String(error);
         if (error instanceof FetchRefusedError && error.code === "ERR_URL_REFUSED") {
           this.#options.onFailure?.({ taskId, url: target.url, attempts: attempt, reason });
           return;

@@ -58,12 +58,17 @@ const json = (body: unknown, headers: Record<string, string> = {}) =>
     headers: { "content-type": "application/json", ...headers },
   });
 
+/** The stand-in web servers' names resolve to a public address (there is no DNS here). */
+const publicDns = async () => ["93.184.216.34"];
+
 async function serverWith(
   routes: Record<string, Handler>,
   options: Partial<MetadataDocumentOptions> = {},
 ): Promise<{ server: TestServer; calls: string[] }> {
   const fake = upstream(routes);
-  const server = await startServer({ metadataDocuments: { fetch: fake.fetch, ...options } });
+  const server = await startServer({
+    metadataDocuments: { fetch: fake.fetch, resolveHost: publicDns, ...options },
+  });
   return { server, calls: fake.calls };
 }
 

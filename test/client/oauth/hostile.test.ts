@@ -283,6 +283,30 @@ describe("requests to private addresses are refused before any connection", () =
     expect(hosts(seen)).not.toContain("login.example-looks-public.test");
   });
 
+  it("connects where its own check said, not where the system resolver would (pinned)", async () => {
+    // The authorization server's name is vetted as a public address; a fetch that resolved
+    // the name again itself would reach the fake server on 127.0.0.1 instead.
+    const { mcp, asRequests } = await setup({
+      prm: (base, issuer) => ({
+        resource: `${base}/mcp`,
+        authorization_servers: [issuer.replace("127.0.0.1", "localhost")],
+      }),
+    });
+    const asked: string[] = [];
+    const error = await failure(mcp, {
+      redirect: approving().redirect,
+      timeoutMs: 2000,
+      resolveHost: async (host) => {
+        asked.push(host);
+        return ["93.184.216.34"];
+      },
+    });
+    expect(["ERR_FETCH_FAILED", "ERR_FETCH_TIMEOUT"]).toContain(error.code);
+    expect(asked.length).toBeGreaterThan(0);
+    expect(new Set(asked)).toEqual(new Set(["localhost"]));
+    expect(asRequests).toEqual([]);
+  });
+
   it("a token endpoint on a private address: the code is never sent there", async () => {
     const { mcp, asRequests } = await setup({
       as: { metadata: { token_endpoint: "https://10.0.0.1/token" } },
