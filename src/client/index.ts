@@ -1,3 +1,4 @@
+export { ServerEndpoint, type ServerEndpointOptions } from "../mcp/channel.ts";
 export type { Authorizer } from "./auth-seam.ts";
 export {
   type CallToolOptions,
@@ -9,7 +10,6 @@ export {
   type StartToolOptions,
 } from "./client.ts";
 export type { InboundRequest, Progress, RequestOptions } from "./connection.ts";
-export { ServerEndpoint, type ServerEndpointOptions } from "./endpoint.ts";
 export {
   type ClientWarning,
   ErrorCode,
