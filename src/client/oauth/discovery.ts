@@ -199,3 +199,59 @@ export async function discoverLegacyServer(
     code_challenge_methods_supported: ["S256"],
   };
 }
+
+/** Where a server's tokens come from, as discovered. */
+export interface Target {
+  serverUrl: URL;
+  /** The resource indicator, exactly as published. */
+  resource: string;
+  issuer: string;
+  as: AuthorizationServer;
+  scopesSupported?: string[];
+}
+
+export interface TargetOptions {
+  /** The issuer to pick when the resource names several (the pre-registered client's). */
+  preferredIssuer?: string | undefined;
+  /** Follow the 2025-03-26 rules for servers without resource metadata. */
+  legacyDiscovery: boolean;
+  /** Authorization server metadata already fetched, by issuer; filled in here. */
+  servers: Map<string, AuthorizationServer>;
+}
+
+/**
+ * Where `serverUrl`'s tokens come from: its protected resource metadata, then the metadata of
+ * the authorization server it names; or, for a 2025-03-26 server without resource metadata,
+ * the authorization server at its origin.
+ */
+export async function discoverTarget(
+  policy: FetchPolicy,
+  serverUrl: URL,
+  resourceMetadataUrl: string | undefined,
+  options: TargetOptions,
+): Promise<Target> {
+  const prm = await discoverResource(policy, serverUrl, resourceMetadataUrl);
+  if (prm) {
+    const wanted = options.preferredIssuer;
+    const issuer =
+      wanted !== undefined && prm.authorizationServers.includes(wanted)
+        ? wanted
+        : prm.authorizationServers[0]!;
+    let as = options.servers.get(issuer);
+    if (!as) {
+      as = await discoverAuthorizationServer(policy, issuer);
+      options.servers.set(issuer, as);
+    }
+    const target: Target = { serverUrl, resource: prm.resource, issuer, as };
+    if (prm.scopesSupported) target.scopesSupported = prm.scopesSupported;
+    return target;
+  }
+  if (options.legacyDiscovery) {
+    const as = await discoverLegacyServer(policy, serverUrl);
+    return { serverUrl, resource: canonicalResource(serverUrl.href)!, issuer: as.issuer, as };
+  }
+  throw new AuthorizationError(
+    "ERR_METADATA_NOT_FOUND",
+    `${serverUrl.href} publishes no protected resource metadata`,
+  );
+}
