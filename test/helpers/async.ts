@@ -18,7 +18,7 @@ export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-/** Resolves once `condition` holds, checking every few milliseconds; the test's timeout bounds it. */
+/** Resolves once `condition` holds, checking every few ms; the test's timeout bounds it. */
 export async function until(condition: () => boolean): Promise<void> {
   while (!condition()) await sleep(5);
 }

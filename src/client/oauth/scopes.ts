@@ -1,11 +1,11 @@
 import { AuthorizationError } from "./errors.ts";
 
 /** A scope set as one string: the key authorizations are counted under, and the `scope` sent. */
-export function scopeKey(scopes: Iterable<string>): string {
+function scopeKey(scopes: Iterable<string>): string {
   return [...new Set(scopes)].sort().join(" ");
 }
 
-export function splitScope(scope: string | undefined): string[] {
+function splitScope(scope: string | undefined): string[] {
   return scope ? scope.split(/\s+/).filter(Boolean) : [];
 }
 
