@@ -13,7 +13,7 @@ import type { RequestOptions } from "./connection.ts";
 import { ClientCore } from "./core.ts";
 import { InboundRequests } from "./inbound.ts";
 import { Lifecycle } from "./lifecycle.ts";
-import { type ListKind, Lists, PROMPTS, RESOURCE_TEMPLATES, RESOURCES } from "./lists.ts";
+import { Lists, PROMPTS, RESOURCE_TEMPLATES, RESOURCES } from "./lists.ts";
 import { deliverNotification } from "./notifications.ts";
 import type {
   CallToolOptions,
@@ -62,7 +62,6 @@ export class McpClient {
   readonly #lists: Lists;
   readonly #tools: ToolCalls;
   readonly #subscriptions: Subscriptions;
-  readonly #toolList: ListKind<"tools", Tool>;
 
   constructor(options: McpClientOptions) {
     const core = new ClientCore(options);
@@ -76,12 +75,7 @@ export class McpClient {
     this.#lists = new Lists(core, (method, params, options) =>
       requests.call(method, params, options),
     );
-    this.#toolList = { method: "tools/list", key: "tools", take: (items) => catalog.take(items) };
-    this.#tools = new ToolCalls(core, requests, inbound, catalog, async (options) => {
-      for await (const _tool of this.tools(options)) {
-        // Listing records every tool's header arguments.
-      }
-    });
+    this.#tools = new ToolCalls(core, requests, inbound, catalog, this.#lists);
     this.#lifecycle = new Lifecycle(core, {
       inbound,
       subscriptions,
@@ -170,12 +164,12 @@ export class McpClient {
     params: { cursor?: string } = {},
     options: RequestOptions = {},
   ): Promise<ListToolsResult> {
-    return this.#lists.page(this.#toolList, params, options);
+    return this.#lists.page(this.#tools.toolList, params, options);
   }
 
   /** Every tool, across pages. */
   tools(options: RequestOptions = {}): AsyncGenerator<Tool> {
-    return this.#lists.all(this.#toolList, options);
+    return this.#lists.all(this.#tools.toolList, options);
   }
 
   listResources(

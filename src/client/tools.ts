@@ -8,36 +8,42 @@ import type { RequestOptions } from "./connection.ts";
 import type { ClientCore } from "./core.ts";
 import { TaskError, TransportError } from "./errors.ts";
 import type { InboundRequests } from "./inbound.ts";
-import type { ListKind } from "./lists.ts";
+import type { ListKind, Lists } from "./lists.ts";
 import type { CallToolOptions, StartToolOptions } from "./options.ts";
 import type { Requests } from "./requests.ts";
 import { abortable } from "./signals.ts";
 import { parseTask, WEBHOOK_META } from "./task-info.ts";
 import { TaskHandle, type TaskOps, type TaskWaitOptions } from "./tasks.ts";
 import type { ToolCatalog } from "./tool-catalog.ts";
-import type { TaskInfo } from "./types.ts";
+import type { TaskInfo, Tool } from "./types.ts";
 
 export class ToolCalls {
   readonly #core: ClientCore;
   readonly #requests: Requests;
   readonly #inbound: InboundRequests;
   readonly #catalog: ToolCatalog;
-  /** Lists the tools again, which records their header arguments afresh. */
-  readonly #relist: (options: RequestOptions) => Promise<void>;
+  readonly #lists: Lists;
 
   constructor(
     core: ClientCore,
     requests: Requests,
     inbound: InboundRequests,
     catalog: ToolCatalog,
-    relist: (options: RequestOptions) => Promise<void>,
+    lists: Lists,
   ) {
     this.#core = core;
     this.#requests = requests;
     this.#inbound = inbound;
     this.#catalog = catalog;
-    this.#relist = relist;
+    this.#lists = lists;
   }
+
+  /** tools/list, whose pages the catalog takes in. */
+  readonly toolList: ListKind<"tools", Tool> = {
+    method: "tools/list",
+    key: "tools",
+    take: (items) => this.#catalog.take(items),
+  };
 
   /** tasks/list (2025-11-25): 2026-07-28 has no such request. */
   readonly taskList: ListKind<"tasks", TaskInfo> = {
@@ -223,7 +229,9 @@ export class ToolCalls {
     } catch (error) {
       if (!(error instanceof McpError) || error.code !== ErrorCode.HeaderMismatch) throw error;
       const before = this.#catalog.headerFingerprint(name);
-      await this.#relist(options);
+      for await (const _tool of this.#lists.all(this.toolList, options)) {
+        // Listing records every tool's header arguments afresh.
+      }
       if (this.#catalog.headerFingerprint(name) === before) throw error;
       return send();
     }
