@@ -3,12 +3,7 @@ import { ErrorCode, McpError } from "../mcp/jsonrpc.ts";
 import { META } from "../mcp/modern.ts";
 import type { Implementation, JsonObject } from "../mcp/types.ts";
 import type { Connection, RequestOptions } from "./connection.ts";
-import {
-  type ClientWarning,
-  ProtocolError,
-  ProtocolVersionError,
-  TransportError,
-} from "./errors.ts";
+import { ProtocolError, ProtocolVersionError, TransportError } from "./errors.ts";
 import {
   acceptVersion,
   CLIENT_VERSIONS,
@@ -41,8 +36,8 @@ export interface HandshakeOptions {
   protocolVersion?: string;
   /** What this server spoke last time: "legacy" goes straight to initialize. */
   remembered?: Era | undefined;
-  strictContract: boolean;
-  warn(warning: ClientWarning): void;
+  /** A reply lacks what the spec requires: throws in strict mode, else reports it. */
+  breach(message: string): void;
   request?: RequestOptions;
   /** The probe's time limit when `request.timeoutMs` is not given. */
   probeTimeoutMs: number;
@@ -221,11 +216,7 @@ function eraSignal(error: unknown): boolean {
 }
 
 function contract(options: HandshakeOptions, method: string) {
-  return (field: string) => {
-    const message = `The ${method} result has no valid "${field}"`;
-    if (options.strictContract) throw new ProtocolError("ERR_CONTRACT", message);
-    options.warn({ code: "contract", message });
-  };
+  return (field: string) => options.breach(`The ${method} result has no valid "${field}"`);
 }
 
 function discovered(

@@ -2,7 +2,7 @@
  * The request metadata headers of 2026-07-28 Streamable HTTP: `Mcp-Method`, `Mcp-Name`, and
  * the `Mcp-Param-*` mirrors of tool arguments a tool's inputSchema marks with `x-mcp-header`.
  */
-import { isObject } from "../mcp/content.ts";
+import { isObject, toBase64 } from "../mcp/content.ts";
 import { META } from "../mcp/modern.ts";
 import type { JsonObject } from "../mcp/types.ts";
 
@@ -40,19 +40,15 @@ const NAME_FIELD: Record<string, string> = {
   "tasks/cancel": "taskId",
 };
 
-function base64(text: string): string {
-  let binary = "";
-  for (const byte of new TextEncoder().encode(text)) binary += String.fromCharCode(byte);
-  return btoa(binary);
-}
-
 /**
  * A header value for `text`: as is when it is plain visible ASCII, else (or when it could be
  * mistaken for one) the `=?base64?…?=` sentinel form of its UTF-8 bytes.
  */
 export function encodeHeaderValue(text: string): string {
   const sentinel = text.startsWith("=?base64?") && text.endsWith("?=");
-  return PLAIN.test(text) && !sentinel ? text : `=?base64?${base64(text)}?=`;
+  return PLAIN.test(text) && !sentinel
+    ? text
+    : `=?base64?${toBase64(new TextEncoder().encode(text))}?=`;
 }
 
 /** The metadata headers of a 2026-07-28 request or notification, from its body. */

@@ -1,7 +1,7 @@
 import { declaredOver, readCappedText } from "../http/body.ts";
 import { isObject } from "../mcp/content.ts";
 import type { JsonRpcErrorObject } from "../mcp/jsonrpc.ts";
-import { TransportError } from "./errors.ts";
+import { type ClientWarning, TransportError } from "./errors.ts";
 import { type SseEvent, SseParser } from "./sse-parser.ts";
 
 /** What a reply's Content-Type says it carries. */
@@ -113,18 +113,27 @@ export async function readSse(
   }
 }
 
-/** Waits `ms`; resolves false at once if the signal aborts first. */
-export function sleep(ms: number, signal: AbortSignal): Promise<boolean> {
-  if (signal.aborted) return Promise.resolve(false);
-  return new Promise((resolve) => {
-    const onAbort = () => {
-      clearTimeout(timer);
-      resolve(false);
-    };
-    const timer = setTimeout(() => {
-      signal.removeEventListener("abort", onAbort);
-      resolve(true);
-    }, ms);
-    signal.addEventListener("abort", onAbort, { once: true });
-  });
+/** The error for a reply that is neither JSON nor an event stream. */
+export function badContentType(response: Response): TransportError {
+  const type = response.headers.get("content-type") ?? "none";
+  return new TransportError(
+    "ERR_BAD_CONTENT_TYPE",
+    `The server replied with Content-Type ${type}, neither application/json nor text/event-stream`,
+    { status: response.status },
+  );
+}
+
+/** The JSON value in an event's data; undefined for an empty (priming) or unreadable event. */
+export function eventValue(data: string, warn: (warning: ClientWarning) => void): unknown {
+  if (data === "") return undefined;
+  try {
+    return JSON.parse(data);
+  } catch {
+    warn({
+      code: "bad_message",
+      message: "Ignored a server-sent event whose data is not JSON",
+      detail: data.length > 200 ? `${data.slice(0, 200)}…` : data,
+    });
+    return undefined;
+  }
 }

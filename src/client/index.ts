@@ -1,15 +1,7 @@
+export { ServerEndpoint, type ServerEndpointOptions } from "../mcp/channel.ts";
 export type { Authorizer } from "./auth-seam.ts";
-export {
-  type CallToolOptions,
-  type ClientHandlers,
-  type ConnectOptions,
-  type HandlerExtra,
-  McpClient,
-  type McpClientOptions,
-  type StartToolOptions,
-} from "./client.ts";
+export { McpClient } from "./client.ts";
 export type { InboundRequest, Progress, RequestOptions } from "./connection.ts";
-export { ServerEndpoint, type ServerEndpointOptions } from "./endpoint.ts";
 export {
   type ClientWarning,
   ErrorCode,
@@ -25,7 +17,6 @@ export {
 } from "./errors.ts";
 export type { Negotiated } from "./handshake.ts";
 export {
-  type ReconnectOptions,
   type StreamableHttpClientOptions,
   StreamableHttpClientTransport,
   streamableHttp,
@@ -53,10 +44,20 @@ export {
   type StoredTokens,
   type TokenStore,
 } from "./oauth/index.ts";
+export type {
+  CallToolOptions,
+  ClientHandlers,
+  ConnectOptions,
+  HandlerExtra,
+  McpClientOptions,
+  StartToolOptions,
+} from "./options.ts";
+export type { ReconnectOptions } from "./reconnect.ts";
 export { type SseEvent, SseParser } from "./sse-parser.ts";
 export { type ClientState, type ClientStateStore, memoryClientState } from "./state.ts";
 export type { StrictOptions } from "./strict.ts";
-export { TASKS_EXTENSION, type TaskHandle, type TaskWaitOptions } from "./tasks.ts";
+export { TASKS_EXTENSION } from "./task-info.ts";
+export type { TaskHandle, TaskWaitOptions } from "./tasks.ts";
 export type {
   ClientTransport,
   SendOptions,

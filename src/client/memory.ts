@@ -1,6 +1,6 @@
+import { ServerEndpoint, type ServerEndpointOptions } from "../mcp/channel.ts";
 import type { JsonRpcMessage } from "../mcp/jsonrpc.ts";
 import type { McpServer } from "../mcp/server.ts";
-import { ServerEndpoint, type ServerEndpointOptions } from "./endpoint.ts";
 import { TransportError } from "./errors.ts";
 import type { ClientTransport, TransportHandlers } from "./transport.ts";
 

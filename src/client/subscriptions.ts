@@ -1,330 +1,116 @@
 /**
- * The client's one `subscriptions/listen` stream (2026-07-28): opened with the union of what
- * the client wants, re-opened when that changes, checked against the server's
- * acknowledgement, and reconnected with backoff when it drops unexpectedly.
+ * Resource subscriptions and list-change delivery in either era: 2025 resources/subscribe on
+ * the session (restored when the session is replaced), or the one 2026-07-28
+ * subscriptions/listen stream, which also carries the list changes the hooks ask for.
  */
-import { isObject } from "../mcp/content.ts";
-import { type JsonRpcNotification, McpError, type RequestId } from "../mcp/jsonrpc.ts";
-import { META } from "../mcp/modern.ts";
+import type { JsonRpcNotification } from "../mcp/jsonrpc.ts";
 import type { JsonObject } from "../mcp/types.ts";
-import type { RequestOptions } from "./connection.ts";
-import { type ClientWarning, ProtocolError, TransportError } from "./errors.ts";
-import { sleep } from "./http-body.ts";
+import type { Connection, RequestOptions } from "./connection.ts";
+import type { ClientCore } from "./core.ts";
+import { ListenStream, type Routing } from "./listen-stream.ts";
+import { type ReconnectOptions, resolveReconnect } from "./reconnect.ts";
+import type { Requests } from "./requests.ts";
 
-/** Which change notifications a stream asks for (the spec's notification filter). */
-export interface SubscriptionFilter {
-  toolsListChanged?: boolean;
-  promptsListChanged?: boolean;
-  resourcesListChanged?: boolean;
-  resourceSubscriptions?: string[];
-}
-
-export interface ListenHost {
-  /**
-   * Sends `subscriptions/listen` with `filter`; resolves when the server ends the stream
-   * gracefully, rejects when it breaks. `onId` learns the request id, which tags the stream.
-   */
-  open(
-    filter: SubscriptionFilter,
-    signal: AbortSignal,
-    onId: (id: RequestId) => void,
-  ): Promise<JsonObject>;
-  /** The list-change notifications the client has hooks for. */
-  lists(): { tools: boolean; prompts: boolean; resources: boolean };
-  warn(warning: ClientWarning): void;
-  /** Default wait for an acknowledgement. */
-  timeoutMs: number;
-  reconnect: { maxAttempts: number; delayMs: number; maxDelayMs: number };
-}
-
-interface Stream {
-  id: RequestId | undefined;
-  /** Which start this was, in order. */
-  generation: number;
-  controller: AbortController;
-  filter: SubscriptionFilter;
-  /** What the server agreed to, once it did. */
-  acknowledged?: SubscriptionFilter;
-}
-
-interface Waiter {
-  resolve(ack: SubscriptionFilter): void;
-  reject(error: unknown): void;
-}
-
-/** What a notification is to the stream: its acknowledgement, one of its notifications, neither. */
-export type Routing = "ack" | "deliver" | "stale" | "unrelated";
-
-export class ListenStream {
-  readonly #host: ListenHost;
+export class Subscriptions {
+  readonly #core: ClientCore;
+  readonly #requests: Requests;
+  /** 2025 subscriptions, restored when a session is replaced. */
   readonly #uris = new Set<string>();
-  readonly #life = new AbortController();
-  /** The acknowledged stream, whose notifications are delivered. */
-  #active: Stream | undefined;
-  /** A stream opened and not yet acknowledged; it replaces the active one when it is. */
-  #pending: Stream | undefined;
-  #waiters: Waiter[] = [];
-  /**
-   * Reconnections in a row that delivered nothing: a stream that is acknowledged and then
-   * drops, again and again, is given up on like one that never opens.
-   */
-  #attempts = 0;
-  #reconnecting = false;
-  /** Counts the streams started, so a reconnection can tell whether it was overtaken. */
-  #generation = 0;
-  /** List filters already reported as refused, so each is reported once. */
-  readonly #refused = new Set<string>();
+  /** The subscriptions/listen stream (2026-07-28). */
+  #listen: ListenStream | undefined;
+  #reconnect: ReconnectOptions | undefined;
 
-  constructor(host: ListenHost) {
-    this.#host = host;
+  constructor(core: ClientCore, requests: Requests) {
+    this.#core = core;
+    this.#requests = requests;
   }
 
-  /** Whether updates of `uri` were asked for. */
-  watches(uri: string): boolean {
-    return this.#uris.has(uri);
+  /** A new connection starts with no subscriptions; `reconnect` is its stream's policy. */
+  reset(reconnect: ReconnectOptions | undefined, closed: Error): void {
+    this.#uris.clear();
+    this.#listen?.close(closed);
+    this.#listen = undefined;
+    this.#reconnect = reconnect;
   }
 
-  /** Adds a resource and waits until the server acknowledges it; rejects if it refuses. */
-  async subscribe(uri: string, options: RequestOptions = {}): Promise<void> {
-    const added = !this.#uris.has(uri);
-    // Already wanted and acknowledged: nothing to re-open.
-    if (!added && this.#active?.acknowledged?.resourceSubscriptions?.includes(uri)) return;
+  async subscribe(uri: string, options: RequestOptions): Promise<void> {
+    if (this.#core.modern) {
+      this.#core.live();
+      this.#core.checkCapability("resources/subscribe");
+      await this.#stream().subscribe(uri, options);
+      return;
+    }
+    await this.#requests.call("resources/subscribe", { uri }, options);
     this.#uris.add(uri);
+  }
+
+  async unsubscribe(uri: string, options: RequestOptions): Promise<void> {
+    if (this.#core.modern) {
+      this.#core.live();
+      await this.#stream().unsubscribe(uri, options);
+      return;
+    }
+    await this.#requests.call("resources/unsubscribe", { uri }, options);
+    this.#uris.delete(uri);
+  }
+
+  /** Subscribes a new 2025 session to what the one it replaced was subscribed to. */
+  async restore(connection: Connection): Promise<void> {
+    for (const uri of this.#uris) {
+      await connection.request("resources/subscribe", { uri }, {}, { recover: false });
+    }
+  }
+
+  /** Opens the stream for the list-changed hooks (2026-07-28), if any; a failure is a warning. */
+  async listen(opening: RequestOptions): Promise<void> {
+    const options = this.#core.options;
+    if (!options.onToolsChanged && !options.onPromptsChanged && !options.onResourcesChanged) {
+      return;
+    }
     try {
-      const ack = await this.refresh(options);
-      if (!ack?.resourceSubscriptions?.includes(uri)) {
-        throw new ProtocolError(
-          "ERR_SUBSCRIPTION",
-          `The server did not acknowledge the subscription to ${uri}`,
-        );
-      }
+      await this.#stream().refresh(opening);
     } catch (error) {
-      if (added) this.#uris.delete(uri);
-      throw error;
-    }
-  }
-
-  /** Removes a resource; the stream is re-opened without it (or closed when nothing is left). */
-  async unsubscribe(uri: string, options: RequestOptions = {}): Promise<void> {
-    if (!this.#uris.delete(uri)) return;
-    await this.refresh(options);
-  }
-
-  /**
-   * (Re-)opens the stream with what the client now wants and resolves with the server's
-   * acknowledgement; undefined when nothing is wanted and the stream is closed instead.
-   */
-  refresh(options: RequestOptions = {}): Promise<SubscriptionFilter | undefined> {
-    if (this.#life.signal.aborted) return Promise.reject(this.#life.signal.reason);
-    const filter = this.#filter();
-    if (filter === undefined) {
-      this.#end(this.#pending);
-      this.#end(this.#active);
-      this.#pending = undefined;
-      this.#active = undefined;
-      this.#settle(undefined, { resourceSubscriptions: [] });
-      return Promise.resolve(undefined);
-    }
-    const ack = this.#waitForAck(options);
-    this.#start(filter);
-    return ack;
-  }
-
-  /** Sorts a notification from the server; only "deliver" ones go to the client's hooks. */
-  route(notification: JsonRpcNotification): Routing {
-    const meta = notification.params?._meta;
-    const id = isObject(meta) ? meta[META.subscriptionId] : undefined;
-    if (id === undefined) return "unrelated";
-    const pending = this.#pending;
-    if (pending && same(pending.id, id)) {
-      if (notification.method !== "notifications/subscriptions/acknowledged") return "stale";
-      this.#acknowledged(pending, notification.params?.notifications);
-      return "ack";
-    }
-    const active = this.#active;
-    if (active && same(active.id, id)) {
-      if (notification.method === "notifications/subscriptions/acknowledged") return "ack";
-      this.#attempts = 0;
-      return "deliver";
-    }
-    return "stale";
-  }
-
-  /** Ends the stream for good. */
-  close(reason: Error): void {
-    this.#life.abort(reason);
-    this.#end(this.#pending);
-    this.#end(this.#active);
-    this.#pending = undefined;
-    this.#active = undefined;
-    this.#settle(reason);
-  }
-
-  #filter(): SubscriptionFilter | undefined {
-    const lists = this.#host.lists();
-    const filter: SubscriptionFilter = {};
-    if (lists.tools) filter.toolsListChanged = true;
-    if (lists.prompts) filter.promptsListChanged = true;
-    if (lists.resources) filter.resourcesListChanged = true;
-    if (this.#uris.size) filter.resourceSubscriptions = [...this.#uris];
-    return Object.keys(filter).length ? filter : undefined;
-  }
-
-  #start(filter: SubscriptionFilter): void {
-    // A stream still waiting for its acknowledgement is superseded; the active one keeps
-    // delivering until the new one is acknowledged, so nothing falls in the gap.
-    this.#end(this.#pending);
-    const stream: Stream = {
-      id: undefined,
-      generation: ++this.#generation,
-      controller: new AbortController(),
-      filter,
-    };
-    this.#pending = stream;
-    const signal = AbortSignal.any([stream.controller.signal, this.#life.signal]);
-    this.#host
-      .open(filter, signal, (id) => {
-        stream.id = id;
-      })
-      .then(
-        () => this.#ended(stream, undefined),
-        (error: unknown) => this.#ended(stream, error),
-      );
-  }
-
-  #end(stream: Stream | undefined): void {
-    stream?.controller.abort(new Error("subscription replaced"));
-  }
-
-  #acknowledged(stream: Stream, notifications: unknown): void {
-    const ack = (isObject(notifications) ? notifications : {}) as SubscriptionFilter;
-    stream.acknowledged = ack;
-    this.#end(this.#active);
-    this.#active = stream;
-    this.#pending = undefined;
-    const lists = [
-      ["toolsListChanged", "tools"],
-      ["promptsListChanged", "prompts"],
-      ["resourcesListChanged", "resources"],
-    ] as const;
-    for (const [flag, list] of lists) {
-      if (stream.filter[flag] && ack[flag] !== true && !this.#refused.has(flag)) {
-        this.#refused.add(flag);
-        this.#host.warn({
-          code: "subscription_refused",
-          message: `The server does not send ${list} list changes on subscriptions/listen`,
-        });
-      }
-    }
-    this.#settle(undefined, ack);
-  }
-
-  #ended(stream: Stream, error: unknown): void {
-    const wasActive = this.#active === stream;
-    if (!wasActive && this.#pending !== stream) return; // Replaced or closed: expected.
-    if (wasActive) this.#active = undefined;
-    else this.#pending = undefined;
-    // The active stream ended while its successor is on the way: the successor takes over.
-    if (wasActive && this.#pending) return;
-    if (error === undefined) {
-      // The server ended the subscription on purpose (shutting down): it asked us to stop.
-      this.#host.warn({
-        code: "subscription_ended",
-        message: "The server ended the subscriptions/listen stream",
-      });
-      this.#settle(new TransportError("ERR_STREAM_ENDED", "The server ended the subscription"));
-      return;
-    }
-    // The connection is gone: nothing to reconnect through.
-    if (error instanceof TransportError && error.code === "ERR_CONNECTION_CLOSED") {
-      this.#settle(error);
-      return;
-    }
-    // The server refused the request itself, or answered nonsense: trying again will not help.
-    if (error instanceof McpError || error instanceof ProtocolError) {
-      this.#host.warn({
+      this.#core.warn({
         code: "subscription_failed",
-        message: `subscriptions/listen failed: ${error.message}`,
+        message: "Could not open the subscriptions/listen stream for list changes",
         detail: error,
       });
-      this.#settle(error);
-      return;
     }
-    void this.#reconnect(error);
   }
 
-  /** A stream broke: open it again after a growing delay, a bounded number of times in a row. */
-  async #reconnect(error: unknown): Promise<void> {
-    if (this.#reconnecting) return;
-    const { maxAttempts, delayMs, maxDelayMs } = this.#host.reconnect;
-    if (++this.#attempts > maxAttempts) {
-      this.#host.warn({
-        code: "subscription_lost",
-        message: `Gave up on subscriptions/listen after ${maxAttempts} attempts to reconnect`,
-        detail: error,
-      });
-      this.#attempts = 0;
-      this.#settle(error);
-      return;
-    }
-    this.#reconnecting = true;
-    const generation = this.#generation;
-    const delay = Math.min(delayMs * 2 ** (this.#attempts - 1), maxDelayMs);
-    const slept = await sleep(delay, this.#life.signal);
-    this.#reconnecting = false;
-    // Closed, or re-opened meanwhile (a subscribe): nothing to do.
-    if (!slept || this.#pending || (this.#active && this.#active.generation > generation)) return;
-    const filter = this.#filter();
-    if (filter) this.#start(filter);
+  /** What a notification is to the 2026-07-28 stream ("unrelated" for any other). */
+  route(notification: JsonRpcNotification): Routing {
+    return this.#listen?.route(notification) ?? "unrelated";
   }
 
-  #waitForAck(options: RequestOptions): Promise<SubscriptionFilter> {
-    return new Promise<SubscriptionFilter>((resolve, reject) => {
-      const timeoutMs = options.timeoutMs ?? this.#host.timeoutMs;
-      const signal = options.signal;
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const onAbort = () => finish(() => reject(signal?.reason));
-      const finish = (settle: () => void) => {
-        clearTimeout(timer);
-        signal?.removeEventListener("abort", onAbort);
-        this.#waiters = this.#waiters.filter((other) => other !== waiter);
-        settle();
-      };
-      const waiter: Waiter = {
-        resolve: (ack) => finish(() => resolve(ack)),
-        reject: (error) => finish(() => reject(error)),
-      };
-      if (signal?.aborted) return reject(signal.reason);
-      signal?.addEventListener("abort", onAbort, { once: true });
-      if (Number.isFinite(timeoutMs)) {
-        timer = setTimeout(
-          () =>
-            waiter.reject(
-              new TransportError(
-                "ERR_TIMEOUT",
-                `subscriptions/listen was not acknowledged within ${timeoutMs} ms`,
-              ),
-            ),
-          timeoutMs,
-        );
-      }
-      this.#waiters.push(waiter);
+  /** Whether updates of `uri` were asked for on the 2026-07-28 stream. */
+  watches(uri: string): boolean {
+    return this.#listen?.watches(uri) ?? false;
+  }
+
+  close(error: Error): void {
+    this.#listen?.close(error);
+  }
+
+  #stream(): ListenStream {
+    const core = this.#core;
+    this.#listen ??= new ListenStream({
+      open: (filter, signal, onId) =>
+        this.#requests.call(
+          "subscriptions/listen",
+          { notifications: filter as JsonObject },
+          { signal, timeoutMs: Number.POSITIVE_INFINITY },
+          { onId, recover: false },
+        ),
+      lists: () => ({
+        tools: core.options.onToolsChanged !== undefined,
+        prompts: core.options.onPromptsChanged !== undefined,
+        resources: core.options.onResourcesChanged !== undefined,
+      }),
+      warn: (warning) => core.warn(warning),
+      timeoutMs: core.requestTimeoutMs,
+      reconnect: resolveReconnect(this.#reconnect),
     });
+    return this.#listen;
   }
-
-  #settle(error: unknown, ack?: SubscriptionFilter): void {
-    const waiters = this.#waiters;
-    this.#waiters = [];
-    for (const waiter of waiters) {
-      if (ack) waiter.resolve(ack);
-      else waiter.reject(error);
-    }
-  }
-}
-
-/** Whether a subscription id in `_meta` names a request; a server that made ours text is forgiven. */
-function same(id: RequestId | undefined, tagged: unknown): boolean {
-  return (
-    id !== undefined && (tagged === id || (typeof tagged === "string" && tagged === String(id)))
-  );
 }

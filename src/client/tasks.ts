@@ -4,32 +4,13 @@
  * tasks/result, tasks/cancel) and the `io.modelcontextprotocol/tasks` extension of 2026-07-28
  * (tasks/get with the result inline, tasks/update for input, tasks/cancel).
  */
-import { isObject } from "../mcp/content.ts";
 import { McpError } from "../mcp/jsonrpc.ts";
 import type { CallToolResult, JsonObject } from "../mcp/types.ts";
 import type { RequestOptions } from "./connection.ts";
 import { type ClientWarning, ProtocolError, TaskError, TransportError } from "./errors.ts";
+import { abortable, sleep } from "./signals.ts";
+import { isTerminal, parseTask } from "./task-info.ts";
 import type { TaskInfo, TaskStatus } from "./types.ts";
-
-/** The identifier of the 2026-07-28 tasks extension. */
-export const TASKS_EXTENSION = "io.modelcontextprotocol/tasks";
-/**
- * The request `_meta` key under which our server takes a completion webhook. Kept here rather
- * than imported from the server, whose module pulls in its address checks.
- */
-export const WEBHOOK_META = "portcullis/webhook";
-
-const STATUSES: ReadonlySet<string> = new Set([
-  "working",
-  "input_required",
-  "completed",
-  "failed",
-  "cancelled",
-]);
-
-export function isTerminal(status: TaskStatus | undefined): boolean {
-  return status === "completed" || status === "failed" || status === "cancelled";
-}
 
 /** Between polls when neither the caller nor the server says. */
 const DEFAULT_POLL_MS = 1000;
@@ -38,77 +19,6 @@ const MIN_POLL_MS = 10;
 const MAX_POLL_MS = 60_000;
 /** How often a 2025-11-25 tasks/result whose stream dropped is sent again. */
 const RESULT_RETRIES = 3;
-
-/** Rejects with the signal's reason as soon as it aborts, whatever `promise` does. */
-export function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener("abort", onAbort, { once: true });
-    promise.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
-  });
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal.aborted) return reject(signal.reason);
-    const done = () => {
-      signal.removeEventListener("abort", aborted);
-      resolve();
-    };
-    const aborted = () => {
-      clearTimeout(timer);
-      reject(signal.reason);
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener("abort", aborted, { once: true });
-  });
-}
-
-/**
- * A task object from either era in one shape; throws ERR_CONTRACT for one without an id or
- * with a status no revision has.
- */
-export function parseTask(value: unknown, what: string): TaskInfo {
-  if (!isObject(value) || typeof value.taskId !== "string" || value.taskId === "") {
-    throw new ProtocolError("ERR_CONTRACT", `${what} has no taskId`);
-  }
-  const status = value.status;
-  if (typeof status !== "string" || !STATUSES.has(status)) {
-    throw new ProtocolError(
-      "ERR_CONTRACT",
-      `${what} has a status no revision knows: ${JSON.stringify(status)}`,
-    );
-  }
-  const info: TaskInfo = { taskId: value.taskId, status: status as TaskStatus };
-  if (typeof value.statusMessage === "string") info.statusMessage = value.statusMessage;
-  if (typeof value.createdAt === "string") info.createdAt = value.createdAt;
-  if (typeof value.lastUpdatedAt === "string") info.lastUpdatedAt = value.lastUpdatedAt;
-  // 2026-07-28 names carry the unit; 2025-11-25 ones do not.
-  const ttl = value.ttlMs ?? value.ttl;
-  if (ttl === null || (typeof ttl === "number" && Number.isFinite(ttl) && ttl >= 0)) {
-    info.ttlMs = ttl;
-  }
-  const poll = value.pollIntervalMs ?? value.pollInterval;
-  if (typeof poll === "number" && Number.isFinite(poll) && poll >= 0) info.pollIntervalMs = poll;
-  if (isObject(value.inputRequests)) {
-    // Built from entries: a key named `__proto__` stays a key, never the object's prototype.
-    info.inputRequests = Object.fromEntries(
-      Object.entries(value.inputRequests).filter((entry): entry is [string, JsonObject] =>
-        isObject(entry[1]),
-      ),
-    );
-  }
-  if (isObject(value.result)) info.result = value.result;
-  const error = value.error;
-  if (isObject(error) && typeof error.code === "number" && typeof error.message === "string") {
-    info.error =
-      error.data === undefined
-        ? { code: error.code, message: error.message }
-        : { code: error.code, message: error.message, data: error.data };
-  }
-  return info;
-}
 
 /** How `TaskHandle.result()` waits. */
 export interface TaskWaitOptions {
@@ -339,7 +249,7 @@ export class TaskHandle {
           continue;
         }
       }
-      await sleep(this.#interval(options), signal);
+      if (!(await sleep(this.#interval(options), signal))) throw signal.reason;
       info = await this.poll(request);
     }
   }
@@ -386,7 +296,7 @@ export class TaskHandle {
         if (error instanceof McpError) throw await this.#explain(error, signal);
         const dropped = error instanceof TransportError && error.code === "ERR_STREAM_ENDED";
         if (!dropped || attempt >= RESULT_RETRIES || signal.aborted) throw error;
-        await sleep(this.#interval(options), signal);
+        if (!(await sleep(this.#interval(options), signal))) throw signal.reason;
       }
     }
   }

@@ -1,8 +1,8 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import type { Readable, Writable } from "node:stream";
-import { ServerEndpoint } from "../client/endpoint.ts";
 import { TransportError } from "../client/errors.ts";
 import type { ClientTransport, TransportHandlers } from "../client/transport.ts";
+import { ServerEndpoint } from "../mcp/channel.ts";
 import { ErrorCode, failure, type JsonRpcMessage, McpError } from "../mcp/jsonrpc.ts";
 import type { McpServer } from "../mcp/server.ts";
 import { readLines } from "./lines.ts";

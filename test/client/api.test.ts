@@ -2,7 +2,8 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { type McpClient, McpError } from "../../src/client/index.ts";
 import type { LogMessage } from "../../src/client/types.ts";
-import { client, MODES, richServer, serve, until } from "./support.ts";
+import { until } from "../helpers/async.ts";
+import { client, MODES, richServer, serve } from "./support.ts";
 
 const open: McpClient[] = [];
 afterEach(async () => {

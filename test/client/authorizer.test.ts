@@ -3,15 +3,9 @@ import { Hono } from "hono";
 import { afterEach, describe, expect, it } from "vitest";
 import type { Authorizer, McpClient } from "../../src/client/index.ts";
 import { mcpApp, memoryEventStore } from "../../src/index.ts";
+import { until } from "../helpers/async.ts";
 import { listen } from "../helpers/http.ts";
-import {
-  client,
-  type FetchCall,
-  getStreamOpen,
-  recordingFetch,
-  richServer,
-  until,
-} from "./support.ts";
+import { client, type FetchCall, getStreamOpen, recordingFetch, richServer } from "./support.ts";
 
 const open: McpClient[] = [];
 afterEach(async () => {

@@ -1,14 +1,8 @@
 /** Servers that misbehave: the client fails with a clear typed error, or copes when lenient. */
 import { afterEach, describe, expect, it } from "vitest";
 import { type McpClient, ProtocolError, TransportError } from "../../src/client/index.ts";
-import {
-  client,
-  deferred,
-  type FakeAnswer,
-  fakeServer,
-  rpcResult,
-  sseResponse,
-} from "./support.ts";
+import { deferred } from "../helpers/async.ts";
+import { client, type FakeAnswer, fakeServer, rpcResult, sseResponse } from "./support.ts";
 
 const open: McpClient[] = [];
 afterEach(async () => {

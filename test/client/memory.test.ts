@@ -8,7 +8,8 @@ import {
   TransportError,
 } from "../../src/client/index.ts";
 import type { LogMessage } from "../../src/client/types.ts";
-import { client, richServer, until } from "./support.ts";
+import { until } from "../helpers/async.ts";
+import { client, richServer } from "./support.ts";
 
 const open: McpClient[] = [];
 afterEach(async () => {

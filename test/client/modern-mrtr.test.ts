@@ -13,11 +13,11 @@ import {
   ProtocolError,
 } from "../../src/client/index.ts";
 import { McpServer } from "../../src/index.ts";
+import { deferred } from "../helpers/async.ts";
 import { sseMessages } from "../helpers/http.ts";
 import {
   bodyOf,
   client,
-  deferred,
   discoverResult,
   type FakeRequest,
   type FetchCall,

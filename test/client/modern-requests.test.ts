@@ -6,10 +6,10 @@
 import { afterEach, describe, expect, it } from "vitest";
 import type { LogMessage, McpClient, Progress } from "../../src/client/index.ts";
 import { McpServer } from "../../src/index.ts";
+import { deferred, until } from "../helpers/async.ts";
 import {
   bodyOf,
   client,
-  deferred,
   discoverResult,
   type FetchCall,
   fakeServer,
@@ -18,7 +18,6 @@ import {
   recordingFetch,
   richServer,
   serve,
-  until,
 } from "./support.ts";
 
 const open: McpClient[] = [];

@@ -7,10 +7,10 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { type McpClient, ProtocolError } from "../../src/client/index.ts";
 import type { McpServer } from "../../src/index.ts";
+import { deferred, until } from "../helpers/async.ts";
 import {
   bodyOf,
   client,
-  deferred,
   discoverResult,
   fakeServer,
   type Json,
@@ -19,7 +19,6 @@ import {
   richServer,
   serve,
   sseResponse,
-  until,
 } from "./support.ts";
 
 const open: McpClient[] = [];

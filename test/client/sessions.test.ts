@@ -6,16 +6,15 @@ import { afterEach, describe, expect, it } from "vitest";
 import { z } from "zod";
 import type { McpClient } from "../../src/client/index.ts";
 import { McpServer, memoryEventStore } from "../../src/index.ts";
+import { deferred, until } from "../helpers/async.ts";
 import { post } from "../helpers/http.ts";
 import {
   client,
-  deferred,
   getStreamOpen,
   LEGACY_MODES,
   recordingFetch,
   richServer,
   serve,
-  until,
 } from "./support.ts";
 
 const open: McpClient[] = [];

@@ -6,16 +6,8 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { type McpClient, memoryClientState } from "../../src/client/index.ts";
 import { memoryEventStore } from "../../src/index.ts";
-import {
-  client,
-  deferred,
-  getStreamOpen,
-  recordingFetch,
-  richServer,
-  serve,
-  sleep,
-  until,
-} from "./support.ts";
+import { deferred, eventually, until } from "../helpers/async.ts";
+import { client, getStreamOpen, recordingFetch, richServer, serve } from "./support.ts";
 
 const open: McpClient[] = [];
 afterEach(async () => {
@@ -118,8 +110,10 @@ describe("connect(url, { state })", () => {
     await first.connect(url, { state, fetch: firstFetch.fetch });
     await until(() => getStreamOpen(firstFetch.calls));
     // The priming event's id is stored as soon as it arrives.
-    while (!(await state.get())?.lastEventId) await sleep(5);
-    const stored = await state.get();
+    const stored = await eventually(
+      () => state.get(),
+      (saved) => saved?.lastEventId !== undefined,
+    );
     expect(stored?.lastEventId).toMatch(/\S/);
     await first.close({ terminate: false });
 

@@ -13,6 +13,7 @@ import {
   mcpApp,
   memoryEventStore,
 } from "../../src/index.ts";
+import { deferred, sleep } from "../helpers/async.ts";
 import { listen } from "../helpers/http.ts";
 
 export type Json = Record<string, unknown>;
@@ -59,21 +60,6 @@ export const MODES: Mode[] = [...LEGACY_MODES, ...MODERN_MODES];
 /** Serves an McpServer with `mcpApp` on loopback; returns the endpoint URL. */
 export async function serve(mcp: McpServer, options: McpAppOptions = {}): Promise<string> {
   return `${await listen(mcpApp(mcp, options))}/mcp`;
-}
-
-export function deferred<T = void>(): { promise: Promise<T>; resolve: (value: T) => void } {
-  let resolve!: (value: T) => void;
-  const promise = new Promise<T>((done) => {
-    resolve = done;
-  });
-  return { promise, resolve };
-}
-
-export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** Waits until a condition holds; the test's own timeout bounds the wait. */
-export async function until(condition: () => boolean): Promise<void> {
-  while (!condition()) await sleep(5);
 }
 
 /** A client with a recorder for warnings; options override the defaults. */

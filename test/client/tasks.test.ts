@@ -16,6 +16,7 @@ import {
 } from "../../src/client/index.ts";
 import { type McpAppOptions, McpServer, mcpApp, type TaskOptions } from "../../src/index.ts";
 import { memoryStore } from "../../src/storage/index.ts";
+import { deferred, eventually, until } from "../helpers/async.ts";
 import { listen } from "../helpers/http.ts";
 import { authorizeWithDevLogin, form } from "../helpers/oauth.ts";
 import { newSecret, webhookReceiver } from "../mcp/tasks/support.ts";
@@ -23,14 +24,11 @@ import {
   bodyOf,
   client,
   collect,
-  deferred,
   type FetchCall,
   type Json,
   methodsOf,
   recordingFetch,
   serve,
-  sleep,
-  until,
 } from "./support.ts";
 
 const open: McpClient[] = [];
@@ -135,15 +133,6 @@ async function connectTo(
   await made.client.connect(url, connect);
   open.push(made.client);
   return made;
-}
-
-/** Asks `probe` again until `done` accepts its answer; the test's timeout bounds the wait. */
-async function eventually<T>(probe: () => Promise<T>, done: (value: T) => boolean): Promise<T> {
-  for (;;) {
-    const value = await probe();
-    if (done(value)) return value;
-    await sleep(10);
-  }
 }
 
 function text(result: { content: unknown[] }): string {

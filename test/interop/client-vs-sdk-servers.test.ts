@@ -30,14 +30,8 @@ import {
   toLlmContent,
 } from "../../src/client/index.ts";
 import type { LogMessage } from "../../src/client/types.ts";
-import {
-  client,
-  collect,
-  getStreamOpen,
-  methodsOf,
-  recordingFetch,
-  until,
-} from "../client/support.ts";
+import { client, collect, getStreamOpen, methodsOf, recordingFetch } from "../client/support.ts";
+import { until } from "../helpers/async.ts";
 import { listen } from "../helpers/http.ts";
 
 const open: McpClient[] = [];

@@ -1,3 +1,7 @@
+/**
+ * Where a server's tokens come from: its RFC 9728 protected resource metadata, then the
+ * RFC 8414 metadata of the authorization server it names (2025-03-26: the one at its origin).
+ */
 import type { AuthorizationServer } from "oauth4webapi";
 import { z } from "zod";
 import { canonicalResource } from "../../auth/resource-uri.ts";
@@ -5,7 +9,7 @@ import { AuthorizationError } from "./errors.ts";
 import { type FetchPolicy, fetchJson } from "./fetch.ts";
 
 /** RFC 9728 protected resource metadata, as far as the authorizer uses it. */
-export interface ResourceMetadata {
+interface ResourceMetadata {
   /** The resource identifier, exactly as published (it is sent back as `resource`). */
   resource: string;
   authorizationServers: string[];
@@ -63,7 +67,7 @@ function wellKnown(base: URL, suffix: string, path = base.pathname): URL {
  * (the identifier the root location belongs to) or the server's URL. Undefined when there
  * is no document anywhere (a 2025-03-26 server).
  */
-export async function discoverResource(
+async function discoverResource(
   policy: FetchPolicy,
   serverUrl: URL,
   headerUrl: string | undefined,
@@ -124,7 +128,7 @@ function parseServer(json: unknown, url: URL): AuthorizationServer {
  * Connect path appending; for one without, the two root documents. The document's `issuer`
  * must equal the issuer identifier exactly (RFC 8414 §3.3), or it is not used at all.
  */
-export async function discoverAuthorizationServer(
+async function discoverAuthorizationServer(
   policy: FetchPolicy,
   issuer: string,
 ): Promise<AuthorizationServer> {
@@ -173,7 +177,7 @@ export async function discoverAuthorizationServer(
  * /authorize, /token and /register. Such metadata may name an issuer with a path, but only on
  * the server's own origin: a server cannot borrow another site's identity this way.
  */
-export async function discoverLegacyServer(
+async function discoverLegacyServer(
   policy: FetchPolicy,
   serverUrl: URL,
 ): Promise<AuthorizationServer> {
@@ -198,4 +202,60 @@ export async function discoverLegacyServer(
     // 2025-03-26 requires PKCE of every client, so S256 needs no advertising there.
     code_challenge_methods_supported: ["S256"],
   };
+}
+
+/** Where a server's tokens come from, as discovered. */
+export interface Target {
+  serverUrl: URL;
+  /** The resource indicator, exactly as published. */
+  resource: string;
+  issuer: string;
+  as: AuthorizationServer;
+  scopesSupported?: string[];
+}
+
+export interface TargetOptions {
+  /** The issuer to pick when the resource names several (the pre-registered client's). */
+  preferredIssuer?: string | undefined;
+  /** Follow the 2025-03-26 rules for servers without resource metadata. */
+  legacyDiscovery: boolean;
+  /** Authorization server metadata already fetched, by issuer; filled in here. */
+  servers: Map<string, AuthorizationServer>;
+}
+
+/**
+ * Where `serverUrl`'s tokens come from: its protected resource metadata, then the metadata of
+ * the authorization server it names; or, for a 2025-03-26 server without resource metadata,
+ * the authorization server at its origin.
+ */
+export async function discoverTarget(
+  policy: FetchPolicy,
+  serverUrl: URL,
+  resourceMetadataUrl: string | undefined,
+  options: TargetOptions,
+): Promise<Target> {
+  const prm = await discoverResource(policy, serverUrl, resourceMetadataUrl);
+  if (prm) {
+    const wanted = options.preferredIssuer;
+    const issuer =
+      wanted !== undefined && prm.authorizationServers.includes(wanted)
+        ? wanted
+        : prm.authorizationServers[0]!;
+    let as = options.servers.get(issuer);
+    if (!as) {
+      as = await discoverAuthorizationServer(policy, issuer);
+      options.servers.set(issuer, as);
+    }
+    const target: Target = { serverUrl, resource: prm.resource, issuer, as };
+    if (prm.scopesSupported) target.scopesSupported = prm.scopesSupported;
+    return target;
+  }
+  if (options.legacyDiscovery) {
+    const as = await discoverLegacyServer(policy, serverUrl);
+    return { serverUrl, resource: canonicalResource(serverUrl.href)!, issuer: as.issuer, as };
+  }
+  throw new AuthorizationError(
+    "ERR_METADATA_NOT_FOUND",
+    `${serverUrl.href} publishes no protected resource metadata`,
+  );
 }

@@ -68,7 +68,7 @@ type Values = ReturnType<
 >["values"];
 
 function seconds(value: string | undefined, name: string, fallback: number): number {
-  if (value === undefined) return fallback;
+  if (value === undefined) return fallback * 1000;
   const parsed = Number(value);
   if (!Number.isFinite(parsed) || parsed <= 0)
     throw new UsageError(`--${name} must be a positive number`);

@@ -6,10 +6,10 @@ import {
   type JsonRpcMessage,
   McpError,
   parseMessage,
-} from "../mcp/jsonrpc.ts";
-import { type Exchange, Peer } from "../mcp/peer.ts";
-import { eventNotification, type McpServer } from "../mcp/server.ts";
-import { negotiateVersion } from "../mcp/versions.ts";
+} from "./jsonrpc.ts";
+import { type Exchange, Peer } from "./peer.ts";
+import { eventNotification, type McpServer } from "./server.ts";
+import { negotiateVersion } from "./versions.ts";
 
 export interface ServerEndpointOptions {
   /** How long a server-to-client request waits for the client. Default 10 minutes. */
