@@ -1,3 +1,4 @@
+/** @jsxRuntime automatic */
 /** @jsxImportSource hono/jsx */
 import { type Context, Hono } from "hono";
 import { randomToken, timingSafeEqual } from "./crypto.ts";
