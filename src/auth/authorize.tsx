@@ -1,3 +1,4 @@
+/** @jsxRuntime automatic */
 /** @jsxImportSource hono/jsx */
 import { type Context, Hono } from "hono";
 import { BODY_LIMITS, readPageForm } from "./body.tsx";

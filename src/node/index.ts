@@ -5,7 +5,7 @@ export {
 } from "./file-token-store.ts";
 export { type LoopbackRedirectOptions, loopbackRedirect } from "./loopback-redirect.ts";
 export { resolveHost } from "./resolve-host.ts";
-export { type RunningServer, type ServeOptions, serve } from "./serve.ts";
+export { type NodeBindings, type RunningServer, type ServeOptions, serve } from "./serve.ts";
 export {
   type ServeStdioOptions,
   type StdioClientOptions,

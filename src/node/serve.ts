@@ -1,10 +1,5 @@
 import type { IncomingMessage, Server, ServerResponse } from "node:http";
-import {
-  type Http2Bindings,
-  type HttpBindings,
-  type ServerType,
-  serve as serveNode,
-} from "@hono/node-server";
+import type { Http2Bindings, HttpBindings } from "@hono/node-server";
 import { LISTENING, type Listening } from "../http/exposure.ts";
 import { isLoopbackHost } from "../http/origin.ts";
 
@@ -50,7 +45,8 @@ export interface RunningServer {
   /** The base URL the server listens on, e.g. http://127.0.0.1:3000. */
   url: string;
   port: number;
-  server: ServerType;
+  /** The Node HTTP server underneath. */
+  server: Server;
   /**
    * Graceful shutdown: stops accepting connections, lets in-flight requests finish (up to
    * `shutdownTimeoutMs`), then ends open SSE streams and closes what remains. Resolves once
@@ -59,9 +55,15 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
+/** What `c.env` holds in Hono under `serve()`: Node's own request and response. */
+export interface NodeBindings {
+  incoming: IncomingMessage;
+  outgoing: ServerResponse;
+}
+
 interface FetchApp {
   /** `env` carries Node's request and response (`c.env.incoming` in Hono), e.g. for the peer address. */
-  fetch(request: Request, env: HttpBindings | Http2Bindings): Response | Promise<Response>;
+  fetch(request: Request, env: NodeBindings): Response | Promise<Response>;
 }
 
 /** Grace given to ended SSE streams to flush before their sockets are dropped. */
@@ -129,30 +131,36 @@ const forbiddenHost = () =>
     { status: 403 },
   );
 
-/** Serves a Hono app (or anything with `fetch`) on Node. */
-export function serve(app: FetchApp, options: ServeOptions = {}): Promise<RunningServer> {
+/**
+ * Serves a Hono app (or anything with `fetch`) on Node, through `@hono/node-server` (an
+ * optional peer dependency: install it to serve). It is loaded here, on the first call, so
+ * that the rest of `portcullis/node` (`fileTokenStore`, `loopbackRedirect`, stdio) works
+ * without it.
+ */
+export async function serve(app: FetchApp, options: ServeOptions = {}): Promise<RunningServer> {
   const hostname = options.hostname ?? "127.0.0.1";
   if (!isLoopbackHost(hostname) && options.allowedHosts === undefined) {
-    return Promise.reject(
-      new TypeError(
-        `serve(): bound to ${hostname}, beyond loopback, it needs allowedHosts (the Host names clients use; ["*"] for any)`,
-      ),
+    throw new TypeError(
+      `serve(): bound to ${hostname}, beyond loopback, it needs allowedHosts (the Host names clients use; ["*"] for any)`,
     );
   }
+  const { serve: serveNode } = await loadNodeServer();
   // Told to the app, so what depends on who can reach it (devLogin) never trusts a header.
   const listening: Listening = { hostname, behindProxy: options.trustProxy ?? false };
   // Every request whose response has not closed yet, and those of them that are SSE streams:
   // a graceful shutdown waits for the others and ends the streams.
   const inFlight = new Set<ServerResponse>();
   const streams = new WeakSet<ServerResponse>();
-  const fetch = async (request: Request, env: HttpBindings | Http2Bindings) => {
+  const fetch = async (request: Request, bindings: HttpBindings | Http2Bindings) => {
+    // The server made below is HTTP/1 (no createServer option): these are Node's HTTP/1 pair.
+    const env = bindings as NodeBindings;
     if (!hostAllowed(request.headers.get("host"), options.allowedHosts)) return forbiddenHost();
     const response = await app.fetch(
       options.trustProxy ? forwardedRequest(request) : request,
       Object.assign(env, { [LISTENING]: listening }),
     );
     if (response.headers.get("content-type")?.startsWith("text/event-stream")) {
-      streams.add(env.outgoing as ServerResponse);
+      streams.add(env.outgoing);
     }
     return response;
   };
@@ -183,12 +191,7 @@ export function serve(app: FetchApp, options: ServeOptions = {}): Promise<Runnin
           port: info.port,
           server,
           close: () => {
-            closing ??= shutdown(
-              server as Server,
-              inFlight,
-              streams,
-              options.shutdownTimeoutMs ?? 10_000,
-            );
+            closing ??= shutdown(server, inFlight, streams, options.shutdownTimeoutMs ?? 10_000);
             return closing;
           },
         });
@@ -197,6 +200,22 @@ export function serve(app: FetchApp, options: ServeOptions = {}): Promise<Runnin
     server.on("request", track);
     server.once("error", reject);
   });
+}
+
+type NodeServer = typeof import("@hono/node-server");
+
+/** `@hono/node-server`, or an error that says what to install. */
+async function loadNodeServer(): Promise<NodeServer> {
+  try {
+    return await import("@hono/node-server");
+  } catch (error) {
+    const code = (error as { code?: unknown }).code;
+    if (code !== "ERR_MODULE_NOT_FOUND" && code !== "MODULE_NOT_FOUND") throw error;
+    throw new Error(
+      "serve() needs @hono/node-server, an optional peer dependency of portcullis: npm install @hono/node-server",
+      { cause: error },
+    );
+  }
 }
 
 async function shutdown(

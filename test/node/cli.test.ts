@@ -18,7 +18,8 @@ import { listen } from "../helpers/http.ts";
 import { Browser } from "../helpers/oauth.ts";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
-const BIN = join(ROOT, "src/node/cli/bin.js");
+// The source entry through tsx; the compiled bin is run by test/consumer over the packed tarball.
+const BIN = ["--import", "tsx", join(ROOT, "src/node/cli/bin.ts")];
 const KEY = "a test key, never a real one";
 const SLOW = 90_000;
 
@@ -93,7 +94,7 @@ interface Run {
 /** Runs the CLI to completion; signs in through the browser when it asks. */
 function cli(args: string[], options: { base?: string; extraEnv?: Record<string, string> } = {}) {
   return new Promise<Run>((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], {
+    const child = spawn(process.execPath, [...BIN, ...args], {
       cwd: ROOT,
       env: env(options.extraEnv),
       stdio: ["ignore", "pipe", "pipe"],
@@ -234,7 +235,7 @@ describe("portcullis proxy", () => {
   function proxy(mcp: string, tokens: string): StdioClientTransport {
     return new StdioClientTransport({
       command: process.execPath,
-      args: [BIN, "proxy", mcp, "--no-open", "--tokens", tokens],
+      args: [...BIN, "proxy", mcp, "--no-open", "--tokens", tokens],
       cwd: ROOT,
       env: env(),
       stderr: "pipe",
@@ -299,7 +300,7 @@ describe("portcullis proxy", () => {
     const base = await listen(app);
     const child = spawn(
       process.execPath,
-      [BIN, "proxy", `${base}/mcp`, "--no-open", "--tokens", await tokenFile()],
+      [...BIN, "proxy", `${base}/mcp`, "--no-open", "--tokens", await tokenFile()],
       { cwd: ROOT, env: env(), stdio: ["pipe", "pipe", "pipe"] },
     );
     const lines: unknown[] = [];

@@ -1,26 +1,23 @@
 /**
- * Gatekeeping for the Redis suites: they run against REDIS_URL. Locally, without it, they
- * are skipped (and the run says so, see global-setup.ts); in CI, or under
- * `npm run test:redis`, a missing or unreachable Redis fails them.
+ * Gatekeeping for the Redis suites: they run against the Redis that global-setup.ts found or
+ * started (REDIS_URL, else a redis-server from PATH). With neither they are skipped, and the
+ * run says so; under `npm run test:redis` (PORTCULLIS_REQUIRE_REDIS=1) they fail instead.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import { beforeAll, describe, it } from "vitest";
+import { beforeAll, describe, inject, it } from "vitest";
 import { connectRedis, type RedisClient } from "../../src/redis/index.ts";
 
-export const REDIS_URL = process.env.REDIS_URL;
-/** CI, or `npm run test:redis`: a Redis suite that cannot reach Redis fails. */
-export const REDIS_REQUIRED =
-  process.env.CI === "true" ||
-  process.env.CI === "1" ||
-  process.env.PORTCULLIS_REQUIRE_REDIS === "1";
+export const REDIS_URL = inject("redisUrl") || undefined;
+/** `npm run test:redis`: a Redis suite that cannot reach Redis fails. */
+export const REDIS_REQUIRED = process.env.PORTCULLIS_REQUIRE_REDIS === "1";
 
-/** A describe that runs against Redis, is skipped locally without REDIS_URL, and fails in CI. */
+/** A describe that runs against Redis, is skipped without one, and fails under test:redis. */
 export function describeRedis(name: string, body: (url: string) => void): void {
   if (!REDIS_URL && !REDIS_REQUIRED) {
     // The body is not even collected: it would reach for a Redis that is not there.
     describe(name, () => {
-      it.skip("needs REDIS_URL (skipped: it is not set)", () => {});
+      it.skip("needs Redis (skipped: no REDIS_URL and no redis-server on PATH)", () => {});
     });
     return;
   }
@@ -28,7 +25,7 @@ export function describeRedis(name: string, body: (url: string) => void): void {
     beforeAll(async () => {
       if (!REDIS_URL) {
         throw new Error(
-          "REDIS_URL is not set, and the Redis suites must run here (CI or test:redis)",
+          "No Redis: set REDIS_URL or put redis-server on PATH; the Redis suites must run here (test:redis)",
         );
       }
       await assertReachable(REDIS_URL);

@@ -1,3 +1,4 @@
+/** @jsxRuntime automatic */
 /** @jsxImportSource hono/jsx */
 import { Hono } from "hono";
 import { isLoopbackHost } from "../../http/origin.ts";
