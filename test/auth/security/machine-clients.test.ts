@@ -6,6 +6,7 @@
  * with 401 `insufficient_user_authentication` (RFC 9470) in both eras, tasks included, and
  * lists show the client only what it may use.
  */
+
 import { decodeJwt, exportJWK, generateKeyPair, SignJWT } from "jose";
 import { beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
@@ -26,6 +27,7 @@ import {
   MACHINE,
   machineClient,
   postForm,
+  publicDns,
   REDIRECT_URI,
   recordingStore,
   register,
@@ -288,7 +290,9 @@ describe("who may use client_credentials", () => {
           })
         : new Response("not found", { status: 404 });
     };
-    const { server } = await startMachines({ metadataDocuments: { fetch: fetchDocument } });
+    const { server } = await startMachines({
+      metadataDocuments: { fetch: fetchDocument, resolveHost: publicDns },
+    });
     const assertion = (clientId: string) => {
       const now = Math.floor(Date.now() / 1000);
       return new SignJWT({ jti: crypto.randomUUID() })

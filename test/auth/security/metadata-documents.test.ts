@@ -7,6 +7,7 @@
  * Documents come from `upstream`, a stand-in for third-party web servers passed as the
  * `metadataDocuments.fetch` option; it records every URL the server asked for.
  */
+
 import { Hono } from "hono";
 import { describe, expect, it } from "vitest";
 import type { MetadataDocumentOptions } from "../../../src/auth/index.ts";
@@ -21,6 +22,7 @@ import {
   openAuthorize,
   pkce,
   postForm,
+  publicDns,
   REDIRECT_URI,
   redeem,
   startServer,
@@ -59,7 +61,6 @@ const json = (body: unknown, headers: Record<string, string> = {}) =>
   });
 
 /** The stand-in web servers' names resolve to a public address (there is no DNS here). */
-const publicDns = async () => ["93.184.216.34"];
 
 async function serverWith(
   routes: Record<string, Handler>,

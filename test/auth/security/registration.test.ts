@@ -5,6 +5,7 @@
  * Store forgets it (its TTL), and the server treats it as unknown. Time moves by a fake
  * clock (Date only; the network runs on real timers), never by sleeping.
  */
+
 import { exportJWK, generateKeyPair } from "jose";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { authorizationServer, devLogin } from "../../../src/auth/index.ts";
@@ -17,6 +18,7 @@ import {
   KEYS,
   pkce,
   postForm,
+  publicDns,
   REDIRECT_URI,
   recordingStore,
   redeem,
@@ -119,7 +121,7 @@ describe("bounds on every registration field", () => {
     });
     const cases: [Record<string, unknown>, RegExp][] = [
       [jwt({ keys: keys.slice(0, 11) }), /between 1 and 10/],
-      [jwt({ keys: Array.from({ length: 2000 }, () => keys[0]) }), /between 1 and 10/],
+      [jwt({ keys: Array.from({ length: 200 }, () => keys[0]) }), /between 1 and 10/],
       [jwt({ keys: [] }), /between 1 and 10/],
       [jwt({ keys: [{ ...keys[0], x5c: [long(20_000)] }] }), /larger than 16384 bytes/],
       [jwt({ keys: [privateKey] }), /public keys only/],
@@ -179,7 +181,7 @@ describe("bounds on metadata documents", () => {
       new Response(JSON.stringify({ client_id: CLIENT, ...document }), {
         headers: { "content-type": "application/json" },
       });
-    return startServer({ metadataDocuments: { fetch: fetchDocument } });
+    return startServer({ metadataDocuments: { fetch: fetchDocument, resolveHost: publicDns } });
   }
 
   it.each<[string, Record<string, unknown>]>([

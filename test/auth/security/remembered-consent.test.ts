@@ -6,6 +6,7 @@
  * be named by anyone. Those are asked again, every time, and nothing is remembered for them.
  * Confidential clients with an exact registered redirect keep remembered consent.
  */
+
 import { exportJWK, generateKeyPair } from "jose";
 import { describe, expect, it } from "vitest";
 import {
@@ -15,6 +16,7 @@ import {
   Browser,
   KEYS,
   pkce,
+  publicDns,
   REDIRECT_URI,
   registerConfidential,
   registerPublic,
@@ -35,7 +37,10 @@ async function serverWithDocuments(documents: Record<string, unknown>): Promise<
       ? Response.json(document)
       : new Response("not found", { status: 404, headers: { "content-type": "text/plain" } });
   };
-  return startServer({ metadataDocuments: { fetch }, redirectSchemes: ["cursor"] });
+  return startServer({
+    metadataDocuments: { fetch, resolveHost: publicDns },
+    redirectSchemes: ["cursor"],
+  });
 }
 
 /** A private_key_jwt metadata document for DOCUMENT, returning to `redirectUri`. */

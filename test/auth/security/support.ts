@@ -21,6 +21,12 @@ export { Browser, form, pkce };
 
 export const REDIRECT_URI = "http://127.0.0.1:9/callback";
 
+/**
+ * A resolver that places every name on a public address. Names are resolved by default and
+ * this machine has no DNS; tests whose documents come from a fake fetch pass this.
+ */
+export const publicDns = async (): Promise<string[]> => ["93.184.216.34"];
+
 /** A memoryStore that remembers every key a write succeeded on, in order. */
 export interface RecordingStore extends Store {
   readonly writes: string[];
