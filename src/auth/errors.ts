@@ -61,7 +61,10 @@ export function asOAuthError(error: unknown): OAuthError {
   if (error instanceof Error && error.name === "StoreUnavailableError") {
     return new OAuthError("temporarily_unavailable", "Storage is unavailable, try again", {
       headers: { "Retry-After": "5" },
+      cause: error,
     });
   }
-  return new OAuthError("server_error", "The server could not complete the request");
+  return new OAuthError("server_error", "The server could not complete the request", {
+    cause: error,
+  });
 }

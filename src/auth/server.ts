@@ -300,7 +300,17 @@ export class AuthorizationServer {
 
   #routes(): Hono {
     const app = new Hono();
-    app.onError((error) => asOAuthError(error).toResponse());
+    app.onError((error, c) => {
+      const answer = asOAuthError(error);
+      // The client sees a bare server_error; the operator sees why (never in the response).
+      if (answer.status >= 500) {
+        console.error(
+          `portcullis: ${c.req.method} ${c.req.path} answered ${answer.status}:`,
+          error,
+        );
+      }
+      return answer.toResponse();
+    });
     app.use(async (c, next) => {
       await this.ready();
       this.options.login.check?.(this.#deployment(c));

@@ -32,11 +32,15 @@ describe("a user's own Worker under wrangler dev", () => {
     const port = await freePort();
     const dev = start(
       bin("wrangler"),
-      ["dev", "--port", String(port), "--ip", "127.0.0.1", "--persist-to", state],
+      [
+        "dev",
+        ["--port", String(port), "--ip", "127.0.0.1", "--persist-to", state],
+        ["--var", `ISSUER:http://localhost:${port}`],
+      ].flat(),
       { cwd: worker, env: { CLOUDFLARE_LOAD_DEV_VARS_FROM_DOT_ENV: "false" } },
     );
     await dev.waitFor(/Ready on http:\/\/\S+/, 90_000);
-    // The dev login serves loopback issuers: localhost is one.
+    // Dev login on a Worker needs a configured loopback issuer (localhost is one).
     const base = `http://localhost:${port}`;
 
     expectSignInForm(await signInPage(base, `${base}/mcp`));

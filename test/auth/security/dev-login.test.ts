@@ -9,7 +9,7 @@ import { createServer, request, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { getRequestListener } from "@hono/node-server";
 import type { Hono } from "hono";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, onTestFinished, vi } from "vitest";
 import { createDemoServer } from "../../../examples/demo/server.ts";
 import {
   type AuthorizationServerOptions,
@@ -244,6 +244,8 @@ describe("devLogin where the runtime does not say where it listens (Workers, Bun
 
   it("refuses without a configured issuer, whatever the request's Host: nothing issued", async () => {
     const { app, store } = demoApp();
+    const logged = vi.spyOn(console, "error").mockImplementation(() => {});
+    onTestFinished(() => logged.mockRestore());
     for (const origin of ["http://localhost:3000", "http://127.0.0.1:8787"]) {
       const page = await call(app, `${origin}/authorize?${await authorizeQuery()}`);
       expect(page.status).toBe(500);
@@ -260,6 +262,11 @@ describe("devLogin where the runtime does not say where it listens (Workers, Bun
     }
     expect(store.written(KEYS.pending)).toBe(0);
     expect(store.written(KEYS.code)).toBe(0);
+    // The client sees a bare server_error; the operator's log says why.
+    expect(logged).toHaveBeenCalledWith(
+      "portcullis: POST /login/dev answered 500:",
+      expect.objectContaining({ message: expect.stringContaining("configured loopback issuer") }),
+    );
   });
 
   it("runs with a configured loopback issuer", async () => {
