@@ -14,7 +14,12 @@ import {
 } from "../mcp/jsonrpc.ts";
 import type { JsonObject } from "../mcp/types.ts";
 import { type ClientWarning, ProtocolError, TransportError } from "./errors.ts";
-import type { ClientTransport, SessionUpdate, TransportHandlers } from "./transport.ts";
+import type {
+  ClientTransport,
+  SendOptions,
+  SessionUpdate,
+  TransportHandlers,
+} from "./transport.ts";
 
 /** One notifications/progress update. */
 export interface Progress {
@@ -27,7 +32,10 @@ export interface Progress {
 export interface RequestOptions {
   /** Aborting cancels the request: the server is told with notifications/cancelled. */
   signal?: AbortSignal;
-  /** Time to wait for the reply; default the client's `requestTimeoutMs`. Infinity waits forever. */
+  /**
+   * Time to wait for the reply; default the client's `requestTimeoutMs`. Infinity waits forever.
+   * Time spent authorizing (a person signing in) is left out: the limit starts over after it.
+   */
   timeoutMs?: number;
   /** Asks the server for progress and receives it. */
   onProgress?: (progress: Progress) => void;
@@ -186,8 +194,17 @@ export class Connection {
         );
       };
       const onAbort = () => cancel(signal!.reason, abortReason(signal!));
+      // While the authorizer works (a person signing in), the clock stops; it starts over
+      // once the request goes out again, as a new exchange.
+      let authorizing = 0;
+      const onAuthorizing = (active: boolean) => {
+        authorizing += active ? 1 : -1;
+        if (authorizing > 0) clearTimeout(timer);
+        else if (this.#pending.get(id) === entry) arm();
+      };
       const arm = () => {
         clearTimeout(timer);
+        if (authorizing > 0) return;
         let wait = timeoutMs;
         let total = false;
         if (options.maxTotalTimeoutMs !== undefined) {
@@ -215,14 +232,20 @@ export class Connection {
       this.#pending.set(id, entry);
       signal?.addEventListener("abort", onAbort, { once: true });
       arm();
-      this.#send(message, exchange.signal, control).catch((error: unknown) => {
+      this.#send(message, exchange.signal, control, onAuthorizing).catch((error: unknown) => {
         if (this.#pending.get(id) === entry) entry.reject(error);
       });
     });
   }
 
-  async #send(message: JsonRpcRequest, signal: AbortSignal, control: SendControl): Promise<void> {
-    const options = control.headers ? { signal, headers: control.headers } : { signal };
+  async #send(
+    message: JsonRpcRequest,
+    signal: AbortSignal,
+    control: SendControl,
+    onAuthorizing: (active: boolean) => void,
+  ): Promise<void> {
+    const options: SendOptions = { signal, onAuthorizing };
+    if (control.headers) options.headers = control.headers;
     try {
       await this.#transport.send(message, options);
     } catch (error) {

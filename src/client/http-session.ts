@@ -1,6 +1,7 @@
 import type { Authorizer } from "./auth-seam.ts";
 import { TransportError } from "./errors.ts";
 import { discard } from "./http-body.ts";
+import { networkCause } from "./network-cause.ts";
 import type { ReconnectPolicy } from "./reconnect.ts";
 import type { SessionSnapshot, TransportHandlers } from "./transport.ts";
 import { isModern } from "./versions.ts";
@@ -24,6 +25,8 @@ export interface HttpRequest {
   /** Headers of this request alone (2026-07-28 request metadata). */
   headers?: Record<string, string>;
   signal: AbortSignal;
+  /** Told while the authorizer works for this request (see SendOptions.onAuthorizing). */
+  onAuthorizing?: ((active: boolean) => void) | undefined;
 }
 
 export interface HttpSessionOptions {
@@ -165,9 +168,8 @@ export class HttpSession {
       if (request.lastEventId !== undefined) headers.set("last-event-id", request.lastEventId);
       for (const [name, value] of Object.entries(request.headers ?? {})) headers.set(name, value);
       if (authorizer) {
-        for (const [name, value] of Object.entries(await authorizer.headers(this.url))) {
-          headers.set(name, value);
-        }
+        const granted = await this.#authorizing(request, () => authorizer.headers(this.url));
+        for (const [name, value] of Object.entries(granted)) headers.set(name, value);
       }
       const init: RequestInit = { method: request.method, headers, signal: request.signal };
       if (request.body !== undefined) init.body = request.body;
@@ -178,19 +180,29 @@ export class HttpSession {
         if (request.signal.aborted) throw request.signal.reason;
         throw new TransportError(
           "ERR_NETWORK",
-          `${request.method} ${this.url.href} failed: ${String(error)}`,
+          `${request.method} ${this.url.href} failed: ${networkCause(error) ?? String(error)}`,
           { cause: error },
         );
       }
       if (!authorizer || attempt >= MAX_AUTH_RETRIES) return response;
       const retry =
         response.status === 401
-          ? await authorizer.onUnauthorized(response)
+          ? await this.#authorizing(request, () => authorizer.onUnauthorized(response))
           : response.status === 403
-            ? await authorizer.onForbidden(response)
+            ? await this.#authorizing(request, () => authorizer.onForbidden(response))
             : false;
       if (!retry) return response;
       await discard(response);
+    }
+  }
+
+  /** Runs the authorizer's part, telling the request it waits for authorization meanwhile. */
+  async #authorizing<T>(request: HttpRequest, work: () => Promise<T>): Promise<T> {
+    request.onAuthorizing?.(true);
+    try {
+      return await work();
+    } finally {
+      request.onAuthorizing?.(false);
     }
   }
 }

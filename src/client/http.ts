@@ -129,6 +129,7 @@ export class StreamableHttpClientTransport implements ClientTransport {
       session: !initialize,
       ...(headers && { headers }),
       signal,
+      onAuthorizing: options.onAuthorizing,
     });
     if (initialize && response.ok) {
       session.takeSessionId(response);

@@ -37,6 +37,12 @@ export interface SendOptions {
    * (2026-07-28). Transports without headers ignore them.
    */
   headers?: Record<string, string>;
+  /**
+   * Called with true when the exchange starts waiting for authorization (a person signing in,
+   * a token being fetched) and false when it goes on, so the request's time limit can leave
+   * that wait out. Transports without authorization never call it.
+   */
+  onAuthorizing?: (active: boolean) => void;
 }
 
 /**

@@ -6,13 +6,17 @@
  */
 import { spawn } from "node:child_process";
 import { mkdtemp, readFile, stat } from "node:fs/promises";
+import { createServer as createHttpsServer } from "node:https";
+import { createServer, type Server, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { Readable } from "node:stream";
+import { PassThrough, type Readable } from "node:stream";
 import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
 import { createDemoApp } from "../../examples/demo/server.ts";
 import { McpClient } from "../../src/client/index.ts";
+import { parse, timeouts } from "../../src/node/cli/args.ts";
+import { main } from "../../src/node/cli/main.ts";
 import { StdioClientTransport } from "../../src/node/index.ts";
 import { listen } from "../helpers/http.ts";
 import { Browser } from "../helpers/oauth.ts";
@@ -326,5 +330,158 @@ describe("portcullis proxy", () => {
     };
     expect(answer.error.code).toBe(-32000);
     expect(answer.error.message).toContain("500");
+  });
+});
+
+/** Runs the CLI in this process (no tsx start-up): for failures that need no browser. */
+async function inProcess(args: string[]): Promise<Run> {
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  let out = "";
+  let err = "";
+  stdout.on("data", (chunk: Buffer) => {
+    out += chunk.toString();
+  });
+  stderr.on("data", (chunk: Buffer) => {
+    err += chunk.toString();
+  });
+  const code = await main(args, { stdin: new PassThrough(), stdout, stderr, env: env() });
+  return { code, stdout: out, stderr: err };
+}
+
+/** A loopback TCP server; `answer: false` takes connections and never says a word. */
+async function tcpServer(): Promise<{
+  port: number;
+  sockets: Socket[];
+  close: () => Promise<void>;
+}> {
+  const sockets: Socket[] = [];
+  const server: Server = createServer((socket) => sockets.push(socket));
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const port = (server.address() as { port: number }).port;
+  return {
+    port,
+    sockets,
+    close: () =>
+      new Promise((resolve) => {
+        for (const socket of sockets) socket.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+describe("CLI options", () => {
+  it("takes every time limit in seconds, with the documented defaults", () => {
+    expect(timeouts(parse([]).values)).toEqual({
+      connectMs: 10_000,
+      requestMs: 60_000,
+      authMs: 300_000,
+    });
+    expect(
+      timeouts(
+        parse(["--connect-timeout", "0.5", "--timeout", "2", "--auth-timeout", "90"]).values,
+      ),
+    ).toEqual({ connectMs: 500, requestMs: 2_000, authMs: 90_000 });
+  });
+
+  it("refuses a time limit that is not a positive number of seconds, with status 2", async () => {
+    for (const [flag, value] of [
+      ["--timeout", "0"],
+      ["--connect-timeout", "-1"],
+      ["--auth-timeout", "soon"],
+    ] as const) {
+      const run = await inProcess(["connect", "http://localhost:9/mcp", `${flag}=${value}`]);
+      expect(run.code).toBe(2);
+      expect(run.stderr).toContain(`${flag} must be a positive number of seconds, not ${value}`);
+    }
+  });
+
+  it("prints the package's version for --version", async () => {
+    const manifest = JSON.parse(await readFile(join(ROOT, "package.json"), "utf8")) as {
+      version: string;
+    };
+    const run = await inProcess(["--version"]);
+    expect(run).toMatchObject({ code: 0, stdout: `${manifest.version}\n`, stderr: "" });
+    // And through the bin, as a user runs it.
+    const spawned = await cli(["--version"]);
+    expect(spawned.stdout).toBe(`${manifest.version}\n`);
+  });
+});
+
+describe("CLI network failures", () => {
+  it("gives up on a server that takes the connection and never answers", async () => {
+    const silent = await tcpServer();
+    try {
+      const run = await inProcess([
+        "call",
+        `http://127.0.0.1:${silent.port}/mcp`,
+        "x",
+        "--connect-timeout",
+        "0.2",
+        "--tokens",
+        await tokenFile(),
+      ]);
+      expect(run.code).toBe(1);
+      // The server did take the connection: the limit is on its answer.
+      expect(silent.sockets.length).toBeGreaterThan(0);
+      expect(run.stderr).toContain("no answer within 0.2 s (--connect-timeout)");
+      expect(run.stderr).toContain("[ERR_CONNECT_TIMEOUT]");
+      expect(run.stdout).toBe("");
+    } finally {
+      await silent.close();
+    }
+  });
+
+  it("says the connection was refused", async () => {
+    const closed = await tcpServer();
+    await closed.close();
+    const run = await inProcess([
+      "connect",
+      `http://127.0.0.1:${closed.port}/mcp`,
+      "--tokens",
+      await tokenFile(),
+    ]);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain("connection refused");
+    expect(run.stderr).toContain("[ECONNREFUSED]");
+    expect(run.stderr).not.toContain("fetch failed");
+  });
+
+  it("says the host name does not resolve", async () => {
+    const run = await inProcess([
+      "connect",
+      "http://nonexistent.invalid/mcp",
+      "--tokens",
+      await tokenFile(),
+    ]);
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/no such host \(DNS\) \[ENOTFOUND\]|\[EAI_AGAIN\]/);
+    expect(run.stderr).not.toContain("fetch failed");
+  });
+
+  it("says the server's certificate is not trusted", async () => {
+    const server = createHttpsServer(
+      {
+        cert: await readFile(join(ROOT, "test/fixtures/localhost-cert.pem")),
+        key: await readFile(join(ROOT, "test/fixtures/localhost-key.pem")),
+      },
+      (_request, response) => response.end("{}"),
+    );
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    try {
+      const port = (server.address() as { port: number }).port;
+      const run = await inProcess([
+        "connect",
+        `https://localhost:${port}/mcp`,
+        "--tokens",
+        await tokenFile(),
+      ]);
+      expect(run.code).toBe(1);
+      expect(run.stderr).toMatch(/TLS certificate .*\[[A-Z_]+\]/);
+      expect(run.stderr).not.toContain("fetch failed");
+    } finally {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 });

@@ -52,6 +52,9 @@ export class OAuthAuthorizer implements Authorizer {
   #target: Target | undefined;
   /** The flow in progress: one at a time, and requests wait for it. */
   #busy: Promise<unknown> | undefined;
+  /** Failed attempts to get tokens, and the last one's error: shared with the requests that waited for it. */
+  #failures = 0;
+  #lastFailure: unknown;
 
   constructor(options: OAuthAuthorizerOptions = {}) {
     this.#options = options;
@@ -84,7 +87,9 @@ export class OAuthAuthorizer implements Authorizer {
       const to = canonicalResource(new URL(url).href);
       if (to !== canonicalResource(this.#serverUrl.href)) return {};
     }
+    const failures = this.#failures;
     await this.#busy?.catch(() => undefined);
+    this.#shareFailure(failures);
     const cache = this.#cache;
     let tokens = cache.tokens;
     if (!tokens) return {};
@@ -110,9 +115,11 @@ export class OAuthAuthorizer implements Authorizer {
     const cache = this.#cache;
     const held = cache.tokens;
     const handedOut = cache.uses > 0;
+    const failures = this.#failures;
     return this.#exclusive(async () => {
       // Another request's 401 already replaced the token this one was sent with.
       if (cache.tokens && cache.tokens !== held) return true;
+      this.#shareFailure(failures);
       const rejected = held && handedOut ? held : undefined;
       if (rejected) cache.reject(rejected);
       const target = await this.#discover(serverUrl, challenge);
@@ -159,7 +166,9 @@ export class OAuthAuthorizer implements Authorizer {
     // Without the scope it needs, the server leaves nothing to ask for.
     if (required.length === 0) return false;
     const serverUrl = this.#bind(response);
+    const failures = this.#failures;
     return this.#exclusive(async () => {
+      this.#shareFailure(failures);
       const target = this.#target ?? (await this.#discover(serverUrl, challenge));
       const held = this.#cache.tokens?.scope;
       const max = this.#options.maxStepUps ?? 3;
@@ -247,9 +256,23 @@ export class OAuthAuthorizer implements Authorizer {
   async #obtain(target: Target, scopes: Set<string>): Promise<void> {
     const scope = this.#scopes.authorizing(scopes) || undefined;
     const context = this.#grantContext(target);
-    if (this.#options.assertion) return jwtBearerGrant(context, scope);
-    if (this.#options.clientCredentials) return clientCredentialsGrant(context, scope);
-    return authorizationCodeGrant(context, scopes);
+    try {
+      if (this.#options.assertion) return await jwtBearerGrant(context, scope);
+      if (this.#options.clientCredentials) return await clientCredentialsGrant(context, scope);
+      return await authorizationCodeGrant(context, scopes);
+    } catch (error) {
+      this.#failures++;
+      this.#lastFailure = error;
+      throw error;
+    }
+  }
+
+  /**
+   * A request that waited while an attempt to get tokens failed fails with it, rather than
+   * start another: one sign-in (one browser tab) for every request that hit 401 at once.
+   */
+  #shareFailure(failuresBefore: number): void {
+    if (this.#failures > failuresBefore) throw this.#lastFailure;
   }
 
   /** Runs one flow at a time; requests wait in headers() until it settles. */

@@ -1,5 +1,6 @@
 import type { Readable, Writable } from "node:stream";
 import type { Authorizer } from "../../client/auth-seam.ts";
+import { TransportError } from "../../client/errors.ts";
 import { StreamableHttpClientTransport } from "../../client/http.ts";
 import { isObject } from "../../mcp/content.ts";
 import type { JsonRpcMessage, RequestId } from "../../mcp/jsonrpc.ts";
@@ -9,6 +10,13 @@ export interface ProxyOptions {
   url: string | URL;
   authorizer?: Authorizer;
   headers?: Record<string, string>;
+  /** The fetch for the endpoint. Default: the global fetch. */
+  fetch?: typeof fetch;
+  /**
+   * Time for each forwarded request's reply, started over by its progress and left out while
+   * the person signs in. Default: no limit (the local client keeps its own).
+   */
+  timeoutMs?: number;
   input: Readable;
   output: Writable;
   /** Where diagnostics go (never stdout: it carries the protocol). */
@@ -38,11 +46,18 @@ export async function runProxy(options: ProxyOptions): Promise<void> {
   const transport = new StreamableHttpClientTransport(options.url, {
     ...(options.authorizer && { authorizer: options.authorizer }),
     ...(options.headers && { headers: options.headers }),
+    ...(options.fetch && { fetch: options.fetch }),
   });
+  const timeoutMs = options.timeoutMs ?? Number.POSITIVE_INFINITY;
   const write = (message: unknown) => {
     output.write(`${JSON.stringify(message)}\n`);
   };
+  /** Requests forwarded and not yet answered: a late failure must not answer them twice. */
+  const waiting = new Set<RequestId>();
+  /** Restarts a request's time limit, by the progress token it asked progress under. */
+  const progressing = new Map<string | number, () => void>();
   const fail = (id: RequestId, error: unknown) => {
+    if (!waiting.delete(id)) return;
     const message = error instanceof Error ? error.message : String(error);
     const code =
       error instanceof Error && "code" in error && typeof error.code === "string"
@@ -63,6 +78,11 @@ export async function runProxy(options: ProxyOptions): Promise<void> {
 
   await transport.start({
     message(value) {
+      if (isObject(value) && isId(value.id) && !("method" in value)) waiting.delete(value.id);
+      if (isObject(value) && value.method === "notifications/progress") {
+        const token = isObject(value.params) ? value.params.progressToken : undefined;
+        if (isId(token)) progressing.get(token)?.();
+      }
       if (isObject(value) && isId(value.id) && opening.delete(value.id)) {
         const result = value.result;
         if (isObject(result) && typeof result.protocolVersion === "string") {
@@ -97,8 +117,10 @@ export async function runProxy(options: ProxyOptions): Promise<void> {
       }
       if (message.method === "initialize" && request) opening.add(message.id as RequestId);
     }
+    const limit = request ? timeLimit(message) : undefined;
+    if (request) waiting.add(message.id as RequestId);
     try {
-      await transport.send(message);
+      await transport.send(message, limit?.send ?? {});
       if ("method" in message && message.method === "notifications/initialized") {
         transport.listen();
       }
@@ -111,7 +133,47 @@ export async function runProxy(options: ProxyOptions): Promise<void> {
           `could not deliver ${"method" in message ? message.method : "a reply"}: ${String(error)}`,
         );
       }
+    } finally {
+      limit?.stop();
     }
+  };
+
+  /** A forwarded request's time limit: paused while authorizing, restarted by its progress. */
+  const timeLimit = (message: JsonRpcMessage) => {
+    const method = "method" in message ? message.method : "request";
+    const params = "params" in message && isObject(message.params) ? message.params : undefined;
+    const meta = params && isObject(params._meta) ? params._meta : undefined;
+    const token = meta?.progressToken;
+    const exchange = new AbortController();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    let authorizing = 0;
+    const arm = () => {
+      clearTimeout(timer);
+      if (authorizing > 0 || !Number.isFinite(timeoutMs)) return;
+      timer = setTimeout(() => {
+        exchange.abort(
+          new TransportError(
+            "ERR_TIMEOUT",
+            `No reply to ${method} within ${timeoutMs / 1000} s (--timeout)`,
+          ),
+        );
+      }, timeoutMs);
+    };
+    if (isId(token)) progressing.set(token, arm);
+    arm();
+    return {
+      send: {
+        signal: exchange.signal,
+        onAuthorizing(active: boolean) {
+          authorizing += active ? 1 : -1;
+          arm();
+        },
+      },
+      stop() {
+        clearTimeout(timer);
+        if (isId(token)) progressing.delete(token);
+      },
+    };
   };
 
   const pending = new Set<Promise<void>>();
