@@ -215,11 +215,19 @@ describe("portcullis connect", () => {
     timeout: SLOW,
   }, async () => {
     const { base, mcp } = await demo();
-    const run = await cli(["connect", mcp, "--json", "--no-open", "--tokens", await tokenFile()], {
-      base,
-    });
+    const run = await cli(
+      ["connect", mcp, "--json", "--no-open", "--verbose", "--tokens", await tokenFile()],
+      { base },
+    );
     expect(run.code).toBe(0);
+    // Results alone on stdout; --verbose tells each step on stderr.
     const report = JSON.parse(run.stdout) as Record<string, unknown>;
+    expect(run.stderr).toContain(`portcullis: POST ${mcp} (server/discover): 401`);
+    expect(run.stderr).toContain("portcullis: 401: the server wants a token; discovering");
+    expect(run.stderr).toMatch(/^portcullis: client \S+ registered at http:\/\/localhost:\d+$/m);
+    expect(run.stderr).toMatch(/^portcullis: token from http:\/\/localhost:\d+ for .*\/mcp/m);
+    expect(run.stderr).toContain(`portcullis: authorized by ${base} for ${mcp}`);
+    expect(run.stderr).toMatch(/^portcullis: POST .* \(tools\/list\): 200 after \d+ ms$/m);
     expect(report).toMatchObject({
       server: { name: "notes" },
       authorization: { issuer: base, resource: mcp, scope: "notes:read notes:write" },
@@ -482,6 +490,96 @@ describe("CLI network failures", () => {
     } finally {
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));
+    }
+  });
+});
+
+describe("portcullis proxy, several requests at once", () => {
+  /** A 2026-07-28 request, as a modern stdio client sends it: no initialize first. */
+  const listTools = (id: number) =>
+    JSON.stringify({
+      jsonrpc: "2.0",
+      id,
+      method: "tools/list",
+      params: {
+        _meta: {
+          "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+          "io.modelcontextprotocol/clientInfo": { name: "desktop-app", version: "1.0.0" },
+          "io.modelcontextprotocol/clientCapabilities": {},
+        },
+      },
+    });
+
+  /** Starts the proxy, writes `lines` at once, and collects what comes back until `count` replies. */
+  function burst(args: string[], lines: string[], count: number) {
+    const child = spawn(process.execPath, [...BIN, "proxy", ...args], {
+      cwd: ROOT,
+      env: env(),
+      stdio: ["pipe", "pipe", "pipe"],
+    });
+    const replies: { id: number; result?: { tools: unknown[] }; error?: { message: string } }[] =
+      [];
+    let buffer = "";
+    const answered = new Promise<void>((resolve) => {
+      child.stdout.on("data", (chunk: Buffer) => {
+        buffer += chunk.toString();
+        const parts = buffer.split("\n");
+        buffer = parts.pop()!;
+        for (const part of parts) replies.push(JSON.parse(part));
+        if (replies.length >= count) resolve();
+      });
+    });
+    const closed = new Promise<number | null>((resolve) => child.once("close", resolve));
+    child.stdin.write(`${lines.join("\n")}\n`);
+    return {
+      child,
+      replies,
+      answered,
+      finish: async () => {
+        child.stdin.end();
+        return closed;
+      },
+    };
+  }
+
+  it("opens one sign-in for every request that hit 401, and answers them all", {
+    timeout: SLOW,
+  }, async () => {
+    const { base, mcp } = await demo();
+    const run = burst(
+      [mcp, "--no-open", "--tokens", await tokenFile(), "--timeout", "30"],
+      [listTools(1), listTools(2), listTools(3)],
+      3,
+    );
+    const seen = { text: "" };
+    const callback = await signInFrom(run.child.stderr, base, seen);
+    expect(callback.status).toBe(200);
+    await run.answered;
+    expect(await run.finish()).toBe(0);
+    expect(seen.text.match(/\/authorize\?/g)).toHaveLength(1);
+    expect(run.replies.map((reply) => reply.id).sort()).toEqual([1, 2, 3]);
+    for (const reply of run.replies) expect(reply.result?.tools).toHaveLength(2);
+  });
+
+  it("fails every waiting request with the one sign-in that timed out, opening no other", {
+    timeout: SLOW,
+  }, async () => {
+    const { mcp } = await demo();
+    const run = burst(
+      [mcp, "--no-open", "--tokens", await tokenFile(), "--auth-timeout", "1"],
+      [listTools(1), listTools(2), listTools(3)],
+      3,
+    );
+    let stderr = "";
+    run.child.stderr.on("data", (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    await run.answered;
+    expect(await run.finish()).toBe(0);
+    expect(stderr.match(/\/authorize\?/g)).toHaveLength(1);
+    expect(run.replies.map((reply) => reply.id).sort()).toEqual([1, 2, 3]);
+    for (const reply of run.replies) {
+      expect(reply.error?.message).toMatch(/within 1 s/);
     }
   });
 });
