@@ -187,7 +187,11 @@ export function endpointFetch(
     try {
       const response = await base(input, { ...init, signal });
       answered = true;
-      verbose(`${what}: ${response.status} after ${Date.now() - started} ms`);
+      const challenge = response.status === 401 || response.status === 403;
+      const why = challenge ? response.headers.get("www-authenticate") : null;
+      verbose(
+        `${what}: ${response.status} after ${Date.now() - started} ms${why ? ` (${why})` : ""}`,
+      );
       return response;
     } catch (error) {
       if (waiting.signal.aborted) throw waiting.signal.reason;
