@@ -80,7 +80,9 @@ export async function init(
     [
       `Created a ${kind} MCP server in ${target}. Next:`,
       "",
-      ...(shown === "." ? [] : [`  cd ${shown}`]),
+      ...(shown === "."
+        ? []
+        : [`  cd ${/^[\w./-]+$/.test(shown) ? shown : JSON.stringify(shown)}`]),
       "  npm install",
       "  npm start     # the server, with sign-in through the built-in authorization server",
       "  npm test      # starts it and calls a tool",
