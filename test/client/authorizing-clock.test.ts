@@ -60,7 +60,7 @@ describe("request time limits and sign-in", () => {
     const connecting = client
       .connect("http://gated.test/mcp", {
         authorizer,
-        fetch: (input, init) => app.fetch(new Request(input, init)),
+        fetch: async (input, init) => app.fetch(new Request(input, init)),
         timeoutMs: 1_000,
       })
       .then(
