@@ -1,9 +1,9 @@
 /** @jsxRuntime automatic */
 /** @jsxImportSource hono/jsx */
 import { type Context, Hono } from "hono";
+import { randomToken, timingSafeEqual } from "../util/crypto.ts";
 import { BODY_LIMITS, readPageForm } from "./body.tsx";
 import { identityAssured, rememberConsent, rememberedConsent } from "./consent.ts";
-import { randomToken, timingSafeEqual } from "./crypto.ts";
 import { OAuthError } from "./errors.ts";
 import {
   type LoginKit,

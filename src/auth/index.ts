@@ -1,4 +1,5 @@
-export type { Exposure } from "../http/exposure.ts";
+export type { Exposure } from "../util/exposure.ts";
+export { FetchRefusedError, type ResolveHost, type SafeFetchOptions } from "../util/ssrf.ts";
 export type {
   Client,
   ConfiguredClient,
@@ -23,5 +24,4 @@ export {
   type AuthorizationServerOptions,
   authorizationServer,
 } from "./server.ts";
-export { FetchRefusedError, type ResolveHost, type SafeFetchOptions } from "./ssrf.ts";
 export type { TokenLifetimes } from "./tokens.ts";

@@ -1,9 +1,12 @@
 import { type Context, Hono } from "hono";
 import { cors } from "hono/cors";
 import type { JWK } from "jose";
-import { exposureOf } from "../http/exposure.ts";
 import type { AuthInfo } from "../mcp/peer.ts";
 import type { Store } from "../storage/store.ts";
+import { randomToken } from "../util/crypto.ts";
+import { exposureOf } from "../util/exposure.ts";
+import { canonicalResource } from "../util/resource-uri.ts";
+import { Sealer } from "../util/sealer.ts";
 import { authorizeRoutes } from "./authorize.tsx";
 import { BODY_LIMITS, readOAuthBody } from "./body.tsx";
 import {
@@ -14,7 +17,6 @@ import {
   configuredClient,
   type RegistrationRules,
 } from "./clients.ts";
-import { randomToken, Sealer } from "./crypto.ts";
 import { asOAuthError, OAuthError } from "./errors.ts";
 import { KeyRing, type SigningAlgorithm } from "./keys.ts";
 import type { Deployment, LoginProvider } from "./login.ts";
@@ -31,7 +33,6 @@ import {
   type RateLimit,
   type RateLimitOptions,
 } from "./rate-limit.ts";
-import { canonicalResource } from "./resource-uri.ts";
 import { tokenRoutes } from "./token.ts";
 import {
   type Clock,

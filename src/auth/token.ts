@@ -1,10 +1,10 @@
 import { type Context, Hono } from "hono";
+import { randomToken } from "../util/crypto.ts";
+import { canonicalResource } from "../util/resource-uri.ts";
 import { BODY_LIMITS, readOAuthBody } from "./body.tsx";
 import { authenticateClient } from "./client-auth.ts";
 import type { Client } from "./clients.ts";
-import { randomToken } from "./crypto.ts";
 import { OAuthError } from "./errors.ts";
-import { canonicalResource } from "./resource-uri.ts";
 import type { AuthorizationServer } from "./server.ts";
 import type { Grant, TokenResponse } from "./tokens.ts";
 

@@ -1,6 +1,7 @@
 import type { JsonRpcNotification } from "../mcp/jsonrpc.ts";
 import { Peer } from "../mcp/peer.ts";
 import type { Store } from "../storage/store.ts";
+import { randomId } from "../util/crypto.ts";
 import type { Bus } from "./bus.ts";
 import type { SessionRecord } from "./shared.ts";
 import type { SseStream } from "./sse.ts";
@@ -58,14 +59,6 @@ export class SharedSession extends Session {
   touchedAt = 0;
   /** The record last applied to this copy: what a request's changes are told apart from. */
   applied: SessionRecord | undefined;
-}
-
-/** 128 random bits as hex: session and stream ids must not be guessable. */
-export function randomId(): string {
-  const bytes = crypto.getRandomValues(new Uint8Array(16));
-  let id = "";
-  for (const byte of bytes) id += byte.toString(16).padStart(2, "0");
-  return id;
 }
 
 /**

@@ -7,9 +7,10 @@ import type {
 import type { ServerEvent } from "../mcp/server.ts";
 import type { ClientCapabilities, Implementation, LoggingLevel } from "../mcp/types.ts";
 import { type Store, StoreUnavailableError } from "../storage/store.ts";
+import { randomId } from "../util/crypto.ts";
 import type { Bus } from "./bus.ts";
 import type { EventStore } from "./event-store.ts";
-import { randomId, type Session, type SessionTable, SharedSession } from "./sessions.ts";
+import { type Session, type SessionTable, SharedSession } from "./sessions.ts";
 import { eventId, type SseStream, type StreamRelay, sseEvent } from "./sse.ts";
 
 /**

@@ -22,8 +22,8 @@ import {
   negotiateVersion,
   supportsBatching,
 } from "../mcp/versions.ts";
+import { accepts, readBody } from "../util/body.ts";
 import { type BatchLimits, batchLimits, batchTooLong, dispatchAll } from "./batch.ts";
-import { accepts, readBody } from "./body.ts";
 import { memoryBus } from "./bus.ts";
 import { badRequest, httpError } from "./errors.ts";
 import type { EventStore } from "./event-store.ts";

@@ -6,7 +6,7 @@
  */
 import { SELF } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { checkUrl, FetchRefusedError } from "../../src/auth/ssrf.ts";
+import { checkUrl, FetchRefusedError } from "../../src/util/ssrf.ts";
 
 const base = "http://localhost";
 

@@ -1,4 +1,4 @@
-import { checkUrl, FetchRefusedError, fetchChecked, type ResolveHost } from "../../auth/ssrf.ts";
+import { checkUrl, FetchRefusedError, fetchChecked, type ResolveHost } from "../../util/ssrf.ts";
 import { AuthorizationError, findAuthorizationError } from "./errors.ts";
 
 /** The limits every request the authorizer makes on a server's say-so is held to. */

@@ -23,7 +23,7 @@ import {
   type MetadataDocumentOptions,
   upstreamOAuth,
 } from "../../../src/auth/index.ts";
-import { checkUrl, type SafeFetchOptions } from "../../../src/auth/ssrf.ts";
+import { checkUrl, type SafeFetchOptions } from "../../../src/util/ssrf.ts";
 import { listen } from "../../helpers/http.ts";
 import {
   authorizeUrl,

@@ -1,5 +1,3 @@
-import { declaredOver, readCappedText } from "../http/body.ts";
-import { isLoopbackHost } from "../http/origin.ts";
 import {
   isIpAddress,
   isLoopbackAddress,
@@ -7,6 +5,8 @@ import {
   isPublicAddress,
   unbracket,
 } from "./addresses.ts";
+import { declaredOver, readCappedText } from "./body.ts";
+import { isLoopbackHost } from "./loopback.ts";
 import { type ResolveHost, runtimeConnector, runtimeResolver } from "./pinned-fetch.ts";
 
 export type { ResolveHost } from "./pinned-fetch.ts";
