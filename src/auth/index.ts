@@ -5,6 +5,7 @@ export type {
   ConfiguredClient,
   TokenEndpointAuthMethod,
 } from "./clients.ts";
+export type { AuthorizationServerOptions } from "./core.ts";
 export { OAuthError, type OAuthErrorCode } from "./errors.ts";
 export { generateSigningKey, type SigningAlgorithm } from "./keys.ts";
 export { type CustomLoginOptions, customLogin } from "./login/custom.ts";
@@ -19,9 +20,5 @@ export type {
 } from "./login.ts";
 export type { MetadataDocumentOptions } from "./metadata-document.ts";
 export type { RateLimit, RateLimitOptions } from "./rate-limit.ts";
-export {
-  AuthorizationServer,
-  type AuthorizationServerOptions,
-  authorizationServer,
-} from "./server.ts";
+export { AuthorizationServer, authorizationServer } from "./server.ts";
 export type { TokenLifetimes } from "./tokens.ts";
