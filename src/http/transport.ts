@@ -26,6 +26,7 @@ import {
 import type { Guard } from "../resource/guard.ts";
 import { memoryBus } from "../storage/bus.ts";
 import { accepts, readBody } from "../util/body.ts";
+import { UnavailableError } from "../util/errors.ts";
 import { type BatchLimits, batchLimits, batchTooLong, dispatchAll } from "./batch.ts";
 import { badRequest, httpError } from "./errors.ts";
 import type { EventStore } from "./event-store.ts";
@@ -70,8 +71,7 @@ const JSON_HEADERS = { "Content-Type": "application/json" };
 
 /** Whether an error says shared state (Store or Bus) cannot be reached right now. */
 function isUnavailable(error: unknown): boolean {
-  const code = (error as { code?: unknown } | null)?.code;
-  return code === "ERR_STORE_UNAVAILABLE" || code === "ERR_BUS_UNAVAILABLE";
+  return error instanceof UnavailableError;
 }
 
 /** The reply while shared state cannot be reached: nothing was done, try again shortly. */

@@ -163,7 +163,7 @@ export class WebhookSender {
             : error instanceof Error
               ? error.message
               : String(error);
-        if (error instanceof FetchRefusedError && error.code === "ERR_URL_REFUSED") {
+        if (error instanceof FetchRefusedError && error.code === "ERR_GUARD_URL_REFUSED") {
           this.#options.onFailure?.({ taskId, url: target.url, attempts: attempt, reason });
           return;
         }
