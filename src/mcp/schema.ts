@@ -1,5 +1,6 @@
 // The namespace import lets bundlers drop zod's locales (about 260 KiB minified).
 import * as z from "zod";
+import { compileJsonSchema, UnsupportedSchemaError } from "./json-schema.ts";
 import type { JsonObject } from "./types.ts";
 
 /** A zod schema, or a JSON Schema object given as is. */
@@ -71,27 +72,28 @@ function fromZod(schema: z.ZodType): (value: unknown) => Validation {
 /**
  * Compiles a schema for one direction of data flow. Zod schemas become JSON Schema 2020-12
  * (the `input` view for arguments, `output` for results); raw JSON Schema is published as
- * given and validated through zod's converter when it can express it.
+ * given and validated by compileJsonSchema when it evaluates every keyword used.
  */
 export function compileSchema(schema: SchemaInput, io: "input" | "output"): CompiledSchema {
   if (isZodSchema(schema)) {
     const json = z.toJSONSchema(schema, { io, target: "draft-2020-12", unrepresentable: "any" });
     return { json: json as JsonObject, validate: fromZod(schema) };
   }
-  let validator: z.ZodType | undefined;
+  let validator: ((value: unknown) => Validation) | undefined;
   try {
-    validator = z.fromJSONSchema(schema as Parameters<typeof z.fromJSONSchema>[0]);
-  } catch {
-    // A dialect feature zod cannot express: publish the schema, check only the top-level type.
+    validator = compileJsonSchema(schema);
+  } catch (error) {
+    // A keyword the validator does not evaluate: publish the schema, check only the top-level type.
+    if (!(error instanceof UnsupportedSchemaError)) throw error;
   }
   return {
     json: schema,
-    validate: validator
-      ? fromZod(validator)
-      : (value) =>
-          schema.type === "object" && (typeof value !== "object" || value === null)
-            ? { ok: false, message: "expected an object" }
-            : { ok: true, value },
+    validate:
+      validator ??
+      ((value) =>
+        schema.type === "object" && (typeof value !== "object" || value === null)
+          ? { ok: false, message: "expected an object" }
+          : { ok: true, value }),
   };
 }
 

@@ -1,6 +1,6 @@
 /** @jsxRuntime automatic */
 /** @jsxImportSource hono/jsx */
-import { Hono } from "hono";
+import { Hono } from "hono/tiny";
 import { isLoopbackHost } from "../../http/origin.ts";
 import { BODY_LIMITS, readPageForm } from "../body.tsx";
 import { timingSafeEqual } from "../crypto.ts";
