@@ -1,10 +1,12 @@
-// The namespace import lets bundlers drop zod's locales (about 260 KiB minified).
-import * as z from "zod";
+// zod's core, not its classic API: zod and zod/mini schemas are both accepted, and a Worker
+// that defines its schemas with zod/mini does not pull in classic zod. The namespace import lets
+// bundlers drop zod's locales (about 260 KiB minified).
+import * as z from "zod/v4/core";
 import { compileJsonSchema, UnsupportedSchemaError } from "./json-schema.ts";
 import type { JsonObject } from "./types.ts";
 
-/** A zod schema, or a JSON Schema object given as is. */
-export type SchemaInput = z.ZodType | JsonObject;
+/** A zod (or zod/mini) schema, or a JSON Schema object given as is. */
+export type SchemaInput = z.$ZodType | JsonObject;
 
 export type Validation<T = unknown> = { ok: true; value: T } | { ok: false; message: string };
 
@@ -14,12 +16,12 @@ export interface CompiledSchema {
   validate(value: unknown): Validation;
 }
 
-export function isZodSchema(schema: unknown): schema is z.ZodType {
+export function isZodSchema(schema: unknown): schema is z.$ZodType {
   return typeof schema === "object" && schema !== null && "_zod" in schema;
 }
 
 /** Lists the problems in a zod error as one readable line per issue. */
-export function describeIssues(error: z.ZodError): string {
+export function describeIssues(error: z.$ZodError): string {
   return error.issues
     .map((issue) =>
       issue.path.length ? `${issue.path.join(".")}: ${issue.message}` : issue.message,
@@ -55,12 +57,12 @@ function attached(value: unknown): unknown {
  * property a schema names, inherited ones too: `{}` would pass a `toString` or `constructor`
  * argument of Object.prototype's (a function) to the schema, and on to the handler.
  */
-export function parseOwn<T>(schema: z.ZodType<T>, value: unknown): z.ZodSafeParseResult<T> {
-  const parsed = schema.safeParse(detached(value));
+export function parseOwn<T>(schema: z.$ZodType<T>, value: unknown): z.util.SafeParseResult<T> {
+  const parsed = z.safeParse(schema, detached(value));
   return parsed.success ? { success: true, data: attached(parsed.data) as T } : parsed;
 }
 
-function fromZod(schema: z.ZodType): (value: unknown) => Validation {
+function fromZod(schema: z.$ZodType): (value: unknown) => Validation {
   return (value) => {
     const parsed = parseOwn(schema, value);
     return parsed.success
