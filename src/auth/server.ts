@@ -1,5 +1,6 @@
-import { type Context, Hono } from "hono";
+import type { Context } from "hono";
 import { cors } from "hono/cors";
+import { Hono } from "hono/tiny";
 import type { AuthInfo } from "../mcp/peer.ts";
 import type { Store } from "../storage/store.ts";
 import { randomToken } from "../util/crypto.ts";
