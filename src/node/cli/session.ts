@@ -6,6 +6,7 @@ import type { Authorizer } from "../../client/auth-seam.ts";
 import { OAuthAuthorizer, type OAuthAuthorizerOptions } from "../../client/oauth/authorizer.ts";
 import type { RedirectHandler } from "../../client/oauth/redirect.ts";
 import type { IssuerRecord, TokenStore } from "../../client/oauth/store.ts";
+import { PortcullisError } from "../../util/errors.ts";
 import { fileTokenStore } from "../file-token-store.ts";
 import { loopbackRedirect } from "../loopback-redirect.ts";
 import { resolveHost } from "../resolve-host.ts";
@@ -145,8 +146,13 @@ export function reportingAuthorizer(inner: OAuthAuthorizer, io: SessionIo): Auth
 }
 
 /** The no-answer error of --connect-timeout. */
-export class ConnectTimeoutError extends Error {
-  readonly code = "ERR_CONNECT_TIMEOUT";
+export class ConnectTimeoutError extends PortcullisError {
+  declare readonly code: "ERR_CONNECT_TIMEOUT";
+
+  constructor(message: string) {
+    super("ERR_CONNECT_TIMEOUT", message);
+    this.name = "ConnectTimeoutError";
+  }
 }
 
 /** The JSON-RPC method a POST body carries, for progress lines. */
