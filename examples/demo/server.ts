@@ -2,7 +2,6 @@ import type { JWK } from "jose";
 import { en } from "zod/locales";
 import * as z from "zod/mini";
 import { authorizationServer, devLogin, type LoginProvider } from "../../src/auth/index.ts";
-import { isLoopbackHost } from "../../src/http/origin.ts";
 import {
   type Context,
   McpServer,
@@ -11,6 +10,7 @@ import {
   resourceNotFound,
 } from "../../src/index.ts";
 import { memoryStore, type Store } from "../../src/storage/index.ts";
+import { isLoopbackHost } from "../../src/util/loopback.ts";
 
 // The demo's schemas use zod/mini, the smaller build of the same zod (a Worker's bundle stays
 // under 100 KiB gzipped; classic `zod` works the same way). zod/mini has no error messages

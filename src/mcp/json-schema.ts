@@ -3,12 +3,22 @@
 // gzipped in a Worker, for schemas most servers never register. Keywords it does not evaluate
 // make compilation throw, and the caller then checks the top-level type only. `format` is an
 // annotation, as 2020-12's default vocabulary has it (zod's converter asserted some formats).
+
+import { PortcullisError } from "../util/errors.ts";
 import { isObject } from "./content.ts";
 import type { JsonObject } from "./types.ts";
 
-/** A schema uses a keyword this validator does not evaluate (e.g. `if`, `dependentRequired`). */
-export class UnsupportedSchemaError extends Error {
-  readonly code = "ERR_UNSUPPORTED_SCHEMA";
+/**
+ * A schema uses a keyword this validator does not evaluate (e.g. `if`, `dependentRequired`).
+ * Internal: compileSchema catches it and falls back to checking the top-level type.
+ */
+export class UnsupportedSchemaError extends PortcullisError {
+  declare readonly code: "ERR_UNSUPPORTED_SCHEMA";
+
+  constructor(message: string) {
+    super("ERR_UNSUPPORTED_SCHEMA", message);
+    this.name = "UnsupportedSchemaError";
+  }
 }
 
 type Issue = { path: readonly string[]; message: string };
