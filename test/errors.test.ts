@@ -22,6 +22,7 @@ import {
   PortcullisError,
   UnavailableError,
 } from "../src/index.ts";
+import { UnsupportedSchemaError } from "../src/mcp/json-schema.ts";
 import { TokenStoreError } from "../src/node/index.ts";
 import { StoreUnavailableError } from "../src/storage/index.ts";
 
@@ -146,6 +147,7 @@ const instances: [string, PortcullisError][] = [
   ["StoreUnavailableError", new StoreUnavailableError("m")],
   ["BusUnavailableError", new BusUnavailableError("m")],
   ["IssuerUnavailableError", new IssuerUnavailableError("m")],
+  ["UnsupportedSchemaError", new UnsupportedSchemaError("m")],
 ];
 
 describe("one error root", () => {
