@@ -68,3 +68,23 @@ export function asOAuthError(error: unknown): OAuthError {
     cause: error,
   });
 }
+
+/**
+ * The 500 `server_error` reply: a generic description, and the correlation id the log line
+ * carries (in the description for people, and as `error_id` for programs).
+ */
+export function serverErrorResponse(id: string): Response {
+  const body = {
+    error: "server_error",
+    error_description: `The server could not complete the request (error id ${id})`,
+    error_id: id,
+  };
+  return new Response(JSON.stringify(body), {
+    status: 500,
+    headers: {
+      "Content-Type": "application/json",
+      "Cache-Control": "no-store",
+      Pragma: "no-cache",
+    },
+  });
+}

@@ -2,8 +2,11 @@ import { type Context, Hono } from "hono";
 import { cors } from "hono/cors";
 import type { JWK } from "jose";
 import { exposureOf } from "../http/exposure.ts";
+import { isLoopbackHost } from "../http/origin.ts";
+import { requestLogger } from "../http/request-log.ts";
 import type { AuthInfo } from "../mcp/peer.ts";
 import type { Store } from "../storage/store.ts";
+import { errorId, type Logger, logOnce, resolveLogger } from "../util/log.ts";
 import { authorizeRoutes } from "./authorize.tsx";
 import { BODY_LIMITS, readOAuthBody } from "./body.tsx";
 import {
@@ -15,7 +18,7 @@ import {
   type RegistrationRules,
 } from "./clients.ts";
 import { randomToken, Sealer } from "./crypto.ts";
-import { asOAuthError, OAuthError } from "./errors.ts";
+import { asOAuthError, OAuthError, serverErrorResponse } from "./errors.ts";
 import { KeyRing, type SigningAlgorithm } from "./keys.ts";
 import type { Deployment, LoginProvider } from "./login.ts";
 import { authorizationServerMetadata } from "./metadata.ts";
@@ -88,6 +91,37 @@ export interface AuthorizationServerOptions {
    * times. Default Date.now. (Entries still expire by the Store's own clock.)
    */
   clock?: Clock;
+  /** Where server errors, refused configurations and warnings go. Default: stderr. */
+  logger?: Logger;
+}
+
+/** Checks a configured issuer: an absolute http(s) URL, without query or fragment (RFC 8414 §2). */
+function checkIssuer(issuer: string, logger: Logger): void {
+  let url: URL;
+  try {
+    url = new URL(issuer);
+  } catch {
+    throw new TypeError(
+      `authorizationServer(): issuer must be an absolute URL, such as https://auth.example.com: ${issuer}`,
+    );
+  }
+  if (url.protocol !== "https:" && url.protocol !== "http:") {
+    throw new TypeError(`authorizationServer(): issuer must be an https URL: ${issuer}`);
+  }
+  if (url.search || url.hash || issuer.includes("?") || issuer.includes("#")) {
+    throw new TypeError(
+      `authorizationServer(): issuer must have no query or fragment (RFC 8414): ${issuer}; drop everything from "?" or "#"`,
+    );
+  }
+  if (url.protocol === "http:" && !isLoopbackHost(url.hostname.replace(/^\[|\]$/g, ""))) {
+    logOnce(
+      logger,
+      "warn",
+      `http-issuer ${issuer}`,
+      "the issuer uses http:// off loopback: tokens and codes cross the network in clear, and OAuth clients refuse it; use https://",
+      { issuer },
+    );
+  }
 }
 
 /**
@@ -109,8 +143,24 @@ export class AuthorizationServer {
   #secret: Promise<string> | undefined;
   #sealer: Promise<Sealer> | undefined;
   #ready: Promise<void> | undefined;
+  readonly logger: Logger;
+  /** Whether the login provider's refusal to run here was logged in full already. */
+  #refusalLogged = false;
 
   constructor(options: AuthorizationServerOptions) {
+    // Plain JavaScript callers get a sentence, not a TypeError at the first request.
+    if (!options?.store) {
+      throw new TypeError(
+        "authorizationServer() needs a store: memoryStore() from portcullis/storage for one process, redisStore() from portcullis/redis or durableObjectStore() from portcullis/cloudflare for several",
+      );
+    }
+    if (!options.login || typeof options.login.challenge !== "function") {
+      throw new TypeError(
+        "authorizationServer() needs a login provider: devLogin() for local development, customLogin(...) or upstreamOAuth({ issuer, clientId }) from portcullis/auth",
+      );
+    }
+    this.logger = resolveLogger(options.logger);
+    if (options.issuer !== undefined) checkIssuer(options.issuer, this.logger);
     if (options.secret !== undefined && options.secret.length < 32) {
       throw new TypeError("The authorization server secret must be at least 32 characters");
     }
@@ -271,9 +321,17 @@ export class AuthorizationServer {
     await enforceRateLimit(this.store, bucket, key, rule);
   }
 
-  /** Verifies one of our access tokens for a resource; the caller, or undefined. */
-  async verify(token: string, issuer: string, audience: string): Promise<AuthInfo | undefined> {
-    const claims = await this.tokens.verifyAccessToken(token, { issuer, audience });
+  /**
+   * Verifies one of our access tokens for a resource; the caller, or undefined (then
+   * `onReject` has been told why).
+   */
+  async verify(
+    token: string,
+    issuer: string,
+    audience: string,
+    onReject?: (reason: string) => void,
+  ): Promise<AuthInfo | undefined> {
+    const claims = await this.tokens.verifyAccessToken(token, { issuer, audience }, onReject);
     if (!claims) return undefined;
     const info: AuthInfo = {
       // Only our own claim decides: a user's token never carries it, a machine's always does.
@@ -298,22 +356,47 @@ export class AuthorizationServer {
     return this.#ready;
   }
 
+  /**
+   * The login provider's per-request check (devLogin where the runtime does not say who can
+   * reach it). Its first refusal is logged once, whole; later ones are 500s like any other.
+   */
+  #checkLogin(c: Context): void {
+    try {
+      this.options.login.check?.(this.#deployment(c));
+    } catch (error) {
+      if (!this.#refusalLogged) {
+        this.#refusalLogged = true;
+        this.logger.error(`login provider "${this.options.login.name}" refuses to run here`, {
+          reason: error instanceof Error ? error.message : String(error),
+        });
+      }
+      throw new OAuthError("server_error", "The server could not complete the request", {
+        cause: error,
+      });
+    }
+  }
+
   #routes(): Hono {
     const app = new Hono();
     app.onError((error, c) => {
       const answer = asOAuthError(error);
-      // The client sees a bare server_error; the operator sees why (never in the response).
-      if (answer.status >= 500) {
-        console.error(
-          `portcullis: ${c.req.method} ${c.req.path} answered ${answer.status}:`,
-          error,
-        );
-      }
-      return answer.toResponse();
+      if (answer.status < 500) return answer.toResponse();
+      // The client sees a bare server_error and its id; the operator sees why, under that id.
+      const id = errorId();
+      const fields = {
+        method: c.req.method,
+        path: c.req.path,
+        status: answer.status,
+        error_id: id,
+      };
+      if (answer.status === 503) this.logger.warn("service unavailable", { ...fields, error });
+      else this.logger.error("server error", { ...fields, error });
+      return answer.code === "server_error" ? serverErrorResponse(id) : answer.toResponse();
     });
+    app.use(requestLogger(this.logger));
     app.use(async (c, next) => {
       await this.ready();
-      this.options.login.check?.(this.#deployment(c));
+      this.#checkLogin(c);
       await next();
     });
     const open = cors({ origin: "*", allowMethods: ["GET", "POST", "OPTIONS"], maxAge: 86_400 });

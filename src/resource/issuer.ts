@@ -14,6 +14,19 @@ export class IssuerUnavailableError extends Error {
   }
 }
 
+/**
+ * A verifier's refusal of a token, with the reason for the operator's log. The reply says
+ * only `invalid_token` (RFC 6750): the reason never reaches the client.
+ */
+export class InvalidTokenError extends Error {
+  readonly code = "ERR_INVALID_TOKEN";
+
+  constructor(reason: string, options?: { cause?: unknown }) {
+    super(reason, options);
+    this.name = "InvalidTokenError";
+  }
+}
+
 /** How long one request to the authorization server may take (as jose's JWKS fetch). */
 export const ISSUER_TIMEOUT_MS = 5_000;
 
