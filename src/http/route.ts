@@ -40,7 +40,7 @@ function internalError(logger: Logger, error: unknown, c: Context): Response {
     id: null,
     error: {
       code: ErrorCode.InternalError,
-      message: `Internal error (error id ${id})`,
+      message: "Internal error",
       data: { errorId: id },
     },
   };

@@ -387,7 +387,7 @@ export class McpServer {
     if (error instanceof McpError) return error;
     const id = errorId();
     this.logger.error("request failed", { rpc_method: method, error_id: id, error });
-    return new McpError(ErrorCode.InternalError, `Internal error (error id ${id})`, {
+    return new McpError(ErrorCode.InternalError, "Internal error", {
       errorId: id,
     });
   }
