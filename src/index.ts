@@ -8,3 +8,11 @@ export {
   type RemoteAuthOptions,
   registeredScopes,
 } from "./resource/protect.ts";
+export {
+  type ConsoleLoggerOptions,
+  consoleLogger,
+  type LogFields,
+  type Logger as ServerLogger,
+  type LogLevel,
+  silentLogger,
+} from "./util/log.ts";
