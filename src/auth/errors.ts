@@ -1,3 +1,6 @@
+import type { Context } from "hono";
+import { errorId, type Logger } from "../util/log.ts";
+
 /** RFC 6749 §5.2 and extension error codes this server answers with. */
 export type OAuthErrorCode =
   | "invalid_request"
@@ -87,4 +90,18 @@ export function serverErrorResponse(id: string): Response {
       Pragma: "no-cache",
     },
   });
+}
+
+/**
+ * The reply to anything an endpoint threw. A 5xx is logged with its cause under a correlation
+ * id; the client sees a bare `server_error` and that id, never the cause.
+ */
+export function errorReply(error: unknown, c: Context, logger: Logger): Response {
+  const answer = asOAuthError(error);
+  if (answer.status < 500) return answer.toResponse();
+  const id = errorId();
+  const fields = { method: c.req.method, path: c.req.path, status: answer.status, error_id: id };
+  if (answer.status === 503) logger.warn("service unavailable", { ...fields, error });
+  else logger.error("server error", { ...fields, error });
+  return answer.code === "server_error" ? serverErrorResponse(id) : answer.toResponse();
 }

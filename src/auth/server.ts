@@ -2,11 +2,10 @@ import { type Context, Hono } from "hono";
 import { cors } from "hono/cors";
 import type { JWK } from "jose";
 import { exposureOf } from "../http/exposure.ts";
-import { isLoopbackHost } from "../http/origin.ts";
 import { requestLogger } from "../http/request-log.ts";
 import type { AuthInfo } from "../mcp/peer.ts";
 import type { Store } from "../storage/store.ts";
-import { errorId, type Logger, logOnce, resolveLogger } from "../util/log.ts";
+import { type Logger, resolveLogger } from "../util/log.ts";
 import { authorizeRoutes } from "./authorize.tsx";
 import { BODY_LIMITS, readOAuthBody } from "./body.tsx";
 import {
@@ -18,7 +17,7 @@ import {
   type RegistrationRules,
 } from "./clients.ts";
 import { randomToken, Sealer } from "./crypto.ts";
-import { asOAuthError, OAuthError, serverErrorResponse } from "./errors.ts";
+import { errorReply, OAuthError } from "./errors.ts";
 import { KeyRing, type SigningAlgorithm } from "./keys.ts";
 import type { Deployment, LoginProvider } from "./login.ts";
 import { authorizationServerMetadata } from "./metadata.ts";
@@ -27,6 +26,7 @@ import {
   type MetadataDocumentOptions,
   resolveMetadataDocument,
 } from "./metadata-document.ts";
+import { checkOptions } from "./options.ts";
 import {
   clientAddress,
   DEFAULT_RATE_LIMITS,
@@ -95,35 +95,6 @@ export interface AuthorizationServerOptions {
   logger?: Logger;
 }
 
-/** Checks a configured issuer: an absolute http(s) URL, without query or fragment (RFC 8414 §2). */
-function checkIssuer(issuer: string, logger: Logger): void {
-  let url: URL;
-  try {
-    url = new URL(issuer);
-  } catch {
-    throw new TypeError(
-      `authorizationServer(): issuer must be an absolute URL, such as https://auth.example.com: ${issuer}`,
-    );
-  }
-  if (url.protocol !== "https:" && url.protocol !== "http:") {
-    throw new TypeError(`authorizationServer(): issuer must be an https URL: ${issuer}`);
-  }
-  if (url.search || url.hash || issuer.includes("?") || issuer.includes("#")) {
-    throw new TypeError(
-      `authorizationServer(): issuer must have no query or fragment (RFC 8414): ${issuer}; drop everything from "?" or "#"`,
-    );
-  }
-  if (url.protocol === "http:" && !isLoopbackHost(url.hostname.replace(/^\[|\]$/g, ""))) {
-    logOnce(
-      logger,
-      "warn",
-      `http-issuer ${issuer}`,
-      "the issuer uses http:// off loopback: tokens and codes cross the network in clear, and OAuth clients refuse it; use https://",
-      { issuer },
-    );
-  }
-}
-
 /**
  * The built-in OAuth 2.1 authorization server: metadata, registration, authorize with
  * login and consent, token, revocation, introspection and keys, as one Hono app to mount
@@ -148,29 +119,8 @@ export class AuthorizationServer {
   #refusalLogged = false;
 
   constructor(options: AuthorizationServerOptions) {
-    // Plain JavaScript callers get a sentence, not a TypeError at the first request.
-    if (!options?.store) {
-      throw new TypeError(
-        "authorizationServer() needs a store: memoryStore() from portcullis/storage for one process, redisStore() from portcullis/redis or durableObjectStore() from portcullis/cloudflare for several",
-      );
-    }
-    if (!options.login || typeof options.login.challenge !== "function") {
-      throw new TypeError(
-        "authorizationServer() needs a login provider: devLogin() for local development, customLogin(...) or upstreamOAuth({ issuer, clientId }) from portcullis/auth",
-      );
-    }
     this.logger = resolveLogger(options.logger);
-    if (options.issuer !== undefined) checkIssuer(options.issuer, this.logger);
-    if (options.secret !== undefined && options.secret.length < 32) {
-      throw new TypeError("The authorization server secret must be at least 32 characters");
-    }
-    const registration = options.registration;
-    for (const field of ["secretTtlSeconds", "unusedTtlSeconds"] as const) {
-      const value = typeof registration === "object" ? registration[field] : undefined;
-      if (value !== undefined && !(Number.isFinite(value) && value >= 0)) {
-        throw new TypeError(`registration.${field} must be a number of seconds, 0 or more`);
-      }
-    }
+    checkOptions(options, this.logger);
     this.options = options;
     // Fail at startup where the answer is known already: a public issuer, or a proxy in front.
     if (options.issuer !== undefined || options.trustProxy)
@@ -378,21 +328,7 @@ export class AuthorizationServer {
 
   #routes(): Hono {
     const app = new Hono();
-    app.onError((error, c) => {
-      const answer = asOAuthError(error);
-      if (answer.status < 500) return answer.toResponse();
-      // The client sees a bare server_error and its id; the operator sees why, under that id.
-      const id = errorId();
-      const fields = {
-        method: c.req.method,
-        path: c.req.path,
-        status: answer.status,
-        error_id: id,
-      };
-      if (answer.status === 503) this.logger.warn("service unavailable", { ...fields, error });
-      else this.logger.error("server error", { ...fields, error });
-      return answer.code === "server_error" ? serverErrorResponse(id) : answer.toResponse();
-    });
+    app.onError((error, c) => errorReply(error, c, this.logger));
     app.use(requestLogger(this.logger));
     app.use(async (c, next) => {
       await this.ready();

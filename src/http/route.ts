@@ -1,8 +1,9 @@
 import { type Context, Hono } from "hono";
 import { cors } from "hono/cors";
 import { HTTPException } from "hono/http-exception";
+import { warnNoSecret } from "../mcp/failures.ts";
 import { ErrorCode } from "../mcp/jsonrpc.ts";
-import { type McpServer, warnNoSecret } from "../mcp/server.ts";
+import type { McpServer } from "../mcp/server.ts";
 import { type EndpointAuth, protectEndpoint } from "../resource/protect.ts";
 import { StoreUnavailableError } from "../storage/store.ts";
 import { errorId, type Logger } from "../util/log.ts";

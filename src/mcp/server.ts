@@ -1,8 +1,9 @@
 import type { z } from "zod";
-import { errorId, type Logger, logOnce, resolveLogger } from "../util/log.ts";
+import { errorId, type Logger, resolveLogger } from "../util/log.ts";
 import { type Completer, completerFor, completionResult, contextArguments } from "./completion.ts";
 import { isObject } from "./content.ts";
 import { type AppState, Context } from "./context.ts";
+import { unexpectedFailure, warnNoSecret } from "./failures.ts";
 import {
   ErrorCode,
   failure,
@@ -372,24 +373,11 @@ export class McpServer {
       );
     } catch (error) {
       if (ctx.cancelled) return undefined;
-      const mcpError = this.#internalError(error, request.method);
+      const mcpError = unexpectedFailure(this.logger, error, request.method);
       return failure(request.id, modern ? modernError(mcpError) : mcpError);
     } finally {
       peer.inflight?.delete(request.id);
     }
-  }
-
-  /**
-   * A thrown value as a JSON-RPC error. An McpError was raised on purpose and goes as it is;
-   * anything else is logged with a correlation id, which the reply carries in `error.data`.
-   */
-  #internalError(error: unknown, method: string): McpError {
-    if (error instanceof McpError) return error;
-    const id = errorId();
-    this.logger.error("request failed", { rpc_method: method, error_id: id, error });
-    return new McpError(ErrorCode.InternalError, "Internal error", {
-      errorId: id,
-    });
   }
 
   /** Whether this server answers a method in an era. */
@@ -786,20 +774,6 @@ export class McpServer {
       },
     };
   }
-}
-
-/**
- * Warns once that instances sharing sessions or tasks through a Store each seal with their
- * own random secret, so 2026-07-28 multi round-trip requests fail when the load balancer
- * sends the answer to another instance.
- */
-export function warnNoSecret(logger: Logger, what: "sessions" | "tasks"): void {
-  logOnce(
-    logger,
-    "warn",
-    "no-shared-secret",
-    `${what} live in a shared Store but the McpServer has no secret: each instance seals requestState with its own random key, so elicitation across instances fails; pass the same secret (32+ characters) to every instance`,
-  );
 }
 
 /** Maps anything thrown to a JSON-RPC error, keeping internals out of the reply. */
