@@ -1,7 +1,6 @@
 import type { JWK } from "jose";
 import * as z from "zod";
 import { authorizationServer, devLogin, type LoginProvider } from "../../src/auth/index.ts";
-import { isLoopbackHost } from "../../src/http/origin.ts";
 import {
   type Context,
   McpServer,
@@ -10,6 +9,7 @@ import {
   resourceNotFound,
 } from "../../src/index.ts";
 import { memoryStore, type Store } from "../../src/storage/index.ts";
+import { isLoopbackHost } from "../../src/util/loopback.ts";
 
 /** Notes one person may keep, and the longest note: a real service bounds what it stores. */
 const MAX_NOTES = 1000;

@@ -1,6 +1,6 @@
-import { isLoopbackHost } from "../http/origin.ts";
 import { type Logger, logOnce } from "../util/log.ts";
-import type { AuthorizationServerOptions } from "./server.ts";
+import { isLoopbackHost } from "../util/loopback.ts";
+import type { AuthorizationServerOptions } from "./core.ts";
 
 /** Checks a configured issuer: an absolute http(s) URL, without query or fragment (RFC 8414 §2). */
 function checkIssuer(issuer: string, logger: Logger): void {

@@ -1,5 +1,6 @@
 import type { z } from "zod";
 import { errorId, type Logger, resolveLogger } from "../util/log.ts";
+import { Sealer } from "../util/sealer.ts";
 import { type Completer, completerFor, completionResult, contextArguments } from "./completion.ts";
 import { isObject } from "./content.ts";
 import { type AppState, Context } from "./context.ts";
@@ -33,7 +34,6 @@ import {
   type TemplateVariables,
 } from "./resources.ts";
 import type { SchemaInput } from "./schema.ts";
-import { Sealer } from "./sealer.ts";
 import type { ToolCall } from "./tasks/call.ts";
 import {
   EXTENSION_TASK_METHODS,

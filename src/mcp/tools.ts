@@ -1,4 +1,5 @@
 import type { z } from "zod";
+import { PortcullisError } from "../util/errors.ts";
 import { isCallToolResult, isObject, text, toContent } from "./content.ts";
 import type { Context } from "./context.ts";
 import { Registration, type RegistrationHooks } from "./registration.ts";
@@ -155,11 +156,11 @@ export class RegisteredTool extends Registration {
  * `isError` result with that message. Anything else a handler throws is logged on the server,
  * and the caller gets a generic message with a correlation id.
  */
-export class ToolError extends Error {
-  readonly code = "ERR_TOOL";
+export class ToolError extends PortcullisError {
+  declare readonly code: "ERR_TOOL";
 
   constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
+    super("ERR_TOOL", message, options);
     this.name = "ToolError";
   }
 }

@@ -2,6 +2,7 @@ import type { Context, MiddlewareHandler } from "hono";
 import type { AuthInfo } from "../mcp/peer.ts";
 import { type Logger, resolveLogger } from "../util/log.ts";
 import { challengeResponse, resourceMetadataUrl } from "./challenge.ts";
+import { IssuerUnavailableError } from "./issuer.ts";
 import type { TokenVerifier } from "./verifiers.ts";
 
 declare module "hono" {
@@ -43,9 +44,9 @@ export function requestResource(c: Context): string {
 
 const BEARER = /^Bearer ([A-Za-z0-9\-._~+/]+=*)$/i;
 
-/** Whether a verifier said the issuer could not be asked (IssuerUnavailableError, by code). */
-function issuerUnavailable(error: unknown): error is Error {
-  return (error as { code?: unknown } | null)?.code === "ERR_ISSUER_UNAVAILABLE";
+/** Whether a verifier said the issuer could not be asked. */
+function issuerUnavailable(error: unknown): error is IssuerUnavailableError {
+  return error instanceof IssuerUnavailableError;
 }
 
 /** Whether a verifier refused a token and said why (InvalidTokenError, by code). */

@@ -1,15 +1,16 @@
 import * as oauth from "oauth4webapi";
+import { PortcullisError, UnavailableError } from "../util/errors.ts";
 
 /**
  * The authorization server could not be asked about a token: unreachable, too slow, or it
  * answered with an error. The token may well be valid, so the resource server answers 503
  * (try again) rather than 401 `invalid_token` (authorize again).
  */
-export class IssuerUnavailableError extends Error {
-  readonly code = "ERR_ISSUER_UNAVAILABLE";
+export class IssuerUnavailableError extends UnavailableError {
+  declare readonly code: "ERR_ISSUER_UNAVAILABLE";
 
   constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
+    super("ERR_ISSUER_UNAVAILABLE", message, options);
     this.name = "IssuerUnavailableError";
   }
 }
@@ -18,11 +19,11 @@ export class IssuerUnavailableError extends Error {
  * A verifier's refusal of a token, with the reason for the operator's log. The reply says
  * only `invalid_token` (RFC 6750): the reason never reaches the client.
  */
-export class InvalidTokenError extends Error {
-  readonly code = "ERR_INVALID_TOKEN";
+export class InvalidTokenError extends PortcullisError {
+  declare readonly code: "ERR_INVALID_TOKEN";
 
   constructor(reason: string, options?: { cause?: unknown }) {
-    super(reason, options);
+    super("ERR_INVALID_TOKEN", reason, options);
     this.name = "InvalidTokenError";
   }
 }

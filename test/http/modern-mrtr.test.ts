@@ -440,7 +440,7 @@ describe("named inputs", () => {
       content: [{ type: "text", text: expect.stringMatching(/^Tool "twice" failed \(error id/) }],
     });
     const [line] = logger.at("error");
-    expect((line?.fields.error as Error).message).toContain('"same" is used twice');
+    expect((line!.fields.error as Error).message).toContain('"same" is used twice');
   });
 
   it("ignores the names under the 2025 revisions: the request goes to the client as is", async () => {
