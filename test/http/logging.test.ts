@@ -5,9 +5,10 @@
  * configuration said once however many requests follow. Real servers on loopback; the only
  * stand-in is the logger, passed as an option, which keeps what it is given.
  */
+import { Hono } from "hono";
 import { describe, expect, it } from "vitest";
 import { authorizationServer, devLogin } from "../../src/auth/index.ts";
-import { McpServer, mcpApp } from "../../src/index.ts";
+import { bearerAuth, IssuerUnavailableError, McpServer, mcpApp } from "../../src/index.ts";
 import { memoryStore, type Store } from "../../src/storage/index.ts";
 import { basic, form } from "../auth/security/support.ts";
 import { initializeRequest, listen, messagesOf, post } from "../helpers/http.ts";
@@ -228,6 +229,52 @@ describe("authorization failures", () => {
     expect(lines(logger.at("info"), "insufficient scope").map((l) => l.fields)).toEqual([
       { missing: "notes:write", held: "notes:read", subject: MACHINE.id, client_id: MACHINE.id },
     ]);
+  });
+});
+
+describe("an issuer that cannot be asked", () => {
+  it("is logged with its cause when the outage starts, then at most once a minute", async () => {
+    const logger = capturingLogger();
+    let now = 1_000_000;
+    let down = true;
+    const app = new Hono();
+    app.use(
+      bearerAuth({
+        logger,
+        clock: () => now,
+        verify: async () => {
+          if (!down) return { kind: "user", scopes: [], claims: {} };
+          throw new IssuerUnavailableError("The keys of https://idp.test could not be fetched", {
+            cause: new TypeError("fetch failed"),
+          });
+        },
+      }),
+    );
+    app.get("/", (c) => c.text("ok"));
+    const base = await listen(app);
+    const ask = async () => {
+      const response = await fetch(base, { headers: { authorization: "Bearer abc" } });
+      await response.text();
+      return response.status;
+    };
+    const outageLines = () => lines(logger.at("error"), logger.at("error")[0]?.message ?? "");
+    for (let i = 0; i < 5; i++) expect(await ask()).toBe(503);
+    expect(outageLines()).toHaveLength(1);
+    expect(outageLines()[0]!.fields).toMatchObject({ failures: 1 });
+    expect((outageLines()[0]!.fields.cause as Error).message).toBe("fetch failed");
+    now += 59_000;
+    expect(await ask()).toBe(503);
+    expect(outageLines()).toHaveLength(1);
+    now += 1_000;
+    expect(await ask()).toBe(503);
+    expect(outageLines()).toHaveLength(2);
+    expect(outageLines()[1]!.fields).toMatchObject({ failures: 7 });
+    down = false;
+    expect(await ask()).toBe(200);
+    expect(lines(logger.at("info"), "tokens can be checked again")[0]!.fields).toEqual({
+      failures: 7,
+      down_ms: 60_000,
+    });
   });
 });
 
