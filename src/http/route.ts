@@ -1,6 +1,7 @@
-import { type Context, Hono } from "hono";
+import type { Context } from "hono";
 import { cors } from "hono/cors";
 import { HTTPException } from "hono/http-exception";
+import { Hono } from "hono/tiny";
 import { warnNoSecret } from "../mcp/failures.ts";
 import { ErrorCode } from "../mcp/jsonrpc.ts";
 import type { McpServer } from "../mcp/server.ts";

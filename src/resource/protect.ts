@@ -81,7 +81,7 @@ export function protectEndpoint(
   server: McpServer,
   path: string,
   auth: EndpointAuth,
-  logger: Logger,
+  logger: Logger = server.logger,
 ): Guard {
   const builtIn = isBuiltIn(auth) ? auth : undefined;
   const remote = isBuiltIn(auth) ? undefined : auth;
