@@ -24,6 +24,7 @@ import {
   ToolError,
   UnavailableError,
 } from "../src/index.ts";
+import { UnsupportedSchemaError } from "../src/mcp/json-schema.ts";
 import { TokenStoreError } from "../src/node/index.ts";
 import { StoreUnavailableError } from "../src/storage/index.ts";
 
@@ -150,6 +151,7 @@ const instances: [string, PortcullisError][] = [
   ["IssuerUnavailableError", new IssuerUnavailableError("m")],
   ["InvalidTokenError", new InvalidTokenError("expired")],
   ["ToolError", new ToolError("m")],
+  ["UnsupportedSchemaError", new UnsupportedSchemaError("m")],
 ];
 
 describe("one error root", () => {

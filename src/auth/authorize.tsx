@@ -1,6 +1,7 @@
 /** @jsxRuntime automatic */
 /** @jsxImportSource hono/jsx */
-import { type Context, Hono } from "hono";
+import type { Context } from "hono";
+import { Hono } from "hono/tiny";
 import { randomToken, timingSafeEqual } from "../util/crypto.ts";
 import { BODY_LIMITS, readPageForm } from "./body.tsx";
 import { identityAssured, rememberConsent, rememberedConsent } from "./consent.ts";

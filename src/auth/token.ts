@@ -1,4 +1,5 @@
-import { type Context, Hono } from "hono";
+import type { Context } from "hono";
+import { Hono } from "hono/tiny";
 import { randomToken } from "../util/crypto.ts";
 import { canonicalResource } from "../util/resource-uri.ts";
 import { BODY_LIMITS, readOAuthBody } from "./body.tsx";

@@ -1,4 +1,4 @@
-import type { z } from "zod";
+import type * as z from "zod/v4/core";
 import { errorId, type Logger, resolveLogger } from "../util/log.ts";
 import { Sealer } from "../util/sealer.ts";
 import { type Completer, completerFor, completionResult, contextArguments } from "./completion.ts";
@@ -271,14 +271,14 @@ export class McpServer {
   }
 
   /** Registers a prompt. */
-  prompt<A extends z.ZodObject | undefined = undefined>(
+  prompt<A extends z.$ZodObject | undefined = undefined>(
     name: string,
     config: PromptConfig<A>,
     handler: PromptHandler<A>,
   ): RegisteredPrompt {
     const prompt = new RegisteredPrompt(
       name,
-      config as PromptConfig<z.ZodObject | undefined>,
+      config as PromptConfig<z.$ZodObject | undefined>,
       handler as PromptHandler<unknown>,
       { onChange: () => this.prompts.changed(), onRemove: () => this.prompts.delete(name) },
     );

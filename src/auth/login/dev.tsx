@@ -1,6 +1,6 @@
 /** @jsxRuntime automatic */
 /** @jsxImportSource hono/jsx */
-import { Hono } from "hono";
+import { Hono } from "hono/tiny";
 import { timingSafeEqual } from "../../util/crypto.ts";
 import { isLoopbackHost } from "../../util/loopback.ts";
 import { BODY_LIMITS, readPageForm } from "../body.tsx";

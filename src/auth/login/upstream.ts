@@ -1,5 +1,5 @@
-import { Hono } from "hono";
 import { getCookie, setCookie } from "hono/cookie";
+import { Hono } from "hono/tiny";
 import * as oauth from "oauth4webapi";
 import { sha256 } from "../../util/crypto.ts";
 import { guardedFetch, type ResolveHost } from "../../util/ssrf.ts";
