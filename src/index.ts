@@ -8,3 +8,4 @@ export {
   type RemoteAuthOptions,
   registeredScopes,
 } from "./resource/protect.ts";
+export type { Clock } from "./util/clock.ts";

@@ -4,6 +4,7 @@ import type { JWK } from "jose";
 import { exposureOf } from "../http/exposure.ts";
 import type { AuthInfo } from "../mcp/peer.ts";
 import type { Store } from "../storage/store.ts";
+import { type Clock, systemClock } from "../util/clock.ts";
 import { authorizeRoutes } from "./authorize.tsx";
 import { BODY_LIMITS, readOAuthBody } from "./body.tsx";
 import {
@@ -33,13 +34,7 @@ import {
 } from "./rate-limit.ts";
 import { canonicalResource } from "./resource-uri.ts";
 import { tokenRoutes } from "./token.ts";
-import {
-  type Clock,
-  MACHINE_CLAIM,
-  resolveLifetimes,
-  type TokenLifetimes,
-  TokenService,
-} from "./tokens.ts";
+import { MACHINE_CLAIM, resolveLifetimes, type TokenLifetimes, TokenService } from "./tokens.ts";
 
 export interface AuthorizationServerOptions {
   store: Store;
@@ -84,8 +79,9 @@ export interface AuthorizationServerOptions {
   /** How long a login lasts at the authorization server. Default 12 hours. */
   loginTtlSeconds?: number;
   /**
-   * Epoch milliseconds now, for token lifetimes, the refresh grace and client registration
-   * times. Default Date.now. (Entries still expire by the Store's own clock.)
+   * Epoch milliseconds now, for token lifetimes, the refresh grace, client registration
+   * times, login cookies, signing-key overlap and rate-limit windows. Default Date.now.
+   * (Entries still expire by the Store's own clock: give `memoryStore` the same one.)
    */
   clock?: Clock;
 }
@@ -101,6 +97,7 @@ export class AuthorizationServer {
   readonly keys: KeyRing;
   readonly tokens: TokenService;
   readonly clients: ClientRegistry;
+  readonly clock: Clock;
   /** Absolute resource URIs, and paths under the issuer's origin when the issuer follows requests. */
   readonly resources = new Set<string>();
   readonly resourcePaths = new Set<string>();
@@ -128,17 +125,19 @@ export class AuthorizationServer {
     // Configured clients are checked now, so a mistake fails here and not at the first request.
     for (const client of options.clients ?? []) configuredClient(client, this.registrationRules());
     this.store = options.store;
-    this.clients = new ClientRegistry(options.store, options.clock);
+    this.clock = options.clock ?? systemClock;
+    this.clients = new ClientRegistry(options.store, this.clock);
     const lifetimes = resolveLifetimes(options.lifetimes);
     this.keys = new KeyRing({
       store: options.store,
       ...(options.signing?.alg ? { alg: options.signing.alg } : {}),
       ...(options.signing?.keys ? { keys: options.signing.keys } : {}),
       overlapMs: lifetimes.accessToken * 1000,
+      clock: this.clock,
     });
     this.tokens = new TokenService(options.store, this.keys, options.lifetimes, {
       secret: () => this.secret(),
-      ...(options.clock ? { clock: options.clock } : {}),
+      clock: this.clock,
     });
     for (const resource of options.resources ?? []) this.addResource(resource);
     for (const scope of options.scopes ?? []) this.scopes.add(scope);
@@ -268,7 +267,7 @@ export class AuthorizationServer {
     if (limits === false) return;
     const rule: RateLimit = limits?.[bucket] ?? DEFAULT_RATE_LIMITS[bucket];
     const key = limits?.key ? limits.key(c) : clientAddress(c, this.options.trustProxy ?? false);
-    await enforceRateLimit(this.store, bucket, key, rule);
+    await enforceRateLimit(this.store, bucket, key, rule, this.clock);
   }
 
   /** Verifies one of our access tokens for a resource; the caller, or undefined. */

@@ -96,6 +96,7 @@ export function tokenRoutes(as: AuthorizationServer): Hono {
       issuer,
       tokenEndpoint: `${issuer}/token`,
       fetchOptions: as.options.metadataDocuments || {},
+      clock: as.clock,
     });
   };
 

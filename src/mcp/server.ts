@@ -1,4 +1,5 @@
 import type { z } from "zod";
+import { type Clock, systemClock } from "../util/clock.ts";
 import { type Completer, completerFor, completionResult, contextArguments } from "./completion.ts";
 import { isObject } from "./content.ts";
 import { type AppState, Context } from "./context.ts";
@@ -85,6 +86,11 @@ export interface McpServerOptions {
   cache?: CacheHints;
   /** Tool calls as tasks: where they are stored, their lifetimes, completion webhooks. */
   tasks?: TaskOptions;
+  /**
+   * Epoch ms now, for multi round-trip state and (unless `tasks.clock` is given) tasks.
+   * Default Date.now.
+   */
+  clock?: Clock;
 }
 
 /** How long clients may cache a result, and whether shared caches may keep it. */
@@ -170,6 +176,7 @@ export class McpServer {
   readonly #secret: string | undefined;
   #sealer: Sealer | undefined;
   readonly #inputTtlMs: number;
+  readonly #clock: Clock;
   readonly #cache: CacheHints;
   /** Shared state for handlers, reachable as `ctx.app`. */
   readonly state: AppState = new Map();
@@ -197,20 +204,24 @@ export class McpServer {
     }
     this.#secret = options.secret;
     this.#inputTtlMs = options.inputTtlMs ?? 10 * 60_000;
+    this.#clock = options.clock ?? systemClock;
     this.#cache = options.cache ?? {};
     this.listUnauthorized = options.listUnauthorized ?? false;
     this.tools = new Listing(() => this.#listChanged("tools"));
     this.resources = new Listing(() => this.#listChanged("resources"));
     this.templates = new Listing(() => this.#listChanged("resources"));
     this.prompts = new Listing(() => this.#listChanged("prompts"));
-    this.tasks = new Tasks(options.tasks ?? {}, {
-      taskSupport: (name) => this.tools.get(name)?.taskSupport,
-      offersTasks: () => {
-        for (const tool of this.tools.values()) if (tool.taskSupport !== "forbidden") return true;
-        return false;
+    this.tasks = new Tasks(
+      { clock: this.#clock, ...options.tasks },
+      {
+        taskSupport: (name) => this.tools.get(name)?.taskSupport,
+        offersTasks: () => {
+          for (const tool of this.tools.values()) if (tool.taskSupport !== "forbidden") return true;
+          return false;
+        },
+        pageSize: this.pageSize,
       },
-      pageSize: this.pageSize,
-    });
+    );
     this.#methods = this.#methodTable();
   }
 
@@ -343,7 +354,7 @@ export class McpServer {
       const outcome = round ? await Promise.race([run, round.suspended]) : await run;
       if (ctx.cancelled) return undefined;
       if (outcome === SUSPENDED) {
-        const result = await round!.result(this.#sealing(), this.#inputTtlMs);
+        const result = await round!.result(this.#sealing(), this.#clock() + this.#inputTtlMs);
         return success(request.id, this.#modernResult(request.method, params, result, ctx));
       }
       return success(
@@ -377,7 +388,7 @@ export class McpServer {
   #openRound(method: string, params: JsonObject, exchange: Exchange): Promise<InputRound> {
     const { _meta: _m, inputResponses: _i, requestState: _r, ...args } = params;
     const binding = { method, params: args, principal: principalOf(exchange.auth) };
-    return InputRound.open(params, binding, this.#sealing());
+    return InputRound.open(params, binding, this.#sealing(), this.#clock());
   }
 
   /**
