@@ -21,9 +21,12 @@ export function deferred<T = void>(): Deferred<T> {
   return { promise, resolve, reject };
 }
 
-/** One turn of the event loop's timers phase: lets I/O callbacks that are due run. */
+/** The real timer, taken before any test installs fake ones: waiting works under fake timers. */
+const realSetTimeout = globalThis.setTimeout;
+
+/** A few ms of real time, so that I/O callbacks that are due run; not a stand-in for a clock. */
 function turn(): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, 5));
+  return new Promise((resolve) => realSetTimeout(resolve, 5));
 }
 
 /**

@@ -11,9 +11,9 @@ import { MCP_HEADERS, openSession } from "../helpers/http.ts";
 const started: RunningServer[] = [];
 
 /** The shutdown deadline's timers and clock, moved by the test; sockets stay real. */
-const SHUTDOWN_TIMERS = {
+const SHUTDOWN_TIMERS: Parameters<typeof vi.useFakeTimers>[0] = {
   toFake: ["setTimeout", "clearTimeout", "setInterval", "clearInterval", "Date"],
-} as const;
+};
 
 afterEach(async () => {
   vi.useRealTimers();
