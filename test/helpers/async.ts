@@ -60,3 +60,8 @@ export async function eventually<T>(
     await turn();
   }
 }
+
+/** Yields once to the event loop, I/O included: a handler's later step, with no time to pass. */
+export function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
