@@ -25,8 +25,8 @@ export function deferred<T = void>(): Deferred<T> {
 const realSetTimeout = globalThis.setTimeout;
 
 /** A few ms of real time, so that I/O callbacks that are due run; not a stand-in for a clock. */
-function turn(): Promise<void> {
-  return new Promise((resolve) => realSetTimeout(resolve, 5));
+function turn(ms = 5): Promise<void> {
+  return new Promise((resolve) => realSetTimeout(resolve, ms));
 }
 
 /**
@@ -44,12 +44,14 @@ export async function until(condition: () => boolean, tries = 2_000): Promise<vo
 /**
  * Asks `probe` again until `done` accepts its answer, and resolves with that answer. For
  * state that another party (a server, a process, a Store with its own clock) changes in its
- * own time. Rejects after `tries` probes with the last answer.
+ * own time. Rejects after `tries` probes with the last answer; `everyMs` spaces probes that
+ * cost the other party something.
  */
 export async function eventually<T>(
   probe: () => Promise<T>,
   done: (value: T) => boolean,
   tries = 1_000,
+  everyMs = 5,
 ): Promise<T> {
   for (let attempt = 0; ; attempt++) {
     const value = await probe();
@@ -57,7 +59,7 @@ export async function eventually<T>(
     if (attempt >= tries) {
       throw new Error(`eventually: gave up after ${tries} probes; last: ${JSON.stringify(value)}`);
     }
-    await turn();
+    await turn(everyMs);
   }
 }
 
