@@ -9,3 +9,4 @@ export {
   registeredScopes,
 } from "./resource/protect.ts";
 export type { Clock } from "./util/clock.ts";
+export { PortcullisError, UnavailableError } from "./util/errors.ts";

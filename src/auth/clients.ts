@@ -1,6 +1,7 @@
 import type { Store } from "../storage/store.ts";
 import { type Clock, systemClock } from "../util/clock.ts";
-import { randomToken, sha256, timingSafeEqual } from "./crypto.ts";
+import { randomToken, sha256, timingSafeEqual } from "../util/crypto.ts";
+import { canonicalResource } from "../util/resource-uri.ts";
 import { OAuthError } from "./errors.ts";
 import {
   boundedText,
@@ -11,7 +12,6 @@ import {
   scopeValue,
 } from "./metadata-limits.ts";
 import { type RedirectRules, redirectUriProblem } from "./redirect-uri.ts";
-import { canonicalResource } from "./resource-uri.ts";
 
 export type TokenEndpointAuthMethod =
   | "none"

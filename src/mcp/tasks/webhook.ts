@@ -1,5 +1,6 @@
-import { checkUrl, FetchRefusedError, fetchChecked, type ResolveHost } from "../../auth/ssrf.ts";
+import { fromBase64, toBase64 } from "../../util/bytes.ts";
 import { type Clock, systemClock } from "../../util/clock.ts";
+import { checkUrl, FetchRefusedError, fetchChecked, type ResolveHost } from "../../util/ssrf.ts";
 import { isObject } from "../content.ts";
 import { ErrorCode, McpError } from "../jsonrpc.ts";
 import type { JsonObject } from "../types.ts";
@@ -50,7 +51,7 @@ function decodeSecret(secret: unknown): Uint8Array<ArrayBuffer> {
   }
   let key: Uint8Array<ArrayBuffer>;
   try {
-    key = Uint8Array.from(atob(secret.slice(6)), (ch) => ch.charCodeAt(0));
+    key = fromBase64(secret.slice(6));
   } catch {
     throw invalid('"secret" is not valid base64');
   }
@@ -90,10 +91,6 @@ export async function requestedWebhook(
   return { url: url.href, key };
 }
 
-function base64(bytes: ArrayBuffer | Uint8Array): string {
-  return btoa(String.fromCharCode(...new Uint8Array(bytes)));
-}
-
 /** The Standard Webhooks signature: `v1,` and the HMAC-SHA256 of `id.timestamp.body`. */
 export async function signWebhook(
   key: Uint8Array<ArrayBuffer>,
@@ -109,7 +106,7 @@ export async function signWebhook(
     hmac,
     new TextEncoder().encode(`${id}.${timestamp}.${body}`),
   );
-  return `v1,${base64(mac)}`;
+  return `v1,${toBase64(mac)}`;
 }
 
 function wait(ms: number): Promise<void> {
@@ -169,7 +166,7 @@ export class WebhookSender {
             : error instanceof Error
               ? error.message
               : String(error);
-        if (error instanceof FetchRefusedError && error.code === "ERR_URL_REFUSED") {
+        if (error instanceof FetchRefusedError && error.code === "ERR_GUARD_URL_REFUSED") {
           this.#options.onFailure?.({ taskId, url: target.url, attempts: attempt, reason });
           return;
         }
