@@ -10,3 +10,11 @@ export {
 } from "./resource/protect.ts";
 export type { Clock } from "./util/clock.ts";
 export { PortcullisError, UnavailableError } from "./util/errors.ts";
+export {
+  type ConsoleLoggerOptions,
+  consoleLogger,
+  type LogFields,
+  type Logger as ServerLogger,
+  type LogLevel,
+  silentLogger,
+} from "./util/log.ts";

@@ -2,6 +2,7 @@ import type { Context } from "hono";
 import type { JWK } from "jose";
 import type { Store } from "../storage/store.ts";
 import type { Clock } from "../util/clock.ts";
+import type { Logger } from "../util/log.ts";
 import type { Sealer } from "../util/sealer.ts";
 import type { Client, ClientRegistry, ConfiguredClient } from "./clients.ts";
 import type { SigningAlgorithm } from "./keys.ts";
@@ -58,6 +59,8 @@ export interface AuthorizationServerOptions {
    * (Entries still expire by the Store's own clock: give `memoryStore` the same one.)
    */
   clock?: Clock;
+  /** Where server errors, refused configurations and warnings go. Default: stderr. */
+  logger?: Logger;
 }
 
 /**
