@@ -8,6 +8,7 @@ export {
   type RemoteAuthOptions,
   registeredScopes,
 } from "./resource/protect.ts";
+export type { Clock } from "./util/clock.ts";
 export { PortcullisError, UnavailableError } from "./util/errors.ts";
 export {
   type ConsoleLoggerOptions,

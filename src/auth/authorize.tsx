@@ -63,7 +63,7 @@ export function authorizeRoutes(as: AuthorizationCore): Hono {
   const login = as.options.login;
 
   const identify = async (c: Context): Promise<SignedInUser | undefined> =>
-    login.identify ? await login.identify(c) : readLoginCookie(c, await as.secret());
+    login.identify ? await login.identify(c) : readLoginCookie(c, await as.secret(), as.clock);
 
   /**
    * Binds a stored request to a user's sign-in under a new id and a new form token: the id
@@ -103,7 +103,7 @@ export function authorizeRoutes(as: AuthorizationCore): Hono {
       const bound = await bind(pending, { ...user, session });
       if (!bound) return expired(c);
       const ttl = as.options.loginTtlSeconds ?? 12 * 3600;
-      await setLoginCookie(c, user, await as.secret(), ttl, session);
+      await setLoginCookie(c, user, await as.secret(), ttl, session, as.clock);
       return c.redirect(`/authorize?request_id=${encodeURIComponent(bound.id)}`, 303);
     },
   };

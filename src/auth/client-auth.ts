@@ -1,5 +1,6 @@
 import { createLocalJWKSet, decodeJwt, type JSONWebKeySet, jwtVerify } from "jose";
 import type { Store } from "../storage/store.ts";
+import type { Clock } from "../util/clock.ts";
 import { type SafeFetchOptions, safeFetchJson } from "../util/ssrf.ts";
 import type { Client, ClientRegistry } from "./clients.ts";
 import { OAuthError } from "./errors.ts";
@@ -14,6 +15,7 @@ export interface ClientAuthContext {
   issuer: string;
   tokenEndpoint: string;
   fetchOptions: SafeFetchOptions;
+  clock: Clock;
 }
 
 function invalidClient(message: string, basic = false): OAuthError {
@@ -131,11 +133,12 @@ async function assertionClient(
       audience: [context.tokenEndpoint, context.issuer],
       requiredClaims: ["exp", "jti"],
       maxTokenAge: "10 minutes",
+      currentDate: new Date(context.clock()),
     }));
   } catch {
     throw invalidClient("The client assertion is not valid");
   }
-  const ttlMs = Math.max(1000, (payload.exp! - Math.floor(Date.now() / 1000)) * 1000);
+  const ttlMs = Math.max(1000, (payload.exp! - Math.floor(context.clock() / 1000)) * 1000);
   if (!(await context.store.add(`as:assertion:${clientId}:${payload.jti}`, true, { ttlMs }))) {
     throw invalidClient("The client assertion was already used");
   }

@@ -1,4 +1,5 @@
 import type { Store } from "../storage/store.ts";
+import { type Clock, systemClock } from "../util/clock.ts";
 import { randomToken, sha256, timingSafeEqual } from "../util/crypto.ts";
 import { canonicalResource } from "../util/resource-uri.ts";
 import { OAuthError } from "./errors.ts";
@@ -254,11 +255,11 @@ const clientKey = (id: string) => `as:client:${id}`;
 /** Registered and configured clients, kept in the Store. */
 export class ClientRegistry {
   readonly #store: Store;
-  readonly #clock: () => number;
+  readonly #clock: Clock;
   readonly #configured = new Map<string, Client>();
 
   /** `clock`: epoch milliseconds now, for issue and expiry times. */
-  constructor(store: Store, clock: () => number = () => Date.now()) {
+  constructor(store: Store, clock: Clock = systemClock) {
     this.#store = store;
     this.#clock = clock;
   }

@@ -1,6 +1,7 @@
 import type { Context } from "hono";
 import type { JWK } from "jose";
 import type { Store } from "../storage/store.ts";
+import type { Clock } from "../util/clock.ts";
 import type { Logger } from "../util/log.ts";
 import type { Sealer } from "../util/sealer.ts";
 import type { Client, ClientRegistry, ConfiguredClient } from "./clients.ts";
@@ -8,7 +9,7 @@ import type { SigningAlgorithm } from "./keys.ts";
 import type { LoginProvider } from "./login.ts";
 import type { MetadataDocumentOptions } from "./metadata-document.ts";
 import type { DEFAULT_RATE_LIMITS, RateLimitOptions } from "./rate-limit.ts";
-import type { Clock, TokenLifetimes, TokenService } from "./tokens.ts";
+import type { TokenLifetimes, TokenService } from "./tokens.ts";
 
 export interface AuthorizationServerOptions {
   store: Store;
@@ -53,8 +54,9 @@ export interface AuthorizationServerOptions {
   /** How long a login lasts at the authorization server. Default 12 hours. */
   loginTtlSeconds?: number;
   /**
-   * Epoch milliseconds now, for token lifetimes, the refresh grace and client registration
-   * times. Default Date.now. (Entries still expire by the Store's own clock.)
+   * Epoch milliseconds now, for token lifetimes, the refresh grace, client registration
+   * times, login cookies, signing-key overlap and rate-limit windows. Default Date.now.
+   * (Entries still expire by the Store's own clock: give `memoryStore` the same one.)
    */
   clock?: Clock;
   /** Where server errors, refused configurations and warnings go. Default: stderr. */
@@ -70,6 +72,8 @@ export interface AuthorizationCore {
   readonly store: Store;
   readonly tokens: TokenService;
   readonly clients: ClientRegistry;
+  /** Epoch ms now: `options.clock`, or Date.now. */
+  readonly clock: Clock;
   /** The issuer for a request: configured, or the request's origin. */
   issuer(c: Context): string;
   secret(): Promise<string>;

@@ -1,5 +1,6 @@
 import { exportJWK, generateKeyPair, importJWK, type JWK } from "jose";
 import type { Store } from "../storage/store.ts";
+import { type Clock, systemClock } from "../util/clock.ts";
 import { randomToken } from "../util/crypto.ts";
 
 export type SigningAlgorithm = "ES256" | "RS256" | "EdDSA";
@@ -25,6 +26,8 @@ export interface KeyRingOptions {
   keys?: readonly JWK[];
   /** How long a replaced key stays published, so tokens it signed still verify. */
   overlapMs: number;
+  /** What retirement and creation times are read from. Default Date.now. */
+  clock?: Clock;
 }
 
 const RING_KEY = "as:signing-keys";
@@ -42,11 +45,13 @@ interface LoadedKey {
 export class KeyRing {
   readonly #options: KeyRingOptions;
   readonly #alg: SigningAlgorithm;
+  readonly #clock: Clock;
   #loaded: Promise<LoadedKey[]> | undefined;
 
   constructor(options: KeyRingOptions) {
     this.#options = options;
     this.#alg = options.alg ?? "ES256";
+    this.#clock = options.clock ?? systemClock;
   }
 
   get alg(): SigningAlgorithm {
@@ -61,7 +66,7 @@ export class KeyRing {
 
   /** Published public keys (the JWKS document). */
   async jwks(): Promise<{ keys: JWK[] }> {
-    const now = Date.now();
+    const now = this.#clock();
     const keys = await this.#keys();
     return {
       keys: keys
@@ -85,7 +90,7 @@ export class KeyRing {
     const store = this.#options.store;
     for (;;) {
       const current = (await store.get<KeyRecord[]>(RING_KEY)) ?? [];
-      const now = Date.now();
+      const now = this.#clock();
       const retired = current
         .map((record) =>
           record.retireAt === undefined
@@ -150,7 +155,7 @@ export class KeyRing {
       alg: this.#alg,
       privateJwk: { ...(await exportJWK(privateKey)), kid, alg: this.#alg },
       publicJwk: { ...(await exportJWK(publicKey)), kid, alg: this.#alg, use: "sig" },
-      createdAt: Date.now(),
+      createdAt: this.#clock(),
     };
   }
 }

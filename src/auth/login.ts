@@ -1,6 +1,7 @@
 import type { Context, Hono } from "hono";
 import { getSignedCookie, setSignedCookie } from "hono/cookie";
 import type { Store } from "../storage/store.ts";
+import { type Clock, systemClock } from "../util/clock.ts";
 import type { Exposure } from "../util/exposure.ts";
 import type { Sealer } from "../util/sealer.ts";
 
@@ -103,8 +104,9 @@ export async function setLoginCookie(
   secret: string,
   ttlSeconds: number,
   session: string,
+  clock: Clock = systemClock,
 ): Promise<void> {
-  const now = Math.floor(Date.now() / 1000);
+  const now = Math.floor(clock() / 1000);
   const value: LoginCookie = { ...user, authTime: now, exp: now + ttlSeconds, session };
   await setSignedCookie(c, LOGIN_COOKIE, JSON.stringify(value), secret, {
     prefix: "host",
@@ -117,12 +119,13 @@ export async function setLoginCookie(
 export async function readLoginCookie(
   c: Context,
   secret: string,
+  clock: Clock = systemClock,
 ): Promise<(SignedInUser & { authTime: number }) | undefined> {
   const raw = await getSignedCookie(c, secret, LOGIN_COOKIE, "host");
   if (!raw) return undefined;
   try {
     const value = JSON.parse(raw) as LoginCookie;
-    if (typeof value.subject !== "string" || value.exp < Date.now() / 1000) return undefined;
+    if (typeof value.subject !== "string" || value.exp < clock() / 1000) return undefined;
     // Cookies from before sessions existed carry none: they bind nothing, so they sign in again.
     if (typeof value.session !== "string") return undefined;
     return value;

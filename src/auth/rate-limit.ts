@@ -1,5 +1,6 @@
 import type { Context } from "hono";
 import type { Store } from "../storage/store.ts";
+import { type Clock, systemClock } from "../util/clock.ts";
 import { OAuthError } from "./errors.ts";
 
 export interface RateLimit {
@@ -58,13 +59,15 @@ export async function enforceRateLimit(
   bucket: string,
   key: string,
   rule: RateLimit,
+  clock: Clock = systemClock,
 ): Promise<void> {
-  const window = Math.floor(Date.now() / 1000 / rule.windowSeconds);
+  const now = clock() / 1000;
+  const window = Math.floor(now / rule.windowSeconds);
   const count = await store.increment(`as:rl:${bucket}:${key}:${window}`, 1, {
     ttlMs: rule.windowSeconds * 1000,
   });
   if (count > rule.limit) {
-    const retryAfter = (window + 1) * rule.windowSeconds - Math.floor(Date.now() / 1000);
+    const retryAfter = (window + 1) * rule.windowSeconds - Math.floor(now);
     throw new OAuthError("temporarily_unavailable", "Too many requests; slow down", {
       status: 429,
       headers: { "Retry-After": String(Math.max(1, retryAfter)) },

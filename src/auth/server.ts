@@ -4,6 +4,7 @@ import { Hono } from "hono/tiny";
 import { requestLogger } from "../http/request-log.ts";
 import type { AuthInfo } from "../mcp/peer.ts";
 import type { Store } from "../storage/store.ts";
+import { type Clock, systemClock } from "../util/clock.ts";
 import { randomToken } from "../util/crypto.ts";
 import { exposureOf } from "../util/exposure.ts";
 import { type Logger, resolveLogger } from "../util/log.ts";
@@ -45,6 +46,7 @@ export class AuthorizationServer implements AuthorizationCore {
   readonly keys: KeyRing;
   readonly tokens: TokenService;
   readonly clients: ClientRegistry;
+  readonly clock: Clock;
   /** Absolute resource URIs, and paths under the issuer's origin when the issuer follows requests. */
   readonly resources = new Set<string>();
   readonly resourcePaths = new Set<string>();
@@ -67,17 +69,19 @@ export class AuthorizationServer implements AuthorizationCore {
     // Configured clients are checked now, so a mistake fails here and not at the first request.
     for (const client of options.clients ?? []) configuredClient(client, this.registrationRules());
     this.store = options.store;
-    this.clients = new ClientRegistry(options.store, options.clock);
+    this.clock = options.clock ?? systemClock;
+    this.clients = new ClientRegistry(options.store, this.clock);
     const lifetimes = resolveLifetimes(options.lifetimes);
     this.keys = new KeyRing({
       store: options.store,
       ...(options.signing?.alg ? { alg: options.signing.alg } : {}),
       ...(options.signing?.keys ? { keys: options.signing.keys } : {}),
       overlapMs: lifetimes.accessToken * 1000,
+      clock: this.clock,
     });
     this.tokens = new TokenService(options.store, this.keys, options.lifetimes, {
       secret: () => this.secret(),
-      ...(options.clock ? { clock: options.clock } : {}),
+      clock: this.clock,
     });
     for (const resource of options.resources ?? []) this.addResource(resource);
     for (const scope of options.scopes ?? []) this.scopes.add(scope);
@@ -207,7 +211,7 @@ export class AuthorizationServer implements AuthorizationCore {
     if (limits === false) return;
     const rule: RateLimit = limits?.[bucket] ?? DEFAULT_RATE_LIMITS[bucket];
     const key = limits?.key ? limits.key(c) : clientAddress(c, this.options.trustProxy ?? false);
-    await enforceRateLimit(this.store, bucket, key, rule);
+    await enforceRateLimit(this.store, bucket, key, rule, this.clock);
   }
 
   /**

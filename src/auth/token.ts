@@ -97,6 +97,7 @@ export function tokenRoutes(as: AuthorizationCore): Hono {
       issuer,
       tokenEndpoint: `${issuer}/token`,
       fetchOptions: as.options.metadataDocuments || {},
+      clock: as.clock,
     });
   };
 

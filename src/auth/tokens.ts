@@ -1,5 +1,6 @@
 import { type JWTPayload, errors as joseErrors, jwtVerify, SignJWT } from "jose";
 import { type Store, StoreUnavailableError } from "../storage/store.ts";
+import { type Clock, systemClock } from "../util/clock.ts";
 import { randomToken, s256, sha256, timingSafeEqual } from "../util/crypto.ts";
 import { Sealer } from "../util/sealer.ts";
 import { tokenRejection } from "../util/token-rejection.ts";
@@ -36,9 +37,6 @@ interface RefreshRecord extends Grant {
   usedAt?: number;
   next?: string;
 }
-
-/** Epoch milliseconds now; injectable so tests move time instead of sleeping. */
-export type Clock = () => number;
 
 export interface TokenServiceOptions {
   /** Default Date.now. */
@@ -116,7 +114,7 @@ export class TokenService {
     this.#store = store;
     this.#keys = keys;
     this.lifetimes = resolveLifetimes(lifetimes);
-    this.#clock = options.clock ?? Date.now;
+    this.#clock = options.clock ?? systemClock;
     const secret = options.secret;
     if (this.lifetimes.refreshGraceMs > 0 && !secret) {
       throw new TypeError("A refresh grace needs the server secret to seal successors");

@@ -1,4 +1,5 @@
 import type { Store, WriteOptions } from "../storage/store.ts";
+import { type Clock, systemClock } from "../util/clock.ts";
 
 /**
  * A cache: reads may be stale and concurrent writes race, so it offers no atomic operation.
@@ -14,6 +15,8 @@ export interface Cache {
 export interface KvCacheOptions {
   /** Prepended to every key, to share one namespace between uses. Default "". */
   prefix?: string;
+  /** What TTLs shorter than KV's minimum are enforced by (epoch ms). Default Date.now. */
+  clock?: Clock;
 }
 
 /** Workers KV refuses expirations closer than this; shorter TTLs are enforced on read. */
@@ -35,16 +38,17 @@ interface Envelope {
  */
 export function kvCache(kv: KVNamespace, options: KvCacheOptions = {}): Cache {
   const prefix = options.prefix ?? "";
+  const clock = options.clock ?? systemClock;
   return {
     async get<T = unknown>(key: string) {
       const envelope = await kv.get<Envelope>(prefix + key, "json");
-      if (!envelope || (envelope.e !== undefined && envelope.e <= Date.now())) return undefined;
+      if (!envelope || (envelope.e !== undefined && envelope.e <= clock())) return undefined;
       return envelope.v as T;
     },
     async set(key, value, options) {
       const ttlMs = options?.ttlMs;
       const envelope: Envelope =
-        ttlMs === undefined ? { v: value } : { v: value, e: Date.now() + ttlMs };
+        ttlMs === undefined ? { v: value } : { v: value, e: clock() + ttlMs };
       const put: KVNamespacePutOptions = {};
       if (ttlMs !== undefined) {
         put.expirationTtl = Math.max(KV_MIN_TTL_SECONDS, Math.ceil(ttlMs / 1000));

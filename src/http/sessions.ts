@@ -3,6 +3,7 @@ import { Peer } from "../mcp/peer.ts";
 import type { ClientCapabilities, Implementation, LoggingLevel } from "../mcp/types.ts";
 import type { Bus } from "../storage/bus.ts";
 import type { Store } from "../storage/store.ts";
+import { type Clock, systemClock } from "../util/clock.ts";
 import { randomId } from "../util/crypto.ts";
 import type { SseStream } from "./sse.ts";
 
@@ -30,6 +31,8 @@ export interface SessionOptions {
   maxSessions?: number;
   /** A session unused this long is ended. Default 30 minutes. */
   idleTimeoutMs?: number;
+  /** What idleness is measured by (epoch ms). Default Date.now. */
+  clock?: Clock;
   /** Ended session ids remembered, so they answer 404 instead of starting over. Default 10,000. */
   tombstones?: number;
   /**
@@ -52,7 +55,8 @@ export interface SessionOptions {
 
 /** A 2025-era session: the client's peer state plus its open streams. */
 export class Session extends Peer {
-  lastSeen = Date.now();
+  /** When the client last used it (epoch ms, by the table's clock). */
+  lastSeen = 0;
   /** The GET stream for server-initiated messages. */
   standalone: SseStream | undefined;
   /** Reply streams that can still be resumed, by stream id. */
@@ -96,6 +100,7 @@ export class SessionTable {
   readonly #maxTombstones: number;
   readonly #onEnd: (session: Session) => void;
   readonly #shared: boolean;
+  readonly clock: Clock;
 
   constructor(options: SessionOptions, onEnd: (session: Session) => void, shared = false) {
     this.#max = options.maxSessions ?? 10_000;
@@ -103,6 +108,7 @@ export class SessionTable {
     this.#maxTombstones = options.tombstones ?? 10_000;
     this.#onEnd = onEnd;
     this.#shared = shared;
+    this.clock = options.clock ?? systemClock;
   }
 
   get idleTimeoutMs(): number {
@@ -134,6 +140,7 @@ export class SessionTable {
   }
 
   #insert(session: Session): void {
+    session.lastSeen = this.clock();
     this.#sweep();
     while (this.#sessions.size >= this.#max) {
       this.#release(this.#sessions.keys().next().value!);
@@ -155,7 +162,7 @@ export class SessionTable {
   get(id: string): Session | undefined {
     const session = this.#sessions.get(id);
     if (!session) return undefined;
-    const now = Date.now();
+    const now = this.clock();
     if (now - session.lastSeen > this.#idleMs && !session.standalone?.connected) {
       this.#release(id);
       return undefined;
@@ -198,7 +205,7 @@ export class SessionTable {
 
   /** Ends idle sessions from the least recently used end; stops at the first fresh one. */
   #sweep(): void {
-    const cutoff = Date.now() - this.#idleMs;
+    const cutoff = this.clock() - this.#idleMs;
     for (const [id, session] of this.#sessions) {
       if (session.lastSeen > cutoff) break;
       if (!session.standalone?.connected) this.#release(id);

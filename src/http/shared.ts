@@ -219,7 +219,7 @@ export class SharedSessions {
     const record = recordOf(session, 1);
     await this.#store.set(recordKey(session.sessionId!), record, { ttlMs: this.#idleMs });
     applyRecord(session, record);
-    session.checkedAt = session.touchedAt = Date.now();
+    session.checkedAt = session.touchedAt = this.#table.clock();
   }
 
   /**
@@ -228,7 +228,7 @@ export class SharedSessions {
    * opened by another caller (`principalOf`: another issuer, subject or client).
    */
   async find(id: string, principal: string): Promise<SharedSession | "ended" | undefined> {
-    const now = Date.now();
+    const now = this.#table.clock();
     const cached = this.#table.peek(id) as SharedSession | undefined;
     // Another caller's session is not even marked used: it idles out as if never asked for.
     if (cached && now - cached.checkedAt < this.#cacheMs && cached.principal !== principal) {
@@ -252,7 +252,7 @@ export class SharedSessions {
 
   /** Pushes a record's expiry forward, in the background. */
   #touch(session: SharedSession, record: SessionRecord): void {
-    session.touchedAt = Date.now();
+    session.touchedAt = this.#table.clock();
     // Same value, new expiry; if the record changed meanwhile, that write renewed it.
     void this.#store
       .compareAndSet(recordKey(session.sessionId!), record, record, { ttlMs: this.#idleMs })
@@ -260,11 +260,11 @@ export class SharedSessions {
   }
 
   #keepListenersAlive(): void {
-    const due = Date.now() - this.#touchMs;
+    const due = this.#table.clock() - this.#touchMs;
     for (const session of this.#table.values()) {
       if (!(session instanceof SharedSession) || !session.standalone?.connected) continue;
       if (session.touchedAt > due) continue;
-      session.touchedAt = Date.now();
+      session.touchedAt = this.#table.clock();
       void this.#store
         .get<SessionRecord>(recordKey(session.sessionId!))
         .then((record) => record && this.#touch(session, record))
@@ -297,7 +297,7 @@ export class SharedSessions {
       const next = merge(current, was, now);
       if (await this.#store.compareAndSet(key, current, next, { ttlMs: this.#idleMs })) {
         applyRecord(session, next);
-        session.checkedAt = session.touchedAt = Date.now();
+        session.checkedAt = session.touchedAt = this.#table.clock();
         await this.#broadcast({ i: this.instance, t: "changed", s: session.sessionId!, r: next });
         return;
       }
@@ -468,7 +468,7 @@ export class SharedSessions {
         const local = this.#table.peek(message.s) as SharedSession | undefined;
         if (local && message.r.rev > local.revision) {
           applyRecord(local, message.r);
-          local.checkedAt = Date.now();
+          local.checkedAt = this.#table.clock();
         }
         return;
       }

@@ -136,7 +136,12 @@ export class InputRound {
   }
 
   /** Verifies a retry's `requestState` and takes its `inputResponses`. */
-  static async open(raw: JsonObject, binding: InputBinding, sealer: Sealer): Promise<InputRound> {
+  static async open(
+    raw: JsonObject,
+    binding: InputBinding,
+    sealer: Sealer,
+    now: number,
+  ): Promise<InputRound> {
     const bound: Binding = {
       method: binding.method,
       digest: await digest(binding.params),
@@ -167,7 +172,7 @@ export class InputRound {
     const opened = await sealer.open(sealed);
     if (opened === undefined) throw invalidState("it was not issued by this server or was altered");
     const state = JSON.parse(opened) as RequestState;
-    if (state.expires < Date.now())
+    if (state.expires < now)
       throw invalidState("it has expired; send the request again without it");
     if (
       state.method !== bound.method ||
@@ -220,10 +225,11 @@ export class InputRound {
   }
 
   /** The InputRequiredResult for this round. */
-  async result(sealer: Sealer, ttlMs: number): Promise<JsonObject> {
+  /** `expires`: epoch ms after which the round's state is refused. */
+  async result(sealer: Sealer, expires: number): Promise<JsonObject> {
     const state: RequestState = {
       ...this.#binding,
-      expires: Date.now() + ttlMs,
+      expires,
       answers: Object.fromEntries(this.#used),
       asked: [...this.#asked.keys()],
     };

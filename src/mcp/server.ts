@@ -1,4 +1,5 @@
 import type * as z from "zod/v4/core";
+import { type Clock, systemClock } from "../util/clock.ts";
 import { errorId, type Logger, resolveLogger } from "../util/log.ts";
 import { Sealer } from "../util/sealer.ts";
 import { type Completer, completerFor, completionResult, contextArguments } from "./completion.ts";
@@ -95,6 +96,11 @@ export interface McpServerOptions {
   /** Tool calls as tasks: where they are stored, their lifetimes, completion webhooks. */
   tasks?: TaskOptions;
   /**
+   * Epoch ms now, for multi round-trip state and (unless `tasks.clock` is given) tasks.
+   * Default Date.now.
+   */
+  clock?: Clock;
+  /**
    * Where tool exceptions and internal errors (error), and the endpoint's requests (debug),
    * are reported. Default: lines on stderr; silent under vitest.
    */
@@ -184,6 +190,7 @@ export class McpServer {
   readonly #secret: string | undefined;
   #sealer: Sealer | undefined;
   readonly #inputTtlMs: number;
+  readonly #clock: Clock;
   readonly #cache: CacheHints;
   /** Shared state for handlers, reachable as `ctx.app`. */
   readonly state: AppState = new Map();
@@ -217,20 +224,24 @@ export class McpServer {
     this.hasSecret = options.secret !== undefined;
     if (options.tasks?.store && !this.hasSecret) warnNoSecret(this.logger, "tasks");
     this.#inputTtlMs = options.inputTtlMs ?? 10 * 60_000;
+    this.#clock = options.clock ?? systemClock;
     this.#cache = options.cache ?? {};
     this.listUnauthorized = options.listUnauthorized ?? false;
     this.tools = new Listing(() => this.#listChanged("tools"));
     this.resources = new Listing(() => this.#listChanged("resources"));
     this.templates = new Listing(() => this.#listChanged("resources"));
     this.prompts = new Listing(() => this.#listChanged("prompts"));
-    this.tasks = new Tasks(options.tasks ?? {}, {
-      taskSupport: (name) => this.tools.get(name)?.taskSupport,
-      offersTasks: () => {
-        for (const tool of this.tools.values()) if (tool.taskSupport !== "forbidden") return true;
-        return false;
+    this.tasks = new Tasks(
+      { clock: this.#clock, ...options.tasks },
+      {
+        taskSupport: (name) => this.tools.get(name)?.taskSupport,
+        offersTasks: () => {
+          for (const tool of this.tools.values()) if (tool.taskSupport !== "forbidden") return true;
+          return false;
+        },
+        pageSize: this.pageSize,
       },
-      pageSize: this.pageSize,
-    });
+    );
     this.#methods = this.#methodTable();
   }
 
@@ -364,7 +375,7 @@ export class McpServer {
       const outcome = round ? await Promise.race([run, round.suspended]) : await run;
       if (ctx.cancelled) return undefined;
       if (outcome === SUSPENDED) {
-        const result = await round!.result(this.#sealing(), this.#inputTtlMs);
+        const result = await round!.result(this.#sealing(), this.#clock() + this.#inputTtlMs);
         return success(request.id, this.#modernResult(request.method, params, result, ctx));
       }
       return success(
@@ -398,7 +409,7 @@ export class McpServer {
   #openRound(method: string, params: JsonObject, exchange: Exchange): Promise<InputRound> {
     const { _meta: _m, inputResponses: _i, requestState: _r, ...args } = params;
     const binding = { method, params: args, principal: principalOf(exchange.auth) };
-    return InputRound.open(params, binding, this.#sealing());
+    return InputRound.open(params, binding, this.#sealing(), this.#clock());
   }
 
   /**

@@ -1,3 +1,4 @@
+import { type Clock, systemClock } from "../util/clock.ts";
 import type { Store, StoreValue, WriteOptions } from "./store.ts";
 
 interface Entry {
@@ -10,6 +11,8 @@ interface Entry {
 export interface MemoryStoreOptions {
   /** Entries kept at most; past this, expired entries are swept and then the oldest written go. */
   maxEntries?: number;
+  /** What entries expire by (epoch ms). Default Date.now. */
+  clock?: Clock;
 }
 
 /**
@@ -18,11 +21,12 @@ export interface MemoryStoreOptions {
  */
 export function memoryStore(options: MemoryStoreOptions = {}): Store {
   const maxEntries = options.maxEntries ?? 1_000_000;
+  const clock = options.clock ?? systemClock;
   const entries = new Map<string, Entry>();
 
   const live = (key: string): Entry | undefined => {
     const entry = entries.get(key);
-    if (entry && entry.expires <= Date.now()) {
+    if (entry && entry.expires <= clock()) {
       entries.delete(key);
       return undefined;
     }
@@ -31,14 +35,14 @@ export function memoryStore(options: MemoryStoreOptions = {}): Store {
 
   const write = (key: string, value: StoreValue, options: WriteOptions | undefined): void => {
     const expires =
-      options?.ttlMs === undefined ? Number.POSITIVE_INFINITY : Date.now() + options.ttlMs;
+      options?.ttlMs === undefined ? Number.POSITIVE_INFINITY : clock() + options.ttlMs;
     entries.delete(key);
     if (entries.size >= maxEntries) evict();
     entries.set(key, { json: JSON.stringify(value), expires });
   };
 
   const evict = (): void => {
-    const now = Date.now();
+    const now = clock();
     for (const [key, entry] of entries) if (entry.expires <= now) entries.delete(key);
     while (entries.size >= maxEntries) entries.delete(entries.keys().next().value!);
   };

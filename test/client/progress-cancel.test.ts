@@ -1,6 +1,7 @@
 /** Progress, cancellation and time limits, seen from both ends. */
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { type McpClient, type Progress, TransportError } from "../../src/client/index.ts";
+import { until } from "../helpers/async.ts";
 import { client, MODES, richServer, serve } from "./support.ts";
 
 const open: McpClient[] = [];
@@ -73,7 +74,7 @@ describe.each(MODES.filter((mode) => mode.sse || mode.sessions))("$name", (mode)
     );
     expect(result.content).toEqual([{ type: "text", text: "did 3 steps" }]);
     // In stateful JSON mode the notifications come on the GET stream, possibly after the reply.
-    while (updates.length < 3) await new Promise((resolve) => setTimeout(resolve, 5));
+    await until(() => updates.length === 3);
     expect(updates).toEqual([
       { progress: 1, total: 3, message: "step 1" },
       { progress: 2, total: 3, message: "step 2" },
@@ -92,49 +93,85 @@ describe.each(MODES.filter((mode) => mode.sse || mode.sessions))("$name", (mode)
   });
 });
 
-// Progress-driven time limits: every mode whose progress arrives while the call runs.
+// Progress-driven time limits: every mode whose progress arrives while the call runs. The
+// tool's pauses and the client's time limits run on fake timers, which the test moves one
+// step at a time once the previous step's progress has arrived; the HTTP traffic is real.
 describe.each(MODES.filter((mode) => mode.sse))("$name: time limits and progress", (mode) => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
   async function connect() {
     const { mcp } = richServer();
     const made = client(mode.client);
     await made.client.connect(await serve(mcp, mode.options()));
     open.push(made.client);
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "Date"] });
     return made.client;
   }
 
   // The tool runs 8 steps 100 ms apart: longer than timeoutMs, each step well inside it.
   const slow = { steps: 8, delayMs: 100 };
 
+  /**
+   * Moves time 100 ms after each progress update until `call` settles. Resolves with how it
+   * settled and the steps that had arrived by then. The limits below fall between steps, so
+   * no timer ties with another.
+   */
+  async function drive(
+    call: Promise<unknown>,
+    steps: number[],
+  ): Promise<{ result?: unknown; error?: unknown; arrived: number[] }> {
+    let settled: { result?: unknown; error?: unknown; arrived: number[] } | undefined;
+    void call.then(
+      (result) => (settled = { result, arrived: [...steps] }),
+      (error: unknown) => (settled = { error, arrived: [...steps] }),
+    );
+    for (let seen = 0; !settled; seen++) {
+      await until(() => settled !== undefined || steps.length > seen);
+      if (!settled) await vi.advanceTimersByTimeAsync(100);
+    }
+    return settled;
+  }
+
   it("without resetTimeoutOnProgress, a long call times out despite its progress", async () => {
     const c = await connect();
-    await expect(
-      c.callTool("progress", slow, { timeoutMs: 500, onProgress: () => undefined }),
-    ).rejects.toMatchObject({ code: "ERR_TIMEOUT" });
+    const steps: number[] = [];
+    const call = c.callTool("progress", slow, {
+      timeoutMs: 450,
+      onProgress: (p) => steps.push(p.progress),
+    });
+    const { error, arrived } = await drive(call, steps);
+    expect(error).toMatchObject({ code: "ERR_TIMEOUT" });
+    // Step 5 came at 400 ms and did not move the 450 ms limit.
+    expect(arrived).toEqual([1, 2, 3, 4, 5]);
   });
 
   it("with resetTimeoutOnProgress, progress keeps a long call alive", async () => {
     const c = await connect();
     const steps: number[] = [];
-    const result = await c.callTool("progress", slow, {
-      timeoutMs: 500,
+    const call = c.callTool("progress", slow, {
+      timeoutMs: 450,
       resetTimeoutOnProgress: true,
       onProgress: (p) => steps.push(p.progress),
     });
-    expect(result.content).toEqual([{ type: "text", text: "did 8 steps" }]);
-    expect(steps).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+    const { result, arrived } = await drive(call, steps);
+    expect(result).toMatchObject({ content: [{ type: "text", text: "did 8 steps" }] });
+    expect(arrived).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
   });
 
   it("maxTotalTimeoutMs bounds a call however much progress it makes", async () => {
     const c = await connect();
-    const error = await c
-      .callTool("progress", slow, {
-        timeoutMs: 500,
-        resetTimeoutOnProgress: true,
-        maxTotalTimeoutMs: 300,
-        onProgress: () => undefined,
-      })
-      .catch((e: unknown) => e);
+    const steps: number[] = [];
+    const call = c.callTool("progress", slow, {
+      timeoutMs: 450,
+      resetTimeoutOnProgress: true,
+      maxTotalTimeoutMs: 250,
+      onProgress: (p) => steps.push(p.progress),
+    });
+    const { error, arrived } = await drive(call, steps);
     expect(error).toMatchObject({ code: "ERR_TIMEOUT" });
     expect((error as Error).message).toContain("maxTotalTimeoutMs");
+    expect(arrived).toEqual([1, 2, 3]);
   });
 });

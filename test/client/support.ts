@@ -14,7 +14,7 @@ import {
   memoryEventStore,
   ToolError,
 } from "../../src/index.ts";
-import { deferred, sleep } from "../helpers/async.ts";
+import { deferred } from "../helpers/async.ts";
 import { listen } from "../helpers/http.ts";
 
 export type Json = Record<string, unknown>;
@@ -122,7 +122,8 @@ export function richServer(options: Partial<McpServerOptions> = {}): {
     async ({ steps, delayMs }, ctx) => {
       for (let i = 1; i <= steps; i++) {
         await ctx.progress(i, steps, `step ${i}`);
-        if (delayMs) await sleep(delayMs);
+        // Tests that pass delayMs run this timer under fake timers and move it themselves.
+        if (delayMs) await new Promise((resolve) => setTimeout(resolve, delayMs));
       }
       return `did ${steps} steps`;
     },

@@ -1,7 +1,16 @@
 /** The session's GET stream: preconditions, one at a time, priming, keep-alive. */
 import { describe, expect, it } from "vitest";
 import { McpServer, memoryEventStore } from "../../src/index.ts";
-import { initSession, type Json, openGet, SseReader, sessionHeaders, start } from "./support.ts";
+import { eventually, until } from "../helpers/async.ts";
+import {
+  initSession,
+  type Json,
+  openGet,
+  SseReader,
+  sessionHeaders,
+  start,
+  watchedEventStore,
+} from "./support.ts";
 
 function server(): McpServer {
   const mcp = new McpServer({ name: "get", version: "1.0.0" });
@@ -11,14 +20,20 @@ function server(): McpServer {
 
 const LIST_CHANGED = { jsonrpc: "2.0", method: "notifications/tools/list_changed" };
 
-/** Opens a GET stream, waiting out the server's notice of an earlier dropped one (409). */
-async function reopenGet(url: string, sessionId: string): Promise<Response> {
-  for (let attempt = 0; ; attempt++) {
-    const response = await openGet(url, sessionId);
-    if (response.status !== 409 || attempt === 100) return response;
-    await response.body?.cancel();
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
+/**
+ * Opens a GET stream, waiting out the server's notice of an earlier dropped one (409): the
+ * server learns of the drop from its socket, in its own time.
+ */
+function reopenGet(url: string, sessionId: string): Promise<Response> {
+  return eventually(
+    async () => {
+      const response = await openGet(url, sessionId);
+      if (response.status === 409) await response.body?.cancel();
+      return response;
+    },
+    (response) => response.status !== 409,
+    100,
+  );
 }
 
 describe("GET preconditions", () => {
@@ -135,7 +150,8 @@ describe("GET stream events", () => {
 
   it("primes a reopened GET stream after what the client already had", async () => {
     const mcp = server();
-    const url = await start(mcp, { sessions: true, eventStore: memoryEventStore() });
+    const eventStore = watchedEventStore();
+    const url = await start(mcp, { sessions: true, eventStore });
     const { id } = await initSession(url);
     const controller = new AbortController();
     const first = new SseReader(await openGet(url, id, {}, controller.signal));
@@ -153,8 +169,9 @@ describe("GET stream events", () => {
     await again.cancel();
 
     // ...so resuming from that priming id replays nothing the client already had.
+    const stored = eventStore.appended.length;
     mcp.tool("third", {}, () => "third");
-    await new Promise((resolve) => setTimeout(resolve, 10));
+    await until(() => eventStore.appended.length > stored);
     const resumed = new SseReader(await openGet(url, id, { "last-event-id": priming!.id! }));
     const replayed = await resumed.event();
     expect(replayed!.message).toEqual(LIST_CHANGED);

@@ -7,6 +7,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { type JsonObject, McpServer } from "../../src/index.ts";
+import { eventually } from "../helpers/async.ts";
 import { errorOf, modernCall, modernPost, resultOf as modernResult } from "./modern-support.ts";
 import {
   initSession,
@@ -305,11 +306,10 @@ describe("names on 2026-07-28 paths", () => {
         { taskId },
         { capabilities, headers: { "mcp-name": taskId } },
       );
-    let before = modernResult(await get());
-    for (let i = 0; i < 100 && before.status !== "input_required"; i++) {
-      await new Promise((resolve) => setTimeout(resolve, 10));
-      before = modernResult(await get());
-    }
+    const before = await eventually(
+      async () => modernResult(await get()),
+      (task) => task.status === "input_required",
+    );
     expect(before.status).toBe("input_required");
     for (const name of HOSTILE) {
       const responses = JSON.parse(

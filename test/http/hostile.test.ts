@@ -42,9 +42,9 @@ function rawSocket(target: string, bytes: string, end = true): Promise<string> {
   return new Promise((resolve) => {
     let received = "";
     const socket = connect(Number(port), hostname, () => {
-      socket.write(bytes);
-      if (end) socket.end();
-      else setTimeout(() => socket.destroy(), 20);
+      // Cut off: the bytes are handed to the kernel, then the connection drops without an end.
+      if (end) socket.end(bytes);
+      else socket.write(bytes, () => socket.destroy());
     });
     socket.setEncoding("utf8");
     socket.on("data", (chunk: string) => {

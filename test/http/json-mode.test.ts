@@ -2,6 +2,7 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { McpServer } from "../../src/index.ts";
+import { nextTurn } from "../helpers/async.ts";
 import {
   initializeRequest,
   initSession,
@@ -24,7 +25,7 @@ function server(): McpServer {
     async ({ a, b }, ctx) => {
       await ctx.progress(1, 2, "thinking");
       ctx.log.info("adding");
-      await new Promise((resolve) => setTimeout(resolve, 20));
+      await nextTurn();
       return `${a + b}`;
     },
   );

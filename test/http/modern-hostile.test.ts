@@ -6,6 +6,7 @@
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
 import { McpServer } from "../../src/index.ts";
+import { manualClock } from "../helpers/clock.ts";
 import {
   as,
   errorOf,
@@ -19,10 +20,9 @@ import {
 } from "./modern-support.ts";
 import { type Json, messagesOf, post, start } from "./support.ts";
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const ELICITATION = { capabilities: { elicitation: {} } };
 
-function build(options: { inputTtlMs?: number } = {}) {
+function build(options: { inputTtlMs?: number; clock?: () => number } = {}) {
   const mcp = new McpServer({ name: "hostile", version: "1.0.0", ...options });
   const runs = { ask: 0, plain: 0 };
   mcp.tool("ask", { input: z.object({ topic: z.string() }) }, async ({ topic }, ctx) => {
@@ -131,10 +131,11 @@ describe("hostile 2026-07-28 input", () => {
   });
 
   it("refuses requestState from an expired round, and a fresh start still works", async () => {
-    const { mcp, runs } = build({ inputTtlMs: 50 });
+    const clock = manualClock();
+    const { mcp, runs } = build({ inputTtlMs: 50, clock: clock.now });
     const url = await start(mcp);
     const round = await firstRound(url);
-    await sleep(120);
+    clock.advance(51);
     const expired = await retry(url, {
       inputResponses: { "input-0": accept({ a: "A" }) },
       requestState: round.requestState,

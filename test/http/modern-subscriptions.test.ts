@@ -6,8 +6,9 @@ import { Hono } from "hono";
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
 import { McpServer, type ServerEvent, StreamableHttpTransport } from "../../src/index.ts";
+import { until } from "../helpers/async.ts";
 import { listen } from "../helpers/http.ts";
-import { eventually, META, modernCall, modernPost, resultOf } from "./modern-support.ts";
+import { META, modernCall, modernPost, resultOf } from "./modern-support.ts";
 import { type Json, SseReader, start } from "./support.ts";
 
 /**
@@ -224,7 +225,7 @@ describe("subscriptions/listen", () => {
 
     abort.abort();
     await closing.reader.cancel();
-    await eventually(() => mcp.active === baseline + 1);
+    await until(() => mcp.active === baseline + 1);
 
     // Events after the close reach the open subscription only, and nothing breaks.
     mcp.tool("after-close", {}, () => "x");
@@ -235,7 +236,7 @@ describe("subscriptions/listen", () => {
       params: { _meta: tagged(2) },
     });
     await staying.reader.cancel();
-    await eventually(() => mcp.active === baseline);
+    await until(() => mcp.active === baseline);
 
     // The transport still serves requests and new subscriptions.
     expect(resultOf(await modernCall(url, 3, "tools/list")).tools).toHaveLength(3);

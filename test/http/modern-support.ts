@@ -172,11 +172,6 @@ export async function runRounds(
   throw new Error(`still asking for input after ${maxRounds} rounds`);
 }
 
-/** Resolves once `condition` holds, checking between turns of the event loop. */
-export async function eventually(condition: () => boolean): Promise<void> {
-  while (!condition()) await new Promise((resolve) => setTimeout(resolve, 5));
-}
-
 /**
  * Serves `mcp` behind bearer-token protection where the token is the caller's subject
  * ("Bearer alice" is alice), so tests can act as different authenticated callers.

@@ -2,6 +2,7 @@
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
 import { type Context, McpServer, memoryEventStore } from "../../src/index.ts";
+import { until } from "../helpers/async.ts";
 import {
   deferred,
   initSession,
@@ -13,6 +14,7 @@ import {
   sessionHeaders,
   start,
   toolCall,
+  watchedEventStore,
 } from "./support.ts";
 
 /** Gates a test opens to step the tools, by name; made on first use from either side. */
@@ -52,8 +54,9 @@ function server() {
 
 async function resumable(options: { retryMs?: number } = {}) {
   const made = server();
-  const url = await start(made.mcp, { sessions: true, eventStore: memoryEventStore(), ...options });
-  return { ...made, url };
+  const eventStore = watchedEventStore();
+  const url = await start(made.mcp, { sessions: true, eventStore, ...options });
+  return { ...made, url, eventStore };
 }
 
 function logData(message: Json | undefined): unknown {
@@ -238,7 +241,7 @@ describe("reconnecting after a dropped connection", () => {
   });
 
   it("replays a GET stream's missed notifications", async () => {
-    const { url, mcp } = await resumable();
+    const { url, mcp, eventStore } = await resumable();
     const { id } = await initSession(url);
     const controller = new AbortController();
     const get = await openGet(url, id, {}, controller.signal);
@@ -247,8 +250,12 @@ describe("reconnecting after a dropped connection", () => {
     expect(priming).toMatchObject({ data: "", retry: 1000 });
     controller.abort();
     mcp.tool("added_later", {}, () => "new");
-    // The registration's notification is sent on a later microtask: let it go out.
-    await new Promise((resolve) => setTimeout(resolve, 10));
+    // The registration's notification is sent on a later microtask: wait until it is stored.
+    await until(() =>
+      eventStore.appended.some(
+        (message) => "method" in message && message.method === "notifications/tools/list_changed",
+      ),
+    );
     const resumed = new SseReader(await openGet(url, id, { "last-event-id": priming.id! }));
     expect(await resumed.message()).toEqual({
       jsonrpc: "2.0",

@@ -2,6 +2,7 @@
 import { Hono } from "hono";
 import { describe, expect, it } from "vitest";
 import { McpServer, StreamableHttpTransport } from "../../src/index.ts";
+import { manualClock } from "../helpers/clock.ts";
 import { listen } from "../helpers/http.ts";
 import {
   deferred,
@@ -17,8 +18,6 @@ import {
   start,
   toolCall,
 } from "./support.ts";
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 function server(): McpServer {
   const mcp = new McpServer({ name: "sessions", version: "1.0.0" });
@@ -241,37 +240,54 @@ describe("eviction", () => {
 
 describe("idle expiry", () => {
   it("ends a session idle longer than idleTimeoutMs: 404 afterwards", async () => {
-    const url = await start(server(), { sessions: { idleTimeoutMs: 100 } });
+    const clock = manualClock();
+    const url = await start(server(), { sessions: { idleTimeoutMs: 100, clock: clock.now } });
     const { id } = await initSession(url);
-    await sleep(250);
+    clock.advance(100);
+    expect(await status(url, id)).toBe(200);
+    clock.advance(101);
     expect(await status(url, id)).toBe(404);
     // And it stays ended.
     expect(await status(url, id)).toBe(404);
   });
 
   it("keeps a session that is used within the timeout", async () => {
-    const url = await start(server(), { sessions: { idleTimeoutMs: 1_000 } });
+    const clock = manualClock();
+    const url = await start(server(), { sessions: { idleTimeoutMs: 1_000, clock: clock.now } });
     const { id } = await initSession(url);
-    await sleep(600);
+    clock.advance(600);
     expect(await status(url, id)).toBe(200);
-    await sleep(600);
+    // 1,200 ms after the start, but 600 after the last use.
+    clock.advance(600);
     expect(await status(url, id)).toBe(200);
   });
 
   it("sweeps idle sessions when a new one is created", async () => {
-    const url = await start(server(), { sessions: { idleTimeoutMs: 100 } });
+    const clock = manualClock();
+    const mcp = server();
+    const transport = new StreamableHttpTransport(mcp, {
+      sessions: { idleTimeoutMs: 100, clock: clock.now },
+    });
+    const app = new Hono();
+    app.all("/mcp", (c) => transport.handle(c));
+    const url = `${await listen(app)}/mcp`;
     const { id } = await initSession(url);
-    await sleep(250);
+    clock.advance(250);
+    expect(transport.sessions!.peek(id)).toBeDefined();
     await initSession(url);
+    // Gone before anyone asked for it: the new session's creation swept it.
+    expect(transport.sessions!.peek(id)).toBeUndefined();
     expect(await status(url, id)).toBe(404);
+    transport.close();
   });
 
   it("does not expire a session whose GET stream is open", async () => {
-    const url = await start(server(), { sessions: { idleTimeoutMs: 100 } });
+    const clock = manualClock();
+    const url = await start(server(), { sessions: { idleTimeoutMs: 100, clock: clock.now } });
     const { id } = await initSession(url);
     const get = await openGet(url, id);
     expect(get.status).toBe(200);
-    await sleep(250);
+    clock.advance(250);
     await initSession(url); // a sweep runs here too
     expect(await status(url, id)).toBe(200);
     await get.body?.cancel();

@@ -3,10 +3,11 @@
  * this process, each with its own McpServer, sharing a memoryStore, a memoryBus and an event
  * store. The Redis suites (test/redis) run the same seam across processes.
  */
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { z } from "zod";
-import { type Context, McpServer, memoryBus, memoryEventStore } from "../../src/index.ts";
+import { type Context, McpServer, memoryBus } from "../../src/index.ts";
 import { memoryStore, type Store, StoreUnavailableError } from "../../src/storage/index.ts";
+import { until } from "../helpers/async.ts";
 import { modernPost } from "./modern-support.ts";
 import {
   deferred,
@@ -18,21 +19,8 @@ import {
   sessionHeaders,
   start,
   toolCall,
+  watchedEventStore,
 } from "./support.ts";
-
-/** Retries an assertion until it holds, for what another instance does a little later. */
-async function waitFor(assertion: () => void, timeoutMs = 3_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      assertion();
-      return;
-    } catch (error) {
-      if (Date.now() > deadline) throw error;
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
-  }
-}
 
 /** Gates a test opens to step the tools, by name, shared by both instances. */
 function gates() {
@@ -89,14 +77,14 @@ async function cluster(options: { jsonResponse?: boolean } = {}) {
   const aborted: string[] = [];
   const store = memoryStore();
   const bus = memoryBus();
-  const eventStore = memoryEventStore();
+  const eventStore = watchedEventStore();
   const servers = [build(gate, aborted), build(gate, aborted)];
   const [a, b] = await Promise.all(
     servers.map((mcp) =>
       start(mcp, { sessions: { store, bus }, eventStore, keepAliveMs: 0, ...options }),
     ),
   );
-  return { a: a!, b: b!, servers, gate, aborted, store };
+  return { a: a!, b: b!, servers, gate, aborted, store, eventStore };
 }
 
 const logData = (message: Json) =>
@@ -229,11 +217,12 @@ describe("sessions shared through a Store", () => {
       headers,
     );
     expect(cancel.status).toBe(202);
-    await waitFor(() => expect(aborted).toEqual(["w"]));
+    // The other instance hears of it over the Bus, a little later.
+    await vi.waitFor(() => expect(aborted).toEqual(["w"]), { timeout: 3_000 });
   });
 
   it("resumes on another instance a stream the first one still runs: replay, then live", async () => {
-    const { a, b, gate } = await cluster();
+    const { a, b, gate, eventStore } = await cluster();
     const { id } = await initSession(a);
     const headers = sessionHeaders(id);
     const controller = new AbortController();
@@ -247,7 +236,9 @@ describe("sessions shared through a Store", () => {
     controller.abort();
     gate.open("r:1");
     // Step 2 is sent while no client is connected: only the store has it.
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await until(() =>
+      eventStore.appended.some((message) => logData(message as unknown as Json) === "step 2"),
+    );
     const resumed = await openGet(b, id, { "last-event-id": priming!.id! });
     expect(resumed.status).toBe(200);
     const reader = new SseReader(resumed);

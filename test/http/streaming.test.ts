@@ -2,6 +2,7 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { type LoggingLevel, McpServer, ToolError } from "../../src/index.ts";
+import { nextTurn } from "../helpers/async.ts";
 import {
   deferred,
   initSession,
@@ -33,14 +34,14 @@ function server(): McpServer {
   mcp.tool("steps", { input: z.object({ n: z.number().int() }) }, async ({ n }, ctx) => {
     for (let i = 1; i <= n; i++) {
       await ctx.progress(i, n, `step ${i}`);
-      await new Promise((resolve) => setTimeout(resolve, 5));
+      await nextTurn();
     }
     return `did ${n} steps`;
   });
   mcp.tool("all_levels", {}, async (_args, ctx) => {
     for (const level of LOGGING_LEVELS) {
       ctx.log[level](`at ${level}`, "levels");
-      await new Promise((resolve) => setTimeout(resolve, 1));
+      await nextTurn();
     }
     return "logged";
   });

@@ -4,10 +4,18 @@
  */
 import { request as httpRequest } from "node:http";
 import { expect } from "vitest";
-import { type McpAppOptions, type McpServer, mcpApp } from "../../src/index.ts";
+import {
+  type EventStore,
+  type McpAppOptions,
+  type McpServer,
+  mcpApp,
+  memoryEventStore,
+} from "../../src/index.ts";
+import type { JsonRpcMessage } from "../../src/mcp/jsonrpc.ts";
+import { deferred } from "../helpers/async.ts";
 import { initializeRequest, listen, MCP_HEADERS, messagesOf } from "../helpers/http.ts";
 
-export { initializeRequest, MCP_HEADERS, messagesOf };
+export { deferred, initializeRequest, MCP_HEADERS, messagesOf };
 
 /** Posts one JSON-RPC message (or raw text); `signal` lets a test drop the connection. */
 export function post(
@@ -47,13 +55,23 @@ export function ping(id: number | string = 1): Json {
   return { jsonrpc: "2.0", id, method: "ping" };
 }
 
-/** A promise with its resolve function outside, to step a handler from the test. */
-export function deferred<T = void>(): { promise: Promise<T>; resolve: (value: T) => void } {
-  let resolve!: (value: T) => void;
-  const promise = new Promise<T>((done) => {
-    resolve = done;
-  });
-  return { promise, resolve };
+/**
+ * A memoryEventStore that also lists what was appended, once it is stored: a test waits for
+ * a message to reach the store instead of waiting some milliseconds.
+ */
+export function watchedEventStore(): EventStore & { appended: JsonRpcMessage[] } {
+  const inner = memoryEventStore();
+  const appended: JsonRpcMessage[] = [];
+  return {
+    appended,
+    async append(streamId, message) {
+      const position = await inner.append(streamId, message);
+      appended.push(message);
+      return position;
+    },
+    replay: (streamId, after) => inner.replay(streamId, after),
+    drop: (streamId) => inner.drop(streamId),
+  };
 }
 
 /** Opens a session: initialize (with its reply) and notifications/initialized. */

@@ -16,14 +16,8 @@ import {
   memoryEventStore,
   StreamableHttpTransport,
 } from "../../src/index.ts";
+import { until } from "../helpers/async.ts";
 import { listen } from "../helpers/http.ts";
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** Waits until a condition holds, checking every few milliseconds. */
-async function until(condition: () => boolean): Promise<void> {
-  while (!condition()) await sleep(5);
-}
 
 function buildServer(): McpServer {
   const mcp = new McpServer({ name: "interop", version: "1.0.0", instructions: "Be nice." });
@@ -66,8 +60,8 @@ function buildServer(): McpServer {
 
   mcp.tool("drop_and_resume", {}, async (_args, ctx) => {
     await ctx.progress(1, 2, "before the drop");
+    // What follows goes to the event store: the client gets it by resuming the stream.
     const dropped = ctx.closeConnection();
-    await sleep(100);
     await ctx.progress(2, 2, "after the drop");
     return dropped ? "resumed after the drop" : "could not drop";
   });

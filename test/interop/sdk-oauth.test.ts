@@ -16,10 +16,9 @@ import { createDemoApp, createDemoServer } from "../../examples/demo/server.ts";
 import { authorizationServer, devLogin } from "../../src/auth/index.ts";
 import { mcpApp } from "../../src/index.ts";
 import { memoryStore } from "../../src/storage/index.ts";
+import { manualClock } from "../helpers/clock.ts";
 import { listen, post } from "../helpers/http.ts";
 import { Browser } from "../helpers/oauth.ts";
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** One HTTP request the SDK made, as the server saw it. */
 interface Seen {
@@ -235,9 +234,15 @@ describe("official SDK client OAuth against the built-in authorization server", 
   });
 
   it("refreshes an expired access token without sending the user back", async () => {
-    const store = memoryStore();
+    const clock = manualClock();
+    const store = memoryStore({ clock: clock.now });
     const app = mcpApp(createDemoServer(), {
-      auth: authorizationServer({ store, login: devLogin(), lifetimes: { accessToken: 2 } }),
+      auth: authorizationServer({
+        store,
+        login: devLogin(),
+        lifetimes: { accessToken: 2 },
+        clock: clock.now,
+      }),
     });
     const base = await serveOnLocalhost(app);
     const seen: Seen[] = [];
@@ -252,7 +257,7 @@ describe("official SDK client OAuth against the built-in authorization server", 
     });
     const first = provider.tokens()!;
 
-    await sleep(3000);
+    clock.advance(3000);
     const afterExpiry = await client.callTool({ name: "add_note", arguments: { text: "b" } });
     expect(afterExpiry.structuredContent).toEqual({ id: "2" });
 

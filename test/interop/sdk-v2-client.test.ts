@@ -16,12 +16,8 @@ import { Hono } from "hono";
 import { afterEach, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { McpServer, StreamableHttpTransport } from "../../src/index.ts";
+import { until } from "../helpers/async.ts";
 import { listen } from "../helpers/http.ts";
-
-/** Waits until a condition holds, checking between turns of the event loop. */
-async function until(condition: () => boolean): Promise<void> {
-  while (!condition()) await new Promise((resolve) => setTimeout(resolve, 5));
-}
 
 interface Seen {
   method: string | undefined;

@@ -1,15 +1,22 @@
 import { request as httpRequest } from "node:http";
 import { Hono } from "hono";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { createDemoApp } from "../../examples/demo/server.ts";
 import { devLogin } from "../../src/auth/index.ts";
 import { McpServer, mcpApp } from "../../src/index.ts";
 import { type RunningServer, type ServeOptions, serve } from "../../src/node/index.ts";
+import { deferred, until } from "../helpers/async.ts";
 import { MCP_HEADERS, openSession } from "../helpers/http.ts";
 
 const started: RunningServer[] = [];
 
+/** The shutdown deadline's timers and clock, moved by the test; sockets stay real. */
+const SHUTDOWN_TIMERS: Parameters<typeof vi.useFakeTimers>[0] = {
+  toFake: ["setTimeout", "clearTimeout", "setInterval", "clearInterval", "Date"],
+};
+
 afterEach(async () => {
+  vi.useRealTimers();
   await Promise.all(started.splice(0).map((server) => server.close()));
 });
 
@@ -18,8 +25,6 @@ async function start(app: Hono, options: ServeOptions = {}): Promise<RunningServ
   started.push(server);
   return server;
 }
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** A raw request with a chosen Host header, which fetch would not let us set. */
 function rawGet(
@@ -183,19 +188,25 @@ describe("serve: trustProxy", () => {
 
 describe("serve: graceful shutdown", () => {
   it("stops accepting, lets in-flight requests finish, then resolves", async () => {
-    let arrived!: () => void;
-    const arrival = new Promise<void>((resolve) => (arrived = resolve));
+    const arrival = deferred();
+    const release = deferred();
     const app = new Hono();
     app.get("/slow", async (c) => {
-      arrived();
-      await sleep(300);
+      arrival.resolve();
+      await release.promise;
       return c.text("done");
     });
     const server = await serve(app, { port: 0 });
     const pending = fetch(`${server.url}/slow`);
-    await arrival;
+    await arrival.promise;
     const closing = server.close();
     expect(server.close()).toBe(closing);
+    let closed = false;
+    void closing.then(() => (closed = true));
+    // No longer accepting, but still waiting for the request in flight.
+    await expect(fetch(`${server.url}/slow`)).rejects.toThrow();
+    expect(closed).toBe(false);
+    release.resolve();
     const response = await pending;
     expect(response.status).toBe(200);
     expect(await response.text()).toBe("done");
@@ -226,24 +237,24 @@ describe("serve: graceful shutdown", () => {
     const reader = response.body!.getReader();
     const first = await reader.read();
     expect(new TextDecoder().decode(first.value)).toContain("data: first");
-    const started = Date.now();
+    // Not held for the shutdown timeout, nor any time at all: with the clock stopped, close
+    // resolves because there was nothing else to wait for.
+    vi.useFakeTimers(SHUTDOWN_TIMERS);
     await server.close();
-    // Not held for the whole shutdown timeout: there was nothing else to wait for.
-    expect(Date.now() - started).toBeLessThan(2_000);
+    vi.useRealTimers();
     let done = false;
     while (!done) done = (await reader.read()).done;
     expect(done).toBe(true);
-    await sleep(20);
-    expect(cancelled).toBe(true);
+    await until(() => cancelled);
   });
 
   it("keeps SSE streams delivering while ordinary requests drain, then ends them", async () => {
-    let arrived!: () => void;
-    const arrival = new Promise<void>((resolve) => (arrived = resolve));
+    const arrival = deferred();
+    const release = deferred();
     const app = new Hono();
     app.get("/slow", async (c) => {
-      arrived();
-      await sleep(400);
+      arrival.resolve();
+      await release.promise;
       return c.text("done");
     });
     app.get("/events", () => {
@@ -263,7 +274,7 @@ describe("serve: graceful shutdown", () => {
     const server = await serve(app, { port: 0 });
     const events = await fetch(`${server.url}/events`);
     const slow = fetch(`${server.url}/slow`);
-    await arrival;
+    await arrival.promise;
     let slowDone = false;
     const slowResult = slow.then(async (response) => {
       slowDone = true;
@@ -278,6 +289,8 @@ describe("serve: graceful shutdown", () => {
       if (done) break;
       received += new TextDecoder().decode(value);
       if (!slowDone) eventsDuringDrain++;
+      // The drain has shown that streams keep delivering: let the ordinary request finish.
+      if (eventsDuringDrain === 4) release.resolve();
     }
     expect(eventsDuringDrain).toBeGreaterThan(3);
     expect(await slowResult).toBe("done");
@@ -286,11 +299,10 @@ describe("serve: graceful shutdown", () => {
   });
 
   it("gives up on requests that outlast the shutdown timeout", async () => {
-    let arrived!: () => void;
-    const arrival = new Promise<void>((resolve) => (arrived = resolve));
+    const arrival = deferred();
     const app = new Hono();
     app.get("/hang", () => {
-      arrived();
+      arrival.resolve();
       return new Promise<Response>(() => {});
     });
     const server = await serve(app, { port: 0, shutdownTimeoutMs: 200 });
@@ -298,11 +310,15 @@ describe("serve: graceful shutdown", () => {
       () => "answered",
       () => "dropped",
     );
-    await arrival;
-    const started = Date.now();
-    await server.close();
-    expect(Date.now() - started).toBeGreaterThanOrEqual(150);
-    expect(Date.now() - started).toBeLessThan(2_000);
+    await arrival.promise;
+    vi.useFakeTimers(SHUTDOWN_TIMERS);
+    let closed = false;
+    const closing = server.close().then(() => (closed = true));
+    await vi.advanceTimersByTimeAsync(150);
+    expect(closed).toBe(false);
+    await vi.advanceTimersByTimeAsync(100);
+    vi.useRealTimers();
+    await closing;
     expect(await pending).toBe("dropped");
   });
 

@@ -11,6 +11,7 @@ import {
   serveStdio,
   stdioClientTransport,
 } from "../../src/node/index.ts";
+import { until } from "../helpers/async.ts";
 
 const fixture = fileURLToPath(new URL("../fixtures/stdio-server.ts", import.meta.url));
 const root = fileURLToPath(new URL("../..", import.meta.url));
@@ -56,10 +57,6 @@ async function connect(
   open.push(client);
   return { client, transport, warnings };
 }
-
-const until = async (condition: () => boolean) => {
-  while (!condition()) await new Promise((resolve) => setTimeout(resolve, 10));
-};
 
 describe("stdioClientTransport, one server process for several calls", () => {
   let shared: Awaited<ReturnType<typeof connect>>;

@@ -3,10 +3,15 @@
  * a client's work may land on another instance, and one instance dies mid-run.
  */
 import { afterAll, beforeAll, expect, it } from "vitest";
+import { parseEventId } from "../../src/http/sse.ts";
+import { redisEventStore } from "../../src/redis/index.ts";
+import { eventually } from "../helpers/async.ts";
 import { initializeRequest } from "../helpers/http.ts";
 import { type Json, post, SseReader, sessionHeaders, toolCall } from "../http/support.ts";
 import { authorizeAcross, PUBLIC_HOST, redeem, refresh, register, type Tokens } from "./oauth.ts";
 import {
+  client,
+  closeClients,
   describeRedis,
   type Instance,
   startInstance,
@@ -16,7 +21,6 @@ import {
 } from "./support.ts";
 
 const SECRET = "multi-instance-test-secret-0123456789abcdef";
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describeRedis("three instances sharing one Redis", (url) => {
   let nodes: Instance[] = [];
@@ -42,6 +46,7 @@ describeRedis("three instances sharing one Redis", (url) => {
 
   afterAll(async () => {
     await stopInstances(nodes);
+    await closeClients();
   });
 
   const mcp = (base: string) => `${base}/mcp`;
@@ -112,7 +117,13 @@ describeRedis("three instances sharing one Redis", (url) => {
     expect(logData((await first.message()) as Json)).toBe("step 1 on #2");
     controller.abort();
     await gate(two, "cut:1");
-    await sleep(200);
+    // Step 2 is sent while no client is connected: wait until Redis holds it.
+    const events = redisEventStore({ client: client(url), prefix });
+    const { streamId } = parseEventId(priming!.id!)!;
+    await eventually(
+      async () => (await events.replay(streamId, 0)) ?? [],
+      (stored) => stored.some((event) => logData(event.message as unknown as Json) === "step 2"),
+    );
     const resumed = await fetch(mcp(three), {
       headers: { accept: "text/event-stream", ...on(id), "last-event-id": priming!.id! },
     });
@@ -167,12 +178,14 @@ describeRedis("three instances sharing one Redis", (url) => {
       status: "working",
     });
     await gate(one, "t1");
-    let status = "working";
-    for (let i = 0; i < 50 && status === "working"; i++) {
-      status = (await call(two, 3 + i, "tasks/get", { taskId })).status as string;
-      if (status === "working") await sleep(50);
-    }
-    expect(status).toBe("completed");
+    let requestId = 3;
+    const task = await eventually(
+      () => call(two, requestId++, "tasks/get", { taskId }),
+      (got) => got.status !== "working",
+      100,
+      50,
+    );
+    expect(task.status).toBe("completed");
     const result = await call(three, 100, "tasks/result", { taskId });
     expect(result.content).toEqual([{ type: "text", text: "job t1 done on #1" }]);
   });

@@ -1,8 +1,10 @@
 import { describe, expect, it } from "vitest";
 import { memoryStore } from "../../src/storage/index.ts";
+import { manualClock } from "../helpers/clock.ts";
 import { storeContract } from "./contract.ts";
 
-storeContract("memoryStore", () => memoryStore());
+const clock = manualClock();
+storeContract("memoryStore", () => memoryStore({ clock: clock.now }), { clock });
 
 describe("memoryStore limits", () => {
   it("evicts the oldest entries beyond maxEntries", async () => {

@@ -9,6 +9,7 @@ import {
   type PortcullisStore,
 } from "../../src/cloudflare/index.ts";
 import { memoryStore, StoreUnavailableError } from "../../src/storage/index.ts";
+import { manualClock } from "../helpers/clock.ts";
 import { storeContract } from "../storage/contract.ts";
 
 const bindings = env as unknown as DemoEnv & { CACHE: KVNamespace };
@@ -107,11 +108,13 @@ describe("durableObjectStore", () => {
 
 describe("kvCache", () => {
   it("reads back values and honours TTLs shorter than KV's minimum", async () => {
-    const cache = kvCache(bindings.CACHE, { prefix: `t${Date.now()}:` });
+    const clock = manualClock();
+    const cache = kvCache(bindings.CACHE, { prefix: `t${Date.now()}:`, clock: clock.now });
     await cache.set("doc", { client_id: "x" }, { ttlMs: 1000 });
     await cache.set("kept", [1, 2]);
+    clock.advance(999);
     expect(await cache.get("doc")).toEqual({ client_id: "x" });
-    await new Promise((resolve) => setTimeout(resolve, 1200));
+    clock.advance(1);
     expect(await cache.get("doc")).toBeUndefined();
     expect(await cache.get("kept")).toEqual([1, 2]);
     await cache.delete("kept");

@@ -1,5 +1,6 @@
 import { memoryStore } from "../../storage/memory.ts";
 import type { Store } from "../../storage/store.ts";
+import type { Clock } from "../../util/clock.ts";
 import { isObject } from "../content.ts";
 import type { Context } from "../context.ts";
 import { ErrorCode, McpError } from "../jsonrpc.ts";
@@ -47,6 +48,11 @@ export interface TaskOptions {
   maxTasksPerCaller?: number;
   /** Completion webhooks (`_meta["portcullis/webhook"]`); false refuses them. Default on. */
   webhooks?: WebhookOptions | false;
+  /**
+   * What task lifetimes and timestamps are read from (epoch ms). Default Date.now. A `store`
+   * given here expires records by its own clock: give it the same one.
+   */
+  clock?: Clock;
 }
 
 /** What the task machinery needs from the server. */
@@ -111,19 +117,22 @@ export class Tasks {
   readonly #sender: WebhookSender | undefined;
 
   constructor(options: TaskOptions, host: TaskHost) {
-    this.store = new TaskStore(
-      options.store ?? memoryStore(),
-      options.maxTasksPerCaller === undefined
+    // The default store expires records by the same clock as the tasks it holds.
+    const clock = options.clock ? { clock: options.clock } : {};
+    this.store = new TaskStore(options.store ?? memoryStore(clock), {
+      ...(options.maxTasksPerCaller === undefined
         ? {}
-        : { maxTasksPerCaller: options.maxTasksPerCaller },
-    );
+        : { maxTasksPerCaller: options.maxTasksPerCaller }),
+      ...clock,
+    });
     this.#host = host;
     this.#maxTtl = options.maxTtlMs ?? 24 * 3_600_000;
     this.#defaultTtl = Math.min(options.defaultTtlMs ?? 3_600_000, this.#maxTtl);
     this.#pollMs = options.pollIntervalMs ?? 1000;
     this.#handoffMs = options.handoffMs ?? 1000;
     this.#webhooks = options.webhooks ?? {};
-    this.#sender = this.#webhooks === false ? undefined : new WebhookSender(this.#webhooks);
+    this.#sender =
+      this.#webhooks === false ? undefined : new WebhookSender(this.#webhooks, this.store.clock);
   }
 
   /**
@@ -215,7 +224,7 @@ export class Tasks {
     webhook: WebhookTarget | undefined,
     controller: AbortController,
   ): Promise<{ run: TaskRun; record: TaskRecord }> {
-    const now = Date.now();
+    const now = this.store.clock();
     const record: TaskRecord = {
       taskId: newTaskId(),
       owner: ownerOf(exchange),

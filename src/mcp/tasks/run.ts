@@ -130,7 +130,7 @@ export class TaskRun {
     this.#lastStatus = record.status;
     this.#ttlTimer = setTimeout(
       () => this.#expire(),
-      Math.max(0, record.createdAt + record.ttlMs - Date.now()),
+      Math.max(0, record.createdAt + record.ttlMs - options.store.clock()),
     );
     unref(this.#ttlTimer);
     // Another instance sharing the store may cancel the task or take its input: look now and then.
@@ -357,7 +357,7 @@ export class TaskRun {
     const data = detailedTask(record);
     void sender.deliver(this.taskId, target, {
       type: `task.${record.status}`,
-      timestamp: new Date().toISOString(),
+      timestamp: new Date(this.#store.clock()).toISOString(),
       data,
     });
   }

@@ -1,5 +1,6 @@
 import type { Store } from "../../storage/store.ts";
 import { toHex } from "../../util/bytes.ts";
+import { type Clock, systemClock } from "../../util/clock.ts";
 import { digest } from "../../util/crypto.ts";
 import { ErrorCode, McpError } from "../jsonrpc.ts";
 import { isTaskId, isTerminal, type TaskRecord } from "./record.ts";
@@ -44,10 +45,13 @@ const MAX_ATTEMPTS = 64;
 export class TaskStore {
   readonly #store: Store;
   readonly #maxPerCaller: number;
+  /** What task lifetimes are measured by (epoch ms). */
+  readonly clock: Clock;
 
-  constructor(store: Store, options: { maxTasksPerCaller?: number } = {}) {
+  constructor(store: Store, options: { maxTasksPerCaller?: number; clock?: Clock } = {}) {
     this.#store = store;
     this.#maxPerCaller = options.maxTasksPerCaller ?? 1000;
+    this.clock = options.clock ?? systemClock;
   }
 
   /** Writes a new task; once this resolves, reads of the task find it. */
@@ -86,7 +90,7 @@ export class TaskStore {
       if (!current) return undefined;
       const next = isTerminal(current.status) ? undefined : change(current);
       if (!next) return { record: current, changed: false };
-      const now = Date.now();
+      const now = this.clock();
       const remaining = current.createdAt + current.ttlMs - now;
       if (remaining <= 0) return undefined;
       const written = { ...next, updatedAt: now };
@@ -103,7 +107,7 @@ export class TaskStore {
     cursor: unknown,
     pageSize: number,
   ): Promise<{ records: TaskRecord[]; nextCursor?: string }> {
-    const now = Date.now();
+    const now = this.clock();
     const entries = ((await this.#store.get<IndexEntry[]>(await indexKey(owner))) ?? []).filter(
       (entry) => entry[2] > now,
     );
@@ -129,7 +133,7 @@ export class TaskStore {
     const expiresAt = record.createdAt + record.ttlMs;
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       const current = await this.#store.get<IndexEntry[]>(key);
-      const now = Date.now();
+      const now = this.clock();
       const live = (current ?? []).filter((item) => item[2] > now);
       if (live.length >= this.#maxPerCaller) {
         throw new McpError(

@@ -1,4 +1,5 @@
 import { fromBase64, toBase64 } from "../../util/bytes.ts";
+import { type Clock, systemClock } from "../../util/clock.ts";
 import { checkUrl, FetchRefusedError, fetchChecked, type ResolveHost } from "../../util/ssrf.ts";
 import { isObject } from "../content.ts";
 import { ErrorCode, McpError } from "../jsonrpc.ts";
@@ -122,9 +123,11 @@ function wait(ms: number): Promise<void> {
  */
 export class WebhookSender {
   readonly #options: WebhookOptions;
+  readonly #clock: Clock;
 
-  constructor(options: WebhookOptions) {
+  constructor(options: WebhookOptions, clock: Clock = systemClock) {
     this.#options = options;
+    this.#clock = clock;
   }
 
   async deliver(taskId: string, target: WebhookTarget, payload: JsonObject): Promise<void> {
@@ -137,7 +140,7 @@ export class WebhookSender {
       try {
         // Checked again at each attempt (the name may resolve elsewhere by now), and sent
         // only to the addresses that passed.
-        const timestamp = Math.floor(Date.now() / 1000);
+        const timestamp = Math.floor(this.#clock() / 1000);
         const response = await fetchChecked(
           new URL(target.url),
           {

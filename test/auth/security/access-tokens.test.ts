@@ -11,11 +11,11 @@ import {
   callMcp,
   expectInvalidToken,
   expectOAuthError,
+  manualClock,
   mcpStatus,
   postForm,
   refresh,
   registerPublic,
-  sleep,
   startServer,
   type TestServer,
   tokenFlow,
@@ -160,10 +160,13 @@ describe("the bearer token check", () => {
   });
 
   it("refuses an expired token", async () => {
-    const server = await startServer({ lifetimes: { accessToken: 1 } });
+    const clock = manualClock();
+    const server = await startServer({ lifetimes: { accessToken: 1 }, clock: clock.now });
     const { tokens } = await tokenFlow(server);
     expect(tokens.expires_in).toBe(1);
-    await sleep(2100);
+    expect(await mcpStatus(server, tokens.access_token)).toBe(200);
+    // jose allows no clock tolerance here: one second past exp is expired.
+    clock.advance(2000);
     expectInvalidToken(await callMcp(server.mcp, tokens.access_token), server);
   });
 

@@ -16,13 +16,13 @@ import {
   expectOAuthError,
   type Flow,
   KEYS,
+  manualClock,
   mcpStatus,
   pkce,
   REDIRECT_URI,
   redeem,
   refresh,
   registerPublic,
-  sleep,
   startServer,
   type TestServer,
   tokensOf,
@@ -222,9 +222,10 @@ describe("authorization codes", () => {
   });
 
   it("refuses an expired code and issues nothing", async () => {
-    const server = await startServer({ lifetimes: { code: 1 } });
+    const clock = manualClock();
+    const server = await startServer({ lifetimes: { code: 1 }, clock: clock.now });
     const flow = await codeFlow(server);
-    await sleep(1500);
+    clock.advance(1001);
     await expectOAuthError(await redeem(server, flow), 400, "invalid_grant");
     expect(server.store.written(KEYS.refresh)).toBe(0);
   });

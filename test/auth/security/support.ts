@@ -14,10 +14,11 @@ import {
 } from "../../../src/auth/index.ts";
 import { mcpApp } from "../../../src/index.ts";
 import { memoryStore, type Store } from "../../../src/storage/index.ts";
+import { manualClock } from "../../helpers/clock.ts";
 import { initializeRequest, listen, post } from "../../helpers/http.ts";
 import { Browser, form, pkce } from "../../helpers/oauth.ts";
 
-export { Browser, form, pkce };
+export { Browser, form, manualClock, pkce };
 
 export const REDIRECT_URI = "http://127.0.0.1:9/callback";
 
@@ -401,16 +402,3 @@ export function expectInvalidToken(
   );
   expect(JSON.parse(reply.text)).toMatchObject({ error: "invalid_token" });
 }
-
-/** A clock the test moves by hand (epoch ms), for `clock` options: no test sleeps to pass time. */
-export function manualClock(start = Date.now()): { now: () => number; advance(ms: number): void } {
-  let current = start;
-  return {
-    now: () => current,
-    advance(ms) {
-      current += ms;
-    },
-  };
-}
-
-export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -4,13 +4,13 @@ import { McpError, McpServer, type TaskOptions, ToolError } from "../../../src/i
 import {
   deferred,
   errorOf,
+  eventually,
   type Json,
   ModernClient,
   RELATED_TASK,
   resultOf,
   start,
   TASKS_EXTENSION,
-  until,
 } from "./support.ts";
 
 function gatedServer(tasks: TaskOptions = {}) {
@@ -269,7 +269,7 @@ describe("2026-07-28 tasks extension: input", () => {
       resultOf(await client.request("tools/call", { name: "two_inputs", arguments: {} })),
     );
     const both = resultOf(
-      await until(
+      await eventually(
         () => client.request("tasks/get", { taskId }),
         (reply) =>
           Object.keys(((reply.body.result as Json).inputRequests as Json) ?? {}).length === 2,
@@ -323,7 +323,7 @@ describe("2026-07-28 tasks extension: outcomes and cancellation", () => {
     expect(resultOf(await client.request("tasks/get", { taskId })).status).toBe("cancelled");
 
     gate("c").resolve("late");
-    await until(
+    await eventually(
       async () => finished,
       (list) => list.includes("c"),
     );
@@ -373,14 +373,14 @@ describe("2026-07-28 tasks extension: outcomes and cancellation", () => {
         },
       }),
     }).catch(() => undefined);
-    await until(
+    await eventually(
       async () => started,
       (list) => list.includes("cut"),
     );
     expect(aborted).toEqual([]);
     controller.abort();
     await call;
-    await until(
+    await eventually(
       async () => aborted,
       (list) => list.includes("cut"),
     );

@@ -5,12 +5,12 @@ import { SseReader } from "../../http/support.ts";
 import {
   deferred,
   errorOf,
+  eventually,
   type Json,
   RELATED_TASK,
   resultOf,
   SessionClient,
   start,
-  until,
 } from "./support.ts";
 
 /**
@@ -190,7 +190,7 @@ describe("2025-11-25 tasks: lifecycle", () => {
     const task = taskOf(
       resultOf(await client.request("tools/call", { name: "asks", arguments: {}, task: {} })),
     );
-    await until(
+    await eventually(
       () => client.request("tasks/get", { taskId: task.taskId }),
       (reply) => (reply.body.result as Json | undefined)?.status === "input_required",
     );
@@ -286,7 +286,7 @@ describe("2025-11-25 tasks: cancellation", () => {
 
     // The handler finishing anyway changes nothing: cancelled is terminal.
     gate("b").resolve("late");
-    await until(
+    await eventually(
       async () => finished,
       (list) => list.includes("b"),
     );
@@ -369,7 +369,7 @@ describe("2025-11-25 tasks: lifetimes and hostile input", () => {
     expect(resultOf(await client.request("tasks/result", { taskId: task.taskId })).content).toEqual(
       [{ type: "text", text: "must done" }],
     );
-    const gone = await until(
+    const gone = await eventually(
       () => client.request("tasks/get", { taskId: task.taskId }),
       (reply) => reply.body.error !== undefined,
     );

@@ -9,6 +9,7 @@ import { call, error, exchange, result } from "../support.ts";
 import {
   deferred,
   errorOf,
+  eventually,
   type Json,
   ModernClient,
   resultOf,
@@ -78,11 +79,10 @@ describe("tasks belong to the caller that created them", () => {
     const alice = as("alice", "2026-07-28");
     const created = await result(mcp, "tools/call", { name: "confirm", arguments: {} }, alice);
     const taskId = created.taskId as string;
-    let waiting: Json = {};
-    for (let i = 0; i < 200 && waiting.status !== "input_required"; i++) {
-      waiting = await result(mcp, "tasks/get", { taskId }, alice);
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
+    const waiting = await eventually(
+      () => result(mcp, "tasks/get", { taskId }, alice),
+      (task) => task.status === "input_required",
+    );
     const key = Object.keys(waiting.inputRequests as Json)[0]!;
     const answer = { [key]: { action: "accept", content: { ok: true } } };
     const refused = await error(

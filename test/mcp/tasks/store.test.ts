@@ -5,12 +5,12 @@ import { memoryStore } from "../../../src/storage/index.ts";
 import {
   deferred,
   errorOf,
+  eventually,
   type Json,
   ModernClient,
   resultOf,
   SessionClient,
   start,
-  until,
 } from "./support.ts";
 
 function record(overrides: Partial<TaskRecord> = {}): TaskRecord {
@@ -94,7 +94,7 @@ describe("TaskStore", () => {
     const task = record({ ttlMs: 100 });
     await store.create(task);
     expect(await store.get(task.taskId, "alice")).toBeDefined();
-    await until(
+    await eventually(
       () => store.get(task.taskId, "alice"),
       (found) => found === undefined,
     );
@@ -164,7 +164,7 @@ describe("tasks across instances sharing one Store", () => {
     expect(resultOf(await onB.request("tasks/cancel", { taskId: running.taskId })).resultType).toBe(
       "complete",
     );
-    await until(
+    await eventually(
       async () => a.aborted,
       (list) => list.includes("x"),
     );

@@ -7,7 +7,10 @@ import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll } from "vitest";
 import { type McpAppOptions, type McpServer, mcpApp } from "../../../src/index.ts";
+import { deferred, eventually } from "../../helpers/async.ts";
 import { listen, MCP_HEADERS, messagesOf } from "../../helpers/http.ts";
+
+export { deferred, eventually };
 
 export type Json = Record<string, unknown>;
 
@@ -17,26 +20,6 @@ export const RELATED_TASK = "io.modelcontextprotocol/related-task";
 /** Serves `mcp` on loopback and returns the endpoint URL. */
 export async function start(mcp: McpServer, options: McpAppOptions = {}): Promise<string> {
   return `${await listen(mcpApp(mcp, options))}/mcp`;
-}
-
-/** A promise with its resolve function outside, to step a handler from the test. */
-export function deferred<T = void>(): { promise: Promise<T>; resolve: (value: T) => void } {
-  let resolve!: (value: T) => void;
-  const promise = new Promise<T>((done) => {
-    resolve = done;
-  });
-  return { promise, resolve };
-}
-
-/** Asks `probe` again (every 20 ms) until `done` accepts its answer; fails after 10 s. */
-export async function until<T>(probe: () => Promise<T>, done: (value: T) => boolean): Promise<T> {
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    const value = await probe();
-    if (done(value)) return value;
-    if (Date.now() > deadline) throw new Error(`gave up waiting; last: ${JSON.stringify(value)}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
 }
 
 /** One JSON-RPC reply: the HTTP status and the final message. */
@@ -202,7 +185,7 @@ export class ModernClient {
 
   /** Polls tasks/get until the task reaches one of `statuses`. */
   async waitFor(taskId: string, ...statuses: string[]): Promise<Json> {
-    const reply = await until(
+    const reply = await eventually(
       () => this.request("tasks/get", { taskId }),
       (r) => statuses.includes(String((r.body.result as Json | undefined)?.status)),
     );
