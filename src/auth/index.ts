@@ -6,6 +6,7 @@ export type {
 } from "./clients.ts";
 export { OAuthError, type OAuthErrorCode } from "./errors.ts";
 export { generateSigningKey, type SigningAlgorithm } from "./keys.ts";
+export type { TokenLifetimes } from "./lifetimes.ts";
 export { type CustomLoginOptions, customLogin } from "./login/custom.ts";
 export { type DevLoginOptions, devLogin } from "./login/dev.tsx";
 export { type UpstreamOAuthOptions, upstreamOAuth } from "./login/upstream.ts";
@@ -24,4 +25,3 @@ export {
   authorizationServer,
 } from "./server.ts";
 export { FetchRefusedError, type ResolveHost, type SafeFetchOptions } from "./ssrf.ts";
-export type { TokenLifetimes } from "./tokens.ts";

@@ -1,8 +1,11 @@
 import { type Context, Hono } from "hono";
 import { cors } from "hono/cors";
 import type { JWK } from "jose";
+import type { Bus } from "../http/bus.ts";
 import { exposureOf } from "../http/exposure.ts";
 import type { AuthInfo } from "../mcp/peer.ts";
+import { requestOrigin } from "../resource/bearer.ts";
+import { cacheSize } from "../resource/token-cache.ts";
 import type { Store } from "../storage/store.ts";
 import { authorizeRoutes } from "./authorize.tsx";
 import { BODY_LIMITS, readOAuthBody } from "./body.tsx";
@@ -17,6 +20,7 @@ import {
 import { randomToken, Sealer } from "./crypto.ts";
 import { asOAuthError, OAuthError } from "./errors.ts";
 import { KeyRing, type SigningAlgorithm } from "./keys.ts";
+import { resolveLifetimes, type TokenLifetimes } from "./lifetimes.ts";
 import type { Deployment, LoginProvider } from "./login.ts";
 import { authorizationServerMetadata } from "./metadata.ts";
 import {
@@ -31,15 +35,10 @@ import {
   type RateLimit,
   type RateLimitOptions,
 } from "./rate-limit.ts";
+import { ResourceTokenVerifier } from "./resource-tokens.ts";
 import { canonicalResource } from "./resource-uri.ts";
 import { tokenRoutes } from "./token.ts";
-import {
-  type Clock,
-  MACHINE_CLAIM,
-  resolveLifetimes,
-  type TokenLifetimes,
-  TokenService,
-} from "./tokens.ts";
+import { type Clock, TokenService } from "./tokens.ts";
 
 export interface AuthorizationServerOptions {
   store: Store;
@@ -88,6 +87,19 @@ export interface AuthorizationServerOptions {
    * times. Default Date.now. (Entries still expire by the Store's own clock.)
    */
   clock?: Clock;
+  /**
+   * Shared by the instances of one deployment (the Bus of their `sessions`): a grant revoked on
+   * one is refused by the others as soon as the message arrives. Without it, each instance
+   * trusts its view of a grant for `revocationRecheckSeconds` before asking the Store again.
+   */
+  bus?: Bus;
+  /**
+   * Seconds an instance trusts its view that a grant is not revoked. Revocations made on the
+   * instance itself apply at once. Default 5, or 60 with a `bus` (a safety net for lost messages).
+   */
+  revocationRecheckSeconds?: number;
+  /** Verified access tokens each instance keeps (least recently used go first); 0: none. Default 10,000. */
+  tokenCacheSize?: number;
 }
 
 /**
@@ -101,6 +113,9 @@ export class AuthorizationServer {
   readonly keys: KeyRing;
   readonly tokens: TokenService;
   readonly clients: ClientRegistry;
+  readonly #resourceTokens: ResourceTokenVerifier;
+  /** The configured issuer without trailing slashes, computed once. */
+  readonly #issuer: string | undefined;
   /** Absolute resource URIs, and paths under the issuer's origin when the issuer follows requests. */
   readonly resources = new Set<string>();
   readonly resourcePaths = new Set<string>();
@@ -121,7 +136,13 @@ export class AuthorizationServer {
         throw new TypeError(`registration.${field} must be a number of seconds, 0 or more`);
       }
     }
+    const recheck = options.revocationRecheckSeconds;
+    if (recheck !== undefined && !(Number.isFinite(recheck) && recheck >= 0)) {
+      throw new TypeError("revocationRecheckSeconds must be a number of seconds, 0 or more");
+    }
+    const tokenCacheSize = cacheSize(options.tokenCacheSize, "tokenCacheSize");
     this.options = options;
+    this.#issuer = options.issuer?.replace(/\/+$/, "");
     // Fail at startup where the answer is known already: a public issuer, or a proxy in front.
     if (options.issuer !== undefined || options.trustProxy)
       options.login.check?.(this.#deployment());
@@ -139,6 +160,12 @@ export class AuthorizationServer {
     this.tokens = new TokenService(options.store, this.keys, options.lifetimes, {
       secret: () => this.secret(),
       ...(options.clock ? { clock: options.clock } : {}),
+      ...(options.bus ? { bus: options.bus } : {}),
+      ...(recheck !== undefined ? { revocationRecheckMs: recheck * 1000 } : {}),
+    });
+    this.#resourceTokens = new ResourceTokenVerifier(this.tokens, {
+      clock: options.clock ?? Date.now,
+      cacheSize: tokenCacheSize,
     });
     for (const resource of options.resources ?? []) this.addResource(resource);
     for (const scope of options.scopes ?? []) this.scopes.add(scope);
@@ -172,7 +199,8 @@ export class AuthorizationServer {
 
   /** The issuer for a request: configured, or the request's origin. */
   issuer(c: Context): string {
-    if (this.options.issuer) return this.options.issuer.replace(/\/+$/, "");
+    if (this.#issuer) return this.#issuer;
+    if (!this.options.trustProxy) return requestOrigin(c);
     const url = new URL(c.req.url);
     if (this.options.trustProxy) {
       const proto = c.req.header("x-forwarded-proto")?.split(",")[0]?.trim();
@@ -271,20 +299,12 @@ export class AuthorizationServer {
     await enforceRateLimit(this.store, bucket, key, rule);
   }
 
-  /** Verifies one of our access tokens for a resource; the caller, or undefined. */
-  async verify(token: string, issuer: string, audience: string): Promise<AuthInfo | undefined> {
-    const claims = await this.tokens.verifyAccessToken(token, { issuer, audience });
-    if (!claims) return undefined;
-    const info: AuthInfo = {
-      // Only our own claim decides: a user's token never carries it, a machine's always does.
-      kind: claims[MACHINE_CLAIM] === "client_credentials" ? "client" : "user",
-      scopes: typeof claims.scope === "string" ? claims.scope.split(" ").filter(Boolean) : [],
-      claims: claims as Record<string, unknown>,
-    };
-    if (claims.sub !== undefined) info.subject = claims.sub;
-    if (typeof claims.client_id === "string") info.clientId = claims.client_id;
-    if (claims.exp !== undefined) info.expiresAt = claims.exp;
-    return info;
+  /**
+   * Verifies one of our access tokens for a resource; the caller (frozen), or undefined.
+   * Verified tokens are cached until they expire; revocation is checked on every call.
+   */
+  verify(token: string, issuer: string, audience: string): Promise<AuthInfo | undefined> {
+    return this.#resourceTokens.verify(token, issuer, audience);
   }
 
   /** Loads configured clients once, before the first request. */

@@ -222,10 +222,15 @@ export class ModernHandler {
     const started = new Promise<typeof STARTED>((resolve) => {
       streaming = () => resolve(STARTED);
     });
+    let signal: AbortSignal | undefined;
     const exchange: Exchange = {
       peer,
-      // Closing the response stream is the cancellation of the request.
-      signal: AbortSignal.any([cancel.signal, c.req.raw.signal]),
+      // Closing the response stream is the cancellation of the request. Made on first use:
+      // AbortSignal.any costs more than many a whole call that never looks at it.
+      get signal() {
+        signal ??= AbortSignal.any([cancel.signal, c.req.raw.signal]);
+        return signal;
+      },
       http: c,
       auth,
       notify: (notification) => {

@@ -8,7 +8,8 @@ const MAX_RESPONSES_BYTES = 256 * 1024;
 
 interface Binding {
   method: string;
-  digest: string;
+  /** The canonical JSON of the arguments, taken when the request came; hashed only when needed. */
+  args: string;
   principal: string;
 }
 
@@ -46,8 +47,8 @@ function canonical(value: unknown): string {
   return JSON.stringify(value) ?? "null";
 }
 
-async function digest(value: unknown): Promise<string> {
-  const bytes = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(canonical(value)));
+async function digest(json: string): Promise<string> {
+  const bytes = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(json));
   return btoa(String.fromCharCode(...new Uint8Array(bytes)));
 }
 
@@ -136,9 +137,10 @@ export class InputRound {
 
   /** Verifies a retry's `requestState` and takes its `inputResponses`. */
   static async open(raw: JsonObject, binding: InputBinding, sealer: Sealer): Promise<InputRound> {
+    // Most requests carry no state and never suspend: they need no digest at all.
     const bound: Binding = {
       method: binding.method,
-      digest: await digest(binding.params),
+      args: canonical(binding.params),
       principal: binding.principal,
     };
     // Checked first, with or without a requestState: nothing runs on a malformed or oversized
@@ -170,7 +172,7 @@ export class InputRound {
       throw invalidState("it has expired; send the request again without it");
     if (
       state.method !== bound.method ||
-      state.digest !== bound.digest ||
+      state.digest !== (await digest(bound.args)) ||
       state.principal !== bound.principal
     ) {
       throw invalidState("it belongs to another request");
@@ -220,8 +222,11 @@ export class InputRound {
 
   /** The InputRequiredResult for this round. */
   async result(sealer: Sealer, ttlMs: number): Promise<JsonObject> {
+    const { method, args, principal } = this.#binding;
     const state: RequestState = {
-      ...this.#binding,
+      method,
+      digest: await digest(args),
+      principal,
       expires: Date.now() + ttlMs,
       answers: Object.fromEntries(this.#used),
       asked: [...this.#asked.keys()],

@@ -2,7 +2,7 @@ import type { Context, Hono } from "hono";
 import type { Guard } from "../http/transport.ts";
 import type { AuthInfo } from "../mcp/peer.ts";
 import type { McpServer } from "../mcp/server.ts";
-import { bearerAuth, type PerRequest, requestResource, resolve } from "./bearer.ts";
+import { bearerAuth, type PerRequest, requestOrigin, requestResource, resolve } from "./bearer.ts";
 import { challengeResponse, resourceMetadataUrl } from "./challenge.ts";
 import { protectedResourceMetadata } from "./metadata.ts";
 import { jwksVerifier, type TokenVerifier } from "./verifiers.ts";
@@ -69,7 +69,7 @@ export function protectEndpoint(
   }
   const endpointPath = path.replace(/\/+$/, "");
   const resource: PerRequest<string> =
-    remote?.audience ?? ((c) => `${new URL(c.req.url).origin}${endpointPath}`);
+    remote?.audience ?? ((c) => `${requestOrigin(c)}${endpointPath}`);
   const issuer: PerRequest<string> = builtIn ? (c) => builtIn.issuer(c) : remote!.issuer;
   const verify: TokenVerifier = builtIn
     ? (token, audience, c) => builtIn.verify(token, builtIn.issuer(c), audience)
