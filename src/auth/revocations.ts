@@ -1,4 +1,4 @@
-import type { Bus } from "../http/bus.ts";
+import type { Bus } from "../storage/bus.ts";
 import type { Store } from "../storage/store.ts";
 
 /** The Bus channel on which instances tell each other of a revoked grant. */

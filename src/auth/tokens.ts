@@ -5,9 +5,10 @@ import {
   jwtVerify,
   SignJWT,
 } from "jose";
-import type { Bus } from "../http/bus.ts";
+import type { Bus } from "../storage/bus.ts";
 import { type Store, StoreUnavailableError } from "../storage/store.ts";
-import { randomToken, Sealer, s256, sha256, timingSafeEqual } from "./crypto.ts";
+import { randomToken, s256, sha256, timingSafeEqual } from "../util/crypto.ts";
+import { Sealer } from "../util/sealer.ts";
 import { OAuthError } from "./errors.ts";
 import type { KeyRing } from "./keys.ts";
 import { resolveLifetimes, type TokenLifetimes } from "./lifetimes.ts";

@@ -21,8 +21,8 @@ import {
 import type { Exchange, Peer } from "../mcp/peer.ts";
 import type { McpServer, ServerEvent, SubscriptionFilter } from "../mcp/server.ts";
 import type { JsonObject } from "../mcp/types.ts";
+import type { Guard } from "../resource/guard.ts";
 import { SSE_HEADERS, SseStream, sseEvent } from "./sse.ts";
-import type { Guard } from "./transport.ts";
 
 const JSON_HEADERS = { "Content-Type": "application/json" };
 /** Methods of the tasks extension whose Mcp-Name header carries the task id. */

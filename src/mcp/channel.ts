@@ -1,4 +1,3 @@
-import { OutgoingRequests } from "../http/outgoing.ts";
 import {
   ErrorCode,
   failure,
@@ -7,6 +6,7 @@ import {
   McpError,
   parseMessage,
 } from "./jsonrpc.ts";
+import { OutgoingRequests } from "./outgoing.ts";
 import { type Exchange, Peer } from "./peer.ts";
 import { eventNotification, type McpServer } from "./server.ts";
 import { negotiateVersion } from "./versions.ts";

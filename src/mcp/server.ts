@@ -1,4 +1,5 @@
-import type { z } from "zod";
+import type * as z from "zod/v4/core";
+import { Sealer } from "../util/sealer.ts";
 import { type Completer, completerFor, completionResult, contextArguments } from "./completion.ts";
 import { isObject } from "./content.ts";
 import { type AppState, Context } from "./context.ts";
@@ -31,7 +32,6 @@ import {
   type TemplateVariables,
 } from "./resources.ts";
 import type { SchemaInput } from "./schema.ts";
-import { Sealer } from "./sealer.ts";
 import type { ToolCall } from "./tasks/call.ts";
 import {
   EXTENSION_TASK_METHODS,
@@ -250,14 +250,14 @@ export class McpServer {
   }
 
   /** Registers a prompt. */
-  prompt<A extends z.ZodObject | undefined = undefined>(
+  prompt<A extends z.$ZodObject | undefined = undefined>(
     name: string,
     config: PromptConfig<A>,
     handler: PromptHandler<A>,
   ): RegisteredPrompt {
     const prompt = new RegisteredPrompt(
       name,
-      config as PromptConfig<z.ZodObject | undefined>,
+      config as PromptConfig<z.$ZodObject | undefined>,
       handler as PromptHandler<unknown>,
       { onChange: () => this.prompts.changed(), onRemove: () => this.prompts.delete(name) },
     );

@@ -11,9 +11,9 @@ import { getRequestListener } from "@hono/node-server";
 import { afterAll, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { authorizationServer, devLogin } from "../../../src/auth/index.ts";
-import { memoryBus } from "../../../src/http/bus.ts";
 import { McpServer, mcpApp } from "../../../src/index.ts";
 import { jwksVerifier } from "../../../src/resource/index.ts";
+import { memoryBus } from "../../../src/storage/bus.ts";
 import { memoryStore, type Store } from "../../../src/storage/index.ts";
 import { messagesOf, post } from "../../helpers/http.ts";
 import {
