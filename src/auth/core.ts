@@ -2,6 +2,7 @@ import type { Context } from "hono";
 import type { JWK } from "jose";
 import type { Bus } from "../storage/bus.ts";
 import type { Store } from "../storage/store.ts";
+import type { Logger } from "../util/log.ts";
 import type { Sealer } from "../util/sealer.ts";
 import type { Client, ClientRegistry, ConfiguredClient } from "./clients.ts";
 import type { SigningAlgorithm } from "./keys.ts";
@@ -71,6 +72,8 @@ export interface AuthorizationServerOptions {
   revocationRecheckSeconds?: number;
   /** Verified access tokens each instance keeps (least recently used go first); 0: none. Default 10,000. */
   tokenCacheSize?: number;
+  /** Where server errors, refused configurations and warnings go. Default: stderr. */
+  logger?: Logger;
 }
 
 /**

@@ -43,7 +43,13 @@ export class ResourceTokenVerifier {
     this.#cache = new VerifiedTokenCache(options.cacheSize);
   }
 
-  async verify(token: string, issuer: string, audience: string): Promise<AuthInfo | undefined> {
+  /** The caller a token names, or undefined (then `onReject` has been told why). */
+  async verify(
+    token: string,
+    issuer: string,
+    audience: string,
+    onReject?: (reason: string) => void,
+  ): Promise<AuthInfo | undefined> {
     const key = await tokenDigest(token);
     const hit = this.#cache.get(key, this.#clock());
     if (hit && hit.issuer === issuer && hit.audience === audience) {
@@ -51,9 +57,14 @@ export class ResourceTokenVerifier {
         return hit.info;
       }
       this.#cache.delete(key);
+      onReject?.("revoked");
       return undefined;
     }
-    const claims = await this.#tokens.verifyAccessToken(token, { issuer, audience }, "view");
+    const claims = await this.#tokens.verifyAccessToken(
+      token,
+      { issuer, audience },
+      { revocation: "view", onReject },
+    );
     if (!claims) return undefined;
     const info = authInfo(claims);
     if (typeof claims.exp === "number") {

@@ -9,6 +9,7 @@ import type { Bus } from "../storage/bus.ts";
 import { type Store, StoreUnavailableError } from "../storage/store.ts";
 import { randomToken, s256, sha256, timingSafeEqual } from "../util/crypto.ts";
 import { Sealer } from "../util/sealer.ts";
+import { tokenRejection } from "../util/token-rejection.ts";
 import { OAuthError } from "./errors.ts";
 import type { KeyRing } from "./keys.ts";
 import { resolveLifetimes, type TokenLifetimes } from "./lifetimes.ts";
@@ -360,8 +361,14 @@ export class TokenService {
   async verifyAccessToken(
     token: string,
     expected: { issuer: string; audience?: string | readonly string[] },
-    revocation: "store" | "view" = "store",
+    options: {
+      /** "view": ask this instance's view of revoked grants (RevokedGrants), not the Store. */
+      revocation?: "store" | "view";
+      /** Told why a token is refused, for the operator's log. */
+      onReject?: ((reason: string) => void) | undefined;
+    } = {},
   ): Promise<JWTPayload | undefined> {
+    const { revocation = "store", onReject } = options;
     try {
       const { payload } = await jwtVerify(token, this.#getKey, {
         issuer: expected.issuer,
@@ -376,10 +383,15 @@ export class TokenService {
       if (typeof gid !== "string") return payload;
       const revoked =
         revocation === "store" ? await this.isRevoked(gid) : await this.revocations.check(gid);
-      return revoked ? undefined : payload;
+      if (revoked) {
+        onReject?.("revoked");
+        return undefined;
+      }
+      return payload;
     } catch (error) {
       // Storage down is not a bad token: the caller must answer 503, not invalid_token.
       if (error instanceof StoreUnavailableError) throw error;
+      onReject?.(tokenRejection(error));
       return undefined;
     }
   }

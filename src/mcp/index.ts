@@ -30,6 +30,7 @@ export {
   errorResult,
   RegisteredTool,
   type ToolConfig,
+  ToolError,
   type ToolHandler,
   type ToolReturn,
 } from "./tools.ts";

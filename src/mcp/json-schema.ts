@@ -1,13 +1,17 @@
 // Checks values against a raw JSON Schema (2020-12) given for a tool. Its own small walker
 // rather than zod's `fromJSONSchema`: that converter builds on all of classic zod, about 14 KiB
 // gzipped in a Worker, for schemas most servers never register. Keywords it does not evaluate
-// make compilation throw, and the caller then checks the top-level type only.
+// make compilation throw, and the caller then checks the top-level type only. `format` is an
+// annotation, as 2020-12's default vocabulary has it (zod's converter asserted some formats).
 
 import { PortcullisError } from "../util/errors.ts";
 import { isObject } from "./content.ts";
 import type { JsonObject } from "./types.ts";
 
-/** A schema uses a keyword this validator does not evaluate (e.g. `if`, `dependentRequired`). */
+/**
+ * A schema uses a keyword this validator does not evaluate (e.g. `if`, `dependentRequired`).
+ * Internal: compileSchema catches it and falls back to checking the top-level type.
+ */
 export class UnsupportedSchemaError extends PortcullisError {
   declare readonly code: "ERR_UNSUPPORTED_SCHEMA";
 
@@ -71,7 +75,8 @@ function compile(schema: unknown, root: unknown, refs: Map<string, Check>): Chec
   }
   if (!isObject(schema)) throw new UnsupportedSchemaError("a schema must be an object or boolean");
   for (const keyword of UNSUPPORTED) {
-    if (keyword in schema) throw new UnsupportedSchemaError(`${keyword} is not evaluated`);
+    if (Object.hasOwn(schema, keyword))
+      throw new UnsupportedSchemaError(`${keyword} is not evaluated`);
   }
   const checks: Check[] = [];
   const sub = (node: unknown) => compile(node, root, refs);
@@ -92,7 +97,7 @@ function compile(schema: unknown, root: unknown, refs: Map<string, Check>): Chec
     const allowed = new Set(schema.enum.map(canonical));
     fail((value) => !allowed.has(canonical(value)), "not one of the allowed values");
   }
-  if ("const" in schema) {
+  if (Object.hasOwn(schema, "const")) {
     const expected = canonical(schema.const);
     fail((value) => canonical(value) !== expected, `expected ${expected}`);
   }
@@ -122,12 +127,21 @@ function reference(ref: string, root: unknown, refs: Map<string, Check>): Check 
   refs.set(ref, (value, path, issues, depth) => target!(value, path, issues, depth));
   let node: unknown = root;
   for (const part of ref.slice(2).split("/").filter(Boolean)) {
-    const key = decodeURIComponent(part).replaceAll("~1", "/").replaceAll("~0", "~");
-    node = isObject(node) && Object.hasOwn(node, key) ? node[key] : undefined;
+    const key = pointerKey(part);
+    node = isObject(node) && key !== undefined && Object.hasOwn(node, key) ? node[key] : undefined;
     if (node === undefined) throw new UnsupportedSchemaError(`$ref ${ref} resolves to nothing`);
   }
   target = compile(node, root, refs);
   return refs.get(ref)!;
+}
+
+/** One JSON pointer segment, percent-decoded (it sits in a URI fragment) and unescaped. */
+function pointerKey(part: string): string | undefined {
+  try {
+    return decodeURIComponent(part).replaceAll("~1", "/").replaceAll("~0", "~");
+  } catch {
+    return undefined;
+  }
 }
 
 type Fail = (test: (value: never) => boolean, message: string, type?: string) => void;

@@ -1,8 +1,10 @@
 import type * as z from "zod/v4/core";
+import { errorId, type Logger, resolveLogger } from "../util/log.ts";
 import { Sealer } from "../util/sealer.ts";
 import { type Completer, completerFor, completionResult, contextArguments } from "./completion.ts";
 import { isObject } from "./content.ts";
 import { type AppState, Context } from "./context.ts";
+import { unexpectedFailure, warnNoSecret } from "./failures.ts";
 import {
   ErrorCode,
   failure,
@@ -39,7 +41,14 @@ import {
   type TaskOptions,
   Tasks,
 } from "./tasks/manager.ts";
-import { errorResult, RegisteredTool, type ToolConfig, type ToolHandler } from "./tools.ts";
+import {
+  checkToolName,
+  errorResult,
+  RegisteredTool,
+  type ToolConfig,
+  ToolError,
+  type ToolHandler,
+} from "./tools.ts";
 import {
   type Icon,
   type Implementation,
@@ -85,6 +94,11 @@ export interface McpServerOptions {
   cache?: CacheHints;
   /** Tool calls as tasks: where they are stored, their lifetimes, completion webhooks. */
   tasks?: TaskOptions;
+  /**
+   * Where tool exceptions and internal errors (error), and the endpoint's requests (debug),
+   * are reported. Default: lines on stderr; silent under vitest.
+   */
+  logger?: Logger;
 }
 
 /** How long clients may cache a result, and whether shared caches may keep it. */
@@ -182,8 +196,12 @@ export class McpServer {
   readonly #listeners = new Set<(event: ServerEvent) => void>();
   readonly #pendingLists = new Set<"tools" | "resources" | "prompts">();
   readonly #methods: Record<string, MethodHandler>;
+  readonly logger: Logger;
+  /** Whether a `secret` was configured: instances behind one load balancer need the same one. */
+  readonly hasSecret: boolean;
 
   constructor(options: McpServerOptions) {
+    this.logger = resolveLogger(options.logger);
     const info: Implementation = { name: options.name, version: options.version };
     for (const key of ["title", "description", "icons", "websiteUrl"] as const) {
       if (options[key] !== undefined) Object.assign(info, { [key]: options[key] });
@@ -196,6 +214,8 @@ export class McpServer {
       throw new TypeError("The server secret must be at least 32 characters");
     }
     this.#secret = options.secret;
+    this.hasSecret = options.secret !== undefined;
+    if (options.tasks?.store && !this.hasSecret) warnNoSecret(this.logger, "tasks");
     this.#inputTtlMs = options.inputTtlMs ?? 10 * 60_000;
     this.#cache = options.cache ?? {};
     this.listUnauthorized = options.listUnauthorized ?? false;
@@ -221,6 +241,7 @@ export class McpServer {
     I extends SchemaInput | undefined = undefined,
     O extends SchemaInput | undefined = undefined,
   >(name: string, config: ToolConfig<I, O>, handler: ToolHandler<I, O>): RegisteredTool {
+    checkToolName(name);
     const tool = new RegisteredTool(
       name,
       config as ToolConfig<SchemaInput | undefined, SchemaInput | undefined>,
@@ -352,7 +373,7 @@ export class McpServer {
       );
     } catch (error) {
       if (ctx.cancelled) return undefined;
-      const mcpError = asMcpError(error);
+      const mcpError = unexpectedFailure(this.logger, error, request.method);
       return failure(request.id, modern ? modernError(mcpError) : mcpError);
     } finally {
       peer.inflight?.delete(request.id);
@@ -579,7 +600,12 @@ export class McpServer {
     } catch (error) {
       // Protocol errors a handler raises on purpose (e.g. URL elicitation required) pass through.
       if (error instanceof McpError) throw error;
-      return { ...errorResult(error instanceof Error ? error.message : String(error)) };
+      // A ToolError's message is meant for the caller; anything else may hold internals.
+      if (error instanceof ToolError) return { ...errorResult(error.message) };
+      if (ctx.cancelled) throw error;
+      const id = errorId();
+      this.logger.error("tool threw", { tool: name, error_id: id, error });
+      return { ...errorResult(`Tool "${name}" failed (error id ${id})`) };
     }
   }
 

@@ -63,6 +63,11 @@ describe("compileJsonSchema", () => {
     expect(compileJsonSchema({ type: "string", maxLength: 2 })("😀😀").ok).toBe(true);
   });
 
+  it("treats format as an annotation, as 2020-12 does by default", () => {
+    const check = compileJsonSchema({ properties: { to: { type: "string", format: "email" } } });
+    expect(check({ to: "not an address" })).toEqual({ ok: true, value: { to: "not an address" } });
+  });
+
   it("checks enum and const by JSON value", () => {
     const check = compileJsonSchema({
       properties: { kind: { enum: ["a", { x: [1] }] }, v: { const: { b: 1, a: 2 } } },
@@ -178,6 +183,7 @@ describe("compileJsonSchema", () => {
       { $ref: "https://example.com/schema" },
       { $ref: "#anchor" },
       { $ref: "#/$defs/missing" },
+      { $ref: "#/$defs/%E0%A4%A" },
       { anyOf: [] },
     ]) {
       expect(() => compileJsonSchema(schema), JSON.stringify(schema)).toThrow(
