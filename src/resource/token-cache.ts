@@ -14,6 +14,11 @@ function nodeSha256(): HashFunction | undefined {
   } catch {
     return undefined;
   }
+  // The one-shot hash (Node 20.12+) makes no Hash object; createHash where it is missing.
+  const hash = (crypto as { hash?: unknown } | undefined)?.hash;
+  if (typeof hash === "function") {
+    return (token) => hash("sha256", token, "base64url") as string;
+  }
   const createHash = (crypto as { createHash?: unknown } | undefined)?.createHash;
   if (typeof createHash !== "function") return undefined;
   return (token) =>
