@@ -11,6 +11,7 @@ import { Agent, request as httpRequest } from "node:http";
 import { cpus, loadavg } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { BENCH_CLIENT } from "./servers/_common.ts";
 
 // ---------------------------------------------------------------------------------------
 // Configuration
@@ -54,6 +55,7 @@ const config = {
 };
 
 const PROTOCOL_VERSION = "2025-11-25";
+const MODERN_VERSION = "2026-07-28";
 const MCP_PATH = "/mcp";
 const luaScript = join(benchDir, "wrk", "mcp.lua");
 
@@ -72,6 +74,12 @@ interface Scenario {
   sdkPeer?: string;
   /** Left out of the throughput table unless named in BENCH_SCENARIOS. */
   extra?: boolean;
+  /** Protocol revision of the measured tools/call. Default 2025-11-25. */
+  protocol?: string;
+  /** Sends a bearer token from the server's built-in authorization server. */
+  bearer?: boolean;
+  /** Portcullis scenario this one is compared against in the targets summary. */
+  baseline?: string;
 }
 
 const mode = (stateful: boolean, json: boolean) => ({
@@ -120,6 +128,27 @@ const scenarios: Scenario[] = [
     env: mode(false, true),
     stateful: false,
     sdkPeer: "sdk-stateless-json",
+  },
+  {
+    id: "portcullis-bearer-json",
+    family: "portcullis",
+    label: "Portcullis, stateless, JSON, ES256 bearer from the built-in AS",
+    file: "portcullis.ts",
+    env: { ...mode(false, true), BENCH_AUTH: "builtin" },
+    stateful: false,
+    bearer: true,
+    sdkPeer: "sdk-stateless-json",
+    baseline: "portcullis-stateless-json",
+  },
+  {
+    id: "portcullis-2026-json",
+    family: "portcullis",
+    label: "Portcullis, 2026-07-28 (per-request _meta), JSON",
+    file: "portcullis.ts",
+    env: mode(false, true),
+    stateful: false,
+    protocol: MODERN_VERSION,
+    baseline: "portcullis-stateless-json",
   },
   {
     id: "portcullis-stateless-sse",
@@ -373,13 +402,14 @@ async function rpc(
 ): Promise<RpcReply> {
   const headers: Record<string, string> = { ...baseHeaders, ...extraHeaders };
   if (sessionId) headers["Mcp-Session-Id"] = sessionId;
-  const res = await fetch(url, { method: "POST", headers, body: JSON.stringify(body) });
+  const text = typeof body === "string" ? body : JSON.stringify(body);
+  const res = await fetch(url, { method: "POST", headers, body: text });
   const raw = await res.text();
   let message: RpcReply["message"];
   const type = res.headers.get("content-type") ?? "";
   try {
     if (type.includes("text/event-stream")) {
-      const id = (body as { id?: unknown }).id;
+      const id = (JSON.parse(text) as { id?: unknown }).id;
       for (const event of raw.split(/\r?\n\r?\n/)) {
         const data = event
           .split(/\r?\n/)
@@ -397,6 +427,48 @@ async function rpc(
     message = undefined;
   }
   return { status: res.status, sessionId: res.headers.get("mcp-session-id"), message, raw };
+}
+
+/** How a scenario's tools/call is sent: its revision and, for protected ones, the token. */
+interface CallShape {
+  protocol: string;
+  authorization?: string;
+}
+
+const LEGACY_CALL: CallShape = { protocol: PROTOCOL_VERSION };
+
+/** The body and extra headers of one tools/call echo in a scenario's shape. */
+function echoCall(id: string, shape: CallShape): { body: string; headers: Record<string, string> } {
+  const headers: Record<string, string> = { "MCP-Protocol-Version": shape.protocol };
+  if (shape.authorization) headers.Authorization = shape.authorization;
+  const params: Record<string, unknown> = { name: "echo", arguments: { text: "hello" } };
+  if (shape.protocol === MODERN_VERSION) {
+    headers["Mcp-Method"] = "tools/call";
+    headers["Mcp-Name"] = "echo";
+    params._meta = {
+      "io.modelcontextprotocol/protocolVersion": MODERN_VERSION,
+      "io.modelcontextprotocol/clientInfo": { name: "portcullis-bench", version: "1.0.0" },
+      "io.modelcontextprotocol/clientCapabilities": {},
+    };
+  }
+  return { body: JSON.stringify({ jsonrpc: "2.0", id, method: "tools/call", params }), headers };
+}
+
+/** A client_credentials token from the server's built-in authorization server. */
+async function bearerToken(url: string): Promise<string> {
+  const endpoint = new URL("/token", url);
+  const res = await fetch(endpoint, {
+    method: "POST",
+    headers: {
+      "Content-Type": "application/x-www-form-urlencoded",
+      Authorization: `Basic ${btoa(`${BENCH_CLIENT.id}:${BENCH_CLIENT.secret}`)}`,
+    },
+    body: new URLSearchParams({ grant_type: "client_credentials", resource: url }),
+  });
+  const text = await res.text();
+  const token = res.ok ? (JSON.parse(text) as { access_token?: string }).access_token : undefined;
+  if (!token) throw new Error(`token request failed: HTTP ${res.status} ${text.slice(0, 300)}`);
+  return token;
 }
 
 const initializeBody = (id: number | string) => ({
@@ -433,17 +505,10 @@ async function openSession(url: string, id: number | string = 0): Promise<string
 async function probeEcho(
   url: string,
   sessionId?: string,
+  shape: CallShape = LEGACY_CALL,
 ): Promise<{ ok: boolean; detail: string }> {
-  const reply = await rpc(
-    url,
-    {
-      jsonrpc: "2.0",
-      id: "probe",
-      method: "tools/call",
-      params: { name: "echo", arguments: { text: "hello" } },
-    },
-    sessionId,
-  );
+  const call = echoCall("probe", shape);
+  const reply = await rpc(url, call.body, sessionId, call.headers);
   const result = reply.message?.result as
     | { content?: { type: string; text: string }[] }
     | undefined;
@@ -526,6 +591,7 @@ interface WrkOptions {
   durationS: number;
   sessionId?: string | undefined;
   idPrefix: string;
+  shape: CallShape;
 }
 
 function runWrk(opts: WrkOptions): Promise<WrkResult> {
@@ -547,6 +613,8 @@ function runWrk(opts: WrkOptions): Promise<WrkResult> {
         ...process.env,
         BENCH_SESSION_ID: opts.sessionId ?? "",
         BENCH_ID_PREFIX: opts.idPrefix,
+        BENCH_PROTOCOL: opts.shape.protocol,
+        BENCH_AUTHORIZATION: opts.shape.authorization ?? "",
       },
       stdio: ["ignore", "pipe", "pipe"],
     });
@@ -573,12 +641,20 @@ function runWrk(opts: WrkOptions): Promise<WrkResult> {
 const wrkErrors = (r: WrkResult) =>
   r.errors.connect + r.errors.read + r.errors.write + r.errors.timeout + r.errors.non2xx;
 
-/** Sets up a server for load: stateful => a session; then checks one echo round-trip. */
-async function prepare(server: RunningServer): Promise<string | undefined> {
-  const sessionId = server.scenario.stateful ? await openSession(server.url) : undefined;
-  const probe = await probeEcho(server.url, sessionId);
-  if (!probe.ok) throw new Error(`${server.scenario.id}: echo probe failed: ${probe.detail}`);
-  return sessionId;
+/**
+ * Sets up a server for load: stateful => a session, protected => a token; then checks one
+ * echo round-trip.
+ */
+async function prepare(
+  server: RunningServer,
+): Promise<{ sessionId: string | undefined; shape: CallShape }> {
+  const { scenario } = server;
+  const shape: CallShape = { protocol: scenario.protocol ?? PROTOCOL_VERSION };
+  if (scenario.bearer) shape.authorization = `Bearer ${await bearerToken(server.url)}`;
+  const sessionId = scenario.stateful ? await openSession(server.url) : undefined;
+  const probe = await probeEcho(server.url, sessionId, shape);
+  if (!probe.ok) throw new Error(`${scenario.id}: echo probe failed: ${probe.detail}`);
+  return { sessionId, shape };
 }
 
 // ---------------------------------------------------------------------------------------
@@ -604,6 +680,8 @@ interface ThroughputRow {
   rssPeakMB?: number;
   vsRaw?: { rps: number; p99: number };
   vsSdk?: { peer: string; rps: number; p99: number };
+  /** Against another Portcullis scenario (2026-07-28 vs 2025, bearer vs none). */
+  vsBaseline?: { peer: string; rps: number; p99: number };
 }
 
 async function throughputPhase(): Promise<ThroughputRow[]> {
@@ -613,9 +691,15 @@ async function throughputPhase(): Promise<ThroughputRow[]> {
     let server: RunningServer | undefined;
     try {
       server = await startServer(scenario);
-      const sessionId = await prepare(server);
+      const { sessionId, shape } = await prepare(server);
       if (config.warmup > 0) {
-        await runWrk({ url: server.url, durationS: config.warmup, sessionId, idPrefix: "w" });
+        await runWrk({
+          url: server.url,
+          durationS: config.warmup,
+          sessionId,
+          idPrefix: "w",
+          shape,
+        });
       }
       const cpuBefore = cpuSeconds(server.pid);
       const r = await runWrk({
@@ -623,10 +707,11 @@ async function throughputPhase(): Promise<ThroughputRow[]> {
         durationS: config.duration,
         sessionId,
         idPrefix: "m",
+        shape,
       });
       const cpuAfter = cpuSeconds(server.pid);
       const proc = readProcStatus(server.pid);
-      const after = await probeEcho(server.url, sessionId);
+      const after = await probeEcho(server.url, sessionId, shape);
       if (!after.ok) throw new Error(`echo probe after load failed: ${after.detail}`);
       rows.push({
         id: scenario.id,
@@ -667,6 +752,11 @@ async function throughputPhase(): Promise<ThroughputRow[]> {
     const peer = rows.find((r) => r.id === peerId && r.rps !== undefined);
     if (peerId && peer?.rps && peer.p99Ms) {
       row.vsSdk = { peer: peerId, rps: row.rps / peer.rps, p99: row.p99Ms / peer.p99Ms };
+    }
+    const baseId = scenarios.find((s) => s.id === row.id)?.baseline;
+    const base = rows.find((r) => r.id === baseId && r.rps !== undefined);
+    if (baseId && base?.rps && base.p99Ms) {
+      row.vsBaseline = { peer: baseId, rps: row.rps / base.rps, p99: row.p99Ms / base.p99Ms };
     }
   }
   return rows;
@@ -836,7 +926,7 @@ async function retentionPhase(): Promise<RetentionRow[]> {
     try {
       server = await startServer(scenario);
       const url = server.url;
-      const sessionId = await prepare(server);
+      const { sessionId } = await prepare(server);
       if (!sessionId) throw new Error("no session");
       if (config.retentionWarmup > 0)
         await sendOnSession(url, sessionId, config.retentionWarmup, "w");
@@ -941,6 +1031,25 @@ function printThroughput(rows: ThroughputRow[]) {
       ),
     ),
   );
+}
+
+/** The issue-11 targets, from the rows of this run. */
+function printTargets(rows: ThroughputRow[]) {
+  const row = (id: string) => rows.find((r) => r.id === id && r.rps !== undefined);
+  const lines: string[] = [];
+  const stateless = row("portcullis-stateless-json");
+  const bearer = row("portcullis-bearer-json");
+  const modern = row("portcullis-2026-json");
+  if (stateless?.vsRaw)
+    lines.push(`stateless JSON / raw Hono: ${x(stateless.vsRaw.rps)} req/s (target >= 0.60x)`);
+  if (bearer?.vsRaw)
+    lines.push(`ES256 bearer / raw Hono:   ${x(bearer.vsRaw.rps)} req/s (target >= 0.50x)`);
+  if (modern?.vsBaseline) {
+    lines.push(
+      `2026-07-28 / 2025:         ${x(modern.vsBaseline.rps)} req/s, ${x(modern.vsBaseline.p99)} p99 (target within 10%)`,
+    );
+  }
+  if (lines.length) console.log(`\nTargets (issue 11):\n  ${lines.join("\n  ")}`);
 }
 
 function printSessions(rows: SessionsRow[]) {
@@ -1065,7 +1174,10 @@ async function main() {
   if (config.phases.includes("retention")) results.retention = await retentionPhase();
   results.meta.seconds = (Date.now() - startedAt.getTime()) / 1000;
 
-  if (results.throughput) printThroughput(results.throughput);
+  if (results.throughput) {
+    printThroughput(results.throughput);
+    printTargets(results.throughput);
+  }
   if (results.sessions) printSessions(results.sessions);
   if (results.retention) printRetention(results.retention);
 

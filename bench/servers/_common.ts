@@ -3,6 +3,12 @@
 // channel (kept off the HTTP path so it cannot affect what is measured).
 import { serve } from "@hono/node-server";
 
+/** The configured client the runner gets bearer tokens for (client_credentials). */
+export const BENCH_CLIENT = {
+  id: "bench-client",
+  secret: "bench-client-secret-0123456789abcdef",
+} as const;
+
 export type FetchHandler = (req: Request) => Response | Promise<Response>;
 
 /** Modes shared by the MCP bench servers, from the environment. */

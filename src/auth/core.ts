@@ -1,15 +1,17 @@
 import type { Context } from "hono";
 import type { JWK } from "jose";
+import type { Bus } from "../storage/bus.ts";
 import type { Store } from "../storage/store.ts";
 import type { Clock } from "../util/clock.ts";
 import type { Logger } from "../util/log.ts";
 import type { Sealer } from "../util/sealer.ts";
 import type { Client, ClientRegistry, ConfiguredClient } from "./clients.ts";
 import type { SigningAlgorithm } from "./keys.ts";
+import type { TokenLifetimes } from "./lifetimes.ts";
 import type { LoginProvider } from "./login.ts";
 import type { MetadataDocumentOptions } from "./metadata-document.ts";
 import type { DEFAULT_RATE_LIMITS, RateLimitOptions } from "./rate-limit.ts";
-import type { TokenLifetimes, TokenService } from "./tokens.ts";
+import type { TokenService } from "./tokens.ts";
 
 export interface AuthorizationServerOptions {
   store: Store;
@@ -59,6 +61,19 @@ export interface AuthorizationServerOptions {
    * (Entries still expire by the Store's own clock: give `memoryStore` the same one.)
    */
   clock?: Clock;
+  /**
+   * Shared by the instances of one deployment (the Bus of their `sessions`): a grant revoked on
+   * one is refused by the others as soon as the message arrives. Without it, each instance
+   * trusts its view of a grant for `revocationRecheckSeconds` before asking the Store again.
+   */
+  bus?: Bus;
+  /**
+   * Seconds an instance trusts its view that a grant is not revoked. Revocations made on the
+   * instance itself apply at once. Default 5, or 60 with a `bus` (a safety net for lost messages).
+   */
+  revocationRecheckSeconds?: number;
+  /** Verified access tokens each instance keeps (least recently used go first); 0: none. Default 10,000. */
+  tokenCacheSize?: number;
   /** Where server errors, refused configurations and warnings go. Default: stderr. */
   logger?: Logger;
 }

@@ -8,6 +8,7 @@ export type {
 export type { AuthorizationServerOptions } from "./core.ts";
 export { OAuthError, type OAuthErrorCode } from "./errors.ts";
 export { generateSigningKey, type SigningAlgorithm } from "./keys.ts";
+export type { TokenLifetimes } from "./lifetimes.ts";
 export { type CustomLoginOptions, customLogin } from "./login/custom.ts";
 export { type DevLoginOptions, devLogin } from "./login/dev.tsx";
 export { type UpstreamOAuthOptions, upstreamOAuth } from "./login/upstream.ts";
@@ -21,4 +22,3 @@ export type {
 export type { MetadataDocumentOptions } from "./metadata-document.ts";
 export type { RateLimit, RateLimitOptions } from "./rate-limit.ts";
 export { AuthorizationServer, authorizationServer } from "./server.ts";
-export type { TokenLifetimes } from "./tokens.ts";

@@ -1,3 +1,4 @@
+import { cacheSize } from "../resource/token-cache.ts";
 import { type Logger, logOnce } from "../util/log.ts";
 import { isLoopbackHost } from "../util/loopback.ts";
 import type { AuthorizationServerOptions } from "./core.ts";
@@ -57,4 +58,9 @@ export function checkOptions(options: AuthorizationServerOptions, logger: Logger
       throw new TypeError(`registration.${field} must be a number of seconds, 0 or more`);
     }
   }
+  const recheck = options.revocationRecheckSeconds;
+  if (recheck !== undefined && !(Number.isFinite(recheck) && recheck >= 0)) {
+    throw new TypeError("revocationRecheckSeconds must be a number of seconds, 0 or more");
+  }
+  cacheSize(options.tokenCacheSize, "tokenCacheSize");
 }

@@ -3,6 +3,8 @@ import { cors } from "hono/cors";
 import { Hono } from "hono/tiny";
 import { requestLogger } from "../http/request-log.ts";
 import type { AuthInfo } from "../mcp/peer.ts";
+import { requestOrigin } from "../resource/bearer.ts";
+import { cacheSize } from "../resource/token-cache.ts";
 import type { Store } from "../storage/store.ts";
 import { type Clock, systemClock } from "../util/clock.ts";
 import { randomToken } from "../util/crypto.ts";
@@ -22,6 +24,7 @@ import {
 import type { AuthorizationCore, AuthorizationServerOptions } from "./core.ts";
 import { errorReply, OAuthError } from "./errors.ts";
 import { KeyRing } from "./keys.ts";
+import { resolveLifetimes } from "./lifetimes.ts";
 import type { Deployment } from "./login.ts";
 import { authorizationServerMetadata } from "./metadata.ts";
 import { isMetadataDocumentUrl, resolveMetadataDocument } from "./metadata-document.ts";
@@ -32,8 +35,9 @@ import {
   enforceRateLimit,
   type RateLimit,
 } from "./rate-limit.ts";
+import { ResourceTokenVerifier } from "./resource-tokens.ts";
 import { tokenRoutes } from "./token.ts";
-import { MACHINE_CLAIM, resolveLifetimes, TokenService } from "./tokens.ts";
+import { TokenService } from "./tokens.ts";
 
 /**
  * The built-in OAuth 2.1 authorization server: metadata, registration, authorize with
@@ -47,6 +51,9 @@ export class AuthorizationServer implements AuthorizationCore {
   readonly tokens: TokenService;
   readonly clients: ClientRegistry;
   readonly clock: Clock;
+  readonly #resourceTokens: ResourceTokenVerifier;
+  /** The configured issuer without trailing slashes, computed once. */
+  readonly #issuer: string | undefined;
   /** Absolute resource URIs, and paths under the issuer's origin when the issuer follows requests. */
   readonly resources = new Set<string>();
   readonly resourcePaths = new Set<string>();
@@ -63,6 +70,7 @@ export class AuthorizationServer implements AuthorizationCore {
     this.logger = resolveLogger(options?.logger);
     checkOptions(options, this.logger);
     this.options = options;
+    this.#issuer = options.issuer?.replace(/\/+$/, "");
     // Fail at startup where the answer is known already: a public issuer, or a proxy in front.
     if (options.issuer !== undefined || options.trustProxy)
       options.login.check?.(this.#deployment());
@@ -82,6 +90,14 @@ export class AuthorizationServer implements AuthorizationCore {
     this.tokens = new TokenService(options.store, this.keys, options.lifetimes, {
       secret: () => this.secret(),
       clock: this.clock,
+      ...(options.bus ? { bus: options.bus } : {}),
+      ...(options.revocationRecheckSeconds !== undefined
+        ? { revocationRecheckMs: options.revocationRecheckSeconds * 1000 }
+        : {}),
+    });
+    this.#resourceTokens = new ResourceTokenVerifier(this.tokens, {
+      clock: this.clock,
+      cacheSize: cacheSize(options.tokenCacheSize, "tokenCacheSize"),
     });
     for (const resource of options.resources ?? []) this.addResource(resource);
     for (const scope of options.scopes ?? []) this.scopes.add(scope);
@@ -115,7 +131,8 @@ export class AuthorizationServer implements AuthorizationCore {
 
   /** The issuer for a request: configured, or the request's origin. */
   issuer(c: Context): string {
-    if (this.options.issuer) return this.options.issuer.replace(/\/+$/, "");
+    if (this.#issuer) return this.#issuer;
+    if (!this.options.trustProxy) return requestOrigin(c);
     const url = new URL(c.req.url);
     if (this.options.trustProxy) {
       const proto = c.req.header("x-forwarded-proto")?.split(",")[0]?.trim();
@@ -215,27 +232,17 @@ export class AuthorizationServer implements AuthorizationCore {
   }
 
   /**
-   * Verifies one of our access tokens for a resource; the caller, or undefined (then
-   * `onReject` has been told why).
+   * Verifies one of our access tokens for a resource; the caller (frozen), or undefined (then
+   * `onReject` has been told why). Verified tokens are cached until they expire; revocation is
+   * checked on every call.
    */
-  async verify(
+  verify(
     token: string,
     issuer: string,
     audience: string,
     onReject?: (reason: string) => void,
   ): Promise<AuthInfo | undefined> {
-    const claims = await this.tokens.verifyAccessToken(token, { issuer, audience }, onReject);
-    if (!claims) return undefined;
-    const info: AuthInfo = {
-      // Only our own claim decides: a user's token never carries it, a machine's always does.
-      kind: claims[MACHINE_CLAIM] === "client_credentials" ? "client" : "user",
-      scopes: typeof claims.scope === "string" ? claims.scope.split(" ").filter(Boolean) : [],
-      claims: claims as Record<string, unknown>,
-    };
-    if (claims.sub !== undefined) info.subject = claims.sub;
-    if (typeof claims.client_id === "string") info.clientId = claims.client_id;
-    if (claims.exp !== undefined) info.expiresAt = claims.exp;
-    return info;
+    return this.#resourceTokens.verify(token, issuer, audience, onReject);
   }
 
   /** Loads configured clients once, before the first request. */

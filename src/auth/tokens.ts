@@ -1,4 +1,11 @@
-import { type JWTPayload, errors as joseErrors, jwtVerify, SignJWT } from "jose";
+import {
+  type JWTPayload,
+  type JWTVerifyGetKey,
+  errors as joseErrors,
+  jwtVerify,
+  SignJWT,
+} from "jose";
+import type { Bus } from "../storage/bus.ts";
 import { type Store, StoreUnavailableError } from "../storage/store.ts";
 import { type Clock, systemClock } from "../util/clock.ts";
 import { randomToken, s256, sha256, timingSafeEqual } from "../util/crypto.ts";
@@ -6,6 +13,8 @@ import { Sealer } from "../util/sealer.ts";
 import { tokenRejection } from "../util/token-rejection.ts";
 import { OAuthError } from "./errors.ts";
 import type { KeyRing } from "./keys.ts";
+import { resolveLifetimes, type TokenLifetimes } from "./lifetimes.ts";
+import { RevokedGrants } from "./revocations.ts";
 
 /** What an authorization (and every token that descends from it) grants. */
 export interface Grant {
@@ -46,21 +55,10 @@ export interface TokenServiceOptions {
    * that a retry gets the same successor back; needed when `refreshGraceMs` is above 0.
    */
   secret?: () => Promise<string>;
-}
-
-export interface TokenLifetimes {
-  /** Seconds. Default 3600. */
-  accessToken: number;
-  /** Seconds. Default 30 days. */
-  refreshToken: number;
-  /** Seconds. Default 60. */
-  code: number;
-  /**
-   * Milliseconds in which a rotated refresh token may be presented again while its successor
-   * is unused (the client lost our response): the retry gets that same successor back. 0: every
-   * refresh token is strictly single-use. Default 10 s.
-   */
-  refreshGraceMs: number;
+  /** Carries revocations to the other instances sharing the Store (see RevokedGrants). */
+  bus?: Bus | undefined;
+  /** How long an instance trusts its view that a grant is not revoked. Default 5 s, 60 s with a bus. */
+  revocationRecheckMs?: number;
 }
 
 export interface TokenResponse {
@@ -72,19 +70,6 @@ export interface TokenResponse {
   refresh_token?: string;
 }
 
-export function resolveLifetimes(lifetimes: Partial<TokenLifetimes> = {}): TokenLifetimes {
-  const grace = lifetimes.refreshGraceMs;
-  if (grace !== undefined && !(Number.isInteger(grace) && grace >= 0)) {
-    throw new TypeError("lifetimes.refreshGraceMs must be a whole number of milliseconds >= 0");
-  }
-  return {
-    accessToken: lifetimes.accessToken ?? 3600,
-    refreshToken: lifetimes.refreshToken ?? 30 * 86_400,
-    code: lifetimes.code ?? 60,
-    refreshGraceMs: lifetimes.refreshGraceMs ?? 10_000,
-  };
-}
-
 /**
  * The claim that marks an access token no user stands behind (`gty`, "grant type", as other
  * issuers use it): our resource server and the third-party verifiers' default rule read it.
@@ -93,7 +78,6 @@ export const MACHINE_CLAIM = "gty";
 
 const codeKey = (hash: string) => `as:code:${hash}`;
 const refreshKey = (hash: string) => `as:rt:${hash}`;
-const revokedKey = (gid: string) => `as:revoked:${gid}`;
 /** The sealed successor of a rotated refresh token, by the successor's hash; kept for the grace. */
 const successorKey = (hash: string) => `as:rt-next:${hash}`;
 
@@ -103,7 +87,9 @@ export class TokenService {
   readonly #keys: KeyRing;
   readonly #clock: Clock;
   readonly #sealer: (() => Promise<Sealer>) | undefined;
+  readonly #getKey: JWTVerifyGetKey;
   readonly lifetimes: TokenLifetimes;
+  readonly revocations: RevokedGrants;
 
   constructor(
     store: Store,
@@ -115,6 +101,18 @@ export class TokenService {
     this.#keys = keys;
     this.lifetimes = resolveLifetimes(lifetimes);
     this.#clock = options.clock ?? systemClock;
+    this.revocations = new RevokedGrants({
+      store,
+      bus: options.bus,
+      clock: this.#clock,
+      ttlMs: Math.max(this.lifetimes.refreshToken, this.lifetimes.accessToken) * 1000,
+      recheckMs: options.revocationRecheckMs ?? (options.bus ? 60_000 : 5_000),
+    });
+    this.#getKey = async (header) => {
+      const key = await keys.verificationKey(header.kid);
+      if (!key) throw new joseErrors.JWKSNoMatchingKey();
+      return key;
+    };
     const secret = options.secret;
     if (this.lifetimes.refreshGraceMs > 0 && !secret) {
       throw new TypeError("A refresh grace needs the server secret to seal successors");
@@ -336,13 +334,13 @@ export class TokenService {
   }
 
   /** Ends a grant: its refresh tokens stop working and its access tokens fail validation. */
-  async revokeGrant(gid: string): Promise<void> {
-    const ttl = Math.max(this.lifetimes.refreshToken, this.lifetimes.accessToken) * 1000;
-    await this.#store.set(revokedKey(gid), true, { ttlMs: ttl });
+  revokeGrant(gid: string): Promise<void> {
+    return this.revocations.revoke(gid);
   }
 
-  async isRevoked(gid: string): Promise<boolean> {
-    return (await this.#store.get(revokedKey(gid))) !== undefined;
+  /** Whether a grant is revoked, asked of the Store. */
+  isRevoked(gid: string): Promise<boolean> {
+    return this.revocations.isRevoked(gid);
   }
 
   /** The grant of a refresh token, if it is one of ours and still usable. */
@@ -355,33 +353,35 @@ export class TokenService {
 
   /**
    * Verifies one of our access tokens: signature by a current key, `typ`, issuer, audience,
-   * lifetime, and that its grant was not revoked. Returns the claims or undefined.
+   * lifetime, and that its grant was not revoked, asked of the Store or, with `revocation:
+   * "view"`, of this instance's view of it (RevokedGrants). Returns the claims or undefined.
    */
   async verifyAccessToken(
     token: string,
     expected: { issuer: string; audience?: string | readonly string[] },
-    /** Told why a token is refused, for the operator's log. */
-    onReject?: (reason: string) => void,
+    options: {
+      /** "view": ask this instance's view of revoked grants (RevokedGrants), not the Store. */
+      revocation?: "store" | "view";
+      /** Told why a token is refused, for the operator's log. */
+      onReject?: ((reason: string) => void) | undefined;
+    } = {},
   ): Promise<JWTPayload | undefined> {
+    const { revocation = "store", onReject } = options;
     try {
-      const { payload } = await jwtVerify(
-        token,
-        async (header) => {
-          const key = await this.#keys.verificationKey(header.kid);
-          if (!key) throw new joseErrors.JWKSNoMatchingKey();
-          return key;
-        },
-        {
-          issuer: expected.issuer,
-          ...(expected.audience === undefined
-            ? {}
-            : { audience: expected.audience as string | string[] }),
-          typ: "at+jwt",
-          algorithms: [this.#keys.alg],
-          currentDate: new Date(this.#clock()),
-        },
-      );
-      if (typeof payload.gid === "string" && (await this.isRevoked(payload.gid))) {
+      const { payload } = await jwtVerify(token, this.#getKey, {
+        issuer: expected.issuer,
+        ...(expected.audience === undefined
+          ? {}
+          : { audience: expected.audience as string | string[] }),
+        typ: "at+jwt",
+        algorithms: [this.#keys.alg],
+        currentDate: new Date(this.#clock()),
+      });
+      const gid = payload.gid;
+      if (typeof gid !== "string") return payload;
+      const revoked =
+        revocation === "store" ? await this.isRevoked(gid) : await this.revocations.check(gid);
+      if (revoked) {
         onReject?.("revoked");
         return undefined;
       }

@@ -217,15 +217,25 @@ export class ModernHandler {
     useSse: boolean,
   ): Promise<Response> {
     const stream = new SseStream("", { keepAliveMs: this.#options.keepAliveMs });
-    const cancel = new AbortController();
+    // Made when the signal is first asked for, or the stream closes: most calls need neither.
+    let cancel: AbortController | undefined;
+    const canceller = () => {
+      cancel ??= new AbortController();
+      return cancel;
+    };
     let streaming: () => void = () => {};
     const started = new Promise<typeof STARTED>((resolve) => {
       streaming = () => resolve(STARTED);
     });
+    let signal: AbortSignal | undefined;
     const exchange: Exchange = {
       peer,
-      // Closing the response stream is the cancellation of the request.
-      signal: AbortSignal.any([cancel.signal, c.req.raw.signal]),
+      // Closing the response stream is the cancellation of the request. Made on first use:
+      // AbortSignal.any costs more than many a whole call that never looks at it.
+      get signal() {
+        signal ??= AbortSignal.any([canceller().signal, c.req.raw.signal]);
+        return signal;
+      },
       http: c,
       auth,
       notify: (notification) => {
@@ -251,7 +261,7 @@ export class ModernHandler {
     });
     return new Response(
       stream.connect("", () =>
-        cancel.abort(new McpError(ErrorCode.RequestTimeout, "Client closed the stream")),
+        canceller().abort(new McpError(ErrorCode.RequestTimeout, "Client closed the stream")),
       ),
       {
         headers: SSE_HEADERS,

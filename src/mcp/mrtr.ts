@@ -9,7 +9,8 @@ const MAX_RESPONSES_BYTES = 256 * 1024;
 
 interface Binding {
   method: string;
-  digest: string;
+  /** The canonical JSON of the arguments, taken when the request came; hashed only when needed. */
+  args: string;
   principal: string;
 }
 
@@ -47,8 +48,8 @@ function canonical(value: unknown): string {
   return JSON.stringify(value) ?? "null";
 }
 
-async function digest(value: unknown): Promise<string> {
-  const bytes = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(canonical(value)));
+async function digest(json: string): Promise<string> {
+  const bytes = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(json));
   return toBase64(bytes);
 }
 
@@ -142,9 +143,10 @@ export class InputRound {
     sealer: Sealer,
     now: number,
   ): Promise<InputRound> {
+    // Most requests carry no state and never suspend: they need no digest at all.
     const bound: Binding = {
       method: binding.method,
-      digest: await digest(binding.params),
+      args: canonical(binding.params),
       principal: binding.principal,
     };
     // Checked first, with or without a requestState: nothing runs on a malformed or oversized
@@ -176,7 +178,7 @@ export class InputRound {
       throw invalidState("it has expired; send the request again without it");
     if (
       state.method !== bound.method ||
-      state.digest !== bound.digest ||
+      state.digest !== (await digest(bound.args)) ||
       state.principal !== bound.principal
     ) {
       throw invalidState("it belongs to another request");
@@ -227,8 +229,11 @@ export class InputRound {
   /** The InputRequiredResult for this round. */
   /** `expires`: epoch ms after which the round's state is refused. */
   async result(sealer: Sealer, expires: number): Promise<JsonObject> {
+    const { method, args, principal } = this.#binding;
     const state: RequestState = {
-      ...this.#binding,
+      method,
+      digest: await digest(args),
+      principal,
       expires,
       answers: Object.fromEntries(this.#used),
       asked: [...this.#asked.keys()],

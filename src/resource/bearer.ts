@@ -36,6 +36,25 @@ export interface BearerAuthOptions {
 /** While the issuer stays unreachable, its failure is logged again at most this often. */
 const OUTAGE_LOG_INTERVAL_MS = 60_000;
 
+let lastAuthority = "";
+let lastOrigin = "";
+
+/**
+ * The origin of the URL a request reached. A request's URL is serialized already, so its
+ * origin is what comes before the path; it is parsed once for each new one (nearly every
+ * request of a deployment has the same).
+ */
+export function requestOrigin(c: Context): string {
+  const url = c.req.url;
+  const end = url.indexOf("/", url.indexOf("//") + 2);
+  const authority = end === -1 ? url : url.slice(0, end);
+  if (authority !== lastAuthority) {
+    lastOrigin = new URL(authority).origin;
+    lastAuthority = authority;
+  }
+  return lastOrigin;
+}
+
 /** The canonical URI of the endpoint a request reached. */
 export function requestResource(c: Context): string {
   const url = new URL(c.req.url);
@@ -113,18 +132,18 @@ export function bearerAuth(options: BearerAuthOptions): MiddlewareHandler {
       return "unavailable" as const;
     }
   };
+  // The challenge's parts are worked out only for a request that gets one.
+  const suggested = (c: Context) =>
+    options.challengeScopes === undefined ? required : resolve(options.challengeScopes, c);
   return async (c, next) => {
     if (c.req.method === "OPTIONS") return next();
     const resource =
       options.resource === undefined ? requestResource(c) : resolve(options.resource, c);
-    const metadata = resourceMetadataUrl(resource);
-    const suggested =
-      options.challengeScopes === undefined ? required : resolve(options.challengeScopes, c);
     const header = c.req.header("authorization");
     if (!header) {
       return challengeResponse(401, {
-        resourceMetadata: metadata,
-        scope: suggested,
+        resourceMetadata: resourceMetadataUrl(resource),
+        scope: suggested(c),
         description: "Authorization required",
       });
     }
@@ -133,8 +152,8 @@ export function bearerAuth(options: BearerAuthOptions): MiddlewareHandler {
     if (info === "unavailable") return unavailable();
     if (!info) {
       return challengeResponse(401, {
-        resourceMetadata: metadata,
-        scope: suggested,
+        resourceMetadata: resourceMetadataUrl(resource),
+        scope: suggested(c),
         error: "invalid_token",
         description: "The access token is invalid, expired, revoked, or not for this resource",
       });
@@ -148,7 +167,7 @@ export function bearerAuth(options: BearerAuthOptions): MiddlewareHandler {
         client_id: info.clientId,
       });
       return challengeResponse(403, {
-        resourceMetadata: metadata,
+        resourceMetadata: resourceMetadataUrl(resource),
         scope: [...new Set([...info.scopes, ...required])],
         error: "insufficient_scope",
         description: `This request needs the scope ${missing.join(" ")}`,

@@ -2,7 +2,7 @@ import type { Context, Hono } from "hono";
 import type { AuthInfo } from "../mcp/peer.ts";
 import type { McpServer } from "../mcp/server.ts";
 import { type Logger, logOnce } from "../util/log.ts";
-import { bearerAuth, type PerRequest, requestResource, resolve } from "./bearer.ts";
+import { bearerAuth, type PerRequest, requestOrigin, requestResource, resolve } from "./bearer.ts";
 import { challengeResponse, resourceMetadataUrl } from "./challenge.ts";
 import type { Guard } from "./guard.ts";
 import { InvalidTokenError } from "./issuer.ts";
@@ -93,7 +93,7 @@ export function protectEndpoint(
   }
   const endpointPath = path.replace(/\/+$/, "");
   const resource: PerRequest<string> =
-    remote?.audience ?? ((c) => `${new URL(c.req.url).origin}${endpointPath}`);
+    remote?.audience ?? ((c) => `${requestOrigin(c)}${endpointPath}`);
   const issuer: PerRequest<string> = builtIn ? (c) => builtIn.issuer(c) : remote!.issuer;
   const verify: TokenVerifier = builtIn
     ? async (token, audience, c) => {

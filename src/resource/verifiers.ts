@@ -13,6 +13,7 @@ import {
   InvalidTokenError,
   IssuerUnavailableError,
 } from "./issuer.ts";
+import { cacheSize, tokenDigest, VerifiedTokenCache } from "./token-cache.ts";
 
 /**
  * Checks a bearer token for one resource (its audience); the caller, or undefined when the
@@ -89,6 +90,12 @@ export interface JwksVerifierOptions {
   clock?: () => number;
   /** Whether a user stands behind a token. Default: {@link defaultCallerKind}. */
   callerKind?: CallerKindRule;
+  /**
+   * Verified tokens kept (by digest, least recently used go first) until they expire, so a
+   * token's signature is checked once; 0: none. The `revocation` check still runs on every
+   * use (its answers are cached for `cacheSeconds`). Default 10,000.
+   */
+  cacheSize?: number;
 }
 
 const DEFAULT_ALGORITHMS = ["ES256", "RS256", "PS256", "EdDSA"];
@@ -116,6 +123,9 @@ export function jwksVerifier(options: JwksVerifierOptions): TokenVerifier {
     throw new TypeError('algorithms must name at least one algorithm, and never "none"');
   }
   const clock = options.clock ?? Date.now;
+  const cache = new VerifiedTokenCache<{ info: AuthInfo; audience: string }>(
+    cacheSize(options.cacheSize, "cacheSize"),
+  );
   const stillActive = options.revocation
     ? introspector({
         ...options.revocation,
@@ -150,15 +160,26 @@ export function jwksVerifier(options: JwksVerifierOptions): TokenVerifier {
     }
   };
 
+  const verifyOptions = {
+    issuer: options.issuer,
+    algorithms,
+    ...(options.requireJwtAccessTokenType ? { typ: "at+jwt" } : {}),
+  };
   return async (token, audience) => {
+    const key = await tokenDigest(token);
+    const hit = cache.get(key, clock());
+    if (hit && hit.audience === audience) {
+      if (stillActive && !(await stillActive(token)).active) {
+        throw new InvalidTokenError("not active at the issuer (revoked or expired)");
+      }
+      return hit.info;
+    }
     let claims: JWTPayload;
     try {
       ({ payload: claims } = await jwtVerify(token, getKey, {
-        issuer: options.issuer,
+        ...verifyOptions,
         audience,
-        algorithms,
         currentDate: new Date(clock()),
-        ...(options.requireJwtAccessTokenType ? { typ: "at+jwt" } : {}),
       }));
     } catch (error) {
       if (error instanceof IssuerUnavailableError) throw error;
@@ -167,8 +188,20 @@ export function jwksVerifier(options: JwksVerifierOptions): TokenVerifier {
     if (stillActive && !(await stillActive(token)).active) {
       throw new InvalidTokenError("not active at the issuer (revoked or expired)");
     }
-    return authInfoFromClaims(claims as JWTPayload & Record<string, unknown>, options.callerKind);
+    const info = frozen(
+      authInfoFromClaims(claims as JWTPayload & Record<string, unknown>, options.callerKind),
+    );
+    // A token without an expiry is checked every time: nothing says how long it is good for.
+    if (typeof claims.exp === "number") cache.set(key, { info, audience }, claims.exp * 1000);
+    return info;
   };
+}
+
+/** One caller object serves every request with the token, so no request can change it for the next. */
+function frozen(info: AuthInfo): AuthInfo {
+  Object.freeze(info.scopes);
+  if (info.claims) Object.freeze(info.claims);
+  return Object.freeze(info);
 }
 
 export interface IntrospectionVerifierOptions extends IntrospectionClientOptions {

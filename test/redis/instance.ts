@@ -8,7 +8,9 @@
  * instance a request lands on.
  *
  * Environment: REDIS_URL, PREFIX (key and channel prefix of this deployment), PUBLIC_HOST,
- * SECRET, REGISTER_LIMIT (registrations per minute and rate key), REFRESH_GRACE_MS.
+ * SECRET, REGISTER_LIMIT (registrations per minute and rate key), REFRESH_GRACE_MS, AS_BUS
+ * (0: the authorization server is not given the Bus, so revocations travel only by the Store),
+ * RECHECK_SECONDS (its revocationRecheckSeconds).
  *
  * POST /__test/clock/:ms moves this instance's clock (given to the authorization server) ahead
  * by that many milliseconds, so a test passes a grace period without sleeping.
@@ -104,6 +106,11 @@ const auth = authorizationServer({
   },
   lifetimes: { refreshGraceMs: Number(env("REFRESH_GRACE_MS", "0")) },
   clock: () => Date.now() + clockOffsetMs,
+  // Revocations reach the other instances over the Bus (AS_BUS=0: by the Store recheck alone).
+  ...(process.env.AS_BUS === "0" ? {} : { bus }),
+  ...(process.env.RECHECK_SECONDS
+    ? { revocationRecheckSeconds: Number(process.env.RECHECK_SECONDS) }
+    : {}),
 });
 
 const app = mcpApp(mcp, {

@@ -151,6 +151,16 @@ describe("jwksVerifier against oidc-provider's JWT access tokens", () => {
     expectInvalidToken(await call(url, token));
   });
 
+  it("refuses for another audience a token it verified (and cached) for this one", async () => {
+    const verify = jwksVerifier({ issuer: idp.url, ...insecure });
+    const here = await endpoint(verify);
+    const there = await endpoint(verify, OTHER_RESOURCE);
+    const token = await idp.token();
+    expectAccepted(await call(here, token));
+    expectInvalidToken(await call(there, token), OTHER_RESOURCE);
+    expectAccepted(await call(here, token));
+  });
+
   it("refuses a token from another issuer, even one signed with keys it trusts", async () => {
     // Keys fetched from the IdP, but the issuer configured is someone else.
     const url = await endpoint(
