@@ -1,5 +1,6 @@
 import type { Context as HonoContext } from "hono";
 import { isObject } from "../mcp/content.ts";
+import { statelessEra } from "../mcp/era/index.ts";
 import {
   ErrorCode,
   failure,
@@ -21,6 +22,7 @@ import {
 import type { Exchange, Peer } from "../mcp/peer.ts";
 import type { McpServer, ServerEvent, SubscriptionFilter } from "../mcp/server.ts";
 import type { JsonObject } from "../mcp/types.ts";
+import { checkAccess } from "./access.ts";
 import { SSE_HEADERS, SseStream, sseEvent } from "./sse.ts";
 import type { Guard } from "./transport.ts";
 
@@ -133,28 +135,18 @@ export class ModernHandler {
       // A malformed envelope, mismatched headers or an unsupported version: all 400.
       return errorReply(message.id, error as McpError, 400);
     }
-    if (!this.#server.handles(message.method, true) && message.method !== "subscriptions/listen") {
+    if (
+      !this.#server.handles(message.method, statelessEra) &&
+      message.method !== "subscriptions/listen"
+    ) {
       return errorReply(
         message.id,
         new McpError(ErrorCode.MethodNotFound, `Method not found: ${message.method}`),
       );
     }
-    const guard = this.#options.guard;
-    const auth = guard?.authenticate(c);
-    if (guard) {
-      if (auth?.kind !== "user" && this.#server.requiresUser(message)) {
-        return guard.userRequired(c);
-      }
-      const held = auth?.scopes ?? [];
-      const needed = this.#server.requiredScopes(message).filter((scope) => !held.includes(scope));
-      if (needed.length) {
-        return guard.insufficientScope(
-          c,
-          needed,
-          `This request needs the scope ${needed.join(" ")}`,
-        );
-      }
-    }
+    const refused = checkAccess(c, this.#options.guard, this.#server, [message]);
+    if (refused) return refused;
+    const auth = this.#options.guard?.authenticate(c);
     if (message.method === "subscriptions/listen") return this.#listen(message);
     return this.#reply(c, message, peer, auth, wantsSse && !this.#options.jsonResponse);
   }

@@ -15,7 +15,7 @@ import {
   type ReadResourceResult,
   type Root,
 } from "./types.ts";
-import { isModernVersion } from "./versions.ts";
+import { isModernVersion, namesElicitationMode } from "./versions.ts";
 
 /** Shared application state handed to every handler as `ctx.app`. */
 export type AppState = Map<string, unknown>;
@@ -128,6 +128,16 @@ export class Context {
     this.#cancelled = true;
     this.#controller ??= new AbortController();
     this.#controller.abort(new McpError(ErrorCode.RequestTimeout, `Request cancelled: ${reason}`));
+  }
+
+  /**
+   * Called by the server when the request was answered while the handler still runs (a
+   * multi round-trip round closed): the signal aborts with `reason`, the request is not
+   * marked cancelled.
+   */
+  release(reason: unknown): void {
+    this.#controller ??= new AbortController();
+    this.#controller.abort(reason);
   }
 
   /** The id of the task this tool call runs as, if it runs as one. */
@@ -259,7 +269,7 @@ export class Context {
     };
     delete requestedSchema.$schema;
     const params: JsonObject = { message: request.message, requestedSchema };
-    if (this.#exchange.peer.protocolVersion >= "2025-11-25") params.mode = "form";
+    if (namesElicitationMode(this.#exchange.peer.protocolVersion)) params.mode = "form";
     const result = (await this.#request(
       "elicitation/create",
       params,
