@@ -7,13 +7,19 @@ import {
   McpError,
   parseMessage,
 } from "./jsonrpc.ts";
-import { type Exchange, Peer } from "./peer.ts";
+import { type AuthInfo, type Exchange, Peer } from "./peer.ts";
 import { eventNotification, type McpServer } from "./server.ts";
 import { negotiateVersion } from "./versions.ts";
 
 export interface ServerEndpointOptions {
   /** How long a server-to-client request waits for the client. Default 10 minutes. */
   clientRequestTimeoutMs?: number;
+  /**
+   * The caller, as the embedding application verified it. The access rules then apply as on
+   * a protected HTTP endpoint: a request without its target's scopes, or without a user where
+   * one is required, is answered with -32600 (`data.error` names the reason).
+   */
+  auth?: AuthInfo;
 }
 
 /**
@@ -46,6 +52,7 @@ export class ServerEndpoint {
     this.#exchange = {
       peer: this.peer,
       signal: this.#life.signal,
+      auth: options.auth,
       notify: (message) => this.#send(message),
       request: (method, params, { signal }) => {
         const { id, result } = this.#outgoing.open(this.peer.sessionId, signal);

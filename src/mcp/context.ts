@@ -79,6 +79,8 @@ function levelRank(level: LoggingLevel): number {
 export class Context {
   readonly requestId: RequestId;
   readonly method: string;
+  /** The request's `_meta`: progress token, 2026-07-28 envelope, the client's own keys. */
+  readonly meta: JsonObject | undefined;
   readonly #host: ContextHost;
   readonly #exchange: Exchange;
   readonly #progressToken: string | number | undefined;
@@ -101,6 +103,7 @@ export class Context {
     this.#exchange = exchange;
     this.requestId = requestId;
     this.method = method;
+    this.meta = meta;
     const token = meta?.progressToken;
     this.#progressToken =
       typeof token === "string" || typeof token === "number" ? token : undefined;
