@@ -313,6 +313,8 @@ export class StreamableHttpTransport {
         413,
         ErrorCode.InvalidRequest,
         `Payload Too Large: the limit is ${this.#maxBody} bytes`,
+        // The rest of the body was not read: the connection cannot carry another request.
+        { Connection: "close" },
       );
     }
     let body: unknown;
