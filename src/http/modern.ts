@@ -6,12 +6,11 @@ import {
   failure,
   isRequest,
   type JsonRpcMessage,
-  type JsonRpcNotification,
   type JsonRpcRequest,
   type JsonRpcResponse,
   McpError,
-  success,
 } from "../mcp/jsonrpc.ts";
+import { openSubscription } from "../mcp/listen.ts";
 import {
   checkRequestMeta,
   INPUT_CAPABLE,
@@ -20,8 +19,7 @@ import {
   modernPeer,
 } from "../mcp/modern.ts";
 import type { Exchange, Peer } from "../mcp/peer.ts";
-import type { McpServer, ServerEvent, SubscriptionFilter } from "../mcp/server.ts";
-import type { JsonObject } from "../mcp/types.ts";
+import type { McpServer, ServerEvent } from "../mcp/server.ts";
 import { checkAccess } from "./access.ts";
 import { SSE_HEADERS, SseStream, sseEvent } from "./sse.ts";
 import type { Guard } from "./transport.ts";
@@ -264,47 +262,22 @@ export class ModernHandler {
 
   /** A `subscriptions/listen` stream: acknowledgement first, then the notifications asked for. */
   #listen(request: JsonRpcRequest): Response {
-    const params = request.params ?? {};
-    const filter = (
-      isObject(params.notifications) ? params.notifications : {}
-    ) as SubscriptionFilter;
     const stream = new SseStream("", { keepAliveMs: this.#options.keepAliveMs });
-    const tag = (notification: JsonRpcNotification): JsonRpcNotification => ({
-      ...notification,
-      params: {
-        ...notification.params,
-        _meta: {
-          ...(isObject(notification.params?._meta) ? notification.params._meta : {}),
-          [META.subscriptionId]: request.id,
-        },
-      },
-    });
-    const { accepted, stop } = this.#server.subscribe(
-      filter,
-      (notification) => void stream.send(tag(notification)),
+    const subscription = openSubscription(
+      this.#server,
+      request,
+      (message) => void stream.send(message),
       this.#options.listen,
-    );
-    void stream.send(
-      tag({
-        jsonrpc: "2.0",
-        method: "notifications/subscriptions/acknowledged",
-        params: { notifications: accepted as JsonObject },
-      }),
     );
     const listener = {
       close: () => {
         end();
-        void stream.send(
-          success(request.id, {
-            resultType: "complete",
-            _meta: { [META.subscriptionId]: request.id },
-          }),
-        );
+        subscription.complete();
         stream.close();
       },
     };
     const end = () => {
-      stop();
+      subscription.stop();
       this.#listeners.delete(listener);
     };
     this.#listeners.add(listener);

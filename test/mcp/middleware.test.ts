@@ -308,7 +308,7 @@ describe("one middleware, every transport and both eras", () => {
     expect(seen).toEqual([expected("session", "2025-11-25"), expected("stateless", "2026-07-28")]);
   });
 
-  it("sees the same tools/call in memory", async () => {
+  it("sees the same tools/call in memory (2026-07-28)", async () => {
     const mcp = server();
     const { middleware, seen } = observer();
     mcp.use(middleware);
@@ -321,11 +321,12 @@ describe("one middleware, every transport and both eras", () => {
       { meta: { "example.com/trace": "t-1" } },
     );
     expect(answer.content).toEqual([{ type: "text", text: "echo: hi" }]);
-    expect(seen).toEqual([expected("session", client.protocolVersion ?? "")]);
-    expect(seen[0]?.protocolVersion).toBe("2025-11-25");
+    // The client prefers 2026-07-28, which in-memory channels serve too.
+    expect(client.protocolVersion).toBe("2026-07-28");
+    expect(seen).toEqual([expected("stateless", "2026-07-28")]);
   });
 
-  it("sees the same tools/call over stdio", async () => {
+  it("sees the same tools/call over stdio (2025-11-25)", async () => {
     const mcp = server();
     const { middleware, seen } = observer();
     mcp.use(middleware);
