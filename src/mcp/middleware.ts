@@ -1,6 +1,6 @@
 import type { Context as HonoContext } from "hono";
 import { isObject } from "./content.ts";
-import { ErrorCode, type JsonRpcRequest, McpError, type RequestId } from "./jsonrpc.ts";
+import { asMcpError, ErrorCode, type JsonRpcRequest, McpError, type RequestId } from "./jsonrpc.ts";
 import type { AuthInfo, Exchange } from "./peer.ts";
 import type { JsonObject } from "./types.ts";
 import { isModernVersion } from "./versions.ts";
@@ -124,4 +124,24 @@ export function runPipeline(
     return ctx.result;
   };
   return step(0);
+}
+
+/**
+ * The error a request is answered with: what `onError` maps it to, else the default (an
+ * `McpError` as thrown, anything else an internal error).
+ */
+export async function mapError(
+  handler: ErrorHandler | undefined,
+  error: unknown,
+  ctx: MiddlewareContext,
+): Promise<McpError> {
+  if (handler) {
+    try {
+      const mapped = await handler(error, ctx);
+      if (mapped instanceof McpError) return mapped;
+    } catch {
+      // An error handler that fails leaves the default answer.
+    }
+  }
+  return asMcpError(error);
 }

@@ -25,6 +25,7 @@ import {
   type ErrorHandler,
   type Middleware,
   MiddlewareContext,
+  mapError,
   runPipeline,
 } from "./middleware.ts";
 import { INPUT_CAPABLE } from "./modern.ts";
@@ -33,9 +34,11 @@ import type { CacheHints, McpServerOptions } from "./options.ts";
 import { type AuthInfo, type Exchange, type Peer, principalOf } from "./peer.ts";
 import { type PromptConfig, type PromptHandler, RegisteredPrompt } from "./prompts.ts";
 import {
+  findResource,
   RegisteredResource,
   type ResourceConfig,
   type ResourceHandler,
+  type ResourceMatch,
   resourceNotFound,
   type TemplateVariables,
 } from "./resources.ts";
@@ -47,6 +50,7 @@ import type { Implementation, JsonObject, ReadResourceResult } from "./types.ts"
 import { ALL_VERSIONS, type ProtocolVersion } from "./versions.ts";
 
 export { eventNotification, type ServerEvent, type SubscriptionFilter } from "./events.ts";
+export { asMcpError } from "./jsonrpc.ts";
 export type { CacheHints, McpServerOptions } from "./options.ts";
 
 /**
@@ -245,20 +249,8 @@ export class McpServer implements AccessRegistry {
       );
     } catch (error) {
       if (running.ctx?.cancelled) return undefined;
-      return failure(request.id, era.error(await this.#mapError(error, info)));
+      return failure(request.id, era.error(await mapError(this.#onError, error, info)));
     }
-  }
-
-  async #mapError(error: unknown, info: MiddlewareContext): Promise<McpError> {
-    if (this.#onError) {
-      try {
-        const mapped = await this.#onError(error, info);
-        if (mapped instanceof McpError) return mapped;
-      } catch {
-        // An error handler that fails leaves the default answer.
-      }
-    }
-    return asMcpError(error);
   }
 
   /** The handler's run: the core of the pipeline, inside every middleware. */
@@ -382,19 +374,8 @@ export class McpServer implements AccessRegistry {
     return this.#resourceFor(uri)?.resource;
   }
 
-  #resourceFor(
-    uri: string,
-  ):
-    | { resource: RegisteredResource; variables: Record<string, string>; config: ResourceConfig }
-    | undefined {
-    const fixed = this.resources.get(uri);
-    if (fixed) return { resource: fixed, variables: {}, config: fixed.config };
-    for (const template of this.templates.values()) {
-      if (!template.enabled) continue;
-      const variables = template.template!.match(uri);
-      if (variables) return { resource: template, variables, config: template.config };
-    }
-    return undefined;
+  #resourceFor(uri: string): ResourceMatch | undefined {
+    return findResource(this.resources, this.templates, uri);
   }
 
   /**
@@ -409,10 +390,4 @@ export class McpServer implements AccessRegistry {
   ): { accepted: SubscriptionFilter; stop: () => void } {
     return subscribe(requested, send, listen);
   }
-}
-
-/** Maps anything thrown to a JSON-RPC error, keeping internals out of the reply. */
-export function asMcpError(error: unknown): McpError {
-  if (error instanceof McpError) return error;
-  return new McpError(ErrorCode.InternalError, "Internal error");
 }
