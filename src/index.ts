@@ -8,3 +8,4 @@ export {
   type RemoteAuthOptions,
   registeredScopes,
 } from "./resource/protect.ts";
+export { PortcullisError, UnavailableError } from "./util/errors.ts";

@@ -1,7 +1,7 @@
 import type { JWK } from "jose";
-import * as z from "zod";
+import { en } from "zod/locales";
+import * as z from "zod/mini";
 import { authorizationServer, devLogin, type LoginProvider } from "../../src/auth/index.ts";
-import { isLoopbackHost } from "../../src/http/origin.ts";
 import {
   type Context,
   McpServer,
@@ -10,6 +10,12 @@ import {
   resourceNotFound,
 } from "../../src/index.ts";
 import { memoryStore, type Store } from "../../src/storage/index.ts";
+import { isLoopbackHost } from "../../src/util/loopback.ts";
+
+// The demo's schemas use zod/mini, the smaller build of the same zod (a Worker's bundle stays
+// under 100 KiB gzipped; classic `zod` works the same way). zod/mini has no error messages
+// unless a locale is configured: English, so invalid arguments are explained to the model.
+z.config(en());
 
 /** Notes one person may keep, and the longest note: a real service bounds what it stores. */
 const MAX_NOTES = 1000;
@@ -43,7 +49,11 @@ export function createDemoServer(): McpServer {
     "add_note",
     {
       description: "Store a note",
-      input: z.object({ text: z.string().min(1).max(MAX_NOTE_LENGTH).describe("The note") }),
+      input: z.object({
+        text: z
+          .string()
+          .check(z.minLength(1), z.maxLength(MAX_NOTE_LENGTH), z.describe("The note")),
+      }),
       output: z.object({ id: z.string() }),
       annotations: { destructiveHint: false },
       scopes: ["notes:write"],

@@ -1,9 +1,11 @@
 /** @jsxRuntime automatic */
 /** @jsxImportSource hono/jsx */
-import { type Context, Hono } from "hono";
+import type { Context } from "hono";
+import { Hono } from "hono/tiny";
+import { randomToken, timingSafeEqual } from "../util/crypto.ts";
 import { BODY_LIMITS, readPageForm } from "./body.tsx";
 import { identityAssured, rememberConsent, rememberedConsent } from "./consent.ts";
-import { randomToken, timingSafeEqual } from "./crypto.ts";
+import type { AuthorizationCore } from "./core.ts";
 import { OAuthError } from "./errors.ts";
 import {
   type LoginKit,
@@ -14,7 +16,6 @@ import {
 } from "./login.ts";
 import { ConsentPage, cspSource, ErrorPage, pageHeaders } from "./pages.tsx";
 import { redirectUriMatches } from "./redirect-uri.ts";
-import type { AuthorizationServer } from "./server.ts";
 
 const PENDING_TTL_MS = 10 * 60_000;
 const pendingKey = (id: string) => `as:pending:${id}`;
@@ -57,7 +58,7 @@ const someoneElses = (c: Context) =>
   );
 
 /** The authorization endpoint, login continuation and consent. */
-export function authorizeRoutes(as: AuthorizationServer): Hono {
+export function authorizeRoutes(as: AuthorizationCore): Hono {
   const routes = new Hono();
   const login = as.options.login;
 
@@ -195,7 +196,7 @@ export function authorizeRoutes(as: AuthorizationServer): Hono {
         "Invalid request",
         "The request does not name a client (client_id).",
       );
-    let client: Awaited<ReturnType<AuthorizationServer["client"]>>;
+    let client: Awaited<ReturnType<AuthorizationCore["client"]>>;
     try {
       client = await as.client(clientId);
     } catch (error) {

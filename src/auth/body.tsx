@@ -1,7 +1,7 @@
 /** @jsxRuntime automatic */
 /** @jsxImportSource hono/jsx */
 import type { Context } from "hono";
-import { readBody } from "../http/body.ts";
+import { readBody } from "../util/body.ts";
 import { OAuthError } from "./errors.ts";
 import { NoticePage, pageHeaders } from "./pages.tsx";
 

@@ -1,8 +1,8 @@
 import { createLocalJWKSet, decodeJwt, type JSONWebKeySet, jwtVerify } from "jose";
 import type { Store } from "../storage/store.ts";
+import { type SafeFetchOptions, safeFetchJson } from "../util/ssrf.ts";
 import type { Client, ClientRegistry } from "./clients.ts";
 import { OAuthError } from "./errors.ts";
-import { type SafeFetchOptions, safeFetchJson } from "./ssrf.ts";
 
 const JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 

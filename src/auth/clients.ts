@@ -1,5 +1,6 @@
 import type { Store } from "../storage/store.ts";
-import { randomToken, sha256, timingSafeEqual } from "./crypto.ts";
+import { randomToken, sha256, timingSafeEqual } from "../util/crypto.ts";
+import { canonicalResource } from "../util/resource-uri.ts";
 import { OAuthError } from "./errors.ts";
 import {
   boundedText,
@@ -10,7 +11,6 @@ import {
   scopeValue,
 } from "./metadata-limits.ts";
 import { type RedirectRules, redirectUriProblem } from "./redirect-uri.ts";
-import { canonicalResource } from "./resource-uri.ts";
 
 export type TokenEndpointAuthMethod =
   | "none"

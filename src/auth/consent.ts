@@ -1,5 +1,5 @@
-import { isLoopbackHost } from "../http/origin.ts";
 import type { Store } from "../storage/store.ts";
+import { isLoopbackHost } from "../util/loopback.ts";
 import type { Client } from "./clients.ts";
 import type { PendingAuthorization } from "./login.ts";
 

@@ -1,3 +1,5 @@
+import { PortcullisError, UnavailableError } from "../util/errors.ts";
+
 /** RFC 6749 §5.2 and extension error codes this server answers with. */
 export type OAuthErrorCode =
   | "invalid_request"
@@ -25,8 +27,9 @@ const STATUS: Partial<Record<OAuthErrorCode, number>> = {
  * An OAuth error response: `error`, `error_description`, and the HTTP status that goes with
  * it. Thrown by endpoint code and turned into a response at the edge, never with internals.
  */
-export class OAuthError extends Error {
-  readonly code: OAuthErrorCode;
+export class OAuthError extends PortcullisError {
+  /** The OAuth `error` (RFC 6749 §5.2). */
+  declare readonly code: OAuthErrorCode;
   readonly status: number;
   readonly headers: Record<string, string>;
 
@@ -35,9 +38,8 @@ export class OAuthError extends Error {
     description: string,
     options: { status?: number; headers?: Record<string, string>; cause?: unknown } = {},
   ) {
-    super(description, options.cause === undefined ? undefined : { cause: options.cause });
+    super(code, description, options);
     this.name = "OAuthError";
-    this.code = code;
     this.status = options.status ?? STATUS[code] ?? 400;
     this.headers = options.headers ?? {};
   }
@@ -58,7 +60,7 @@ export class OAuthError extends Error {
 /** Any thrown value as an OAuth error; unexpected ones become a bare server_error. */
 export function asOAuthError(error: unknown): OAuthError {
   if (error instanceof OAuthError) return error;
-  if (error instanceof Error && error.name === "StoreUnavailableError") {
+  if (error instanceof UnavailableError) {
     return new OAuthError("temporarily_unavailable", "Storage is unavailable, try again", {
       headers: { "Retry-After": "5" },
       cause: error,

@@ -1,9 +1,11 @@
-export type { Exposure } from "../http/exposure.ts";
+export type { Exposure } from "../util/exposure.ts";
+export { FetchRefusedError, type ResolveHost, type SafeFetchOptions } from "../util/ssrf.ts";
 export type {
   Client,
   ConfiguredClient,
   TokenEndpointAuthMethod,
 } from "./clients.ts";
+export type { AuthorizationServerOptions } from "./core.ts";
 export { OAuthError, type OAuthErrorCode } from "./errors.ts";
 export { generateSigningKey, type SigningAlgorithm } from "./keys.ts";
 export { type CustomLoginOptions, customLogin } from "./login/custom.ts";
@@ -18,10 +20,5 @@ export type {
 } from "./login.ts";
 export type { MetadataDocumentOptions } from "./metadata-document.ts";
 export type { RateLimit, RateLimitOptions } from "./rate-limit.ts";
-export {
-  AuthorizationServer,
-  type AuthorizationServerOptions,
-  authorizationServer,
-} from "./server.ts";
-export { FetchRefusedError, type ResolveHost, type SafeFetchOptions } from "./ssrf.ts";
+export { AuthorizationServer, authorizationServer } from "./server.ts";
 export type { TokenLifetimes } from "./tokens.ts";

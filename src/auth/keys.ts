@@ -1,6 +1,6 @@
 import { exportJWK, generateKeyPair, importJWK, type JWK } from "jose";
 import type { Store } from "../storage/store.ts";
-import { randomToken } from "./crypto.ts";
+import { randomToken } from "../util/crypto.ts";
 
 export type SigningAlgorithm = "ES256" | "RS256" | "EdDSA";
 

@@ -1,8 +1,8 @@
 import type { Context, Hono } from "hono";
 import { getSignedCookie, setSignedCookie } from "hono/cookie";
-import type { Exposure } from "../http/exposure.ts";
 import type { Store } from "../storage/store.ts";
-import type { Sealer } from "./crypto.ts";
+import type { Exposure } from "../util/exposure.ts";
+import type { Sealer } from "../util/sealer.ts";
 
 /** The signed-in user, as a login provider reports them. */
 export interface User {

@@ -1,8 +1,8 @@
 import type { Store } from "../storage/store.ts";
+import { type SafeFetchOptions, safeFetchJson } from "../util/ssrf.ts";
 import { type Client, type RegistrationRules, validateClientMetadata } from "./clients.ts";
 import { OAuthError } from "./errors.ts";
 import { METADATA_LIMITS } from "./metadata-limits.ts";
-import { type SafeFetchOptions, safeFetchJson } from "./ssrf.ts";
 
 export interface MetadataDocumentOptions extends SafeFetchOptions {
   /** Accept Client ID Metadata Documents. Default true. */

@@ -1,7 +1,7 @@
 /** @jsxRuntime automatic */
 /** @jsxImportSource hono/jsx */
 import type { Child } from "hono/jsx";
-import { isLoopbackHost } from "../http/origin.ts";
+import { isLoopbackHost } from "../util/loopback.ts";
 import type { PendingAuthorization } from "./login.ts";
 
 const STYLE = `body{font:16px/1.5 system-ui,sans-serif;max-width:34rem;margin:3rem auto;padding:0 1rem;color:#1f2328}

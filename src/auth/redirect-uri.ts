@@ -1,4 +1,4 @@
-import { isLoopbackHost } from "../http/origin.ts";
+import { isLoopbackHost } from "../util/loopback.ts";
 
 /** Schemes that can run code or smuggle content; never a redirect target. */
 const FORBIDDEN_SCHEMES = new Set([

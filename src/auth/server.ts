@@ -1,101 +1,42 @@
-import { type Context, Hono } from "hono";
+import type { Context } from "hono";
 import { cors } from "hono/cors";
-import type { JWK } from "jose";
-import { exposureOf } from "../http/exposure.ts";
+import { Hono } from "hono/tiny";
 import type { AuthInfo } from "../mcp/peer.ts";
 import type { Store } from "../storage/store.ts";
+import { randomToken } from "../util/crypto.ts";
+import { exposureOf } from "../util/exposure.ts";
+import { canonicalResource } from "../util/resource-uri.ts";
+import { Sealer } from "../util/sealer.ts";
 import { authorizeRoutes } from "./authorize.tsx";
 import { BODY_LIMITS, readOAuthBody } from "./body.tsx";
 import {
   type Client,
   ClientRegistry,
-  type ConfiguredClient,
   clientInformation,
   configuredClient,
   type RegistrationRules,
 } from "./clients.ts";
-import { randomToken, Sealer } from "./crypto.ts";
+import type { AuthorizationCore, AuthorizationServerOptions } from "./core.ts";
 import { asOAuthError, OAuthError } from "./errors.ts";
-import { KeyRing, type SigningAlgorithm } from "./keys.ts";
-import type { Deployment, LoginProvider } from "./login.ts";
+import { KeyRing } from "./keys.ts";
+import type { Deployment } from "./login.ts";
 import { authorizationServerMetadata } from "./metadata.ts";
-import {
-  isMetadataDocumentUrl,
-  type MetadataDocumentOptions,
-  resolveMetadataDocument,
-} from "./metadata-document.ts";
+import { isMetadataDocumentUrl, resolveMetadataDocument } from "./metadata-document.ts";
 import {
   clientAddress,
   DEFAULT_RATE_LIMITS,
   enforceRateLimit,
   type RateLimit,
-  type RateLimitOptions,
 } from "./rate-limit.ts";
-import { canonicalResource } from "./resource-uri.ts";
 import { tokenRoutes } from "./token.ts";
-import {
-  type Clock,
-  MACHINE_CLAIM,
-  resolveLifetimes,
-  type TokenLifetimes,
-  TokenService,
-} from "./tokens.ts";
-
-export interface AuthorizationServerOptions {
-  store: Store;
-  login: LoginProvider;
-  /** The issuer URL. Default: the origin of each request (fine on one host; set it in production). */
-  issuer?: string;
-  /** Trust X-Forwarded-For / -Proto / -Host from a reverse proxy. Default false. */
-  trustProxy?: boolean;
-  /** Scopes clients may request (published as scopes_supported). Empty: any. */
-  scopes?: readonly string[];
-  /** Scopes granted when a client asks for none. Default none. */
-  defaultScopes?: readonly string[];
-  /** Resource indicators (canonical URIs) tokens may be issued for. Empty: any. */
-  resources?: readonly string[];
-  /**
-   * Clients known in advance. Only these may use client_credentials (list it in their
-   * `grant_types`), and only for the scopes in their `scope`; only these may introspect
-   * tokens issued to other clients (`introspection`).
-   */
-  clients?: readonly ConfiguredClient[];
-  /** Custom redirect URI schemes native clients may register, e.g. ["cursor", "vscode"]. */
-  redirectSchemes?: readonly string[];
-  /**
-   * Dynamic client registration (RFC 7591). Default on. `unusedTtlSeconds`: how long a
-   * registered client is kept until it completes a grant (default 86,400, a day; 0 keeps
-   * them all); once it has, it is kept for good.
-   */
-  registration?: boolean | { secretTtlSeconds?: number; unusedTtlSeconds?: number };
-  /** Client ID Metadata Documents. Default on. */
-  metadataDocuments?: MetadataDocumentOptions | false;
-  signing?: { alg?: SigningAlgorithm; keys?: readonly JWK[] };
-  lifetimes?: Partial<TokenLifetimes>;
-  /**
-   * Signs cookies and seals secrets at rest; at least 32 characters. Default: a random one
-   * kept in the Store, which is fine for one deployment but not a substitute for a secret.
-   */
-  secret?: string;
-  /** Rate limits; on by default. */
-  rateLimits?: RateLimitOptions | false;
-  /** Remember consent per user, client and scope set. Default 30 days; 0 asks every time. */
-  rememberConsentDays?: number;
-  /** How long a login lasts at the authorization server. Default 12 hours. */
-  loginTtlSeconds?: number;
-  /**
-   * Epoch milliseconds now, for token lifetimes, the refresh grace and client registration
-   * times. Default Date.now. (Entries still expire by the Store's own clock.)
-   */
-  clock?: Clock;
-}
+import { MACHINE_CLAIM, resolveLifetimes, TokenService } from "./tokens.ts";
 
 /**
  * The built-in OAuth 2.1 authorization server: metadata, registration, authorize with
  * login and consent, token, revocation, introspection and keys, as one Hono app to mount
  * at the root of the issuer.
  */
-export class AuthorizationServer {
+export class AuthorizationServer implements AuthorizationCore {
   readonly options: AuthorizationServerOptions;
   readonly store: Store;
   readonly keys: KeyRing;

@@ -1,11 +1,12 @@
-import { type Context, Hono } from "hono";
+import type { Context } from "hono";
+import { Hono } from "hono/tiny";
+import { randomToken } from "../util/crypto.ts";
+import { canonicalResource } from "../util/resource-uri.ts";
 import { BODY_LIMITS, readOAuthBody } from "./body.tsx";
 import { authenticateClient } from "./client-auth.ts";
 import type { Client } from "./clients.ts";
-import { randomToken } from "./crypto.ts";
+import type { AuthorizationCore } from "./core.ts";
 import { OAuthError } from "./errors.ts";
-import { canonicalResource } from "./resource-uri.ts";
-import type { AuthorizationServer } from "./server.ts";
 import type { Grant, TokenResponse } from "./tokens.ts";
 
 const NO_STORE = { "Cache-Control": "no-store", Pragma: "no-cache" };
@@ -84,7 +85,7 @@ function mayIntrospect(caller: Client, claims: { client_id?: unknown; aud?: unkn
 }
 
 /** The token, revocation and introspection endpoints. */
-export function tokenRoutes(as: AuthorizationServer): Hono {
+export function tokenRoutes(as: AuthorizationCore): Hono {
   const routes = new Hono();
 
   const client = async (c: Context, form: URLSearchParams): Promise<Client> => {

@@ -1,6 +1,7 @@
 import { type JWTPayload, errors as joseErrors, jwtVerify, SignJWT } from "jose";
 import { type Store, StoreUnavailableError } from "../storage/store.ts";
-import { randomToken, Sealer, s256, sha256, timingSafeEqual } from "./crypto.ts";
+import { randomToken, s256, sha256, timingSafeEqual } from "../util/crypto.ts";
+import { Sealer } from "../util/sealer.ts";
 import { OAuthError } from "./errors.ts";
 import type { KeyRing } from "./keys.ts";
 

@@ -1,5 +1,6 @@
 import type { JsonRpcErrorObject } from "../mcp/jsonrpc.ts";
 import type { CallToolResult } from "../mcp/types.ts";
+import { PortcullisError } from "../util/errors.ts";
 import type { TaskStatus } from "./types.ts";
 
 export { ErrorCode, McpError } from "../mcp/jsonrpc.ts";
@@ -34,8 +35,8 @@ export type TransportErrorCode =
   | "ERR_SPAWN";
 
 /** A failure below JSON-RPC: HTTP, streams, processes, time limits. */
-export class TransportError extends Error {
-  readonly code: TransportErrorCode;
+export class TransportError extends PortcullisError {
+  declare readonly code: TransportErrorCode;
   /** The HTTP status, when an HTTP reply caused the error. */
   readonly status: number | undefined;
   /** The JSON-RPC error the server put in an HTTP error body, if any. */
@@ -46,9 +47,8 @@ export class TransportError extends Error {
     message: string,
     options: { status?: number; rpcError?: JsonRpcErrorObject; cause?: unknown } = {},
   ) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    super(code, message, options);
     this.name = "TransportError";
-    this.code = code;
     this.status = options.status;
     this.rpcError = options.rpcError;
   }
@@ -59,8 +59,8 @@ export class TransportError extends Error {
  * client does not speak, or listed only such revisions, or does not speak the one the client
  * was told to use.
  */
-export class ProtocolVersionError extends Error {
-  readonly code = "ERR_PROTOCOL_VERSION";
+export class ProtocolVersionError extends PortcullisError {
+  declare readonly code: "ERR_PROTOCOL_VERSION";
   /** What the client would have accepted. */
   readonly supported: readonly string[];
   /** What the server answered: a version, the list it supports, or undefined when it named none. */
@@ -72,9 +72,10 @@ export class ProtocolVersionError extends Error {
     options: { message?: string; cause?: unknown } = {},
   ) {
     super(
+      "ERR_PROTOCOL_VERSION",
       options.message ??
         `The server answered with protocol version ${JSON.stringify(received)}; this client speaks ${supported.join(", ")}`,
-      options.cause === undefined ? undefined : { cause: options.cause },
+      options,
     );
     this.name = "ProtocolVersionError";
     this.supported = supported;
@@ -104,13 +105,12 @@ export type ProtocolErrorCode =
   | "ERR_SUBSCRIPTION";
 
 /** The server's messages arrived but break the protocol's rules. */
-export class ProtocolError extends Error {
-  readonly code: ProtocolErrorCode;
+export class ProtocolError extends PortcullisError {
+  declare readonly code: ProtocolErrorCode;
 
   constructor(code: ProtocolErrorCode, message: string) {
-    super(message);
+    super(code, message);
     this.name = "ProtocolError";
-    this.code = code;
   }
 }
 
@@ -143,8 +143,8 @@ export type TaskErrorCode =
   | "ERR_NO_TASK";
 
 /** A task the client started or waited for ended without a result, or cannot be asked that. */
-export class TaskError extends Error {
-  readonly code: TaskErrorCode;
+export class TaskError extends PortcullisError {
+  declare readonly code: TaskErrorCode;
   readonly taskId: string | undefined;
   /** The task's status when the client gave up on it. */
   readonly status: TaskStatus | undefined;
@@ -156,9 +156,8 @@ export class TaskError extends Error {
     message: string,
     options: { taskId?: string; status?: TaskStatus; rpcError?: JsonRpcErrorObject } = {},
   ) {
-    super(message);
+    super(code, message);
     this.name = "TaskError";
-    this.code = code;
     this.taskId = options.taskId;
     this.status = options.status;
     this.rpcError = options.rpcError;

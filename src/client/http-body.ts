@@ -1,6 +1,6 @@
-import { declaredOver, readCappedText } from "../http/body.ts";
 import { isObject } from "../mcp/content.ts";
 import type { JsonRpcErrorObject } from "../mcp/jsonrpc.ts";
+import { declaredOver, readCappedText } from "../util/body.ts";
 import { type ClientWarning, TransportError } from "./errors.ts";
 import { type SseEvent, SseParser } from "./sse-parser.ts";
 

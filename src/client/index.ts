@@ -1,4 +1,5 @@
 export { ServerEndpoint, type ServerEndpointOptions } from "../mcp/channel.ts";
+export { PortcullisError, UnavailableError } from "../util/errors.ts";
 export type { Authorizer } from "./auth-seam.ts";
 export { McpClient } from "./client.ts";
 export type { InboundRequest, Progress, RequestOptions } from "./connection.ts";

@@ -1,5 +1,5 @@
 import { DurableObject } from "cloudflare:workers";
-import { readBody } from "../http/body.ts";
+import { readBody } from "../util/body.ts";
 
 /** Anything that answers requests: a Hono app from `mcpApp()`, for instance. */
 export interface FetchHandler {

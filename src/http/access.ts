@@ -1,7 +1,7 @@
 import type { Context as HonoContext } from "hono";
 import { type AccessDenied, type AccessRegistry, accessDenied } from "../mcp/access.ts";
 import type { JsonRpcRequest } from "../mcp/jsonrpc.ts";
-import type { Guard } from "./transport.ts";
+import type { Guard } from "../resource/guard.ts";
 
 /** The HTTP answer to a refusal of the access rules: 401 for a missing user, else 403. */
 export function refusalResponse(c: HonoContext, guard: Guard, denied: AccessDenied): Response {

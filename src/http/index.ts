@@ -1,4 +1,5 @@
-export { type Bus, BusUnavailableError, memoryBus } from "./bus.ts";
+export type { Guard } from "../resource/guard.ts";
+export { type Bus, BusUnavailableError, memoryBus } from "../storage/bus.ts";
 export {
   type EventStore,
   type MemoryEventStoreOptions,
@@ -8,5 +9,4 @@ export {
 export type { OriginOptions } from "./origin.ts";
 export { type McpAppOptions, type McpRouteOptions, mcpApp, mcpRoute } from "./route.ts";
 export type { SessionOptions } from "./sessions.ts";
-export type { Guard } from "./transport.ts";
 export { type StreamableHttpOptions, StreamableHttpTransport } from "./transport.ts";

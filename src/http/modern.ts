@@ -20,9 +20,9 @@ import {
 } from "../mcp/modern.ts";
 import type { Exchange, Peer } from "../mcp/peer.ts";
 import type { McpServer, ServerEvent } from "../mcp/server.ts";
+import type { Guard } from "../resource/guard.ts";
 import { checkAccess } from "./access.ts";
 import { SSE_HEADERS, SseStream, sseEvent } from "./sse.ts";
-import type { Guard } from "./transport.ts";
 
 const JSON_HEADERS = { "Content-Type": "application/json" };
 /** Methods of the tasks extension whose Mcp-Name header carries the task id. */

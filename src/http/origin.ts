@@ -1,15 +1,11 @@
+import { isLoopbackHost } from "../util/loopback.ts";
+
 /** Origin and Host rules that keep browsers on other sites, and DNS rebinding, out. */
 export interface OriginOptions {
   /** Origins allowed besides the endpoint's own; "*" allows any. */
   allowedOrigins?: readonly string[];
   /** Host header values accepted; when set, any other Host gets 403. */
   allowedHosts?: readonly string[];
-}
-
-const LOOPBACK_HOSTS = new Set(["localhost", "127.0.0.1", "[::1]", "::1"]);
-
-export function isLoopbackHost(hostname: string): boolean {
-  return LOOPBACK_HOSTS.has(hostname.toLowerCase()) || /^127\.\d+\.\d+\.\d+$/.test(hostname);
 }
 
 function hostnameOf(host: string): string {

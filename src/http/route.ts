@@ -1,6 +1,6 @@
-import { Hono } from "hono";
 import { cors } from "hono/cors";
 import { HTTPException } from "hono/http-exception";
+import { Hono } from "hono/tiny";
 import type { McpServer } from "../mcp/server.ts";
 import { type EndpointAuth, protectEndpoint } from "../resource/protect.ts";
 import { StoreUnavailableError } from "../storage/store.ts";

@@ -1,9 +1,29 @@
 import type { JsonRpcNotification } from "../mcp/jsonrpc.ts";
 import { Peer } from "../mcp/peer.ts";
+import type { ClientCapabilities, Implementation, LoggingLevel } from "../mcp/types.ts";
+import type { Bus } from "../storage/bus.ts";
 import type { Store } from "../storage/store.ts";
-import type { Bus } from "./bus.ts";
-import type { SessionRecord } from "./shared.ts";
+import { randomId } from "../util/crypto.ts";
 import type { SseStream } from "./sse.ts";
+
+/**
+ * A session as the shared Store keeps it. Short names: it is read on every cache miss and
+ * written on every change.
+ */
+export interface SessionRecord {
+  /** Revision: one more on every change, so a late copy never replaces a newer one. */
+  rev: number;
+  /** The negotiated protocol version. */
+  v: string;
+  /** Who opened the session (`principalOf` its token), on a protected endpoint. */
+  own?: string;
+  ci?: Implementation;
+  cc?: ClientCapabilities;
+  ll?: LoggingLevel;
+  /** Resource subscriptions, sorted. */
+  s?: string[];
+  init?: true;
+}
 
 export interface SessionOptions {
   /** Live sessions kept; past this the least recently used is evicted. Default 10,000. */
@@ -58,14 +78,6 @@ export class SharedSession extends Session {
   touchedAt = 0;
   /** The record last applied to this copy: what a request's changes are told apart from. */
   applied: SessionRecord | undefined;
-}
-
-/** 128 random bits as hex: session and stream ids must not be guessable. */
-export function randomId(): string {
-  const bytes = crypto.getRandomValues(new Uint8Array(16));
-  let id = "";
-  for (const byte of bytes) id += byte.toString(16).padStart(2, "0");
-  return id;
 }
 
 /**

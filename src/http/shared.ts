@@ -5,31 +5,12 @@ import type {
   RequestId,
 } from "../mcp/jsonrpc.ts";
 import type { ServerEvent } from "../mcp/server.ts";
-import type { ClientCapabilities, Implementation, LoggingLevel } from "../mcp/types.ts";
+import type { Bus } from "../storage/bus.ts";
 import { type Store, StoreUnavailableError } from "../storage/store.ts";
-import type { Bus } from "./bus.ts";
+import { randomId } from "../util/crypto.ts";
 import type { EventStore } from "./event-store.ts";
-import { randomId, type Session, type SessionTable, SharedSession } from "./sessions.ts";
+import { type Session, type SessionRecord, type SessionTable, SharedSession } from "./sessions.ts";
 import { eventId, type SseStream, type StreamRelay, sseEvent } from "./sse.ts";
-
-/**
- * A session as the shared Store keeps it. Short names: it is read on every cache miss and
- * written on every change.
- */
-export interface SessionRecord {
-  /** Revision: one more on every change, so a late copy never replaces a newer one. */
-  rev: number;
-  /** The negotiated protocol version. */
-  v: string;
-  /** Who opened the session (`principalOf` its token), on a protected endpoint. */
-  own?: string;
-  ci?: Implementation;
-  cc?: ClientCapabilities;
-  ll?: LoggingLevel;
-  /** Resource subscriptions, sorted. */
-  s?: string[];
-  init?: true;
-}
 
 /** Messages every instance receives. `i` names the sender, which ignores its own. */
 type Broadcast = { i: string } & (

@@ -12,6 +12,7 @@ import {
   parseMessage,
 } from "../mcp/jsonrpc.ts";
 import { declaredVersion } from "../mcp/modern.ts";
+import { OutgoingRequests } from "../mcp/outgoing.ts";
 import { type AuthInfo, type Exchange, Peer, principalOf } from "../mcp/peer.ts";
 import { eventNotification, type McpServer, type ServerEvent } from "../mcp/server.ts";
 import type { JsonObject } from "../mcp/types.ts";
@@ -23,15 +24,16 @@ import {
   primesStreams,
   supportsBatching,
 } from "../mcp/versions.ts";
+import type { Guard } from "../resource/guard.ts";
+import { memoryBus } from "../storage/bus.ts";
+import { accepts, readBody } from "../util/body.ts";
+import { UnavailableError } from "../util/errors.ts";
 import { checkAccess } from "./access.ts";
 import { type BatchLimits, batchLimits, batchTooLong, dispatchAll } from "./batch.ts";
-import { accepts, readBody } from "./body.ts";
-import { memoryBus } from "./bus.ts";
 import { badRequest, httpError } from "./errors.ts";
 import type { EventStore } from "./event-store.ts";
 import { ModernHandler } from "./modern.ts";
 import { checkOrigin, type OriginOptions } from "./origin.ts";
-import { OutgoingRequests } from "./outgoing.ts";
 import { Session, type SessionOptions, SessionTable, SharedSession } from "./sessions.ts";
 import { SharedSessions } from "./shared.ts";
 import { eventId, parseEventId, SSE_HEADERS, SseStream, sseEvent } from "./sse.ts";
@@ -67,22 +69,11 @@ export interface StreamableHttpOptions extends OriginOptions {
   guard?: Guard;
 }
 
-/** What a protected endpoint's transport needs from the resource server. */
-export interface Guard {
-  /** The verified caller of this request. */
-  authenticate(c: HonoContext): AuthInfo | undefined;
-  /** The 403 reply for a caller whose token lacks scopes a request needs. */
-  insufficientScope(c: HonoContext, scopes: readonly string[], description: string): Response;
-  /** The 401 reply (RFC 9470) for a client alone asking for what needs a user behind it. */
-  userRequired(c: HonoContext): Response;
-}
-
 const JSON_HEADERS = { "Content-Type": "application/json" };
 
 /** Whether an error says shared state (Store or Bus) cannot be reached right now. */
 function isUnavailable(error: unknown): boolean {
-  const code = (error as { code?: unknown } | null)?.code;
-  return code === "ERR_STORE_UNAVAILABLE" || code === "ERR_BUS_UNAVAILABLE";
+  return error instanceof UnavailableError;
 }
 
 /** The reply while shared state cannot be reached: nothing was done, try again shortly. */

@@ -1,4 +1,3 @@
-import { OutgoingRequests } from "../http/outgoing.ts";
 import { accessDenied } from "./access.ts";
 import { statelessEra } from "./era/index.ts";
 import {
@@ -14,6 +13,7 @@ import {
 } from "./jsonrpc.ts";
 import { openSubscription } from "./listen.ts";
 import { declaredVersion } from "./modern.ts";
+import { OutgoingRequests } from "./outgoing.ts";
 import { type AuthInfo, type Exchange, Peer } from "./peer.ts";
 import { asMcpError, eventNotification, type McpServer } from "./server.ts";
 import { negotiateVersion } from "./versions.ts";

@@ -28,11 +28,4 @@ export function toContent(value: unknown): ContentBlock[] {
 }
 
 /** Encodes bytes as base64 for image, audio and blob payloads. */
-export function toBase64(bytes: Uint8Array | ArrayBuffer): string {
-  const view = bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes);
-  let binary = "";
-  for (let i = 0; i < view.length; i += 0x8000) {
-    binary += String.fromCharCode(...view.subarray(i, i + 0x8000));
-  }
-  return btoa(binary);
-}
+export { toBase64 } from "../util/bytes.ts";

@@ -1,5 +1,5 @@
 import type { Context as HonoContext } from "hono";
-import type { z } from "zod";
+import type * as z from "zod/v4/core";
 import { ErrorCode, McpError, type RequestId } from "./jsonrpc.ts";
 import type { AuthInfo, Exchange } from "./peer.ts";
 import { compileSchema, isZodSchema } from "./schema.ts";
@@ -31,7 +31,7 @@ export type Logger = {
 };
 
 /** A form-mode elicitation; `schema` is a flat zod object or its JSON Schema. */
-export interface FormElicitation<S extends z.ZodObject = z.ZodObject> {
+export interface FormElicitation<S extends z.$ZodObject = z.$ZodObject> {
   mode?: "form";
   message: string;
   schema: S | JsonObject;
@@ -56,7 +56,7 @@ export interface InputOptions {
   key?: string;
 }
 
-export type FormElicitResult<S extends z.ZodObject> =
+export type FormElicitResult<S extends z.$ZodObject> =
   | { action: "accept"; content: z.output<S> }
   | { action: "decline" | "cancel"; content?: undefined };
 
@@ -235,7 +235,7 @@ export class Context {
   }
 
   /** Asks the user for input through the client. */
-  elicit<S extends z.ZodObject>(
+  elicit<S extends z.$ZodObject>(
     request: FormElicitation<S>,
     options?: InputOptions,
   ): Promise<FormElicitResult<S>>;
@@ -243,7 +243,7 @@ export class Context {
   async elicit(
     request: FormElicitation | UrlElicitation,
     options: InputOptions = {},
-  ): Promise<ElicitResult | FormElicitResult<z.ZodObject>> {
+  ): Promise<ElicitResult | FormElicitResult<z.$ZodObject>> {
     const capability = this.#exchange.peer.clientCapabilities?.elicitation;
     if (request.mode === "url") {
       this.#require(capability?.url, "URL-mode elicitation", { elicitation: { url: {} } });

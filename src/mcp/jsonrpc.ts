@@ -1,3 +1,5 @@
+import { PortcullisError } from "../util/errors.ts";
+
 /** A JSON-RPC id: the spec forbids null for requests. */
 export type RequestId = string | number;
 
@@ -61,14 +63,14 @@ export const ErrorCode = {
  * An error that becomes a JSON-RPC error response. Thrown by handlers or by the framework;
  * anything else thrown is reported as an internal error without its details.
  */
-export class McpError extends Error {
-  readonly code: number;
+export class McpError extends PortcullisError {
+  /** The JSON-RPC error code (ErrorCode). */
+  declare readonly code: number;
   readonly data: unknown;
 
   constructor(code: number, message: string, data?: unknown) {
-    super(message);
+    super(code, message);
     this.name = "McpError";
-    this.code = code;
     this.data = data;
   }
 

@@ -1,7 +1,8 @@
+import { toBase64 } from "../util/bytes.ts";
+import type { Sealer } from "../util/sealer.ts";
 import { isObject } from "./content.ts";
 import { ErrorCode, McpError } from "./jsonrpc.ts";
 import type { Exchange } from "./peer.ts";
-import type { Sealer } from "./sealer.ts";
 import type { JsonObject } from "./types.ts";
 
 /** Largest `inputResponses` accepted, as JSON. */
@@ -49,7 +50,7 @@ function canonical(value: unknown): string {
 
 async function digest(value: unknown): Promise<string> {
   const bytes = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(canonical(value)));
-  return btoa(String.fromCharCode(...new Uint8Array(bytes)));
+  return toBase64(bytes);
 }
 
 function invalidState(reason: string): McpError {

@@ -1,4 +1,4 @@
-import type { z } from "zod";
+import * as z from "zod/v4/core";
 import type { Completer } from "./completion.ts";
 import { isObject, text } from "./content.ts";
 import type { Context } from "./context.ts";
@@ -7,7 +7,7 @@ import { Registration, type RegistrationHooks } from "./registration.ts";
 import { describeIssues, parseOwn } from "./schema.ts";
 import type { ContentBlock, GetPromptResult, Icon, JsonObject, PromptMessage } from "./types.ts";
 
-export interface PromptConfig<A extends z.ZodObject | undefined> {
+export interface PromptConfig<A extends z.$ZodObject | undefined> {
   title?: string;
   description?: string;
   /** Arguments as a zod object of string fields. */
@@ -25,7 +25,7 @@ export interface PromptConfig<A extends z.ZodObject | undefined> {
   complete?: Record<string, Completer>;
 }
 
-export type PromptArgs<A> = A extends z.ZodObject ? z.output<A> : Record<string, never>;
+export type PromptArgs<A> = A extends z.$ZodObject ? z.output<A> : Record<string, never>;
 
 /** A message whose content may be a plain string. */
 export interface PromptMessageInput {
@@ -43,12 +43,12 @@ export type PromptHandler<A> = (
 export class RegisteredPrompt extends Registration {
   readonly name: string;
   definition!: JsonObject;
-  config!: PromptConfig<z.ZodObject | undefined>;
+  config!: PromptConfig<z.$ZodObject | undefined>;
   handler: PromptHandler<unknown>;
 
   constructor(
     name: string,
-    config: PromptConfig<z.ZodObject | undefined>,
+    config: PromptConfig<z.$ZodObject | undefined>,
     handler: PromptHandler<unknown>,
     hooks: RegistrationHooks,
   ) {
@@ -66,16 +66,17 @@ export class RegisteredPrompt extends Registration {
     return this.config.userRequired ?? true;
   }
 
-  #configure(config: PromptConfig<z.ZodObject | undefined>): void {
+  #configure(config: PromptConfig<z.$ZodObject | undefined>): void {
     this.config = config;
     const definition: JsonObject = { name: this.name };
     if (config.title !== undefined) definition.title = config.title;
     if (config.description !== undefined) definition.description = config.description;
     if (config.args) {
-      definition.arguments = Object.entries(config.args.shape).map(([name, schema]) => {
-        const field = schema as z.ZodType;
-        const argument: JsonObject = { name, required: !field.safeParse(undefined).success };
-        if (field.description) argument.description = field.description;
+      definition.arguments = Object.entries(config.args._zod.def.shape).map(([name, schema]) => {
+        const required = !z.safeParse(schema, undefined).success;
+        const argument: JsonObject = { name, required };
+        const description = z.globalRegistry.get(schema)?.description;
+        if (description) argument.description = description;
         return argument;
       });
     }
@@ -84,7 +85,7 @@ export class RegisteredPrompt extends Registration {
     this.definition = definition;
   }
 
-  update(config: PromptConfig<z.ZodObject | undefined>, handler?: PromptHandler<unknown>): void {
+  update(config: PromptConfig<z.$ZodObject | undefined>, handler?: PromptHandler<unknown>): void {
     this.#configure(config);
     if (handler) this.handler = handler;
     this.changed();

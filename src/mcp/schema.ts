@@ -1,9 +1,12 @@
-// The namespace import lets bundlers drop zod's locales (about 260 KiB minified).
-import * as z from "zod";
+// zod's core, not its classic API: zod and zod/mini schemas are both accepted, and a Worker
+// that defines its schemas with zod/mini does not pull in classic zod. The namespace import lets
+// bundlers drop zod's locales (about 260 KiB minified).
+import * as z from "zod/v4/core";
+import { compileJsonSchema, UnsupportedSchemaError } from "./json-schema.ts";
 import type { JsonObject } from "./types.ts";
 
-/** A zod schema, or a JSON Schema object given as is. */
-export type SchemaInput = z.ZodType | JsonObject;
+/** A zod (or zod/mini) schema, or a JSON Schema object given as is. */
+export type SchemaInput = z.$ZodType | JsonObject;
 
 export type Validation<T = unknown> = { ok: true; value: T } | { ok: false; message: string };
 
@@ -13,12 +16,12 @@ export interface CompiledSchema {
   validate(value: unknown): Validation;
 }
 
-export function isZodSchema(schema: unknown): schema is z.ZodType {
+export function isZodSchema(schema: unknown): schema is z.$ZodType {
   return typeof schema === "object" && schema !== null && "_zod" in schema;
 }
 
 /** Lists the problems in a zod error as one readable line per issue. */
-export function describeIssues(error: z.ZodError): string {
+export function describeIssues(error: z.$ZodError): string {
   return error.issues
     .map((issue) =>
       issue.path.length ? `${issue.path.join(".")}: ${issue.message}` : issue.message,
@@ -54,12 +57,12 @@ function attached(value: unknown): unknown {
  * property a schema names, inherited ones too: `{}` would pass a `toString` or `constructor`
  * argument of Object.prototype's (a function) to the schema, and on to the handler.
  */
-export function parseOwn<T>(schema: z.ZodType<T>, value: unknown): z.ZodSafeParseResult<T> {
-  const parsed = schema.safeParse(detached(value));
+export function parseOwn<T>(schema: z.$ZodType<T>, value: unknown): z.util.SafeParseResult<T> {
+  const parsed = z.safeParse(schema, detached(value));
   return parsed.success ? { success: true, data: attached(parsed.data) as T } : parsed;
 }
 
-function fromZod(schema: z.ZodType): (value: unknown) => Validation {
+function fromZod(schema: z.$ZodType): (value: unknown) => Validation {
   return (value) => {
     const parsed = parseOwn(schema, value);
     return parsed.success
@@ -71,27 +74,28 @@ function fromZod(schema: z.ZodType): (value: unknown) => Validation {
 /**
  * Compiles a schema for one direction of data flow. Zod schemas become JSON Schema 2020-12
  * (the `input` view for arguments, `output` for results); raw JSON Schema is published as
- * given and validated through zod's converter when it can express it.
+ * given and validated by compileJsonSchema when it evaluates every keyword used.
  */
 export function compileSchema(schema: SchemaInput, io: "input" | "output"): CompiledSchema {
   if (isZodSchema(schema)) {
     const json = z.toJSONSchema(schema, { io, target: "draft-2020-12", unrepresentable: "any" });
     return { json: json as JsonObject, validate: fromZod(schema) };
   }
-  let validator: z.ZodType | undefined;
+  let validator: ((value: unknown) => Validation) | undefined;
   try {
-    validator = z.fromJSONSchema(schema as Parameters<typeof z.fromJSONSchema>[0]);
-  } catch {
-    // A dialect feature zod cannot express: publish the schema, check only the top-level type.
+    validator = compileJsonSchema(schema);
+  } catch (error) {
+    // A keyword the validator does not evaluate: publish the schema, check only the top-level type.
+    if (!(error instanceof UnsupportedSchemaError)) throw error;
   }
   return {
     json: schema,
-    validate: validator
-      ? fromZod(validator)
-      : (value) =>
-          schema.type === "object" && (typeof value !== "object" || value === null)
-            ? { ok: false, message: "expected an object" }
-            : { ok: true, value },
+    validate:
+      validator ??
+      ((value) =>
+        schema.type === "object" && (typeof value !== "object" || value === null)
+          ? { ok: false, message: "expected an object" }
+          : { ok: true, value }),
   };
 }
 

@@ -1,4 +1,5 @@
-import type { z } from "zod";
+import type * as z from "zod/v4/core";
+import { Sealer } from "../util/sealer.ts";
 import { type AccessRegistry, accessMiddleware } from "./access.ts";
 import { isObject } from "./content.ts";
 import { type AppState, Context } from "./context.ts";
@@ -43,7 +44,6 @@ import {
   type TemplateVariables,
 } from "./resources.ts";
 import type { SchemaInput } from "./schema.ts";
-import { Sealer } from "./sealer.ts";
 import { Tasks } from "./tasks/manager.ts";
 import { RegisteredTool, type ToolConfig, type ToolHandler } from "./tools.ts";
 import type { Implementation, JsonObject, ReadResourceResult } from "./types.ts";
@@ -162,14 +162,14 @@ export class McpServer implements AccessRegistry {
   }
 
   /** Registers a prompt. */
-  prompt<A extends z.ZodObject | undefined = undefined>(
+  prompt<A extends z.$ZodObject | undefined = undefined>(
     name: string,
     config: PromptConfig<A>,
     handler: PromptHandler<A>,
   ): RegisteredPrompt {
     const prompt = new RegisteredPrompt(
       name,
-      config as PromptConfig<z.ZodObject | undefined>,
+      config as PromptConfig<z.$ZodObject | undefined>,
       handler as PromptHandler<unknown>,
       { onChange: () => this.prompts.changed(), onRemove: () => this.prompts.delete(name) },
     );

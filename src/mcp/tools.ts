@@ -1,4 +1,4 @@
-import type { z } from "zod";
+import type * as z from "zod/v4/core";
 import { isCallToolResult, isObject, text, toContent } from "./content.ts";
 import type { Context } from "./context.ts";
 import { Registration, type RegistrationHooks } from "./registration.ts";
@@ -39,13 +39,13 @@ export interface ToolConfig<I extends SchemaInput | undefined, O extends SchemaI
   taskSupport?: TaskSupport;
 }
 
-export type ToolArgs<I> = I extends z.ZodType ? z.output<I> : JsonObject;
+export type ToolArgs<I> = I extends z.$ZodType ? z.output<I> : JsonObject;
 
 /**
  * What a tool handler may return: a string, content block(s), a full CallToolResult, any
  * JSON value (sent as text), or, with an `output` schema, the structured object itself.
  */
-export type ToolReturn<O> = O extends z.ZodType
+export type ToolReturn<O> = O extends z.$ZodType
   ? z.input<O> | CallToolResult
   : O extends JsonObject
     ? JsonObject | CallToolResult

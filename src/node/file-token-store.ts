@@ -2,15 +2,15 @@ import { createCipheriv, createDecipheriv, randomBytes, scrypt } from "node:cryp
 import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
 import type { IssuerRecord, TokenStore } from "../client/oauth/store.ts";
+import { PortcullisError } from "../util/errors.ts";
 
 /** Why the token file could not be read. */
-export class TokenStoreError extends Error {
-  readonly code: "ERR_TOKEN_STORE_KEY" | "ERR_TOKEN_STORE_CORRUPT";
+export class TokenStoreError extends PortcullisError {
+  declare readonly code: "ERR_TOKEN_STORE_KEY" | "ERR_TOKEN_STORE_CORRUPT";
 
   constructor(code: TokenStoreError["code"], message: string, options?: { cause?: unknown }) {
-    super(message, options);
+    super(code, message, options);
     this.name = "TokenStoreError";
-    this.code = code;
   }
 }
 

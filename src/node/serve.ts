@@ -1,7 +1,7 @@
 import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import type { Http2Bindings, HttpBindings } from "@hono/node-server";
-import { LISTENING, type Listening } from "../http/exposure.ts";
-import { isLoopbackHost } from "../http/origin.ts";
+import { LISTENING, type Listening } from "../util/exposure.ts";
+import { isLoopbackHost } from "../util/loopback.ts";
 
 export interface ServeOptions {
   /** Default 3000; 0 picks a free port. */

@@ -1,4 +1,4 @@
-import { type Bus, BusUnavailableError } from "../http/bus.ts";
+import { type Bus, BusUnavailableError } from "../storage/bus.ts";
 import { Commands, type RedisClient } from "./client.ts";
 
 export interface RedisBusOptions {

@@ -1,6 +1,7 @@
 import type { Context, MiddlewareHandler } from "hono";
 import type { AuthInfo } from "../mcp/peer.ts";
 import { challengeResponse, resourceMetadataUrl } from "./challenge.ts";
+import { IssuerUnavailableError } from "./issuer.ts";
 import type { TokenVerifier } from "./verifiers.ts";
 
 declare module "hono" {
@@ -35,9 +36,9 @@ export function requestResource(c: Context): string {
 
 const BEARER = /^Bearer ([A-Za-z0-9\-._~+/]+=*)$/i;
 
-/** Whether a verifier said the issuer could not be asked (IssuerUnavailableError, by code). */
-function issuerUnavailable(error: unknown): error is Error {
-  return (error as { code?: unknown } | null)?.code === "ERR_ISSUER_UNAVAILABLE";
+/** Whether a verifier said the issuer could not be asked. */
+function issuerUnavailable(error: unknown): error is IssuerUnavailableError {
+  return error instanceof IssuerUnavailableError;
 }
 
 /** 503: the token could not be checked. Not a 401, which would send the client to authorize again. */

@@ -1,4 +1,6 @@
 import * as oauth from "oauth4webapi";
+import { toHex } from "../util/bytes.ts";
+import { digest } from "../util/crypto.ts";
 import {
   configuredUrl,
   discoverIssuer,
@@ -30,8 +32,7 @@ export type Introspection = oauth.IntrospectionResponse;
 const MAX_CACHED = 10_000;
 
 async function cacheKey(token: string): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(token));
-  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
+  return toHex(await digest(token));
 }
 
 /**

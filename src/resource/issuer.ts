@@ -1,15 +1,16 @@
 import * as oauth from "oauth4webapi";
+import { UnavailableError } from "../util/errors.ts";
 
 /**
  * The authorization server could not be asked about a token: unreachable, too slow, or it
  * answered with an error. The token may well be valid, so the resource server answers 503
  * (try again) rather than 401 `invalid_token` (authorize again).
  */
-export class IssuerUnavailableError extends Error {
-  readonly code = "ERR_ISSUER_UNAVAILABLE";
+export class IssuerUnavailableError extends UnavailableError {
+  declare readonly code: "ERR_ISSUER_UNAVAILABLE";
 
   constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
+    super("ERR_ISSUER_UNAVAILABLE", message, options);
     this.name = "IssuerUnavailableError";
   }
 }

@@ -1,9 +1,9 @@
 import type { Context, Hono } from "hono";
-import type { Guard } from "../http/transport.ts";
 import type { AuthInfo } from "../mcp/peer.ts";
 import type { McpServer } from "../mcp/server.ts";
 import { bearerAuth, type PerRequest, requestResource, resolve } from "./bearer.ts";
 import { challengeResponse, resourceMetadataUrl } from "./challenge.ts";
+import type { Guard } from "./guard.ts";
 import { protectedResourceMetadata } from "./metadata.ts";
 import { jwksVerifier, type TokenVerifier } from "./verifiers.ts";
 

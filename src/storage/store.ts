@@ -1,3 +1,5 @@
+import { UnavailableError } from "../util/errors.ts";
+
 /** Any value a Store keeps: plain data that survives JSON serialization unchanged. */
 export type StoreValue = unknown;
 
@@ -44,11 +46,11 @@ export interface Store {
 }
 
 /** Raised by an adapter whose engine cannot be reached; callers answer 503. */
-export class StoreUnavailableError extends Error {
-  readonly code = "ERR_STORE_UNAVAILABLE";
+export class StoreUnavailableError extends UnavailableError {
+  declare readonly code: "ERR_STORE_UNAVAILABLE";
 
   constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
+    super("ERR_STORE_UNAVAILABLE", message, options);
     this.name = "StoreUnavailableError";
   }
 }

@@ -90,9 +90,9 @@ describe.each(runtimes)("the pinned connection under $name", (runtime) => {
     expect(report.tls).toEqual({ json: { server: "secure" } });
     expect(report.secureHits).toHaveLength(1);
     expect(report.secureHits[0]).toMatch(/^localhost:\d+\/doc sni=localhost$/);
-    expect(report.tlsWrongName.refused).toBe("ERR_FETCH_FAILED");
+    expect(report.tlsWrongName.refused).toBe("ERR_GUARD_FETCH_FAILED");
     expect(report.tlsWrongName.detail).toMatch(/altname|certificate/i);
-    expect(report.refused.refused).toBe("ERR_URL_REFUSED");
+    expect(report.refused.refused).toBe("ERR_GUARD_URL_REFUSED");
     expect(report.refused.detail).toContain("169.254.169.254");
   });
 });

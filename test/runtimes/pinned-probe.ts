@@ -9,7 +9,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from "node:ht
 import { createServer as createTlsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import type { TLSSocket } from "node:tls";
-import { FetchRefusedError, safeFetchJson } from "../../src/auth/ssrf.ts";
+import { FetchRefusedError, safeFetchJson } from "../../src/util/ssrf.ts";
 
 const fixtures = new URL("../fixtures/", import.meta.url);
 const closers: (() => void)[] = [];

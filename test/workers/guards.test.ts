@@ -6,7 +6,7 @@
  */
 import { SELF } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { checkUrl, FetchRefusedError } from "../../src/auth/ssrf.ts";
+import { checkUrl, FetchRefusedError } from "../../src/util/ssrf.ts";
 
 const base = "http://localhost";
 
@@ -35,7 +35,7 @@ describe("the SSRF guard in workerd", () => {
     "https://metadata.google.internal/x",
     "http://docs.example.com/x",
   ])("still refuses %s by its text", async (url) => {
-    expect((await refused(url)).code).toBe("ERR_URL_REFUSED");
+    expect((await refused(url)).code).toBe("ERR_GUARD_URL_REFUSED");
   });
 
   it("uses a resolver passed in (a DNS-over-HTTPS one, say) and refuses a name resolving inward", async () => {

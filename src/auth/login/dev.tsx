@@ -1,9 +1,9 @@
 /** @jsxRuntime automatic */
 /** @jsxImportSource hono/jsx */
-import { Hono } from "hono";
-import { isLoopbackHost } from "../../http/origin.ts";
+import { Hono } from "hono/tiny";
+import { timingSafeEqual } from "../../util/crypto.ts";
+import { isLoopbackHost } from "../../util/loopback.ts";
 import { BODY_LIMITS, readPageForm } from "../body.tsx";
-import { timingSafeEqual } from "../crypto.ts";
 import type { LoginProvider } from "../login.ts";
 import { cspSource, DevLoginPage, pageHeaders } from "../pages.tsx";
 

@@ -1,9 +1,9 @@
-import { Hono } from "hono";
 import { getCookie, setCookie } from "hono/cookie";
+import { Hono } from "hono/tiny";
 import * as oauth from "oauth4webapi";
-import { sha256 } from "../crypto.ts";
+import { sha256 } from "../../util/crypto.ts";
+import { guardedFetch, type ResolveHost } from "../../util/ssrf.ts";
 import type { LoginProvider, User } from "../login.ts";
-import { guardedFetch, type ResolveHost } from "../ssrf.ts";
 
 export interface UpstreamOAuthOptions {
   /** The identity provider's issuer identifier (discovered through its metadata). */

@@ -1,6 +1,6 @@
 import type * as oauth from "oauth4webapi";
-import { canonicalResource } from "../../auth/resource-uri.ts";
-import { isLoopbackHost } from "../../http/origin.ts";
+import { isLoopbackHost } from "../../util/loopback.ts";
+import { canonicalResource } from "../../util/resource-uri.ts";
 import type { Authorizer } from "../auth-seam.ts";
 import { type BearerChallenge, parseBearerChallenge } from "./challenge.ts";
 import { authorizationCodeGrant } from "./code-grant.ts";

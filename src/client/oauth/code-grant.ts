@@ -3,7 +3,7 @@
  * `iss`: a person signs in and consents through the redirect handler.
  */
 import * as oauth from "oauth4webapi";
-import { isLoopbackHost } from "../../http/origin.ts";
+import { isLoopbackHost } from "../../util/loopback.ts";
 import type { Target } from "./discovery.ts";
 import { AuthorizationError } from "./errors.ts";
 import { checkTarget } from "./fetch.ts";

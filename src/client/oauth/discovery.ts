@@ -4,7 +4,7 @@
  */
 import type { AuthorizationServer } from "oauth4webapi";
 import { z } from "zod";
-import { canonicalResource } from "../../auth/resource-uri.ts";
+import { canonicalResource } from "../../util/resource-uri.ts";
 import { AuthorizationError } from "./errors.ts";
 import { type FetchPolicy, fetchJson } from "./fetch.ts";
 

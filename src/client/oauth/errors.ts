@@ -1,3 +1,5 @@
+import { PortcullisError } from "../../util/errors.ts";
+
 /** Why the OAuth authorizer could not get, or would not use, credentials for a server. */
 export type AuthorizationErrorCode =
   /** The authorizer cannot tell which server a challenge came from (no URL on the response). */
@@ -46,8 +48,8 @@ export type AuthorizationErrorCode =
   | "ERR_STEP_UP_LIMIT";
 
 /** A failure of OAuth discovery, registration, authorization or token handling. */
-export class AuthorizationError extends Error {
-  readonly code: AuthorizationErrorCode;
+export class AuthorizationError extends PortcullisError {
+  declare readonly code: AuthorizationErrorCode;
   /** The OAuth error code the authorization server sent (RFC 6749 §5.2), if any. */
   readonly oauthError: string | undefined;
 
@@ -56,9 +58,8 @@ export class AuthorizationError extends Error {
     message: string,
     options: { oauthError?: string | undefined; cause?: unknown } = {},
   ) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    super(code, message, options);
     this.name = "AuthorizationError";
-    this.code = code;
     this.oauthError = options.oauthError;
   }
 }

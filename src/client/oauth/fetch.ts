@@ -1,4 +1,4 @@
-import { checkUrl, FetchRefusedError, fetchChecked, type ResolveHost } from "../../auth/ssrf.ts";
+import { checkUrl, FetchRefusedError, fetchChecked, type ResolveHost } from "../../util/ssrf.ts";
 import { AuthorizationError, findAuthorizationError } from "./errors.ts";
 
 /** The limits every request the authorizer makes on a server's say-so is held to. */
@@ -27,7 +27,7 @@ function safeFetchOptions(policy: FetchPolicy) {
 /** The guard's refusal as ours; the person running the client is told what was found. */
 function asAuthorizationError(error: unknown, url: URL): AuthorizationError {
   if (error instanceof FetchRefusedError) {
-    const code = error.code === "ERR_URL_REFUSED" ? "ERR_URL_REFUSED" : "ERR_FETCH_FAILED";
+    const code = error.code === "ERR_GUARD_URL_REFUSED" ? "ERR_URL_REFUSED" : "ERR_FETCH_FAILED";
     return new AuthorizationError(code, error.detail, { cause: error });
   }
   return new AuthorizationError("ERR_URL_REFUSED", `Refusing ${url.href}: ${String(error)}`, {

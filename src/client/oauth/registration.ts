@@ -3,7 +3,7 @@
  * from earlier, the Client ID Metadata Document URL (CIMD), or a new dynamic registration (DCR).
  */
 import * as oauth from "oauth4webapi";
-import { isLoopbackHost } from "../../http/origin.ts";
+import { isLoopbackHost } from "../../util/loopback.ts";
 import type { Target } from "./discovery.ts";
 import { AuthorizationError, findAuthorizationError } from "./errors.ts";
 import { type FetchPolicy, guardedFetch } from "./fetch.ts";

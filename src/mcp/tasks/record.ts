@@ -1,3 +1,4 @@
+import { randomToken } from "../../util/crypto.ts";
 import type { JsonRpcErrorObject } from "../jsonrpc.ts";
 import type { JsonObject } from "../types.ts";
 
@@ -47,11 +48,7 @@ export function isTerminal(status: TaskStatus): boolean {
 
 /** 256 random bits, base64url: a task id is as good as a bearer token for anonymous callers. */
 export function newTaskId(): string {
-  const bytes = crypto.getRandomValues(new Uint8Array(32));
-  return btoa(String.fromCharCode(...bytes))
-    .replaceAll("+", "-")
-    .replaceAll("/", "_")
-    .replace(/=+$/, "");
+  return randomToken(32);
 }
 
 const TASK_ID = /^[A-Za-z0-9_-]{43}$/;

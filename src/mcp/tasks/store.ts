@@ -1,4 +1,6 @@
 import type { Store } from "../../storage/store.ts";
+import { toHex } from "../../util/bytes.ts";
+import { digest } from "../../util/crypto.ts";
 import { ErrorCode, McpError } from "../jsonrpc.ts";
 import { isTaskId, isTerminal, type TaskRecord } from "./record.ts";
 
@@ -12,10 +14,7 @@ const recordKey = (taskId: string) => `mcp:task:${taskId}`;
 
 async function indexKey(owner: string): Promise<string> {
   // Subjects can be long or odd; a digest keeps the key short and opaque.
-  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(owner));
-  let hex = "";
-  for (const byte of new Uint8Array(digest)) hex += byte.toString(16).padStart(2, "0");
-  return `mcp:tasks-of:${hex}`;
+  return `mcp:tasks-of:${toHex(await digest(owner))}`;
 }
 
 function encodeCursor(entry: IndexEntry): string {

@@ -1,4 +1,5 @@
-import { checkUrl, FetchRefusedError, fetchChecked, type ResolveHost } from "../../auth/ssrf.ts";
+import { fromBase64, toBase64 } from "../../util/bytes.ts";
+import { checkUrl, FetchRefusedError, fetchChecked, type ResolveHost } from "../../util/ssrf.ts";
 import { isObject } from "../content.ts";
 import { ErrorCode, McpError } from "../jsonrpc.ts";
 import type { JsonObject } from "../types.ts";
@@ -49,7 +50,7 @@ function decodeSecret(secret: unknown): Uint8Array<ArrayBuffer> {
   }
   let key: Uint8Array<ArrayBuffer>;
   try {
-    key = Uint8Array.from(atob(secret.slice(6)), (ch) => ch.charCodeAt(0));
+    key = fromBase64(secret.slice(6));
   } catch {
     throw invalid('"secret" is not valid base64');
   }
@@ -89,10 +90,6 @@ export async function requestedWebhook(
   return { url: url.href, key };
 }
 
-function base64(bytes: ArrayBuffer | Uint8Array): string {
-  return btoa(String.fromCharCode(...new Uint8Array(bytes)));
-}
-
 /** The Standard Webhooks signature: `v1,` and the HMAC-SHA256 of `id.timestamp.body`. */
 export async function signWebhook(
   key: Uint8Array<ArrayBuffer>,
@@ -108,7 +105,7 @@ export async function signWebhook(
     hmac,
     new TextEncoder().encode(`${id}.${timestamp}.${body}`),
   );
-  return `v1,${base64(mac)}`;
+  return `v1,${toBase64(mac)}`;
 }
 
 function wait(ms: number): Promise<void> {
@@ -166,7 +163,7 @@ export class WebhookSender {
             : error instanceof Error
               ? error.message
               : String(error);
-        if (error instanceof FetchRefusedError && error.code === "ERR_URL_REFUSED") {
+        if (error instanceof FetchRefusedError && error.code === "ERR_GUARD_URL_REFUSED") {
           this.#options.onFailure?.({ taskId, url: target.url, attempts: attempt, reason });
           return;
         }

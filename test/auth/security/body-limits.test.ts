@@ -1,6 +1,6 @@
 /**
  * Every authorization-server endpoint that reads a body reads it with the one capped reader
- * (src/http/body.ts): a body over the endpoint's limit is refused with 413 before it is read,
+ * (src/util/body.ts): a body over the endpoint's limit is refused with 413 before it is read,
  * whether its Content-Length says so or it arrives chunked, and the rest of it is not read
  * either (the connection closes). Proved by bytes, never by time: the server socket's
  * `bytesRead` and the client's pull counter both stop far below the 50 MB offered.

@@ -23,7 +23,7 @@ import {
   type MetadataDocumentOptions,
   upstreamOAuth,
 } from "../../../src/auth/index.ts";
-import { checkUrl, type SafeFetchOptions } from "../../../src/auth/ssrf.ts";
+import { checkUrl, type SafeFetchOptions } from "../../../src/util/ssrf.ts";
 import { listen } from "../../helpers/http.ts";
 import {
   authorizeUrl,
@@ -144,7 +144,7 @@ describe("names resolving to addresses that are not public", () => {
   it.each(NOT_PUBLIC)("a name resolving to %s (%s) is refused", async (_name, address) => {
     const dns = resolver(() => [address]);
     const error = await refusal("https://docs.attacker.test/client.json", dns);
-    expect(error.code).toBe("ERR_URL_REFUSED");
+    expect(error.code).toBe("ERR_GUARD_URL_REFUSED");
     // The message is the same for every refusal; what was found is for the operator.
     expect(error.message).toBe(REFUSED);
     expect(error.detail).toContain(address);

@@ -10,7 +10,6 @@
 import { decodeJwt, exportJWK, generateKeyPair, SignJWT } from "jose";
 import { beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
-import { sha256 } from "../../../src/auth/crypto.ts";
 import {
   type AuthorizationServerOptions,
   authorizationServer,
@@ -18,6 +17,7 @@ import {
   devLogin,
 } from "../../../src/auth/index.ts";
 import { McpServer, mcpApp } from "../../../src/index.ts";
+import { sha256 } from "../../../src/util/crypto.ts";
 import { listen, messagesOf, post } from "../../helpers/http.ts";
 import { modernCall, modernPost } from "../../http/modern-support.ts";
 import {

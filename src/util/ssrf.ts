@@ -1,5 +1,3 @@
-import { declaredOver, readCappedText } from "../http/body.ts";
-import { isLoopbackHost } from "../http/origin.ts";
 import {
   isIpAddress,
   isLoopbackAddress,
@@ -7,31 +5,41 @@ import {
   isPublicAddress,
   unbracket,
 } from "./addresses.ts";
+import { declaredOver, readCappedText } from "./body.ts";
+import { PortcullisError } from "./errors.ts";
+import { isLoopbackHost } from "./loopback.ts";
 import { type ResolveHost, runtimeConnector, runtimeResolver } from "./pinned-fetch.ts";
 
 export type { ResolveHost } from "./pinned-fetch.ts";
+
+/** What the SSRF guard refused: codes of its own, apart from the client's AuthorizationError's. */
+export type FetchRefusedCode =
+  /** The URL, or an address its host resolves to, is not one that may be fetched. */
+  | "ERR_GUARD_URL_REFUSED"
+  /** The fetch failed on the network, or took longer than its time limit. */
+  | "ERR_GUARD_FETCH_FAILED"
+  /** The body is larger than `maxBytes`. */
+  | "ERR_GUARD_RESPONSE_TOO_LARGE"
+  /** Too many redirects, a status other than 200, or a body that is not JSON. */
+  | "ERR_GUARD_BAD_RESPONSE";
 
 /**
  * Why an outbound fetch made on someone else's say-so was refused. The message is the same
  * for every URL, safe to show the peer that gave it; what the check or the fetch found (the
  * addresses, the status, the network error) is on `cause`, for the operator only.
  */
-export class FetchRefusedError extends Error {
-  readonly code:
-    | "ERR_URL_REFUSED"
-    | "ERR_FETCH_FAILED"
-    | "ERR_RESPONSE_TOO_LARGE"
-    | "ERR_BAD_RESPONSE";
+export class FetchRefusedError extends PortcullisError {
+  declare readonly code: FetchRefusedCode;
 
-  constructor(code: FetchRefusedError["code"], detail: string, options?: { cause?: unknown }) {
+  constructor(code: FetchRefusedCode, detail: string, options?: { cause?: unknown }) {
     super(
-      code === "ERR_URL_REFUSED"
+      code,
+      code === "ERR_GUARD_URL_REFUSED"
         ? "The URL is not allowed: only https URLs of hosts with public addresses are fetched"
         : "The URL could not be fetched",
       { cause: new Error(detail, options) },
     );
     this.name = "FetchRefusedError";
-    this.code = code;
   }
 
   /** What was found, for logs: never show it to the peer. */
@@ -93,7 +101,7 @@ export async function checkUrl(
   options: SafeFetchOptions,
 ): Promise<readonly string[] | undefined> {
   const refuse = (detail: string, cause?: unknown) =>
-    new FetchRefusedError("ERR_URL_REFUSED", `Refusing ${url.href}: ${detail}`, { cause });
+    new FetchRefusedError("ERR_GUARD_URL_REFUSED", `Refusing ${url.href}: ${detail}`, { cause });
   const loopbackHost = isLoopbackHost(url.hostname);
   const httpAllowed = options.allowLoopback === true && loopbackHost;
   if (url.protocol !== "https:" && !(httpAllowed && url.protocol === "http:")) {
@@ -138,16 +146,20 @@ export async function fetchChecked(
     return await (options.fetch ?? fetch)(url.href, { ...init, redirect: "manual" });
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);
-    throw new FetchRefusedError("ERR_FETCH_FAILED", `Could not fetch ${url.href}: ${reason}`, {
-      cause: error,
-    });
+    throw new FetchRefusedError(
+      "ERR_GUARD_FETCH_FAILED",
+      `Could not fetch ${url.href}: ${reason}`,
+      {
+        cause: error,
+      },
+    );
   }
 }
 
 async function readLimited(response: Response, url: URL, maxBytes: number): Promise<string> {
   const tooLarge = () =>
     new FetchRefusedError(
-      "ERR_RESPONSE_TOO_LARGE",
+      "ERR_GUARD_RESPONSE_TOO_LARGE",
       `${url.href} sent more than the limit of ${maxBytes} bytes`,
     );
   if (declaredOver(response.headers, maxBytes)) {
@@ -158,7 +170,7 @@ async function readLimited(response: Response, url: URL, maxBytes: number): Prom
   try {
     text = await readCappedText(response.body, maxBytes);
   } catch (error) {
-    throw new FetchRefusedError("ERR_FETCH_FAILED", `Reading ${url.href} failed`, {
+    throw new FetchRefusedError("ERR_GUARD_FETCH_FAILED", `Reading ${url.href} failed`, {
       cause: error,
     });
   }
@@ -186,20 +198,23 @@ export async function safeFetchJson(
     if (response.status >= 300 && response.status < 400 && location) {
       await response.body?.cancel().catch(() => undefined);
       if (hop >= (options.maxRedirects ?? 3)) {
-        throw new FetchRefusedError("ERR_BAD_RESPONSE", `${url.href}: too many redirects`);
+        throw new FetchRefusedError("ERR_GUARD_BAD_RESPONSE", `${url.href}: too many redirects`);
       }
       url = new URL(location, url);
       continue;
     }
     if (!response.ok) {
       await response.body?.cancel().catch(() => undefined);
-      throw new FetchRefusedError("ERR_BAD_RESPONSE", `${url.href} answered ${response.status}`);
+      throw new FetchRefusedError(
+        "ERR_GUARD_BAD_RESPONSE",
+        `${url.href} answered ${response.status}`,
+      );
     }
     const text = await readLimited(response, url, options.maxBytes ?? 64 * 1024);
     try {
       return { json: JSON.parse(text), response };
     } catch (error) {
-      throw new FetchRefusedError("ERR_BAD_RESPONSE", `${url.href} did not return JSON`, {
+      throw new FetchRefusedError("ERR_GUARD_BAD_RESPONSE", `${url.href} did not return JSON`, {
         cause: error,
       });
     }

@@ -1,4 +1,4 @@
-import { isLoopbackHost } from "./origin.ts";
+import { isLoopbackHost } from "./loopback.ts";
 
 /**
  * Who can reach the server a request came through, as the runtime tells it and never as a

@@ -1,5 +1,5 @@
-import { ErrorCode, type JsonRpcResponse, McpError, type RequestId } from "../mcp/jsonrpc.ts";
-import type { JsonObject } from "../mcp/types.ts";
+import { ErrorCode, type JsonRpcResponse, McpError, type RequestId } from "./jsonrpc.ts";
+import type { JsonObject } from "./types.ts";
 
 interface Pending {
   resolve(result: JsonObject): void;

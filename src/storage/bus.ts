@@ -1,3 +1,5 @@
+import { UnavailableError } from "../util/errors.ts";
+
 /**
  * Carries messages between the instances that serve one MCP endpoint: a client's answer to
  * the instance whose handler awaits it, cancellations, change notifications, and the events
@@ -18,11 +20,11 @@ export interface Bus {
 }
 
 /** Raised by a Bus whose engine cannot be reached; the transport answers 503. */
-export class BusUnavailableError extends Error {
-  readonly code = "ERR_BUS_UNAVAILABLE";
+export class BusUnavailableError extends UnavailableError {
+  declare readonly code: "ERR_BUS_UNAVAILABLE";
 
   constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
+    super("ERR_BUS_UNAVAILABLE", message, options);
     this.name = "BusUnavailableError";
   }
 }

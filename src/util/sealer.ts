@@ -1,15 +1,6 @@
+import { base64url } from "jose";
+
 const encoder = new TextEncoder();
-
-export function base64url(bytes: Uint8Array): string {
-  let binary = "";
-  for (const byte of bytes) binary += String.fromCharCode(byte);
-  return btoa(binary).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
-}
-
-export function fromBase64url(text: string): Uint8Array<ArrayBuffer> {
-  const binary = atob(text.replace(/-/g, "+").replace(/_/g, "/"));
-  return Uint8Array.from(binary, (ch) => ch.charCodeAt(0));
-}
 
 /**
  * Authenticated encryption (AES-256-GCM) with a key derived from a secret and a purpose, for
@@ -45,7 +36,7 @@ export class Sealer {
       await this.#key,
       encoder.encode(plaintext),
     );
-    return `${base64url(iv)}.${base64url(new Uint8Array(data))}`;
+    return `${base64url.encode(iv)}.${base64url.encode(new Uint8Array(data))}`;
   }
 
   /** The plaintext, or undefined when the box was not sealed with this key or was altered. */
@@ -54,9 +45,9 @@ export class Sealer {
     if (!iv || !data || extra !== undefined) return undefined;
     try {
       const plain = await crypto.subtle.decrypt(
-        { name: "AES-GCM", iv: fromBase64url(iv) },
+        { name: "AES-GCM", iv: base64url.decode(iv) as Uint8Array<ArrayBuffer> },
         await this.#key,
-        fromBase64url(data),
+        base64url.decode(data) as Uint8Array<ArrayBuffer>,
       );
       return new TextDecoder().decode(plain);
     } catch {

@@ -1,0 +1,81 @@
+import type { Context } from "hono";
+import type { JWK } from "jose";
+import type { Store } from "../storage/store.ts";
+import type { Sealer } from "../util/sealer.ts";
+import type { Client, ClientRegistry, ConfiguredClient } from "./clients.ts";
+import type { SigningAlgorithm } from "./keys.ts";
+import type { LoginProvider } from "./login.ts";
+import type { MetadataDocumentOptions } from "./metadata-document.ts";
+import type { DEFAULT_RATE_LIMITS, RateLimitOptions } from "./rate-limit.ts";
+import type { Clock, TokenLifetimes, TokenService } from "./tokens.ts";
+
+export interface AuthorizationServerOptions {
+  store: Store;
+  login: LoginProvider;
+  /** The issuer URL. Default: the origin of each request (fine on one host; set it in production). */
+  issuer?: string;
+  /** Trust X-Forwarded-For / -Proto / -Host from a reverse proxy. Default false. */
+  trustProxy?: boolean;
+  /** Scopes clients may request (published as scopes_supported). Empty: any. */
+  scopes?: readonly string[];
+  /** Scopes granted when a client asks for none. Default none. */
+  defaultScopes?: readonly string[];
+  /** Resource indicators (canonical URIs) tokens may be issued for. Empty: any. */
+  resources?: readonly string[];
+  /**
+   * Clients known in advance. Only these may use client_credentials (list it in their
+   * `grant_types`), and only for the scopes in their `scope`; only these may introspect
+   * tokens issued to other clients (`introspection`).
+   */
+  clients?: readonly ConfiguredClient[];
+  /** Custom redirect URI schemes native clients may register, e.g. ["cursor", "vscode"]. */
+  redirectSchemes?: readonly string[];
+  /**
+   * Dynamic client registration (RFC 7591). Default on. `unusedTtlSeconds`: how long a
+   * registered client is kept until it completes a grant (default 86,400, a day; 0 keeps
+   * them all); once it has, it is kept for good.
+   */
+  registration?: boolean | { secretTtlSeconds?: number; unusedTtlSeconds?: number };
+  /** Client ID Metadata Documents. Default on. */
+  metadataDocuments?: MetadataDocumentOptions | false;
+  signing?: { alg?: SigningAlgorithm; keys?: readonly JWK[] };
+  lifetimes?: Partial<TokenLifetimes>;
+  /**
+   * Signs cookies and seals secrets at rest; at least 32 characters. Default: a random one
+   * kept in the Store, which is fine for one deployment but not a substitute for a secret.
+   */
+  secret?: string;
+  /** Rate limits; on by default. */
+  rateLimits?: RateLimitOptions | false;
+  /** Remember consent per user, client and scope set. Default 30 days; 0 asks every time. */
+  rememberConsentDays?: number;
+  /** How long a login lasts at the authorization server. Default 12 hours. */
+  loginTtlSeconds?: number;
+  /**
+   * Epoch milliseconds now, for token lifetimes, the refresh grace and client registration
+   * times. Default Date.now. (Entries still expire by the Store's own clock.)
+   */
+  clock?: Clock;
+}
+
+/**
+ * What the authorize and token endpoints need from the authorization server, declared here so
+ * that they depend on it and not on the class that mounts them (AuthorizationServer).
+ */
+export interface AuthorizationCore {
+  readonly options: AuthorizationServerOptions;
+  readonly store: Store;
+  readonly tokens: TokenService;
+  readonly clients: ClientRegistry;
+  /** The issuer for a request: configured, or the request's origin. */
+  issuer(c: Context): string;
+  secret(): Promise<string>;
+  sealer(): Promise<Sealer>;
+  /** Finds a client: registered or configured, else a metadata document URL. */
+  client(clientId: string): Promise<Client | undefined>;
+  /** Resolves the audience for a request's `resource` parameter, or throws invalid_target. */
+  audience(resource: string | undefined, issuer: string): string;
+  /** Checks requested scopes and returns the granted scope string. */
+  grantScope(requested: string | undefined | null, client: Client): string;
+  rateLimit(c: Context, bucket: keyof typeof DEFAULT_RATE_LIMITS): Promise<void>;
+}
