@@ -9,7 +9,7 @@
  *   npm run conformance:server   # http://localhost:$PORT/mcp, PORT defaults to 3001
  */
 import { z } from "zod";
-import { McpError, McpServer, mcpApp, memoryEventStore } from "../src/index.ts";
+import { McpError, McpServer, mcpApp, memoryEventStore, ToolError } from "../src/index.ts";
 import { serve } from "../src/node/index.ts";
 
 const PNG =
@@ -577,7 +577,7 @@ mcp.tool(
   { description: "Fails as a tool after a second", taskSupport: "required" },
   async (_args, ctx) => {
     await cancellable(1000, ctx.signal);
-    throw new Error("Tool execution failed");
+    throw new ToolError("Tool execution failed");
   },
 );
 

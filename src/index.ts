@@ -9,3 +9,11 @@ export {
   registeredScopes,
 } from "./resource/protect.ts";
 export { PortcullisError, UnavailableError } from "./util/errors.ts";
+export {
+  type ConsoleLoggerOptions,
+  consoleLogger,
+  type LogFields,
+  type Logger as ServerLogger,
+  type LogLevel,
+  silentLogger,
+} from "./util/log.ts";

@@ -17,9 +17,11 @@ import {
 import {
   BusUnavailableError,
   ErrorCode,
+  InvalidTokenError,
   IssuerUnavailableError,
   McpError,
   PortcullisError,
+  ToolError,
   UnavailableError,
 } from "../src/index.ts";
 import { UnsupportedSchemaError } from "../src/mcp/json-schema.ts";
@@ -147,6 +149,8 @@ const instances: [string, PortcullisError][] = [
   ["StoreUnavailableError", new StoreUnavailableError("m")],
   ["BusUnavailableError", new BusUnavailableError("m")],
   ["IssuerUnavailableError", new IssuerUnavailableError("m")],
+  ["InvalidTokenError", new InvalidTokenError("expired")],
+  ["ToolError", new ToolError("m")],
   ["UnsupportedSchemaError", new UnsupportedSchemaError("m")],
 ];
 
@@ -178,6 +182,8 @@ describe("one error root", () => {
     expect(new StoreUnavailableError("m").code).toBe("ERR_STORE_UNAVAILABLE");
     expect(new BusUnavailableError("m").code).toBe("ERR_BUS_UNAVAILABLE");
     expect(new IssuerUnavailableError("m").code).toBe("ERR_ISSUER_UNAVAILABLE");
+    expect(new InvalidTokenError("m").code).toBe("ERR_INVALID_TOKEN");
+    expect(new ToolError("m").code).toBe("ERR_TOOL");
     expect(new ProtocolVersionError([], undefined).code).toBe("ERR_PROTOCOL_VERSION");
     const output = new OutputSchemaError("t", "why", { content: [] });
     expect(output).toBeInstanceOf(ProtocolError);

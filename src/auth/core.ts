@@ -1,6 +1,7 @@
 import type { Context } from "hono";
 import type { JWK } from "jose";
 import type { Store } from "../storage/store.ts";
+import type { Logger } from "../util/log.ts";
 import type { Sealer } from "../util/sealer.ts";
 import type { Client, ClientRegistry, ConfiguredClient } from "./clients.ts";
 import type { SigningAlgorithm } from "./keys.ts";
@@ -56,6 +57,8 @@ export interface AuthorizationServerOptions {
    * times. Default Date.now. (Entries still expire by the Store's own clock.)
    */
   clock?: Clock;
+  /** Where server errors, refused configurations and warnings go. Default: stderr. */
+  logger?: Logger;
 }
 
 /**

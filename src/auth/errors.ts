@@ -1,4 +1,6 @@
+import type { Context } from "hono";
 import { PortcullisError, UnavailableError } from "../util/errors.ts";
+import { errorId, type Logger } from "../util/log.ts";
 
 /** RFC 6749 §5.2 and extension error codes this server answers with. */
 export type OAuthErrorCode =
@@ -69,4 +71,38 @@ export function asOAuthError(error: unknown): OAuthError {
   return new OAuthError("server_error", "The server could not complete the request", {
     cause: error,
   });
+}
+
+/**
+ * The 500 `server_error` reply: a generic description, and the correlation id the log line
+ * carries (in the description for people, and as `error_id` for programs).
+ */
+export function serverErrorResponse(id: string): Response {
+  const body = {
+    error: "server_error",
+    error_description: `The server could not complete the request (error id ${id})`,
+    error_id: id,
+  };
+  return new Response(JSON.stringify(body), {
+    status: 500,
+    headers: {
+      "Content-Type": "application/json",
+      "Cache-Control": "no-store",
+      Pragma: "no-cache",
+    },
+  });
+}
+
+/**
+ * The reply to anything an endpoint threw. A 5xx is logged with its cause under a correlation
+ * id; the client sees a bare `server_error` and that id, never the cause.
+ */
+export function errorReply(error: unknown, c: Context, logger: Logger): Response {
+  const answer = asOAuthError(error);
+  if (answer.status < 500) return answer.toResponse();
+  const id = errorId();
+  const fields = { method: c.req.method, path: c.req.path, status: answer.status, error_id: id };
+  if (answer.status === 503) logger.warn("service unavailable", { ...fields, error });
+  else logger.error("server error", { ...fields, error });
+  return answer.code === "server_error" ? serverErrorResponse(id) : answer.toResponse();
 }

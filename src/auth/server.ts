@@ -1,10 +1,12 @@
 import type { Context } from "hono";
 import { cors } from "hono/cors";
 import { Hono } from "hono/tiny";
+import { requestLogger } from "../http/request-log.ts";
 import type { AuthInfo } from "../mcp/peer.ts";
 import type { Store } from "../storage/store.ts";
 import { randomToken } from "../util/crypto.ts";
 import { exposureOf } from "../util/exposure.ts";
+import { type Logger, resolveLogger } from "../util/log.ts";
 import { canonicalResource } from "../util/resource-uri.ts";
 import { Sealer } from "../util/sealer.ts";
 import { authorizeRoutes } from "./authorize.tsx";
@@ -17,11 +19,12 @@ import {
   type RegistrationRules,
 } from "./clients.ts";
 import type { AuthorizationCore, AuthorizationServerOptions } from "./core.ts";
-import { asOAuthError, OAuthError } from "./errors.ts";
+import { errorReply, OAuthError } from "./errors.ts";
 import { KeyRing } from "./keys.ts";
 import type { Deployment } from "./login.ts";
 import { authorizationServerMetadata } from "./metadata.ts";
 import { isMetadataDocumentUrl, resolveMetadataDocument } from "./metadata-document.ts";
+import { checkOptions } from "./options.ts";
 import {
   clientAddress,
   DEFAULT_RATE_LIMITS,
@@ -50,18 +53,13 @@ export class AuthorizationServer implements AuthorizationCore {
   #secret: Promise<string> | undefined;
   #sealer: Promise<Sealer> | undefined;
   #ready: Promise<void> | undefined;
+  readonly logger: Logger;
+  /** Whether the login provider's refusal to run here was logged in full already. */
+  #refusalLogged = false;
 
   constructor(options: AuthorizationServerOptions) {
-    if (options.secret !== undefined && options.secret.length < 32) {
-      throw new TypeError("The authorization server secret must be at least 32 characters");
-    }
-    const registration = options.registration;
-    for (const field of ["secretTtlSeconds", "unusedTtlSeconds"] as const) {
-      const value = typeof registration === "object" ? registration[field] : undefined;
-      if (value !== undefined && !(Number.isFinite(value) && value >= 0)) {
-        throw new TypeError(`registration.${field} must be a number of seconds, 0 or more`);
-      }
-    }
+    this.logger = resolveLogger(options?.logger);
+    checkOptions(options, this.logger);
     this.options = options;
     // Fail at startup where the answer is known already: a public issuer, or a proxy in front.
     if (options.issuer !== undefined || options.trustProxy)
@@ -212,9 +210,17 @@ export class AuthorizationServer implements AuthorizationCore {
     await enforceRateLimit(this.store, bucket, key, rule);
   }
 
-  /** Verifies one of our access tokens for a resource; the caller, or undefined. */
-  async verify(token: string, issuer: string, audience: string): Promise<AuthInfo | undefined> {
-    const claims = await this.tokens.verifyAccessToken(token, { issuer, audience });
+  /**
+   * Verifies one of our access tokens for a resource; the caller, or undefined (then
+   * `onReject` has been told why).
+   */
+  async verify(
+    token: string,
+    issuer: string,
+    audience: string,
+    onReject?: (reason: string) => void,
+  ): Promise<AuthInfo | undefined> {
+    const claims = await this.tokens.verifyAccessToken(token, { issuer, audience }, onReject);
     if (!claims) return undefined;
     const info: AuthInfo = {
       // Only our own claim decides: a user's token never carries it, a machine's always does.
@@ -239,22 +245,33 @@ export class AuthorizationServer implements AuthorizationCore {
     return this.#ready;
   }
 
+  /**
+   * The login provider's per-request check (devLogin where the runtime does not say who can
+   * reach it). Its first refusal is logged once, whole; later ones are 500s like any other.
+   */
+  #checkLogin(c: Context): void {
+    try {
+      this.options.login.check?.(this.#deployment(c));
+    } catch (error) {
+      if (!this.#refusalLogged) {
+        this.#refusalLogged = true;
+        this.logger.error(`login provider "${this.options.login.name}" refuses to run here`, {
+          reason: error instanceof Error ? error.message : String(error),
+        });
+      }
+      throw new OAuthError("server_error", "The server could not complete the request", {
+        cause: error,
+      });
+    }
+  }
+
   #routes(): Hono {
     const app = new Hono();
-    app.onError((error, c) => {
-      const answer = asOAuthError(error);
-      // The client sees a bare server_error; the operator sees why (never in the response).
-      if (answer.status >= 500) {
-        console.error(
-          `portcullis: ${c.req.method} ${c.req.path} answered ${answer.status}:`,
-          error,
-        );
-      }
-      return answer.toResponse();
-    });
+    app.onError((error, c) => errorReply(error, c, this.logger));
+    app.use(requestLogger(this.logger));
     app.use(async (c, next) => {
       await this.ready();
-      this.options.login.check?.(this.#deployment(c));
+      this.#checkLogin(c);
       await next();
     });
     const open = cors({ origin: "*", allowMethods: ["GET", "POST", "OPTIONS"], maxAge: 86_400 });

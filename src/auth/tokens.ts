@@ -2,6 +2,7 @@ import { type JWTPayload, errors as joseErrors, jwtVerify, SignJWT } from "jose"
 import { type Store, StoreUnavailableError } from "../storage/store.ts";
 import { randomToken, s256, sha256, timingSafeEqual } from "../util/crypto.ts";
 import { Sealer } from "../util/sealer.ts";
+import { tokenRejection } from "../util/token-rejection.ts";
 import { OAuthError } from "./errors.ts";
 import type { KeyRing } from "./keys.ts";
 
@@ -361,6 +362,8 @@ export class TokenService {
   async verifyAccessToken(
     token: string,
     expected: { issuer: string; audience?: string | readonly string[] },
+    /** Told why a token is refused, for the operator's log. */
+    onReject?: (reason: string) => void,
   ): Promise<JWTPayload | undefined> {
     try {
       const { payload } = await jwtVerify(
@@ -380,11 +383,15 @@ export class TokenService {
           currentDate: new Date(this.#clock()),
         },
       );
-      if (typeof payload.gid === "string" && (await this.isRevoked(payload.gid))) return undefined;
+      if (typeof payload.gid === "string" && (await this.isRevoked(payload.gid))) {
+        onReject?.("revoked");
+        return undefined;
+      }
       return payload;
     } catch (error) {
       // Storage down is not a bad token: the caller must answer 503, not invalid_token.
       if (error instanceof StoreUnavailableError) throw error;
+      onReject?.(tokenRejection(error));
       return undefined;
     }
   }

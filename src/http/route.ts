@@ -1,16 +1,24 @@
+import type { Context } from "hono";
 import { cors } from "hono/cors";
 import { HTTPException } from "hono/http-exception";
 import { Hono } from "hono/tiny";
+import { warnNoSecret } from "../mcp/failures.ts";
+import { ErrorCode } from "../mcp/jsonrpc.ts";
 import type { McpServer } from "../mcp/server.ts";
 import { type EndpointAuth, protectEndpoint } from "../resource/protect.ts";
 import { StoreUnavailableError } from "../storage/store.ts";
+import { errorId, type Logger } from "../util/log.ts";
+import { requestLogger } from "./request-log.ts";
 import {
   type StreamableHttpOptions,
   StreamableHttpTransport,
   unavailableResponse,
 } from "./transport.ts";
 
-export type McpRouteOptions = StreamableHttpOptions;
+export interface McpRouteOptions extends StreamableHttpOptions {
+  /** Where requests (debug) and server errors (error) are reported. Default: the McpServer's. */
+  logger?: Logger;
+}
 
 export interface McpAppOptions extends McpRouteOptions {
   /** Where the endpoint is mounted. Default "/mcp". */
@@ -23,12 +31,35 @@ export interface McpAppOptions extends McpRouteOptions {
 }
 
 /**
- * The MCP endpoint as a Hono sub-app, for `app.route("/mcp", mcpRoute(server))` in an
- * existing application. With `allowedOrigins`, browsers on those origins get CORS.
+ * The 500 reply for an unexpected error, logged under a correlation id that the JSON-RPC
+ * error carries in `data.errorId`.
  */
-export function mcpRoute(server: McpServer, options: McpRouteOptions = {}): Hono {
-  const transport = new StreamableHttpTransport(server, options);
+function internalError(logger: Logger, error: unknown, c: Context): Response {
+  const id = errorId();
+  logger.error("server error", { method: c.req.method, path: c.req.path, error_id: id, error });
+  const body = {
+    jsonrpc: "2.0",
+    id: null,
+    error: {
+      code: ErrorCode.InternalError,
+      message: "Internal error",
+      data: { errorId: id },
+    },
+  };
+  return Response.json(body, { status: 500 });
+}
+
+/** The endpoint itself; `logRequests` is off when mcpApp logs them already, auth included. */
+function route(server: McpServer, options: McpRouteOptions, logRequests: boolean): Hono {
+  const logger = options.logger ?? server.logger;
+  const sessions = options.sessions;
+  if (typeof sessions === "object" && sessions.store && !server.hasSecret) {
+    warnNoSecret(logger, "sessions");
+  }
+  const { logger: _logger, ...transportOptions } = options;
+  const transport = new StreamableHttpTransport(server, transportOptions);
   const route = new Hono();
+  if (logRequests) route.use(requestLogger(logger, { rpc: true }));
   const origins = options.allowedOrigins;
   if (origins?.length) {
     route.use(
@@ -49,7 +80,32 @@ export function mcpRoute(server: McpServer, options: McpRouteOptions = {}): Hono
     );
   }
   route.all("/", (c) => transport.handle(c));
+  route.onError((error, c) => onError(logger, error, c));
   return route;
+}
+
+function onError(logger: Logger, error: Error, c: Context): Response {
+  // The bearer check reads the Store (revoked grants): storage down is a 503, not a 500.
+  if (error instanceof StoreUnavailableError) {
+    logger.warn("storage unavailable", { method: c.req.method, path: c.req.path, error });
+    return unavailableResponse();
+  }
+  if (error instanceof HTTPException) return error.getResponse();
+  return internalError(logger, error, c);
+}
+
+/**
+ * The MCP endpoint as a Hono sub-app, for `app.route("/mcp", mcpRoute(server))` in an
+ * existing application. With `allowedOrigins`, browsers on those origins get CORS. It does
+ * not protect the endpoint: for that, mount `mcpApp(server, { auth })`.
+ */
+export function mcpRoute(server: McpServer, options: McpRouteOptions = {}): Hono {
+  if ((options as { auth?: unknown }).auth !== undefined) {
+    throw new TypeError(
+      'mcpRoute() does not protect the endpoint, so it refuses `auth` rather than serve it open: use mcpApp(server, { auth, path }) and mount that app with app.route("/", ...)',
+    );
+  }
+  return route(server, options, true);
 }
 
 /** A whole Hono app serving one MCP endpoint; export it as a Worker or serve it on Node. */
@@ -57,14 +113,11 @@ export function mcpApp(server: McpServer, options: McpAppOptions = {}): Hono {
   const app = new Hono();
   const path = options.path ?? "/mcp";
   const { auth, path: _path, ...routeOptions } = options;
-  const guard = auth ? protectEndpoint(app, server, path, auth) : undefined;
-  app.route(path, mcpRoute(server, guard ? { ...routeOptions, guard } : routeOptions));
-  app.onError((error, c) => {
-    // The bearer check reads the Store (revoked grants): storage down is a 503, not a 500.
-    if (error instanceof StoreUnavailableError) return unavailableResponse();
-    if (error instanceof HTTPException) return error.getResponse();
-    console.error(error);
-    return c.text("Internal Server Error", 500);
-  });
+  const logger = options.logger ?? server.logger;
+  // Before the bearer check, so refused requests are logged too.
+  app.use(path, requestLogger(logger, { rpc: true }));
+  const guard = auth ? protectEndpoint(app, server, path, auth, logger) : undefined;
+  app.route(path, route(server, guard ? { ...routeOptions, guard } : routeOptions, false));
+  app.onError((error, c) => onError(logger, error, c));
   return app;
 }

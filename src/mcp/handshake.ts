@@ -1,6 +1,7 @@
 import { isObject } from "./content.ts";
 import { ErrorCode, McpError } from "./jsonrpc.ts";
 import type { Listing } from "./listing.ts";
+import type { McpServerOptions } from "./options.ts";
 import type { AuthInfo, Peer } from "./peer.ts";
 import type { RegisteredPrompt } from "./prompts.ts";
 import type { RegisteredResource } from "./resources.ts";
@@ -13,6 +14,15 @@ import {
   negotiateVersion,
   type ProtocolVersion,
 } from "./versions.ts";
+
+/** The server's identity, from its options. */
+export function implementationOf(options: McpServerOptions): Implementation {
+  const info: Implementation = { name: options.name, version: options.version };
+  for (const key of ["title", "description", "icons", "websiteUrl"] as const) {
+    if (options[key] !== undefined) Object.assign(info, { [key]: options[key] });
+  }
+  return info;
+}
 
 /** What the handshake results read from the server. */
 export interface OfferHost {

@@ -38,6 +38,7 @@ export {
   errorResult,
   RegisteredTool,
   type ToolConfig,
+  ToolError,
   type ToolHandler,
   type ToolReturn,
 } from "./tools.ts";

@@ -1,3 +1,4 @@
+import { errorId, type Logger } from "../util/log.ts";
 import { type Completer, completerFor, completionResult, contextArguments } from "./completion.ts";
 import { isObject } from "./content.ts";
 import type { Context } from "./context.ts";
@@ -7,7 +8,7 @@ import type { AuthInfo, Exchange, Peer } from "./peer.ts";
 import type { RegisteredPrompt } from "./prompts.ts";
 import { type RegisteredResource, resourceNotFound } from "./resources.ts";
 import type { Tasks } from "./tasks/manager.ts";
-import { errorResult, type RegisteredTool } from "./tools.ts";
+import { errorResult, type RegisteredTool, ToolError } from "./tools.ts";
 import {
   type JsonObject,
   LOGGING_LEVELS,
@@ -24,6 +25,7 @@ export type MethodHandler = (
 
 /** What the method handlers read from the server. */
 export interface MethodHost {
+  readonly logger: Logger;
   readonly pageSize: number;
   readonly listUnauthorized: boolean;
   readonly tools: Listing<RegisteredTool>;
@@ -99,7 +101,12 @@ async function callTool(host: MethodHost, params: JsonObject, ctx: Context): Pro
   } catch (error) {
     // Protocol errors a handler raises on purpose (e.g. URL elicitation required) pass through.
     if (error instanceof McpError) throw error;
-    return { ...errorResult(error instanceof Error ? error.message : String(error)) };
+    // A ToolError's message is meant for the caller; anything else may hold internals.
+    if (error instanceof ToolError) return { ...errorResult(error.message) };
+    if (ctx.cancelled) throw error;
+    const id = errorId();
+    host.logger.error("tool threw", { tool: name, error_id: id, error });
+    return { ...errorResult(`Tool "${name}" failed (error id ${id})`) };
   }
 }
 

@@ -127,13 +127,14 @@ export function runPipeline(
 }
 
 /**
- * The error a request is answered with: what `onError` maps it to, else the default (an
- * `McpError` as thrown, anything else an internal error).
+ * The error a request is answered with: what `onError` maps it to, else `fallback` (an
+ * `McpError` as thrown, anything else an internal error, logged with an id).
  */
 export async function mapError(
   handler: ErrorHandler | undefined,
   error: unknown,
   ctx: MiddlewareContext,
+  fallback: (error: unknown) => McpError = asMcpError,
 ): Promise<McpError> {
   if (handler) {
     try {
@@ -143,5 +144,5 @@ export async function mapError(
       // An error handler that fails leaves the default answer.
     }
   }
-  return asMcpError(error);
+  return fallback(error);
 }

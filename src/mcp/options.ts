@@ -1,3 +1,4 @@
+import type { Logger } from "../util/log.ts";
 import type { TaskOptions } from "./tasks/manager.ts";
 import type { Icon } from "./types.ts";
 import type { ProtocolVersion } from "./versions.ts";
@@ -32,6 +33,11 @@ export interface McpServerOptions {
   cache?: CacheHints;
   /** Tool calls as tasks: where they are stored, their lifetimes, completion webhooks. */
   tasks?: TaskOptions;
+  /**
+   * Where tool exceptions and internal errors (error), and the endpoint's requests (debug),
+   * are reported. Default: lines on stderr; silent under vitest.
+   */
+  logger?: Logger;
 }
 
 /** How long clients may cache a result, and whether shared caches may keep it. */

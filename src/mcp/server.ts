@@ -1,4 +1,5 @@
 import type * as z from "zod/v4/core";
+import { type Logger, resolveLogger } from "../util/log.ts";
 import { Sealer } from "../util/sealer.ts";
 import { type AccessRegistry, accessMiddleware } from "./access.ts";
 import { isObject } from "./content.ts";
@@ -10,7 +11,13 @@ import {
   type SubscriptionFilter,
   subscribe,
 } from "./events.ts";
-import { discoverResult, initializeResult, offeredCapabilities } from "./handshake.ts";
+import { unexpectedFailure, warnNoSecret } from "./failures.ts";
+import {
+  discoverResult,
+  implementationOf,
+  initializeResult,
+  offeredCapabilities,
+} from "./handshake.ts";
 import {
   ErrorCode,
   failure,
@@ -32,7 +39,13 @@ import {
 import { INPUT_CAPABLE } from "./modern.ts";
 import { askingThrough, InputRound, SUSPENDED } from "./mrtr.ts";
 import type { CacheHints, McpServerOptions } from "./options.ts";
-import { type AuthInfo, type Exchange, type Peer, principalOf } from "./peer.ts";
+import {
+  type AuthInfo,
+  type Exchange,
+  type Peer,
+  principalOf,
+  receiveNotification,
+} from "./peer.ts";
 import { type PromptConfig, type PromptHandler, RegisteredPrompt } from "./prompts.ts";
 import {
   findResource,
@@ -45,7 +58,7 @@ import {
 } from "./resources.ts";
 import type { SchemaInput } from "./schema.ts";
 import { Tasks } from "./tasks/manager.ts";
-import { RegisteredTool, type ToolConfig, type ToolHandler } from "./tools.ts";
+import { checkToolName, RegisteredTool, type ToolConfig, type ToolHandler } from "./tools.ts";
 import type { Implementation, JsonObject, ReadResourceResult } from "./types.ts";
 import { ALL_VERSIONS, type ProtocolVersion } from "./versions.ts";
 
@@ -78,6 +91,9 @@ export class McpServer implements AccessRegistry {
   readonly #listeners = new Set<(event: ServerEvent) => void>();
   readonly #pendingLists = new Set<"tools" | "resources" | "prompts">();
   readonly #methods: Record<string, MethodHandler>;
+  readonly logger: Logger;
+  /** Whether a `secret` was configured: instances behind one load balancer need the same one. */
+  readonly hasSecret: boolean;
   /** The access rules first, then what `use` added, in order. */
   readonly #middleware: Middleware[];
   #onError: ErrorHandler | undefined;
@@ -85,10 +101,8 @@ export class McpServer implements AccessRegistry {
   readonly #dressing: Dressing;
 
   constructor(options: McpServerOptions) {
-    const info: Implementation = { name: options.name, version: options.version };
-    for (const key of ["title", "description", "icons", "websiteUrl"] as const) {
-      if (options[key] !== undefined) Object.assign(info, { [key]: options[key] });
-    }
+    this.logger = resolveLogger(options.logger);
+    const info = implementationOf(options);
     this.info = info;
     this.instructions = options.instructions;
     this.pageSize = options.pageSize ?? 100;
@@ -97,6 +111,8 @@ export class McpServer implements AccessRegistry {
       throw new TypeError("The server secret must be at least 32 characters");
     }
     this.#secret = options.secret;
+    this.hasSecret = options.secret !== undefined;
+    if (options.tasks?.store && !this.hasSecret) warnNoSecret(this.logger, "tasks");
     this.#inputTtlMs = options.inputTtlMs ?? 10 * 60_000;
     this.#cache = options.cache ?? {};
     this.listUnauthorized = options.listUnauthorized ?? false;
@@ -133,6 +149,7 @@ export class McpServer implements AccessRegistry {
     I extends SchemaInput | undefined = undefined,
     O extends SchemaInput | undefined = undefined,
   >(name: string, config: ToolConfig<I, O>, handler: ToolHandler<I, O>): RegisteredTool {
+    checkToolName(name);
     const tool = new RegisteredTool(
       name,
       config as ToolConfig<SchemaInput | undefined, SchemaInput | undefined>,
@@ -249,7 +266,8 @@ export class McpServer implements AccessRegistry {
       );
     } catch (error) {
       if (running.ctx?.cancelled) return undefined;
-      return failure(request.id, era.error(await mapError(this.#onError, error, info)));
+      const fallback = (thrown: unknown) => unexpectedFailure(this.logger, thrown, request.method);
+      return failure(request.id, era.error(await mapError(this.#onError, error, info, fallback)));
     }
   }
 
@@ -328,19 +346,7 @@ export class McpServer implements AccessRegistry {
 
   /** Takes one notification from the client. */
   receive(notification: JsonRpcNotification, peer: Peer): void {
-    const params = notification.params ?? {};
-    switch (notification.method) {
-      case "notifications/initialized":
-        peer.initialized = true;
-        return;
-      case "notifications/cancelled": {
-        const id = params.requestId;
-        if (typeof id !== "string" && typeof id !== "number") return;
-        const reason = typeof params.reason === "string" ? params.reason : "cancelled by client";
-        peer.inflight?.get(id)?.abort(reason);
-        return;
-      }
-    }
+    receiveNotification(notification, peer);
   }
 
   /** Builds the initialize result and records the client on its peer. */

@@ -1,4 +1,5 @@
 import type * as z from "zod/v4/core";
+import { PortcullisError } from "../util/errors.ts";
 import { isCallToolResult, isObject, text, toContent } from "./content.ts";
 import type { Context } from "./context.ts";
 import { Registration, type RegistrationHooks } from "./registration.ts";
@@ -148,6 +149,31 @@ export class RegisteredTool extends Registration {
       ? { ...result, structuredContent }
       : { content: [text(JSON.stringify(structuredContent))], structuredContent };
   }
+}
+
+/**
+ * A failure whose message is meant for the caller: thrown from a tool handler, it becomes an
+ * `isError` result with that message. Anything else a handler throws is logged on the server,
+ * and the caller gets a generic message with a correlation id.
+ */
+export class ToolError extends PortcullisError {
+  declare readonly code: "ERR_TOOL";
+
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("ERR_TOOL", message, options);
+    this.name = "ToolError";
+  }
+}
+
+/** Tool names the MCP specification allows (2025-11-25): 1 to 128 of A-Z a-z 0-9 _ - . */
+const TOOL_NAME = /^[A-Za-z0-9_.-]{1,128}$/;
+
+/** Throws, at registration, for a tool name clients may refuse. */
+export function checkToolName(name: string): void {
+  if (typeof name === "string" && TOOL_NAME.test(name)) return;
+  throw new TypeError(
+    `Tool name ${JSON.stringify(name)} is not valid: use 1 to 128 letters, digits, "_", "-" or "." (MCP tool names), e.g. "get_weather"`,
+  );
 }
 
 export function errorResult(message: string): CallToolResult {

@@ -1,6 +1,7 @@
 import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import type { Http2Bindings, HttpBindings } from "@hono/node-server";
 import { LISTENING, type Listening } from "../util/exposure.ts";
+import { errorId, type Logger, resolveLogger } from "../util/log.ts";
 import { isLoopbackHost } from "../util/loopback.ts";
 
 export interface ServeOptions {
@@ -39,6 +40,8 @@ export interface ServeOptions {
    * the endpoint's size limit, and a timer here would also cut long-lived SSE exchanges.
    */
   requestTimeoutMs?: number;
+  /** Where the listening address (info) and errors the app let through (error) go. Default: stderr. */
+  logger?: Logger;
 }
 
 export interface RunningServer {
@@ -144,6 +147,7 @@ export async function serve(app: FetchApp, options: ServeOptions = {}): Promise<
       `serve(): bound to ${hostname}, beyond loopback, it needs allowedHosts (the Host names clients use; ["*"] for any)`,
     );
   }
+  const logger = resolveLogger(options.logger);
   const { serve: serveNode } = await loadNodeServer();
   // Told to the app, so what depends on who can reach it (devLogin) never trusts a header.
   const listening: Listening = { hostname, behindProxy: options.trustProxy ?? false };
@@ -155,10 +159,23 @@ export async function serve(app: FetchApp, options: ServeOptions = {}): Promise<
     // The server made below is HTTP/1 (no createServer option): these are Node's HTTP/1 pair.
     const env = bindings as NodeBindings;
     if (!hostAllowed(request.headers.get("host"), options.allowedHosts)) return forbiddenHost();
-    const response = await app.fetch(
-      options.trustProxy ? forwardedRequest(request) : request,
-      Object.assign(env, { [LISTENING]: listening }),
-    );
+    let response: Response;
+    try {
+      response = await app.fetch(
+        options.trustProxy ? forwardedRequest(request) : request,
+        Object.assign(env, { [LISTENING]: listening }),
+      );
+    } catch (error) {
+      // Hono apps answer their own errors; this is for a fetch handler that does not.
+      const id = errorId();
+      logger.error("server error", {
+        method: request.method,
+        url: request.url,
+        error_id: id,
+        error,
+      });
+      return new Response(`Internal Server Error (error id ${id})`, { status: 500 });
+    }
     if (response.headers.get("content-type")?.startsWith("text/event-stream")) {
       streams.add(env.outgoing);
     }
@@ -186,6 +203,7 @@ export async function serve(app: FetchApp, options: ServeOptions = {}): Promise<
       },
       (info) => {
         const host = info.family === "IPv6" ? `[${info.address}]` : info.address;
+        logger.info("listening", { url: `http://${host}:${info.port}` });
         resolve({
           url: `http://${host}:${info.port}`,
           port: info.port,

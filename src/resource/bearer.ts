@@ -1,5 +1,6 @@
 import type { Context, MiddlewareHandler } from "hono";
 import type { AuthInfo } from "../mcp/peer.ts";
+import { type Logger, resolveLogger } from "../util/log.ts";
 import { challengeResponse, resourceMetadataUrl } from "./challenge.ts";
 import { IssuerUnavailableError } from "./issuer.ts";
 import type { TokenVerifier } from "./verifiers.ts";
@@ -26,7 +27,14 @@ export interface BearerAuthOptions {
   requiredScopes?: readonly string[];
   /** Scopes suggested in the 401 challenge, so one authorization covers the endpoint. Default: requiredScopes. */
   challengeScopes?: PerRequest<readonly string[]>;
+  /** Where refused tokens (info) and an issuer that cannot be asked (error) are reported. */
+  logger?: Logger;
+  /** Epoch milliseconds now, for spacing out repeated outage lines. Default Date.now. */
+  clock?: () => number;
 }
+
+/** While the issuer stays unreachable, its failure is logged again at most this often. */
+const OUTAGE_LOG_INTERVAL_MS = 60_000;
 
 /** The canonical URI of the endpoint a request reached. */
 export function requestResource(c: Context): string {
@@ -39,6 +47,11 @@ const BEARER = /^Bearer ([A-Za-z0-9\-._~+/]+=*)$/i;
 /** Whether a verifier said the issuer could not be asked. */
 function issuerUnavailable(error: unknown): error is IssuerUnavailableError {
   return error instanceof IssuerUnavailableError;
+}
+
+/** Whether a verifier refused a token and said why (InvalidTokenError, by code). */
+function invalidToken(error: unknown): error is Error {
+  return (error as { code?: unknown } | null)?.code === "ERR_INVALID_TOKEN";
 }
 
 /** 503: the token could not be checked. Not a 401, which would send the client to authorize again. */
@@ -64,20 +77,39 @@ function unavailable(): Response {
  */
 export function bearerAuth(options: BearerAuthOptions): MiddlewareHandler {
   const required = options.requiredScopes ?? [];
-  // Logged once per outage, not once per request.
-  let issuerDown = false;
+  const logger = resolveLogger(options.logger);
+  const clock = options.clock ?? Date.now;
+  // An outage is logged when it starts, then at most once a minute, and when it ends.
+  let downSince: number | undefined;
+  let lastLogged = 0;
+  let failures = 0;
   const check = async (token: string, resource: string, c: Context) => {
     try {
       const info = await options.verify(token, resource, c);
-      if (issuerDown) console.info("portcullis: tokens can be checked again");
-      issuerDown = false;
+      if (downSince !== undefined) {
+        logger.info("tokens can be checked again", { failures, down_ms: clock() - downSince });
+      }
+      downSince = undefined;
+      if (!info)
+        logger.info("access token refused", { reason: "refused by the verifier", resource });
       return info;
     } catch (error) {
-      if (!issuerUnavailable(error)) throw error;
-      if (!issuerDown) {
-        console.error(`portcullis: tokens cannot be checked (503): ${error.message}`, error.cause);
+      if (invalidToken(error)) {
+        logger.info("access token refused", { reason: error.message, resource });
+        return undefined;
       }
-      issuerDown = true;
+      if (!issuerUnavailable(error)) throw error;
+      const now = clock();
+      failures = downSince === undefined ? 1 : failures + 1;
+      downSince ??= now;
+      if (failures === 1 || now - lastLogged >= OUTAGE_LOG_INTERVAL_MS) {
+        lastLogged = now;
+        logger.error("tokens cannot be checked: every request gets 503 until the issuer answers", {
+          reason: error.message,
+          failures,
+          cause: error.cause,
+        });
+      }
       return "unavailable" as const;
     }
   };
@@ -109,6 +141,12 @@ export function bearerAuth(options: BearerAuthOptions): MiddlewareHandler {
     }
     const missing = required.filter((scope) => !info.scopes.includes(scope));
     if (missing.length) {
+      logger.info("insufficient scope", {
+        missing: missing.join(" "),
+        held: info.scopes.join(" "),
+        subject: info.subject,
+        client_id: info.clientId,
+      });
       return challengeResponse(403, {
         resourceMetadata: metadata,
         scope: [...new Set([...info.scopes, ...required])],

@@ -1,5 +1,5 @@
 import * as oauth from "oauth4webapi";
-import { UnavailableError } from "../util/errors.ts";
+import { PortcullisError, UnavailableError } from "../util/errors.ts";
 
 /**
  * The authorization server could not be asked about a token: unreachable, too slow, or it
@@ -12,6 +12,19 @@ export class IssuerUnavailableError extends UnavailableError {
   constructor(message: string, options?: { cause?: unknown }) {
     super("ERR_ISSUER_UNAVAILABLE", message, options);
     this.name = "IssuerUnavailableError";
+  }
+}
+
+/**
+ * A verifier's refusal of a token, with the reason for the operator's log. The reply says
+ * only `invalid_token` (RFC 6750): the reason never reaches the client.
+ */
+export class InvalidTokenError extends PortcullisError {
+  declare readonly code: "ERR_INVALID_TOKEN";
+
+  constructor(reason: string, options?: { cause?: unknown }) {
+    super("ERR_INVALID_TOKEN", reason, options);
+    this.name = "InvalidTokenError";
   }
 }
 

@@ -1,9 +1,11 @@
 import type { Context, Hono } from "hono";
 import type { AuthInfo } from "../mcp/peer.ts";
 import type { McpServer } from "../mcp/server.ts";
+import { type Logger, logOnce } from "../util/log.ts";
 import { bearerAuth, type PerRequest, requestResource, resolve } from "./bearer.ts";
 import { challengeResponse, resourceMetadataUrl } from "./challenge.ts";
 import type { Guard } from "./guard.ts";
+import { InvalidTokenError } from "./issuer.ts";
 import { protectedResourceMetadata } from "./metadata.ts";
 import { jwksVerifier, type TokenVerifier } from "./verifiers.ts";
 
@@ -28,7 +30,12 @@ export interface BuiltInAuthorizationServer {
   readonly scopes: Set<string>;
   addResource(resource: string): void;
   issuer(c: Context): string;
-  verify(token: string, issuer: string, audience: string): Promise<AuthInfo | undefined>;
+  verify(
+    token: string,
+    issuer: string,
+    audience: string,
+    onReject?: (reason: string) => void,
+  ): Promise<AuthInfo | undefined>;
 }
 
 export type EndpointAuth = BuiltInAuthorizationServer | RemoteAuthOptions;
@@ -49,6 +56,22 @@ export function registeredScopes(server: McpServer): string[] {
 }
 
 /**
+ * Warns once when tools, resources or prompts need scopes the authorization server does not
+ * offer: no token could ever carry them, so they can never be used.
+ */
+function warnUnofferedScopes(server: McpServer, offered: readonly string[], logger: Logger): void {
+  const missing = registeredScopes(server).filter((scope) => !offered.includes(scope));
+  if (!missing.length) return;
+  logOnce(
+    logger,
+    "warn",
+    `unoffered-scopes ${missing.join(" ")}`,
+    "tools need scopes the authorization server does not offer: no token will carry them; add them to the server's scopes",
+    { missing: missing.join(" "), offered: offered.join(" ") },
+  );
+}
+
+/**
  * Protects an MCP endpoint on `app`: mounts the built-in authorization server when given one,
  * serves RFC 9728 metadata at the path form and the root, and requires a valid bearer token
  * on the endpoint. Returns the guard the transport uses for per-tool scopes.
@@ -58,6 +81,7 @@ export function protectEndpoint(
   server: McpServer,
   path: string,
   auth: EndpointAuth,
+  logger: Logger = server.logger,
 ): Guard {
   const builtIn = isBuiltIn(auth) ? auth : undefined;
   const remote = isBuiltIn(auth) ? undefined : auth;
@@ -72,8 +96,16 @@ export function protectEndpoint(
     remote?.audience ?? ((c) => `${new URL(c.req.url).origin}${endpointPath}`);
   const issuer: PerRequest<string> = builtIn ? (c) => builtIn.issuer(c) : remote!.issuer;
   const verify: TokenVerifier = builtIn
-    ? (token, audience, c) => builtIn.verify(token, builtIn.issuer(c), audience)
+    ? async (token, audience, c) => {
+        let reason = "not a valid token";
+        const info = await builtIn.verify(token, builtIn.issuer(c), audience, (why) => {
+          reason = why;
+        });
+        if (!info) throw new InvalidTokenError(reason);
+        return info;
+      }
     : (remote!.verify ?? jwksVerifier({ issuer: remote!.issuer }));
+  if (remote?.scopes) warnUnofferedScopes(server, remote.scopes, logger);
   const scopes = (): readonly string[] =>
     builtIn?.scopes.size ? [...builtIn.scopes] : (remote?.scopes ?? registeredScopes(server));
 
@@ -85,12 +117,19 @@ export function protectEndpoint(
   });
   app.get(`/.well-known/oauth-protected-resource${endpointPath}`, metadata);
   if (endpointPath) app.get("/.well-known/oauth-protected-resource", metadata);
-  app.use(endpointPath || "/", bearerAuth({ verify, resource, challengeScopes: scopes }));
+  app.use(endpointPath || "/", bearerAuth({ verify, resource, challengeScopes: scopes, logger }));
 
   return {
     authenticate: (c) => c.get("auth"),
     insufficientScope(c, needed, description) {
-      const held = c.get("auth")?.scopes ?? [];
+      const caller = c.get("auth");
+      const held = caller?.scopes ?? [];
+      logger.info("insufficient scope", {
+        missing: needed.filter((scope) => !held.includes(scope)).join(" "),
+        held: held.join(" "),
+        subject: caller?.subject,
+        client_id: caller?.clientId,
+      });
       return challengeResponse(403, {
         resourceMetadata: resourceMetadataUrl(resolve(resource, c) || requestResource(c)),
         scope: [...new Set([...held, ...needed])],
@@ -99,6 +138,9 @@ export function protectEndpoint(
       });
     },
     userRequired(c) {
+      logger.info("a client acting for itself asked for what needs a signed-in user", {
+        client_id: c.get("auth")?.clientId,
+      });
       // RFC 9470: no user authenticated for this token at all, so none that meets the need.
       return challengeResponse(401, {
         resourceMetadata: resourceMetadataUrl(resolve(resource, c) || requestResource(c)),

@@ -1,16 +1,23 @@
 import type { Context } from "hono";
 import { createRemoteJWKSet, type JWTPayload, type JWTVerifyGetKey, jwtVerify } from "jose";
 import type { AuthInfo, CallerKind } from "../mcp/peer.ts";
+import { tokenRejection } from "../util/token-rejection.ts";
 import {
   type Introspection,
   type IntrospectionClientOptions,
   introspector,
 } from "./introspection.ts";
-import { configuredUrl, discoverIssuer, IssuerUnavailableError } from "./issuer.ts";
+import {
+  configuredUrl,
+  discoverIssuer,
+  InvalidTokenError,
+  IssuerUnavailableError,
+} from "./issuer.ts";
 
 /**
  * Checks a bearer token for one resource (its audience); the caller, or undefined when the
- * token is not valid here. `c` is the request, for verifiers whose issuer follows it.
+ * token is not valid here (or throw InvalidTokenError to say why, for the operator's log).
+ * `c` is the request, for verifiers whose issuer follows it.
  */
 export type TokenVerifier = (
   token: string,
@@ -155,9 +162,11 @@ export function jwksVerifier(options: JwksVerifierOptions): TokenVerifier {
       }));
     } catch (error) {
       if (error instanceof IssuerUnavailableError) throw error;
-      return undefined;
+      throw new InvalidTokenError(tokenRejection(error), { cause: error });
     }
-    if (stillActive && !(await stillActive(token)).active) return undefined;
+    if (stillActive && !(await stillActive(token)).active) {
+      throw new InvalidTokenError("not active at the issuer (revoked or expired)");
+    }
     return authInfoFromClaims(claims as JWTPayload & Record<string, unknown>, options.callerKind);
   };
 }
@@ -184,8 +193,13 @@ export function introspectionVerifier(options: IntrospectionVerifierOptions): To
   const clock = options.clock ?? Date.now;
   return async (token, audience) => {
     const answer = await introspect(token);
-    if (!answer.active || !audiences(answer).includes(audience)) return undefined;
-    if (typeof answer.exp === "number" && answer.exp * 1000 <= clock()) return undefined;
+    if (!answer.active) throw new InvalidTokenError("not active at the issuer");
+    if (!audiences(answer).includes(audience)) {
+      throw new InvalidTokenError("wrong audience (aud): issued for another resource");
+    }
+    if (typeof answer.exp === "number" && answer.exp * 1000 <= clock()) {
+      throw new InvalidTokenError("expired");
+    }
     return authInfoFromClaims(answer as JWTPayload & Record<string, unknown>, options.callerKind);
   };
 }

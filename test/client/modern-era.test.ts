@@ -107,15 +107,16 @@ describe("a server that speaks 2026-07-28", () => {
 
   it("carries names that are not plain ASCII, or look encoded, in the base64 form", async () => {
     const mcp = new McpServer({ name: "names", version: "1" });
-    mcp.tool("café", {}, () => "coffee");
-    mcp.tool("=?base64?abc?=", {}, () => "tricky");
+    // Tool names are plain ASCII by the MCP rule (checked at registration); prompt names and
+    // resource URIs are not.
+    mcp.prompt("café", {}, () => "coffee");
+    mcp.prompt("=?base64?abc?=", {}, () => "tricky");
     mcp.resource("notes://naïve note", { name: "naive" }, () => "innocent");
     const { client: c, calls } = await connect(await serve(mcp));
     // The server checks each header against the body: a wrong one would fail the request.
-    expect((await c.callTool("café")).content).toEqual([{ type: "text", text: "coffee" }]);
-    expect((await c.callTool("=?base64?abc?=")).content).toEqual([
-      { type: "text", text: "tricky" },
-    ]);
+    const said = async (name: string) => (await c.getPrompt(name)).messages[0]?.content;
+    expect(await said("café")).toEqual({ type: "text", text: "coffee" });
+    expect(await said("=?base64?abc?=")).toEqual({ type: "text", text: "tricky" });
     expect((await c.readResource("notes://naïve note")).contents[0]).toMatchObject({
       text: "innocent",
     });

@@ -12,6 +12,7 @@ import {
   type McpServerOptions,
   mcpApp,
   memoryEventStore,
+  ToolError,
 } from "../../src/index.ts";
 import { deferred, sleep } from "../helpers/async.ts";
 import { listen } from "../helpers/http.ts";
@@ -113,7 +114,7 @@ export function richServer(options: Partial<McpServerOptions> = {}): {
     ({ a, b }) => ({ sum: a + b }),
   );
   mcp.tool("fail", {}, () => {
-    throw new Error("the tool broke");
+    throw new ToolError("the tool broke");
   });
   mcp.tool(
     "progress",

@@ -14,7 +14,13 @@ import {
   TaskError,
   TransportError,
 } from "../../src/client/index.ts";
-import { type McpAppOptions, McpServer, mcpApp, type TaskOptions } from "../../src/index.ts";
+import {
+  type McpAppOptions,
+  McpServer,
+  mcpApp,
+  type TaskOptions,
+  ToolError,
+} from "../../src/index.ts";
 import { memoryStore } from "../../src/storage/index.ts";
 import { deferred, eventually, until } from "../helpers/async.ts";
 import { listen } from "../helpers/http.ts";
@@ -82,7 +88,7 @@ function taskServer(tasks: TaskOptions = {}) {
     throw new McpError(-32050, "backend down", { retry: false });
   });
   mcp.tool("broken", { taskSupport: "required" }, () => {
-    throw new Error("disk full");
+    throw new ToolError("disk full");
   });
   mcp.tool("confirm", { taskSupport: "optional" }, async (_args, ctx) => {
     // A task from here on in either era; the question then goes through the task.

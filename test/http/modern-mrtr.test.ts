@@ -6,6 +6,7 @@
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
 import { McpServer } from "../../src/index.ts";
+import { capturingLogger } from "../helpers/log.ts";
 import { errorOf, inputRequired, META, modernCall, resultOf, runRounds } from "./modern-support.ts";
 import {
   initSession,
@@ -231,8 +232,8 @@ describe("multi round-trip requests", () => {
 });
 
 describe("named inputs", () => {
-  function named() {
-    const mcp = new McpServer({ name: "named", version: "1.0.0" });
+  function named(logger = capturingLogger()) {
+    const mcp = new McpServer({ name: "named", version: "1.0.0", logger });
     const runs = { steps: 0 };
     mcp.tool("steps", { description: "two named questions in turn" }, async (_args, ctx) => {
       runs.steps++;
@@ -424,7 +425,8 @@ describe("named inputs", () => {
   });
 
   it("fails a handler that uses one key for two requests", async () => {
-    const url = await start(named().mcp);
+    const logger = capturingLogger();
+    const url = await start(named(logger).mcp);
     const reply = await modernCall(
       url,
       1,
@@ -432,10 +434,13 @@ describe("named inputs", () => {
       { name: "twice", arguments: {} },
       ELICITATION,
     );
+    // A bug in the tool: the operator reads why, the client only that it failed.
     expect(resultOf(reply)).toMatchObject({
       isError: true,
-      content: [{ type: "text", text: expect.stringContaining('"same" is used twice') }],
+      content: [{ type: "text", text: expect.stringMatching(/^Tool "twice" failed \(error id/) }],
     });
+    const [line] = logger.at("error");
+    expect((line!.fields.error as Error).message).toContain('"same" is used twice');
   });
 
   it("ignores the names under the 2025 revisions: the request goes to the client as is", async () => {

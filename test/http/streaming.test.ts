@@ -1,7 +1,7 @@
 /** SSE replies to POST: headers, progress and logs before the result, errors, keep-alive. */
 import { beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";
-import { type LoggingLevel, McpServer } from "../../src/index.ts";
+import { type LoggingLevel, McpServer, ToolError } from "../../src/index.ts";
 import {
   deferred,
   initSession,
@@ -45,7 +45,7 @@ function server(): McpServer {
     return "logged";
   });
   mcp.tool("boom", {}, () => {
-    throw new Error("the handler blew up");
+    throw new ToolError("the handler blew up");
   });
   mcp.tool("typed", { input: z.object({ count: z.number().min(1) }) }, ({ count }) => `${count}`);
   mcp.tool("chatty_then_wait", {}, async (_args, ctx) => {

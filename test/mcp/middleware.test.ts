@@ -133,10 +133,10 @@ describe("mcp.use", () => {
     mcp.use(() => {
       throw new Error("database password is hunter2");
     });
-    expect(await error(mcp, "tools/call", { name: "echo", arguments: { text: "x" } })).toEqual({
-      code: ErrorCode.InternalError,
-      message: "Internal error",
-    });
+    const answer = await error(mcp, "tools/call", { name: "echo", arguments: { text: "x" } });
+    expect(answer).toMatchObject({ code: ErrorCode.InternalError, message: "Internal error" });
+    // Only a correlation id for the server's log travels, never the thrown message.
+    expect(JSON.stringify(answer)).not.toContain("hunter2");
   });
 
   it("wraps unknown methods too: next() throws method not found", async () => {

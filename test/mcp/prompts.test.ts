@@ -164,6 +164,7 @@ describe("prompts/get", () => {
     expect(await error(mcp, "prompts/get", { name: "boom" })).toEqual({
       code: ErrorCode.InternalError,
       message: "Internal error",
+      data: { errorId: expect.stringMatching(/^[0-9a-f-]{36}$/) },
     });
   });
 });

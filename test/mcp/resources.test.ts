@@ -353,6 +353,7 @@ describe("resource errors", () => {
     expect(await error(mcp, "resources/read", { uri: "broken://x" })).toEqual({
       code: ErrorCode.InternalError,
       message: "Internal error",
+      data: { errorId: expect.stringMatching(/^[0-9a-f-]{36}$/) },
     });
   });
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
-import { ErrorCode, McpError, McpServer } from "../../src/index.ts";
+import { ErrorCode, McpError, McpServer, ToolError } from "../../src/index.ts";
 import { call, error, result } from "./support.ts";
 
 function server(): McpServer {
@@ -313,10 +313,10 @@ describe("tool input", () => {
 });
 
 describe("tool errors", () => {
-  it("turns a thrown Error into an isError result with its message", async () => {
+  it("turns a thrown ToolError into an isError result with its message", async () => {
     const mcp = server();
     mcp.tool("t", {}, () => {
-      throw new Error("disk full");
+      throw new ToolError("disk full");
     });
     expect(await callTool(mcp, "t")).toEqual({
       content: [{ type: "text", text: "disk full" }],
@@ -324,13 +324,24 @@ describe("tool errors", () => {
     });
   });
 
-  it("turns a rejected promise with a non-Error into an isError result", async () => {
+  it("turns anything else thrown into an isError result that hides it", async () => {
     const mcp = server();
     mcp.tool("t", {}, () => Promise.reject("nope"));
-    expect(await callTool(mcp, "t")).toEqual({
-      content: [{ type: "text", text: "nope" }],
-      isError: true,
+    mcp.tool("u", {}, () => {
+      throw new Error("password=hunter2");
     });
+    for (const name of ["t", "u"]) {
+      const result = await callTool(mcp, name);
+      expect(result).toEqual({
+        content: [
+          {
+            type: "text",
+            text: expect.stringMatching(/^Tool "\w" failed \(error id [0-9a-f-]{36}\)$/),
+          },
+        ],
+        isError: true,
+      });
+    }
   });
 
   it("turns a thrown McpError into a JSON-RPC error with its code and data", async () => {

@@ -256,9 +256,11 @@ describe("devLogin in workerd", () => {
     for (const origin of ["http://localhost", "http://127.0.0.1:8787"]) {
       const page = await app.fetch(new Request(`${origin}/authorize?${authorizeQuery}`), bindings);
       expect(page.status).toBe(500);
-      expect(await page.json()).toEqual({
+      const body = (await page.json()) as { error_id: string };
+      expect(body).toEqual({
         error: "server_error",
-        error_description: "The server could not complete the request",
+        error_description: `The server could not complete the request (error id ${body.error_id})`,
+        error_id: expect.stringMatching(/^[0-9a-f-]{36}$/),
       });
       expect(page.headers.getSetCookie()).toEqual([]);
       const login = await app.fetch(

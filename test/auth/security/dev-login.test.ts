@@ -9,7 +9,7 @@ import { createServer, request, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { getRequestListener } from "@hono/node-server";
 import type { Hono } from "hono";
-import { afterEach, describe, expect, it, onTestFinished, vi } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import { createDemoServer } from "../../../examples/demo/server.ts";
 import {
   type AuthorizationServerOptions,
@@ -19,6 +19,7 @@ import {
 import { mcpApp } from "../../../src/index.ts";
 import { type RunningServer, type ServeOptions, serve } from "../../../src/node/index.ts";
 import { memoryStore } from "../../../src/storage/index.ts";
+import { capturingLogger } from "../../helpers/log.ts";
 import { KEYS, pkce, REDIRECT_URI, type RecordingStore, recordingStore } from "./support.ts";
 
 describe("devLogin on a public issuer", () => {
@@ -158,9 +159,11 @@ async function expectAllRefused(
   ];
   for (const response of attempts) {
     expect(response.status, response.body).toBe(500);
-    expect(JSON.parse(response.body)).toEqual({
+    const body = JSON.parse(response.body);
+    expect(body).toEqual({
       error: "server_error",
-      error_description: "The server could not complete the request",
+      error_description: `The server could not complete the request (error id ${body.error_id})`,
+      error_id: expect.stringMatching(/^[0-9a-f-]{36}$/),
     });
     expect(response.body).not.toContain("username");
     expect(response.headers["set-cookie"]).toBeUndefined();
@@ -243,9 +246,8 @@ describe("devLogin where the runtime does not say where it listens (Workers, Bun
   const call = (app: Hono, url: string, init?: RequestInit) => app.fetch(new Request(url, init));
 
   it("refuses without a configured issuer, whatever the request's Host: nothing issued", async () => {
-    const { app, store } = demoApp();
-    const logged = vi.spyOn(console, "error").mockImplementation(() => {});
-    onTestFinished(() => logged.mockRestore());
+    const logger = capturingLogger();
+    const { app, store } = demoApp({ logger });
     for (const origin of ["http://localhost:3000", "http://127.0.0.1:8787"]) {
       const page = await call(app, `${origin}/authorize?${await authorizeQuery()}`);
       expect(page.status).toBe(500);
@@ -262,11 +264,17 @@ describe("devLogin where the runtime does not say where it listens (Workers, Bun
     }
     expect(store.written(KEYS.pending)).toBe(0);
     expect(store.written(KEYS.code)).toBe(0);
-    // The client sees a bare server_error; the operator's log says why.
-    expect(logged).toHaveBeenCalledWith(
-      "portcullis: POST /login/dev answered 500:",
-      expect.objectContaining({ message: expect.stringContaining("configured loopback issuer") }),
-    );
+    // The client sees a bare server_error; the operator's log says why, once, without a stack.
+    const refusals = logger.lines.filter((line) => line.message.includes("refuses to run here"));
+    expect(refusals).toEqual([
+      {
+        level: "error",
+        message: 'login provider "dev" refuses to run here',
+        fields: { reason: expect.stringContaining("configured loopback issuer") },
+      },
+    ]);
+    // Each 500 is still logged under the id its reply carries.
+    expect(logger.at("error").filter((line) => line.message === "server error")).toHaveLength(4);
   });
 
   it("runs with a configured loopback issuer", async () => {

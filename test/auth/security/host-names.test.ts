@@ -568,9 +568,11 @@ describe("an upstream provider's endpoints", () => {
     });
     const text = await start.text();
     expect(start.status).toBe(500);
-    expect(JSON.parse(text)).toEqual({
+    const body = JSON.parse(text);
+    expect(body).toEqual({
       error: "server_error",
-      error_description: "The server could not complete the request",
+      error_description: `The server could not complete the request (error id ${body.error_id})`,
+      error_id: expect.stringMatching(/^[0-9a-f-]{36}$/),
     });
     expect(dns.asked).toEqual(["idp.corp.test"]);
   });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
-import { McpError, McpServer, type TaskOptions } from "../../../src/index.ts";
+import { McpError, McpServer, type TaskOptions, ToolError } from "../../../src/index.ts";
 import {
   deferred,
   errorOf,
@@ -44,7 +44,7 @@ function gatedServer(tasks: TaskOptions = {}) {
     throw new McpError(-32050, "backend down", { retry: false });
   });
   mcp.tool("broken", { taskSupport: "required" }, () => {
-    throw new Error("disk full");
+    throw new ToolError("disk full");
   });
   mcp.tool("name_then_task", { taskSupport: "required" }, async (_args, ctx) => {
     // Gathered before the task exists: a multi round-trip round on the tools/call itself.

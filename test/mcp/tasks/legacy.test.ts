@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
-import { McpError, McpServer, type TaskOptions } from "../../../src/index.ts";
+import { McpError, McpServer, type TaskOptions, ToolError } from "../../../src/index.ts";
 import { SseReader } from "../../http/support.ts";
 import {
   deferred,
@@ -44,7 +44,7 @@ function gatedServer(tasks: TaskOptions = {}) {
     throw new McpError(-32050, "backend down", { retry: false });
   });
   mcp.tool("broken", { taskSupport: "optional" }, () => {
-    throw new Error("disk full");
+    throw new ToolError("disk full");
   });
   mcp.tool("asks", { taskSupport: "optional" }, async (_args, ctx) => {
     const answer = await ctx.elicit({

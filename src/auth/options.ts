@@ -1,0 +1,60 @@
+import { type Logger, logOnce } from "../util/log.ts";
+import { isLoopbackHost } from "../util/loopback.ts";
+import type { AuthorizationServerOptions } from "./core.ts";
+
+/** Checks a configured issuer: an absolute http(s) URL, without query or fragment (RFC 8414 §2). */
+function checkIssuer(issuer: string, logger: Logger): void {
+  let url: URL;
+  try {
+    url = new URL(issuer);
+  } catch {
+    throw new TypeError(
+      `authorizationServer(): issuer must be an absolute URL, such as https://auth.example.com: ${issuer}`,
+    );
+  }
+  if (url.protocol !== "https:" && url.protocol !== "http:") {
+    throw new TypeError(`authorizationServer(): issuer must be an https URL: ${issuer}`);
+  }
+  if (url.search || url.hash || issuer.includes("?") || issuer.includes("#")) {
+    throw new TypeError(
+      `authorizationServer(): issuer must have no query or fragment (RFC 8414): ${issuer}; drop everything from "?" or "#"`,
+    );
+  }
+  if (url.protocol === "http:" && !isLoopbackHost(url.hostname.replace(/^\[|\]$/g, ""))) {
+    logOnce(
+      logger,
+      "warn",
+      `http-issuer ${issuer}`,
+      "the issuer uses http:// off loopback: tokens and codes cross the network in clear, and OAuth clients refuse it; use https://",
+      { issuer },
+    );
+  }
+}
+
+/**
+ * Checks the authorization server's options at construction, so that a mistake fails at
+ * startup with what to do, not at the first request. Plain JavaScript callers included.
+ */
+export function checkOptions(options: AuthorizationServerOptions, logger: Logger): void {
+  if (!options?.store) {
+    throw new TypeError(
+      "authorizationServer() needs a store: memoryStore() from portcullis/storage for one process, redisStore() from portcullis/redis or durableObjectStore() from portcullis/cloudflare for several",
+    );
+  }
+  if (!options.login || typeof options.login.challenge !== "function") {
+    throw new TypeError(
+      "authorizationServer() needs a login provider: devLogin() for local development, customLogin(...) or upstreamOAuth({ issuer, clientId }) from portcullis/auth",
+    );
+  }
+  if (options.issuer !== undefined) checkIssuer(options.issuer, logger);
+  if (options.secret !== undefined && options.secret.length < 32) {
+    throw new TypeError("The authorization server secret must be at least 32 characters");
+  }
+  const registration = options.registration;
+  for (const field of ["secretTtlSeconds", "unusedTtlSeconds"] as const) {
+    const value = typeof registration === "object" ? registration[field] : undefined;
+    if (value !== undefined && !(Number.isFinite(value) && value >= 0)) {
+      throw new TypeError(`registration.${field} must be a number of seconds, 0 or more`);
+    }
+  }
+}

@@ -1,0 +1,55 @@
+import type { Context, MiddlewareHandler } from "hono";
+import { type LogFields, type Logger, logs } from "../util/log.ts";
+
+/** Bodies larger than this are not read again for the request line. */
+const PEEK_LIMIT = 64 * 1024;
+
+/** The JSON-RPC methods and tool names in a body, for the request line. */
+function rpcFields(text: string): LogFields {
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    return {};
+  }
+  const methods: string[] = [];
+  const tools: string[] = [];
+  for (const message of Array.isArray(body) ? body : [body]) {
+    const { method, params } = (message ?? {}) as { method?: unknown; params?: { name?: unknown } };
+    if (typeof method !== "string") continue;
+    methods.push(method);
+    if (method === "tools/call" && typeof params?.name === "string") tools.push(params.name);
+  }
+  const fields: LogFields = {};
+  if (methods.length) fields.rpc_method = methods.join(",");
+  if (tools.length) fields.tool = tools.join(",");
+  return fields;
+}
+
+/** A copy of a small JSON POST body to read after the handler, when the line will be written. */
+function peekable(c: Context): Request | undefined {
+  const length = Number(c.req.header("content-length"));
+  if (c.req.method !== "POST" || !(length > 0 && length <= PEEK_LIMIT)) return undefined;
+  return c.req.header("content-type")?.includes("json") ? c.req.raw.clone() : undefined;
+}
+
+/**
+ * Logs each request at debug: method, path, status, duration in milliseconds, and with `rpc`
+ * the JSON-RPC method and tool name. Costs nothing when the logger drops debug lines.
+ */
+export function requestLogger(logger: Logger, options: { rpc?: boolean } = {}): MiddlewareHandler {
+  return async (c, next) => {
+    if (!logs(logger, "debug")) return next();
+    const started = performance.now();
+    const copy = options.rpc ? peekable(c) : undefined;
+    await next();
+    const fields: LogFields = {
+      method: c.req.method,
+      path: c.req.path,
+      status: c.res.status,
+      duration_ms: Math.round(performance.now() - started),
+    };
+    if (copy) Object.assign(fields, rpcFields(await copy.text().catch(() => "")));
+    logger.debug("request", fields);
+  };
+}
