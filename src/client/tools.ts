@@ -4,6 +4,7 @@
  */
 import { ErrorCode, McpError } from "../mcp/jsonrpc.ts";
 import type { CallToolResult, JsonObject } from "../mcp/types.ts";
+import { hasLegacyTasks } from "../mcp/versions.ts";
 import type { RequestOptions } from "./connection.ts";
 import type { ClientCore } from "./core.ts";
 import { TaskError, TransportError } from "./errors.ts";
@@ -125,7 +126,8 @@ export class ToolCalls {
   /** Whether a 2025-11-25 server listed the tool as callable only as a task. */
   #mustRunAsTask(name: string): boolean {
     return (
-      this.#core.negotiated?.protocolVersion === "2025-11-25" && this.#catalog.requiresTask(name)
+      hasLegacyTasks(this.#core.negotiated?.protocolVersion ?? "") &&
+      this.#catalog.requiresTask(name)
     );
   }
 

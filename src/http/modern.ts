@@ -1,16 +1,16 @@
 import type { Context as HonoContext } from "hono";
 import { isObject } from "../mcp/content.ts";
+import { statelessEra } from "../mcp/era/index.ts";
 import {
   ErrorCode,
   failure,
   isRequest,
   type JsonRpcMessage,
-  type JsonRpcNotification,
   type JsonRpcRequest,
   type JsonRpcResponse,
   McpError,
-  success,
 } from "../mcp/jsonrpc.ts";
+import { openSubscription } from "../mcp/listen.ts";
 import {
   checkRequestMeta,
   INPUT_CAPABLE,
@@ -19,9 +19,9 @@ import {
   modernPeer,
 } from "../mcp/modern.ts";
 import type { Exchange, Peer } from "../mcp/peer.ts";
-import type { McpServer, ServerEvent, SubscriptionFilter } from "../mcp/server.ts";
-import type { JsonObject } from "../mcp/types.ts";
+import type { McpServer, ServerEvent } from "../mcp/server.ts";
 import type { Guard } from "../resource/guard.ts";
+import { checkAccess } from "./access.ts";
 import { SSE_HEADERS, SseStream, sseEvent } from "./sse.ts";
 
 const JSON_HEADERS = { "Content-Type": "application/json" };
@@ -133,28 +133,18 @@ export class ModernHandler {
       // A malformed envelope, mismatched headers or an unsupported version: all 400.
       return errorReply(message.id, error as McpError, 400);
     }
-    if (!this.#server.handles(message.method, true) && message.method !== "subscriptions/listen") {
+    if (
+      !this.#server.handles(message.method, statelessEra) &&
+      message.method !== "subscriptions/listen"
+    ) {
       return errorReply(
         message.id,
         new McpError(ErrorCode.MethodNotFound, `Method not found: ${message.method}`),
       );
     }
-    const guard = this.#options.guard;
-    const auth = guard?.authenticate(c);
-    if (guard) {
-      if (auth?.kind !== "user" && this.#server.requiresUser(message)) {
-        return guard.userRequired(c);
-      }
-      const held = auth?.scopes ?? [];
-      const needed = this.#server.requiredScopes(message).filter((scope) => !held.includes(scope));
-      if (needed.length) {
-        return guard.insufficientScope(
-          c,
-          needed,
-          `This request needs the scope ${needed.join(" ")}`,
-        );
-      }
-    }
+    const refused = checkAccess(c, this.#options.guard, this.#server, [message]);
+    if (refused) return refused;
+    const auth = this.#options.guard?.authenticate(c);
     if (message.method === "subscriptions/listen") return this.#listen(message);
     return this.#reply(c, message, peer, auth, wantsSse && !this.#options.jsonResponse);
   }
@@ -282,47 +272,22 @@ export class ModernHandler {
 
   /** A `subscriptions/listen` stream: acknowledgement first, then the notifications asked for. */
   #listen(request: JsonRpcRequest): Response {
-    const params = request.params ?? {};
-    const filter = (
-      isObject(params.notifications) ? params.notifications : {}
-    ) as SubscriptionFilter;
     const stream = new SseStream("", { keepAliveMs: this.#options.keepAliveMs });
-    const tag = (notification: JsonRpcNotification): JsonRpcNotification => ({
-      ...notification,
-      params: {
-        ...notification.params,
-        _meta: {
-          ...(isObject(notification.params?._meta) ? notification.params._meta : {}),
-          [META.subscriptionId]: request.id,
-        },
-      },
-    });
-    const { accepted, stop } = this.#server.subscribe(
-      filter,
-      (notification) => void stream.send(tag(notification)),
+    const subscription = openSubscription(
+      this.#server,
+      request,
+      (message) => void stream.send(message),
       this.#options.listen,
-    );
-    void stream.send(
-      tag({
-        jsonrpc: "2.0",
-        method: "notifications/subscriptions/acknowledged",
-        params: { notifications: accepted as JsonObject },
-      }),
     );
     const listener = {
       close: () => {
         end();
-        void stream.send(
-          success(request.id, {
-            resultType: "complete",
-            _meta: { [META.subscriptionId]: request.id },
-          }),
-        );
+        subscription.complete();
         stream.close();
       },
     };
     const end = () => {
-      stop();
+      subscription.stop();
       this.#listeners.delete(listener);
     };
     this.#listeners.add(listener);

@@ -21,12 +21,14 @@ import {
   isModernVersion,
   isSupportedVersion,
   negotiateVersion,
+  primesStreams,
   supportsBatching,
 } from "../mcp/versions.ts";
 import type { Guard } from "../resource/guard.ts";
 import { memoryBus } from "../storage/bus.ts";
 import { accepts, readBody } from "../util/body.ts";
 import { UnavailableError } from "../util/errors.ts";
+import { checkAccess } from "./access.ts";
 import { type BatchLimits, batchLimits, batchTooLong, dispatchAll } from "./batch.ts";
 import { badRequest, httpError } from "./errors.ts";
 import type { EventStore } from "./event-store.ts";
@@ -302,6 +304,8 @@ export class StreamableHttpTransport {
         413,
         ErrorCode.InvalidRequest,
         `Payload Too Large: the limit is ${this.#maxBody} bytes`,
+        // The rest of the body was not read: the connection cannot carry another request.
+        { Connection: "close" },
       );
     }
     let body: unknown;
@@ -380,7 +384,7 @@ export class StreamableHttpTransport {
     }
 
     const requests = messages.filter(isRequest);
-    const refused = this.#checkScopes(c, requests);
+    const refused = checkAccess(c, this.#options.guard, this.server, requests);
     if (refused) return refused;
     if (this.#shared && peer instanceof SharedSession) {
       await this.#receiveShared(messages, peer, this.#shared);
@@ -490,31 +494,6 @@ export class StreamableHttpTransport {
     return principalOf(this.#options.guard?.authenticate(c));
   }
 
-  /**
-   * With a protected endpoint, every request must hold its tool's, resource's or prompt's
-   * scopes, and have a user behind it unless what it uses says a client alone will do.
-   */
-  #checkScopes(c: HonoContext, requests: readonly JsonRpcRequest[]): Response | undefined {
-    const guard = this.#options.guard;
-    if (!guard) return undefined;
-    const auth = guard.authenticate(c);
-    if (auth?.kind !== "user" && requests.some((request) => this.server.requiresUser(request))) {
-      return guard.userRequired(c);
-    }
-    const held = auth?.scopes ?? [];
-    const needed = new Set<string>();
-    for (const request of requests) {
-      for (const scope of this.server.requiredScopes(request))
-        if (!held.includes(scope)) needed.add(scope);
-    }
-    if (needed.size === 0) return undefined;
-    return guard.insufficientScope(
-      c,
-      [...needed],
-      `This request needs the scope ${[...needed].join(" ")}`,
-    );
-  }
-
   /** Dispatches requests and replies with JSON or SSE. */
   async #reply(
     c: HonoContext,
@@ -587,7 +566,7 @@ export class StreamableHttpTransport {
       (session.streams ??= new Map()).set(streamId, stream);
       exchange.closeConnection = () => stream.disconnect();
       // Older clients may choke on an event without data: prime only those that expect it.
-      if (session.protocolVersion >= "2025-11-25") stream.prime();
+      if (primesStreams(session.protocolVersion)) stream.prime();
     }
     const done = dispatchAll(
       requests,
@@ -716,7 +695,7 @@ export class StreamableHttpTransport {
       );
     }
     const stream = this.#standalone(session);
-    if (session.protocolVersion >= "2025-11-25") stream.prime();
+    if (primesStreams(session.protocolVersion)) stream.prime();
     this.#shared?.claimStandalone(session.sessionId!);
     return new Response(stream.connect(), { headers: SSE_HEADERS });
   }

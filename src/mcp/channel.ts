@@ -1,19 +1,32 @@
+import { accessDenied } from "./access.ts";
+import { statelessEra } from "./era/index.ts";
 import {
   ErrorCode,
   failure,
   idOf,
   type JsonRpcMessage,
+  type JsonRpcNotification,
+  type JsonRpcRequest,
   McpError,
   parseMessage,
+  type RequestId,
 } from "./jsonrpc.ts";
+import { openSubscription } from "./listen.ts";
+import { declaredVersion } from "./modern.ts";
 import { OutgoingRequests } from "./outgoing.ts";
-import { type Exchange, Peer } from "./peer.ts";
-import { eventNotification, type McpServer } from "./server.ts";
+import { type AuthInfo, type Exchange, Peer } from "./peer.ts";
+import { asMcpError, eventNotification, type McpServer } from "./server.ts";
 import { negotiateVersion } from "./versions.ts";
 
 export interface ServerEndpointOptions {
   /** How long a server-to-client request waits for the client. Default 10 minutes. */
   clientRequestTimeoutMs?: number;
+  /**
+   * The caller, as the embedding application verified it. The access rules then apply as on
+   * a protected HTTP endpoint: a request without its target's scopes, or without a user where
+   * one is required, is answered with -32600 (`data.error` names the reason).
+   */
+  auth?: AuthInfo;
 }
 
 /**
@@ -29,6 +42,9 @@ export class ServerEndpoint {
   readonly #life = new AbortController();
   readonly #exchange: Exchange;
   readonly #stopListening: () => void;
+  readonly #auth: AuthInfo | undefined;
+  /** 2026-07-28 requests still running (and open subscriptions), by id: how to end each. */
+  readonly #stateless = new Map<RequestId, (reason?: string) => void>();
 
   constructor(
     server: McpServer,
@@ -37,6 +53,7 @@ export class ServerEndpoint {
   ) {
     this.#server = server;
     this.#send = send;
+    this.#auth = options.auth;
     // The channel opens with initialize, which settles the version; until then the peer
     // speaks the newest 2025 revision. A session id, even here: the server tracks requests
     // for cancellation only in sessions.
@@ -46,6 +63,7 @@ export class ServerEndpoint {
     this.#exchange = {
       peer: this.peer,
       signal: this.#life.signal,
+      auth: options.auth,
       notify: (message) => this.#send(message),
       request: (method, params, { signal }) => {
         const { id, result } = this.#outgoing.open(this.peer.sessionId, signal);
@@ -72,7 +90,10 @@ export class ServerEndpoint {
       this.#send(failure(idOf(value), message));
     } else if (!("method" in message)) {
       this.#outgoing.settle(message, this.peer.sessionId);
+    } else if (declaredVersion(message.params) !== undefined && "id" in message) {
+      this.#statelessRequest(message);
     } else if (!("id" in message)) {
+      if (message.method === "notifications/cancelled") this.#cancelStateless(message);
       this.#server.receive(message, this.peer);
     } else {
       void this.#server.dispatch(message, this.#exchange).then((reply) => {
@@ -82,11 +103,72 @@ export class ServerEndpoint {
     }
   }
 
+  /**
+   * A 2026-07-28 request: its own peer from its `_meta`, no session. The channel carries
+   * replies, notifications and `subscriptions/listen` streams; cancelling a request (or a
+   * subscription) is notifications/cancelled with its id.
+   */
+  #statelessRequest(request: JsonRpcRequest): void {
+    const server = this.#server;
+    let peer: Peer;
+    try {
+      peer = statelessEra.peer({ params: request.params, offered: server.protocolVersions });
+    } catch (error) {
+      this.#send(failure(request.id, asMcpError(error)));
+      return;
+    }
+    if (request.method === "subscriptions/listen") {
+      const denied = this.#auth && accessDenied(server, [request], this.#auth);
+      if (denied) {
+        this.#send(failure(request.id, denied));
+        return;
+      }
+      const subscription = openSubscription(server, request, (message) => {
+        if (!this.closed) this.#send(message);
+      });
+      this.#stateless.set(request.id, () => {
+        if (this.closed) subscription.stop();
+        else subscription.complete();
+      });
+      return;
+    }
+    const cancel = new AbortController();
+    this.#stateless.set(request.id, (reason = "cancelled by client") =>
+      cancel.abort(new McpError(ErrorCode.RequestTimeout, `Request cancelled: ${reason}`)),
+    );
+    const exchange: Exchange = {
+      peer,
+      signal: AbortSignal.any([this.#life.signal, cancel.signal]),
+      auth: this.#auth,
+      notify: (message) => this.#send(message),
+      request: () =>
+        Promise.reject(
+          new McpError(ErrorCode.InternalError, "2026-07-28 sends no server-to-client requests"),
+        ),
+    };
+    void server.dispatch(request, exchange).then((reply) => {
+      this.#stateless.delete(request.id);
+      if (reply && !cancel.signal.aborted && !this.closed) this.#send(reply);
+    });
+  }
+
+  #cancelStateless(notification: JsonRpcNotification): void {
+    const id = notification.params?.requestId;
+    if (typeof id !== "string" && typeof id !== "number") return;
+    const end = this.#stateless.get(id);
+    this.#stateless.delete(id);
+    const reason = notification.params?.reason;
+    end?.(typeof reason === "string" ? reason : "cancelled by client");
+  }
+
   /** Ends the channel: running handlers see their signal abort, waiting requests fail. */
   close(): void {
     if (this.closed) return;
     this.#stopListening();
     this.#life.abort(new McpError(ErrorCode.ConnectionClosed, "Connection closed"));
+    // Running requests saw the channel's own signal abort first; subscriptions just stop.
+    for (const end of this.#stateless.values()) end();
+    this.#stateless.clear();
     this.#outgoing.rejectSession(this.peer.sessionId!);
   }
 }

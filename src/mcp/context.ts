@@ -15,7 +15,7 @@ import {
   type ReadResourceResult,
   type Root,
 } from "./types.ts";
-import { isModernVersion } from "./versions.ts";
+import { isModernVersion, namesElicitationMode } from "./versions.ts";
 
 /** Shared application state handed to every handler as `ctx.app`. */
 export type AppState = Map<string, unknown>;
@@ -79,6 +79,8 @@ function levelRank(level: LoggingLevel): number {
 export class Context {
   readonly requestId: RequestId;
   readonly method: string;
+  /** The request's `_meta`: progress token, 2026-07-28 envelope, the client's own keys. */
+  readonly meta: JsonObject | undefined;
   readonly #host: ContextHost;
   readonly #exchange: Exchange;
   readonly #progressToken: string | number | undefined;
@@ -101,6 +103,7 @@ export class Context {
     this.#exchange = exchange;
     this.requestId = requestId;
     this.method = method;
+    this.meta = meta;
     const token = meta?.progressToken;
     this.#progressToken =
       typeof token === "string" || typeof token === "number" ? token : undefined;
@@ -128,6 +131,16 @@ export class Context {
     this.#cancelled = true;
     this.#controller ??= new AbortController();
     this.#controller.abort(new McpError(ErrorCode.RequestTimeout, `Request cancelled: ${reason}`));
+  }
+
+  /**
+   * Called by the server when the request was answered while the handler still runs (a
+   * multi round-trip round closed): the signal aborts with `reason`, the request is not
+   * marked cancelled.
+   */
+  release(reason: unknown): void {
+    this.#controller ??= new AbortController();
+    this.#controller.abort(reason);
   }
 
   /** The id of the task this tool call runs as, if it runs as one. */
@@ -259,7 +272,7 @@ export class Context {
     };
     delete requestedSchema.$schema;
     const params: JsonObject = { message: request.message, requestedSchema };
-    if (this.#exchange.peer.protocolVersion >= "2025-11-25") params.mode = "form";
+    if (namesElicitationMode(this.#exchange.peer.protocolVersion)) params.mode = "form";
     const result = (await this.#request(
       "elicitation/create",
       params,

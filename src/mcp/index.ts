@@ -1,3 +1,4 @@
+export { AccessDenied } from "./access.ts";
 export type { Completer } from "./completion.ts";
 export { isCallToolResult, isContentBlock, text, toBase64 } from "./content.ts";
 export {
@@ -11,6 +12,13 @@ export {
   type UrlElicitation,
 } from "./context.ts";
 export * from "./jsonrpc.ts";
+export {
+  type EraName,
+  type ErrorHandler,
+  type Middleware,
+  MiddlewareContext,
+  type Next,
+} from "./middleware.ts";
 export { type AuthInfo, type CallerKind, type Exchange, Peer } from "./peer.ts";
 export type { PromptConfig, PromptHandler, PromptMessageInput, PromptReturn } from "./prompts.ts";
 export { RegisteredPrompt } from "./prompts.ts";

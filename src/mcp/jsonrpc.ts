@@ -153,3 +153,9 @@ export function failure(id: RequestId | null, error: McpError): JsonRpcFailure {
 export function idOf(value: unknown): RequestId | null {
   return isObject(value) && isId(value.id) ? value.id : null;
 }
+
+/** Maps anything thrown to a JSON-RPC error, keeping internals out of the reply. */
+export function asMcpError(error: unknown): McpError {
+  if (error instanceof McpError) return error;
+  return new McpError(ErrorCode.InternalError, "Internal error");
+}

@@ -19,18 +19,6 @@ export const META = {
   subscriptionId: "io.modelcontextprotocol/subscriptionId",
 } as const;
 
-/** Methods only the 2025 revisions have; a 2026-07-28 request for them is an unknown method. */
-export const SESSION_ERA_ONLY = new Set([
-  "initialize",
-  "ping",
-  "logging/setLevel",
-  "resources/subscribe",
-  "resources/unsubscribe",
-]);
-
-/** Methods only 2026-07-28 has. */
-export const MODERN_ONLY = new Set(["server/discover", "subscriptions/listen"]);
-
 /** Methods whose results clients may cache (CacheableResult). */
 export const CACHEABLE = new Set([
   "tools/list",
@@ -99,14 +87,6 @@ export function modernPeer(params: JsonObject | undefined, supported: readonly s
   }
   peer.initialized = true;
   return peer;
-}
-
-/** Errors whose codes were renumbered or replaced in 2026-07-28. */
-export function modernError(error: McpError): McpError {
-  if (error.code === ErrorCode.ResourceNotFound) {
-    return new McpError(ErrorCode.InvalidParams, error.message, error.data);
-  }
-  return error;
 }
 
 /** The HTTP status a 2026-07-28 error response travels with. */

@@ -2,6 +2,7 @@ import { toBase64 } from "../util/bytes.ts";
 import type { Sealer } from "../util/sealer.ts";
 import { isObject } from "./content.ts";
 import { ErrorCode, McpError } from "./jsonrpc.ts";
+import type { Exchange } from "./peer.ts";
 import type { JsonObject } from "./types.ts";
 
 /** Largest `inputResponses` accepted, as JSON. */
@@ -120,6 +121,9 @@ export class InputRound {
   #next = 0;
   #suspend: () => void = () => {};
   #scheduled = false;
+  /** Rejects the requests still waiting for an answer; set once the round is released. */
+  readonly #waiting = new Set<(reason: unknown) => void>();
+  #released: { reason: unknown } | undefined;
 
   private constructor(
     earlier: Record<string, JsonObject>,
@@ -223,7 +227,21 @@ export class InputRound {
       // Let requests made together (Promise.all) join this round before it closes.
       setTimeout(() => this.#suspend(), 0);
     }
-    return new Promise<never>(() => {});
+    if (this.#released) return Promise.reject(this.#released.reason);
+    return new Promise<never>((_resolve, reject) => {
+      this.#waiting.add(reject);
+    });
+  }
+
+  /**
+   * Ends the round's run once its InputRequiredResult is sent: every request still waiting
+   * rejects with `reason`, so the handler unwinds (its `finally` blocks run) instead of
+   * waiting forever. The client's retry runs the handler again.
+   */
+  release(reason: unknown): void {
+    this.#released ??= { reason };
+    for (const reject of this.#waiting) reject(reason);
+    this.#waiting.clear();
   }
 
   /** The InputRequiredResult for this round. */
@@ -244,4 +262,18 @@ export class InputRound {
       requestState: await sealer.seal(JSON.stringify(state)),
     };
   }
+}
+
+/** An Exchange whose server-to-client requests go through a multi round-trip round. */
+export function askingThrough(exchange: Exchange, round: InputRound): Exchange {
+  return {
+    peer: exchange.peer,
+    get signal() {
+      return exchange.signal;
+    },
+    http: exchange.http,
+    auth: exchange.auth,
+    notify: (message) => exchange.notify(message),
+    request: (method, params, options) => round.ask(method, params, options.inputKey),
+  };
 }

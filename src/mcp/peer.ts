@@ -94,3 +94,20 @@ export interface Exchange {
    */
   closeConnection?: (() => void) | undefined;
 }
+
+/** What a client's notification changes on its peer: initialized, or a request cancelled. */
+export function receiveNotification(notification: JsonRpcNotification, peer: Peer): void {
+  const params = notification.params ?? {};
+  switch (notification.method) {
+    case "notifications/initialized":
+      peer.initialized = true;
+      return;
+    case "notifications/cancelled": {
+      const id = params.requestId;
+      if (typeof id !== "string" && typeof id !== "number") return;
+      const reason = typeof params.reason === "string" ? params.reason : "cancelled by client";
+      peer.inflight?.get(id)?.abort(reason);
+      return;
+    }
+  }
+}

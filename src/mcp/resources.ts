@@ -2,6 +2,7 @@ import type { Completer } from "./completion.ts";
 import { isObject, toBase64 } from "./content.ts";
 import type { Context } from "./context.ts";
 import { ErrorCode, McpError } from "./jsonrpc.ts";
+import type { Listing } from "./listing.ts";
 import { Registration, type RegistrationHooks } from "./registration.ts";
 import type {
   Annotations,
@@ -180,4 +181,27 @@ function withMime<T extends ResourceContents>(contents: T, mimeType: string | un
 
 export function resourceNotFound(uri: string): McpError {
   return new McpError(ErrorCode.ResourceNotFound, `Resource not found: ${uri}`, { uri });
+}
+
+/** A resource that answers a URI, with the template variables the URI bound. */
+export interface ResourceMatch {
+  resource: RegisteredResource;
+  variables: Record<string, string>;
+  config: ResourceConfig;
+}
+
+/** The resource that answers a URI: a fixed one, else the first template that matches. */
+export function findResource(
+  resources: Listing<RegisteredResource>,
+  templates: Listing<RegisteredResource>,
+  uri: string,
+): ResourceMatch | undefined {
+  const fixed = resources.get(uri);
+  if (fixed) return { resource: fixed, variables: {}, config: fixed.config };
+  for (const template of templates.values()) {
+    if (!template.enabled) continue;
+    const variables = template.template!.match(uri);
+    if (variables) return { resource: template, variables, config: template.config };
+  }
+  return undefined;
 }

@@ -1,11 +1,24 @@
 import type * as z from "zod/v4/core";
 import { type Clock, systemClock } from "../util/clock.ts";
-import { errorId, type Logger, resolveLogger } from "../util/log.ts";
+import { type Logger, resolveLogger } from "../util/log.ts";
 import { Sealer } from "../util/sealer.ts";
-import { type Completer, completerFor, completionResult, contextArguments } from "./completion.ts";
+import { type AccessRegistry, accessMiddleware } from "./access.ts";
 import { isObject } from "./content.ts";
 import { type AppState, Context } from "./context.ts";
+import { type Dressing, type Era, eraOf } from "./era/index.ts";
+import {
+  type EventSource,
+  type ServerEvent,
+  type SubscriptionFilter,
+  subscribe,
+} from "./events.ts";
 import { unexpectedFailure, warnNoSecret } from "./failures.ts";
+import {
+  discoverResult,
+  implementationOf,
+  initializeResult,
+  offeredCapabilities,
+} from "./handshake.ts";
 import {
   ErrorCode,
   failure,
@@ -15,173 +28,50 @@ import {
   McpError,
   success,
 } from "./jsonrpc.ts";
-import { type Listed, Listing, paginate } from "./listing.ts";
+import { Listing } from "./listing.ts";
+import { type MethodHandler, methodTable } from "./methods.ts";
 import {
-  CACHEABLE,
-  INPUT_CAPABLE,
-  META,
-  MODERN_ONLY,
-  modernError,
-  SESSION_ERA_ONLY,
-} from "./modern.ts";
-import { InputRound, SUSPENDED } from "./mrtr.ts";
-import { type AuthInfo, type Exchange, type Peer, principalOf } from "./peer.ts";
+  type ErrorHandler,
+  type Middleware,
+  MiddlewareContext,
+  mapError,
+  runPipeline,
+} from "./middleware.ts";
+import { INPUT_CAPABLE } from "./modern.ts";
+import { askingThrough, InputRound, SUSPENDED } from "./mrtr.ts";
+import type { CacheHints, McpServerOptions } from "./options.ts";
+import {
+  type AuthInfo,
+  type Exchange,
+  type Peer,
+  principalOf,
+  receiveNotification,
+} from "./peer.ts";
 import { type PromptConfig, type PromptHandler, RegisteredPrompt } from "./prompts.ts";
 import {
+  findResource,
   RegisteredResource,
   type ResourceConfig,
   type ResourceHandler,
+  type ResourceMatch,
   resourceNotFound,
   type TemplateVariables,
 } from "./resources.ts";
 import type { SchemaInput } from "./schema.ts";
-import type { ToolCall } from "./tasks/call.ts";
-import {
-  EXTENSION_TASK_METHODS,
-  LEGACY_TASK_METHODS,
-  type TaskOptions,
-  Tasks,
-} from "./tasks/manager.ts";
-import {
-  checkToolName,
-  errorResult,
-  RegisteredTool,
-  type ToolConfig,
-  ToolError,
-  type ToolHandler,
-} from "./tools.ts";
-import {
-  type Icon,
-  type Implementation,
-  type JsonObject,
-  LOGGING_LEVELS,
-  type LoggingLevel,
-  type ReadResourceResult,
-} from "./types.ts";
-import {
-  ALL_VERSIONS,
-  isModernVersion,
-  negotiateVersion,
-  type ProtocolVersion,
-} from "./versions.ts";
+import { Tasks } from "./tasks/manager.ts";
+import { checkToolName, RegisteredTool, type ToolConfig, type ToolHandler } from "./tools.ts";
+import type { Implementation, JsonObject, ReadResourceResult } from "./types.ts";
+import { ALL_VERSIONS, type ProtocolVersion } from "./versions.ts";
 
-export interface McpServerOptions {
-  name: string;
-  version: string;
-  title?: string;
-  description?: string;
-  icons?: Icon[];
-  websiteUrl?: string;
-  /** Told to the client at initialize: how to use this server. */
-  instructions?: string;
-  /** Items per page of tools/list, resources/list and prompts/list. Default 100. */
-  pageSize?: number;
-  /** Revisions offered, newest first. Default: every revision this version speaks. */
-  protocolVersions?: readonly ProtocolVersion[];
-  /**
-   * List tools, resources and prompts even to callers whose token lacks their scopes (they
-   * still cannot use them). Default false: each caller sees what it may use.
-   */
-  listUnauthorized?: boolean;
-  /**
-   * Seals the `requestState` of multi round-trip requests (2026-07-28); at least 32
-   * characters. Every instance behind one load balancer needs the same secret. Default: a
-   * random one per process.
-   */
-  secret?: string;
-  /** How long a multi round-trip request may wait for the client's answers. Default 10 minutes. */
-  inputTtlMs?: number;
-  /** Cache hints on list, read and discover results (2026-07-28). Default ttlMs 0. */
-  cache?: CacheHints;
-  /** Tool calls as tasks: where they are stored, their lifetimes, completion webhooks. */
-  tasks?: TaskOptions;
-  /**
-   * Epoch ms now, for multi round-trip state and (unless `tasks.clock` is given) tasks.
-   * Default Date.now.
-   */
-  clock?: Clock;
-  /**
-   * Where tool exceptions and internal errors (error), and the endpoint's requests (debug),
-   * are reported. Default: lines on stderr; silent under vitest.
-   */
-  logger?: Logger;
-}
-
-/** How long clients may cache a result, and whether shared caches may keep it. */
-export interface CacheHints {
-  ttlMs?: number;
-  /** Default "private" for authenticated callers, else "public". */
-  scope?: "public" | "private";
-}
-
-/** Which change notifications a `subscriptions/listen` stream carries. */
-export interface SubscriptionFilter {
-  toolsListChanged?: boolean;
-  promptsListChanged?: boolean;
-  resourcesListChanged?: boolean;
-  resourceSubscriptions?: string[];
-}
-
-/** An Exchange whose server-to-client requests go through a multi round-trip round. */
-function askingThrough(exchange: Exchange, round: InputRound): Exchange {
-  return {
-    peer: exchange.peer,
-    get signal() {
-      return exchange.signal;
-    },
-    http: exchange.http,
-    auth: exchange.auth,
-    notify: (message) => exchange.notify(message),
-    request: (method, params, options) => round.ask(method, params, options.inputKey),
-  };
-}
-
-/** Resource URIs one `subscriptions/listen` stream may watch. */
-const MAX_SUBSCRIPTIONS = 1000;
-
-/** Something a transport must pass on to connected clients. */
-export type ServerEvent =
-  | { type: "list_changed"; list: "tools" | "resources" | "prompts" }
-  | { type: "resource_updated"; uri: string };
-
-type MethodHandler = (
-  params: JsonObject,
-  ctx: Context,
-  exchange: Exchange,
-) => Promise<JsonObject> | JsonObject;
-
-const LIST_CHANGED = {
-  tools: "notifications/tools/list_changed",
-  resources: "notifications/resources/list_changed",
-  prompts: "notifications/prompts/list_changed",
-} as const;
-
-/** The wire notification for a server event. */
-export function eventNotification(event: ServerEvent): JsonRpcNotification {
-  return event.type === "list_changed"
-    ? { jsonrpc: "2.0", method: LIST_CHANGED[event.list] }
-    : { jsonrpc: "2.0", method: "notifications/resources/updated", params: { uri: event.uri } };
-}
-
-function withoutExecution(tool: JsonObject): JsonObject {
-  if (!("execution" in tool)) return tool;
-  const { execution: _execution, ...rest } = tool;
-  return rest;
-}
-
-function stringParam(params: JsonObject, key: string): string {
-  const value = params[key];
-  if (typeof value !== "string") {
-    throw new McpError(ErrorCode.InvalidParams, `Invalid params: "${key}" must be a string`);
-  }
-  return value;
-}
+export { eventNotification, type ServerEvent, type SubscriptionFilter } from "./events.ts";
+export { asMcpError } from "./jsonrpc.ts";
+export type { CacheHints, McpServerOptions } from "./options.ts";
 
 /**
  * The registry of tools, resources and prompts, and the dispatcher that answers MCP requests
  * from it. Transport-free: a transport hands each message in with an Exchange.
  */
-export class McpServer {
+export class McpServer implements AccessRegistry {
   readonly info: Implementation;
   readonly instructions: string | undefined;
   readonly pageSize: number;
@@ -206,13 +96,15 @@ export class McpServer {
   readonly logger: Logger;
   /** Whether a `secret` was configured: instances behind one load balancer need the same one. */
   readonly hasSecret: boolean;
+  /** The access rules first, then what `use` added, in order. */
+  readonly #middleware: Middleware[];
+  #onError: ErrorHandler | undefined;
+  /** What the 2026-07-28 era adds to results: the server's identity and cache hints. */
+  readonly #dressing: Dressing;
 
   constructor(options: McpServerOptions) {
     this.logger = resolveLogger(options.logger);
-    const info: Implementation = { name: options.name, version: options.version };
-    for (const key of ["title", "description", "icons", "websiteUrl"] as const) {
-      if (options[key] !== undefined) Object.assign(info, { [key]: options[key] });
-    }
+    const info = implementationOf(options);
     this.info = info;
     this.instructions = options.instructions;
     this.pageSize = options.pageSize ?? 100;
@@ -242,7 +134,18 @@ export class McpServer {
         pageSize: this.pageSize,
       },
     );
-    this.#methods = this.#methodTable();
+    this.#methods = methodTable(this);
+    this.#middleware = [accessMiddleware(this)];
+    this.#dressing = {
+      serverInfo: info,
+      cacheHint: (method, params) => {
+        const own =
+          method === "resources/read" && typeof params.uri === "string"
+            ? this.#resourceFor(params.uri)?.config.cache
+            : undefined;
+        return { ttlMs: own?.ttlMs ?? this.#cache.ttlMs, scope: own?.scope ?? this.#cache.scope };
+      },
+    };
   }
 
   // Registration
@@ -322,6 +225,23 @@ export class McpServer {
     });
   }
 
+  // Middleware
+
+  /**
+   * Adds a middleware around every request, in both eras and on every transport. The first
+   * added is the outermost: it runs first before `next()` and last after it.
+   */
+  use(middleware: Middleware): this {
+    this.#middleware.push(middleware);
+    return this;
+  }
+
+  /** Sets what sees (and may map) an error thrown past the handlers and middleware. */
+  onError(handler: ErrorHandler): this {
+    this.#onError = handler;
+    return this;
+  }
+
   // Dispatch
 
   /**
@@ -332,39 +252,56 @@ export class McpServer {
     request: JsonRpcRequest,
     exchange: Exchange,
   ): Promise<JsonRpcResponse | undefined> {
-    const peer = exchange.peer;
-    const modern = isModernVersion(peer.protocolVersion);
-    const handler = this.#handler(request.method, modern);
-    if (!handler) {
-      return failure(
-        request.id,
-        new McpError(ErrorCode.MethodNotFound, `Method not found: ${request.method}`),
+    const era = eraOf(exchange.peer.protocolVersion);
+    const info = new MiddlewareContext(request, exchange);
+    const running: { ctx?: Context } = {};
+    try {
+      const result = await runPipeline(this.#middleware, info, () =>
+        this.#invoke(request, exchange, era, running),
       );
+      if (running.ctx?.cancelled) return undefined;
+      return success(
+        request.id,
+        era.result(
+          request.method,
+          info.params,
+          result,
+          this.#dressing,
+          exchange.auth !== undefined,
+        ),
+      );
+    } catch (error) {
+      if (running.ctx?.cancelled) return undefined;
+      const fallback = (thrown: unknown) => unexpectedFailure(this.logger, thrown, request.method);
+      return failure(request.id, era.error(await mapError(this.#onError, error, info, fallback)));
     }
+  }
+
+  /** The handler's run: the core of the pipeline, inside every middleware. */
+  async #invoke(
+    request: JsonRpcRequest,
+    exchange: Exchange,
+    era: Era,
+    running: { ctx?: Context },
+  ): Promise<JsonObject> {
+    const method = request.method;
+    const handler = this.handles(method, era) ? this.#methods[method] : undefined;
+    if (!handler) throw new McpError(ErrorCode.MethodNotFound, `Method not found: ${method}`);
     const params = request.params ?? {};
-    const meta = isObject(params._meta) ? params._meta : undefined;
     let round: InputRound | undefined;
     let via = exchange;
-    if (modern && INPUT_CAPABLE.has(request.method)) {
-      try {
-        round = await this.#openRound(request.method, params, exchange);
-      } catch (error) {
-        return failure(request.id, modernError(asMcpError(error)));
-      }
+    if (era.multiRoundTrip && INPUT_CAPABLE.has(method)) {
+      round = await this.#openRound(method, params, exchange);
       via = askingThrough(exchange, round);
     }
-    let call: ToolCall | undefined;
-    if (request.method === "tools/call") {
-      try {
-        call = await this.tasks.prepare(params, exchange, via);
-      } catch (error) {
-        const mcpError = asMcpError(error);
-        return failure(request.id, modern ? modernError(mcpError) : mcpError);
-      }
-      // A call that may become a task talks to the client through the task once it is one.
-      if (call) via = call.exchange;
-    }
-    const ctx = new Context(this, via, request.id, request.method, meta, call);
+    const call =
+      method === "tools/call" ? await this.tasks.prepare(params, exchange, via) : undefined;
+    // A call that may become a task talks to the client through the task once it is one.
+    if (call) via = call.exchange;
+    const meta = isObject(params._meta) ? params._meta : undefined;
+    const ctx = new Context(this, via, request.id, method, meta, call);
+    running.ctx = ctx;
+    const peer = exchange.peer;
     if (peer.sessionId !== undefined) (peer.inflight ??= new Map()).set(request.id, ctx);
     try {
       const run = call
@@ -373,37 +310,26 @@ export class McpServer {
       // A suspended run may still settle later (a handler racing its own timer): ignore it.
       run.catch(() => {});
       const outcome = round ? await Promise.race([run, round.suspended]) : await run;
-      if (ctx.cancelled) return undefined;
-      if (outcome === SUSPENDED) {
-        const result = await round!.result(this.#sealing(), this.#clock() + this.#inputTtlMs);
-        return success(request.id, this.#modernResult(request.method, params, result, ctx));
-      }
-      return success(
-        request.id,
-        modern ? this.#modernResult(request.method, params, outcome, ctx) : outcome,
+      if (outcome !== SUSPENDED) return outcome;
+      const result = await round!.result(this.#sealing(), this.#clock() + this.#inputTtlMs);
+      // The client answers by sending the request again: this run is over. Its signal aborts
+      // and its pending requests reject, so its `finally` blocks run now.
+      const released = new McpError(
+        ErrorCode.RequestTimeout,
+        "Request answered with input_required; the handler runs again on the client's retry",
       );
-    } catch (error) {
-      if (ctx.cancelled) return undefined;
-      const mcpError = unexpectedFailure(this.logger, error, request.method);
-      return failure(request.id, modern ? modernError(mcpError) : mcpError);
+      call?.release(released);
+      ctx.release(released);
+      round!.release(released);
+      return result;
     } finally {
       peer.inflight?.delete(request.id);
     }
   }
 
   /** Whether this server answers a method in an era. */
-  handles(method: string, modern: boolean): boolean {
-    return this.#handler(method, modern) !== undefined;
-  }
-
-  /** The handler of a method in an era: each era lacks some of the other's methods. */
-  #handler(method: string, modern: boolean): MethodHandler | undefined {
-    if (!Object.hasOwn(this.#methods, method)) return undefined;
-    if (modern ? SESSION_ERA_ONLY.has(method) : MODERN_ONLY.has(method)) return undefined;
-    if (modern ? LEGACY_TASK_METHODS.has(method) : EXTENSION_TASK_METHODS.has(method)) {
-      return undefined;
-    }
-    return this.#methods[method];
+  handles(method: string, era: Era): boolean {
+    return Object.hasOwn(this.#methods, method) && era.has(method);
   }
 
   #openRound(method: string, params: JsonObject, exchange: Exchange): Promise<InputRound> {
@@ -424,65 +350,19 @@ export class McpServer {
     return this.#sealer;
   }
 
-  /** A 2026-07-28 result: `resultType`, the server's identity, and cache hints where they apply. */
-  #modernResult(method: string, params: JsonObject, result: JsonObject, ctx: Context): JsonObject {
-    const decorated: JsonObject = { ...result };
-    decorated.resultType ??= "complete";
-    decorated._meta = {
-      ...(isObject(result._meta) ? result._meta : {}),
-      [META.serverInfo]: this.info,
-    };
-    if (CACHEABLE.has(method) && decorated.resultType === "complete") {
-      const own =
-        method === "resources/read" && typeof params.uri === "string"
-          ? this.#resourceFor(params.uri)?.config.cache
-          : undefined;
-      decorated.ttlMs ??= own?.ttlMs ?? this.#cache.ttlMs ?? 0;
-      decorated.cacheScope ??= own?.scope ?? this.#cache.scope ?? (ctx.auth ? "private" : "public");
-    }
-    return decorated;
-  }
-
   /** Takes one notification from the client. */
   receive(notification: JsonRpcNotification, peer: Peer): void {
-    const params = notification.params ?? {};
-    switch (notification.method) {
-      case "notifications/initialized":
-        peer.initialized = true;
-        return;
-      case "notifications/cancelled": {
-        const id = params.requestId;
-        if (typeof id !== "string" && typeof id !== "number") return;
-        const reason = typeof params.reason === "string" ? params.reason : "cancelled by client";
-        peer.inflight?.get(id)?.abort(reason);
-        return;
-      }
-    }
+    receiveNotification(notification, peer);
   }
 
   /** Builds the initialize result and records the client on its peer. */
   initialize(params: JsonObject, peer: Peer, auth?: AuthInfo): JsonObject {
-    if (this.protocolVersions.every(isModernVersion)) {
-      // A server that offers only stateless revisions names them: a 2025 client has no other
-      // way to learn why it cannot connect.
-      throw new McpError(
-        ErrorCode.UnsupportedProtocolVersion,
-        `This server speaks only ${this.protocolVersions.join(", ")}; initialize is not part of it`,
-        { supported: [...this.protocolVersions], requested: params.protocolVersion },
-      );
-    }
-    const version = negotiateVersion(params.protocolVersion, this.protocolVersions);
-    peer.protocolVersion = version;
-    peer.clientCapabilities = isObject(params.capabilities) ? params.capabilities : {};
-    if (isObject(params.clientInfo))
-      peer.clientInfo = params.clientInfo as unknown as Implementation;
-    const result: JsonObject = {
-      protocolVersion: version,
-      capabilities: this.capabilities({ version, authenticated: auth?.subject !== undefined }),
-      serverInfo: this.info,
-    };
-    if (this.instructions !== undefined) result.instructions = this.instructions;
-    return result;
+    return initializeResult(this, params, peer, auth);
+  }
+
+  /** The server/discover result (2026-07-28). */
+  discover(): JsonObject {
+    return discoverResult(this);
   }
 
   /**
@@ -491,27 +371,7 @@ export class McpServer {
    * authenticated callers.
    */
   capabilities(context: { version?: string; authenticated?: boolean } = {}): JsonObject {
-    const capabilities: JsonObject = { logging: {} };
-    let completions = false;
-    if (this.tools.size) capabilities.tools = { listChanged: true };
-    if (this.resources.size || this.templates.size) {
-      capabilities.resources = { subscribe: true, listChanged: true };
-      for (const template of this.templates.values()) completions ||= !!template.config.complete;
-    }
-    if (this.prompts.size) {
-      capabilities.prompts = { listChanged: true };
-      for (const prompt of this.prompts.values()) completions ||= !!prompt.config.complete;
-    }
-    if (completions) capabilities.completions = {};
-    const version = context.version ?? "2025-11-25";
-    const modern = isModernVersion(version);
-    const tasks =
-      modern || version === "2025-11-25"
-        ? this.tasks.capability(modern, context.authenticated ?? false)
-        : undefined;
-    if (tasks && modern) capabilities.extensions = tasks;
-    else if (tasks) capabilities.tasks = tasks;
-    return capabilities;
+    return offeredCapabilities(this, context);
   }
 
   /** Reads a resource by URI, from a fixed resource or the first template that matches. */
@@ -522,273 +382,24 @@ export class McpServer {
   }
 
   /** The resource that answers a URI: a fixed one, else the first template that matches. */
-  #resourceFor(
-    uri: string,
-  ):
-    | { resource: RegisteredResource; variables: Record<string, string>; config: ResourceConfig }
-    | undefined {
-    const fixed = this.resources.get(uri);
-    if (fixed) return { resource: fixed, variables: {}, config: fixed.config };
-    for (const template of this.templates.values()) {
-      if (!template.enabled) continue;
-      const variables = template.template!.match(uri);
-      if (variables) return { resource: template, variables, config: template.config };
-    }
-    return undefined;
+  resourceAt(uri: string): RegisteredResource | undefined {
+    return this.#resourceFor(uri)?.resource;
+  }
+
+  #resourceFor(uri: string): ResourceMatch | undefined {
+    return findResource(this.resources, this.templates, uri);
   }
 
   /**
    * Starts a 2026-07-28 subscription: the filter the server agrees to (what it can deliver),
-   * and the function that ends it. `send` receives each matching notification.
+   * and the function that ends it. `send` receives each matching notification; `listen` is
+   * where events come from (a transport spanning instances adds the others' events).
    */
   subscribe(
     requested: SubscriptionFilter,
     send: (message: JsonRpcNotification) => void,
-    /** Where events come from; a transport spanning instances adds the others' events. */
-    listen: (listener: (event: ServerEvent) => void) => () => void = (listener) =>
-      this.listen(listener),
+    listen: EventSource = (listener) => this.listen(listener),
   ): { accepted: SubscriptionFilter; stop: () => void } {
-    const accepted: SubscriptionFilter = {};
-    if (requested.toolsListChanged === true) accepted.toolsListChanged = true;
-    if (requested.promptsListChanged === true) accepted.promptsListChanged = true;
-    if (requested.resourcesListChanged === true) accepted.resourcesListChanged = true;
-    const uris = Array.isArray(requested.resourceSubscriptions)
-      ? requested.resourceSubscriptions
-          .filter((uri): uri is string => typeof uri === "string")
-          .slice(0, MAX_SUBSCRIPTIONS)
-      : undefined;
-    if (uris) accepted.resourceSubscriptions = uris;
-    const watched = new Set(uris);
-    const wanted = {
-      tools: accepted.toolsListChanged === true,
-      prompts: accepted.promptsListChanged === true,
-      resources: accepted.resourcesListChanged === true,
-    };
-    const stop = listen((event) => {
-      if (event.type === "list_changed" ? wanted[event.list] : watched.has(event.uri)) {
-        send(eventNotification(event));
-      }
-    });
-    return { accepted, stop };
+    return subscribe(requested, send, listen);
   }
-
-  /**
-   * The concrete resources that templates enumerate with `list`: resources/list shows them
-   * after the fixed resources, in template registration order. A member without a MIME type
-   * takes its template's, which is what reading it will report.
-   */
-  async #templateMembers(
-    ctx: Context,
-    visible: ((item: Listed) => boolean) | undefined,
-  ): Promise<JsonObject[]> {
-    const members: JsonObject[] = [];
-    for (const template of this.templates.values()) {
-      const shown = template.enabled && (!visible || visible(template));
-      const list = shown ? template.config.list : undefined;
-      if (!list) continue;
-      const mimeType = template.config.mimeType;
-      for (const member of await list(ctx)) {
-        members.push(mimeType === undefined ? { ...member } : { mimeType, ...member });
-      }
-    }
-    return members;
-  }
-
-  async #callTool(params: JsonObject, ctx: Context): Promise<JsonObject> {
-    const name = stringParam(params, "name");
-    const tool = this.tools.get(name);
-    if (!tool) throw new McpError(ErrorCode.InvalidParams, `Unknown tool: ${name}`);
-    const args = params.arguments ?? {};
-    if (!isObject(args)) {
-      throw new McpError(ErrorCode.InvalidParams, "Invalid params: arguments must be an object");
-    }
-    const checked = tool.input.validate(args);
-    if (!checked.ok) {
-      return { ...errorResult(`Invalid arguments for tool "${name}": ${checked.message}`) };
-    }
-    try {
-      return { ...tool.toResult(await tool.handler(checked.value as JsonObject, ctx)) };
-    } catch (error) {
-      // Protocol errors a handler raises on purpose (e.g. URL elicitation required) pass through.
-      if (error instanceof McpError) throw error;
-      // A ToolError's message is meant for the caller; anything else may hold internals.
-      if (error instanceof ToolError) return { ...errorResult(error.message) };
-      if (ctx.cancelled) throw error;
-      const id = errorId();
-      this.logger.error("tool threw", { tool: name, error_id: id, error });
-      return { ...errorResult(`Tool "${name}" failed (error id ${id})`) };
-    }
-  }
-
-  async #complete(params: JsonObject, ctx: Context): Promise<JsonObject> {
-    const ref = params.ref;
-    const argument = params.argument;
-    if (!isObject(ref) || !isObject(argument) || typeof argument.name !== "string") {
-      throw new McpError(ErrorCode.InvalidParams, "Invalid params: ref and argument are required");
-    }
-    const value = typeof argument.value === "string" ? argument.value : "";
-    const context = contextArguments(params.context);
-    let completer: Completer | undefined;
-    if (ref.type === "ref/prompt") {
-      const prompt = this.prompts.get(stringParam(ref, "name"));
-      if (!prompt)
-        throw new McpError(ErrorCode.InvalidParams, `Unknown prompt: ${String(ref.name)}`);
-      completer = completerFor(prompt.config.complete, argument.name);
-    } else if (ref.type === "ref/resource") {
-      const uri = stringParam(ref, "uri");
-      const resource = this.templates.get(uri) ?? this.resources.get(uri);
-      if (!resource) throw resourceNotFound(uri);
-      completer = completerFor(resource.config.complete, argument.name);
-    } else {
-      throw new McpError(ErrorCode.InvalidParams, "Invalid params: unknown ref type");
-    }
-    return completionResult(completer ? await completer(value, { arguments: context, ctx }) : []);
-  }
-
-  /**
-   * The tool, prompt or resource a request uses, whose rules (scopes, a user behind the call)
-   * the transport enforces before dispatch. Completion counts as using what it completes.
-   */
-  #target(request: JsonRpcRequest): Listed | undefined {
-    const params = request.params ?? {};
-    switch (request.method) {
-      case "tools/call":
-        return typeof params.name === "string" ? this.tools.get(params.name) : undefined;
-      case "prompts/get":
-        return typeof params.name === "string" ? this.prompts.get(params.name) : undefined;
-      case "resources/read":
-      case "resources/subscribe":
-        return typeof params.uri === "string" ? this.#resourceFor(params.uri)?.resource : undefined;
-      case "completion/complete": {
-        const ref = isObject(params.ref) ? params.ref : {};
-        if (ref.type === "ref/prompt" && typeof ref.name === "string")
-          return this.prompts.get(ref.name);
-        if (ref.type === "ref/resource" && typeof ref.uri === "string")
-          return this.templates.get(ref.uri) ?? this.resources.get(ref.uri);
-        return undefined;
-      }
-      default:
-        return undefined;
-    }
-  }
-
-  /**
-   * Everything a request uses: one target, or for subscriptions/listen every resource it
-   * watches (hearing that a resource changed needs what reading it needs).
-   */
-  #targets(request: JsonRpcRequest): readonly Listed[] {
-    if (request.method === "subscriptions/listen") {
-      const params = request.params ?? {};
-      const wanted = isObject(params.notifications)
-        ? params.notifications.resourceSubscriptions
-        : undefined;
-      if (!Array.isArray(wanted)) return [];
-      const uris = new Set(
-        wanted.filter((uri) => typeof uri === "string").slice(0, MAX_SUBSCRIPTIONS),
-      );
-      return [...uris].flatMap((uri: string) => this.#resourceFor(uri)?.resource ?? []);
-    }
-    const target = this.#target(request);
-    return target ? [target] : [];
-  }
-
-  /** The scopes a request needs beyond those of the endpoint: its tool's, resource's or prompt's. */
-  requiredScopes(request: JsonRpcRequest): readonly string[] {
-    const targets = this.#targets(request);
-    if (targets.length <= 1) return targets[0]?.scopes ?? [];
-    return [...new Set(targets.flatMap((target) => target.scopes))];
-  }
-
-  /** Whether a request uses a tool, resource or prompt that only a signed-in user may use. */
-  requiresUser(request: JsonRpcRequest): boolean {
-    return this.#targets(request).some((target) => target.userRequired);
-  }
-
-  /** Narrows lists to what an authenticated caller may use. */
-  #visibleTo(ctx: Context): ((item: Listed) => boolean) | undefined {
-    const auth = ctx.auth;
-    if (!auth || this.listUnauthorized) return undefined;
-    return (item) =>
-      (auth.kind === "user" || !item.userRequired) &&
-      item.scopes.every((scope) => auth.scopes.includes(scope));
-  }
-
-  #methodTable(): Record<string, MethodHandler> {
-    const page =
-      (listing: Listing<Listed>, key: string) =>
-      (params: JsonObject, ctx: Context): JsonObject => {
-        const { items, nextCursor } = listing.page(
-          params.cursor,
-          this.pageSize,
-          this.#visibleTo(ctx),
-        );
-        return nextCursor ? { [key]: items, nextCursor } : { [key]: items };
-      };
-    return {
-      initialize: (params, _ctx, exchange) => this.initialize(params, exchange.peer, exchange.auth),
-      ping: () => ({}),
-      "server/discover": () => {
-        const result: JsonObject = {
-          supportedVersions: [...this.protocolVersions],
-          capabilities: this.capabilities({ version: "2026-07-28" }),
-        };
-        if (this.instructions !== undefined) result.instructions = this.instructions;
-        return result;
-      },
-      "tools/list": (params, ctx, exchange) => {
-        const listed = page(this.tools, "tools")(params, ctx);
-        // Only 2025-11-25 knows `execution`; the extension of 2026-07-28 has no per-tool flag.
-        if (exchange.peer.protocolVersion === "2025-11-25") return listed;
-        return { ...listed, tools: (listed.tools as JsonObject[]).map(withoutExecution) };
-      },
-      "tools/call": (params, ctx) => this.#callTool(params, ctx),
-      "tasks/get": (params, _ctx, exchange) => this.tasks.get(params, exchange),
-      "tasks/result": (params, ctx, exchange) => this.tasks.result(params, ctx, exchange),
-      "tasks/list": (params, _ctx, exchange) => this.tasks.list(params, exchange),
-      "tasks/cancel": (params, _ctx, exchange) => this.tasks.cancel(params, exchange),
-      "tasks/update": (params, _ctx, exchange) => this.tasks.update(params, exchange),
-      "resources/list": async (params, ctx) => {
-        const members = await this.#templateMembers(ctx, this.#visibleTo(ctx));
-        const all = members.length
-          ? [...this.resources.definitions(this.#visibleTo(ctx)), ...members]
-          : this.resources.definitions(this.#visibleTo(ctx));
-        const { items, nextCursor } = paginate(all, params.cursor, this.pageSize);
-        return nextCursor ? { resources: items, nextCursor } : { resources: items };
-      },
-      "resources/templates/list": page(this.templates, "resourceTemplates"),
-      "resources/read": async (params, ctx) => ({
-        ...(await this.readResource(stringParam(params, "uri"), ctx)),
-      }),
-      "resources/subscribe": (params, _ctx, exchange) => {
-        (exchange.peer.subscriptions ??= new Set()).add(stringParam(params, "uri"));
-        return {};
-      },
-      "resources/unsubscribe": (params, _ctx, exchange) => {
-        exchange.peer.subscriptions?.delete(stringParam(params, "uri"));
-        return {};
-      },
-      "prompts/list": page(this.prompts, "prompts"),
-      "prompts/get": async (params, ctx) => {
-        const name = stringParam(params, "name");
-        const prompt = this.prompts.get(name);
-        if (!prompt) throw new McpError(ErrorCode.InvalidParams, `Unknown prompt: ${name}`);
-        return { ...(await prompt.get(params.arguments, ctx)) };
-      },
-      "completion/complete": (params, ctx) => this.#complete(params, ctx),
-      "logging/setLevel": (params, _ctx, exchange) => {
-        const level = params.level;
-        if (typeof level !== "string" || !LOGGING_LEVELS.includes(level as LoggingLevel)) {
-          throw new McpError(ErrorCode.InvalidParams, "Invalid params: unknown logging level");
-        }
-        exchange.peer.logLevel = level as LoggingLevel;
-        return {};
-      },
-    };
-  }
-}
-
-/** Maps anything thrown to a JSON-RPC error, keeping internals out of the reply. */
-export function asMcpError(error: unknown): McpError {
-  if (error instanceof McpError) return error;
-  return new McpError(ErrorCode.InternalError, "Internal error");
 }

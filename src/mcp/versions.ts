@@ -46,3 +46,30 @@ export function negotiateVersion(
 export function supportsBatching(version: string): boolean {
   return version === "2025-03-26";
 }
+
+/** Whether `version` is `since` or a later revision (by release order, never by string). */
+function atLeast(version: string, since: ProtocolVersion): boolean {
+  const order = ALL_VERSIONS as readonly string[];
+  const index = order.indexOf(version);
+  return index !== -1 && index <= order.indexOf(since);
+}
+
+/** Tool definitions carry `execution` (taskSupport): 2025-11-25 alone. */
+export function knowsToolExecution(version: string): boolean {
+  return version === "2025-11-25";
+}
+
+/** Tasks as the 2025-11-25 `tasks` capability (2026-07-28 has them as an extension). */
+export function hasLegacyTasks(version: string): boolean {
+  return version === "2025-11-25";
+}
+
+/** SSE streams open with a priming event (an id and no data) the client may resume from. */
+export function primesStreams(version: string): boolean {
+  return atLeast(version, "2025-11-25");
+}
+
+/** Form elicitations name their `mode`. */
+export function namesElicitationMode(version: string): boolean {
+  return atLeast(version, "2025-11-25");
+}

@@ -27,7 +27,8 @@ async function connect(options: Parameters<typeof client>[0] = {}) {
 describe("inMemoryTransport", () => {
   it("initializes and calls everything", async () => {
     const { client: c, warnings } = await connect();
-    expect(c.protocolVersion).toBe("2025-11-25");
+    // The channel serves 2026-07-28 too, and the client prefers it.
+    expect(c.protocolVersion).toBe("2026-07-28");
     expect(c.serverInfo).toEqual({ name: "rich", version: "2.0.0" });
     expect(c.sessionId).toBeUndefined();
     await c.ping();

@@ -147,6 +147,7 @@ describe("body size", () => {
   it("answers 413 to a body one byte over, declared with Content-Length", async () => {
     const response = await post(url, pingOfSize(LIMIT + 1));
     expect(response.status).toBe(413);
+    expect(response.headers.get("connection")).toBe("close");
     const body = await errorBody(response);
     expect(body.id).toBeNull();
     expect(body.error).toMatchObject({ message: expect.stringContaining(String(LIMIT)) });
@@ -159,6 +160,8 @@ describe("body size", () => {
     const response = await rawRequest(url, { headers: MCP_HEADERS, chunks });
     expect(response.status).toBe(413);
     expect(JSON.parse(response.body)).toMatchObject({ jsonrpc: "2.0", id: null });
+    // The unread rest of the body must not be taken for the next request on the connection.
+    expect(response.headers.connection).toBe("close");
     await expectServes(url);
   });
 

@@ -78,7 +78,8 @@ describe("stdioClientTransport, one server process for several calls", () => {
   it("spawns the server, initializes, lists and calls tools", async () => {
     const { client, transport } = shared;
     expect(client.serverInfo).toEqual({ name: "stdio-fixture", version: "1.0.0" });
-    expect(client.protocolVersion).toBe("2025-11-25");
+    // The channel serves 2026-07-28 too, and the client prefers it.
+    expect(client.protocolVersion).toBe("2026-07-28");
     const { tools } = await client.listTools();
     expect(tools.map((tool) => tool.name)).toContain("echo");
     expect((await client.callTool("echo", { text: "over stdio" })).content).toEqual([

@@ -105,6 +105,13 @@ export class ToolCall implements TaskControl {
     return true;
   }
 
+  /** Stops the inline run of a call that did not become a task: its round closed. */
+  release(reason: unknown): void {
+    if (this.#task) return;
+    clearTimeout(this.#timer);
+    this.#controller.abort(reason);
+  }
+
   /**
    * Runs the handler. Resolves with what `tools/call` answers: the handler's result, or the
    * task's CreateTaskResult once the call became a task (the handler then goes on).

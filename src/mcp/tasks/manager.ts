@@ -6,7 +6,7 @@ import type { Context } from "../context.ts";
 import { ErrorCode, McpError } from "../jsonrpc.ts";
 import { type Exchange, type Peer, principalOf } from "../peer.ts";
 import type { JsonObject } from "../types.ts";
-import { isModernVersion } from "../versions.ts";
+import { hasLegacyTasks, isModernVersion } from "../versions.ts";
 import { ToolCall } from "./call.ts";
 import {
   detailedTask,
@@ -93,11 +93,6 @@ function missingExtension(): McpError {
     `Missing required client capability: the ${TASKS_EXTENSION} extension`,
     { requiredCapabilities: { extensions: { [TASKS_EXTENSION]: {} } } },
   );
-}
-
-/** Only 2025-11-25 among the session-era revisions has tasks. */
-function hasLegacyTasks(version: string): boolean {
-  return version === "2025-11-25";
 }
 
 /**

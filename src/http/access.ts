@@ -1,0 +1,29 @@
+import type { Context as HonoContext } from "hono";
+import { type AccessDenied, type AccessRegistry, accessDenied } from "../mcp/access.ts";
+import type { JsonRpcRequest } from "../mcp/jsonrpc.ts";
+import type { Guard } from "../resource/guard.ts";
+
+/** The HTTP answer to a refusal of the access rules: 401 for a missing user, else 403. */
+export function refusalResponse(c: HonoContext, guard: Guard, denied: AccessDenied): Response {
+  return denied.reason === "insufficient_user_authentication"
+    ? guard.userRequired(c)
+    : guard.insufficientScope(c, denied.scopes, denied.description);
+}
+
+/**
+ * On a protected endpoint, the access rules judged before anything in the POST runs, in both
+ * eras: the requests of a batch together, so a batch is refused whole with one 403 or 401
+ * (RFC 6750 `insufficient_scope`, RFC 9470 step-up) and nothing in it acted on. The same
+ * rules run again as the first middleware of the server's pipeline, where every other
+ * transport meets them.
+ */
+export function checkAccess(
+  c: HonoContext,
+  guard: Guard | undefined,
+  registry: AccessRegistry,
+  requests: readonly JsonRpcRequest[],
+): Response | undefined {
+  if (!guard) return undefined;
+  const denied = accessDenied(registry, requests, guard.authenticate(c));
+  return denied ? refusalResponse(c, guard, denied) : undefined;
+}

@@ -1,0 +1,54 @@
+import { isObject } from "../content.ts";
+import { ErrorCode, McpError } from "../jsonrpc.ts";
+import { CACHEABLE, META, modernPeer } from "../modern.ts";
+import { LEGACY_TASK_METHODS } from "../tasks/manager.ts";
+import type { JsonObject } from "../types.ts";
+import type { Dressing, Era } from "./era.ts";
+
+/** Methods only the 2025 revisions have; a 2026-07-28 request for them is an unknown method. */
+const SESSION_ONLY: ReadonlySet<string> = new Set([
+  "initialize",
+  "ping",
+  "logging/setLevel",
+  "resources/subscribe",
+  "resources/unsubscribe",
+]);
+
+/**
+ * 2026-07-28: no sessions; each request carries version, client identity and capabilities in
+ * `_meta`; results name their `resultType` and the server, cacheable ones carry hints;
+ * handlers that need input answer with an InputRequiredResult.
+ */
+export const statelessEra: Era = {
+  name: "stateless",
+  has: (method) => !SESSION_ONLY.has(method) && !LEGACY_TASK_METHODS.has(method),
+  peer: (source) => modernPeer(source.params, source.offered),
+  multiRoundTrip: true,
+  result(
+    method: string,
+    params: JsonObject,
+    result: JsonObject,
+    dressing: Dressing,
+    authenticated: boolean,
+  ): JsonObject {
+    const dressed: JsonObject = { ...result };
+    dressed.resultType ??= "complete";
+    dressed._meta = {
+      ...(isObject(result._meta) ? result._meta : {}),
+      [META.serverInfo]: dressing.serverInfo,
+    };
+    if (CACHEABLE.has(method) && dressed.resultType === "complete") {
+      const hint = dressing.cacheHint(method, params);
+      dressed.ttlMs ??= hint.ttlMs ?? 0;
+      dressed.cacheScope ??= hint.scope ?? (authenticated ? "private" : "public");
+    }
+    return dressed;
+  },
+  /** Resource-not-found became invalid params in 2026-07-28. */
+  error(error: McpError): McpError {
+    if (error.code === ErrorCode.ResourceNotFound) {
+      return new McpError(ErrorCode.InvalidParams, error.message, error.data);
+    }
+    return error;
+  },
+};

@@ -1,0 +1,64 @@
+import { MAX_SUBSCRIPTIONS } from "./access.ts";
+import type { JsonRpcNotification } from "./jsonrpc.ts";
+
+/** Something a transport must pass on to connected clients. */
+export type ServerEvent =
+  | { type: "list_changed"; list: "tools" | "resources" | "prompts" }
+  | { type: "resource_updated"; uri: string };
+
+/** Which change notifications a `subscriptions/listen` stream carries. */
+export interface SubscriptionFilter {
+  toolsListChanged?: boolean;
+  promptsListChanged?: boolean;
+  resourcesListChanged?: boolean;
+  resourceSubscriptions?: string[];
+}
+
+/** Subscribes a listener to server events; returns the function that stops it. */
+export type EventSource = (listener: (event: ServerEvent) => void) => () => void;
+
+const LIST_CHANGED = {
+  tools: "notifications/tools/list_changed",
+  resources: "notifications/resources/list_changed",
+  prompts: "notifications/prompts/list_changed",
+} as const;
+
+/** The wire notification for a server event. */
+export function eventNotification(event: ServerEvent): JsonRpcNotification {
+  return event.type === "list_changed"
+    ? { jsonrpc: "2.0", method: LIST_CHANGED[event.list] }
+    : { jsonrpc: "2.0", method: "notifications/resources/updated", params: { uri: event.uri } };
+}
+
+/**
+ * Starts a 2026-07-28 subscription on `listen`: the filter the server agrees to (what it can
+ * deliver), and the function that ends it. `send` receives each matching notification.
+ */
+export function subscribe(
+  requested: SubscriptionFilter,
+  send: (message: JsonRpcNotification) => void,
+  listen: EventSource,
+): { accepted: SubscriptionFilter; stop: () => void } {
+  const accepted: SubscriptionFilter = {};
+  if (requested.toolsListChanged === true) accepted.toolsListChanged = true;
+  if (requested.promptsListChanged === true) accepted.promptsListChanged = true;
+  if (requested.resourcesListChanged === true) accepted.resourcesListChanged = true;
+  const uris = Array.isArray(requested.resourceSubscriptions)
+    ? requested.resourceSubscriptions
+        .filter((uri): uri is string => typeof uri === "string")
+        .slice(0, MAX_SUBSCRIPTIONS)
+    : undefined;
+  if (uris) accepted.resourceSubscriptions = uris;
+  const watched = new Set(uris);
+  const wanted = {
+    tools: accepted.toolsListChanged === true,
+    prompts: accepted.promptsListChanged === true,
+    resources: accepted.resourcesListChanged === true,
+  };
+  const stop = listen((event) => {
+    if (event.type === "list_changed" ? wanted[event.list] : watched.has(event.uri)) {
+      send(eventNotification(event));
+    }
+  });
+  return { accepted, stop };
+}

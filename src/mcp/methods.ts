@@ -1,0 +1,204 @@
+import { errorId, type Logger } from "../util/log.ts";
+import { type Completer, completerFor, completionResult, contextArguments } from "./completion.ts";
+import { isObject } from "./content.ts";
+import type { Context } from "./context.ts";
+import { ErrorCode, McpError } from "./jsonrpc.ts";
+import { type Listed, type Listing, paginate } from "./listing.ts";
+import type { AuthInfo, Exchange, Peer } from "./peer.ts";
+import type { RegisteredPrompt } from "./prompts.ts";
+import { type RegisteredResource, resourceNotFound } from "./resources.ts";
+import type { Tasks } from "./tasks/manager.ts";
+import { errorResult, type RegisteredTool, ToolError } from "./tools.ts";
+import {
+  type JsonObject,
+  LOGGING_LEVELS,
+  type LoggingLevel,
+  type ReadResourceResult,
+} from "./types.ts";
+import { knowsToolExecution } from "./versions.ts";
+
+export type MethodHandler = (
+  params: JsonObject,
+  ctx: Context,
+  exchange: Exchange,
+) => Promise<JsonObject> | JsonObject;
+
+/** What the method handlers read from the server. */
+export interface MethodHost {
+  readonly logger: Logger;
+  readonly pageSize: number;
+  readonly listUnauthorized: boolean;
+  readonly tools: Listing<RegisteredTool>;
+  readonly resources: Listing<RegisteredResource>;
+  readonly templates: Listing<RegisteredResource>;
+  readonly prompts: Listing<RegisteredPrompt>;
+  readonly tasks: Tasks;
+  initialize(params: JsonObject, peer: Peer, auth?: AuthInfo): JsonObject;
+  discover(): JsonObject;
+  readResource(uri: string, ctx: Context): Promise<ReadResourceResult>;
+}
+
+export function stringParam(params: JsonObject, key: string): string {
+  const value = params[key];
+  if (typeof value !== "string") {
+    throw new McpError(ErrorCode.InvalidParams, `Invalid params: "${key}" must be a string`);
+  }
+  return value;
+}
+
+function withoutExecution(tool: JsonObject): JsonObject {
+  if (!("execution" in tool)) return tool;
+  const { execution: _execution, ...rest } = tool;
+  return rest;
+}
+
+/** Narrows lists to what an authenticated caller may use. */
+function visibleTo(host: MethodHost, ctx: Context): ((item: Listed) => boolean) | undefined {
+  const auth = ctx.auth;
+  if (!auth || host.listUnauthorized) return undefined;
+  return (item) =>
+    (auth.kind === "user" || !item.userRequired) &&
+    item.scopes.every((scope) => auth.scopes.includes(scope));
+}
+
+/**
+ * The concrete resources that templates enumerate with `list`: resources/list shows them
+ * after the fixed resources, in template registration order. A member without a MIME type
+ * takes its template's, which is what reading it will report.
+ */
+async function templateMembers(
+  host: MethodHost,
+  ctx: Context,
+  visible: ((item: Listed) => boolean) | undefined,
+): Promise<JsonObject[]> {
+  const members: JsonObject[] = [];
+  for (const template of host.templates.values()) {
+    const shown = template.enabled && (!visible || visible(template));
+    const list = shown ? template.config.list : undefined;
+    if (!list) continue;
+    const mimeType = template.config.mimeType;
+    for (const member of await list(ctx)) {
+      members.push(mimeType === undefined ? { ...member } : { mimeType, ...member });
+    }
+  }
+  return members;
+}
+
+async function callTool(host: MethodHost, params: JsonObject, ctx: Context): Promise<JsonObject> {
+  const name = stringParam(params, "name");
+  const tool = host.tools.get(name);
+  if (!tool) throw new McpError(ErrorCode.InvalidParams, `Unknown tool: ${name}`);
+  const args = params.arguments ?? {};
+  if (!isObject(args)) {
+    throw new McpError(ErrorCode.InvalidParams, "Invalid params: arguments must be an object");
+  }
+  const checked = tool.input.validate(args);
+  if (!checked.ok) {
+    return { ...errorResult(`Invalid arguments for tool "${name}": ${checked.message}`) };
+  }
+  try {
+    return { ...tool.toResult(await tool.handler(checked.value as JsonObject, ctx)) };
+  } catch (error) {
+    // Protocol errors a handler raises on purpose (e.g. URL elicitation required) pass through.
+    if (error instanceof McpError) throw error;
+    // A ToolError's message is meant for the caller; anything else may hold internals.
+    if (error instanceof ToolError) return { ...errorResult(error.message) };
+    if (ctx.cancelled) throw error;
+    const id = errorId();
+    host.logger.error("tool threw", { tool: name, error_id: id, error });
+    return { ...errorResult(`Tool "${name}" failed (error id ${id})`) };
+  }
+}
+
+async function complete(host: MethodHost, params: JsonObject, ctx: Context): Promise<JsonObject> {
+  const ref = params.ref;
+  const argument = params.argument;
+  if (!isObject(ref) || !isObject(argument) || typeof argument.name !== "string") {
+    throw new McpError(ErrorCode.InvalidParams, "Invalid params: ref and argument are required");
+  }
+  const value = typeof argument.value === "string" ? argument.value : "";
+  const context = contextArguments(params.context);
+  let completer: Completer | undefined;
+  if (ref.type === "ref/prompt") {
+    const prompt = host.prompts.get(stringParam(ref, "name"));
+    if (!prompt) throw new McpError(ErrorCode.InvalidParams, `Unknown prompt: ${String(ref.name)}`);
+    completer = completerFor(prompt.config.complete, argument.name);
+  } else if (ref.type === "ref/resource") {
+    const uri = stringParam(ref, "uri");
+    const resource = host.templates.get(uri) ?? host.resources.get(uri);
+    if (!resource) throw resourceNotFound(uri);
+    completer = completerFor(resource.config.complete, argument.name);
+  } else {
+    throw new McpError(ErrorCode.InvalidParams, "Invalid params: unknown ref type");
+  }
+  return completionResult(completer ? await completer(value, { arguments: context, ctx }) : []);
+}
+
+/** Every method the server answers in either era; an era object says which it has. */
+export function methodTable(host: MethodHost): Record<string, MethodHandler> {
+  const page =
+    (listing: Listing<Listed>, key: string) =>
+    (params: JsonObject, ctx: Context): JsonObject => {
+      const { items, nextCursor } = listing.page(
+        params.cursor,
+        host.pageSize,
+        visibleTo(host, ctx),
+      );
+      return nextCursor ? { [key]: items, nextCursor } : { [key]: items };
+    };
+  const tasks = host.tasks;
+  return {
+    initialize: (params, _ctx, exchange) => host.initialize(params, exchange.peer, exchange.auth),
+    ping: () => ({}),
+    "server/discover": () => host.discover(),
+    "tools/list": (params, ctx, exchange) => {
+      const listed = page(host.tools, "tools")(params, ctx);
+      // Only 2025-11-25 knows `execution`; the extension of 2026-07-28 has no per-tool flag.
+      if (knowsToolExecution(exchange.peer.protocolVersion)) return listed;
+      return { ...listed, tools: (listed.tools as JsonObject[]).map(withoutExecution) };
+    },
+    "tools/call": (params, ctx) => callTool(host, params, ctx),
+    "tasks/get": (params, _ctx, exchange) => tasks.get(params, exchange),
+    "tasks/result": (params, ctx, exchange) => tasks.result(params, ctx, exchange),
+    "tasks/list": (params, _ctx, exchange) => tasks.list(params, exchange),
+    "tasks/cancel": (params, _ctx, exchange) => tasks.cancel(params, exchange),
+    "tasks/update": (params, _ctx, exchange) => tasks.update(params, exchange),
+    "resources/list": async (params, ctx) => {
+      const visible = visibleTo(host, ctx);
+      const members = await templateMembers(host, ctx, visible);
+      const all = members.length
+        ? [...host.resources.definitions(visible), ...members]
+        : host.resources.definitions(visible);
+      const { items, nextCursor } = paginate(all, params.cursor, host.pageSize);
+      return nextCursor ? { resources: items, nextCursor } : { resources: items };
+    },
+    "resources/templates/list": page(host.templates, "resourceTemplates"),
+    "resources/read": async (params, ctx) => ({
+      ...(await host.readResource(stringParam(params, "uri"), ctx)),
+    }),
+    "resources/subscribe": (params, _ctx, exchange) => {
+      (exchange.peer.subscriptions ??= new Set()).add(stringParam(params, "uri"));
+      return {};
+    },
+    "resources/unsubscribe": (params, _ctx, exchange) => {
+      exchange.peer.subscriptions?.delete(stringParam(params, "uri"));
+      return {};
+    },
+    "prompts/list": page(host.prompts, "prompts"),
+    "prompts/get": async (params, ctx) => {
+      const name = stringParam(params, "name");
+      const prompt = host.prompts.get(name);
+      if (!prompt) throw new McpError(ErrorCode.InvalidParams, `Unknown prompt: ${name}`);
+      return { ...(await prompt.get(params.arguments, ctx)) };
+    },
+    "completion/complete": (params, ctx) => complete(host, params, ctx),
+    "logging/setLevel": (params, _ctx, exchange) => {
+      const level = params.level;
+      if (typeof level !== "string" || !LOGGING_LEVELS.includes(level as LoggingLevel)) {
+        throw new McpError(ErrorCode.InvalidParams, "Invalid params: unknown logging level");
+      }
+      exchange.peer.logLevel = level as LoggingLevel;
+      return {};
+    },
+  };
+}
