@@ -36,10 +36,12 @@ function decodeBasic(header: string): { id: string; secret: string } | undefined
   }
   const colon = decoded.indexOf(":");
   if (colon < 0) return undefined;
+  // RFC 6749 §2.3.1: both halves are form-urlencoded first, so "+" is a space.
+  const formDecode = (part: string) => decodeURIComponent(part.replaceAll("+", " "));
   try {
     return {
-      id: decodeURIComponent(decoded.slice(0, colon)),
-      secret: decodeURIComponent(decoded.slice(colon + 1)),
+      id: formDecode(decoded.slice(0, colon)),
+      secret: formDecode(decoded.slice(colon + 1)),
     };
   } catch {
     return undefined;

@@ -53,6 +53,24 @@ describe("client secrets", () => {
     );
   });
 
+  it("reads Basic credentials as form-urlencoded (RFC 6749 §2.3.1): a plus is a space", async () => {
+    const secret = "a machine secret with spaces, long enough 0123";
+    const { server, clientId } = await machineServer({ client_secret: secret });
+    const form = (text: string) => encodeURIComponent(text).replaceAll("%20", "+");
+    const plus = `Basic ${btoa(`${form(clientId)}:${form(secret)}`)}`;
+    await tokensOf(await token(server, CLIENT_CREDENTIALS, { authorization: plus }));
+    await tokensOf(
+      await token(server, CLIENT_CREDENTIALS, { authorization: basic(clientId, secret) }),
+    );
+    // A literal plus where the secret has a space is still the wrong secret.
+    const literal = `Basic ${btoa(`${clientId}:${secret.replaceAll(" ", "%2B")}`)}`;
+    await expectOAuthError(
+      await token(server, CLIENT_CREDENTIALS, { authorization: literal }),
+      401,
+      "invalid_client",
+    );
+  });
+
   it("refuses an unknown client in Basic with 401 and a Basic challenge", async () => {
     const server = await startServer();
     const response = await token(server, CLIENT_CREDENTIALS, {
