@@ -28,8 +28,8 @@ export function demoBanner({ mcp, envFile }: BannerFacts): string {
     `  mcp-remote:      npx mcp-remote ${mcp}`,
     `                   (Claude Desktop and other stdio clients: command "npx",`,
     `                   args ["mcp-remote", "${mcp}"])`,
-    `  portcullis CLI:  npx portcullis connect ${mcp}`,
-    `                   npx portcullis call ${mcp} add_note --args '{"text":"hello"}'`,
+    `  portcullis CLI:  npm run cli -- connect ${mcp}`,
+    `                   npm run cli -- call ${mcp} add_note --args '{"text":"hello"}'`,
     "",
     "Ctrl-C stops the server.",
   ].join("\n");

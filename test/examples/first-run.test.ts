@@ -50,7 +50,7 @@ describe("npm start", () => {
     expect(banner).toContain("Sign in with the dev login");
     expect(banner).toContain("npx @modelcontextprotocol/inspector");
     expect(banner).toContain(`npx mcp-remote ${url}\n`);
-    expect(banner).toContain(`npx portcullis connect ${url}\n`);
+    expect(banner).toContain(`npm run cli -- connect ${url}\n`);
 
     // What it says is so: /mcp wants a token, and the metadata it names is there.
     const refused = await fetch(url, { method: "POST", body: "{}" });
