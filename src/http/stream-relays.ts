@@ -32,7 +32,7 @@ export class StreamRelays {
   readonly #table: SessionTable;
   readonly #events: EventStore | undefined;
   readonly #keepAliveMs: number;
-  readonly #sendTo: StreamRelaysOptions["send"];
+  readonly #send: StreamRelaysOptions["send"];
   /** Streams of other instances whose client is connected here, by handover nonce. */
   readonly #remote = new Map<string, RemoteStream>();
   /** Streams of this instance whose client is connected elsewhere, by handover nonce. */
@@ -43,16 +43,12 @@ export class StreamRelays {
     this.#table = options.table;
     this.#events = options.eventStore;
     this.#keepAliveMs = options.keepAliveMs;
-    this.#sendTo = options.send;
+    this.#send = options.send;
   }
 
   close(): void {
     for (const remote of this.#remote.values()) remote.finish();
     this.#remote.clear();
-  }
-
-  #send(instance: string, message: Direct): Promise<void> {
-    return this.#sendTo(instance, message);
   }
 
   /**
