@@ -27,7 +27,8 @@ function rpcFields(text: string): LogFields {
 }
 
 /** A copy of a small JSON POST body to read after the handler, when the line will be written. */
-function peekable(c: Context): Request | undefined {
+// Return type inferred: Workers' Request is generic over its cf properties.
+function peekable(c: Context) {
   const length = Number(c.req.header("content-length"));
   if (c.req.method !== "POST" || !(length > 0 && length <= PEEK_LIMIT)) return undefined;
   return c.req.header("content-type")?.includes("json") ? c.req.raw.clone() : undefined;

@@ -23,6 +23,9 @@ export function deferred<T = void>(): Deferred<T> {
 
 /** The real timer, taken before any test installs fake ones: waiting works under fake timers. */
 const realSetTimeout = globalThis.setTimeout;
+/** Node's, also taken early; workerd (test/workers) has none and yields with a timer instead. */
+const realSetImmediate = (globalThis as { setImmediate?: (run: () => void) => unknown })
+  .setImmediate;
 
 /** A few ms of real time, so that I/O callbacks that are due run; not a stand-in for a clock. */
 function turn(ms = 5): Promise<void> {
@@ -65,5 +68,7 @@ export async function eventually<T>(
 
 /** Yields once to the event loop, I/O included: a handler's later step, with no time to pass. */
 export function nextTurn(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
+  return new Promise((resolve) =>
+    realSetImmediate ? realSetImmediate(resolve) : realSetTimeout(resolve, 0),
+  );
 }
