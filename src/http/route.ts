@@ -9,11 +9,8 @@ import { type EndpointAuth, protectEndpoint } from "../resource/protect.ts";
 import { StoreUnavailableError } from "../storage/store.ts";
 import { errorId, type Logger } from "../util/log.ts";
 import { requestLogger } from "./request-log.ts";
-import {
-  type StreamableHttpOptions,
-  StreamableHttpTransport,
-  unavailableResponse,
-} from "./transport.ts";
+import { type StreamableHttpOptions, StreamableHttpTransport } from "./transport.ts";
+import { unavailableResponse } from "./unavailable.ts";
 
 export interface McpRouteOptions extends StreamableHttpOptions {
   /** Where requests (debug) and server errors (error) are reported. Default: the McpServer's. */

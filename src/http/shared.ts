@@ -10,32 +10,9 @@ import { type Store, StoreUnavailableError } from "../storage/store.ts";
 import { randomId } from "../util/crypto.ts";
 import type { EventStore } from "./event-store.ts";
 import { type Session, type SessionRecord, type SessionTable, SharedSession } from "./sessions.ts";
-import { eventId, type SseStream, type StreamRelay, sseEvent } from "./sse.ts";
-
-/** Messages every instance receives. `i` names the sender, which ignores its own. */
-type Broadcast = { i: string } & (
-  | { t: "event"; e: ServerEvent }
-  | { t: "end"; s: string }
-  | { t: "changed"; s: string; r: SessionRecord }
-  | { t: "cancel"; s: string; n: JsonRpcNotification }
-  | { t: "push"; s: string; m: JsonRpcMessage }
-  | { t: "get"; s: string }
-);
-
-/** Messages to one instance. `n` ties the messages of one relayed stream together. */
-type Direct =
-  | { t: "response"; s: string; r: JsonRpcResponse }
-  | { t: "resume"; s: string; stream: string; from: string; n: string }
-  | { t: "detach"; n: string }
-  | { t: "check"; n: string; from: string }
-  | RelayMessage;
-
-type RelayMessage =
-  | { t: "live"; n: string; p: number }
-  | { t: "gone"; n: string }
-  | { t: "event"; n: string; p: number; d: string }
-  | { t: "end"; n: string }
-  | { t: "alive"; n: string };
+import { applyRecord, changed, endedKey, merge, recordKey, recordOf } from "./shared-record.ts";
+import { BROADCAST, type Broadcast, type Direct, direct, INSTANCE, parse } from "./shared-wire.ts";
+import { StreamRelays } from "./stream-relays.ts";
 
 /** What the shared layer needs from the transport it serves. */
 export interface SharedHost {
@@ -57,102 +34,10 @@ export interface SharedSessionsOptions {
   keepAliveMs: number;
 }
 
-/** Instance names: 16 hex digits. */
-const INSTANCE = /^[0-9a-f]{16}$/;
-const BROADCAST = "mcp:all";
-const direct = (instance: string) => `mcp:to:${instance}`;
-const recordKey = (id: string) => `mcp:session:${id}`;
-const endedKey = (id: string) => `mcp:ended:${id}`;
 /** How long an ended session id answers "ended" rather than "not found". */
 const TOMBSTONE_MS = 24 * 60 * 60_000;
-/** How long a resumed stream waits for the instance that runs it before replaying alone. */
-const HANDOVER_TIMEOUT_MS = 1_500;
-/**
- * How often a relayed stream asks whether the instance that runs it is still there; without
- * an answer by the next check, the stream ends and the client resumes from what was stored.
- */
-const RELAY_CHECK_MS = 5_000;
 /** Compare-and-set rounds before a contended record change gives up. */
 const MAX_ROUNDS = 8;
-
-function recordOf(session: Session, revision: number): SessionRecord {
-  const record: SessionRecord = { rev: revision, v: session.protocolVersion };
-  if (session.principal !== "") record.own = session.principal;
-  if (session.clientInfo) record.ci = session.clientInfo;
-  if (session.clientCapabilities) record.cc = session.clientCapabilities;
-  if (session.logLevel) record.ll = session.logLevel;
-  if (session.subscriptions?.size) record.s = [...session.subscriptions].sort();
-  if (session.initialized) record.init = true;
-  return record;
-}
-
-function applyRecord(session: SharedSession, record: SessionRecord): void {
-  session.applied = record;
-  session.revision = record.rev;
-  session.protocolVersion = record.v;
-  session.principal = record.own ?? "";
-  session.clientInfo = record.ci;
-  session.clientCapabilities = record.cc;
-  session.logLevel = record.ll;
-  session.subscriptions = record.s ? new Set(record.s) : undefined;
-  session.initialized = record.init === true;
-}
-
-/**
- * Whether a session copy differs from the record last applied to it: what a request changed.
- * Cheap on purpose, since it runs after every request: values and object identities
- * (applyRecord hands the record's own objects to the session), then subscriptions.
- */
-function changed(session: SharedSession, record: SessionRecord): boolean {
-  if (
-    session.protocolVersion !== record.v ||
-    session.logLevel !== record.ll ||
-    session.principal !== (record.own ?? "") ||
-    session.initialized !== (record.init === true) ||
-    session.clientInfo !== record.ci ||
-    session.clientCapabilities !== record.cc
-  ) {
-    return true;
-  }
-  const subscriptions = session.subscriptions;
-  const stored = record.s;
-  if ((subscriptions?.size ?? 0) !== (stored?.length ?? 0)) return true;
-  for (const uri of stored ?? []) if (!subscriptions!.has(uri)) return true;
-  return false;
-}
-
-const SCALAR_FIELDS = ["v", "own", "ci", "cc", "ll", "init"] as const;
-
-/**
- * Applies what one request changed (`was` to `now`) onto the freshest record, so changes
- * made at the same time on other instances survive: fields by value, subscriptions by the
- * URIs added and removed.
- */
-function merge(current: SessionRecord, was: SessionRecord, now: SessionRecord): SessionRecord {
-  const next: Record<string, unknown> = { ...current };
-  for (const field of SCALAR_FIELDS) {
-    if (JSON.stringify(was[field]) === JSON.stringify(now[field])) continue;
-    if (now[field] === undefined) delete next[field];
-    else next[field] = now[field];
-  }
-  const before = new Set(was.s);
-  const after = new Set(now.s);
-  const subscriptions = new Set(current.s);
-  for (const uri of after) if (!before.has(uri)) subscriptions.add(uri);
-  for (const uri of before) if (!after.has(uri)) subscriptions.delete(uri);
-  if (subscriptions.size) next.s = [...subscriptions].sort();
-  else delete next.s;
-  next.rev = current.rev + 1;
-  return next as unknown as SessionRecord;
-}
-
-function parse<T>(raw: string): T | undefined {
-  try {
-    return JSON.parse(raw) as T;
-  } catch {
-    return undefined;
-  }
-}
 
 /**
  * 2025 sessions shared by several instances: records and tombstones in a Store, and a Bus
@@ -167,15 +52,10 @@ export class SharedSessions {
   readonly #bus: Bus;
   readonly #table: SessionTable;
   readonly #host: SharedHost;
-  readonly #events: EventStore | undefined;
   readonly #cacheMs: number;
-  readonly #keepAliveMs: number;
   readonly #idleMs: number;
   readonly #touchMs: number;
-  /** Streams of other instances whose client is connected here, by handover nonce. */
-  readonly #remote = new Map<string, RemoteStream>();
-  /** Streams of this instance whose client is connected elsewhere, by handover nonce. */
-  readonly #handed = new Map<string, { stream: SseStream; relay: StreamRelay }>();
+  readonly #relays: StreamRelays;
   readonly #unsubscribe: Array<() => void>;
   readonly #keepAlive: ReturnType<typeof setInterval>;
 
@@ -184,12 +64,17 @@ export class SharedSessions {
     this.#bus = options.bus;
     this.#table = options.table;
     this.#host = options.host;
-    this.#events = options.eventStore;
     this.#cacheMs = options.cacheMs;
-    this.#keepAliveMs = options.keepAliveMs;
     this.#idleMs = options.table.idleTimeoutMs;
     // Pushing the expiry forward costs a write: do it a few times per idle period at most.
     this.#touchMs = Math.min(this.#idleMs / 4, 60_000);
+    this.#relays = new StreamRelays({
+      instance: this.instance,
+      table: this.#table,
+      eventStore: options.eventStore,
+      keepAliveMs: options.keepAliveMs,
+      send: (instance, message) => this.#send(instance, message),
+    });
     this.#unsubscribe = [
       this.#bus.subscribe(BROADCAST, (raw) => this.#onBroadcast(raw)),
       this.#bus.subscribe(direct(this.instance), (raw) => this.#onDirect(raw)),
@@ -208,8 +93,7 @@ export class SharedSessions {
   close(): void {
     clearInterval(this.#keepAlive);
     for (const unsubscribe of this.#unsubscribe) unsubscribe();
-    for (const remote of this.#remote.values()) remote.finish();
-    this.#remote.clear();
+    this.#relays.close();
   }
 
   // Records
@@ -370,88 +254,16 @@ export class SharedSessions {
   }
 
   /**
-   * Resumes, on this instance, a stream that another instance runs: the stored events after
-   * `after`, then, while the request still runs there, its later events as they come. When
-   * the owner does not answer (it stopped), the stored events alone. Undefined for a stream
-   * nobody knows.
+   * Resumes, on this instance, a stream that another instance runs (see StreamRelays).
+   * Undefined for a stream nobody knows.
    */
-  async resumeElsewhere(
+  resumeElsewhere(
     session: Session,
     streamId: string,
     owner: string,
     after: number,
   ): Promise<ReadableStream<Uint8Array> | undefined> {
-    const nonce = randomId();
-    const remote = new RemoteStream(this.#keepAliveMs, () => {
-      this.#remote.delete(nonce);
-      void this.#send(owner, { t: "detach", n: nonce }).catch(() => {});
-    });
-    this.#remote.set(nonce, remote);
-    try {
-      await this.#send(owner, {
-        t: "resume",
-        s: session.sessionId!,
-        stream: streamId,
-        from: this.instance,
-        n: nonce,
-      });
-      const live = await remote.answer(HANDOVER_TIMEOUT_MS);
-      const events = await this.#events?.replay(streamId, after);
-      if (!events && !live) {
-        this.#remote.delete(nonce);
-        return undefined;
-      }
-      const replay = (events ?? [])
-        .map((event) => sseEvent(JSON.stringify(event.message), eventId(streamId, event.position)))
-        .join("");
-      remote.start(replay, events?.at(-1)?.position ?? after);
-      if (!live) remote.finish();
-      if (remote.finished) this.#remote.delete(nonce);
-      else this.#watch(remote, nonce, owner);
-      return remote.body;
-    } catch (error) {
-      this.#remote.delete(nonce);
-      remote.finish();
-      throw error;
-    }
-  }
-
-  /** Ends a relayed stream whose owner stopped answering (it died): nothing would come. */
-  #watch(remote: RemoteStream, nonce: string, owner: string): void {
-    const timer = setInterval(() => {
-      if (remote.finished) {
-        clearInterval(timer);
-      } else if (remote.unanswered) {
-        clearInterval(timer);
-        this.#remote.delete(nonce);
-        remote.finish();
-      } else {
-        remote.unanswered = true;
-        void this.#send(owner, { t: "check", n: nonce, from: this.instance }).catch(() => {});
-      }
-    }, RELAY_CHECK_MS);
-    (timer as { unref?: () => void }).unref?.();
-  }
-
-  /** Another instance's client resumes one of this instance's streams: relay it there. */
-  #handOver(message: { s: string; stream: string; from: string; n: string }): void {
-    const reply = (relayed: RelayMessage) => void this.#send(message.from, relayed).catch(() => {});
-    const stream = this.#table.peek(message.s)?.streams?.get(message.stream);
-    if (!stream) {
-      reply({ t: "gone", n: message.n });
-      return;
-    }
-    const nonce = message.n;
-    const relay: StreamRelay = {
-      start: (position) => reply({ t: "live", n: nonce, p: position }),
-      event: (chunk, position) => reply({ t: "event", n: nonce, p: position, d: chunk }),
-      end: () => {
-        this.#handed.delete(nonce);
-        reply({ t: "end", n: nonce });
-      },
-    };
-    this.#handed.set(nonce, { stream, relay });
-    stream.relayTo(relay);
+    return this.#relays.resumeElsewhere(session, streamId, owner, after);
   }
 
   #onBroadcast(raw: string): void {
@@ -500,27 +312,8 @@ export class SharedSessions {
       case "response":
         this.#host.settle(message.r, message.s);
         return;
-      case "resume":
-        this.#handOver(message);
-        return;
-      case "detach": {
-        const handed = this.#handed.get(message.n);
-        this.#handed.delete(message.n);
-        handed?.stream.unrelay(handed.relay);
-        return;
-      }
-      case "check": {
-        const answer: RelayMessage = this.#handed.has(message.n)
-          ? { t: "alive", n: message.n }
-          : { t: "end", n: message.n };
-        void this.#send(message.from, answer).catch(() => {});
-        return;
-      }
-      default: {
-        const remote = this.#remote.get(message.n);
-        if (!remote) return;
-        if (remote.receive(message)) this.#remote.delete(message.n);
-      }
+      default:
+        this.#relays.receive(message);
     }
   }
 
@@ -530,123 +323,5 @@ export class SharedSessions {
 
   async #send(instance: string, message: Direct): Promise<void> {
     await this.#bus.publish(direct(instance), JSON.stringify(message));
-  }
-}
-
-const encoder = new TextEncoder();
-
-/**
- * The connection of a client that resumed here a stream another instance runs: the replay,
- * then the events that instance relays, each once and in order.
- */
-class RemoteStream {
-  readonly body: ReadableStream<Uint8Array>;
-  #controller: ReadableStreamDefaultController<Uint8Array> | undefined;
-  #keepAlive: ReturnType<typeof setInterval> | undefined;
-  /** Relayed events that came before the replay was written. */
-  #early: Array<{ chunk: string; position: number }> = [];
-  #started = false;
-  #ended = false;
-  #finished = false;
-  #last = 0;
-  #answer: ((live: boolean) => void) | undefined;
-  readonly #answered: Promise<boolean>;
-  /** A liveness check of the owner is waiting for its answer. */
-  unanswered = false;
-
-  constructor(keepAliveMs: number, onCancel: () => void) {
-    this.#answered = new Promise((resolve) => {
-      this.#answer = resolve;
-    });
-    this.body = new ReadableStream<Uint8Array>({
-      start: (controller) => {
-        this.#controller = controller;
-        if (keepAliveMs > 0) {
-          this.#keepAlive = setInterval(() => this.#write(": keep-alive\n\n"), keepAliveMs);
-          (this.#keepAlive as { unref?: () => void }).unref?.();
-        }
-      },
-      cancel: () => {
-        this.#stop();
-        onCancel();
-      },
-    });
-  }
-
-  /** Whether the owner runs the stream (true), or not or not in time (false). */
-  answer(timeoutMs: number): Promise<boolean> {
-    const timer = setTimeout(() => this.#answer?.(false), timeoutMs);
-    return this.#answered.finally(() => clearTimeout(timer));
-  }
-
-  /** Takes a relayed message; true once the stream is over. */
-  receive(message: RelayMessage): boolean {
-    this.unanswered = false;
-    switch (message.t) {
-      case "alive":
-        return false;
-      case "live":
-        this.#answer?.(true);
-        return false;
-      case "gone":
-        this.#answer?.(false);
-        return false;
-      case "event":
-        if (this.#started) this.#event(message.d, message.p);
-        else this.#early.push({ chunk: message.d, position: message.p });
-        return false;
-      case "end":
-        this.#ended = true;
-        this.#answer?.(false);
-        if (this.#started) this.finish();
-        return this.#started;
-    }
-  }
-
-  /** Writes the replay, then what was relayed meanwhile. */
-  start(replay: string, lastPosition: number): void {
-    if (replay) this.#write(replay);
-    this.#last = lastPosition;
-    this.#started = true;
-    for (const { chunk, position } of this.#early) this.#event(chunk, position);
-    this.#early = [];
-    if (this.#ended) this.finish();
-  }
-
-  #event(chunk: string, position: number): void {
-    // The replay may already hold it.
-    if (position <= this.#last) return;
-    this.#last = position;
-    this.#write(chunk);
-  }
-
-  #write(chunk: string): void {
-    try {
-      this.#controller?.enqueue(encoder.encode(chunk));
-    } catch {
-      this.#stop();
-    }
-  }
-
-  get finished(): boolean {
-    return this.#finished;
-  }
-
-  finish(): void {
-    if (this.#finished) return;
-    this.#answer?.(false);
-    const controller = this.#controller;
-    this.#stop();
-    try {
-      controller?.close();
-    } catch {
-      // The client went first.
-    }
-  }
-
-  #stop(): void {
-    this.#finished = true;
-    clearInterval(this.#keepAlive);
-    this.#controller = undefined;
   }
 }

@@ -1,7 +1,6 @@
 import type * as z from "zod/v4/core";
-import { type Clock, systemClock } from "../util/clock.ts";
+import { systemClock } from "../util/clock.ts";
 import { type Logger, resolveLogger } from "../util/log.ts";
-import { Sealer } from "../util/sealer.ts";
 import { type AccessRegistry, accessMiddleware } from "./access.ts";
 import { isObject } from "./content.ts";
 import { type AppState, Context } from "./context.ts";
@@ -19,6 +18,7 @@ import {
   initializeResult,
   offeredCapabilities,
 } from "./handshake.ts";
+import { InputRounds } from "./input-rounds.ts";
 import {
   ErrorCode,
   failure,
@@ -38,15 +38,9 @@ import {
   runPipeline,
 } from "./middleware.ts";
 import { INPUT_CAPABLE } from "./modern.ts";
-import { askingThrough, InputRound, SUSPENDED } from "./mrtr.ts";
+import { askingThrough, type InputRound, SUSPENDED } from "./mrtr.ts";
 import type { CacheHints, McpServerOptions } from "./options.ts";
-import {
-  type AuthInfo,
-  type Exchange,
-  type Peer,
-  principalOf,
-  receiveNotification,
-} from "./peer.ts";
+import { type AuthInfo, type Exchange, type Peer, receiveNotification } from "./peer.ts";
 import { type PromptConfig, type PromptHandler, RegisteredPrompt } from "./prompts.ts";
 import {
   findResource,
@@ -77,10 +71,8 @@ export class McpServer implements AccessRegistry {
   readonly pageSize: number;
   readonly protocolVersions: readonly ProtocolVersion[];
   readonly listUnauthorized: boolean;
-  readonly #secret: string | undefined;
-  #sealer: Sealer | undefined;
-  readonly #inputTtlMs: number;
-  readonly #clock: Clock;
+  /** Input rounds (2026-07-28 multi-round-trip requests) and the sealer of their state. */
+  readonly #rounds: InputRounds;
   readonly #cache: CacheHints;
   /** Shared state for handlers, reachable as `ctx.app`. */
   readonly state: AppState = new Map();
@@ -112,11 +104,10 @@ export class McpServer implements AccessRegistry {
     if (options.secret !== undefined && options.secret.length < 32) {
       throw new TypeError("The server secret must be at least 32 characters");
     }
-    this.#secret = options.secret;
     this.hasSecret = options.secret !== undefined;
     if (options.tasks?.store && !this.hasSecret) warnNoSecret(this.logger, "tasks");
-    this.#inputTtlMs = options.inputTtlMs ?? 10 * 60_000;
-    this.#clock = options.clock ?? systemClock;
+    const clock = options.clock ?? systemClock;
+    this.#rounds = new InputRounds(options.secret, options.inputTtlMs ?? 10 * 60_000, clock);
     this.#cache = options.cache ?? {};
     this.listUnauthorized = options.listUnauthorized ?? false;
     this.tools = new Listing(() => this.#listChanged("tools"));
@@ -124,7 +115,7 @@ export class McpServer implements AccessRegistry {
     this.templates = new Listing(() => this.#listChanged("resources"));
     this.prompts = new Listing(() => this.#listChanged("prompts"));
     this.tasks = new Tasks(
-      { clock: this.#clock, ...options.tasks },
+      { clock, ...options.tasks },
       {
         taskSupport: (name) => this.tools.get(name)?.taskSupport,
         offersTasks: () => {
@@ -291,7 +282,7 @@ export class McpServer implements AccessRegistry {
     let round: InputRound | undefined;
     let via = exchange;
     if (era.multiRoundTrip && INPUT_CAPABLE.has(method)) {
-      round = await this.#openRound(method, params, exchange);
+      round = await this.#rounds.open(method, params, exchange);
       via = askingThrough(exchange, round);
     }
     const call =
@@ -311,7 +302,7 @@ export class McpServer implements AccessRegistry {
       run.catch(() => {});
       const outcome = round ? await Promise.race([run, round.suspended]) : await run;
       if (outcome !== SUSPENDED) return outcome;
-      const result = await round!.result(this.#sealing(), this.#clock() + this.#inputTtlMs);
+      const result = await this.#rounds.result(round!);
       // The client answers by sending the request again: this run is over. Its signal aborts
       // and its pending requests reject, so its `finally` blocks run now.
       const released = new McpError(
@@ -330,24 +321,6 @@ export class McpServer implements AccessRegistry {
   /** Whether this server answers a method in an era. */
   handles(method: string, era: Era): boolean {
     return Object.hasOwn(this.#methods, method) && era.has(method);
-  }
-
-  #openRound(method: string, params: JsonObject, exchange: Exchange): Promise<InputRound> {
-    const { _meta: _m, inputResponses: _i, requestState: _r, ...args } = params;
-    const binding = { method, params: args, principal: principalOf(exchange.auth) };
-    return InputRound.open(params, binding, this.#sealing(), this.#clock());
-  }
-
-  /**
-   * Made on first use: Workers forbid random numbers at global scope, where a server is
-   * usually constructed.
-   */
-  #sealing(): Sealer {
-    this.#sealer ??= new Sealer(
-      this.#secret ?? crypto.getRandomValues(new Uint8Array(32)),
-      "portcullis requestState",
-    );
-    return this.#sealer;
   }
 
   /** Takes one notification from the client. */
