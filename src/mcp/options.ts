@@ -1,6 +1,6 @@
 import type { Clock } from "../util/clock.ts";
 import type { Logger } from "../util/log.ts";
-import type { TaskOptions } from "./tasks/manager.ts";
+import type { TaskOptions } from "./tasks/options.ts";
 import type { Icon } from "./types.ts";
 import type { ProtocolVersion } from "./versions.ts";
 

@@ -1,4 +1,5 @@
-export { type TaskHost, type TaskOptions, Tasks } from "./manager.ts";
+export { type TaskHost, Tasks } from "./manager.ts";
+export type { TaskOptions } from "./options.ts";
 export {
   RELATED_TASK,
   TASKS_EXTENSION,
