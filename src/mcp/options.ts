@@ -1,16 +1,11 @@
 import type { Clock } from "../util/clock.ts";
 import type { Logger } from "../util/log.ts";
 import type { TaskOptions } from "./tasks/options.ts";
-import type { Icon } from "./types.ts";
+import type { Implementation } from "./types.ts";
 import type { ProtocolVersion } from "./versions.ts";
 
-export interface McpServerOptions {
-  name: string;
-  version: string;
-  title?: string;
-  description?: string;
-  icons?: Icon[];
-  websiteUrl?: string;
+/** The server's own identity (name, version, title, ...) as sent to clients, and its settings. */
+export interface McpServerOptions extends Implementation {
   /** Told to the client at initialize: how to use this server. */
   instructions?: string;
   /** Items per page of tools/list, resources/list and prompts/list. Default 100. */
