@@ -1,4 +1,4 @@
-import type { Context } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
 import { cors } from "hono/cors";
 import { Hono } from "hono/tiny";
 import { requestLogger } from "../http/request-log.ts";
@@ -279,12 +279,18 @@ export class AuthorizationServer implements AuthorizationCore {
   #routes(): Hono {
     const app = new Hono();
     app.onError((error, c) => errorReply(error, c, this.logger));
-    app.use(requestLogger(this.logger));
-    app.use(async (c, next) => {
+    const issuerPath = this.options.issuer
+      ? new URL(this.options.issuer).pathname.replace(/\/+$/, "")
+      : "";
+    // Only on the server's own paths: mounted with app.route("/", ...) next to an MCP endpoint,
+    // a catch-all step here would run on every /mcp request too (its log line, the login check).
+    const logRequests = requestLogger(this.logger);
+    const gate: MiddlewareHandler = async (c, next) => {
       await this.ready();
       this.#checkLogin(c);
       await next();
-    });
+    };
+    for (const path of ownPaths(issuerPath)) app.use(path, logRequests, gate);
     const open = cors({ origin: "*", allowMethods: ["GET", "POST", "OPTIONS"], maxAge: 86_400 });
     for (const path of ["/.well-known/*", "/token", "/register", "/revoke", "/introspect"])
       app.use(path, open);
@@ -302,9 +308,6 @@ export class AuthorizationServer implements AuthorizationCore {
       );
     app.get("/.well-known/oauth-authorization-server", metadata);
     app.get("/.well-known/openid-configuration", metadata);
-    const issuerPath = this.options.issuer
-      ? new URL(this.options.issuer).pathname.replace(/\/+$/, "")
-      : "";
     if (issuerPath) {
       app.get(`/.well-known/oauth-authorization-server${issuerPath}`, metadata);
       app.get(`/.well-known/openid-configuration${issuerPath}`, metadata);
@@ -336,6 +339,32 @@ export class AuthorizationServer implements AuthorizationCore {
     app.route("/", tokenRoutes(this));
     return app;
   }
+}
+
+/**
+ * The paths the authorization server answers, as Hono patterns that never overlap (a request
+ * matching two would pass the same step twice). "/x/*" matches "/x" too.
+ */
+function ownPaths(issuerPath: string): string[] {
+  const paths = [
+    "/.well-known/oauth-authorization-server/*",
+    "/.well-known/openid-configuration/*",
+    "/.well-known/jwks.json",
+    "/register",
+    "/token",
+    "/revoke",
+    "/introspect",
+    "/authorize",
+    "/consent",
+    "/login/*",
+  ];
+  const nested = `${issuerPath}/.well-known/openid-configuration`;
+  if (
+    issuerPath &&
+    !paths.some((path) => path.endsWith("/*") && nested.startsWith(path.slice(0, -1)))
+  )
+    paths.push(nested);
+  return paths;
 }
 
 /** Creates the built-in authorization server; mount `.app` or pass it to `mcpApp({ auth })`. */
