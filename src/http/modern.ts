@@ -10,7 +10,6 @@ import {
   type JsonRpcResponse,
   McpError,
 } from "../mcp/jsonrpc.ts";
-import { openSubscription } from "../mcp/listen.ts";
 import {
   checkRequestMeta,
   INPUT_CAPABLE,
@@ -145,7 +144,7 @@ export class ModernHandler {
     const refused = checkAccess(c, this.#options.guard, this.#server, [message]);
     if (refused) return refused;
     const auth = this.#options.guard?.authenticate(c);
-    if (message.method === "subscriptions/listen") return this.#listen(message);
+    if (message.method === "subscriptions/listen") return this.#listen(c, message, peer, auth);
     return this.#reply(c, message, peer, auth, wantsSse && !this.#options.jsonResponse);
   }
 
@@ -270,15 +269,33 @@ export class ModernHandler {
     });
   }
 
-  /** A `subscriptions/listen` stream: acknowledgement first, then the notifications asked for. */
-  #listen(request: JsonRpcRequest): Response {
+  /**
+   * A `subscriptions/listen` stream: acknowledgement first, then the notifications asked for.
+   * It opens through the middleware; refused there, the error is the reply and no stream.
+   */
+  async #listen(
+    c: HonoContext,
+    request: JsonRpcRequest,
+    peer: Peer,
+    auth: Exchange["auth"],
+  ): Promise<Response> {
     const stream = new SseStream("", { keepAliveMs: this.#options.keepAliveMs });
-    const subscription = openSubscription(
-      this.#server,
+    const exchange: Exchange = {
+      peer,
+      signal: c.req.raw.signal,
+      http: c,
+      auth,
+      notify: () => {},
+      request: () =>
+        Promise.reject(new McpError(ErrorCode.InternalError, "a subscription sends no requests")),
+    };
+    const subscription = await this.#server.openListen(
       request,
+      exchange,
       (message) => void stream.send(message),
       this.#options.listen,
     );
+    if ("jsonrpc" in subscription) return this.#complete(subscription, false, stream);
     const listener = {
       close: () => {
         end();

@@ -1,4 +1,3 @@
-import { accessDenied } from "./access.ts";
 import { statelessEra } from "./era/index.ts";
 import {
   ErrorCode,
@@ -11,7 +10,6 @@ import {
   parseMessage,
   type RequestId,
 } from "./jsonrpc.ts";
-import { openSubscription } from "./listen.ts";
 import { declaredVersion } from "./modern.ts";
 import { OutgoingRequests } from "./outgoing.ts";
 import { type AuthInfo, type Exchange, Peer } from "./peer.ts";
@@ -118,18 +116,7 @@ export class ServerEndpoint {
       return;
     }
     if (request.method === "subscriptions/listen") {
-      const denied = this.#auth && accessDenied(server, [request], this.#auth);
-      if (denied) {
-        this.#send(failure(request.id, denied));
-        return;
-      }
-      const subscription = openSubscription(server, request, (message) => {
-        if (!this.closed) this.#send(message);
-      });
-      this.#stateless.set(request.id, () => {
-        if (this.closed) subscription.stop();
-        else subscription.complete();
-      });
+      this.#listen(request, peer);
       return;
     }
     const cancel = new AbortController();
@@ -149,6 +136,44 @@ export class ServerEndpoint {
     void server.dispatch(request, exchange).then((reply) => {
       this.#stateless.delete(request.id);
       if (reply && !cancel.signal.aborted && !this.closed) this.#send(reply);
+    });
+  }
+
+  /**
+   * A `subscriptions/listen` on the channel: it opens through the middleware (refused, the
+   * error is the answer), then runs until notifications/cancelled with its id or close.
+   */
+  #listen(request: JsonRpcRequest, peer: Peer): void {
+    let ended = false;
+    this.#stateless.set(request.id, () => {
+      ended = true;
+    });
+    const exchange: Exchange = {
+      peer,
+      signal: this.#life.signal,
+      auth: this.#auth,
+      notify: () => {},
+      request: () =>
+        Promise.reject(new McpError(ErrorCode.InternalError, "a subscription sends no requests")),
+    };
+    const send = (message: JsonRpcMessage) => {
+      if (!this.closed) this.#send(message);
+    };
+    void this.#server.openListen(request, exchange, send).then((opened) => {
+      if ("jsonrpc" in opened) {
+        this.#stateless.delete(request.id);
+        if (!ended) send(opened);
+        return;
+      }
+      // Cancelled or closed while the middleware ran: it ends before it streams anything more.
+      if (ended || this.closed) {
+        opened.stop();
+        return;
+      }
+      this.#stateless.set(request.id, () => {
+        if (this.closed) opened.stop();
+        else opened.complete();
+      });
     });
   }
 

@@ -1,12 +1,25 @@
+import type { Logger } from "../util/log.ts";
 import { isObject } from "./content.ts";
+import { type Dressing, eraOf } from "./era/index.ts";
 import type { EventSource, SubscriptionFilter } from "./events.ts";
+import { unexpectedFailure } from "./failures.ts";
 import {
+  failure,
   type JsonRpcMessage,
   type JsonRpcNotification,
   type JsonRpcRequest,
+  type JsonRpcResponse,
   success,
 } from "./jsonrpc.ts";
+import {
+  type ErrorHandler,
+  type Middleware,
+  MiddlewareContext,
+  mapError,
+  runPipeline,
+} from "./middleware.ts";
 import { META } from "./modern.ts";
+import type { Exchange } from "./peer.ts";
 import type { JsonObject } from "./types.ts";
 
 /** What a `subscriptions/listen` stream needs from the server. */
@@ -20,6 +33,8 @@ export interface ListenHost {
 
 /** One open `subscriptions/listen` request (2026-07-28), whatever carries its stream. */
 export interface Subscription {
+  /** The filter the server agreed to, as its acknowledgement says. */
+  readonly accepted: SubscriptionFilter;
   /** Stops delivering; nothing more is sent. */
   stop(): void;
   /** Ends it gracefully: the completion result, then nothing more. */
@@ -61,6 +76,7 @@ export function openSubscription(
     }),
   );
   return {
+    accepted,
     stop,
     complete() {
       stop();
@@ -72,4 +88,87 @@ export function openSubscription(
       );
     },
   };
+}
+
+/**
+ * Opens a `subscriptions/listen` stream inside the middleware (`around` runs them with the
+ * opening as their core): `next()` opens it and resolves to `{ notifications }`, the filter
+ * acknowledged. Nothing reaches `send` until every middleware let it through; whatever is
+ * thrown, before or after `next()`, stops it and is rethrown (the listener gets the error,
+ * no stream). Resolves to the subscription, or to what a middleware answered instead of
+ * calling `next()` (then nothing was opened). What a middleware returns after `next()` is
+ * not sent: the acknowledgement already says what the stream carries.
+ */
+export async function admitSubscription(
+  host: ListenHost,
+  request: JsonRpcRequest,
+  send: (message: JsonRpcMessage) => void,
+  listen: EventSource | undefined,
+  around: (open: () => Promise<JsonObject>) => Promise<JsonObject>,
+): Promise<{ opened: Subscription } | { answer: JsonObject }> {
+  const held: JsonRpcMessage[] = [];
+  let admitted = false;
+  let opened: Subscription | undefined;
+  const hold = (message: JsonRpcMessage) => {
+    if (admitted) send(message);
+    else held.push(message);
+  };
+  let answer: JsonObject;
+  try {
+    answer = await around(async () => {
+      opened = openSubscription(host, request, hold, listen);
+      return { notifications: opened.accepted as JsonObject };
+    });
+  } catch (error) {
+    opened?.stop();
+    throw error;
+  }
+  if (!opened) return { answer };
+  admitted = true;
+  for (const message of held) send(message);
+  return { opened };
+}
+
+/** The middleware a server runs around every request, and its error mapping. */
+export interface Pipeline {
+  readonly middleware: readonly Middleware[];
+  readonly onError: ErrorHandler | undefined;
+}
+
+/** A `subscriptions/listen` request and where its stream goes. */
+export interface ListenRequest {
+  request: JsonRpcRequest;
+  exchange: Exchange;
+  send: (message: JsonRpcMessage) => void;
+  /** Where events come from; default the server's own. */
+  listen?: EventSource | undefined;
+}
+
+/**
+ * Opens a `subscriptions/listen` stream through the server's middleware (`admitSubscription`):
+ * the open subscription, or the response to send instead — an error mapped by `onError` and
+ * dressed by the era as any request's, or a middleware's own answer.
+ */
+export async function listenThrough(
+  host: ListenHost & { readonly logger: Logger },
+  pipeline: Pipeline,
+  dressing: Dressing,
+  { request, exchange, send, listen }: ListenRequest,
+): Promise<Subscription | JsonRpcResponse> {
+  const era = eraOf(exchange.peer.protocolVersion);
+  const info = new MiddlewareContext(request, exchange);
+  try {
+    const admitted = await admitSubscription(host, request, send, listen, (open) =>
+      runPipeline(pipeline.middleware, info, open),
+    );
+    if ("opened" in admitted) return admitted.opened;
+    const authenticated = exchange.auth !== undefined;
+    return success(
+      request.id,
+      era.result(request.method, info.params, admitted.answer, dressing, authenticated),
+    );
+  } catch (error) {
+    const fallback = (thrown: unknown) => unexpectedFailure(host.logger, thrown, request.method);
+    return failure(request.id, era.error(await mapError(pipeline.onError, error, info, fallback)));
+  }
 }

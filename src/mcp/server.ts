@@ -22,12 +22,14 @@ import { InputRounds } from "./input-rounds.ts";
 import {
   ErrorCode,
   failure,
+  type JsonRpcMessage,
   type JsonRpcNotification,
   type JsonRpcRequest,
   type JsonRpcResponse,
   McpError,
   success,
 } from "./jsonrpc.ts";
+import { listenThrough, type Subscription } from "./listen.ts";
 import { Listing } from "./listing.ts";
 import { type MethodHandler, methodTable } from "./methods.ts";
 import {
@@ -266,6 +268,21 @@ export class McpServer implements AccessRegistry {
       const fallback = (thrown: unknown) => unexpectedFailure(this.logger, thrown, request.method);
       return failure(request.id, era.error(await mapError(this.#onError, error, info, fallback)));
     }
+  }
+
+  /**
+   * Opens a `subscriptions/listen` stream through the middleware, which see its method and
+   * params and may refuse it. Resolves to the open subscription, or to the response to send
+   * instead of a stream: a refusal, or a middleware's own answer.
+   */
+  openListen(
+    request: JsonRpcRequest,
+    exchange: Exchange,
+    send: (message: JsonRpcMessage) => void,
+    listen?: EventSource,
+  ): Promise<Subscription | JsonRpcResponse> {
+    const pipeline = { middleware: this.#middleware, onError: this.#onError };
+    return listenThrough(this, pipeline, this.#dressing, { request, exchange, send, listen });
   }
 
   /** The handler's run: the core of the pipeline, inside every middleware. */

@@ -17,10 +17,14 @@ import {
   Peer,
 } from "../../src/index.ts";
 import { serveStdio } from "../../src/node/index.ts";
-import { messagesOf } from "../helpers/http.ts";
-import { modernCall, resultOf } from "../http/modern-support.ts";
+import { until } from "../helpers/async.ts";
+import { messagesOf, sseMessages } from "../helpers/http.ts";
+import { errorOf, META, modernCall, modernPost, resultOf } from "../http/modern-support.ts";
 import { initSession, post, sessionHeaders, start, toolCall } from "../http/support.ts";
+import { channels, closeChannels, reply, request } from "./channel-support.ts";
 import { call, error, result } from "./support.ts";
+
+type Json = Record<string, unknown>;
 
 function server(): McpServer {
   const mcp = new McpServer({ name: "pipeline", version: "1.0.0" });
@@ -33,6 +37,7 @@ function server(): McpServer {
 
 const clients: McpClient[] = [];
 afterEach(async () => {
+  closeChannels();
   await Promise.all(clients.splice(0).map((client) => client.close()));
 });
 
@@ -436,4 +441,114 @@ describe("access rules as middleware", () => {
     );
     expect(denied && "error" in denied && denied.error.code).toBe(ErrorCode.InvalidRequest);
   });
+});
+
+describe("subscriptions/listen through the middleware", () => {
+  const DENY = "example.com/deny";
+  const LATE = "example.com/deny-after-next";
+
+  /** Records each listen it sees and refuses those that ask, before or after next(). */
+  function gatekeeper(): { middleware: Middleware; seen: unknown[] } {
+    const seen: unknown[] = [];
+    const middleware: Middleware = async (ctx, next) => {
+      if (ctx.method !== "subscriptions/listen") return next();
+      seen.push({ method: ctx.method, notifications: ctx.params.notifications, era: ctx.era });
+      if (ctx.meta?.[DENY]) throw new McpError(ErrorCode.InvalidRequest, "listen refused");
+      const acknowledged = await next();
+      seen.push({ acknowledged });
+      if (ctx.meta?.[LATE]) throw new McpError(ErrorCode.InvalidRequest, "refused after next");
+    };
+    return { middleware, seen };
+  }
+
+  /** Reads an SSE body until `count` messages arrived, then lets go of the stream. */
+  async function firstMessages(response: Response, count: number): Promise<unknown[]> {
+    const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
+    let text = "";
+    let messages: unknown[] = [];
+    while (messages.length < count) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += value;
+      messages = sseMessages(text);
+    }
+    await reader.cancel();
+    return messages;
+  }
+
+  const filter = { toolsListChanged: true };
+
+  it("over HTTP: sees the method and params, opens the stream, or refuses it with no stream", async () => {
+    const mcp = server();
+    const { middleware, seen } = gatekeeper();
+    mcp.use(middleware);
+    const url = await start(mcp);
+
+    const open = await modernPost(url, 1, "subscriptions/listen", { notifications: filter });
+    expect(open.headers.get("content-type")).toContain("text/event-stream");
+    expect(await firstMessages(open, 1)).toMatchObject([
+      {
+        method: "notifications/subscriptions/acknowledged",
+        params: { notifications: filter },
+      },
+    ]);
+
+    for (const [id, flag] of [
+      [2, DENY],
+      [3, LATE],
+    ] as const) {
+      const refused = await modernCall(
+        url,
+        id,
+        "subscriptions/listen",
+        { notifications: filter },
+        { meta: { [flag]: true } },
+      );
+      // The error is the whole reply: JSON, no acknowledgement, no stream.
+      expect(refused.contentType).toContain("application/json");
+      expect(refused.messages).toHaveLength(1);
+      expect(errorOf(refused)).toMatchObject({ code: ErrorCode.InvalidRequest });
+    }
+    expect(seen).toEqual([
+      { method: "subscriptions/listen", notifications: filter, era: "stateless" },
+      { acknowledged: { notifications: filter } },
+      { method: "subscriptions/listen", notifications: filter, era: "stateless" },
+      { method: "subscriptions/listen", notifications: filter, era: "stateless" },
+      { acknowledged: { notifications: filter } },
+    ]);
+  });
+
+  for (const [name, connect] of Object.entries(channels)) {
+    it(`${name}: the listener gets the refusal and no stream; an admitted one streams`, async () => {
+      const mcp = server();
+      const { middleware, seen } = gatekeeper();
+      mcp.use(middleware);
+      const channel = await connect(mcp);
+      const listen = (id: number, meta: Record<string, unknown> = {}) => {
+        const message = request(id, "subscriptions/listen", { notifications: filter });
+        Object.assign((message.params as { _meta: object })._meta, meta);
+        channel.send(message);
+      };
+      listen(1, { [DENY]: true });
+      listen(2, { [LATE]: true });
+      expect((await reply(channel, 1)).error).toMatchObject({ message: "listen refused" });
+      expect((await reply(channel, 2)).error).toMatchObject({ message: "refused after next" });
+      listen(3);
+      await until(() => channel.received.some((m) => m.method !== undefined));
+
+      mcp.tool("added", {}, () => "new");
+      channel.send(request(4, "tools/list"));
+      await reply(channel, 4);
+      await until(() => channel.received.filter((m) => m.method !== undefined).length === 2);
+      // Only the admitted subscription (id 3) ever sent anything.
+      const tags = channel.received
+        .filter((m) => m.method !== undefined)
+        .map((m) => [m.method, ((m.params as Json)._meta as Json)[META.subscriptionId]]);
+      expect(tags).toEqual([
+        ["notifications/subscriptions/acknowledged", 3],
+        ["notifications/tools/list_changed", 3],
+      ]);
+      expect(seen).toHaveLength(5);
+    });
+  }
 });

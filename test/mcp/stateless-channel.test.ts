@@ -3,16 +3,16 @@
  * envelope, no initialize needed; server/discover, tools/call (multi round-trip included)
  * and subscriptions/listen work as over HTTP.
  */
-import { PassThrough } from "node:stream";
 import { afterEach, describe, expect, it } from "vitest";
 import { z } from "zod";
-import { inMemoryTransport } from "../../src/client/memory.ts";
 import { ErrorCode, McpServer } from "../../src/index.ts";
-import { serveStdio } from "../../src/node/index.ts";
 import { until } from "../helpers/async.ts";
 import { META, modernMeta } from "../http/modern-support.ts";
+import { channels, closeChannels, reply, request } from "./channel-support.ts";
 
 type Json = Record<string, unknown>;
+
+afterEach(closeChannels);
 
 function server(): McpServer {
   const mcp = new McpServer({ name: "channel", version: "1.0.0" });
@@ -23,68 +23,6 @@ function server(): McpServer {
   });
   return mcp;
 }
-
-interface Channel {
-  send(message: Json): void;
-  received: Json[];
-  close(): void;
-}
-
-const open: Channel[] = [];
-afterEach(() => {
-  for (const channel of open.splice(0)) channel.close();
-});
-
-async function memoryChannel(mcp: McpServer): Promise<Channel> {
-  const transport = inMemoryTransport(mcp);
-  const received: Json[] = [];
-  await transport.start({
-    message: (value) => void received.push(value as Json),
-    lost: () => {},
-    closed: () => {},
-  });
-  const channel = {
-    send: (message: Json) => void transport.send(message as never),
-    received,
-    close: () => void transport.close(),
-  };
-  open.push(channel);
-  return channel;
-}
-
-function stdioChannel(mcp: McpServer): Channel {
-  const stdin = new PassThrough();
-  const stdout = new PassThrough();
-  const served = serveStdio(mcp, { stdin, stdout });
-  const received: Json[] = [];
-  let pending = "";
-  stdout.setEncoding("utf8");
-  stdout.on("data", (chunk: string) => {
-    pending += chunk;
-    for (let end = pending.indexOf("\n"); end >= 0; end = pending.indexOf("\n")) {
-      received.push(JSON.parse(pending.slice(0, end)));
-      pending = pending.slice(end + 1);
-    }
-  });
-  const channel = {
-    send: (message: Json) => void stdin.write(`${JSON.stringify(message)}\n`),
-    received,
-    close: () => served.close(),
-  };
-  open.push(channel);
-  return channel;
-}
-
-function request(id: number, method: string, params: Json = {}, capabilities: Json = {}): Json {
-  return { jsonrpc: "2.0", id, method, params: { ...params, _meta: modernMeta(capabilities) } };
-}
-
-async function reply(channel: Channel, id: number): Promise<Json> {
-  await until(() => channel.received.some((message) => message.id === id));
-  return channel.received.find((message) => message.id === id)!;
-}
-
-const channels = { "in memory": memoryChannel, stdio: stdioChannel };
 
 for (const [name, connect] of Object.entries(channels)) {
   describe(`2026-07-28 ${name}`, () => {
