@@ -3,7 +3,8 @@ import { ErrorCode } from "../mcp/jsonrpc.ts";
 import { primesStreams } from "../mcp/versions.ts";
 import { accepts } from "../util/body.ts";
 import { badRequest, httpError } from "./errors.ts";
-import { findLocalSession, findSharedSession, unsupportedVersion } from "./session-lookup.ts";
+import type { SessionKeeper } from "./session-keeper.ts";
+import { findSession, unsupportedVersion } from "./session-lookup.ts";
 import type { Session } from "./sessions.ts";
 import { eventId, parseEventId, SSE_HEADERS, SseStream, sseEvent } from "./sse.ts";
 import type { TransportParts } from "./transport-parts.ts";
@@ -22,10 +23,14 @@ export async function openGetStream(parts: TransportParts, c: HonoContext): Prom
     c.req.header("mcp-protocol-version") ?? null,
   );
   if (unsupported) return unsupported;
-  const session = parts.shared ? await findSharedSession(parts, c) : findLocalSession(parts, c);
+  const keeper = parts.keeper;
+  if (!keeper) throw new Error("GET without sessions reached the session era");
+  const session = await findSession(parts, keeper, c);
   if (session instanceof Response) return session;
   const lastEventId = c.req.header("last-event-id");
-  if (lastEventId !== undefined && parts.eventStore) return resume(parts, session, lastEventId);
+  if (lastEventId !== undefined && parts.eventStore) {
+    return resume(parts, keeper, session, lastEventId);
+  }
   if (session.standalone?.connected) {
     return httpError(
       409,
@@ -35,7 +40,7 @@ export async function openGetStream(parts: TransportParts, c: HonoContext): Prom
   }
   const stream = standaloneStream(parts, session);
   if (primesStreams(session.protocolVersion)) stream.prime();
-  parts.shared?.claimStandalone(session.sessionId!);
+  keeper.claimStandalone(session);
   return new Response(stream.connect(), { headers: SSE_HEADERS });
 }
 
@@ -54,6 +59,7 @@ function standaloneStream(parts: TransportParts, session: Session): SseStream {
 /** Replays a stream after the client's last event id, then carries on live if it still runs. */
 async function resume(
   parts: TransportParts,
+  keeper: SessionKeeper,
   session: Session,
   lastEventId: string,
 ): Promise<Response> {
@@ -66,17 +72,12 @@ async function resume(
     ? standaloneStream(parts, session)
     : session.streams?.get(parsed.streamId);
   if (live) {
-    if (standalone) parts.shared?.claimStandalone(session.sessionId!);
+    if (standalone) keeper.claimStandalone(session);
     return new Response(await live.resume(parsed.position), { headers: SSE_HEADERS });
   }
-  const owner = parts.shared?.ownerOf(parsed.streamId);
-  if (owner !== undefined && owner !== parts.shared!.instance) {
-    const body = await parts.shared!.resumeElsewhere(
-      session,
-      parsed.streamId,
-      owner,
-      parsed.position,
-    );
+  const elsewhere = keeper.resumeElsewhere(session, parsed.streamId, parsed.position);
+  if (elsewhere) {
+    const body = await elsewhere;
     if (!body) return httpError(404, ErrorCode.ConnectionClosed, "Stream not found");
     return new Response(body, { headers: SSE_HEADERS });
   }

@@ -3,7 +3,8 @@ import { ErrorCode } from "../mcp/jsonrpc.ts";
 import type { McpServer } from "../mcp/server.ts";
 import { isSupportedVersion } from "../mcp/versions.ts";
 import { badRequest, httpError } from "./errors.ts";
-import { Session } from "./sessions.ts";
+import type { Found, SessionKeeper } from "./session-keeper.ts";
+import type { Session } from "./sessions.ts";
 import { principal, type TransportParts } from "./transport-parts.ts";
 
 /**
@@ -22,33 +23,24 @@ export function unsupportedVersion(
   );
 }
 
-/** findLocalSession for sessions in a shared Store: this instance's copy, or the Store's record. */
-export async function findSharedSession(
+/**
+ * The session a request names (Mcp-Session-Id) for its caller, or the error reply for a
+ * missing, unknown or ended one. At once where the keeper answers at once (local sessions).
+ */
+export function findSession(
   parts: TransportParts,
+  keeper: SessionKeeper,
   c: HonoContext,
-): Promise<Session | Response> {
+): Session | Response | Promise<Session | Response> {
   const id = c.req.header("mcp-session-id");
   if (!id) return badRequest("the Mcp-Session-Id header is required");
-  const found = await parts.shared!.find(id, principal(parts, c));
-  if (found instanceof Session) return found;
-  const message =
-    found === "ended" || parts.sessions!.wasEnded(id)
-      ? "Session ended; start a new one with initialize"
-      : "Session not found";
-  return httpError(404, ErrorCode.ConnectionClosed, message);
+  const found = keeper.find(id, principal(parts, c));
+  return found instanceof Promise ? found.then(outcome) : outcome(found);
 }
 
-/** Looks up the session a request names, or the error reply for a missing or unknown one. */
-export function findLocalSession(parts: TransportParts, c: HonoContext): Session | Response {
-  const id = c.req.header("mcp-session-id");
-  if (!id) return badRequest("the Mcp-Session-Id header is required");
-  // Another caller's session answers exactly as an unknown one, and is not marked used.
-  const owned = parts.sessions!.peek(id)?.principal === principal(parts, c);
-  const session = owned ? parts.sessions!.get(id) : undefined;
-  if (session) return session;
+function outcome(found: Found): Session | Response {
+  if (found !== undefined && found !== "ended") return found;
   const message =
-    !parts.sessions!.peek(id) && parts.sessions!.wasEnded(id)
-      ? "Session ended; start a new one with initialize"
-      : "Session not found";
+    found === "ended" ? "Session ended; start a new one with initialize" : "Session not found";
   return httpError(404, ErrorCode.ConnectionClosed, message);
 }

@@ -92,21 +92,32 @@ export class SharedSession extends Session {
  * the Store: eviction and local idleness only release the local copy (`forget`), and only an
  * explicit `end` marks a session ended.
  */
-export class SessionTable {
-  readonly #sessions = new Map<string, Session>();
+export class SessionTable<S extends Session = Session> {
+  readonly #sessions = new Map<string, S>();
   readonly #ended = new Set<string>();
   readonly #max: number;
   readonly #idleMs: number;
   readonly #maxTombstones: number;
   readonly #onEnd: (session: Session) => void;
+  readonly #make: (protocolVersion: string, id: string) => S;
   readonly #shared: boolean;
   readonly clock: Clock;
 
-  constructor(options: SessionOptions, onEnd: (session: Session) => void, shared = false) {
+  /**
+   * `make` builds a session object (local or shared); `shared`: the sessions live in a Store,
+   * so eviction and idleness only forget this copy.
+   */
+  constructor(
+    options: SessionOptions,
+    onEnd: (session: Session) => void,
+    make: (protocolVersion: string, id: string) => S,
+    shared: boolean,
+  ) {
     this.#max = options.maxSessions ?? 10_000;
     this.#idleMs = options.idleTimeoutMs ?? 30 * 60_000;
     this.#maxTombstones = options.tombstones ?? 10_000;
     this.#onEnd = onEnd;
+    this.#make = make;
     this.#shared = shared;
     this.clock = options.clock ?? systemClock;
   }
@@ -119,27 +130,23 @@ export class SessionTable {
     return this.#sessions.size;
   }
 
-  values(): IterableIterator<Session> {
+  values(): IterableIterator<S> {
     return this.#sessions.values();
   }
 
-  create(protocolVersion: string): Session {
-    const id = randomId();
-    const session = this.#shared
-      ? new SharedSession(protocolVersion, id)
-      : new Session(protocolVersion, id);
+  /** A new session under a fresh id. */
+  create(protocolVersion: string): S {
+    return this.adopt(protocolVersion, randomId());
+  }
+
+  /** Takes in a session under a known id (this instance's copy of one in a shared Store). */
+  adopt(protocolVersion: string, id: string): S {
+    const session = this.#make(protocolVersion, id);
     this.#insert(session);
     return session;
   }
 
-  /** Takes in this instance's copy of a session that lives in the shared Store. */
-  adopt(protocolVersion: string, id: string): SharedSession {
-    const session = new SharedSession(protocolVersion, id);
-    this.#insert(session);
-    return session;
-  }
-
-  #insert(session: Session): void {
+  #insert(session: S): void {
     session.lastSeen = this.clock();
     this.#sweep();
     while (this.#sessions.size >= this.#max) {
@@ -149,7 +156,7 @@ export class SessionTable {
   }
 
   /** A session by id, without marking it used or expiring it. */
-  peek(id: string): Session | undefined {
+  peek(id: string): S | undefined {
     return this.#sessions.get(id);
   }
 
@@ -159,7 +166,7 @@ export class SessionTable {
   }
 
   /** Looks a session up and marks it used; an idle-expired one is ended on the spot. */
-  get(id: string): Session | undefined {
+  get(id: string): S | undefined {
     const session = this.#sessions.get(id);
     if (!session) return undefined;
     const now = this.clock();

@@ -1,34 +1,33 @@
-import type {
-  JsonRpcMessage,
-  JsonRpcNotification,
-  JsonRpcResponse,
-  RequestId,
+import {
+  isRequest,
+  type JsonRpcMessage,
+  type JsonRpcNotification,
+  type JsonRpcResponse,
+  type RequestId,
 } from "../mcp/jsonrpc.ts";
 import type { ServerEvent } from "../mcp/server.ts";
 import type { Bus } from "../storage/bus.ts";
 import { type Store, StoreUnavailableError } from "../storage/store.ts";
 import { randomId } from "../util/crypto.ts";
 import type { EventStore } from "./event-store.ts";
-import { type Session, type SessionRecord, type SessionTable, SharedSession } from "./sessions.ts";
+import type { Found, SessionHost, SessionKeeper } from "./session-keeper.ts";
+import {
+  type Session,
+  type SessionOptions,
+  type SessionRecord,
+  SessionTable,
+  SharedSession,
+} from "./sessions.ts";
 import { applyRecord, changed, endedKey, merge, recordKey, recordOf } from "./shared-record.ts";
 import { BROADCAST, type Broadcast, type Direct, direct, INSTANCE, parse } from "./shared-wire.ts";
 import { StreamRelays } from "./stream-relays.ts";
 
-/** What the shared layer needs from the transport it serves. */
-export interface SharedHost {
-  /** Passes a client's notification (a cancellation) to this instance's copy of a session. */
-  receive(notification: JsonRpcNotification, session: Session): void;
-  /** Settles a server-to-client request that waits on this instance. */
-  settle(response: JsonRpcResponse, sessionId: string): void;
-  /** Delivers a server event raised on another instance to this instance's listeners. */
-  deliver(event: ServerEvent): void;
-}
-
 export interface SharedSessionsOptions {
   store: Store;
   bus: Bus;
-  table: SessionTable;
-  host: SharedHost;
+  /** The table's options (bounds, idleness, clock). */
+  sessions: SessionOptions;
+  host: SessionHost;
   eventStore: EventStore | undefined;
   cacheMs: number;
   keepAliveMs: number;
@@ -45,13 +44,15 @@ const MAX_ROUNDS = 8;
  * after `cacheMs`, refreshed at once when another instance changes one) and its own open
  * streams; everything else crosses the Bus.
  */
-export class SharedSessions {
+export class SharedSessions implements SessionKeeper {
   /** This instance's name on the Bus; it also starts the ids of its server-to-client requests. */
   readonly instance = randomId().slice(0, 16);
+  readonly requestPrefix = `${this.instance}.`;
+  readonly table: SessionTable<SharedSession>;
   readonly #store: Store;
   readonly #bus: Bus;
-  readonly #table: SessionTable;
-  readonly #host: SharedHost;
+  readonly #table: SessionTable<SharedSession>;
+  readonly #host: SessionHost;
   readonly #cacheMs: number;
   readonly #idleMs: number;
   readonly #touchMs: number;
@@ -62,10 +63,16 @@ export class SharedSessions {
   constructor(options: SharedSessionsOptions) {
     this.#store = options.store;
     this.#bus = options.bus;
-    this.#table = options.table;
-    this.#host = options.host;
+    const host = options.host;
+    this.table = this.#table = new SessionTable(
+      options.sessions,
+      (session) => host.released(session),
+      (version, id) => new SharedSession(version, id),
+      true,
+    );
+    this.#host = host;
     this.#cacheMs = options.cacheMs;
-    this.#idleMs = options.table.idleTimeoutMs;
+    this.#idleMs = this.#table.idleTimeoutMs;
     // Pushing the expiry forward costs a write: do it a few times per idle period at most.
     this.#touchMs = Math.min(this.#idleMs / 4, 60_000);
     this.#relays = new StreamRelays({
@@ -90,35 +97,65 @@ export class SharedSessions {
     return this.#bus.ready?.() ?? Promise.resolve();
   }
 
+  /** Stops hearing the others and lets go of this instance's copies; the sessions live on. */
   close(): void {
     clearInterval(this.#keepAlive);
     for (const unsubscribe of this.#unsubscribe) unsubscribe();
     this.#relays.close();
+    for (const session of [...this.#table.values()]) this.#table.forget(session.sessionId!);
+  }
+
+  create(protocolVersion: string, principal: string): Session {
+    const session = this.#table.create(protocolVersion);
+    session.principal = principal;
+    return session;
+  }
+
+  /** Stores a new session's record; until then no other instance can serve it. */
+  async opened(session: Session): Promise<void> {
+    const copy = this.#copy(session);
+    try {
+      const record = recordOf(copy, 1);
+      await this.#store.set(recordKey(copy.sessionId!), record, { ttlMs: this.#idleMs });
+      applyRecord(copy, record);
+      copy.checkedAt = copy.touchedAt = this.#table.clock();
+    } catch (error) {
+      this.#table.forget(copy.sessionId!);
+      throw error;
+    }
+  }
+
+  discard(session: Session): void {
+    this.#table.end(session.sessionId!);
+  }
+
+  /** This instance's copy of a session it was given: every session here is one. */
+  #copy(session: Session): SharedSession {
+    const copy = this.#table.peek(session.sessionId!);
+    if (copy !== session) throw new Error("not a session of this instance");
+    return copy;
   }
 
   // Records
-
-  /** Stores a new session's record; until then no other instance can serve it. */
-  async create(session: SharedSession): Promise<void> {
-    const record = recordOf(session, 1);
-    await this.#store.set(recordKey(session.sessionId!), record, { ttlMs: this.#idleMs });
-    applyRecord(session, record);
-    session.checkedAt = session.touchedAt = this.#table.clock();
-  }
 
   /**
    * The session an id names, for this caller: this instance's copy while fresh, else the
    * Store's record. "ended" for an id that was ended; undefined when unknown, expired, or
    * opened by another caller (`principalOf`: another issuer, subject or client).
    */
-  async find(id: string, principal: string): Promise<SharedSession | "ended" | undefined> {
+  async find(id: string, principal: string): Promise<Found> {
+    const found = await this.#find(id, principal);
+    return found === undefined && this.#table.wasEnded(id) ? "ended" : found;
+  }
+
+  async #find(id: string, principal: string): Promise<Found> {
     const now = this.#table.clock();
-    const cached = this.#table.peek(id) as SharedSession | undefined;
+    const cached = this.#table.peek(id);
     // Another caller's session is not even marked used: it idles out as if never asked for.
     if (cached && now - cached.checkedAt < this.#cacheMs && cached.principal !== principal) {
       return undefined;
     }
-    const local = this.#table.get(id) as SharedSession | undefined;
+    const local = this.#table.get(id);
     if (local && now - local.checkedAt < this.#cacheMs) return local;
     const record = await this.#store.get<SessionRecord>(recordKey(id));
     if (!record) {
@@ -146,7 +183,7 @@ export class SharedSessions {
   #keepListenersAlive(): void {
     const due = this.#table.clock() - this.#touchMs;
     for (const session of this.#table.values()) {
-      if (!(session instanceof SharedSession) || !session.standalone?.connected) continue;
+      if (!session.standalone?.connected) continue;
       if (session.touchedAt > due) continue;
       session.touchedAt = this.#table.clock();
       void this.#store
@@ -156,16 +193,25 @@ export class SharedSessions {
     }
   }
 
-  /** Whether a request changed this copy of a session (then `persist` has work to do). */
-  dirty(session: SharedSession): boolean {
-    return session.applied !== undefined && changed(session, session.applied);
+  /**
+   * What a request changed in a session, saved; undefined when it changed nothing (most
+   * requests: no Store round trip, no extra await). Failed, this copy is read again next time.
+   */
+  save(session: Session): Promise<void> | undefined {
+    const copy = this.#copy(session);
+    if (copy.applied === undefined || !changed(copy, copy.applied)) return undefined;
+    return this.#persist(copy).catch((error: unknown) => {
+      // This copy now differs from the Store: read it again on the next request.
+      copy.checkedAt = 0;
+      throw error;
+    });
   }
 
   /**
    * Saves what a request changed in a session (log level, subscriptions, ...) and tells the
    * other instances. Does nothing when it changed nothing.
    */
-  async persist(session: SharedSession): Promise<void> {
+  async #persist(session: SharedSession): Promise<void> {
     // Between requests a copy equals the record last applied to it (every change is saved,
     // then applied): what differs now is this request's change. The built-in methods that
     // change a session do so synchronously, so no record arrives between their change and
@@ -201,18 +247,35 @@ export class SharedSessions {
   // Messages
 
   /**
+   * The notifications and answers a client posted on a session: a cancellation or an answer
+   * for a request that runs on another instance goes there; what they changed is saved.
+   */
+  async receive(session: Session, messages: readonly JsonRpcMessage[]): Promise<void> {
+    for (const message of messages) {
+      if (isRequest(message)) continue;
+      if ("method" in message) {
+        this.#host.receive(message, session);
+        if (message.method === "notifications/cancelled") await this.#cancel(session, message);
+      } else if (!this.#host.settle(message, session.sessionId!, session.principal)) {
+        await this.#routeResponse(message, session.sessionId!);
+      }
+    }
+    await this.save(session);
+  }
+
+  /**
    * Routes a client's answer to the instance whose server-to-client request it answers; the
    * request id names that instance. Answers to unknown or malformed ids are dropped, as on a
    * single instance.
    */
-  async routeResponse(response: JsonRpcResponse, sessionId: string): Promise<void> {
+  async #routeResponse(response: JsonRpcResponse, sessionId: string): Promise<void> {
     const owner = typeof response.id === "string" ? response.id.split(".", 1)[0] : undefined;
     if (!owner || owner === this.instance || !INSTANCE.test(owner)) return;
     await this.#send(owner, { t: "response", s: sessionId, r: response });
   }
 
   /** Passes a cancellation on to every instance, unless the request runs here. */
-  async cancel(session: Session, notification: JsonRpcNotification): Promise<void> {
+  async #cancel(session: Session, notification: JsonRpcNotification): Promise<void> {
     const id = notification.params?.requestId;
     if (typeof id !== "string" && typeof id !== "number") return;
     if (session.inflight?.has(id as RequestId)) return;
@@ -224,45 +287,52 @@ export class SharedSessions {
     });
   }
 
-  /** Sends a message to the session's GET stream, wherever it is open. */
-  push(sessionId: string, message: JsonRpcMessage): Promise<void> {
-    return this.#broadcast({ i: this.instance, t: "push", s: sessionId, m: message });
+  /** Any instance may hold the session's GET stream: a push always has somewhere to go. */
+  reaches(): boolean {
+    return true;
+  }
+
+  /** Sends a message on the session's GET stream: here if open here, else wherever it is. */
+  push(session: Session, message: JsonRpcMessage): void {
+    if (session.standalone) {
+      void session.standalone.send(message);
+      return;
+    }
+    const push: Broadcast = { i: this.instance, t: "push", s: session.sessionId!, m: message };
+    void this.#broadcast(push).catch(() => {});
   }
 
   /** Tells the other instances that the session's GET stream is now here: theirs close. */
-  claimStandalone(sessionId: string): void {
-    void this.#broadcast({ i: this.instance, t: "get", s: sessionId }).catch(() => {});
+  claimStandalone(session: Session): void {
+    void this.#broadcast({ i: this.instance, t: "get", s: session.sessionId! }).catch(() => {});
   }
 
   /** Passes a server event on to the listeners connected to other instances. */
-  publishEvent(event: ServerEvent): void {
+  publish(event: ServerEvent): void {
     void this.#broadcast({ i: this.instance, t: "event", e: event }).catch(() => {});
   }
 
   // Streams
 
   /** A new reply stream's id; it names this instance, so a resume elsewhere can find it. */
-  streamId(sessionId: string): string {
-    return `${sessionId}_${this.instance}_${crypto.randomUUID()}`;
-  }
-
-  /** The instance that runs a stream, from its id; undefined for a GET stream or a bad id. */
-  ownerOf(streamId: string): string | undefined {
-    const parts = streamId.split("_");
-    // The id comes back from the client: it names a channel only if it is an instance name.
-    return parts.length === 3 && INSTANCE.test(parts[1]!) ? parts[1] : undefined;
+  streamId(session: Session): string {
+    return `${session.sessionId}_${this.instance}_${crypto.randomUUID()}`;
   }
 
   /**
-   * Resumes, on this instance, a stream that another instance runs (see StreamRelays).
-   * Undefined for a stream nobody knows.
+   * Resumes, on this instance, a stream that another instance runs (see StreamRelays):
+   * undefined when its id names no other instance; resolves to undefined for a stream
+   * nobody knows.
    */
   resumeElsewhere(
     session: Session,
     streamId: string,
-    owner: string,
     after: number,
-  ): Promise<ReadableStream<Uint8Array> | undefined> {
+  ): Promise<ReadableStream<Uint8Array> | undefined> | undefined {
+    const parts = streamId.split("_");
+    // The id comes back from the client: it names a channel only if it is an instance name.
+    const owner = parts.length === 3 && INSTANCE.test(parts[1]!) ? parts[1] : undefined;
+    if (owner === undefined || owner === this.instance) return undefined;
     return this.#relays.resumeElsewhere(session, streamId, owner, after);
   }
 
@@ -277,7 +347,7 @@ export class SharedSessions {
         this.#table.end(message.s);
         return;
       case "changed": {
-        const local = this.#table.peek(message.s) as SharedSession | undefined;
+        const local = this.#table.peek(message.s);
         if (local && message.r.rev > local.revision) {
           applyRecord(local, message.r);
           local.checkedAt = this.#table.clock();

@@ -4,18 +4,15 @@ import { principalOf } from "../mcp/peer.ts";
 import type { McpServer } from "../mcp/server.ts";
 import type { BatchLimits } from "./batch.ts";
 import type { EventStore } from "./event-store.ts";
-import type { SessionTable } from "./sessions.ts";
-import type { SharedSessions } from "./shared.ts";
+import type { SessionKeeper } from "./session-keeper.ts";
 import type { StreamableHttpOptions } from "./transport-options.ts";
 
-/** What the pieces of the 2025 transport share: built once by StreamableHttpTransport. */
+/** What the pieces of the session era share: built once by SessionEraHandler. */
 export interface TransportParts {
   readonly server: McpServer;
   readonly options: StreamableHttpOptions;
-  /** Present when 2025 sessions are kept. */
-  readonly sessions: SessionTable | undefined;
-  /** With sessions in a shared Store: what crosses between instances. */
-  readonly shared: SharedSessions | undefined;
+  /** Where sessions are kept (locally or in a shared Store); undefined without sessions. */
+  readonly keeper: SessionKeeper | undefined;
   readonly outgoing: OutgoingRequests;
   readonly eventStore: EventStore | undefined;
   readonly keepAliveMs: number;

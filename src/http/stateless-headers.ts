@@ -1,0 +1,108 @@
+import type { Context as HonoContext } from "hono";
+import { isObject } from "../mcp/content.ts";
+import { ErrorCode, type JsonRpcRequest, McpError } from "../mcp/jsonrpc.ts";
+import { INPUT_CAPABLE, META } from "../mcp/modern.ts";
+import type { McpServer } from "../mcp/server.ts";
+
+/** Methods of the tasks extension whose Mcp-Name header carries the task id. */
+const TASK_ROUTED = new Set(["tasks/get", "tasks/update", "tasks/cancel"]);
+
+function mismatch(message: string): McpError {
+  return new McpError(ErrorCode.HeaderMismatch, `Header mismatch: ${message}`);
+}
+
+/** What a plain header value may hold: visible ASCII, space and tab; the rest travels base64. */
+const PLAIN = /^[\t -~]*$/;
+
+/**
+ * Base64 as RFC 4648 §4 defines it: the standard alphabet, padded to whole quanta. `atob`
+ * alone is more forgiving (missing padding, whitespace), and a value it would repair is not
+ * what the client was required to send.
+ */
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
+/** Decodes the `=?base64?…?=` sentinel form of a header value; undefined for an invalid one. */
+function headerValue(raw: string): string | undefined {
+  if (!PLAIN.test(raw)) return undefined;
+  if (!raw.startsWith("=?base64?") || !raw.endsWith("?=")) return raw;
+  const encoded = raw.slice(9, -2);
+  if (!BASE64.test(encoded)) return undefined;
+  try {
+    const binary = atob(encoded);
+    return new TextDecoder("utf-8", { fatal: true }).decode(
+      Uint8Array.from(binary, (ch) => ch.charCodeAt(0)),
+    );
+  } catch {
+    return undefined;
+  }
+}
+
+/** The argument at a path; only own properties count, so nothing is read off a prototype. */
+function valueAt(args: unknown, path: readonly string[]): unknown {
+  let node = args;
+  for (const key of path) node = isObject(node) && Object.hasOwn(node, key) ? node[key] : undefined;
+  return node;
+}
+
+/** A number in decimal notation; `Number()` alone would also take "0x2A", "0b1" or "Infinity". */
+const DECIMAL = /^-?\d+(\.\d+)?([eE][+-]?\d+)?$/;
+
+function sameValue(header: string, value: unknown): boolean {
+  if (typeof value === "string") return header === value;
+  if (typeof value === "boolean") return header === String(value);
+  if (typeof value === "number") return DECIMAL.test(header) && Number(header) === value;
+  return false;
+}
+
+/**
+ * Header rules of 2026-07-28: every mirrored value present and equal to the body's. Throws
+ * an McpError (-32001 header mismatch) naming the first that is not.
+ */
+export function checkHeaders(c: HonoContext, request: JsonRpcRequest, server: McpServer): void {
+  const params = request.params ?? {};
+  const meta = isObject(params._meta) ? params._meta : {};
+  const version = c.req.header("mcp-protocol-version");
+  if (version === undefined) throw mismatch("the MCP-Protocol-Version header is required");
+  if (version !== meta[META.protocolVersion]) {
+    throw mismatch(
+      `MCP-Protocol-Version ${version} does not match _meta ${String(meta[META.protocolVersion])}`,
+    );
+  }
+  const method = c.req.header("mcp-method");
+  if (method === undefined) throw mismatch("the Mcp-Method header is required");
+  if (method !== request.method)
+    throw mismatch(`Mcp-Method ${method} does not match the body's ${request.method}`);
+  if (INPUT_CAPABLE.has(request.method)) {
+    const field = request.method === "resources/read" ? "uri" : "name";
+    const raw = c.req.header("mcp-name");
+    if (raw === undefined) throw mismatch("the Mcp-Name header is required");
+    const name = headerValue(raw);
+    if (name === undefined || name !== params[field])
+      throw mismatch(`Mcp-Name does not match the body's ${field}`);
+  }
+  if (TASK_ROUTED.has(request.method)) {
+    // The tasks extension routes its methods by task id (ext-tasks, "Routing Headers").
+    const raw = c.req.header("mcp-name");
+    if (raw === undefined) throw mismatch("the Mcp-Name header is required");
+    if (headerValue(raw) !== params.taskId)
+      throw mismatch("Mcp-Name does not match the body's taskId");
+  }
+  if (request.method === "tools/call" && typeof params.name === "string") {
+    const tool = server.tools.get(params.name);
+    for (const param of tool?.headerParams ?? []) {
+      const value = valueAt(params.arguments, param.path);
+      const raw = c.req.header(`mcp-param-${param.name}`);
+      // A recognized header with characters it may not carry is refused even when its
+      // argument is absent (streamable-http.mdx, "Server Behavior for Custom Headers").
+      const decoded = raw === undefined ? undefined : headerValue(raw);
+      if (raw !== undefined && decoded === undefined) {
+        throw mismatch(`Mcp-Param-${param.name} is not a valid header value`);
+      }
+      if (value === undefined || value === null) continue;
+      if (decoded === undefined) throw mismatch(`the Mcp-Param-${param.name} header is required`);
+      if (!sameValue(decoded, value)) {
+        throw mismatch(`Mcp-Param-${param.name} does not match the argument`);
+      }
+    }
+  }
+}
