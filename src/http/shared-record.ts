@@ -63,11 +63,10 @@ export function merge(
   was: SessionRecord,
   now: SessionRecord,
 ): SessionRecord {
-  const next: Record<string, unknown> = { ...current };
+  const next: SessionRecord = { ...current };
   for (const field of SCALAR_FIELDS) {
     if (JSON.stringify(was[field]) === JSON.stringify(now[field])) continue;
-    if (now[field] === undefined) delete next[field];
-    else next[field] = now[field];
+    copyField(next, now, field);
   }
   const before = new Set(was.s);
   const after = new Set(now.s);
@@ -77,5 +76,16 @@ export function merge(
   if (subscriptions.size) next.s = [...subscriptions].sort();
   else delete next.s;
   next.rev = current.rev + 1;
-  return next as unknown as SessionRecord;
+  return next;
+}
+
+/** Sets one field of a record to another's value; an absent value removes it. */
+function copyField<K extends (typeof SCALAR_FIELDS)[number]>(
+  target: SessionRecord,
+  source: SessionRecord,
+  field: K,
+): void {
+  const value = source[field];
+  if (value === undefined) delete target[field];
+  else target[field] = value;
 }

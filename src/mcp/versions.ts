@@ -36,9 +36,8 @@ export function negotiateVersion(
   offered: readonly ProtocolVersion[] = ALL_VERSIONS,
 ): SessionEraVersion {
   const sessionEra = offered.filter((v): v is SessionEraVersion => !isModernVersion(v));
-  if (typeof requested === "string" && (sessionEra as string[]).includes(requested)) {
-    return requested as SessionEraVersion;
-  }
+  const match = sessionEra.find((version) => version === requested);
+  if (match) return match;
   return sessionEra[0] ?? SESSION_ERA_VERSIONS[0];
 }
 
