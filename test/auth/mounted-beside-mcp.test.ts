@@ -96,6 +96,12 @@ describe("the authorization server beside /mcp", () => {
     expect(mcp.status).toBe(401);
     expect(mcp.headers.get("www-authenticate")).toMatch(/^Bearer /);
     await mcp.text();
+    // Nor the resource server's own metadata, which is not the authorization server's path.
+    const resource = await app.fetch(
+      new Request("http://localhost:8787/.well-known/oauth-protected-resource/mcp"),
+    );
+    expect(resource.status).toBe(200);
+    expect(await resource.json()).toMatchObject({ resource: "http://localhost:8787/mcp" });
     const serverErrors = logger.at("error").filter((line) => line.message === "server error");
     expect(serverErrors).toHaveLength(1);
   });
