@@ -85,6 +85,39 @@ function errorReply(
   return new Response(JSON.stringify(failure(id, error)), { status, headers: JSON_HEADERS });
 }
 
+function noClientRequests(): Promise<never> {
+  return Promise.reject(
+    new McpError(ErrorCode.InternalError, "2026-07-28 sends no server-to-client requests"),
+  );
+}
+
+/**
+ * The Exchange of a request answered with one JSON body: nothing is sent before the result,
+ * and the request ends when its HTTP request does. One small object, nothing made per call.
+ */
+class JsonExchange implements Exchange {
+  readonly peer: Peer;
+  readonly http: HonoContext;
+  readonly auth: Exchange["auth"];
+
+  constructor(peer: Peer, http: HonoContext, auth: Exchange["auth"]) {
+    this.peer = peer;
+    this.http = http;
+    this.auth = auth;
+  }
+
+  get signal(): AbortSignal {
+    return this.http.req.raw.signal;
+  }
+
+  /** A JSON reply has no stream to carry notifications before it. */
+  notify(): void {}
+
+  request(): Promise<never> {
+    return noClientRequests();
+  }
+}
+
 export interface ModernOptions {
   keepAliveMs: number;
   jsonResponse: boolean;
@@ -206,6 +239,10 @@ export class ModernHandler {
     auth: Exchange["auth"],
     useSse: boolean,
   ): Promise<Response> {
+    if (!useSse) {
+      const response = await this.#server.dispatch(request, new JsonExchange(peer, c, auth));
+      return this.#complete(response, false, undefined);
+    }
     const stream = new SseStream("", { keepAliveMs: this.#options.keepAliveMs });
     // Made when the signal is first asked for, or the stream closes: most calls need neither.
     let cancel: AbortController | undefined;
@@ -233,10 +270,7 @@ export class ModernHandler {
         void stream.send(notification);
         streaming();
       },
-      request: () =>
-        Promise.reject(
-          new McpError(ErrorCode.InternalError, "2026-07-28 sends no server-to-client requests"),
-        ),
+      request: noClientRequests,
     };
     const done = this.#server.dispatch(request, exchange);
     let timer: ReturnType<typeof setTimeout> | undefined;
@@ -260,10 +294,15 @@ export class ModernHandler {
   }
 
   /** A reply that was ready at once: one body, with the status its outcome calls for. */
-  #complete(response: JsonRpcResponse | undefined, useSse: boolean, stream: SseStream): Response {
+  #complete(
+    response: JsonRpcResponse | undefined,
+    useSse: boolean,
+    stream: SseStream | undefined,
+  ): Response {
     if (!response) return new Response(null, { status: 202 });
     const status = "error" in response ? modernErrorStatus(response.error.code) : 200;
-    if (!useSse) return new Response(JSON.stringify(response), { status, headers: JSON_HEADERS });
+    if (!useSse || !stream)
+      return new Response(JSON.stringify(response), { status, headers: JSON_HEADERS });
     return new Response(stream.takeBuffered() + sseEvent(JSON.stringify(response)), {
       status,
       headers: SSE_HEADERS,
