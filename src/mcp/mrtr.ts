@@ -40,11 +40,29 @@ export interface InputBinding {
 const NOT_ARGUMENTS: ReadonlySet<string> = new Set(["_meta", "inputResponses", "requestState"]);
 
 /**
+ * An object's keys in the order `sort()` gives them (by UTF-16 code units). Arguments have a
+ * handful of keys, and `sort()` allocates a work area on every call: a short list is sorted
+ * by insertion, in place. A long one (a client may send thousands) goes to `sort()`, so the
+ * cost stays n log n.
+ */
+function sortedKeys(value: object): string[] {
+  const keys = Object.keys(value);
+  if (keys.length > 16) return keys.sort();
+  for (let i = 1; i < keys.length; i++) {
+    const key = keys[i]!;
+    let j = i - 1;
+    for (; j >= 0 && keys[j]! > key; j--) keys[j + 1] = keys[j]!;
+    keys[j + 1] = key;
+  }
+  return keys;
+}
+
+/**
  * JSON with sorted keys, so equal arguments digest equally whatever their key order; keys in
  * `skip` are left out of the top level. Built in one pass: it runs on every request that may
  * ask for input.
  */
-function canonical(value: unknown, skip?: ReadonlySet<string>): string {
+export function canonical(value: unknown, skip?: ReadonlySet<string>): string {
   if (Array.isArray(value)) {
     let out = "[";
     for (let i = 0; i < value.length; i++) out += (i ? "," : "") + canonical(value[i]);
@@ -52,7 +70,7 @@ function canonical(value: unknown, skip?: ReadonlySet<string>): string {
   }
   if (isObject(value)) {
     let out = "{";
-    for (const key of Object.keys(value).sort()) {
+    for (const key of sortedKeys(value)) {
       const item = value[key];
       if (item === undefined || skip?.has(key)) continue;
       out += `${out.length > 1 ? "," : ""}${JSON.stringify(key)}:${canonical(item)}`;
