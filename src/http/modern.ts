@@ -16,10 +16,11 @@ import {
   INPUT_CAPABLE,
   META,
   modernErrorStatus,
-  modernPeer,
+  peerFromMeta,
 } from "../mcp/modern.ts";
 import type { Exchange, Peer } from "../mcp/peer.ts";
 import type { McpServer, ServerEvent } from "../mcp/server.ts";
+import type { JsonObject } from "../mcp/types.ts";
 import type { Guard } from "../resource/guard.ts";
 import { checkAccess } from "./access.ts";
 import { SSE_HEADERS, SseStream, sseEvent } from "./sse.ts";
@@ -159,9 +160,9 @@ export class ModernHandler {
     if (!isRequest(message)) return new Response(null, { status: 202 });
     let peer: Peer;
     try {
-      checkRequestMeta(message.params);
-      this.#checkHeaders(c, message);
-      peer = modernPeer(message.params, this.#server.protocolVersions);
+      const meta = checkRequestMeta(message.params);
+      this.#checkHeaders(c, message, meta);
+      peer = peerFromMeta(meta, this.#server.protocolVersions);
     } catch (error) {
       // A malformed envelope, mismatched headers or an unsupported version: all 400.
       return errorReply(message.id, error as McpError, 400);
@@ -183,9 +184,8 @@ export class ModernHandler {
   }
 
   /** Header rules of 2026-07-28: every mirrored value present and equal to the body's. */
-  #checkHeaders(c: HonoContext, request: JsonRpcRequest): void {
+  #checkHeaders(c: HonoContext, request: JsonRpcRequest, meta: JsonObject): void {
     const params = request.params ?? {};
-    const meta = isObject(params._meta) ? params._meta : {};
     const version = c.req.header("mcp-protocol-version");
     if (version === undefined) throw mismatch("the MCP-Protocol-Version header is required");
     if (version !== meta[META.protocolVersion]) {
