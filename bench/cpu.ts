@@ -24,9 +24,9 @@ function envNumber(name: string, fallback: number): number {
 }
 
 const config = {
-  requests: envNumber("BENCH_CPU_REQUESTS", 20_000),
+  requests: envNumber("BENCH_CPU_REQUESTS", 5_000),
   warmup: envNumber("BENCH_CPU_WARMUP", 5_000),
-  rounds: envNumber("BENCH_CPU_ROUNDS", 5),
+  rounds: envNumber("BENCH_CPU_ROUNDS", 15),
   /** Requests in flight at once (wrk keeps 50; 1 gives the cleanest per-request figure). */
   concurrency: envNumber("BENCH_CPU_CONCURRENCY", 1),
   scenarios: (process.env.BENCH_CPU_SCENARIOS ?? "raw,2025,2026,bearer")
@@ -227,7 +227,7 @@ const rows = scenarios.map((scenario) => {
     wallUs: pick("wallUs"),
     allocBytes: pick("allocBytes"),
     gcUs: pick("gcUs"),
-    cpuSpread: Math.max(...list.map((s) => s.cpuUs)) - Math.min(...list.map((s) => s.cpuUs)),
+    cpuMin: Math.min(...list.map((s) => s.cpuUs)),
   };
 });
 
@@ -237,24 +237,34 @@ console.log(
   `node ${process.version}; ${config.rounds} rounds x ${config.requests} requests, ` +
     `concurrency ${config.concurrency}, warm-up ${config.warmup}; medians`,
 );
-console.log(`${pad("scenario", 30)}   CPU us  (spread)  wall us   alloc B    GC us`);
+console.log(`${pad("scenario", 30)}   CPU us  (min)     wall us   alloc B    GC us`);
 for (const row of rows) {
   console.log(
-    `${pad(row.label, 30)}${num(row.cpuUs)} ${`(${row.cpuSpread.toFixed(1)})`.padStart(9)}` +
+    `${pad(row.label, 30)}${num(row.cpuUs)} ${`(${row.cpuMin.toFixed(1)})`.padStart(9)}` +
       `${num(row.wallUs)}${num(row.allocBytes, 0)}${num(row.gcUs, 2)}`,
   );
 }
-const row = (id: string) => rows.find((r) => r.id === id);
-const ratio = (a: number, b: number) => `${(a / b).toFixed(2)}x`;
-const modern = row("2026");
-const legacy = row("2025");
-const raw = row("raw");
-const bearer = row("bearer");
-if (modern && legacy) {
-  console.log(
-    `2026-07-28 / 2025: CPU ${ratio(modern.cpuUs, legacy.cpuUs)}, ` +
-      `allocated ${ratio(modern.allocBytes, legacy.allocBytes)} (target: CPU within 1.10x)`,
-  );
+
+/**
+ * The median over rounds of one scenario's figure divided by another's in the same round:
+ * both ran seconds apart, so what else the machine did then weighs on both alike.
+ */
+function pairedRatio(a: string, b: string, key: keyof Sample): number | undefined {
+  const left = samples.get(a);
+  const right = samples.get(b);
+  if (!left || !right) return undefined;
+  return median(left.map((sample, round) => sample[key] / right[round]![key]));
 }
-if (legacy && raw) console.log(`2025 / raw Hono:   CPU ${ratio(legacy.cpuUs, raw.cpuUs)}`);
-if (bearer && legacy) console.log(`bearer / 2025:     CPU ${ratio(bearer.cpuUs, legacy.cpuUs)}`);
+const x = (value: number) => `${value.toFixed(2)}x`;
+const targets: [string, string, string, string][] = [
+  ["2026", "2025", "2026-07-28 / 2025", " (target: within 1.10x)"],
+  ["2025", "raw", "2025 / raw Hono   ", ""],
+  ["bearer", "2025", "bearer / 2025    ", ""],
+];
+console.log("Per-round ratios (median over rounds):");
+for (const [a, b, label, note] of targets) {
+  const cpu = pairedRatio(a, b, "cpuUs");
+  const alloc = pairedRatio(a, b, "allocBytes");
+  if (cpu === undefined || alloc === undefined) continue;
+  console.log(`  ${label}: CPU ${x(cpu)}, allocated ${x(alloc)}${note}`);
+}
