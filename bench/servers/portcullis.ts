@@ -5,47 +5,15 @@
 // BENCH_AUTH=builtin protects the endpoint with the built-in authorization server (ES256
 // tokens, in-memory Store); the runner gets a token for the configured client BENCH_CLIENT
 // (client_credentials), so `echo` admits callers without a user.
-import { z } from "zod";
-import { authorizationServer, devLogin } from "../../src/auth/index.ts";
-import { McpServer, mcpApp } from "../../src/index.ts";
-import { memoryStore } from "../../src/storage/index.ts";
-import { BENCH_CLIENT, benchMode, startBenchServer } from "./_common.ts";
+import { benchMode, startBenchServer } from "./_common.ts";
+import { portcullisApp } from "./portcullis-app.ts";
 
 const { stateful, json } = benchMode();
-const maxSessions = Number(process.env.BENCH_MAX_SESSIONS ?? 0);
-const builtIn = process.env.BENCH_AUTH === "builtin";
-
-const mcp = new McpServer({ name: "bench", version: "1.0.0" });
-mcp.tool(
-  "echo",
-  { description: "Echo", input: z.object({ text: z.string() }), userRequired: false },
-  ({ text }) => text,
-);
-
-const auth = builtIn
-  ? authorizationServer({
-      store: memoryStore(),
-      login: devLogin(),
-      rateLimits: false,
-      clients: [
-        {
-          client_id: BENCH_CLIENT.id,
-          client_secret: BENCH_CLIENT.secret,
-          grant_types: ["client_credentials"],
-          redirect_uris: [],
-        },
-      ],
-    })
-  : undefined;
-
-const app = mcpApp(mcp, {
-  path: "/mcp",
-  jsonResponse: json,
-  ...(stateful ? { sessions: maxSessions ? { maxSessions } : {} } : {}),
-  ...(auth ? { auth } : {}),
+const { app, name } = portcullisApp({
+  stateful,
+  json,
+  builtIn: process.env.BENCH_AUTH === "builtin",
+  maxSessions: Number(process.env.BENCH_MAX_SESSIONS ?? 0),
 });
 
-startBenchServer(
-  `portcullis-${stateful ? "stateful" : "stateless"}-${json ? "json" : "sse"}${auth ? "-bearer" : ""}`,
-  app.fetch,
-);
+startBenchServer(name, app.fetch);

@@ -8,7 +8,7 @@ import {
   type JsonRpcResponse,
   McpError,
 } from "../mcp/jsonrpc.ts";
-import { checkRequestMeta, modernErrorStatus, modernPeer } from "../mcp/modern.ts";
+import { checkRequestMeta, modernErrorStatus, peerFromMeta } from "../mcp/modern.ts";
 import type { Exchange, Peer } from "../mcp/peer.ts";
 import type { McpServer, ServerEvent } from "../mcp/server.ts";
 import type { Guard } from "../resource/guard.ts";
@@ -38,6 +38,33 @@ const noRequests = () =>
   Promise.reject(
     new McpError(ErrorCode.InternalError, "2026-07-28 sends no server-to-client requests"),
   );
+
+/**
+ * The Exchange of a request answered with one JSON body: nothing is sent before the result,
+ * and the request ends when its HTTP request does. One small object, nothing made per call.
+ */
+class JsonExchange implements Exchange {
+  readonly peer: Peer;
+  readonly http: HonoContext;
+  readonly auth: Exchange["auth"];
+
+  constructor(peer: Peer, http: HonoContext, auth: Exchange["auth"]) {
+    this.peer = peer;
+    this.http = http;
+    this.auth = auth;
+  }
+
+  get signal(): AbortSignal {
+    return this.http.req.raw.signal;
+  }
+
+  /** A JSON reply has no stream to carry notifications before it. */
+  notify(): void {}
+
+  request(): Promise<never> {
+    return noRequests();
+  }
+}
 
 export interface StatelessEraOptions {
   keepAliveMs: number;
@@ -90,9 +117,9 @@ export class StatelessEraHandler {
     if (!isRequest(message)) return new Response(null, { status: 202 });
     let peer: Peer;
     try {
-      checkRequestMeta(message.params);
-      checkHeaders(c, message, this.#server);
-      peer = modernPeer(message.params, this.#server.protocolVersions);
+      const meta = checkRequestMeta(message.params);
+      checkHeaders(c, message, meta, this.#server);
+      peer = peerFromMeta(meta, this.#server.protocolVersions);
     } catch (error) {
       // A malformed envelope, mismatched headers or an unsupported version: all 400.
       return errorReply(message.id, error as McpError, 400);
@@ -120,6 +147,14 @@ export class StatelessEraHandler {
     auth: Exchange["auth"],
     useSse: boolean,
   ): Promise<Response> {
+    if (!useSse) {
+      const response = await this.#server.dispatch(request, new JsonExchange(peer, c, auth));
+      if (!response) return new Response(null, { status: 202 });
+      return new Response(JSON.stringify(response), {
+        status: statusOf(response),
+        headers: JSON_HEADERS,
+      });
+    }
     const reply = new Reply({
       mode: useSse ? "sse" : "json",
       stream: { keepAliveMs: this.#options.keepAliveMs },

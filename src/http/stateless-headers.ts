@@ -3,6 +3,7 @@ import { isObject } from "../mcp/content.ts";
 import { ErrorCode, type JsonRpcRequest, McpError } from "../mcp/jsonrpc.ts";
 import { INPUT_CAPABLE, META } from "../mcp/modern.ts";
 import type { McpServer } from "../mcp/server.ts";
+import type { JsonObject } from "../mcp/types.ts";
 
 /** Methods of the tasks extension whose Mcp-Name header carries the task id. */
 const TASK_ROUTED = new Set(["tasks/get", "tasks/update", "tasks/cancel"]);
@@ -58,9 +59,13 @@ function sameValue(header: string, value: unknown): boolean {
  * Header rules of 2026-07-28: every mirrored value present and equal to the body's. Throws
  * an McpError (-32001 header mismatch) naming the first that is not.
  */
-export function checkHeaders(c: HonoContext, request: JsonRpcRequest, server: McpServer): void {
+export function checkHeaders(
+  c: HonoContext,
+  request: JsonRpcRequest,
+  meta: JsonObject,
+  server: McpServer,
+): void {
   const params = request.params ?? {};
-  const meta = isObject(params._meta) ? params._meta : {};
   const version = c.req.header("mcp-protocol-version");
   if (version === undefined) throw mismatch("the MCP-Protocol-Version header is required");
   if (version !== meta[META.protocolVersion]) {

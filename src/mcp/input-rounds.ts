@@ -21,9 +21,8 @@ export class InputRounds {
   }
 
   /** The round of a request, bound to its method, arguments and caller. */
-  open(method: string, params: JsonObject, exchange: Exchange): Promise<InputRound> {
-    const { _meta: _m, inputResponses: _i, requestState: _r, ...args } = params;
-    const binding = { method, params: args, principal: principalOf(exchange.auth) };
+  open(method: string, params: JsonObject, exchange: Exchange): InputRound | Promise<InputRound> {
+    const binding = { method, params, principal: principalOf(exchange.auth) };
     return InputRound.open(params, binding, this.#sealing(), this.#clock());
   }
 

@@ -56,12 +56,11 @@ export class MiddlewareContext {
   readonly auth: AuthInfo | undefined;
   /** The Hono context, when the request came over HTTP. */
   readonly http: HonoContext | undefined;
-  /** Aborts when the client goes away. */
-  readonly signal: AbortSignal | undefined;
   /** The result, once `next()` resolved (or a middleware set it). */
   result: JsonObject | undefined;
   /** What `next()` threw, if it threw. */
   error: unknown;
+  readonly #exchange: Exchange;
 
   constructor(request: JsonRpcRequest, exchange: Exchange) {
     const params = request.params ?? {};
@@ -79,7 +78,15 @@ export class MiddlewareContext {
     this.era = isModernVersion(this.protocolVersion) ? "stateless" : "session";
     this.auth = exchange.auth;
     this.http = exchange.http;
-    this.signal = exchange.signal;
+    this.#exchange = exchange;
+  }
+
+  /**
+   * Aborts when the client goes away. Read from the transport when asked: a transport makes
+   * its signal on first use, and most requests never need one.
+   */
+  get signal(): AbortSignal | undefined {
+    return this.#exchange.signal;
   }
 }
 

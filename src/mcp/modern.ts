@@ -42,9 +42,10 @@ export function declaredVersion(params: JsonObject | undefined): string | undefi
 
 /**
  * Refuses a 2026-07-28 request whose `_meta` lacks a required field (protocol version, client
- * capabilities): such a request is malformed, -32602 (basic/index.mdx, "_meta").
+ * capabilities): such a request is malformed, -32602 (basic/index.mdx, "_meta"). Returns the
+ * `_meta` it checked.
  */
-export function checkRequestMeta(params: JsonObject | undefined): void {
+export function checkRequestMeta(params: JsonObject | undefined): JsonObject {
   const meta = params?._meta;
   const missing = !isObject(meta)
     ? "_meta"
@@ -56,6 +57,7 @@ export function checkRequestMeta(params: JsonObject | undefined): void {
   if (missing !== undefined) {
     throw new McpError(ErrorCode.InvalidParams, `Invalid params: the request lacks ${missing}`);
   }
+  return meta as JsonObject;
 }
 
 /**
@@ -63,8 +65,11 @@ export function checkRequestMeta(params: JsonObject | undefined): void {
  * identity and capabilities, and the log level it opted into (none: no log messages).
  */
 export function modernPeer(params: JsonObject | undefined, supported: readonly string[]): Peer {
-  checkRequestMeta(params);
-  const meta = isObject(params?._meta) ? params._meta : {};
+  return peerFromMeta(checkRequestMeta(params), supported);
+}
+
+/** The peer of a `_meta` that `checkRequestMeta` accepted. */
+export function peerFromMeta(meta: JsonObject, supported: readonly string[]): Peer {
   const version = meta[META.protocolVersion];
   if (typeof version !== "string" || !isModernVersion(version) || !supported.includes(version)) {
     throw new McpError(ErrorCode.UnsupportedProtocolVersion, "Unsupported protocol version", {

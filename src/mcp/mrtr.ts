@@ -1,8 +1,8 @@
 import { toBase64 } from "../util/bytes.ts";
 import type { Sealer } from "../util/sealer.ts";
 import { isObject } from "./content.ts";
-import { ErrorCode, McpError } from "./jsonrpc.ts";
-import type { Exchange } from "./peer.ts";
+import { ErrorCode, type JsonRpcNotification, McpError } from "./jsonrpc.ts";
+import type { Exchange, OutgoingRequest, Peer } from "./peer.ts";
 import type { JsonObject } from "./types.ts";
 
 /** Largest `inputResponses` accepted, as JSON. */
@@ -30,24 +30,58 @@ interface RequestState {
 
 export interface InputBinding {
   method: string;
-  /** The request's arguments, without `_meta`, `inputResponses` and `requestState`. */
+  /** The request's params; its arguments are all but `_meta`, `inputResponses` and `requestState`. */
   params: JsonObject;
   /** The caller (`principalOf`: issuer, subject, client), or "" for anonymous requests. */
   principal: string;
 }
 
-/** JSON with sorted keys, so equal arguments digest equally whatever their key order. */
-function canonical(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonical).join(",")}]`;
+/** Params that are not the request's arguments: the envelope and the round's own fields. */
+const NOT_ARGUMENTS: ReadonlySet<string> = new Set(["_meta", "inputResponses", "requestState"]);
+
+/**
+ * An object's keys in the order `sort()` gives them (by UTF-16 code units). Arguments have a
+ * handful of keys, and `sort()` allocates a work area on every call: a short list is sorted
+ * by insertion, in place. A long one (a client may send thousands) goes to `sort()`, so the
+ * cost stays n log n.
+ */
+function sortedKeys(value: object): string[] {
+  const keys = Object.keys(value);
+  if (keys.length > 16) return keys.sort();
+  for (let i = 1; i < keys.length; i++) {
+    const key = keys[i]!;
+    let j = i - 1;
+    for (; j >= 0 && keys[j]! > key; j--) keys[j + 1] = keys[j]!;
+    keys[j + 1] = key;
+  }
+  return keys;
+}
+
+/**
+ * JSON with sorted keys, so equal arguments digest equally whatever their key order; keys in
+ * `skip` are left out of the top level. Built in one pass: it runs on every request that may
+ * ask for input.
+ */
+export function canonical(value: unknown, skip?: ReadonlySet<string>): string {
+  if (Array.isArray(value)) {
+    let out = "[";
+    for (let i = 0; i < value.length; i++) out += (i ? "," : "") + canonical(value[i]);
+    return `${out}]`;
+  }
   if (isObject(value)) {
-    return `{${Object.keys(value)
-      .sort()
-      .filter((key) => value[key] !== undefined)
-      .map((key) => `${JSON.stringify(key)}:${canonical(value[key])}`)
-      .join(",")}}`;
+    let out = "{";
+    for (const key of sortedKeys(value)) {
+      const item = value[key];
+      if (item === undefined || skip?.has(key)) continue;
+      out += `${out.length > 1 ? "," : ""}${JSON.stringify(key)}:${canonical(item)}`;
+    }
+    return `${out}}`;
   }
   return JSON.stringify(value) ?? "null";
 }
+
+const encoder = new TextEncoder();
+const NONE: Record<string, JsonObject> = Object.freeze({}) as Record<string, JsonObject>;
 
 async function digest(json: string): Promise<string> {
   const bytes = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(json));
@@ -105,24 +139,26 @@ export const SUSPENDED: unique symbol = Symbol("input required");
  * next round needs travels in the sealed `requestState`.
  */
 export class InputRound {
-  readonly suspended: Promise<typeof SUSPENDED>;
   /** Answers sealed by earlier rounds. */
   readonly #earlier: Record<string, JsonObject>;
   /** This request's `inputResponses`. */
   readonly #fresh: Record<string, JsonObject>;
   /** Keys the previous round asked. */
-  readonly #previous: ReadonlySet<string>;
+  readonly #previous: readonly string[];
   readonly #binding: Binding;
+  // The collections below are made by the first ask: most runs never ask.
   /** Answers handed to the handler in this run; the next state seals them. */
-  readonly #used = new Map<string, JsonObject>();
+  #used: Map<string, JsonObject> | undefined;
   /** Requests this run could not answer: the round's `inputRequests`. */
-  readonly #asked = new Map<string, JsonObject>();
-  readonly #keys = new Set<string>();
+  #asked: Map<string, JsonObject> | undefined;
+  #keys: Set<string> | undefined;
   #next = 0;
-  #suspend: () => void = () => {};
+  /** Ends `race` with SUSPENDED; set while a race runs. */
+  #suspend: (() => void) | undefined;
+  #suspended = false;
   #scheduled = false;
   /** Rejects the requests still waiting for an answer; set once the round is released. */
-  readonly #waiting = new Set<(reason: unknown) => void>();
+  #waiting: Set<(reason: unknown) => void> | undefined;
   #released: { reason: unknown } | undefined;
 
   private constructor(
@@ -133,33 +169,36 @@ export class InputRound {
   ) {
     this.#earlier = earlier;
     this.#fresh = fresh;
-    this.#previous = new Set(previous);
+    this.#previous = previous;
     this.#binding = binding;
-    this.suspended = new Promise((resolve) => {
-      this.#suspend = () => resolve(SUSPENDED);
-    });
   }
 
-  /** Verifies a retry's `requestState` and takes its `inputResponses`. */
-  static async open(
+  /**
+   * Verifies a retry's `requestState` and takes its `inputResponses`. Synchronous for a
+   * request with neither (most requests): only a sealed state needs awaiting.
+   */
+  static open(
     raw: JsonObject,
     binding: InputBinding,
     sealer: Sealer,
     now: number,
-  ): Promise<InputRound> {
-    // Most requests carry no state and never suspend: they need no digest at all.
+  ): InputRound | Promise<InputRound> {
+    // Taken now, before the handler runs; hashed only when a state is checked or sealed.
     const bound: Binding = {
       method: binding.method,
-      args: canonical(binding.params),
+      args: canonical(binding.params, NOT_ARGUMENTS),
       principal: binding.principal,
     };
+    if (raw.inputResponses === undefined && raw.requestState === undefined) {
+      return new InputRound(NONE, NONE, [], bound);
+    }
     // Checked first, with or without a requestState: nothing runs on a malformed or oversized
     // request. Each value must be some result; which one is checked when it is used.
     // Absent means none; null or any other non-object is malformed.
     const responses = raw.inputResponses === undefined ? {} : raw.inputResponses;
     if (!isObject(responses))
       throw new McpError(ErrorCode.InvalidParams, "inputResponses must be an object");
-    if (new TextEncoder().encode(JSON.stringify(responses)).length > MAX_RESPONSES_BYTES) {
+    if (encoder.encode(JSON.stringify(responses)).length > MAX_RESPONSES_BYTES) {
       throw new McpError(
         ErrorCode.InvalidParams,
         `inputResponses exceeds ${MAX_RESPONSES_BYTES} bytes`,
@@ -173,8 +212,18 @@ export class InputRound {
     }
     const fresh = responses as Record<string, JsonObject>;
     const sealed = raw.requestState;
-    if (sealed === undefined) return new InputRound({}, fresh, [], bound);
+    if (sealed === undefined) return new InputRound(NONE, fresh, [], bound);
     if (typeof sealed !== "string" || sealed.length > 1024 * 1024) throw invalidState("malformed");
+    return InputRound.#resume(sealed, fresh, bound, sealer, now);
+  }
+
+  static async #resume(
+    sealed: string,
+    fresh: Record<string, JsonObject>,
+    bound: Binding,
+    sealer: Sealer,
+    now: number,
+  ): Promise<InputRound> {
     const opened = await sealer.open(sealed);
     if (opened === undefined) throw invalidState("it was not issued by this server or was altered");
     const state = JSON.parse(opened) as RequestState;
@@ -199,15 +248,16 @@ export class InputRound {
       return Promise.reject(new TypeError("An input key must have 1 to 256 characters"));
     }
     const key = name ?? `input-${this.#next++}`;
-    if (this.#keys.has(key)) {
+    const keys = (this.#keys ??= new Set());
+    if (keys.has(key)) {
       // Two requests under one key could not be told apart in inputResponses.
       return Promise.reject(new Error(`The input key "${key}" is used twice in one request`));
     }
-    this.#keys.add(key);
+    keys.add(key);
     const earlier = own(this.#earlier, key);
     const answer =
       earlier ??
-      (name !== undefined || this.#previous.has(key) ? own(this.#fresh, key) : undefined);
+      (name !== undefined || this.#previous.includes(key) ? own(this.#fresh, key) : undefined);
     if (answer) {
       const problem = earlier ? undefined : answerProblem(method, answer);
       if (problem) {
@@ -218,18 +268,33 @@ export class InputRound {
           ),
         );
       }
-      this.#used.set(key, answer);
+      (this.#used ??= new Map()).set(key, answer);
       return Promise.resolve(answer);
     }
-    this.#asked.set(key, { method, params });
+    (this.#asked ??= new Map()).set(key, { method, params });
     if (!this.#scheduled) {
       this.#scheduled = true;
       // Let requests made together (Promise.all) join this round before it closes.
-      setTimeout(() => this.#suspend(), 0);
+      setTimeout(() => {
+        this.#suspended = true;
+        this.#suspend?.();
+      }, 0);
     }
     if (this.#released) return Promise.reject(this.#released.reason);
     return new Promise<never>((_resolve, reject) => {
-      this.#waiting.add(reject);
+      (this.#waiting ??= new Set()).add(reject);
+    });
+  }
+
+  /**
+   * The run's outcome, or SUSPENDED once the round closes with requests unanswered; a run
+   * that never asks settles it alone.
+   */
+  race<T>(run: Promise<T>): Promise<T | typeof SUSPENDED> {
+    if (this.#suspended) return Promise.resolve(SUSPENDED);
+    return new Promise((resolve, reject) => {
+      this.#suspend = () => resolve(SUSPENDED);
+      run.then(resolve, reject);
     });
   }
 
@@ -240,8 +305,8 @@ export class InputRound {
    */
   release(reason: unknown): void {
     this.#released ??= { reason };
-    for (const reject of this.#waiting) reject(reason);
-    this.#waiting.clear();
+    for (const reject of this.#waiting ?? []) reject(reason);
+    this.#waiting?.clear();
   }
 
   /** The InputRequiredResult for this round. */
@@ -253,27 +318,47 @@ export class InputRound {
       digest: await digest(args),
       principal,
       expires,
-      answers: Object.fromEntries(this.#used),
-      asked: [...this.#asked.keys()],
+      answers: Object.fromEntries(this.#used ?? []),
+      asked: [...(this.#asked?.keys() ?? [])],
     };
     return {
       resultType: "input_required",
-      inputRequests: Object.fromEntries(this.#asked),
+      inputRequests: Object.fromEntries(this.#asked ?? []),
       requestState: await sealer.seal(JSON.stringify(state)),
     };
   }
 }
 
 /** An Exchange whose server-to-client requests go through a multi round-trip round. */
+class AskingExchange implements Exchange {
+  readonly peer: Peer;
+  readonly http: Exchange["http"];
+  readonly auth: Exchange["auth"];
+  readonly #exchange: Exchange;
+  readonly #round: InputRound;
+
+  constructor(exchange: Exchange, round: InputRound) {
+    this.peer = exchange.peer;
+    this.http = exchange.http;
+    this.auth = exchange.auth;
+    this.#exchange = exchange;
+    this.#round = round;
+  }
+
+  get signal(): AbortSignal | undefined {
+    return this.#exchange.signal;
+  }
+
+  notify(message: JsonRpcNotification): void {
+    this.#exchange.notify(message);
+  }
+
+  request(...[method, params, options]: Parameters<OutgoingRequest>): Promise<JsonObject> {
+    return this.#round.ask(method, params, options.inputKey);
+  }
+}
+
+/** An Exchange whose server-to-client requests go through a multi round-trip round. */
 export function askingThrough(exchange: Exchange, round: InputRound): Exchange {
-  return {
-    peer: exchange.peer,
-    get signal() {
-      return exchange.signal;
-    },
-    http: exchange.http,
-    auth: exchange.auth,
-    notify: (message) => exchange.notify(message),
-    request: (method, params, options) => round.ask(method, params, options.inputKey),
-  };
+  return new AskingExchange(exchange, round);
 }

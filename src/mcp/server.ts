@@ -317,7 +317,7 @@ export class McpServer implements AccessRegistry {
         : Promise.resolve(handler(params, ctx, via));
       // A suspended run may still settle later (a handler racing its own timer): ignore it.
       run.catch(() => {});
-      const outcome = round ? await Promise.race([run, round.suspended]) : await run;
+      const outcome = round ? await round.race(run) : await run;
       if (outcome !== SUSPENDED) return outcome;
       const result = await this.#rounds.result(round!);
       // The client answers by sending the request again: this run is over. Its signal aborts

@@ -165,6 +165,45 @@ describe("hostile 2026-07-28 input", () => {
     });
   });
 
+  it("binds requestState to the arguments whatever their key order, and refuses changed ones", async () => {
+    const { mcp, runs } = build();
+    const url = await start(mcp);
+    const answers = { "input-0": accept({ a: "A" }) };
+    // A few keys, and more than a short list (two ways of sorting), with nested objects.
+    for (const extra of [2, 30]) {
+      const args: Json = { topic: "t", nested: { y: [1, { q: 1, p: 2 }], x: null } };
+      for (let i = 0; i < extra; i++) args[`k${String(i).padStart(2, "0")}`] = i;
+      const reversed = (value: unknown): unknown =>
+        Array.isArray(value)
+          ? value.map(reversed)
+          : value !== null && typeof value === "object"
+            ? Object.fromEntries(
+                Object.entries(value)
+                  .reverse()
+                  .map(([key, item]) => [key, reversed(item)]),
+              )
+            : value;
+      const first = inputRequired(
+        await modernCall(url, 1, "tools/call", { name: "ask", arguments: args }, ELICITATION),
+      );
+      const state = { inputResponses: answers, requestState: first.requestState };
+      const next = inputRequired(await retry(url, state, {}, reversed(args) as Json));
+      expect(Object.values(next.inputRequests).map((r) => r.params.message)).toEqual(["second?"]);
+      const before = runs.ask;
+      for (const changed of [
+        { ...args, k00: 1 },
+        { ...args, nested: { y: [1, { q: 1, p: 3 }], x: null } },
+        { ...args, extra: true },
+      ]) {
+        expect(errorOf(await retry(url, state, {}, changed))).toMatchObject({
+          code: -32602,
+          message: expect.stringContaining("another request"),
+        });
+      }
+      expect(runs.ask).toBe(before);
+    }
+  });
+
   it("ignores answers smuggled in for questions that were not asked yet", async () => {
     const { mcp } = build();
     const url = await start(mcp);

@@ -5,6 +5,8 @@ import { LEGACY_TASK_METHODS } from "../tasks/manager.ts";
 import type { JsonObject } from "../types.ts";
 import type { Dressing, Era } from "./era.ts";
 
+const SERVER_INFO = META.serverInfo;
+
 /** Methods only the 2025 revisions have; a 2026-07-28 request for them is an unknown method. */
 const SESSION_ONLY: ReadonlySet<string> = new Set([
   "initialize",
@@ -31,11 +33,13 @@ export const statelessEra: Era = {
     dressing: Dressing,
     authenticated: boolean,
   ): JsonObject {
-    const dressed: JsonObject = { ...result };
-    dressed.resultType ??= "complete";
-    dressed._meta = {
-      ...(isObject(result._meta) ? result._meta : {}),
-      [META.serverInfo]: dressing.serverInfo,
+    // One copy, keys in the order the handler gave them, then resultType and _meta if new.
+    const dressed: JsonObject = {
+      ...result,
+      resultType: result.resultType ?? "complete",
+      _meta: isObject(result._meta)
+        ? { ...result._meta, [SERVER_INFO]: dressing.serverInfo }
+        : { [SERVER_INFO]: dressing.serverInfo },
     };
     if (CACHEABLE.has(method) && dressed.resultType === "complete") {
       const hint = dressing.cacheHint(method, params);
