@@ -10,12 +10,21 @@ export interface ClosableAuditSink extends AuditSink {
 
 /**
  * Writes each audit event as one line of JSON to a stream (`process.stdout` for a log
- * shipper that reads it). A failed write rejects, so the authorization server logs it.
+ * shipper that reads it). A failed write rejects, so the authorization server logs it; the
+ * stream's errors are handled here (unhandled, they would end the process).
  */
 export function auditStream(stream: Writable): AuditSink {
+  // The stream's own failure (a file that cannot be opened) says more than "destroyed".
+  let failure: Error | undefined;
+  stream.on("error", (error) => {
+    failure ??= error;
+  });
   return (event) =>
     new Promise<void>((resolve, reject) => {
-      stream.write(`${JSON.stringify(event)}\n`, (error) => (error ? reject(error) : resolve()));
+      if (failure) return reject(failure);
+      stream.write(`${JSON.stringify(event)}\n`, (error) =>
+        error ? reject(failure ?? error) : resolve(),
+      );
     });
 }
 
@@ -25,8 +34,6 @@ export function auditStream(stream: Writable): AuditSink {
  */
 export function auditFile(path: string): ClosableAuditSink {
   const stream = createWriteStream(path, { flags: "a", encoding: "utf8" });
-  // The failure reaches each write's callback; unhandled, the event would end the process.
-  stream.on("error", () => {});
   const sink = auditStream(stream) as ClosableAuditSink;
   sink.close = () =>
     new Promise<void>((resolve, reject) => {
