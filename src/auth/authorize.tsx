@@ -3,6 +3,7 @@
 import type { Context } from "hono";
 import { Hono } from "hono/tiny";
 import { randomToken, timingSafeEqual } from "../util/crypto.ts";
+import { scopesOf } from "./audit.ts";
 import { BODY_LIMITS, readPageForm } from "./body.tsx";
 import { identityAssured, rememberConsent, rememberedConsent } from "./consent.ts";
 import type { AuthorizationCore } from "./core.ts";
@@ -87,21 +88,52 @@ export function authorizeRoutes(as: AuthorizationCore): Hono {
     return bound;
   };
 
+  /** Who, which client, scopes and resource: what every event about a request says. */
+  const about = (pending: PendingAuthorization) => ({
+    clientId: pending.clientId,
+    scopes: scopesOf(pending.scope),
+    resource: pending.resource,
+  });
+
+  const failed = (c: Context, reason: string, pending: PendingAuthorization | undefined) =>
+    as.audit(c, {
+      type: "signin.failed",
+      provider: login.name,
+      reason,
+      ...(pending ? about(pending) : {}),
+    });
+
   const kit: LoginKit = {
     store: as.store,
     sealer: () => as.sealer(),
     issuer: (c) => as.issuer(c),
     pending: (id) => as.store.get<PendingAuthorization>(pendingKey(id)),
+    failed(c, reason, pending) {
+      failed(c, reason, pending);
+    },
     async complete(c, user, pendingId) {
       const pending = await as.store.get<PendingAuthorization>(pendingKey(pendingId));
-      if (!pending) return expired(c);
+      if (!pending) {
+        failed(c, "the sign-in request expired", undefined);
+        return expired(c);
+      }
       if (pending.subject !== undefined && pending.subject !== user.subject) {
+        failed(c, "the sign-in request is bound to another user", pending);
         return someoneElses(c);
       }
       // A new sign-in session: the request is rebound to it, then the login cookie carries it.
       const session = randomToken(16);
       const bound = await bind(pending, { ...user, session });
-      if (!bound) return expired(c);
+      if (!bound) {
+        failed(c, "the sign-in request expired", pending);
+        return expired(c);
+      }
+      as.audit(c, {
+        type: "signin.succeeded",
+        subject: user.subject,
+        provider: login.name,
+        ...about(bound),
+      });
       const ttl = as.options.loginTtlSeconds ?? 12 * 3600;
       await setLoginCookie(c, user, await as.secret(), ttl, session, as.clock);
       return c.redirect(`/authorize?request_id=${encodeURIComponent(bound.id)}`, 303);
@@ -122,6 +154,12 @@ export function authorizeRoutes(as: AuthorizationCore): Hono {
       { uri: pending.redirectUri, sent: pending.redirectUriSent },
       pending.codeChallenge,
     );
+    as.audit(c, {
+      type: "code.issued",
+      subject: user.subject,
+      grantId: grant.gid,
+      ...about(pending),
+    });
     return backToClient(pending.redirectUri, { code, state: pending.state, iss: as.issuer(c) });
   };
 
@@ -152,6 +190,12 @@ export function authorizeRoutes(as: AuthorizationCore): Hono {
     }
     if (await rememberedConsent(as.store, pending, user.subject)) {
       if (stored && (await as.store.take(pendingKey(pending.id))) === undefined) return expired(c);
+      as.audit(c, {
+        type: "consent.granted",
+        subject: user.subject,
+        remembered: true,
+        ...about(pending),
+      });
       return issueCode(c, pending, user);
     }
     if (!stored) await as.store.set(pendingKey(pending.id), pending, { ttlMs: PENDING_TTL_MS });
@@ -304,6 +348,7 @@ export function authorizeRoutes(as: AuthorizationCore): Hono {
       return errorPage(c, 403, "Request refused", "This consent form was already used.");
     }
     if (form.get("decision") !== "allow") {
+      as.audit(c, { type: "consent.denied", subject: user.subject, ...about(pending) });
       return backToClient(pending.redirectUri, {
         error: "access_denied",
         error_description: "The user denied the request",
@@ -312,6 +357,12 @@ export function authorizeRoutes(as: AuthorizationCore): Hono {
       });
     }
     await rememberConsent(as.store, pending, user.subject, as.options.rememberConsentDays ?? 30);
+    as.audit(c, {
+      type: "consent.granted",
+      subject: user.subject,
+      remembered: false,
+      ...about(pending),
+    });
     return issueCode(c, pending, user);
   });
 

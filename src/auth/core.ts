@@ -5,6 +5,7 @@ import type { Store } from "../storage/store.ts";
 import type { Clock } from "../util/clock.ts";
 import type { Logger } from "../util/log.ts";
 import type { Sealer } from "../util/sealer.ts";
+import type { AuditRecord, AuditSink } from "./audit-events.ts";
 import type { Client, ClientRegistry, ConfiguredClient } from "./clients.ts";
 import type { SigningAlgorithm } from "./keys.ts";
 import type { TokenLifetimes } from "./lifetimes.ts";
@@ -76,6 +77,13 @@ export interface AuthorizationServerOptions {
   tokenCacheSize?: number;
   /** Where server errors, refused configurations and warnings go. Default: stderr. */
   logger?: Logger;
+  /**
+   * Receives an event for each registration, sign-in (succeeded or failed), consent (granted
+   * or denied), code and token issued, refresh rotated or reused, revocation, client
+   * credentials grant and rate limit hit (see `AuditEvent`). Never awaited: a failing or slow
+   * sink holds up nothing, and its failures are logged. `jsonLinesAudit(write)` writes JSON lines.
+   */
+  audit?: AuditSink;
 }
 
 /**
@@ -100,4 +108,6 @@ export interface AuthorizationCore {
   /** Checks requested scopes and returns the granted scope string. */
   grantScope(requested: string | undefined | null, client: Client): string;
   rateLimit(c: Context, bucket: keyof typeof DEFAULT_RATE_LIMITS): Promise<void>;
+  /** Reports an audit event of this request to the `audit` sink, if there is one. */
+  audit(c: Context, record: AuditRecord): void;
 }

@@ -100,7 +100,8 @@ export function serverErrorResponse(id: string): Response {
 export function errorReply(error: unknown, c: Context, logger: Logger): Response {
   const answer = asOAuthError(error);
   if (answer.status < 500) return answer.toResponse();
-  const id = errorId();
+  // The request's correlation id when it has one, so the reply, the log and the audit agree.
+  const id = c.get("requestId") ?? errorId();
   const fields = { method: c.req.method, path: c.req.path, status: answer.status, error_id: id };
   if (answer.status === 503) logger.warn("service unavailable", { ...fields, error });
   else logger.error("server error", { ...fields, error });

@@ -1,5 +1,24 @@
 export type { Exposure } from "../util/exposure.ts";
 export { FetchRefusedError, type ResolveHost, type SafeFetchOptions } from "../util/ssrf.ts";
+export { jsonLinesAudit } from "./audit.ts";
+export type {
+  AuditEvent,
+  AuditEventBase,
+  AuditEventType,
+  AuditSink,
+  ClientCredentialsGrantedEvent,
+  ClientRegisteredEvent,
+  CodeIssuedEvent,
+  ConsentDeniedEvent,
+  ConsentGrantedEvent,
+  RateLimitHitEvent,
+  RefreshReuseDetectedEvent,
+  RefreshRotatedEvent,
+  SignInFailedEvent,
+  SignInSucceededEvent,
+  TokenIssuedEvent,
+  TokenRevokedEvent,
+} from "./audit-events.ts";
 export type {
   Client,
   ConfiguredClient,

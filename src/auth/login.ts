@@ -53,6 +53,11 @@ export interface LoginKit {
   pending(id: string): Promise<PendingAuthorization | undefined>;
   /** Records the login and returns the response that resumes the authorization request. */
   complete(c: Context, user: User, pendingId: string): Promise<Response>;
+  /**
+   * Reports a refused sign-in to the audit trail: `reason` in a few words, never what the
+   * user typed; `pending` when the request is known.
+   */
+  failed(c: Context, reason: string, pending?: PendingAuthorization): void;
 }
 
 /**

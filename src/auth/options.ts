@@ -63,4 +63,9 @@ export function checkOptions(options: AuthorizationServerOptions, logger: Logger
     throw new TypeError("revocationRecheckSeconds must be a number of seconds, 0 or more");
   }
   cacheSize(options.tokenCacheSize, "tokenCacheSize");
+  if (options.audit !== undefined && typeof options.audit !== "function") {
+    throw new TypeError(
+      "audit must be a function that receives each event, such as jsonLinesAudit((line) => console.log(line))",
+    );
+  }
 }

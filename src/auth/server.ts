@@ -1,6 +1,7 @@
 import type { Context, MiddlewareHandler } from "hono";
 import { cors } from "hono/cors";
 import { Hono } from "hono/tiny";
+import { correlationId } from "../http/request-id.ts";
 import { requestLogger } from "../http/request-log.ts";
 import type { AuthInfo } from "../mcp/peer.ts";
 import { requestOrigin } from "../resource/bearer.ts";
@@ -12,6 +13,8 @@ import { exposureOf } from "../util/exposure.ts";
 import { type Logger, resolveLogger } from "../util/log.ts";
 import { canonicalResource } from "../util/resource-uri.ts";
 import { Sealer } from "../util/sealer.ts";
+import { AuditTrail, scopesOf } from "./audit.ts";
+import type { AuditRecord } from "./audit-events.ts";
 import { authorizeRoutes } from "./authorize.tsx";
 import { BODY_LIMITS, readOAuthBody } from "./body.tsx";
 import {
@@ -52,6 +55,7 @@ export class AuthorizationServer implements AuthorizationCore {
   readonly clients: ClientRegistry;
   readonly clock: Clock;
   readonly #resourceTokens: ResourceTokenVerifier;
+  readonly #audit: AuditTrail;
   /** The configured issuer without trailing slashes, computed once. */
   readonly #issuer: string | undefined;
   /** Absolute resource URIs, and paths under the issuer's origin when the issuer follows requests. */
@@ -78,6 +82,7 @@ export class AuthorizationServer implements AuthorizationCore {
     for (const client of options.clients ?? []) configuredClient(client, this.registrationRules());
     this.store = options.store;
     this.clock = options.clock ?? systemClock;
+    this.#audit = new AuditTrail(options.audit, this.clock, this.logger);
     this.clients = new ClientRegistry(options.store, this.clock);
     const lifetimes = resolveLifetimes(options.lifetimes);
     this.keys = new KeyRing({
@@ -228,7 +233,19 @@ export class AuthorizationServer implements AuthorizationCore {
     if (limits === false) return;
     const rule: RateLimit = limits?.[bucket] ?? DEFAULT_RATE_LIMITS[bucket];
     const key = limits?.key ? limits.key(c) : clientAddress(c, this.options.trustProxy ?? false);
-    await enforceRateLimit(this.store, bucket, key, rule, this.clock);
+    try {
+      await enforceRateLimit(this.store, bucket, key, rule, this.clock);
+    } catch (error) {
+      if (error instanceof OAuthError && error.status === 429) {
+        const retryAfterSeconds = Number(error.headers["Retry-After"]);
+        this.audit(c, { type: "rate_limit.hit", bucket, retryAfterSeconds });
+      }
+      throw error;
+    }
+  }
+
+  audit(c: Context, record: AuditRecord): void {
+    this.#audit.emit(c, record);
   }
 
   /**
@@ -290,7 +307,8 @@ export class AuthorizationServer implements AuthorizationCore {
       this.#checkLogin(c);
       await next();
     };
-    for (const path of ownPaths(issuerPath)) app.use(path, logRequests, gate);
+    const requestId = correlationId();
+    for (const path of ownPaths(issuerPath)) app.use(path, requestId, logRequests, gate);
     const open = cors({ origin: "*", allowMethods: ["GET", "POST", "OPTIONS"], maxAge: 86_400 });
     for (const path of ["/.well-known/*", "/token", "/register", "/revoke", "/introspect"])
       app.use(path, open);
@@ -332,6 +350,14 @@ export class AuthorizationServer implements AuthorizationCore {
         throw new OAuthError("invalid_client_metadata", "The body must be JSON");
       }
       const { client, secret } = await this.clients.register(body, this.registrationRules());
+      this.audit(c, {
+        type: "client.registered",
+        clientId: client.client_id,
+        ...(client.client_name === undefined ? {} : { clientName: client.client_name }),
+        redirectUris: client.redirect_uris,
+        authMethod: client.token_endpoint_auth_method,
+        scopes: scopesOf(client.scope),
+      });
       return c.json(clientInformation(client, secret), 201, { "Cache-Control": "no-store" });
     });
 

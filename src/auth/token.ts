@@ -2,6 +2,7 @@ import type { Context } from "hono";
 import { Hono } from "hono/tiny";
 import { randomToken } from "../util/crypto.ts";
 import { canonicalResource } from "../util/resource-uri.ts";
+import { scopesOf } from "./audit.ts";
 import { BODY_LIMITS, readOAuthBody } from "./body.tsx";
 import { authenticateClient } from "./client-auth.ts";
 import type { Client } from "./clients.ts";
@@ -84,6 +85,15 @@ function mayIntrospect(caller: Client, claims: { client_id?: unknown; aud?: unkn
   return !!entitled && audiences.some((aud) => typeof aud === "string" && entitled.includes(aud));
 }
 
+/** What every audit event about a grant says. */
+const about = (grant: Grant) => ({
+  subject: grant.subject,
+  clientId: grant.clientId,
+  scopes: scopesOf(grant.scope),
+  resource: grant.resource,
+  grantId: grant.gid,
+});
+
 /** The token, revocation and introspection endpoints. */
 export function tokenRoutes(as: AuthorizationCore): Hono {
   const routes = new Hono();
@@ -133,6 +143,12 @@ export function tokenRoutes(as: AuthorizationCore): Hono {
           caller.grant_types.includes("refresh_token"),
         );
         await keep(caller);
+        as.audit(c, {
+          type: "token.issued",
+          grantType: "authorization_code",
+          refreshToken: response.refresh_token !== undefined,
+          ...about(grant),
+        });
         break;
       }
       case "refresh_token": {
@@ -145,6 +161,8 @@ export function tokenRoutes(as: AuthorizationCore): Hono {
             checkResource(form, current);
             narrowScope(form, current.scope);
           },
+          (reused) =>
+            as.audit(c, { type: "refresh.reuse_detected", familyRevoked: true, ...about(reused) }),
         );
         const scoped = { ...grant, scope: narrowScope(form, grant.scope) };
         response = {
@@ -152,6 +170,7 @@ export function tokenRoutes(as: AuthorizationCore): Hono {
           refresh_token: refreshToken,
         };
         await keep(caller);
+        as.audit(c, { type: "refresh.rotated", ...about(scoped) });
         break;
       }
       case "client_credentials": {
@@ -179,6 +198,7 @@ export function tokenRoutes(as: AuthorizationCore): Hono {
           kind: "client",
         };
         response = await as.tokens.tokens(grant, issuer, false);
+        as.audit(c, { type: "client_credentials.granted", ...about(grant) });
         break;
       }
       default:
@@ -197,9 +217,16 @@ export function tokenRoutes(as: AuthorizationCore): Hono {
       ? undefined
       : await as.tokens.verifyAccessToken(token, { issuer: as.issuer(c) });
     const found = refresh
-      ? { gid: refresh.gid, clientId: refresh.clientId }
+      ? { ...refresh, tokenType: "refresh_token" as const }
       : typeof access?.gid === "string"
-        ? { gid: access.gid, clientId: access.client_id }
+        ? {
+            gid: access.gid,
+            clientId: String(access.client_id),
+            subject: String(access.sub),
+            scope: typeof access.scope === "string" ? access.scope : "",
+            resource: String(access.aud),
+            tokenType: "access_token" as const,
+          }
         : undefined;
     // RFC 7009 §2.2: a token that is not (or no longer) valid is answered 200 all the same.
     if (!found) return c.body(null, 200, NO_STORE);
@@ -208,6 +235,7 @@ export function tokenRoutes(as: AuthorizationCore): Hono {
       throw new OAuthError("invalid_grant", "The token was issued to another client");
     }
     await as.tokens.revokeGrant(found.gid);
+    as.audit(c, { type: "token.revoked", tokenType: found.tokenType, ...about(found) });
     return c.body(null, 200, NO_STORE);
   });
 

@@ -257,6 +257,8 @@ export class TokenService {
     clientId: string,
     /** Further checks of the request against the grant, before anything rotates; throw to refuse. */
     validate?: (grant: Grant) => void,
+    /** Told when a used token comes again, once its grant (the whole family) is revoked. */
+    onReuse?: (grant: Grant) => void,
   ): Promise<{ grant: Grant; refreshToken: string }> {
     const hash = await sha256(token);
     const key = refreshKey(hash);
@@ -271,7 +273,7 @@ export class TokenService {
       if (await this.isRevoked(record.gid))
         throw new OAuthError("invalid_grant", "The grant was revoked");
       const { usedAt, next: _n, ...grant } = record;
-      if (usedAt !== undefined) return this.#retry(record, usedAt, grant, validate);
+      if (usedAt !== undefined) return this.#retry(record, usedAt, grant, validate, onReuse);
       validate?.(grant);
       const refreshToken = randomToken(32);
       const next = await sha256(refreshToken);
@@ -307,6 +309,7 @@ export class TokenService {
     usedAt: number,
     grant: Grant,
     validate?: (grant: Grant) => void,
+    onReuse?: (grant: Grant) => void,
   ): Promise<{ grant: Grant; refreshToken: string }> {
     const grace = this.lifetimes.refreshGraceMs;
     // A little negative when another instance's clock runs ahead: still within the grace.
@@ -327,6 +330,7 @@ export class TokenService {
       }
     }
     await this.revokeGrant(record.gid);
+    onReuse?.(grant);
     throw new OAuthError(
       "invalid_grant",
       "The refresh token was already used; the grant is revoked",

@@ -6,6 +6,14 @@ export {
   memoryEventStore,
   type StoredEvent,
 } from "./event-store.ts";
+export {
+  busCheck,
+  type CheckState,
+  type HealthCheck,
+  type HealthOptions,
+  healthRoutes,
+  storeCheck,
+} from "./health.ts";
 export type { OriginOptions } from "./origin.ts";
 export { type McpAppOptions, type McpRouteOptions, mcpApp, mcpRoute } from "./route.ts";
 export type { SessionOptions } from "./sessions.ts";

@@ -50,6 +50,8 @@ export function requestLogger(logger: Logger, options: { rpc?: boolean } = {}): 
       status: c.res.status,
       duration_ms: Math.round(performance.now() - started),
     };
+    const id = c.get("requestId");
+    if (id) fields.request_id = id;
     if (copy) Object.assign(fields, rpcFields(await copy.text().catch(() => "")));
     logger.debug("request", fields);
   };

@@ -8,6 +8,13 @@ import type { McpServer } from "../mcp/server.ts";
 import { type EndpointAuth, protectEndpoint } from "../resource/protect.ts";
 import { StoreUnavailableError } from "../storage/store.ts";
 import { errorId, type Logger } from "../util/log.ts";
+import {
+  busCheck,
+  type HealthCheck,
+  type HealthOptions,
+  healthRoutes,
+  storeCheck,
+} from "./health.ts";
 import { requestLogger } from "./request-log.ts";
 import { type StreamableHttpOptions, StreamableHttpTransport } from "./transport.ts";
 import { unavailableResponse } from "./unavailable.ts";
@@ -25,6 +32,12 @@ export interface McpAppOptions extends McpRouteOptions {
    * `{ issuer }` of a third-party authorization server whose JWTs are checked by its JWKS.
    */
   auth?: EndpointAuth;
+  /**
+   * Liveness at `/healthz` and readiness at `/readyz` (see `healthRoutes`), outside the
+   * endpoint's authorization. Default on, checking the Store and Bus of `sessions` and of the
+   * built-in authorization server; options add checks or change the timeout; false: none.
+   */
+  health?: HealthOptions | false;
 }
 
 /**
@@ -105,12 +118,39 @@ export function mcpRoute(server: McpServer, options: McpRouteOptions = {}): Hono
   return route(server, options, true);
 }
 
+/**
+ * What mcpApp's readiness probe checks: the Store and Bus of `sessions`, and those of the
+ * built-in authorization server where they are others ("auth-store", "auth-bus").
+ */
+function healthOf(options: McpAppOptions, logger: Logger): HealthOptions {
+  const given = options.health || {};
+  const sessions = typeof options.sessions === "object" ? options.sessions : {};
+  const auth = options.auth && "app" in options.auth ? options.auth : undefined;
+  const store = given.store ?? sessions.store ?? auth?.store;
+  const bus = given.bus ?? sessions.bus ?? auth?.options?.bus;
+  const checks: Record<string, HealthCheck> = {};
+  const authStore = auth?.store;
+  const authBus = auth?.options?.bus;
+  if (authStore && authStore !== store) checks["auth-store"] = storeCheck(authStore);
+  if (authBus && authBus !== bus) checks["auth-bus"] = busCheck(authBus);
+  return {
+    logger,
+    ...given,
+    ...(store ? { store } : {}),
+    ...(bus ? { bus } : {}),
+    checks: { ...checks, ...given.checks },
+  };
+}
+
 /** A whole Hono app serving one MCP endpoint; export it as a Worker or serve it on Node. */
 export function mcpApp(server: McpServer, options: McpAppOptions = {}): Hono {
   const app = new Hono();
   const path = options.path ?? "/mcp";
-  const { auth, path: _path, ...routeOptions } = options;
+  const { auth, path: _path, health: _health, ...routeOptions } = options;
   const logger = options.logger ?? server.logger;
+  // First, so that nothing mounted later (the authorization server's middleware, which reads
+  // the Store) stands between a probe and its answer.
+  if (options.health !== false) app.route("/", healthRoutes(healthOf(options, logger)));
   // Before the bearer check, so refused requests are logged too.
   app.use(path, requestLogger(logger, { rpc: true }));
   const guard = auth ? protectEndpoint(app, server, path, auth, logger) : undefined;

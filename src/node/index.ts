@@ -1,3 +1,4 @@
+export { auditFile, auditStream, type ClosableAuditSink } from "./audit.ts";
 export {
   type FileTokenStoreOptions,
   fileTokenStore,

@@ -1,6 +1,8 @@
 import type { Context, Hono } from "hono";
 import type { AuthInfo } from "../mcp/peer.ts";
 import type { McpServer } from "../mcp/server.ts";
+import type { Bus } from "../storage/bus.ts";
+import type { Store } from "../storage/store.ts";
 import { type Logger, logOnce } from "../util/log.ts";
 import { bearerAuth, type PerRequest, requestOrigin, requestResource, resolve } from "./bearer.ts";
 import { challengeResponse, resourceMetadataUrl } from "./challenge.ts";
@@ -27,6 +29,9 @@ export interface RemoteAuthOptions {
  */
 export interface BuiltInAuthorizationServer {
   readonly app: Hono;
+  /** Its Store and Bus, which mcpApp's readiness probe checks. */
+  readonly store?: Store;
+  readonly options?: { readonly bus?: Bus };
   readonly scopes: Set<string>;
   addResource(resource: string): void;
   issuer(c: Context): string;

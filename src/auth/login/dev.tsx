@@ -70,6 +70,11 @@ export function devLogin(options: DevLoginOptions = {}): LoginProvider {
           !timingSafeEqual(csrf, pending.csrf) ||
           !/^[\w.@+-]{1,64}$/.test(username)
         ) {
+          kit.failed(
+            c,
+            pending ? "the sign-in form is invalid or forged" : "the sign-in request expired",
+            pending,
+          );
           return c.text(
             "This sign-in request is invalid or expired. Start again from the application.",
             400,

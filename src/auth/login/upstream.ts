@@ -148,8 +148,10 @@ export function upstreamOAuth(options: UpstreamOAuthOptions): LoginProvider {
           state && binding
             ? await kit.store.take<UpstreamState>(await stateKey(state, binding))
             : undefined;
-        if (!saved)
+        if (!saved) {
+          kit.failed(c, "the upstream sign-in state is unknown, expired or used");
           return c.text("This sign-in has expired or was already used. Start again.", 400);
+        }
         const as = await discover();
         const redirectUri = `${kit.issuer(c)}/login/upstream/callback`;
         let claims: Record<string, unknown>;
@@ -195,6 +197,11 @@ export function upstreamOAuth(options: UpstreamOAuthOptions): LoginProvider {
             }
           }
         } catch {
+          kit.failed(
+            c,
+            "the identity provider did not confirm the sign-in",
+            await kit.pending(saved.pendingId),
+          );
           return c.text("The identity provider did not confirm the sign-in.", 400);
         }
         const user = (options.mapUser ?? defaultUser)(claims);
