@@ -112,9 +112,7 @@ export function cachedStore(store: Store, cache: Cache, options: CachedStoreOpti
       return cached(key) ? notAtomic("increment", key) : store.increment(key, by, options);
     },
     async addMember(key, member, options) {
-      return cached(key)
-        ? notAtomic("addMember", key)
-        : store.addMember(key, member, options);
+      return cached(key) ? notAtomic("addMember", key) : store.addMember(key, member, options);
     },
     async removeMember(key, member) {
       return cached(key) ? notAtomic("removeMember", key) : store.removeMember(key, member);
