@@ -7,6 +7,15 @@ import { manualClock } from "../helpers/clock.ts";
 import { listen, post } from "../helpers/http.ts";
 import { authorizeWithDevLogin, form } from "../helpers/oauth.ts";
 import { grantScenarios } from "./grants-scenarios.ts";
+import {
+  authorize,
+  authorizeUrl,
+  Browser,
+  KEYS,
+  pkce,
+  registerConfidential,
+  startServer,
+} from "./security/support.ts";
 
 const operatorToken = "operator-secret-for-the-memory-store-tests";
 
@@ -209,5 +218,55 @@ describe("operator API options", () => {
     expect(forbidden.headers.get("www-authenticate")).toContain('error="insufficient_scope"');
     expect((await as("nobody")).status).toBe(401);
     expect(seen).toEqual(["root", "viewer", "nobody"]);
+  });
+});
+
+describe("revoking forgets remembered consent", () => {
+  it("asks the user again after they revoke a client whose consent was remembered", async () => {
+    const server = await startServer();
+    const { clientId } = await registerConfidential(server.base);
+    const browser = new Browser();
+    const ask = async () =>
+      browser.fetch(authorizeUrl(server, { clientId, challenge: (await pkce()).challenge }));
+    await authorize(server, { clientId, challenge: (await pkce()).challenge }, { browser });
+    // Remembered: the next request gets a code without a consent page.
+    expect((await ask()).status).toBe(303);
+    const consentKey = `${KEYS.consent}alice:${clientId}:${server.mcp}`;
+    expect(await server.store.get(consentKey)).toBeDefined();
+
+    // No token was ever exchanged: the page lists it by its remembered consent.
+    const page = await browser.fetch(`${server.base}/connected-apps`);
+    const html = await page.text();
+    expect(html).toContain(`data-client-id="${clientId}"`);
+    expect(html).toContain("Last used: no active tokens");
+    const csrf = /name="csrf" value="([^"]+)"/.exec(html)![1]!;
+    const revoked = await browser.fetch(`${server.base}/connected-apps/revoke`, {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      body: new URLSearchParams({ client_id: clientId, csrf }).toString(),
+    });
+    expect(revoked.status).toBe(303);
+    expect(await server.store.get(consentKey)).toBeUndefined();
+    const again = await ask();
+    expect(again.status).toBe(200);
+    expect(await again.text()).toContain('name="decision"');
+  });
+});
+
+describe("operator API paths", () => {
+  it("takes a client id that is a URL, percent-encoded in the path", async () => {
+    const server = authorizationServer({
+      store: memoryStore(),
+      login: devLogin(),
+      operatorApi: { token: operatorToken },
+    });
+    const base = await listen(server.app);
+    const document = "https://app.example/oauth/client.json";
+    const response = await fetch(`${base}/admin/clients/${encodeURIComponent(document)}/disable`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${operatorToken}` },
+    });
+    expect(await response.json()).toEqual({ client_id: document, disabled: true });
+    expect(await server.grants.isDisabled(document)).toBe(true);
   });
 });
