@@ -49,7 +49,7 @@ describeRedis("grant management on Redis", (url) => {
           rateLimits: false,
         }),
       });
-      const send = (input: string, init?: RequestInit) => app.fetch(new Request(input, init));
+      const send = async (input: string, init?: RequestInit) => app.fetch(new Request(input, init));
       return { send, bus };
     };
     const one = instance();
