@@ -58,8 +58,11 @@ const someoneElses = (c: Context) =>
     "This sign-in request belongs to someone else. Start again from the application.",
   );
 
-/** The authorization endpoint, login continuation and consent. */
-export function authorizeRoutes(as: AuthorizationCore): Hono {
+/**
+ * The authorization endpoint, login continuation and consent; and `/sign-in`, which signs a
+ * user in for one of the server's own pages (`returnPaths`) and sends them back to it.
+ */
+export function authorizeRoutes(as: AuthorizationCore, returnPaths: readonly string[] = []): Hono {
   const routes = new Hono();
   const login = as.options.login;
 
@@ -141,6 +144,15 @@ export function authorizeRoutes(as: AuthorizationCore): Hono {
   };
 
   const issueCode = async (c: Context, pending: PendingAuthorization, user: SignedInUser) => {
+    // Checked here too: the operator may disable a client while its request waits for consent.
+    if (await as.grants.isDisabled(pending.clientId)) {
+      return backToClient(pending.redirectUri, {
+        error: "unauthorized_client",
+        error_description: "This client is disabled by the operator",
+        state: pending.state,
+        iss: as.issuer(c),
+      });
+    }
     const grant = {
       gid: randomToken(16),
       subject: user.subject,
@@ -178,6 +190,11 @@ export function authorizeRoutes(as: AuthorizationCore): Hono {
       return login.challenge(c, request, kit);
     }
     if (request.subject !== undefined && request.subject !== user.subject) return someoneElses(c);
+    if (request.returnTo !== undefined) {
+      // A sign-in for one of our own pages: nothing to consent to, and nothing to reuse.
+      if (stored) await as.store.delete(pendingKey(request.id));
+      return c.redirect(request.returnTo, 303);
+    }
     let pending = request;
     if (!stored) {
       // Signed in already: the request is born bound, and its id and token are seen only now.
@@ -280,6 +297,9 @@ export function authorizeRoutes(as: AuthorizationCore): Hono {
     if (!client.grant_types.includes("authorization_code")) {
       return fail("unauthorized_client", "This client may not use the authorization code grant");
     }
+    if (await as.grants.isDisabled(client.client_id)) {
+      return fail("unauthorized_client", "This client is disabled by the operator");
+    }
     const challenge = params.get("code_challenge");
     if (!challenge)
       return fail("invalid_request", "PKCE is required: send code_challenge with S256");
@@ -314,6 +334,31 @@ export function authorizeRoutes(as: AuthorizationCore): Hono {
     return proceed(c, pending, false);
   };
 
+  routes.get("/sign-in", async (c) => {
+    await as.rateLimit(c, "authorize");
+    const returnTo = new URL(c.req.url).searchParams.get("return_to") ?? "";
+    // Only our own pages: an open redirect would lend the sign-in to anyone's link.
+    if (!returnPaths.includes(returnTo)) {
+      return errorPage(c, 400, "Invalid request", "There is no such page to return to.");
+    }
+    const pending: PendingAuthorization = {
+      id: randomToken(24),
+      clientId: "",
+      clientName: "your account",
+      clientSource: "configured",
+      redirectUri: `${as.issuer(c)}${returnTo}`,
+      redirectUriSent: false,
+      state: undefined,
+      scope: "",
+      resource: "",
+      codeChallenge: "",
+      csrf: randomToken(24),
+      identityAssured: false,
+      returnTo,
+    };
+    return proceed(c, pending, false);
+  });
+
   routes.get("/authorize", (c) => start(c, new URL(c.req.url).searchParams));
   routes.post("/authorize", async (c) => {
     const form = await readPageForm(c, BODY_LIMITS.authorize);
@@ -331,6 +376,7 @@ export function authorizeRoutes(as: AuthorizationCore): Hono {
     // shown before sign-in, to another user, for another request or an earlier sign-in fails.
     if (
       !pending ||
+      pending.returnTo !== undefined ||
       !user ||
       pending.subject !== user.subject ||
       pending.session !== user.session ||

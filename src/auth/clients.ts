@@ -251,6 +251,8 @@ export function configuredClient(
 }
 
 const clientKey = (id: string) => `as:client:${id}`;
+/** The set of registered client ids, each member living as long as its client's record. */
+const REGISTERED_INDEX = "as:clients";
 
 /** Registered and configured clients, kept in the Store. */
 export class ClientRegistry {
@@ -305,11 +307,9 @@ export class ClientRegistry {
     }
     const unused = rules.unusedTtlSeconds ?? DEFAULT_UNUSED_TTL_SECONDS;
     if (unused > 0) client.registration_expires_at = now + unused;
-    await this.#store.set(
-      clientKey(client.client_id),
-      client,
-      unused > 0 ? { ttlMs: unused * 1000 } : undefined,
-    );
+    const lapse = unused > 0 ? { ttlMs: unused * 1000 } : undefined;
+    await this.#store.set(clientKey(client.client_id), client, lapse);
+    await this.#store.addMember(REGISTERED_INDEX, client.client_id, lapse);
     return secret === undefined ? { client } : { client, secret };
   }
 
@@ -320,7 +320,19 @@ export class ClientRegistry {
   async confirm(client: Client): Promise<void> {
     if (client.source !== "registered" || client.registration_expires_at === undefined) return;
     const { registration_expires_at: _lapse, ...kept } = client;
-    await this.#store.compareAndSet(clientKey(client.client_id), client, kept);
+    if (await this.#store.compareAndSet(clientKey(client.client_id), client, kept))
+      await this.#store.addMember(REGISTERED_INDEX, client.client_id);
+  }
+
+  /** Every client known: configured ones, then registered ones (not metadata documents). */
+  async list(): Promise<Client[]> {
+    const registered = await Promise.all(
+      (await this.#store.members(REGISTERED_INDEX)).map((id) => this.get(id)),
+    );
+    return [
+      ...this.#configured.values(),
+      ...registered.filter((client): client is Client => client !== undefined),
+    ];
   }
 
   /** Whether a presented secret is this client's current one. */

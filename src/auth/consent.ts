@@ -5,6 +5,8 @@ import type { PendingAuthorization } from "./login.ts";
 
 const consentKey = (subject: string, clientId: string, resource: string) =>
   `as:consent:${subject}:${clientId}:${resource}`;
+/** A user's remembered consents, members `[clientId, resource]` as JSON: what to forget. */
+const consentIndexKey = (subject: string) => `as:consents:${subject}`;
 
 function isLoopbackRedirect(uri: string): boolean {
   const url = new URL(uri);
@@ -51,9 +53,39 @@ export async function rememberConsent(
   days: number,
 ): Promise<void> {
   if (!pending.identityAssured || days <= 0) return;
+  const ttl = { ttlMs: days * 86_400_000 };
   await store.set(
     consentKey(subject, pending.clientId, pending.resource),
     pending.scope.split(" ").filter(Boolean),
-    { ttlMs: days * 86_400_000 },
+    ttl,
   );
+  await store.addMember(
+    consentIndexKey(subject),
+    JSON.stringify([pending.clientId, pending.resource]),
+    ttl,
+  );
+}
+
+/** The clients a user's remembered consents are for (each once). */
+export async function consentedClients(store: Store, subject: string): Promise<string[]> {
+  const members = await store.members(consentIndexKey(subject));
+  return [...new Set(members.map((member) => (JSON.parse(member) as [string, string])[0]))];
+}
+
+/**
+ * Forgets a user's remembered consents, for one client or (without `clientId`) all of them:
+ * the next request from that client asks the user again.
+ */
+export async function forgetConsents(
+  store: Store,
+  subject: string,
+  clientId?: string,
+): Promise<void> {
+  const index = consentIndexKey(subject);
+  for (const member of await store.members(index)) {
+    const [client, resource] = JSON.parse(member) as [string, string];
+    if (clientId !== undefined && client !== clientId) continue;
+    await store.delete(consentKey(subject, client, resource));
+    await store.removeMember(index, member);
+  }
 }

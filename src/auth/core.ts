@@ -5,8 +5,10 @@ import type { Store } from "../storage/store.ts";
 import type { Clock } from "../util/clock.ts";
 import type { Logger } from "../util/log.ts";
 import type { Sealer } from "../util/sealer.ts";
+import type { OperatorApiOptions } from "./admin-options.ts";
 import type { AuditRecord, AuditSink } from "./audit-events.ts";
 import type { Client, ClientRegistry, ConfiguredClient } from "./clients.ts";
+import type { GrantLedger } from "./grants.ts";
 import type { SigningAlgorithm } from "./keys.ts";
 import type { TokenLifetimes } from "./lifetimes.ts";
 import type { LoginProvider } from "./login.ts";
@@ -84,6 +86,16 @@ export interface AuthorizationServerOptions {
    * sink holds up nothing, and its failures are logged. `jsonLinesAudit(write)` writes JSON lines.
    */
   audit?: AuditSink;
+  /**
+   * The page where a signed-in user sees the clients they approved and revokes them. Default
+   * on, at "/connected-apps"; false turns it off.
+   */
+  connectedApps?: { path?: string } | false;
+  /**
+   * The operator API (JSON) to list clients and grants, revoke grants and disable clients,
+   * behind a credential you configure. Off unless given.
+   */
+  operatorApi?: OperatorApiOptions;
 }
 
 /**
@@ -95,6 +107,8 @@ export interface AuthorizationCore {
   readonly store: Store;
   readonly tokens: TokenService;
   readonly clients: ClientRegistry;
+  /** Users' grants by subject, and which clients are disabled. */
+  readonly grants: GrantLedger;
   /** Epoch ms now: `options.clock`, or Date.now. */
   readonly clock: Clock;
   /** The issuer for a request: configured, or the request's origin. */

@@ -1,5 +1,6 @@
 export type { Exposure } from "../util/exposure.ts";
 export { FetchRefusedError, type ResolveHost, type SafeFetchOptions } from "../util/ssrf.ts";
+export type { OperatorApiOptions, OperatorVerdict } from "./admin-options.ts";
 export { jsonLinesAudit } from "./audit.ts";
 export type {
   AuditEvent,
@@ -26,6 +27,7 @@ export type {
 } from "./clients.ts";
 export type { AuthorizationServerOptions } from "./core.ts";
 export { OAuthError, type OAuthErrorCode } from "./errors.ts";
+export type { GrantRecord } from "./grants.ts";
 export { generateSigningKey, type SigningAlgorithm } from "./keys.ts";
 export type { TokenLifetimes } from "./lifetimes.ts";
 export { type CustomLoginOptions, customLogin } from "./login/custom.ts";

@@ -42,6 +42,11 @@ export interface PendingAuthorization {
    * proves who it is (RFC 8252 §8.6).
    */
   identityAssured: boolean;
+  /**
+   * Set for a sign-in to one of the server's own pages (the connected-apps page): once the
+   * user is known they go back to this path, and no code is issued.
+   */
+  returnTo?: string;
 }
 
 /** What the authorization server lends a login provider. */

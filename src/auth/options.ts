@@ -1,6 +1,7 @@
 import { cacheSize } from "../resource/token-cache.ts";
 import { type Logger, logOnce } from "../util/log.ts";
 import { isLoopbackHost } from "../util/loopback.ts";
+import { checkOperatorOptions } from "./admin-options.ts";
 import type { AuthorizationServerOptions } from "./core.ts";
 
 /** Checks a configured issuer: an absolute http(s) URL, without query or fragment (RFC 8414 §2). */
@@ -66,6 +67,13 @@ export function checkOptions(options: AuthorizationServerOptions, logger: Logger
   if (options.audit !== undefined && typeof options.audit !== "function") {
     throw new TypeError(
       "audit must be a function that receives each event, such as jsonLinesAudit((line) => console.log(line))",
+    );
+  }
+  if (options.operatorApi !== undefined) checkOperatorOptions(options.operatorApi);
+  const apps = options.connectedApps;
+  if (apps && apps.path !== undefined && !/^\/[A-Za-z0-9._~/-]*[A-Za-z0-9._~-]$/.test(apps.path)) {
+    throw new TypeError(
+      `connectedApps.path must be a path such as "/connected-apps": ${apps.path}`,
     );
   }
 }

@@ -27,7 +27,7 @@ export function pageHeaders(formTargets: string[] = []): Record<string, string> 
   };
 }
 
-function Page(props: { title: string; children: Child }) {
+export function Page(props: { title: string; children: Child }) {
   return (
     <html lang="en">
       <head>

@@ -13,6 +13,8 @@ import { exposureOf } from "../util/exposure.ts";
 import { type Logger, resolveLogger } from "../util/log.ts";
 import { canonicalResource } from "../util/resource-uri.ts";
 import { Sealer } from "../util/sealer.ts";
+import { accountRoutes, DEFAULT_CONNECTED_APPS_PATH } from "./account.tsx";
+import { operatorRoutes } from "./admin.ts";
 import { AuditTrail, scopesOf } from "./audit.ts";
 import type { AuditRecord } from "./audit-events.ts";
 import { authorizeRoutes } from "./authorize.tsx";
@@ -26,6 +28,7 @@ import {
 } from "./clients.ts";
 import type { AuthorizationCore, AuthorizationServerOptions } from "./core.ts";
 import { errorReply, OAuthError } from "./errors.ts";
+import { GrantLedger } from "./grants.ts";
 import { KeyRing } from "./keys.ts";
 import { resolveLifetimes } from "./lifetimes.ts";
 import type { Deployment } from "./login.ts";
@@ -53,6 +56,7 @@ export class AuthorizationServer implements AuthorizationCore {
   readonly keys: KeyRing;
   readonly tokens: TokenService;
   readonly clients: ClientRegistry;
+  readonly grants: GrantLedger;
   readonly clock: Clock;
   readonly #resourceTokens: ResourceTokenVerifier;
   readonly #audit: AuditTrail;
@@ -100,6 +104,7 @@ export class AuthorizationServer implements AuthorizationCore {
         ? { revocationRecheckMs: options.revocationRecheckSeconds * 1000 }
         : {}),
     });
+    this.grants = new GrantLedger({ store: options.store, tokens: this.tokens, clock: this.clock });
     this.#resourceTokens = new ResourceTokenVerifier(this.tokens, {
       clock: this.clock,
       cacheSize: cacheSize(options.tokenCacheSize, "tokenCacheSize"),
@@ -361,8 +366,12 @@ export class AuthorizationServer implements AuthorizationCore {
       return c.json(clientInformation(client, secret), 201, { "Cache-Control": "no-store" });
     });
 
-    app.route("/", authorizeRoutes(this));
+    const apps = this.options.connectedApps;
+    const appsPath = apps === false ? undefined : (apps?.path ?? DEFAULT_CONNECTED_APPS_PATH);
+    app.route("/", authorizeRoutes(this, appsPath ? [appsPath] : []));
     app.route("/", tokenRoutes(this));
+    if (appsPath) app.route("/", accountRoutes(this, appsPath));
+    if (this.options.operatorApi) app.route("/", operatorRoutes(this, this.options.operatorApi));
     return app;
   }
 }

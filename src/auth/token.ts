@@ -126,6 +126,10 @@ export function tokenRoutes(as: AuthorizationCore): Hono {
     const form = await readForm(c);
     const grantType = required(form, "grant_type");
     const caller = await client(c, form);
+    // Every grant type, refresh included; revoking its own tokens stays open to it.
+    if (await as.grants.isDisabled(caller.client_id)) {
+      throw new OAuthError("unauthorized_client", "This client is disabled by the operator");
+    }
     const issuer = as.issuer(c);
     let response: TokenResponse;
     switch (grantType) {
@@ -137,11 +141,10 @@ export function tokenRoutes(as: AuthorizationCore): Hono {
           codeVerifier: required(form, "code_verifier"),
           validate: (grant) => checkResource(form, grant),
         });
-        response = await as.tokens.tokens(
-          grant,
-          issuer,
-          caller.grant_types.includes("refresh_token"),
-        );
+        const withRefresh = caller.grant_types.includes("refresh_token");
+        // Listed before any token exists: no token outlives a grant its user cannot see.
+        await as.grants.issued(grant, withRefresh);
+        response = await as.tokens.tokens(grant, issuer, withRefresh);
         await keep(caller);
         as.audit(c, {
           type: "token.issued",
@@ -164,6 +167,8 @@ export function tokenRoutes(as: AuthorizationCore): Hono {
           (reused) =>
             as.audit(c, { type: "refresh.reuse_detected", familyRevoked: true, ...about(reused) }),
         );
+        // Best effort, like `keep`: the token rotated already, and only "last used" would lag.
+        await as.grants.refreshed(grant).catch(() => {});
         const scoped = { ...grant, scope: narrowScope(form, grant.scope) };
         response = {
           ...(await as.tokens.tokens(scoped, issuer, false)),

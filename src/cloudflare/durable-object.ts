@@ -30,6 +30,9 @@ export class PortcullisStore extends DurableObject<unknown> {
     this.#sql.exec(
       "CREATE TABLE IF NOT EXISTS entries (key TEXT PRIMARY KEY, value TEXT NOT NULL, expires INTEGER)",
     );
+    this.#sql.exec(
+      "CREATE TABLE IF NOT EXISTS members (key TEXT NOT NULL, member TEXT NOT NULL, expires INTEGER, PRIMARY KEY (key, member))",
+    );
     // Holding events back until the alarm is known keeps the first writes from scheduling twice.
     void ctx.blockConcurrencyWhile(async () => {
       this.#sweepAt = (await ctx.storage.getAlarm()) ?? undefined;
@@ -85,12 +88,53 @@ export class PortcullisStore extends DurableObject<unknown> {
     return count;
   }
 
-  /** Deletes expired rows; reschedules itself while rows with a TTL remain. */
+  /** Adds a member to a set, or replaces its TTL. */
+  addMember(key: string, member: string, ttlMs: number | null): void {
+    const expires = ttlMs === null ? null : Date.now() + ttlMs;
+    this.#sql.exec(
+      "INSERT INTO members (key, member, expires) VALUES (?, ?, ?) ON CONFLICT(key, member) DO UPDATE SET expires = excluded.expires",
+      key,
+      member,
+      expires,
+    );
+    if (expires !== null && this.#sweepAt === undefined) this.#scheduleSweep();
+  }
+
+  /** True when the member was there and live. */
+  removeMember(key: string, member: string): boolean {
+    const live = this.#sql
+      .exec<{ n: number }>(
+        "SELECT COUNT(*) AS n FROM members WHERE key = ? AND member = ? AND (expires IS NULL OR expires > ?)",
+        key,
+        member,
+        Date.now(),
+      )
+      .one().n;
+    this.#sql.exec("DELETE FROM members WHERE key = ? AND member = ?", key, member);
+    return live > 0;
+  }
+
+  members(key: string): string[] {
+    return this.#sql
+      .exec<{ member: string }>(
+        "SELECT member FROM members WHERE key = ? AND (expires IS NULL OR expires > ?)",
+        key,
+        Date.now(),
+      )
+      .toArray()
+      .map((row) => row.member);
+  }
+
+  /** Deletes expired rows and members; reschedules itself while some with a TTL remain. */
   override async alarm(): Promise<void> {
     this.#sweepAt = undefined;
-    this.#sql.exec("DELETE FROM entries WHERE expires IS NOT NULL AND expires <= ?", Date.now());
+    const now = Date.now();
+    this.#sql.exec("DELETE FROM entries WHERE expires IS NOT NULL AND expires <= ?", now);
+    this.#sql.exec("DELETE FROM members WHERE expires IS NOT NULL AND expires <= ?", now);
     const pending = this.#sql
-      .exec<{ n: number }>("SELECT COUNT(*) AS n FROM entries WHERE expires IS NOT NULL")
+      .exec<{ n: number }>(
+        "SELECT (SELECT COUNT(*) FROM entries WHERE expires IS NOT NULL) + (SELECT COUNT(*) FROM members WHERE expires IS NOT NULL) AS n",
+      )
       .one().n;
     if (pending > 0) this.#scheduleSweep();
   }
@@ -213,6 +257,15 @@ export function durableObjectStore(
     },
     async increment(key, by, options) {
       return call(key, (stub) => stub.increment(key, by, ttlOf(options)));
+    },
+    async addMember(key, member, options) {
+      await call(key, (stub) => stub.addMember(key, member, ttlOf(options)));
+    },
+    async removeMember(key, member) {
+      return call(key, (stub) => stub.removeMember(key, member));
+    },
+    async members(key) {
+      return call(key, (stub) => stub.members(key));
     },
   };
 }

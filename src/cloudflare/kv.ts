@@ -111,5 +111,14 @@ export function cachedStore(store: Store, cache: Cache, options: CachedStoreOpti
     async increment(key, by, options) {
       return cached(key) ? notAtomic("increment", key) : store.increment(key, by, options);
     },
+    async addMember(key, member, options) {
+      return cached(key) ? notAtomic("addMember", key) : store.addMember(key, member, options);
+    },
+    async removeMember(key, member) {
+      return cached(key) ? notAtomic("removeMember", key) : store.removeMember(key, member);
+    },
+    async members(key) {
+      return cached(key) ? notAtomic("members", key) : store.members(key);
+    },
   };
 }

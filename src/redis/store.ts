@@ -45,6 +45,42 @@ end
 return count
 `);
 
+/** Redis's own time in epoch ms, so that every instance expires members by one clock. */
+const NOW = `local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+`;
+
+/**
+ * A set is a sorted set scored by each member's expiry (epoch ms, +inf without a TTL). Adding
+ * drops expired members and lets the key live as long as its longest-lived member.
+ */
+const ADD_MEMBER = new Script(`${NOW}
+local expires = '+inf'
+if ARGV[2] ~= '' then expires = string.format('%d', now + tonumber(ARGV[2])) end
+redis.call('ZADD', KEYS[1], expires, ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+local last = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
+if last[2] == 'inf' then
+  redis.call('PERSIST', KEYS[1])
+else
+  redis.call('PEXPIREAT', KEYS[1], last[2])
+end
+return 1
+`);
+
+/** Removes a member; 1 only when it was there and not yet expired. */
+const REMOVE_MEMBER = new Script(`${NOW}
+local score = redis.call('ZSCORE', KEYS[1], ARGV[1])
+redis.call('ZREM', KEYS[1], ARGV[1])
+if score and tonumber(score) > now then return 1 end
+return 0
+`);
+
+/** The members whose expiry is still ahead. */
+const MEMBERS = new Script(`${NOW}
+return redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. now, '+inf')
+`);
+
 function ttlOf(options: WriteOptions | undefined): number | undefined {
   const ttl = options?.ttlMs;
   // Redis refuses a PX of 0; a TTL that small means "already gone" anyway.
@@ -58,8 +94,8 @@ function parse<T>(text: string | null): T | undefined {
 /**
  * The Store in Redis, for several instances: each operation is one Redis command or one Lua
  * script, so it is atomic across every instance sharing the server. TTLs are Redis expiries;
- * values are stored as their JSON text, which is also what compareAndSet compares. No
- * operation scans keys.
+ * values are stored as their JSON text, which is also what compareAndSet compares. Sets are
+ * sorted sets scored by expiry, read by Redis's own clock. No operation scans keys.
  */
 export function redisStore(options: RedisStoreOptions): Store {
   const prefix = options.prefix ?? "portcullis:";
@@ -116,6 +152,18 @@ export function redisStore(options: RedisStoreOptions): Store {
         INCREMENT.run(redis, [prefix + key], [by, ttl === undefined ? "" : ttl]),
       );
       return Number(reply);
+    },
+    async addMember(key, member, options) {
+      const ttl = ttlOf(options);
+      await run((redis) =>
+        ADD_MEMBER.run(redis, [prefix + key], [member, ttl === undefined ? "" : ttl]),
+      );
+    },
+    async removeMember(key, member) {
+      return (await run((redis) => REMOVE_MEMBER.run(redis, [prefix + key], [member]))) === 1;
+    },
+    async members(key) {
+      return (await run((redis) => MEMBERS.run(redis, [prefix + key], []))) as string[];
     },
   };
 }

@@ -9,7 +9,10 @@ interface Entry {
 }
 
 export interface MemoryStoreOptions {
-  /** Entries kept at most; past this, expired entries are swept and then the oldest written go. */
+  /**
+   * Entries kept at most, and sets kept at most; past this, expired ones are swept and then the
+   * oldest written go.
+   */
   maxEntries?: number;
   /** What entries expire by (epoch ms). Default Date.now. */
   clock?: Clock;
@@ -23,6 +26,18 @@ export function memoryStore(options: MemoryStoreOptions = {}): Store {
   const maxEntries = options.maxEntries ?? 1_000_000;
   const clock = options.clock ?? systemClock;
   const entries = new Map<string, Entry>();
+  /** Sets, by key: each member with its expiry (epoch ms, or Infinity). */
+  const sets = new Map<string, Map<string, number>>();
+
+  /** The set at `key` with its expired members dropped; undefined when none is live. */
+  const liveSet = (key: string): Map<string, number> | undefined => {
+    const set = sets.get(key);
+    if (!set) return undefined;
+    const now = clock();
+    for (const [member, expires] of set) if (expires <= now) set.delete(member);
+    if (set.size === 0) sets.delete(key);
+    return set.size ? set : undefined;
+  };
 
   const live = (key: string): Entry | undefined => {
     const entry = entries.get(key);
@@ -84,6 +99,27 @@ export function memoryStore(options: MemoryStoreOptions = {}): Store {
       if (current) current.json = JSON.stringify(count);
       else write(key, count, options);
       return count;
+    },
+    async addMember(key, member, options) {
+      const expires =
+        options?.ttlMs === undefined ? Number.POSITIVE_INFINITY : clock() + options.ttlMs;
+      let set = liveSet(key);
+      if (!set) {
+        // The same bound for sets as for values: expired ones go first, then the oldest.
+        if (sets.size >= maxEntries) for (const k of [...sets.keys()]) liveSet(k);
+        while (sets.size >= maxEntries) sets.delete(sets.keys().next().value!);
+        sets.set(key, (set = new Map()));
+      }
+      set.set(member, expires);
+    },
+    async removeMember(key, member) {
+      const set = liveSet(key);
+      if (!set?.delete(member)) return false;
+      if (set.size === 0) sets.delete(key);
+      return true;
+    },
+    async members(key) {
+      return [...(liveSet(key)?.keys() ?? [])];
     },
   };
 }

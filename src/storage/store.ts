@@ -18,6 +18,8 @@ export interface WriteOptions {
  * - Values are copies: mutating a value after `set` or after `get` changes nothing stored.
  * - An entry past its TTL is never returned, even if the adapter removes it later.
  * - Keys are opaque strings up to 512 bytes; values serialize to JSON.
+ * - A key names either a value or a set of members, never both: adapters may share one
+ *   namespace between them (Redis does), so using one key both ways is undefined.
  *
  * Eventually consistent engines (such as Workers KV) cannot give these guarantees; use them
  * only as caches.
@@ -43,6 +45,19 @@ export interface Store {
   ): Promise<boolean>;
   /** Adds to a counter, creating it at 0 with the TTL when absent; returns the new count. */
   increment(key: string, by: number, options?: WriteOptions): Promise<number>;
+  /**
+   * Adds a member to the set at `key`, or replaces its TTL when present. Each member has its
+   * own TTL (absent: kept until removed); a member past it is never listed. The set itself
+   * has no TTL: it lasts while it has live members. An index, e.g. of a user's grants.
+   */
+  addMember(key: string, member: string, options?: WriteOptions): Promise<void>;
+  /** Removes a member from the set at `key`; true when it was there and live. */
+  removeMember(key: string, member: string): Promise<boolean>;
+  /**
+   * The live members of the set at `key`, in no particular order; empty when there is none.
+   * Each call reads the whole set: keep sets to what one subject owns (hundreds, not millions).
+   */
+  members(key: string): Promise<string[]>;
 }
 
 /** Raised by an adapter whose engine cannot be reached; callers answer 503. */

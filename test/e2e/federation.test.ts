@@ -93,6 +93,16 @@ function recordingStore(inner: Store): { store: Store; changes: string[] } {
       changes.push(`increment ${key}`);
       return inner.increment(key, by, options);
     },
+    async addMember(key, member, options) {
+      changes.push(`addMember ${key}`);
+      await inner.addMember(key, member, options);
+    },
+    async removeMember(key, member) {
+      const removed = await inner.removeMember(key, member);
+      if (removed) changes.push(`removeMember ${key}`);
+      return removed;
+    },
+    members: (key) => inner.members(key),
   };
   return { store, changes };
 }

@@ -27,6 +27,10 @@ function breakableStore(): Store & { down: boolean } {
     compareAndSet: (...args: Parameters<Store["compareAndSet"]>) =>
       guard(() => inner.compareAndSet(...args)),
     increment: (...args: Parameters<Store["increment"]>) => guard(() => inner.increment(...args)),
+    addMember: (...args: Parameters<Store["addMember"]>) => guard(() => inner.addMember(...args)),
+    removeMember: (...args: Parameters<Store["removeMember"]>) =>
+      guard(() => inner.removeMember(...args)),
+    members: (...args: Parameters<Store["members"]>) => guard(() => inner.members(...args)),
   };
   return state;
 }

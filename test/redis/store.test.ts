@@ -22,6 +22,20 @@ describeRedis("redisStore", (url) => {
     expect(ttl).toBeLessThanOrEqual(60_000);
   });
 
+  it("keeps a set as a sorted set that lives as long as its longest-lived member", async () => {
+    const redis = client(url);
+    const prefix = uniquePrefix("set");
+    const store = redisStore({ client: redis, prefix });
+    await store.addMember("s", "a", { ttlMs: 30_000 });
+    await store.addMember("s", "b", { ttlMs: 60_000 });
+    expect(await redis.type(`${prefix}s`)).toBe("zset");
+    const ttl = await redis.pttl(`${prefix}s`);
+    expect(ttl).toBeGreaterThan(50_000);
+    expect(ttl).toBeLessThanOrEqual(60_000);
+    await store.addMember("s", "c");
+    expect(await redis.pttl(`${prefix}s`)).toBe(-1);
+  });
+
   it("compareAndSet compares the stored JSON text, key order included", async () => {
     const store = redisStore({ client: client(url), prefix: uniquePrefix("cas") });
     await store.set("k", { a: 1, b: 2 });

@@ -30,18 +30,19 @@ export function storeContract(
   const scale = options.timeScale ?? 1;
   const ms = (value: number) => value * scale;
   /** Lets a TTL of `ttl` ms run out: moves the clock, or waits until `k` reads as absent. */
-  const expire = async (store: Store, k: string, ttl: number): Promise<void> => {
+  const expire = async (store: Store, k: string, ttl: number): Promise<void> =>
+    expireBy(ttl, async () => (await store.get(k)) !== undefined);
+  /** Lets a TTL run out, `present` telling whether what it applies to is still there. */
+  const expireBy = async (ttl: number, present: () => Promise<boolean>): Promise<void> => {
     if (options.clock) {
       options.clock.advance(ttl - 1);
-      expect(await store.get(k)).toBeDefined();
+      expect(await present()).toBe(true);
       options.clock.advance(1);
       return;
     }
-    await eventually(
-      () => store.get(k),
-      (value) => value === undefined,
-    );
+    await eventually(present, (still) => !still);
   };
+  const sorted = async (store: Store, k: string) => (await store.members(k)).sort();
   describe(`Store contract: ${name}`, () => {
     let counter = 0;
     const key = (label: string) => `contract:${label}:${Date.now()}:${counter++}`;
@@ -131,6 +132,62 @@ export function storeContract(
       expect(Math.max(...counts)).toBe(40);
       await expire(store, k, ms(300));
       expect(await store.increment(k, 1, { ttlMs: ms(300) })).toBe(1);
+    });
+
+    it("keeps a set: adds, lists and removes members", async () => {
+      const store = await makeStore();
+      const k = key("set");
+      expect(await store.members(k)).toEqual([]);
+      await store.addMember(k, "b");
+      await store.addMember(k, "a");
+      await store.addMember(k, "a");
+      await store.addMember(k, "with space:and\nnewline");
+      expect(await sorted(store, k)).toEqual(["a", "b", "with space:and\nnewline"]);
+      expect(await store.removeMember(k, "a")).toBe(true);
+      expect(await store.removeMember(k, "a")).toBe(false);
+      expect(await store.removeMember(k, "never")).toBe(false);
+      expect(await sorted(store, k)).toEqual(["b", "with space:and\nnewline"]);
+      // Sets are per key.
+      expect(await store.members(key("other-set"))).toEqual([]);
+    });
+
+    it("expires each member by its own TTL; adding again replaces the TTL", async () => {
+      const store = await makeStore();
+      const k = key("set-ttl");
+      await store.addMember(k, "short", { ttlMs: ms(150) });
+      await store.addMember(k, "renewed", { ttlMs: ms(150) });
+      await store.addMember(k, "forever");
+      // The renewal drops the TTL: it now lives until removed.
+      await store.addMember(k, "renewed");
+      expect(await sorted(store, k)).toEqual(["forever", "renewed", "short"]);
+      await expireBy(ms(150), async () => (await store.members(k)).includes("short"));
+      expect(await sorted(store, k)).toEqual(["forever", "renewed"]);
+      // An expired member is not "there" to remove.
+      expect(await store.removeMember(k, "short")).toBe(false);
+      // A set whose members all expired reads as empty, and takes new members.
+      const gone = key("set-all-expire");
+      await store.addMember(gone, "x", { ttlMs: ms(150) });
+      await expireBy(ms(150), async () => (await store.members(gone)).length > 0);
+      expect(await store.members(gone)).toEqual([]);
+      await store.addMember(gone, "y");
+      expect(await store.members(gone)).toEqual(["y"]);
+    });
+
+    it("loses no member to concurrent writers, and removes each once", async () => {
+      const store = await makeStore();
+      const k = key("set-race");
+      const names = Array.from({ length: 40 }, (_, i) => `m${String(i).padStart(2, "0")}`);
+      await Promise.all(names.map((name) => store.addMember(k, name, { ttlMs: ms(60_000) })));
+      expect(await sorted(store, k)).toEqual(names);
+      // Half removed, each by many racing callers, while the other half is re-added.
+      const removals = await Promise.all(
+        names
+          .slice(0, 20)
+          .flatMap((name) => [store.removeMember(k, name), store.removeMember(k, name)]),
+      );
+      await Promise.all(names.slice(20).map((name) => store.addMember(k, name)));
+      expect(removals.filter(Boolean)).toHaveLength(20);
+      expect(await sorted(store, k)).toEqual(names.slice(20));
     });
   });
 }

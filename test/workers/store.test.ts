@@ -75,6 +75,8 @@ describe("durableObjectStore", () => {
     await store.set("short", 1, { ttlMs: 50 });
     await store.set("long", 2, { ttlMs: 60_000 });
     await store.set("forever", 3);
+    await store.addMember("set", "short", { ttlMs: 50 });
+    await store.addMember("set", "kept");
     await new Promise((resolve) => setTimeout(resolve, 120));
     const stub = bindings.PORTCULLIS_STORE.get(bindings.PORTCULLIS_STORE.idFromName(name));
     expect(await runDurableObjectAlarm(stub)).toBe(true);
@@ -85,6 +87,13 @@ describe("durableObjectStore", () => {
         .map((row) => row.key),
     );
     expect(keys).toEqual(["forever", "long"]);
+    const members = await runInDurableObject(stub, (_instance: PortcullisStore, state) =>
+      state.storage.sql
+        .exec<{ member: string }>("SELECT member FROM members")
+        .toArray()
+        .map((row) => row.member),
+    );
+    expect(members).toEqual(["kept"]);
     // A row with a TTL remains, so the sweep is scheduled again.
     const alarm = await runInDurableObject(stub, (_i: PortcullisStore, s) => s.storage.getAlarm());
     expect(alarm).not.toBeNull();
@@ -148,6 +157,8 @@ describe("cachedStore", () => {
     await expect(store.add("as:cimd:x", 1)).rejects.toThrow(TypeError);
     await expect(store.compareAndSet("as:cimd:x", undefined, 1)).rejects.toThrow(TypeError);
     await expect(store.increment("as:cimd:x", 1)).rejects.toThrow(TypeError);
+    await expect(store.addMember("as:cimd:x", "m")).rejects.toThrow(TypeError);
+    await expect(store.members("as:cimd:x")).rejects.toThrow(TypeError);
     expect(await store.delete("as:cimd:https://client.example/meta")).toBe(true);
     expect(await store.get("as:cimd:https://client.example/meta")).toBeUndefined();
   });

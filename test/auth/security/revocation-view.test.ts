@@ -68,6 +68,9 @@ function countingStore(): Store & { revocationReads: number } {
     take: inner.take.bind(inner),
     compareAndSet: inner.compareAndSet.bind(inner),
     increment: inner.increment.bind(inner),
+    addMember: inner.addMember.bind(inner),
+    removeMember: inner.removeMember.bind(inner),
+    members: inner.members.bind(inner),
   };
   return store as Store & { revocationReads: number };
 }

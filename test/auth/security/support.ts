@@ -58,6 +58,12 @@ export function recordingStore(): RecordingStore {
       if (swapped) writes.push(key);
       return swapped;
     },
+    async addMember(key, member, options) {
+      await inner.addMember(key, member, options);
+      writes.push(key);
+    },
+    removeMember: (key, member) => inner.removeMember(key, member),
+    members: (key) => inner.members(key),
     async increment(key, by, options) {
       const count = await inner.increment(key, by, options);
       writes.push(key);
