@@ -1,4 +1,4 @@
-import type { Context } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
 import { cors } from "hono/cors";
 import { Hono } from "hono/tiny";
 import { requestLogger } from "../http/request-log.ts";
@@ -65,6 +65,8 @@ export class AuthorizationServer implements AuthorizationCore {
   readonly logger: Logger;
   /** Whether the login provider's refusal to run here was logged in full already. */
   #refusalLogged = false;
+  /** What `use` added: run around every request this server answers, outermost first. */
+  readonly #around: MiddlewareHandler[] = [];
 
   constructor(options: AuthorizationServerOptions) {
     this.logger = resolveLogger(options?.logger);
@@ -276,9 +278,31 @@ export class AuthorizationServer implements AuthorizationCore {
     }
   }
 
+  /**
+   * Adds a Hono middleware around every request this server answers, before its own steps
+   * (logging, rate limits, the endpoints): it sees each endpoint's final response, errors
+   * already turned into OAuth error replies. For tracing and metrics.
+   */
+  use(middleware: MiddlewareHandler): this {
+    this.#around.push(middleware);
+    return this;
+  }
+
+  /** Runs what `use` added, then the rest; nothing at all when nothing was added. */
+  #runAround: MiddlewareHandler = (c, next) => {
+    const around = this.#around;
+    if (around.length === 0) return next();
+    const step = async (index: number): Promise<void> => {
+      if (index === around.length) return next();
+      await around[index]!(c, () => step(index + 1));
+    };
+    return step(0);
+  };
+
   #routes(): Hono {
     const app = new Hono();
     app.onError((error, c) => errorReply(error, c, this.logger));
+    app.use(this.#runAround);
     app.use(requestLogger(this.logger));
     app.use(async (c, next) => {
       await this.ready();

@@ -16,6 +16,7 @@ export {
   type EraName,
   type ErrorHandler,
   type Middleware,
+  type MiddlewarePosition,
   MiddlewareContext,
   type Next,
 } from "./middleware.ts";
