@@ -2,7 +2,6 @@
 import type { JsonObject } from "../mcp/types.ts";
 import { Connection, type RequestOptions, type SendControl } from "./connection.ts";
 import type { ClientMiddleware, OutgoingRequestInfo } from "./options.ts";
-import type { ClientTransport } from "./transport.ts";
 
 export class MiddlewareConnection extends Connection {
   readonly #chain: readonly ClientMiddleware[];
@@ -29,17 +28,22 @@ export class MiddlewareConnection extends Connection {
   ): Promise<JsonObject> {
     const chain = this.#chain;
     if (chain.length === 0) return super.request(method, params, options, control);
-    const info: OutgoingRequestInfo = {
+    const info: { -readonly [K in keyof OutgoingRequestInfo]: OutgoingRequestInfo[K] } = {
       method,
       params: { ...params },
       headers: { ...control.headers },
       url: this.#url,
       protocolVersion: this.#version(),
       sessionId: this.transport.sessionId,
+      id: undefined,
     };
     const send = () => {
       const headers = Object.keys(info.headers).length > 0 ? info.headers : undefined;
       const { headers: _old, ...rest } = control;
+      rest.onId = (id) => {
+        info.id = id;
+        control.onId?.(id);
+      };
       return super.request(method, info.params, options, headers ? { ...rest, headers } : rest);
     };
     const step = (index: number): Promise<JsonObject> => {

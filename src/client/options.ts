@@ -163,6 +163,8 @@ export interface OutgoingRequestInfo {
   readonly protocolVersion: string | undefined;
   /** The 2025 session, once there is one. */
   readonly sessionId: string | undefined;
+  /** The JSON-RPC id, once `next()` was called. */
+  readonly id: RequestId | undefined;
 }
 
 /**

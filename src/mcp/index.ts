@@ -16,8 +16,8 @@ export {
   type EraName,
   type ErrorHandler,
   type Middleware,
-  type MiddlewarePosition,
   MiddlewareContext,
+  type MiddlewarePosition,
   type Next,
 } from "./middleware.ts";
 export { type AuthInfo, type CallerKind, type Exchange, Peer } from "./peer.ts";

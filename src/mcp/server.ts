@@ -34,8 +34,8 @@ import {
   type ErrorHandler,
   type Middleware,
   MiddlewareContext,
-  mapError,
   type MiddlewarePosition,
+  mapError,
   runPipeline,
 } from "./middleware.ts";
 import { INPUT_CAPABLE } from "./modern.ts";
