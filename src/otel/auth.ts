@@ -21,6 +21,16 @@ import { extractFromHeaders, type TelemetryOptions, type Tracing, tracingOf } fr
 /** The token endpoint's form is small; a larger one is refused by the endpoint anyway. */
 const TOKEN_FORM_LIMIT = 16 * 1024;
 
+/** Grant types kept as they are; anything a caller makes up is "_OTHER" (bounded cardinality). */
+const GRANT_TYPES = new Set(["authorization_code", "refresh_token", "client_credentials"]);
+
+function grantTypeOf(text: string | undefined): string | undefined {
+  if (text === undefined) return undefined;
+  const grant = new URLSearchParams(text).get("grant_type");
+  if (grant === null) return undefined;
+  return GRANT_TYPES.has(grant) ? grant : "_OTHER";
+}
+
 /**
  * Traces and measures every request the built-in authorization server answers. Its spans
  * continue a caller's `traceparent`; they are named `{method} {route}` (`POST /token`).
@@ -41,11 +51,7 @@ function endpointSpans(tracing: Tracing, meters: AuthorizationMeters): Middlewar
     // The grant type is in the body, which the endpoint reads: read a copy, bounded.
     const grantType =
       method === "POST" && c.req.path.endsWith("/token")
-        ? readBody(c.req.raw.clone(), TOKEN_FORM_LIMIT).then(
-            (text) =>
-              text === undefined ? undefined : new URLSearchParams(text).get("grant_type"),
-            () => undefined,
-          )
+        ? readBody(c.req.raw.clone(), TOKEN_FORM_LIMIT).then(grantTypeOf, () => undefined)
         : undefined;
     let span: Span | undefined;
     if (tracingOn) {
@@ -62,7 +68,7 @@ function endpointSpans(tracing: Tracing, meters: AuthorizationMeters): Middlewar
       [ATTR.httpRoute]: route,
       [ATTR.httpStatus]: status,
     };
-    const grant = (await grantType) ?? undefined;
+    const grant = await grantType;
     if (grant) attributes[ATTR.grantType] = grant;
     const error = c.error;
     const oauthError = error instanceof OAuthError ? error.code : undefined;
