@@ -186,7 +186,8 @@ describe("the authorization server", () => {
       pointsWith<Histogram>(durations, {
         "http.route": "/token",
         "http.response.status_code": 200,
+        "oauth.grant_type": "refresh_token",
       })[0]?.value.count,
-    ).toBe(3);
+    ).toBe(2);
   });
 });
