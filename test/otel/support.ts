@@ -32,15 +32,19 @@ export interface Telemetry {
   span(name: string): ReadableSpan;
   metric(name: string): Promise<MetricData | undefined>;
   reset(): void;
+  /** Waits for every span and metric exporter to send what it has. */
+  flush(): Promise<void>;
 }
 
-export function registerSdk(extra: SpanProcessor[] = []): Telemetry {
+export function registerSdk(
+  extra: { spans?: SpanProcessor[]; metrics?: MetricReader[] } = {},
+): Telemetry {
   const exporter = new InMemorySpanExporter();
   const provider = new BasicTracerProvider({
-    spanProcessors: [new SimpleSpanProcessor(exporter), ...extra],
+    spanProcessors: [new SimpleSpanProcessor(exporter), ...(extra.spans ?? [])],
   });
   const reader = new OnDemandReader();
-  const meters = new MeterProvider({ readers: [reader] });
+  const meters = new MeterProvider({ readers: [reader, ...(extra.metrics ?? [])] });
   context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
   propagation.setGlobalPropagator(new W3CTraceContextPropagator());
   trace.setGlobalTracerProvider(provider);
@@ -64,6 +68,10 @@ export function registerSdk(extra: SpanProcessor[] = []): Telemetry {
       return undefined;
     },
     reset: () => exporter.reset(),
+    flush: async () => {
+      await provider.forceFlush();
+      await meters.forceFlush();
+    },
   };
 }
 
