@@ -2,7 +2,8 @@
  * The instruments, by the names and units of the conventions where they have one
  * (`mcp.*.operation.duration`, seconds) and under `portcullis.` where they do not.
  */
-import type { Attributes, Counter, Histogram } from "@opentelemetry/api";
+import type { Attributes, Counter, Histogram, Meter } from "@opentelemetry/api";
+import { transportStats } from "../http/stats.ts";
 import type { MiddlewareContext } from "../mcp/middleware.ts";
 import { ATTR } from "./attributes.ts";
 import { DURATION_BUCKETS, isNoop, meterOf, type TelemetryOptions } from "./telemetry.ts";
@@ -91,4 +92,34 @@ export function authorizationMeters(options: TelemetryOptions): AuthorizationMet
     }),
     rateLimited: rateLimitCounter(options),
   };
+}
+
+/** Meters that report the transport gauges already: one report per process and meter. */
+const observing = new WeakSet<Meter>();
+
+/**
+ * Gauges of what the HTTP transport holds open in this process: 2025 sessions and SSE
+ * connections. Read when the SDK collects; nothing is done per request.
+ */
+export function observeTransport(options: TelemetryOptions): void {
+  const meter = meterOf(options);
+  if (observing.has(meter)) return;
+  observing.add(meter);
+  const sessions = meter.createObservableUpDownCounter("portcullis.mcp.sessions.active", {
+    description: "2025 sessions this process holds.",
+    unit: "{session}",
+  });
+  const streams = meter.createObservableUpDownCounter("portcullis.mcp.sse.connections.active", {
+    description: "Open SSE connections: replies, GET streams and 2026-07-28 streams.",
+    unit: "{connection}",
+  });
+  if (isNoop(sessions)) return;
+  meter.addBatchObservableCallback(
+    (result) => {
+      const stats = transportStats();
+      result.observe(sessions, stats.sessions);
+      result.observe(streams, stats.sseConnections);
+    },
+    [sessions, streams],
+  );
 }

@@ -16,7 +16,7 @@ import { McpError } from "../mcp/jsonrpc.ts";
 import type { Middleware, MiddlewareContext } from "../mcp/middleware.ts";
 import type { McpServer } from "../mcp/server.ts";
 import { ATTR, targetOf } from "./attributes.ts";
-import { type ServerMeters, serverMeters } from "./metrics.ts";
+import { observeTransport, type ServerMeters, serverMeters } from "./metrics.ts";
 import {
   errorType,
   extractFromHeaders,
@@ -33,12 +33,14 @@ import {
  * Traces and measures every request `server` answers, in both eras and on every transport.
  * The span's parent is the trace context in the request's `_meta` (SEP-414), else in its
  * `traceparent`/`tracestate` headers, else the active context; a header context that differs
- * from the `_meta` one is linked. Register the OpenTelemetry SDK before calling this: the
- * instruments are made now, and stay no-ops without a meter provider.
+ * from the `_meta` one is linked. Also reports the transport's open sessions and SSE
+ * connections. Register the OpenTelemetry SDK before calling this: the instruments are made
+ * now, and stay no-ops without a meter provider.
  */
 export function instrumentServer(server: McpServer, options: TelemetryOptions = {}): McpServer {
   const tracing = tracingOf(options);
   const meters = serverMeters(options);
+  observeTransport(options);
   const parents = new WeakMap<MiddlewareContext, Context>();
   server.use(requestSpans(tracing, meters, parents), { position: "outermost" });
   server.use(handlerSpans(tracing, parents), { position: "innermost" });

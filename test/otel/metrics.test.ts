@@ -17,6 +17,7 @@ import {
   RATE_LIMIT_METRIC,
 } from "../../src/otel/index.ts";
 import { memoryStore } from "../../src/storage/index.ts";
+import { eventually } from "../helpers/async.ts";
 import { listen } from "../helpers/http.ts";
 import { authorizeWithDevLogin, form } from "../helpers/oauth.ts";
 import { pointsWith, registerSdk } from "./support.ts";
@@ -86,6 +87,36 @@ describe("MCP operation durations", () => {
     });
     expect(point?.value).toBeGreaterThanOrEqual(1);
     expect(refusals?.descriptor.unit).toBe("{request}");
+  });
+});
+
+describe("transport gauges", () => {
+  const gauge = async (name: string) => {
+    const metric = await telemetry.metric(name);
+    return (metric?.dataPoints[0]?.value as number | undefined) ?? 0;
+  };
+  const read = async () => ({
+    sessions: await gauge("portcullis.mcp.sessions.active"),
+    connections: await gauge("portcullis.mcp.sse.connections.active"),
+  });
+
+  it("report the sessions and SSE connections held open, and their end", async () => {
+    const mcp = new McpServer({ name: "sessions", version: "1.0.0" });
+    instrumentServer(mcp);
+    const url = `${await listen(mcpApp(mcp, { sessions: true }))}/mcp`;
+    const before = await read();
+    const clients = [1, 2].map(
+      () => new McpClient({ name: "agent", version: "1.0.0", protocolVersion: "2025-11-25" }),
+    );
+    // Each opens a session and its GET stream.
+    for (const client of clients) await client.connect(url);
+    const open = await eventually(read, (now) => now.connections === before.connections + 2);
+    expect(open.sessions).toBe(before.sessions + 2);
+    for (const client of clients) await client.close();
+    const closed = await eventually(read, (now) => now.connections === before.connections);
+    expect(closed.sessions).toBe(before.sessions);
+    const metric = await telemetry.metric("portcullis.mcp.sessions.active");
+    expect(metric?.descriptor.unit).toBe("{session}");
   });
 });
 
