@@ -20,7 +20,7 @@ import { serveStdio } from "../../src/node/index.ts";
 import { messagesOf } from "../helpers/http.ts";
 import { modernCall, resultOf } from "../http/modern-support.ts";
 import { initSession, post, sessionHeaders, start, toolCall } from "../http/support.ts";
-import { call, error, result } from "./support.ts";
+import { call, error, exchange, result } from "./support.ts";
 
 function server(): McpServer {
   const mcp = new McpServer({ name: "pipeline", version: "1.0.0" });
@@ -435,5 +435,67 @@ describe("access rules as middleware", () => {
       },
     );
     expect(denied && "error" in denied && denied.error.code).toBe(ErrorCode.InvalidRequest);
+  });
+});
+
+describe("middleware positions", () => {
+  it("puts outermost ones before the access rules and innermost ones next to the handler", async () => {
+    const mcp = server();
+    mcp.tool("write", { scopes: ["notes:write"] }, () => "written");
+    const order: string[] = [];
+    const named =
+      (name: string): Middleware =>
+      async (ctx, next) => {
+        if (ctx.method !== "tools/call") return next();
+        order.push(`${name} in`);
+        try {
+          return await next();
+        } finally {
+          order.push(`${name} out`);
+        }
+      };
+    mcp.use(named("inner"));
+    mcp.use(named("innermost"), { position: "innermost" });
+    mcp.use(named("outermost"), { position: "outermost" });
+    mcp.use(named("later inner"));
+    await result(mcp, "tools/call", { name: "echo", arguments: { text: "x" } });
+    expect(order).toEqual([
+      "outermost in",
+      "inner in",
+      "later inner in",
+      "innermost in",
+      "innermost out",
+      "later inner out",
+      "inner out",
+      "outermost out",
+    ]);
+
+    // A caller without the scope: refused by the access rules, which only the outermost sees.
+    order.length = 0;
+    const via = exchange();
+    const refusedExchange = {
+      ...via,
+      auth: { kind: "user", subject: "alice", clientId: "app", scopes: [] } as AuthInfo,
+    };
+    const refused = await error(mcp, "tools/call", { name: "write" }, refusedExchange);
+    expect(refused.code).toBe(ErrorCode.InvalidRequest);
+    expect(order).toEqual(["outermost in", "outermost out"]);
+  });
+
+  it("gives middleware the request's 2025 session id", async () => {
+    const mcp = server();
+    const seen: (string | undefined)[] = [];
+    mcp.use((ctx, next) => {
+      seen.push(ctx.sessionId);
+      return next();
+    });
+    await result(
+      mcp,
+      "tools/call",
+      { name: "echo", arguments: { text: "x" } },
+      exchange(new Peer("2025-11-25", "s-1")),
+    );
+    await result(mcp, "tools/call", { name: "echo", arguments: { text: "x" } });
+    expect(seen).toEqual(["s-1", undefined]);
   });
 });
