@@ -20,6 +20,7 @@ import {
 } from "@opentelemetry/api";
 import { McpError } from "../mcp/jsonrpc.ts";
 import type { JsonObject } from "../mcp/types.ts";
+import { ATTR } from "./attributes.ts";
 
 /** Where telemetry goes. Without these, the globally registered providers. */
 export interface TelemetryOptions {
@@ -120,9 +121,9 @@ export function messageOf(error: unknown): string {
 /** Ends a span with its outcome: ERROR status and `error.type` when it failed. */
 export function finish(span: Span, failure: { type: string; message: string } | undefined): void {
   if (failure && span.isRecording()) {
-    span.setAttribute("error.type", failure.type);
+    span.setAttribute(ATTR.errorType, failure.type);
     // A JSON-RPC error code is also the response's status code in the conventions.
-    if (/^-?\d+$/.test(failure.type)) span.setAttribute("rpc.response.status_code", failure.type);
+    if (/^-?\d+$/.test(failure.type)) span.setAttribute(ATTR.statusCode, failure.type);
     span.setStatus({ code: SpanStatusCode.ERROR, message: failure.message });
   }
   span.end();
