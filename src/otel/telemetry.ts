@@ -20,6 +20,7 @@ import {
 } from "@opentelemetry/api";
 import { McpError } from "../mcp/jsonrpc.ts";
 import type { JsonObject } from "../mcp/types.ts";
+import { PortcullisError } from "../util/errors.ts";
 import { ATTR } from "./attributes.ts";
 
 /** Where telemetry goes. Without these, the globally registered providers. */
@@ -100,10 +101,12 @@ export function inject(context: Context, carrier: Record<string, unknown>): void
 
 /**
  * `error.type` as the MCP conventions want it: the JSON-RPC error code, as a string, for an
- * error reply; the error's class for anything else.
+ * error reply; a Portcullis error's code; the error's class for anything else.
  */
 export function errorType(error: unknown): string {
   if (error instanceof McpError) return String(error.code);
+  // Our other errors have stable codes (ERR_TIMEOUT, invalid_grant): lower cardinality than text.
+  if (error instanceof PortcullisError) return String(error.code);
   if (error instanceof Error && error.name && error.name !== "Error") return error.name;
   return "_OTHER";
 }

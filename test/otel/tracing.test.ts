@@ -200,26 +200,30 @@ describe.each(MODES)("a trace over HTTP, $era era", ({ version, sessions }) => {
   });
 });
 
-describe("a trace over an in-memory channel (no headers: `_meta` only)", () => {
-  it("continues the client's trace from `_meta`", async () => {
-    const { mcp, carried } = server();
-    const c = client();
-    await c.connect(inMemoryTransport(mcp));
-    telemetry.reset();
-    await inAgentSpan(() => c.callTool("echo", { text: "hi" }));
-    const clientSpan = telemetry
-      .spans()
-      .find((span) => span.name === "tools/call echo" && span.kind === SpanKind.CLIENT)!;
-    const serverSpan = telemetry
-      .spans()
-      .find((span) => span.name === "tools/call echo" && span.kind === SpanKind.SERVER)!;
-    expect(serverSpan.spanContext().traceId).toBe(clientSpan.spanContext().traceId);
-    expect(parentOf(serverSpan)).toBe(clientSpan.spanContext().spanId);
-    expect(carried.find((seen) => seen.method === "tools/call")?.header).toBeUndefined();
-    expect(serverSpan.attributes["network.transport"]).toBeUndefined();
-    expect(serverSpan.attributes["mcp.method.name"]).toBe("tools/call");
-  });
-});
+describe.each(["2025-11-25", "2026-07-28"])(
+  "a trace over an in-memory channel (no headers: `_meta` only), %s",
+  (version) => {
+    it("continues the client's trace from `_meta`", async () => {
+      const { mcp, carried } = server();
+      const c = client(version);
+      await c.connect(inMemoryTransport(mcp));
+      telemetry.reset();
+      await inAgentSpan(() => c.callTool("echo", { text: "hi" }));
+      const clientSpan = telemetry
+        .spans()
+        .find((span) => span.name === "tools/call echo" && span.kind === SpanKind.CLIENT)!;
+      const serverSpan = telemetry
+        .spans()
+        .find((span) => span.name === "tools/call echo" && span.kind === SpanKind.SERVER)!;
+      expect(serverSpan.spanContext().traceId).toBe(clientSpan.spanContext().traceId);
+      expect(parentOf(serverSpan)).toBe(clientSpan.spanContext().spanId);
+      expect(carried.find((seen) => seen.method === "tools/call")?.header).toBeUndefined();
+      expect(serverSpan.attributes["network.transport"]).toBeUndefined();
+      expect(serverSpan.attributes["mcp.method.name"]).toBe("tools/call");
+      expect(serverSpan.attributes["mcp.protocol.version"]).toBe(version);
+    });
+  },
+);
 
 describe("trace context sent by other clients", () => {
   const TRACE = "4bf92f3577b34da6a3ce929d0e0e4736";
@@ -291,6 +295,22 @@ describe("trace context sent by other clients", () => {
     const span = telemetry.span("tools/call echo");
     expect(parentOf(span)).toBeUndefined();
     expect(span.spanContext().traceId).toMatch(/^[0-9a-f]{32}$/);
+  });
+});
+
+describe("client-side failures", () => {
+  it("record a Portcullis error's code as error.type (a timeout: ERR_TIMEOUT)", async () => {
+    const { mcp } = server();
+    mcp.tool("slow", {}, () => new Promise<string>(() => {}));
+    const c = client();
+    await c.connect(inMemoryTransport(mcp));
+    telemetry.reset();
+    await expect(c.callTool("slow", {}, { timeoutMs: 1 })).rejects.toThrow();
+    const span = telemetry
+      .spans()
+      .find((s) => s.name === "tools/call slow" && s.kind === SpanKind.CLIENT)!;
+    expect(span.attributes["error.type"]).toBe("ERR_TIMEOUT");
+    expect(span.status.code).toBe(SpanStatusCode.ERROR);
   });
 });
 
