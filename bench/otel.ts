@@ -1,11 +1,16 @@
 // In-process cost of the OpenTelemetry layer (portcullis/otel) per tools/call: CPU time per
 // request with no layer, with the layer and no SDK registered, and with a recording SDK,
 // in both eras. Each app's fetch handler is called in a loop (no sockets, no load
-// generator), so the figures hold on a shared, noisy machine where wrk's cannot; rounds
-// alternate the variants and the table shows each one's median. See bench/README.md.
+// generator), so the figures hold on a shared, noisy machine where wrk's cannot. Two child
+// processes: "nosdk" registers nothing with the OpenTelemetry API at all, "sdk" registers
+// what an application would (W3C propagator, AsyncLocalStorage context). In each, many short
+// rounds run the variants back to back; the overhead is the median of the per-round ratios,
+// which a drifting machine load affects far less than the ratio of two medians.
 //
 //   npm run bench:otel
-//   BENCH_OTEL_REQUESTS=20000 BENCH_OTEL_ROUNDS=7 npm run bench:otel
+//   BENCH_OTEL_REQUESTS=2000 BENCH_OTEL_ROUNDS=40 npm run bench:otel
+import { execFileSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
 import { context, propagation } from "@opentelemetry/api";
 import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
 import { W3CTraceContextPropagator } from "@opentelemetry/core";
@@ -21,9 +26,10 @@ function envNumber(name: string, fallback: number): number {
 }
 
 const config = {
-  requests: envNumber("BENCH_OTEL_REQUESTS", 10_000),
+  requests: envNumber("BENCH_OTEL_REQUESTS", 1_000),
   warmup: envNumber("BENCH_OTEL_WARMUP", 3_000),
-  rounds: envNumber("BENCH_OTEL_ROUNDS", 7),
+  rounds: envNumber("BENCH_OTEL_ROUNDS", 30),
+  part: process.env.BENCH_OTEL_PART as "nosdk" | "sdk" | undefined,
 };
 
 const URL_MCP = "http://127.0.0.1:8080/mcp";
@@ -92,65 +98,89 @@ function median(values: number[]): number {
   return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
-async function main(): Promise<void> {
-  // What an application with an SDK registers besides the providers; the recording variant
-  // gets its providers directly, so the "no SDK" variant sees none.
-  context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
-  propagation.setGlobalPropagator(new W3CTraceContextPropagator());
+interface Row {
+  era: string;
+  variant: string;
+  "CPU µs/request": string;
+  "vs no layer (median of rounds)": string;
+}
 
-  const scenarios: Scenario[] = [];
-  const exporters: { exported: number }[] = [];
+/** One part in this process: no layer against `layer`, in both eras. */
+async function part(layer: "nosdk" | "sdk"): Promise<Row[]> {
+  if (layer === "sdk") {
+    context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+    propagation.setGlobalPropagator(new W3CTraceContextPropagator());
+  }
+  const rows: Row[] = [];
   for (const era of ["2025-11-25", MODERN]) {
-    for (const { layer, label } of LAYERS) {
-      const { app, sdk } = otelApp(layer);
-      if (sdk) exporters.push(sdk.exporter);
-      scenarios.push({
-        id: `${era}/${layer}`,
+    const pair = (["none", layer] as const).map((variant) => {
+      const { app } = otelApp(variant);
+      return {
+        id: `${era}/${variant}`,
         era,
-        layer,
-        label,
+        layer: variant,
+        label: LAYERS.find((entry) => entry.layer === variant)!.label,
         fetch: app.fetch,
         call: echoCall(era),
-        cpuUs: [],
+        cpuUs: [] as number[],
+      };
+    });
+    for (const scenario of pair) await run(scenario, config.warmup);
+    const ratios: number[] = [];
+    for (let round = 0; round < config.rounds; round++) {
+      // Alternate which goes first, so neither always follows the other's garbage.
+      const order = round % 2 ? [...pair].reverse() : pair;
+      for (const scenario of order) {
+        const before = process.cpuUsage();
+        await run(scenario, config.requests);
+        const used = process.cpuUsage(before);
+        scenario.cpuUs.push((used.user + used.system) / config.requests);
+      }
+      ratios.push(pair[1]!.cpuUs[round]! / pair[0]!.cpuUs[round]!);
+    }
+    const overhead = (median(ratios) - 1) * 100;
+    for (const scenario of pair) {
+      rows.push({
+        era,
+        variant: scenario.label,
+        "CPU µs/request": `${median(scenario.cpuUs).toFixed(1)} (min ${Math.min(...scenario.cpuUs).toFixed(1)})`,
+        "vs no layer (median of rounds)":
+          scenario.layer === "none" ? "" : `${overhead >= 0 ? "+" : ""}${overhead.toFixed(1)}%`,
       });
     }
   }
-  console.log(
-    `OpenTelemetry layer, in-process: ${config.rounds} rounds x ${config.requests} sequential tools/call per variant (warm-up ${config.warmup}), Node ${process.version}`,
-  );
-  for (const scenario of scenarios) await run(scenario, config.warmup);
-  for (let round = 0; round < config.rounds; round++) {
-    // Alternate the order so drift in the machine's load spreads over every variant.
-    const order = round % 2 ? [...scenarios].reverse() : scenarios;
-    for (const scenario of order) {
-      const before = process.cpuUsage();
-      await run(scenario, config.requests);
-      const used = process.cpuUsage(before);
-      scenario.cpuUs.push((used.user + used.system) / config.requests);
-    }
+  return rows;
+}
+
+async function main(): Promise<void> {
+  if (config.part) {
+    console.log(JSON.stringify(await part(config.part)));
+    return;
   }
-  const spans = exporters.reduce((sum, exporter) => sum + exporter.exported, 0);
-  const rows = scenarios.map((scenario) => {
-    const base = scenarios.find((s) => s.era === scenario.era && s.layer === "none")!;
-    const us = median(scenario.cpuUs);
-    const overhead = (us / median(base.cpuUs) - 1) * 100;
-    return {
-      era: scenario.era,
-      variant: scenario.label,
-      "CPU µs/request (median)": us.toFixed(1),
-      "min..max": `${Math.min(...scenario.cpuUs).toFixed(1)}..${Math.max(...scenario.cpuUs).toFixed(1)}`,
-      "vs no layer":
-        scenario.layer === "none" ? "" : `${overhead >= 0 ? "+" : ""}${overhead.toFixed(1)}%`,
-    };
-  });
-  console.table(rows);
-  console.log(`spans exported by the recording SDK (batched, then dropped): ${spans}`);
-  const worst = Math.max(
-    ...rows
-      .filter((_, i) => scenarios[i]!.layer === "nosdk")
-      .map((row) => Number.parseFloat(row["vs no layer"])),
+  console.log(
+    `OpenTelemetry layer, in-process: ${config.rounds} rounds x ${config.requests} sequential tools/call per variant (warm-up ${config.warmup}), Node ${process.version}, load ${(await import("node:os")).loadavg()[0]!.toFixed(1)}`,
   );
-  console.log(`no SDK registered vs no layer: worst ${worst.toFixed(1)}% (target within 3%)`);
+  const rows: Row[] = [];
+  for (const layer of ["nosdk", "sdk"] as const) {
+    const out = execFileSync(
+      process.execPath,
+      [...process.execArgv, fileURLToPath(import.meta.url)],
+      {
+        env: { ...process.env, BENCH_OTEL_PART: layer },
+        encoding: "utf8",
+        maxBuffer: 1 << 20,
+      },
+    );
+    const last = out.trim().split("\n").at(-1)!;
+    rows.push(...(JSON.parse(last) as Row[]));
+  }
+  console.table(rows);
+  const noSdk = rows
+    .filter((row) => row.variant === "layer, no SDK registered")
+    .map((row) => Number.parseFloat(row["vs no layer (median of rounds)"]));
+  console.log(
+    `no SDK registered vs no layer: ${noSdk.map((v) => `${v.toFixed(1)}%`).join(", ")} (target within 3%)`,
+  );
 }
 
 await main();
