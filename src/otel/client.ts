@@ -33,9 +33,11 @@ export function instrumentClient(client: McpClient, options: TelemetryOptions = 
 
 function clientSpans(tracing: Tracing, duration: Histogram): ClientMiddleware {
   const measuring = !isNoop(duration);
-  return async (request, next) => {
-    const tracingOn = tracing.enabled();
-    if (!tracingOn && !measuring) return next();
+  const traced = async (
+    request: OutgoingRequestInfo,
+    next: () => Promise<JsonObject>,
+    tracingOn: boolean,
+  ) => {
     const started = performance.now();
     const name = nameOf(request);
     const target = targetOf(request.method, name);
@@ -71,6 +73,10 @@ function clientSpans(tracing: Tracing, duration: Histogram): ClientMiddleware {
         duration.record((performance.now() - started) / 1000, attributes);
       }
     }
+  };
+  return (request, next) => {
+    const tracingOn = tracing.enabled();
+    return tracingOn || measuring ? traced(request, next, tracingOn) : next();
   };
 }
 

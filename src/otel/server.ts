@@ -13,7 +13,7 @@ import {
   trace,
 } from "@opentelemetry/api";
 import { McpError } from "../mcp/jsonrpc.ts";
-import type { Middleware, MiddlewareContext } from "../mcp/middleware.ts";
+import type { Middleware, MiddlewareContext, Next } from "../mcp/middleware.ts";
 import type { McpServer } from "../mcp/server.ts";
 import { ATTR, targetOf } from "./attributes.ts";
 import { observeTransport, type ServerMeters, serverMeters } from "./metrics.ts";
@@ -52,9 +52,7 @@ function requestSpans(
   meters: ServerMeters,
   parents: WeakMap<MiddlewareContext, Context>,
 ): Middleware {
-  return async (ctx, next) => {
-    const tracingOn = tracing.enabled();
-    if (!tracingOn && !meters.enabled) return next();
+  const traced = async (ctx: MiddlewareContext, next: Next, tracingOn: boolean) => {
     const started = performance.now();
     const target = targetOf(ctx.method, ctx.name);
     let span: Span | undefined;
@@ -90,11 +88,15 @@ function requestSpans(
       }
     }
   };
+  // Nothing registered: no frame of our own, only the call on.
+  return (ctx, next) => {
+    const tracingOn = tracing.enabled();
+    return tracingOn || meters.enabled ? traced(ctx, next, tracingOn) : next();
+  };
 }
 
 function handlerSpans(tracing: Tracing, parents: WeakMap<MiddlewareContext, Context>): Middleware {
-  return async (ctx, next) => {
-    if (ctx.method !== "tools/call" || !tracing.enabled()) return next();
+  const traced = async (ctx: MiddlewareContext, next: Next) => {
     const parent = parents.get(ctx) ?? context.active();
     const span = tracing.tracer.startSpan(
       `execute_tool ${ctx.name ?? ""}`.trimEnd(),
@@ -119,6 +121,8 @@ function handlerSpans(tracing: Tracing, parents: WeakMap<MiddlewareContext, Cont
       finish(span, failure);
     }
   };
+  return (ctx, next) =>
+    ctx.method === "tools/call" && tracing.enabled() ? traced(ctx, next) : next();
 }
 
 /** The parent context (from `_meta`, else headers, else ambient), and links to the others. */
