@@ -302,7 +302,12 @@ export class AuthorizationServer implements AuthorizationCore {
   #routes(): Hono {
     const app = new Hono();
     app.onError((error, c) => errorReply(error, c, this.logger));
-    app.use(this.#runAround);
+    const issuerPath = this.options.issuer
+      ? new URL(this.options.issuer).pathname.replace(/\/+$/, "")
+      : "";
+    // Only on the server's own paths: mounted beside an MCP endpoint, a catch-all step would
+    // wrap every /mcp request too.
+    for (const path of ownPaths(issuerPath)) app.use(path, this.#runAround);
     app.use(requestLogger(this.logger));
     app.use(async (c, next) => {
       await this.ready();
@@ -326,9 +331,6 @@ export class AuthorizationServer implements AuthorizationCore {
       );
     app.get("/.well-known/oauth-authorization-server", metadata);
     app.get("/.well-known/openid-configuration", metadata);
-    const issuerPath = this.options.issuer
-      ? new URL(this.options.issuer).pathname.replace(/\/+$/, "")
-      : "";
     if (issuerPath) {
       app.get(`/.well-known/oauth-authorization-server${issuerPath}`, metadata);
       app.get(`/.well-known/openid-configuration${issuerPath}`, metadata);
@@ -360,6 +362,32 @@ export class AuthorizationServer implements AuthorizationCore {
     app.route("/", tokenRoutes(this));
     return app;
   }
+}
+
+/**
+ * The paths the authorization server answers, as Hono patterns that never overlap (a request
+ * matching two would pass the same step twice). "/x/*" matches "/x" too.
+ */
+function ownPaths(issuerPath: string): string[] {
+  const paths = [
+    "/.well-known/oauth-authorization-server/*",
+    "/.well-known/openid-configuration/*",
+    "/.well-known/jwks.json",
+    "/register",
+    "/token",
+    "/revoke",
+    "/introspect",
+    "/authorize",
+    "/consent",
+    "/login/*",
+  ];
+  const nested = `${issuerPath}/.well-known/openid-configuration`;
+  if (
+    issuerPath &&
+    !paths.some((path) => path.endsWith("/*") && nested.startsWith(path.slice(0, -1)))
+  )
+    paths.push(nested);
+  return paths;
 }
 
 /** Creates the built-in authorization server; mount `.app` or pass it to `mcpApp({ auth })`. */

@@ -194,7 +194,15 @@ describe("the authorization server", () => {
     ]);
     expect(spans[3]!.attributes["error.type"]).toBe("invalid_grant");
     expect(spans[5]!.attributes["error.type"]).toBe("temporarily_unavailable");
-    expect(telemetry.spans().some((span) => span.name === "POST /register")).toBe(true);
+    const names = new Set(telemetry.spans().map((span) => span.name));
+    for (const name of ["POST /register", "GET /authorize", "POST /consent"]) {
+      expect(names.has(name), name).toBe(true);
+    }
+    expect([...names].some((name) => name.startsWith("POST /login"))).toBe(true);
+    // The MCP endpoint mounted beside it is not one of the authorization server's endpoints.
+    const mcpCall = await fetch(`${base}/mcp`, { method: "POST", body: "{}" });
+    expect(mcpCall.status).toBe(401);
+    expect(telemetry.spans().filter((span) => span.name.includes("/mcp"))).toEqual([]);
 
     const issued = await telemetry.metric("portcullis.oauth.tokens.issued");
     expect(pointsWith<number>(issued, { "oauth.grant_type": "authorization_code" })[0]?.value).toBe(
