@@ -42,8 +42,16 @@ export function instrumentServer(server: McpServer, options: TelemetryOptions = 
   const meters = serverMeters(options);
   observeTransport(options);
   const parents = new WeakMap<MiddlewareContext, Context>();
-  server.use(requestSpans(tracing, meters, parents), { position: "outermost" });
-  server.use(handlerSpans(tracing, parents), { position: "innermost" });
+  // The handler spans' middleware joins the pipeline once an SDK is there (from the request
+  // after the first traced one): with none, the layer is one pipeline step, not two.
+  let handlerSpansAdded = false;
+  const tracingFound = () => {
+    if (handlerSpansAdded) return;
+    handlerSpansAdded = true;
+    server.use(handlerSpans(tracing, parents), { position: "innermost" });
+  };
+  if (tracing.enabled()) tracingFound();
+  server.use(requestSpans(tracing, meters, parents, tracingFound), { position: "outermost" });
   return server;
 }
 
@@ -51,6 +59,7 @@ function requestSpans(
   tracing: Tracing,
   meters: ServerMeters,
   parents: WeakMap<MiddlewareContext, Context>,
+  tracingFound: () => void,
 ): Middleware {
   const traced = async (ctx: MiddlewareContext, next: Next, tracingOn: boolean) => {
     const started = performance.now();
@@ -91,6 +100,7 @@ function requestSpans(
   // Nothing registered: no frame of our own, only the call on.
   return (ctx, next) => {
     const tracingOn = tracing.enabled();
+    if (tracingOn) tracingFound();
     return tracingOn || meters.enabled ? traced(ctx, next, tracingOn) : next();
   };
 }
