@@ -4,12 +4,15 @@
  * channel (where only `_meta` carries the context), and every attribute the MCP semantic
  * conventions name is checked one by one.
  */
+
+import { PassThrough } from "node:stream";
 import { SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
 import type { ReadableSpan } from "@opentelemetry/sdk-trace-base";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { inMemoryTransport, McpClient } from "../../src/client/index.ts";
 import { ErrorCode, McpError, McpServer, mcpApp } from "../../src/index.ts";
+import { serveStdio } from "../../src/node/index.ts";
 import { instrumentClient, instrumentServer } from "../../src/otel/index.ts";
 import { listen, post } from "../helpers/http.ts";
 import { registerSdk } from "./support.ts";
@@ -224,6 +227,62 @@ describe.each(["2025-11-25", "2026-07-28"])(
     });
   },
 );
+
+describe("a trace over stdio (2025-11-25, `_meta` only)", () => {
+  it("continues the trace in the request's `_meta.traceparent`", async () => {
+    const { mcp } = server();
+    const stdin = new PassThrough();
+    const stdout = new PassThrough();
+    const served = serveStdio(mcp, { stdin, stdout });
+    let pending = "";
+    stdout.setEncoding("utf8");
+    const replied = new Promise<void>((resolve) => {
+      stdout.on("data", (chunk: string) => {
+        pending += chunk;
+        for (let end = pending.indexOf("\n"); end >= 0; end = pending.indexOf("\n")) {
+          if (JSON.parse(pending.slice(0, end)).id === 2) resolve();
+          pending = pending.slice(end + 1);
+        }
+      });
+    });
+    const send = (value: unknown) => stdin.write(`${JSON.stringify(value)}\n`);
+    telemetry.reset();
+    send({
+      jsonrpc: "2.0",
+      id: 1,
+      method: "initialize",
+      params: {
+        protocolVersion: "2025-11-25",
+        capabilities: {},
+        clientInfo: { name: "stdio", version: "1" },
+      },
+    });
+    send({ jsonrpc: "2.0", method: "notifications/initialized" });
+    const traceId = "0af7651916cd43dd8448eb211c80319c";
+    const parent = "b7ad6b7169203331";
+    send({
+      jsonrpc: "2.0",
+      id: 2,
+      method: "tools/call",
+      params: {
+        name: "echo",
+        arguments: { text: "hi" },
+        _meta: { traceparent: `00-${traceId}-${parent}-01`, tracestate: "vendor=x" },
+      },
+    });
+    await replied;
+    served.close();
+    const span = telemetry.span("tools/call echo");
+    expect(span.kind).toBe(SpanKind.SERVER);
+    expect(span.spanContext().traceId).toBe(traceId);
+    expect(parentOf(span)).toBe(parent);
+    expect(span.spanContext().traceState?.get("vendor")).toBe("x");
+    expect(span.attributes["mcp.protocol.version"]).toBe("2025-11-25");
+    expect(span.attributes["jsonrpc.request.id"]).toBe("2");
+    expect(span.attributes["network.transport"]).toBeUndefined();
+    expect(parentOf(telemetry.span("execute_tool echo"))).toBe(span.spanContext().spanId);
+  });
+});
 
 describe("trace context sent by other clients", () => {
   const TRACE = "4bf92f3577b34da6a3ce929d0e0e4736";
