@@ -168,6 +168,24 @@ const scenarios: Scenario[] = [
     stateful: true,
     sdkPeer: "sdk-stateful-json",
   },
+  {
+    id: "portcullis-otel-nosdk-json",
+    family: "portcullis",
+    label: "Portcullis, stateless, JSON, OpenTelemetry layer, no SDK registered",
+    file: "portcullis-otel.ts",
+    env: { ...mode(false, true), BENCH_OTEL: "nosdk" },
+    stateful: false,
+    baseline: "portcullis-stateless-json",
+  },
+  {
+    id: "portcullis-otel-sdk-json",
+    family: "portcullis",
+    label: "Portcullis, stateless, JSON, OpenTelemetry layer, recording SDK",
+    file: "portcullis-otel.ts",
+    env: { ...mode(false, true), BENCH_OTEL: "sdk" },
+    stateful: false,
+    baseline: "portcullis-stateless-json",
+  },
   // Extras (BENCH_SCENARIOS / BENCH_MEMORY_TARGETS): stateful sessions answering over SSE.
   {
     id: "sdk-stateful-sse",
@@ -1049,7 +1067,19 @@ function printTargets(rows: ThroughputRow[]) {
       `2026-07-28 / 2025:         ${x(modern.vsBaseline.rps)} req/s, ${x(modern.vsBaseline.p99)} p99 (target within 10%)`,
     );
   }
-  if (lines.length) console.log(`\nTargets (issue 11):\n  ${lines.join("\n  ")}`);
+  const noSdk = row("portcullis-otel-nosdk-json");
+  const recording = row("portcullis-otel-sdk-json");
+  if (noSdk?.vsBaseline) {
+    lines.push(
+      `OTel layer, no SDK / none: ${x(noSdk.vsBaseline.rps)} req/s, ${x(noSdk.vsBaseline.p99)} p99 (target within 3%; see npm run bench:otel for CPU/request)`,
+    );
+  }
+  if (recording?.vsBaseline) {
+    lines.push(
+      `OTel layer, recording SDK: ${x(recording.vsBaseline.rps)} req/s, ${x(recording.vsBaseline.p99)} p99 (reported)`,
+    );
+  }
+  if (lines.length) console.log(`\nTargets (issues 11 and 13):\n  ${lines.join("\n  ")}`);
 }
 
 function printSessions(rows: SessionsRow[]) {

@@ -59,6 +59,17 @@ export class OAuthError extends PortcullisError {
   }
 }
 
+/**
+ * A used refresh token presented again outside the retry grace: its grant is revoked. An
+ * invalid_grant like any other on the wire; its own class so telemetry can count it.
+ */
+export class RefreshTokenReuseError extends OAuthError {
+  constructor() {
+    super("invalid_grant", "The refresh token was already used; the grant is revoked");
+    this.name = "RefreshTokenReuseError";
+  }
+}
+
 /** Any thrown value as an OAuth error; unexpected ones become a bare server_error. */
 export function asOAuthError(error: unknown): OAuthError {
   if (error instanceof OAuthError) return error;

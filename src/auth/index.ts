@@ -26,7 +26,11 @@ export type {
   TokenEndpointAuthMethod,
 } from "./clients.ts";
 export type { AuthorizationServerOptions } from "./core.ts";
-export { OAuthError, type OAuthErrorCode } from "./errors.ts";
+export {
+  OAuthError,
+  type OAuthErrorCode,
+  RefreshTokenReuseError,
+} from "./errors.ts";
 export type { GrantRecord } from "./grants.ts";
 export { generateSigningKey, type SigningAlgorithm } from "./keys.ts";
 export type { TokenLifetimes } from "./lifetimes.ts";

@@ -73,6 +73,8 @@ export class AuthorizationServer implements AuthorizationCore {
   readonly logger: Logger;
   /** Whether the login provider's refusal to run here was logged in full already. */
   #refusalLogged = false;
+  /** What `use` added: run around every request this server answers, outermost first. */
+  readonly #around: MiddlewareHandler[] = [];
 
   constructor(options: AuthorizationServerOptions) {
     this.logger = resolveLogger(options?.logger);
@@ -298,6 +300,27 @@ export class AuthorizationServer implements AuthorizationCore {
     }
   }
 
+  /**
+   * Adds a Hono middleware around every request this server answers, before its own steps
+   * (logging, rate limits, the endpoints): it sees each endpoint's final response, errors
+   * already turned into OAuth error replies. For tracing and metrics.
+   */
+  use(middleware: MiddlewareHandler): this {
+    this.#around.push(middleware);
+    return this;
+  }
+
+  /** Runs what `use` added, then the rest; nothing at all when nothing was added. */
+  #runAround: MiddlewareHandler = (c, next) => {
+    const around = this.#around;
+    if (around.length === 0) return next();
+    const step = async (index: number): Promise<void> => {
+      if (index === around.length) return next();
+      await around[index]!(c, () => step(index + 1));
+    };
+    return step(0);
+  };
+
   #routes(): Hono {
     const app = new Hono();
     app.onError((error, c) => errorReply(error, c, this.logger));
@@ -313,7 +336,8 @@ export class AuthorizationServer implements AuthorizationCore {
       await next();
     };
     const requestId = correlationId();
-    for (const path of ownPaths(issuerPath)) app.use(path, requestId, logRequests, gate);
+    for (const path of ownPaths(issuerPath))
+      app.use(path, this.#runAround, requestId, logRequests, gate);
     const open = cors({ origin: "*", allowMethods: ["GET", "POST", "OPTIONS"], maxAge: 86_400 });
     for (const path of ["/.well-known/*", "/token", "/register", "/revoke", "/introspect"])
       app.use(path, open);

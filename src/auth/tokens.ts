@@ -11,7 +11,7 @@ import { type Clock, systemClock } from "../util/clock.ts";
 import { randomToken, s256, sha256, timingSafeEqual } from "../util/crypto.ts";
 import { Sealer } from "../util/sealer.ts";
 import { tokenRejection } from "../util/token-rejection.ts";
-import { OAuthError } from "./errors.ts";
+import { OAuthError, RefreshTokenReuseError } from "./errors.ts";
 import type { KeyRing } from "./keys.ts";
 import { resolveLifetimes, type TokenLifetimes } from "./lifetimes.ts";
 import { RevokedGrants } from "./revocations.ts";
@@ -331,10 +331,7 @@ export class TokenService {
     }
     await this.revokeGrant(record.gid);
     onReuse?.(grant);
-    throw new OAuthError(
-      "invalid_grant",
-      "The refresh token was already used; the grant is revoked",
-    );
+    throw new RefreshTokenReuseError();
   }
 
   /** Ends a grant: its refresh tokens stop working and its access tokens fail validation. */

@@ -17,6 +17,7 @@ import { Lists, PROMPTS, RESOURCE_TEMPLATES, RESOURCES } from "./lists.ts";
 import { deliverNotification } from "./notifications.ts";
 import type {
   CallToolOptions,
+  ClientMiddleware,
   ConnectOptions,
   McpClientOptions,
   StartToolOptions,
@@ -131,6 +132,15 @@ export class McpClient {
   /** The 2025 session id, when the server keeps sessions. */
   get sessionId(): string | undefined {
     return this.#core.connection?.transport.sessionId;
+  }
+
+  /**
+   * Adds a middleware around every request this client sends (handshake included), in both
+   * eras and on every transport; the first added is the outermost.
+   */
+  use(middleware: ClientMiddleware): this {
+    this.#core.middleware.push(middleware);
+    return this;
   }
 
   // Requests

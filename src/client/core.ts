@@ -3,7 +3,7 @@ import type { JsonObject, LoggingLevel } from "../mcp/types.ts";
 import type { Connection } from "./connection.ts";
 import { type ClientWarning, ProtocolError, TransportError } from "./errors.ts";
 import type { Negotiated } from "./handshake.ts";
-import type { McpClientOptions } from "./options.ts";
+import type { ClientMiddleware, McpClientOptions } from "./options.ts";
 import { type ResolvedStrictness, resolveStrict } from "./strict.ts";
 import { isModern } from "./versions.ts";
 
@@ -37,6 +37,8 @@ export class ClientCore {
   life = new AbortController();
   /** Set by setLoggingLevel: restored in a new 2025 session, sent with 2026-07-28 requests. */
   logLevel: LoggingLevel | undefined;
+  /** What `use` added, outermost first. */
+  readonly middleware: ClientMiddleware[] = [];
 
   constructor(options: McpClientOptions) {
     this.options = options;

@@ -48,9 +48,11 @@ export {
 export type {
   CallToolOptions,
   ClientHandlers,
+  ClientMiddleware,
   ConnectOptions,
   HandlerExtra,
   McpClientOptions,
+  OutgoingRequestInfo,
   StartToolOptions,
 } from "./options.ts";
 export type { ReconnectOptions } from "./reconnect.ts";

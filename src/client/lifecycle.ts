@@ -3,13 +3,14 @@
  * replacing a 2025 session the server forgot, keeping the client state, and closing.
  */
 import type { JsonRpcNotification } from "../mcp/jsonrpc.ts";
-import { Connection, type RequestOptions } from "./connection.ts";
+import type { Connection, RequestOptions } from "./connection.ts";
 import type { ClientCore } from "./core.ts";
 import { TransportError } from "./errors.ts";
 import { type Era, handshake } from "./handshake.ts";
 import { StreamableHttpClientTransport } from "./http.ts";
 import { clientInfo, declaredCapabilities } from "./identity.ts";
 import type { InboundRequests } from "./inbound.ts";
+import { MiddlewareConnection } from "./middleware.ts";
 import type { ConnectOptions } from "./options.ts";
 import { type ClientState, type ClientStateStore, memoryClientState } from "./state.ts";
 import type { Subscriptions } from "./subscriptions.ts";
@@ -67,7 +68,10 @@ export class Lifecycle {
       typeof target === "string" || target instanceof URL
         ? this.#httpTransport(target, options)
         : target;
-    const connection = new Connection(
+    const connection = new MiddlewareConnection(
+      core.middleware,
+      transport instanceof StreamableHttpClientTransport ? transport.url : undefined,
+      () => core.negotiated?.protocolVersion,
       transport,
       {
         request: (request) => this.#parts.inbound.serve(request),

@@ -149,3 +149,30 @@ export interface StartToolOptions extends CallToolOptions {
    */
   webhook?: { url: string; secret: string };
 }
+
+/** One request the client is about to send, as a client middleware sees and may change it. */
+export interface OutgoingRequestInfo {
+  readonly method: string;
+  /** The request's params: a middleware may add to `_meta` (trace context, for one). */
+  params: JsonObject;
+  /** HTTP headers for this request alone; ignored by transports without headers. */
+  headers: Record<string, string>;
+  /** The server's URL, over Streamable HTTP. */
+  readonly url: URL | undefined;
+  /** The revision spoken; undefined before the opening handshake settled it. */
+  readonly protocolVersion: string | undefined;
+  /** The 2025 session, once there is one. */
+  readonly sessionId: string | undefined;
+  /** The JSON-RPC id, once `next()` was called. */
+  readonly id: RequestId | undefined;
+}
+
+/**
+ * Wraps every JSON-RPC request the client sends, the opening handshake and each round of a
+ * 2026-07-28 multi round-trip request included. Call `next()` to send and resolve with the
+ * result; it rejects as the request does.
+ */
+export type ClientMiddleware = (
+  request: OutgoingRequestInfo,
+  next: () => Promise<JsonObject>,
+) => Promise<JsonObject>;

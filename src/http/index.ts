@@ -17,4 +17,5 @@ export {
 export type { OriginOptions } from "./origin.ts";
 export { type McpAppOptions, type McpRouteOptions, mcpApp, mcpRoute } from "./route.ts";
 export type { SessionOptions } from "./sessions.ts";
+export { type TransportStats, transportStats } from "./stats.ts";
 export { type StreamableHttpOptions, StreamableHttpTransport } from "./transport.ts";

@@ -6,6 +6,7 @@ import type { Store } from "../storage/store.ts";
 import { type Clock, systemClock } from "../util/clock.ts";
 import { randomId } from "../util/crypto.ts";
 import type { SseStream } from "./sse.ts";
+import { countSessions } from "./stats.ts";
 
 /**
  * A session as the shared Store keeps it. Short names: it is read on every cache miss and
@@ -152,6 +153,7 @@ export class SessionTable<S extends Session = Session> {
     while (this.#sessions.size >= this.#max) {
       this.#release(this.#sessions.keys().next().value!);
     }
+    if (!this.#sessions.has(session.sessionId!)) countSessions(1);
     this.#sessions.set(session.sessionId!, session);
   }
 
@@ -184,6 +186,7 @@ export class SessionTable<S extends Session = Session> {
     const session = this.#sessions.get(id);
     if (!session) return false;
     this.#sessions.delete(id);
+    countSessions(-1);
     this.#ended.add(id);
     if (this.#ended.size > this.#maxTombstones) {
       this.#ended.delete(this.#ended.values().next().value!);
@@ -200,6 +203,7 @@ export class SessionTable<S extends Session = Session> {
     const session = this.#sessions.get(id);
     if (!session) return false;
     this.#sessions.delete(id);
+    countSessions(-1);
     this.#onEnd(session);
     return true;
   }

@@ -1,5 +1,6 @@
 import type { JsonRpcMessage } from "../mcp/jsonrpc.ts";
 import type { EventStore } from "./event-store.ts";
+import { countSseConnections } from "./stats.ts";
 
 const encoder = new TextEncoder();
 
@@ -218,6 +219,7 @@ export class SseStream {
           return;
         }
         this.#controller = own = controller;
+        countSseConnections(1);
         this.#startKeepAlive();
       },
       cancel: () => {
@@ -284,6 +286,7 @@ export class SseStream {
     this.#keepAlive = undefined;
     const hadConnection = this.#controller !== undefined;
     this.#controller = undefined;
+    if (hadConnection) countSseConnections(-1);
     const callback = this.#onConnectionClosed;
     this.#onConnectionClosed = undefined;
     if (hadConnection) callback?.();

@@ -17,6 +17,7 @@ export {
   type ErrorHandler,
   type Middleware,
   MiddlewareContext,
+  type MiddlewarePosition,
   type Next,
 } from "./middleware.ts";
 export { type AuthInfo, type CallerKind, type Exchange, Peer } from "./peer.ts";

@@ -52,6 +52,8 @@ export class MiddlewareContext {
   readonly meta: JsonObject | undefined;
   readonly protocolVersion: string;
   readonly era: EraName;
+  /** The 2025 session the request belongs to (Mcp-Session-Id), if any. */
+  readonly sessionId: string | undefined;
   /** The verified caller, on a protected endpoint (or as the embedding application set it). */
   readonly auth: AuthInfo | undefined;
   /** The Hono context, when the request came over HTTP. */
@@ -76,6 +78,7 @@ export class MiddlewareContext {
     this.meta = isObject(params._meta) ? params._meta : undefined;
     this.protocolVersion = exchange.peer.protocolVersion;
     this.era = isModernVersion(this.protocolVersion) ? "stateless" : "session";
+    this.sessionId = exchange.peer.sessionId;
     this.auth = exchange.auth;
     this.http = exchange.http;
     this.#exchange = exchange;
@@ -100,6 +103,14 @@ function nameOf(method: string, params: JsonObject): string | undefined {
       : (source.name ?? source.uri);
   return typeof value === "string" ? value : undefined;
 }
+
+/**
+ * Where `use` puts a middleware: "inner" (default) after the access rules; "outermost" before
+ * them, so it sees every request, refused ones included (tracing, timing); "innermost" after
+ * every "inner" one, next to the handler. Within a position the first added is the outer one.
+ * An outermost middleware that answers without calling `next()` skips the scope checks.
+ */
+export type MiddlewarePosition = "inner" | "outermost" | "innermost";
 
 /** Runs `middleware` in registration order around `core`: the first registered is outermost. */
 export function runPipeline(

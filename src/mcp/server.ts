@@ -36,6 +36,7 @@ import {
   type ErrorHandler,
   type Middleware,
   MiddlewareContext,
+  type MiddlewarePosition,
   mapError,
   runPipeline,
 } from "./middleware.ts";
@@ -92,6 +93,10 @@ export class McpServer implements AccessRegistry {
   readonly hasSecret: boolean;
   /** The access rules first, then what `use` added, in order. */
   readonly #middleware: Middleware[];
+  readonly #outermost: Middleware[] = [];
+  readonly #innermost: Middleware[] = [];
+  /** The whole chain in running order, rebuilt by `use`. */
+  #chain: readonly Middleware[];
   #onError: ErrorHandler | undefined;
   /** What the 2026-07-28 era adds to results: the server's identity and cache hints. */
   readonly #dressing: Dressing;
@@ -129,6 +134,7 @@ export class McpServer implements AccessRegistry {
     );
     this.#methods = methodTable(this);
     this.#middleware = [accessMiddleware(this)];
+    this.#chain = this.#middleware;
     this.#dressing = {
       serverInfo: info,
       cacheHint: (method, params) => {
@@ -222,10 +228,15 @@ export class McpServer implements AccessRegistry {
 
   /**
    * Adds a middleware around every request, in both eras and on every transport. The first
-   * added is the outermost: it runs first before `next()` and last after it.
+   * added is the outermost: it runs first before `next()` and last after it. `position`
+   * moves it before the access rules ("outermost") or next to the handler ("innermost").
    */
-  use(middleware: Middleware): this {
-    this.#middleware.push(middleware);
+  use(middleware: Middleware, options: { position?: MiddlewarePosition } = {}): this {
+    const position = options.position ?? "inner";
+    if (position === "outermost") this.#outermost.push(middleware);
+    else if (position === "innermost") this.#innermost.push(middleware);
+    else this.#middleware.push(middleware);
+    this.#chain = [...this.#outermost, ...this.#middleware, ...this.#innermost];
     return this;
   }
 
@@ -249,7 +260,7 @@ export class McpServer implements AccessRegistry {
     const info = new MiddlewareContext(request, exchange);
     const running: { ctx?: Context } = {};
     try {
-      const result = await runPipeline(this.#middleware, info, () =>
+      const result = await runPipeline(this.#chain, info, () =>
         this.#invoke(request, exchange, era, running),
       );
       if (running.ctx?.cancelled) return undefined;

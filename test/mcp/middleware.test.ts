@@ -22,7 +22,7 @@ import { messagesOf, sseMessages } from "../helpers/http.ts";
 import { errorOf, META, modernCall, modernPost, resultOf } from "../http/modern-support.ts";
 import { initSession, post, sessionHeaders, start, toolCall } from "../http/support.ts";
 import { channels, closeChannels, reply, request } from "./channel-support.ts";
-import { call, error, result } from "./support.ts";
+import { call, error, exchange, result } from "./support.ts";
 
 type Json = Record<string, unknown>;
 
@@ -551,4 +551,66 @@ describe("subscriptions/listen through the middleware", () => {
       expect(seen).toHaveLength(5);
     });
   }
+});
+
+describe("middleware positions", () => {
+  it("puts outermost ones before the access rules and innermost ones next to the handler", async () => {
+    const mcp = server();
+    mcp.tool("write", { scopes: ["notes:write"] }, () => "written");
+    const order: string[] = [];
+    const named =
+      (name: string): Middleware =>
+      async (ctx, next) => {
+        if (ctx.method !== "tools/call") return next();
+        order.push(`${name} in`);
+        try {
+          return await next();
+        } finally {
+          order.push(`${name} out`);
+        }
+      };
+    mcp.use(named("inner"));
+    mcp.use(named("innermost"), { position: "innermost" });
+    mcp.use(named("outermost"), { position: "outermost" });
+    mcp.use(named("later inner"));
+    await result(mcp, "tools/call", { name: "echo", arguments: { text: "x" } });
+    expect(order).toEqual([
+      "outermost in",
+      "inner in",
+      "later inner in",
+      "innermost in",
+      "innermost out",
+      "later inner out",
+      "inner out",
+      "outermost out",
+    ]);
+
+    // A caller without the scope: refused by the access rules, which only the outermost sees.
+    order.length = 0;
+    const via = exchange();
+    const refusedExchange = {
+      ...via,
+      auth: { kind: "user", subject: "alice", clientId: "app", scopes: [] } as AuthInfo,
+    };
+    const refused = await error(mcp, "tools/call", { name: "write" }, refusedExchange);
+    expect(refused.code).toBe(ErrorCode.InvalidRequest);
+    expect(order).toEqual(["outermost in", "outermost out"]);
+  });
+
+  it("gives middleware the request's 2025 session id", async () => {
+    const mcp = server();
+    const seen: (string | undefined)[] = [];
+    mcp.use((ctx, next) => {
+      seen.push(ctx.sessionId);
+      return next();
+    });
+    await result(
+      mcp,
+      "tools/call",
+      { name: "echo", arguments: { text: "x" } },
+      exchange(new Peer("2025-11-25", "s-1")),
+    );
+    await result(mcp, "tools/call", { name: "echo", arguments: { text: "x" } });
+    expect(seen).toEqual(["s-1", undefined]);
+  });
 });
