@@ -89,10 +89,10 @@ printf 'client: []\n' >"$BASELINE"
 # examples/conformance-client.ts prints "conformance-client: ok" or
 # "conformance-client: error <code>" last; scenarios that test a refusal must end in the
 # refusal they test, every other scenario in "ok".
-verdict() { # node results-dir expected-count
-  "$1" - "$2" "$3" <<'JS'
+verdict() { # node results-dir expected-count [scenario-to-skip]
+  "$1" - "$2" "$3" "${4:-}" <<'JS'
 const fs = require('fs'), path = require('path');
-const [dir, expectedArg] = process.argv.slice(2);
+const [dir, expectedArg, skip] = process.argv.slice(2);
 const refusals = {
   'auth/scope-retry-limit': ['ERR_STEP_UP_LIMIT', 'ERR_FORBIDDEN'],
   'auth/resource-mismatch': ['ERR_RESOURCE_MISMATCH'],
@@ -114,6 +114,7 @@ let bad = 0, passed = 0;
 const lines = [];
 for (const run of runs.sort()) {
   const scenario = path.relative(dir, run).replace(/-\d{4}-\d{2}-\d{2}T[\d-]+Z$/, '');
+  if (scenario === skip) continue;
   const checks = JSON.parse(fs.readFileSync(path.join(run, 'checks.json'), 'utf8'));
   const problems = checks.filter((c) => c.status === 'FAILURE' || c.status === 'WARNING');
   const stdout = fs.existsSync(path.join(run, 'stdout.txt')) ? fs.readFileSync(path.join(run, 'stdout.txt'), 'utf8') : '';
@@ -130,7 +131,7 @@ for (const line of lines) console.log(line);
 const expected = Number(expectedArg) || 0;
 const missing = expected && runs.length !== expected;
 if (missing) console.log(`  expected ${expected} scenario result(s), found ${runs.length}`);
-console.log(`client conformance: ${passed} passed, ${bad + (missing ? Math.max(expected - runs.length, 1) : 0)} failed`);
+console.log(`client conformance: ${passed} passed, ${bad + (missing ? Math.max(expected - runs.length, 1) : 0)} failed${skip ? ` (${skip} is judged by its own run)` : ''}`);
 process.exit(bad || missing ? 1 : 0);
 JS
 }
@@ -153,11 +154,25 @@ if [[ "$WHICH" != alpha ]]; then
   set -e
   sed -n '/=== SUITE SUMMARY ===/,$p' "$OUT/cli-output.txt"
   [[ "$cli_rc" == 124 ]] && log "the suite timed out after ${RUN_TIMEOUT}s"
+  # sse-retry times the client's reconnection to the millisecond. Inside the parallel run the
+  # suite's own process serves 26 scenarios on two cores and can be late to notice the
+  # reconnection, so that scenario is judged by a run of its own, on a quiet suite, below.
+  # The CLI exits 1 on any warning, sse-retry's included, so the parallel run's verdict is
+  # the one read from every other scenario's checks.json.
   set +e
-  verdict "$NODE22" "$OUT" "$EXPECTED"
+  verdict "$NODE22" "$OUT" "$EXPECTED" sse-retry
   verdict_rc=$?
+  SOLO="$RESULTS_DIR/0.1.16-sse-retry"
+  mkdir -p "$SOLO"
+  timeout "$RUN_TIMEOUT" "$NODE22" --require "$PRELOAD" "$CLI" client --command "$COMMAND" \
+    --scenario sse-retry --timeout "$SCENARIO_TIMEOUT" -o "$SOLO" --expected-failures "$BASELINE" \
+    >"$SOLO/cli-output.txt" 2>&1
+  solo_rc=$?
+  verdict "$NODE22" "$SOLO" 1
+  solo_verdict_rc=$?
   set -e
-  if [[ "$cli_rc" != 0 || "$verdict_rc" != 0 ]]; then
+  [[ "$cli_rc" == 1 && "$verdict_rc" == 0 ]] && cli_rc=0
+  if [[ "$cli_rc" != 0 || "$verdict_rc" != 0 || "$solo_rc" != 0 || "$solo_verdict_rc" != 0 ]]; then
     log "0.1.16 FAILED (cli exit $cli_rc, verdict exit $verdict_rc); results in $OUT"
     status=1
   else

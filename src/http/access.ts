@@ -1,5 +1,10 @@
 import type { Context as HonoContext } from "hono";
-import { type AccessDenied, type AccessRegistry, accessDenied } from "../mcp/access.ts";
+import {
+  type AccessDenied,
+  type AccessRegistry,
+  accessDenied,
+  hiddenTargets,
+} from "../mcp/access.ts";
 import type { JsonRpcRequest } from "../mcp/jsonrpc.ts";
 import type { Guard } from "../resource/guard.ts";
 
@@ -15,15 +20,18 @@ export function refusalResponse(c: HonoContext, guard: Guard, denied: AccessDeni
  * eras: the requests of a batch together, so a batch is refused whole with one 403 or 401
  * (RFC 6750 `insufficient_scope`, RFC 9470 step-up) and nothing in it acted on. The same
  * rules run again as the first middleware of the server's pipeline, where every other
- * transport meets them.
+ * transport meets them. What a request's `canAccess` hides from the caller is left out here:
+ * the pipeline answers it as not found, and a 403 naming its scopes would betray it.
  */
-export function checkAccess(
+export async function checkAccess(
   c: HonoContext,
   guard: Guard | undefined,
   registry: AccessRegistry,
   requests: readonly JsonRpcRequest[],
-): Response | undefined {
+): Promise<Response | undefined> {
   if (!guard) return undefined;
-  const denied = accessDenied(registry, requests, guard.authenticate(c));
+  const auth = guard.authenticate(c);
+  const hidden = await hiddenTargets(registry, requests, auth);
+  const denied = accessDenied(registry, requests, auth, hidden);
   return denied ? refusalResponse(c, guard, denied) : undefined;
 }

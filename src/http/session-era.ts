@@ -158,7 +158,7 @@ export class SessionEraHandler {
     }
 
     const requests = messages.filter(isRequest);
-    const refused = checkAccess(c, this.#parts.options.guard, this.server, requests);
+    const refused = await checkAccess(c, this.#parts.options.guard, this.server, requests);
     if (refused) return refused;
     if (keeper && session) {
       const received = keeper.receive(session, messages);

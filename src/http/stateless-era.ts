@@ -133,7 +133,7 @@ export class StatelessEraHandler {
         new McpError(ErrorCode.MethodNotFound, `Method not found: ${message.method}`),
       );
     }
-    const refused = checkAccess(c, this.#options.guard, this.#server, [message]);
+    const refused = await checkAccess(c, this.#options.guard, this.#server, [message]);
     if (refused) return refused;
     const auth = this.#options.guard?.authenticate(c);
     if (message.method === "subscriptions/listen") return this.#listen(c, message, peer, auth);

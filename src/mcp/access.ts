@@ -1,8 +1,11 @@
+import type { Logger } from "../util/log.ts";
 import { isObject } from "./content.ts";
 import { ErrorCode, type JsonRpcRequest, McpError } from "./jsonrpc.ts";
 import type { Listed, Listing } from "./listing.ts";
 import type { Middleware } from "./middleware.ts";
 import type { AuthInfo } from "./peer.ts";
+import { deniedAmong } from "./policy.ts";
+import { resourceNotFound } from "./resources.ts";
 import type { JsonObject } from "./types.ts";
 
 /** Resource URIs one `subscriptions/listen` stream may watch. */
@@ -16,6 +19,8 @@ export interface AccessRegistry {
   readonly resources: Listing<Listed>;
   /** The resource that answers a URI: a fixed one, else the first template that matches. */
   resourceAt(uri: string): Listed | undefined;
+  /** Where a failing access check is reported. */
+  readonly logger: Logger;
 }
 
 /**
@@ -49,6 +54,33 @@ export class AccessDenied extends McpError {
 }
 
 /**
+ * A request for a tool, resource, template or prompt whose `canAccess` turned the caller
+ * away. It goes on the wire exactly as the answer for one that does not exist (unknown tool or
+ * prompt, resource not found), so a caller learns nothing of what it may not use; middleware
+ * and error handlers can still tell it apart with `instanceof`.
+ */
+export class PolicyDenied extends McpError {
+  constructor(notFound: McpError) {
+    super(notFound.code, notFound.message, notFound.data);
+    this.name = "PolicyDenied";
+  }
+}
+
+/** The answer a request would get if what it names were not registered. */
+function notFoundAnswer(request: JsonRpcRequest): McpError {
+  const params = request.params ?? {};
+  const ref = request.method === "completion/complete" && isObject(params.ref) ? params.ref : {};
+  const name = String(params.name ?? ref.name);
+  if (request.method === "tools/call") {
+    return new McpError(ErrorCode.InvalidParams, `Unknown tool: ${name}`);
+  }
+  if (request.method === "prompts/get" || ref.type === "ref/prompt") {
+    return new McpError(ErrorCode.InvalidParams, `Unknown prompt: ${name}`);
+  }
+  return resourceNotFound(String(params.uri ?? ref.uri));
+}
+
+/**
  * The tool, prompt or resource a request uses, whose rules (scopes, a user behind the call)
  * apply to it. Completion counts as using what it completes.
  */
@@ -75,74 +107,131 @@ function targetOf(registry: AccessRegistry, request: JsonRpcRequest): Listed | u
   }
 }
 
+/** The resource URIs a `subscriptions/listen` request watches, each once. */
+function subscribedUris(request: JsonRpcRequest): string[] {
+  const params = request.params ?? {};
+  const wanted = isObject(params.notifications)
+    ? params.notifications.resourceSubscriptions
+    : undefined;
+  if (!Array.isArray(wanted)) return [];
+  const uris = wanted.filter((uri) => typeof uri === "string").slice(0, MAX_SUBSCRIPTIONS);
+  return [...new Set<string>(uris)];
+}
+
 /**
  * Everything a request uses: one target, or for subscriptions/listen every resource it
  * watches (hearing that a resource changed needs what reading it needs).
  */
 function targetsOf(registry: AccessRegistry, request: JsonRpcRequest): readonly Listed[] {
   if (request.method === "subscriptions/listen") {
-    const params = request.params ?? {};
-    const wanted = isObject(params.notifications)
-      ? params.notifications.resourceSubscriptions
-      : undefined;
-    if (!Array.isArray(wanted)) return [];
-    const uris = new Set(
-      wanted.filter((uri) => typeof uri === "string").slice(0, MAX_SUBSCRIPTIONS),
-    );
-    return [...uris].flatMap((uri: string) => registry.resourceAt(uri) ?? []);
+    return subscribedUris(request).flatMap((uri) => registry.resourceAt(uri) ?? []);
   }
   const target = targetOf(registry, request);
   return target ? [target] : [];
 }
 
-/** The scopes a request needs beyond those of the endpoint: its tool's, resource's or prompt's. */
-export function requiredScopes(
+/**
+ * What these requests use that their caller's `canAccess` checks turn away; empty, without awaiting any check, when nothing they use has one.
+ */
+export function hiddenTargets(
   registry: AccessRegistry,
-  request: JsonRpcRequest,
-): readonly string[] {
-  const targets = targetsOf(registry, request);
-  if (targets.length <= 1) return targets[0]?.scopes ?? [];
-  return [...new Set(targets.flatMap((target) => target.scopes))];
+  requests: readonly JsonRpcRequest[],
+  auth: AuthInfo | undefined,
+): ReadonlySet<Listed> | Promise<ReadonlySet<Listed>> {
+  const targets = requests.flatMap((request) => targetsOf(registry, request));
+  if (!targets.some((target) => target.canAccess)) return NONE;
+  return deniedAmong(targets, auth, registry.logger);
 }
 
-/** Whether a request uses a tool, resource or prompt that only a signed-in user may use. */
-export function requiresUser(registry: AccessRegistry, request: JsonRpcRequest): boolean {
-  return targetsOf(registry, request).some((target) => target.userRequired);
+const NONE: ReadonlySet<Listed> = new Set();
+
+/**
+ * The URIs a `subscriptions/listen` request watches whose resource the caller's `canAccess`
+ * turns away. The stream accepts them, as it accepts a URI nothing answers, but never tells
+ * of their changes. Synchronous when no watched resource has a check.
+ */
+export function hiddenSubscriptions(
+  registry: AccessRegistry,
+  request: JsonRpcRequest,
+  auth: AuthInfo | undefined,
+): ReadonlySet<string> | Promise<ReadonlySet<string>> {
+  const watched = subscribedUris(request).flatMap((uri) => {
+    const resource = registry.resourceAt(uri);
+    return resource ? [{ uri, resource }] : [];
+  });
+  if (!watched.some(({ resource }) => resource.canAccess)) return new Set();
+  return deniedAmong(
+    watched.map(({ resource }) => resource),
+    auth,
+    registry.logger,
+  ).then((denied) => new Set(watched.filter((w) => denied.has(w.resource)).map((w) => w.uri)));
 }
 
 /**
  * Why a verified caller may not make these requests (all of one batch are judged together,
  * so a batch is refused whole), or undefined when it may. A user behind the call is checked
- * first, then the scopes every request needs.
+ * first, then the scopes every request needs. Targets in `hidden` (turned away by their
+ * `canAccess`) are left out: their requests are answered as not found, and a 403 naming their
+ * scopes would tell the caller they exist.
  */
 export function accessDenied(
   registry: AccessRegistry,
   requests: readonly JsonRpcRequest[],
   auth: AuthInfo | undefined,
+  hidden: ReadonlySet<Listed> = NONE,
 ): AccessDenied | undefined {
-  if (auth?.kind !== "user" && requests.some((request) => requiresUser(registry, request))) {
+  const used: Listed[] = [];
+  for (const request of requests) {
+    for (const target of targetsOf(registry, request)) if (!hidden.has(target)) used.push(target);
+  }
+  return refusalFor(used, auth);
+}
+
+/** Why a caller may not use these targets: no user where one is needed, else missing scopes. */
+function refusalFor(
+  targets: readonly Listed[],
+  auth: AuthInfo | undefined,
+): AccessDenied | undefined {
+  if (auth?.kind !== "user" && targets.some((target) => target.userRequired)) {
     return new AccessDenied("insufficient_user_authentication");
   }
   const held = auth?.scopes ?? [];
-  const needed = new Set<string>();
-  for (const request of requests) {
-    for (const scope of requiredScopes(registry, request)) {
-      if (!held.includes(scope)) needed.add(scope);
-    }
+  let needed: Set<string> | undefined;
+  for (const target of targets) {
+    for (const scope of target.scopes) if (!held.includes(scope)) (needed ??= new Set()).add(scope);
   }
-  return needed.size ? new AccessDenied("insufficient_scope", [...needed]) : undefined;
+  return needed ? new AccessDenied("insufficient_scope", [...needed]) : undefined;
 }
 
 /**
- * The built-in first middleware: where the transport verified a caller (`ctx.auth`), each
- * request must hold its target's scopes and have a user behind it unless the target says a
- * client alone will do. Unauthenticated transports (stdio, an open endpoint) skip it.
+ * The built-in first middleware. A request for something its `canAccess` hides from the
+ * caller is answered as not found, on every transport and with no caller at all. Where the
+ * transport verified a caller (`ctx.auth`), each request must also hold its target's scopes
+ * and have a user behind it unless the target says a client alone will do; unauthenticated
+ * transports (stdio, an open endpoint) skip those.
  */
 export function accessMiddleware(registry: AccessRegistry): Middleware {
   return (ctx, next) => {
-    if (ctx.auth === undefined) return next();
-    const request = { jsonrpc: "2.0", id: ctx.requestId, method: ctx.method, params: ctx.params };
-    const denied = accessDenied(registry, [request as JsonRpcRequest], ctx.auth);
+    const request = {
+      jsonrpc: "2.0",
+      id: ctx.requestId,
+      method: ctx.method,
+      params: ctx.params,
+    } as JsonRpcRequest;
+    const targets = targetsOf(registry, request);
+    if (targets.some((target) => target.canAccess)) {
+      return deniedAmong(targets, ctx.auth, registry.logger).then((hidden) => {
+        // A listen stream accepts a hidden resource's URI like one nothing answers (its
+        // updates are filtered out where the stream opens); any other request is not found.
+        const listening = request.method === "subscriptions/listen";
+        if (hidden.size && !listening) throw new PolicyDenied(notFoundAnswer(request));
+        const used = listening ? targets.filter((target) => !hidden.has(target)) : targets;
+        const denied = ctx.auth && refusalFor(used, ctx.auth);
+        if (denied) throw denied;
+        return next();
+      });
+    }
+    const denied = ctx.auth && refusalFor(targets, ctx.auth);
     if (denied) throw denied;
     return next();
   };

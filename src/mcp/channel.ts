@@ -165,11 +165,10 @@ export class ServerEndpoint {
         if (!ended) send(opened);
         return;
       }
-      // Cancelled or closed while the middleware ran: it ends before it streams anything more.
-      if (ended || this.closed) {
-        opened.stop();
-        return;
-      }
+      // Closed while the middleware ran: it just stops. Cancelled: it ends as a cancel of an
+      // open stream does, with its final result.
+      if (this.closed) return opened.stop();
+      if (ended) return opened.complete();
       this.#stateless.set(request.id, () => {
         if (this.closed) opened.stop();
         else opened.complete();

@@ -1,4 +1,4 @@
-export { AccessDenied } from "./access.ts";
+export { AccessDenied, PolicyDenied } from "./access.ts";
 export type { Completer } from "./completion.ts";
 export { isCallToolResult, isContentBlock, text, toBase64 } from "./content.ts";
 export {
@@ -21,8 +21,16 @@ export {
   type Next,
 } from "./middleware.ts";
 export { type AuthInfo, type CallerKind, type Exchange, Peer } from "./peer.ts";
+export type { AccessCheck } from "./policy.ts";
 export type { PromptConfig, PromptHandler, PromptMessageInput, PromptReturn } from "./prompts.ts";
 export { RegisteredPrompt } from "./prompts.ts";
+export {
+  RateLimited,
+  type RateLimitOptions,
+  type RateRule,
+  rateLimit,
+  subjectKey,
+} from "./rate-limit.ts";
 export {
   RegisteredResource,
   type ResourceConfig,

@@ -57,6 +57,8 @@ export const ErrorCode = {
   MissingRequiredClientCapability: -32021,
   /** 2026-07-28: the server does not speak the requested protocol version. */
   UnsupportedProtocolVersion: -32022,
+  /** Portcullis: a rate limit refused the request; `data.retryAfterSeconds` says when to retry. */
+  RateLimited: -32029,
 } as const;
 
 /**

@@ -44,12 +44,14 @@ export interface Subscription {
 /**
  * Opens a `subscriptions/listen` stream: the acknowledgement first (the filter the server
  * agreed to), then each notification asked for, every message tagged with the request's id.
+ * Updates of the resources at `hidden` (what the caller's access policy hides) are not sent.
  */
 export function openSubscription(
   host: ListenHost,
   request: JsonRpcRequest,
   send: (message: JsonRpcMessage) => void,
   listen?: EventSource,
+  hidden: ReadonlySet<string> = new Set(),
 ): Subscription {
   const params = request.params ?? {};
   const filter = (isObject(params.notifications) ? params.notifications : {}) as SubscriptionFilter;
@@ -65,7 +67,11 @@ export function openSubscription(
   });
   const { accepted, stop } = host.subscribe(
     filter,
-    (notification) => send(tag(notification)),
+    (notification) => {
+      const uri = notification.params?.uri;
+      if (typeof uri === "string" && hidden.has(uri)) return;
+      send(tag(notification));
+    },
     listen,
   );
   send(
@@ -105,6 +111,7 @@ export async function admitSubscription(
   send: (message: JsonRpcMessage) => void,
   listen: EventSource | undefined,
   around: (open: () => Promise<JsonObject>) => Promise<JsonObject>,
+  hidden?: ReadonlySet<string>,
 ): Promise<{ opened: Subscription } | { answer: JsonObject }> {
   const held: JsonRpcMessage[] = [];
   let admitted = false;
@@ -116,7 +123,7 @@ export async function admitSubscription(
   let answer: JsonObject;
   try {
     answer = await around(async () => {
-      opened = openSubscription(host, request, hold, listen);
+      opened = openSubscription(host, request, hold, listen, hidden);
       return { notifications: opened.accepted as JsonObject };
     });
   } catch (error) {
@@ -142,6 +149,8 @@ export interface ListenRequest {
   send: (message: JsonRpcMessage) => void;
   /** Where events come from; default the server's own. */
   listen?: EventSource | undefined;
+  /** Resources whose updates the caller's access policy hides. */
+  hidden?: ReadonlySet<string>;
 }
 
 /**
@@ -153,13 +162,18 @@ export async function listenThrough(
   host: ListenHost & { readonly logger: Logger },
   pipeline: Pipeline,
   dressing: Dressing,
-  { request, exchange, send, listen }: ListenRequest,
+  { request, exchange, send, listen, hidden }: ListenRequest,
 ): Promise<Subscription | JsonRpcResponse> {
   const era = eraOf(exchange.peer.protocolVersion);
   const info = new MiddlewareContext(request, exchange);
   try {
-    const admitted = await admitSubscription(host, request, send, listen, (open) =>
-      runPipeline(pipeline.middleware, info, open),
+    const admitted = await admitSubscription(
+      host,
+      request,
+      send,
+      listen,
+      (open) => runPipeline(pipeline.middleware, info, open),
+      hidden,
     );
     if ("opened" in admitted) return admitted.opened;
     const authenticated = exchange.auth !== undefined;

@@ -1,8 +1,9 @@
 import { ErrorCode, McpError } from "./jsonrpc.ts";
+import type { Policed } from "./policy.ts";
 import type { JsonObject } from "./types.ts";
 
 /** Something a list method publishes: its wire form, built once when it changes. */
-export interface Listed {
+export interface Listed extends Policed {
   readonly definition: JsonObject;
   readonly enabled: boolean;
   /** OAuth scopes a caller needs to use it. */
@@ -45,6 +46,7 @@ export class Listing<T extends Listed> {
   readonly #items = new Map<string, T>();
   readonly #onChange: () => void;
   #published: JsonObject[] | undefined;
+  #policed: T[] | undefined;
 
   constructor(onChange: () => void) {
     this.#onChange = onChange;
@@ -78,7 +80,13 @@ export class Listing<T extends Listed> {
   /** Drops the published list and tells listeners; call after an item's definition changes. */
   changed(): void {
     this.#published = undefined;
+    this.#policed = undefined;
     this.#onChange();
+  }
+
+  /** The items with an access check (`canAccess`): the only ones a caller's claims can hide. */
+  policed(): readonly T[] {
+    return (this.#policed ??= [...this.#items.values()].filter((item) => item.canAccess));
   }
 
   get size(): number {

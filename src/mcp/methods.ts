@@ -5,6 +5,7 @@ import type { Context } from "./context.ts";
 import { ErrorCode, McpError } from "./jsonrpc.ts";
 import { type Listed, type Listing, paginate } from "./listing.ts";
 import type { AuthInfo, Exchange, Peer } from "./peer.ts";
+import { deniedAmong } from "./policy.ts";
 import type { RegisteredPrompt } from "./prompts.ts";
 import { type RegisteredResource, resourceNotFound } from "./resources.ts";
 import type { Tasks } from "./tasks/manager.ts";
@@ -52,13 +53,37 @@ function withoutExecution(tool: JsonObject): JsonObject {
   return rest;
 }
 
-/** Narrows lists to what an authenticated caller may use. */
-function visibleTo(host: MethodHost, ctx: Context): ((item: Listed) => boolean) | undefined {
+type Visible = ((item: Listed) => boolean) | undefined;
+
+/**
+ * Narrows lists to what the caller may use: what `canAccess` turns away is always left out;
+ * for an authenticated caller, so is what needs scopes it lacks or a user it is not (unless
+ * the server lists those anyway). Undefined when nothing is left out; synchronous unless an
+ * access check must run.
+ */
+function visibleTo(
+  host: MethodHost,
+  ctx: Context,
+  ...listings: Listing<Listed>[]
+): Visible | Promise<Visible> {
   const auth = ctx.auth;
-  if (!auth || host.listUnauthorized) return undefined;
-  return (item) =>
-    (auth.kind === "user" || !item.userRequired) &&
-    item.scopes.every((scope) => auth.scopes.includes(scope));
+  const scoped: Visible =
+    auth !== undefined && !host.listUnauthorized
+      ? (item) =>
+          (auth.kind === "user" || !item.userRequired) &&
+          item.scopes.every((scope) => auth.scopes.includes(scope))
+      : undefined;
+  const policed = listings.flatMap((listing) => listing.policed());
+  if (policed.length === 0) return scoped;
+  return deniedAmong(policed, auth, host.logger).then((denied): Visible => {
+    if (denied.size === 0) return scoped;
+    return scoped ? (item) => !denied.has(item) && scoped(item) : (item) => !denied.has(item);
+  });
+}
+
+/** Applies `then` to a value that may or may not be a promise, staying synchronous when it is not. */
+function after<T, R>(value: T | Promise<T>, then: (value: T) => R): R | Promise<R> {
+  return value instanceof Promise ? value.then(then) : then(value);
 }
 
 /**
@@ -138,25 +163,22 @@ async function complete(host: MethodHost, params: JsonObject, ctx: Context): Pro
 export function methodTable(host: MethodHost): Record<string, MethodHandler> {
   const page =
     (listing: Listing<Listed>, key: string) =>
-    (params: JsonObject, ctx: Context): JsonObject => {
-      const { items, nextCursor } = listing.page(
-        params.cursor,
-        host.pageSize,
-        visibleTo(host, ctx),
-      );
-      return nextCursor ? { [key]: items, nextCursor } : { [key]: items };
-    };
+    (params: JsonObject, ctx: Context): JsonObject | Promise<JsonObject> =>
+      after(visibleTo(host, ctx, listing), (visible) => {
+        const { items, nextCursor } = listing.page(params.cursor, host.pageSize, visible);
+        return nextCursor ? { [key]: items, nextCursor } : { [key]: items };
+      });
   const tasks = host.tasks;
   return {
     initialize: (params, _ctx, exchange) => host.initialize(params, exchange.peer, exchange.auth),
     ping: () => ({}),
     "server/discover": () => host.discover(),
-    "tools/list": (params, ctx, exchange) => {
-      const listed = page(host.tools, "tools")(params, ctx);
-      // Only 2025-11-25 knows `execution`; the extension of 2026-07-28 has no per-tool flag.
-      if (knowsToolExecution(exchange.peer.protocolVersion)) return listed;
-      return { ...listed, tools: (listed.tools as JsonObject[]).map(withoutExecution) };
-    },
+    "tools/list": (params, ctx, exchange) =>
+      after(page(host.tools, "tools")(params, ctx), (listed) => {
+        // Only 2025-11-25 knows `execution`; the extension of 2026-07-28 has no per-tool flag.
+        if (knowsToolExecution(exchange.peer.protocolVersion)) return listed;
+        return { ...listed, tools: (listed.tools as JsonObject[]).map(withoutExecution) };
+      }),
     "tools/call": (params, ctx) => callTool(host, params, ctx),
     "tasks/get": (params, _ctx, exchange) => tasks.get(params, exchange),
     "tasks/result": (params, ctx, exchange) => tasks.result(params, ctx, exchange),
@@ -164,7 +186,7 @@ export function methodTable(host: MethodHost): Record<string, MethodHandler> {
     "tasks/cancel": (params, _ctx, exchange) => tasks.cancel(params, exchange),
     "tasks/update": (params, _ctx, exchange) => tasks.update(params, exchange),
     "resources/list": async (params, ctx) => {
-      const visible = visibleTo(host, ctx);
+      const visible = await visibleTo(host, ctx, host.resources, host.templates);
       const members = await templateMembers(host, ctx, visible);
       const all = members.length
         ? [...host.resources.definitions(visible), ...members]

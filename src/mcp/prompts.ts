@@ -3,6 +3,7 @@ import type { Completer } from "./completion.ts";
 import { isObject, text } from "./content.ts";
 import type { Context } from "./context.ts";
 import { ErrorCode, McpError } from "./jsonrpc.ts";
+import type { AccessCheck } from "./policy.ts";
 import { Registration, type RegistrationHooks } from "./registration.ts";
 import { describeIssues, parseOwn } from "./schema.ts";
 import type { ContentBlock, GetPromptResult, Icon, JsonObject, PromptMessage } from "./types.ts";
@@ -21,6 +22,13 @@ export interface PromptConfig<A extends z.$ZodObject | undefined> {
    * machine clients may use too.
    */
   userRequired?: boolean;
+  /**
+   * Who may see and use it, decided from the verified caller's token beyond scopes (roles,
+   * groups, tenant: any claim). Only `true` grants. Lists leave out what the caller may not
+   * access, and using it is answered as if it did not exist. With no verified caller (stdio,
+   * an open endpoint) it is hidden.
+   */
+  canAccess?: AccessCheck;
   /** Completion for arguments, by argument name. */
   complete?: Record<string, Completer>;
 }
@@ -64,6 +72,10 @@ export class RegisteredPrompt extends Registration {
 
   get userRequired(): boolean {
     return this.config.userRequired ?? true;
+  }
+
+  get canAccess(): AccessCheck | undefined {
+    return this.config.canAccess;
   }
 
   #configure(config: PromptConfig<z.$ZodObject | undefined>): void {

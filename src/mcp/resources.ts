@@ -3,6 +3,7 @@ import { isObject, toBase64 } from "./content.ts";
 import type { Context } from "./context.ts";
 import { ErrorCode, McpError } from "./jsonrpc.ts";
 import type { Listing } from "./listing.ts";
+import type { AccessCheck } from "./policy.ts";
 import { Registration, type RegistrationHooks } from "./registration.ts";
 import type {
   Annotations,
@@ -30,6 +31,13 @@ export interface ResourceConfig {
    * machine clients may use too.
    */
   userRequired?: boolean;
+  /**
+   * Who may see and use it, decided from the verified caller's token beyond scopes (roles,
+   * groups, tenant: any claim). Only `true` grants. Lists leave out what the caller may not
+   * access, and using it is answered as if it did not exist. With no verified caller (stdio,
+   * an open endpoint) it is hidden.
+   */
+  canAccess?: AccessCheck;
   /** Completion for template variables, by variable name. */
   complete?: Record<string, Completer>;
   /** Cache hints for its reads (2026-07-28), over the server's. */
@@ -123,6 +131,10 @@ export class RegisteredResource extends Registration {
 
   get userRequired(): boolean {
     return this.config.userRequired ?? true;
+  }
+
+  get canAccess(): AccessCheck | undefined {
+    return this.config.canAccess;
   }
 
   #configure(config: ResourceConfig): void {

@@ -1,7 +1,7 @@
 import type * as z from "zod/v4/core";
 import { systemClock } from "../util/clock.ts";
 import { type Logger, resolveLogger } from "../util/log.ts";
-import { type AccessRegistry, accessMiddleware } from "./access.ts";
+import { type AccessRegistry, accessMiddleware, hiddenSubscriptions } from "./access.ts";
 import { isObject } from "./content.ts";
 import { type AppState, Context } from "./context.ts";
 import { type Dressing, type Era, eraOf } from "./era/index.ts";
@@ -286,14 +286,21 @@ export class McpServer implements AccessRegistry {
    * params and may refuse it. Resolves to the open subscription, or to the response to send
    * instead of a stream: a refusal, or a middleware's own answer.
    */
-  openListen(
+  async openListen(
     request: JsonRpcRequest,
     exchange: Exchange,
     send: (message: JsonRpcMessage) => void,
     listen?: EventSource,
   ): Promise<Subscription | JsonRpcResponse> {
     const pipeline = { middleware: this.#middleware, onError: this.#onError };
-    return listenThrough(this, pipeline, this.#dressing, { request, exchange, send, listen });
+    const hidden = await hiddenSubscriptions(this, request, exchange.auth);
+    return listenThrough(this, pipeline, this.#dressing, {
+      request,
+      exchange,
+      send,
+      listen,
+      hidden,
+    });
   }
 
   /** The handler's run: the core of the pipeline, inside every middleware. */

@@ -2,6 +2,7 @@ import type * as z from "zod/v4/core";
 import { PortcullisError } from "../util/errors.ts";
 import { isCallToolResult, isObject, text, toContent } from "./content.ts";
 import type { Context } from "./context.ts";
+import type { AccessCheck } from "./policy.ts";
 import { Registration, type RegistrationHooks } from "./registration.ts";
 import {
   type CompiledSchema,
@@ -31,6 +32,13 @@ export interface ToolConfig<I extends SchemaInput | undefined, O extends SchemaI
    * machine clients may use too.
    */
   userRequired?: boolean;
+  /**
+   * Who may see and use it, decided from the verified caller's token beyond scopes (roles,
+   * groups, tenant: any claim). Only `true` grants. Lists leave out what the caller may not
+   * access, and using it is answered as if it did not exist. With no verified caller (stdio,
+   * an open endpoint) it is hidden.
+   */
+  canAccess?: AccessCheck;
   /**
    * Whether calls may run as tasks the client polls (published as `execution.taskSupport`).
    * "optional": under 2025-11-25 when the client asks; under 2026-07-28 when the call runs
@@ -65,6 +73,7 @@ export class RegisteredTool extends Registration {
   output: CompiledSchema | undefined;
   scopes: readonly string[] = [];
   userRequired = true;
+  canAccess: AccessCheck | undefined;
   taskSupport: TaskSupport = "forbidden";
   /** Arguments mirrored into `Mcp-Param-*` headers (`x-mcp-header`, 2026-07-28). */
   headerParams: readonly HeaderParam[] = [];
@@ -109,6 +118,7 @@ export class RegisteredTool extends Registration {
     this.output = output;
     this.scopes = config.scopes ?? [];
     this.userRequired = config.userRequired ?? true;
+    this.canAccess = config.canAccess;
     this.taskSupport = config.taskSupport ?? "forbidden";
     this.headerParams = params;
     this.definition = definition;
