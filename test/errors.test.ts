@@ -16,6 +16,7 @@ import {
 } from "../src/client/index.ts";
 import {
   BusUnavailableError,
+  DpopProofError,
   ErrorCode,
   InvalidTokenError,
   IssuerUnavailableError,
@@ -111,6 +112,8 @@ const oauth: Record<OAuthErrorCode, true> = {
   unsupported_token_type: true,
   server_error: true,
   temporarily_unavailable: true,
+  invalid_dpop_proof: true,
+  use_dpop_nonce: true,
 };
 
 const codes = (table: Record<string, true>) => Object.keys(table);
@@ -150,6 +153,8 @@ const instances: [string, PortcullisError][] = [
   ["BusUnavailableError", new BusUnavailableError("m")],
   ["IssuerUnavailableError", new IssuerUnavailableError("m")],
   ["InvalidTokenError", new InvalidTokenError("expired")],
+  ["DpopProofError", new DpopProofError("ERR_DPOP_PROOF", "m")],
+  ["DpopProofError", new DpopProofError("ERR_DPOP_NONCE", "m", "n")],
   ["ToolError", new ToolError("m")],
   ["UnsupportedSchemaError", new UnsupportedSchemaError("m")],
 ];
