@@ -20,6 +20,7 @@ import {
   memoryTokenStore,
   OAuthAuthorizer,
   type StoredTokens,
+  type TokenStore,
 } from "../../src/client/index.ts";
 import { mcpApp } from "../../src/index.ts";
 import type { DpopOptions } from "../../src/resource/index.ts";
@@ -41,6 +42,7 @@ interface Setup {
   clientId: string;
   authMethod: string;
   client: McpClient;
+  store: TokenStore;
 }
 
 /** Our demo behind the built-in AS; our client signs in with DPoP and calls a tool. */
@@ -76,6 +78,7 @@ async function signedIn(dpop: DpopOptions = {}): Promise<Setup> {
     clientId: record.client!.clientId,
     authMethod: record.client!.authMethod,
     client,
+    store: store_,
   };
 }
 
@@ -159,6 +162,25 @@ describe("DPoP from our client to our servers", () => {
     const token = setup.tokens.accessToken;
     const good = await proof(key, { htm: "POST", htu: setup.mcp, ath: await ath(token) });
     expect((await initialize(setup.mcp, `DPoP ${token}`, good)).status).toBe(200);
+  });
+
+  it("a reloaded session uses the key stored with its tokens, and refreshes with it", async () => {
+    // The client signs proofs by the real clock while the server's moves ahead an hour: a
+    // window that long keeps those proofs in it.
+    const setup = await signedIn({ maxAgeSeconds: 7_200 });
+    // No redirect handler: the new authorizer can only use what the store kept.
+    const authorizer = new OAuthAuthorizer({ tokens: setup.store, dpop: true });
+    const client = new McpClient({ name: "dpop-reloaded", version: "1.0.0" });
+    open.push(client);
+    await client.connect(setup.mcp, { authorizer });
+    expect((await client.callTool("list_notes", {})).isError).toBeFalsy();
+    // Past the access token's life: the refresh must prove the same key, and does.
+    setup.clock.advance(3_700_000);
+    expect((await client.callTool("list_notes", {})).isError).toBeFalsy();
+    const after = (await setup.store.get(setup.base))!.tokens![setup.mcp]!;
+    expect(after.accessToken).not.toBe(setup.tokens.accessToken);
+    expect(after.tokenType).toBe("DPoP");
+    expect(after.dpopKey).toEqual(setup.tokens.dpopKey);
   });
 
   it("refuses the bound token without a proof, as Bearer, and with another key's proof", async () => {
