@@ -198,6 +198,14 @@ export function bearerAuth(options: BearerAuthOptions): MiddlewareHandler {
     }
     c.set("auth", info);
     await next();
-    if (sender.nextNonce) c.res.headers.set("DPoP-Nonce", sender.nextNonce);
+    if (sender.nextNonce) {
+      // A reply from fetch has immutable headers: copy it to add the next nonce.
+      try {
+        c.res.headers.set("DPoP-Nonce", sender.nextNonce);
+      } catch {
+        c.res = new Response(c.res.body, c.res);
+        c.res.headers.set("DPoP-Nonce", sender.nextNonce);
+      }
+    }
   };
 }

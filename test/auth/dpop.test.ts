@@ -304,6 +304,17 @@ describe("DPoP server nonces", () => {
     await expectDpopRefusal(bare, "use_dpop_nonce");
     const withNonce = await proof(key, { htm: "POST", htu: setup.mcp, ath: hash, nonce: nonce! });
     expect((await initialize(setup.mcp, `DPoP ${token}`, withNonce)).status).toBe(200);
+    // One window later the nonce is still good, and the reply hands out the next one.
+    setup.clock.advance(300_000);
+    const lateProof = await proof(
+      key,
+      { htm: "POST", htu: setup.mcp, ath: hash, nonce: nonce! },
+      { iat: Math.floor(setup.clock.now() / 1000) },
+    );
+    const late = await initialize(setup.mcp, `DPoP ${token}`, lateProof);
+    expect(late.status).toBe(200);
+    expect(late.headers.get("dpop-nonce")).toBeTruthy();
+    expect(late.headers.get("dpop-nonce")).not.toBe(nonce);
     // Two windows later the nonce is stale: refused, with a fresh one to use.
     setup.clock.advance(600_000);
     const staleProof = await proof(
