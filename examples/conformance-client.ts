@@ -113,6 +113,11 @@ async function authorizerFor(scenario: string, ctx: Context): Promise<OAuthAutho
       options.assertion = async () => assertion;
       break;
     }
+    case "auth/dpop":
+    case "auth/dpop-nonce":
+      // Sender-constrained tokens (RFC 9449): opt-in, as for any client of ours.
+      options.dpop = true;
+      break;
     case "auth/cross-app-access-complete-flow":
     case "auth/enterprise-managed-authorization":
       options.client = {

@@ -16,6 +16,7 @@ import {
 } from "../src/client/index.ts";
 import {
   BusUnavailableError,
+  DpopProofError,
   ErrorCode,
   InvalidTokenError,
   IssuerUnavailableError,
@@ -85,6 +86,7 @@ const authorization: Record<AuthorizationErrorCode, true> = {
   ERR_TOKEN_REQUEST_FAILED: true,
   ERR_TOKEN_REJECTED: true,
   ERR_STEP_UP_LIMIT: true,
+  ERR_DPOP_KEY: true,
 };
 const fetchRefused: Record<FetchRefusedError["code"], true> = {
   ERR_GUARD_URL_REFUSED: true,
@@ -111,6 +113,8 @@ const oauth: Record<OAuthErrorCode, true> = {
   unsupported_token_type: true,
   server_error: true,
   temporarily_unavailable: true,
+  invalid_dpop_proof: true,
+  use_dpop_nonce: true,
 };
 
 const codes = (table: Record<string, true>) => Object.keys(table);
@@ -150,6 +154,8 @@ const instances: [string, PortcullisError][] = [
   ["BusUnavailableError", new BusUnavailableError("m")],
   ["IssuerUnavailableError", new IssuerUnavailableError("m")],
   ["InvalidTokenError", new InvalidTokenError("expired")],
+  ["DpopProofError", new DpopProofError("ERR_DPOP_PROOF", "m")],
+  ["DpopProofError", new DpopProofError("ERR_DPOP_NONCE", "m", "n")],
   ["ToolError", new ToolError("m")],
   ["UnsupportedSchemaError", new UnsupportedSchemaError("m")],
 ];

@@ -1,5 +1,6 @@
 import type { Context } from "hono";
 import type { JWK } from "jose";
+import type { DpopOptions } from "../resource/dpop.ts";
 import type { Bus } from "../storage/bus.ts";
 import type { Store } from "../storage/store.ts";
 import type { Clock } from "../util/clock.ts";
@@ -8,6 +9,7 @@ import type { Sealer } from "../util/sealer.ts";
 import type { OperatorApiOptions } from "./admin-options.ts";
 import type { AuditRecord, AuditSink } from "./audit-events.ts";
 import type { Client, ClientRegistry, ConfiguredClient } from "./clients.ts";
+import type { DpopCheckers } from "./dpop.ts";
 import type { GrantLedger } from "./grants.ts";
 import type { SigningAlgorithm } from "./keys.ts";
 import type { TokenLifetimes } from "./lifetimes.ts";
@@ -92,6 +94,14 @@ export interface AuthorizationServerOptions {
    */
   connectedApps?: { path?: string } | false;
   /**
+   * DPoP (RFC 9449). On by default: a token request with a valid proof gets tokens bound to its
+   * key (`cnf.jkt`, token_type "DPoP"; a public client's refresh token too), and the built-in
+   * resource server checks their proofs. Options set the proof algorithms, the `iat` window
+   * and server nonces (`nonce: true` keys them with `secret`). False: the DPoP header is
+   * ignored and every token is a Bearer token.
+   */
+  dpop?: DpopOptions | false;
+  /**
    * The operator API (JSON) to list clients and grants, revoke grants and disable clients,
    * behind a credential you configure. Off unless given.
    */
@@ -109,6 +119,8 @@ export interface AuthorizationCore {
   readonly clients: ClientRegistry;
   /** Users' grants by subject, and which clients are disabled. */
   readonly grants: GrantLedger;
+  /** The DPoP proof checkers of the token endpoint and the resources; absent with `dpop: false`. */
+  readonly dpopCheckers: DpopCheckers | undefined;
   /** Epoch ms now: `options.clock`, or Date.now. */
   readonly clock: Clock;
   /** The issuer for a request: configured, or the request's origin. */

@@ -17,7 +17,9 @@ export type OAuthErrorCode =
   | "invalid_client_metadata"
   | "unsupported_token_type"
   | "server_error"
-  | "temporarily_unavailable";
+  | "temporarily_unavailable"
+  | "invalid_dpop_proof"
+  | "use_dpop_nonce";
 
 const STATUS: Partial<Record<OAuthErrorCode, number>> = {
   invalid_client: 401,

@@ -5,6 +5,8 @@ export interface MetadataInput {
   scopes: readonly string[];
   registration: boolean;
   metadataDocuments: boolean;
+  /** DPoP proof algorithms accepted (RFC 9449 §5.1); undefined when DPoP is off. */
+  dpopAlgorithms?: readonly string[] | undefined;
 }
 
 /** The RFC 8414 authorization server metadata document (also served as OIDC discovery). */
@@ -33,5 +35,6 @@ export function authorizationServerMetadata(input: MetadataInput): Record<string
   };
   if (input.registration) metadata.registration_endpoint = `${issuer}/register`;
   if (input.scopes.length) metadata.scopes_supported = input.scopes;
+  if (input.dpopAlgorithms) metadata.dpop_signing_alg_values_supported = input.dpopAlgorithms;
   return metadata;
 }

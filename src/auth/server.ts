@@ -5,6 +5,7 @@ import { correlationId } from "../http/request-id.ts";
 import { requestLogger } from "../http/request-log.ts";
 import type { AuthInfo } from "../mcp/peer.ts";
 import { requestOrigin } from "../resource/bearer.ts";
+import type { DpopVerifier } from "../resource/dpop.ts";
 import { cacheSize } from "../resource/token-cache.ts";
 import type { Store } from "../storage/store.ts";
 import { type Clock, systemClock } from "../util/clock.ts";
@@ -27,6 +28,7 @@ import {
   type RegistrationRules,
 } from "./clients.ts";
 import type { AuthorizationCore, AuthorizationServerOptions } from "./core.ts";
+import { type DpopCheckers, dpopCheckers } from "./dpop.ts";
 import { errorReply, OAuthError } from "./errors.ts";
 import { GrantLedger } from "./grants.ts";
 import { KeyRing } from "./keys.ts";
@@ -58,6 +60,7 @@ export class AuthorizationServer implements AuthorizationCore {
   readonly clients: ClientRegistry;
   readonly grants: GrantLedger;
   readonly clock: Clock;
+  readonly dpopCheckers: DpopCheckers | undefined;
   readonly #resourceTokens: ResourceTokenVerifier;
   readonly #audit: AuditTrail;
   /** The configured issuer without trailing slashes, computed once. */
@@ -111,6 +114,7 @@ export class AuthorizationServer implements AuthorizationCore {
       clock: this.clock,
       cacheSize: cacheSize(options.tokenCacheSize, "tokenCacheSize"),
     });
+    this.dpopCheckers = dpopCheckers(options.dpop, options.store, this.clock, () => this.secret());
     for (const resource of options.resources ?? []) this.addResource(resource);
     for (const scope of options.scopes ?? []) this.scopes.add(scope);
     this.app = this.#routes();
@@ -139,6 +143,11 @@ export class AuthorizationServer implements AuthorizationCore {
     return this.options.issuer === undefined
       ? { exposure }
       : { issuer: this.options.issuer, exposure };
+  }
+
+  /** Checks the proofs of DPoP-bound tokens at the resources (see `protectEndpoint`). */
+  get dpop(): DpopVerifier | undefined {
+    return this.dpopCheckers?.resource;
   }
 
   /** The issuer for a request: configured, or the request's origin. */
@@ -349,6 +358,7 @@ export class AuthorizationServer implements AuthorizationCore {
           scopes: [...this.scopes],
           registration: this.options.registration !== false,
           metadataDocuments: this.options.metadataDocuments !== false,
+          dpopAlgorithms: this.dpopCheckers?.token.algorithms,
         }),
         200,
         { "Cache-Control": "public, max-age=300" },

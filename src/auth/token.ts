@@ -7,6 +7,7 @@ import { BODY_LIMITS, readOAuthBody } from "./body.tsx";
 import { authenticateClient } from "./client-auth.ts";
 import type { Client } from "./clients.ts";
 import type { AuthorizationCore } from "./core.ts";
+import { tokenRequestProof } from "./dpop.ts";
 import { OAuthError } from "./errors.ts";
 import type { Grant, TokenResponse } from "./tokens.ts";
 
@@ -85,6 +86,15 @@ function mayIntrospect(caller: Client, claims: { client_id?: unknown; aud?: unkn
   return !!entitled && audiences.some((aud) => typeof aud === "string" && entitled.includes(aud));
 }
 
+/** The grant with its tokens bound to a DPoP key, or to none. */
+function bound(grant: Grant, jkt: string | undefined): Grant {
+  const { jkt: _previous, ...rest } = grant;
+  return jkt === undefined ? rest : { ...rest, jkt };
+}
+
+/** A client without credentials, whose refresh tokens DPoP binds (RFC 9449 §5). */
+const isPublic = (client: Client) => client.token_endpoint_auth_method === "none";
+
 /** What every audit event about a grant says. */
 const about = (grant: Grant) => ({
   subject: grant.subject,
@@ -125,6 +135,9 @@ export function tokenRoutes(as: AuthorizationCore): Hono {
     await as.rateLimit(c, "token");
     const form = await readForm(c);
     const grantType = required(form, "grant_type");
+    // Before anything is spent: a client told to use a nonce retries with the same code.
+    const proof = await tokenRequestProof(c, as.dpopCheckers?.token, `${as.issuer(c)}/token`);
+    const jkt = proof.jkt;
     const caller = await client(c, form);
     // Every grant type, refresh included; revoking its own tokens stays open to it.
     if (await as.grants.isDisabled(caller.client_id)) {
@@ -144,7 +157,7 @@ export function tokenRoutes(as: AuthorizationCore): Hono {
         const withRefresh = caller.grant_types.includes("refresh_token");
         // Listed before any token exists: no token outlives a grant its user cannot see.
         await as.grants.issued(grant, withRefresh);
-        response = await as.tokens.tokens(grant, issuer, withRefresh);
+        response = await as.tokens.tokens(bound(grant, jkt), issuer, withRefresh, isPublic(caller));
         await keep(caller);
         as.audit(c, {
           type: "token.issued",
@@ -163,6 +176,15 @@ export function tokenRoutes(as: AuthorizationCore): Hono {
           (current) => {
             checkResource(form, current);
             narrowScope(form, current.scope);
+            // RFC 9449 §5: a bound refresh token is good only with a proof by its key.
+            if (current.jkt !== undefined && current.jkt !== jkt) {
+              throw new OAuthError(
+                "invalid_grant",
+                jkt === undefined
+                  ? "The refresh token is DPoP-bound: send a DPoP proof by its key"
+                  : "The refresh token is bound to another DPoP key",
+              );
+            }
           },
           (reused) =>
             as.audit(c, { type: "refresh.reuse_detected", familyRevoked: true, ...about(reused) }),
@@ -171,7 +193,7 @@ export function tokenRoutes(as: AuthorizationCore): Hono {
         await as.grants.refreshed(grant).catch(() => {});
         const scoped = { ...grant, scope: narrowScope(form, grant.scope) };
         response = {
-          ...(await as.tokens.tokens(scoped, issuer, false)),
+          ...(await as.tokens.tokens(bound(scoped, jkt), issuer, false)),
           refresh_token: refreshToken,
         };
         await keep(caller);
@@ -202,14 +224,15 @@ export function tokenRoutes(as: AuthorizationCore): Hono {
           resource: as.audience(form.get("resource") ?? undefined, issuer),
           kind: "client",
         };
-        response = await as.tokens.tokens(grant, issuer, false);
+        response = await as.tokens.tokens(bound(grant, jkt), issuer, false);
         as.audit(c, { type: "client_credentials.granted", ...about(grant) });
         break;
       }
       default:
         throw new OAuthError("unsupported_grant_type", `Unsupported grant_type: ${grantType}`);
     }
-    return c.json(response, 200, NO_STORE);
+    const nonce = proof.nextNonce ? { "DPoP-Nonce": proof.nextNonce } : {};
+    return c.json(response, 200, { ...NO_STORE, ...nonce });
   });
 
   routes.post("/revoke", async (c) => {
@@ -257,7 +280,8 @@ export function tokenRoutes(as: AuthorizationCore): Hono {
     const claims = await as.tokens.verifyAccessToken(token, { issuer: as.issuer(c) });
     if (claims) {
       if (!mayIntrospect(caller, claims)) return inactive();
-      return c.json({ active: true, token_type: "Bearer", ...claims }, 200, NO_STORE);
+      const tokenType = claims.cnf === undefined ? "Bearer" : "DPoP";
+      return c.json({ active: true, token_type: tokenType, ...claims }, 200, NO_STORE);
     }
     const refresh = await as.tokens.refreshTokenGrant(token);
     // Refresh tokens never go to resource servers: only their own client may ask about them.

@@ -5,7 +5,6 @@ import {
   jwtVerify,
   SignJWT,
 } from "jose";
-import type { Bus } from "../storage/bus.ts";
 import { type Store, StoreUnavailableError } from "../storage/store.ts";
 import { type Clock, systemClock } from "../util/clock.ts";
 import { randomToken, s256, sha256, timingSafeEqual } from "../util/crypto.ts";
@@ -15,66 +14,23 @@ import { OAuthError, RefreshTokenReuseError } from "./errors.ts";
 import type { KeyRing } from "./keys.ts";
 import { resolveLifetimes, type TokenLifetimes } from "./lifetimes.ts";
 import { RevokedGrants } from "./revocations.ts";
+import {
+  type CodeRecord,
+  type Grant,
+  MACHINE_CLAIM,
+  type RefreshRecord,
+  type TokenResponse,
+  type TokenServiceOptions,
+} from "./token-types.ts";
 
-/** What an authorization (and every token that descends from it) grants. */
-export interface Grant {
-  /** Grant id: every token from one authorization shares it, so one revocation ends them all. */
-  gid: string;
-  subject: string;
-  clientId: string;
-  scope: string;
-  /** The audience: the canonical URI of the protected resource. */
-  resource: string;
-  /** Unix seconds of the user's login, when known. */
-  authTime?: number;
-  /** "client" for a client acting for itself (client_credentials); absent: a user's grant. */
-  kind?: "client";
-}
-
-export interface CodeRecord extends Grant {
-  redirectUri: string;
-  /** The client sent redirect_uri at /authorize, so /token must repeat it (RFC 6749 §4.1.3). */
-  redirectUriSent: boolean;
-  codeChallenge: string;
-  /** Epoch ms. The record is kept longer, so that a late replay is still recognised. */
-  expiresAt: number;
-  used: boolean;
-}
-
-interface RefreshRecord extends Grant {
-  /** Epoch ms when it was exchanged, and the hash of its successor. */
-  usedAt?: number;
-  next?: string;
-}
-
-export interface TokenServiceOptions {
-  /** Default Date.now. */
-  clock?: Clock;
-  /**
-   * The server secret. It seals a rotated refresh token's successor for the grace period, so
-   * that a retry gets the same successor back; needed when `refreshGraceMs` is above 0.
-   */
-  secret?: () => Promise<string>;
-  /** Carries revocations to the other instances sharing the Store (see RevokedGrants). */
-  bus?: Bus | undefined;
-  /** How long an instance trusts its view that a grant is not revoked. Default 5 s, 60 s with a bus. */
-  revocationRecheckMs?: number;
-}
-
-export interface TokenResponse {
-  access_token: string;
-  token_type: "Bearer";
-  expires_in: number;
-  /** Omitted when nothing was granted: a scope value has at least one token (RFC 6749 §3.3). */
-  scope?: string;
-  refresh_token?: string;
-}
-
-/**
- * The claim that marks an access token no user stands behind (`gty`, "grant type", as other
- * issuers use it): our resource server and the third-party verifiers' default rule read it.
- */
-export const MACHINE_CLAIM = "gty";
+export {
+  type CodeRecord,
+  type Grant,
+  MACHINE_CLAIM,
+  type RefreshRecord,
+  type TokenResponse,
+  type TokenServiceOptions,
+} from "./token-types.ts";
 
 const codeKey = (hash: string) => `as:code:${hash}`;
 const refreshKey = (hash: string) => `as:rt:${hash}`;
@@ -214,6 +170,7 @@ export class TokenService {
     const claims: JWTPayload = { client_id: grant.clientId, scope: grant.scope, gid: grant.gid };
     if (grant.authTime !== undefined) claims.auth_time = grant.authTime;
     if (grant.kind === "client") claims[MACHINE_CLAIM] = "client_credentials";
+    if (grant.jkt !== undefined) claims.cnf = { jkt: grant.jkt };
     return new SignJWT(claims)
       .setProtectedHeader({ alg: record.alg, typ: "at+jwt", kid: record.kid })
       .setIssuer(issuer)
@@ -225,15 +182,26 @@ export class TokenService {
       .sign(privateKey);
   }
 
-  /** An access token, plus a refresh token when the client may refresh. */
-  async tokens(grant: Grant, issuer: string, withRefresh: boolean): Promise<TokenResponse> {
+  /**
+   * An access token (DPoP-bound when the grant has a `jkt`), plus a refresh token when the
+   * client may refresh, bound to the same key only when `bindRefresh` says so (public clients).
+   */
+  async tokens(
+    grant: Grant,
+    issuer: string,
+    withRefresh: boolean,
+    bindRefresh = false,
+  ): Promise<TokenResponse> {
     const response: TokenResponse = {
       access_token: await this.accessToken(grant, issuer),
-      token_type: "Bearer",
+      token_type: grant.jkt === undefined ? "Bearer" : "DPoP",
       expires_in: this.lifetimes.accessToken,
     };
     if (grant.scope) response.scope = grant.scope;
-    if (withRefresh) response.refresh_token = await this.#newRefreshToken(grant);
+    if (withRefresh) {
+      const { jkt, ...unbound } = grant;
+      response.refresh_token = await this.#newRefreshToken(bindRefresh ? grant : unbound);
+    }
     return response;
   }
 

@@ -7,9 +7,11 @@ export interface Authorizer {
   /** Headers to add to the next request, e.g. `{ authorization: "Bearer …" }`. */
   /**
    * `url` is where the request goes, so an authorizer bound to one server can refuse to hand
-   * its token to another.
+   * its token to another; `url` and `method` (default POST) are what a DPoP proof signs.
    */
-  headers(url?: URL): Promise<Record<string, string>>;
+  headers(url?: URL, method?: string): Promise<Record<string, string>>;
+  /** Sees every reply of the server (e.g. to keep a DPoP nonce it sends). Optional. */
+  onResponse?(response: Response): void;
   /**
    * The server answered 401. Resolve true once new credentials are in place and the request
    * should be sent again; false to fail it.

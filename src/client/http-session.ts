@@ -168,7 +168,9 @@ export class HttpSession {
       if (request.lastEventId !== undefined) headers.set("last-event-id", request.lastEventId);
       for (const [name, value] of Object.entries(request.headers ?? {})) headers.set(name, value);
       if (authorizer) {
-        const granted = await this.#authorizing(request, () => authorizer.headers(this.url));
+        const granted = await this.#authorizing(request, () =>
+          authorizer.headers(this.url, request.method),
+        );
         for (const [name, value] of Object.entries(granted)) headers.set(name, value);
       }
       const init: RequestInit = { method: request.method, headers, signal: request.signal };
@@ -184,6 +186,7 @@ export class HttpSession {
           { cause: error },
         );
       }
+      authorizer?.onResponse?.(response);
       if (!authorizer || attempt >= MAX_AUTH_RETRIES) return response;
       const retry =
         response.status === 401

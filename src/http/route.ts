@@ -83,8 +83,9 @@ function route(server: McpServer, options: McpRouteOptions, logRequests: boolean
           "Mcp-Session-Id",
           "MCP-Protocol-Version",
           "Last-Event-ID",
+          "DPoP",
         ],
-        exposeHeaders: ["Mcp-Session-Id", "MCP-Protocol-Version", "WWW-Authenticate"],
+        exposeHeaders: ["Mcp-Session-Id", "MCP-Protocol-Version", "WWW-Authenticate", "DPoP-Nonce"],
         maxAge: 86_400,
       }),
     );

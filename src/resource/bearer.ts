@@ -1,8 +1,11 @@
 import type { Context, MiddlewareHandler } from "hono";
 import type { AuthInfo } from "../mcp/peer.ts";
+import { memoryStore } from "../storage/memory.ts";
 import { type Logger, resolveLogger } from "../util/log.ts";
 import { challengeResponse, resourceMetadataUrl } from "./challenge.ts";
+import { type DpopVerifier, dpopVerifier } from "./dpop.ts";
 import { IssuerUnavailableError } from "./issuer.ts";
+import { checkSender, readCredentials } from "./sender.ts";
 import type { TokenVerifier } from "./verifiers.ts";
 
 declare module "hono" {
@@ -31,6 +34,13 @@ export interface BearerAuthOptions {
   logger?: Logger;
   /** Epoch milliseconds now, for spacing out repeated outage lines. Default Date.now. */
   clock?: () => number;
+  /**
+   * Checks the DPoP proofs (RFC 9449) that DPoP-bound tokens (`cnf.jkt`) must come with; a
+   * bound token sent as Bearer is refused whatever this says. Build it with `dpopVerifier`
+   * over the Store every instance shares, so a proof's jti is single-use across them.
+   * Default: a verifier over a Store of this instance alone (and its `clock`).
+   */
+  dpop?: DpopVerifier;
 }
 
 /** While the issuer stays unreachable, its failure is logged again at most this often. */
@@ -60,8 +70,6 @@ export function requestResource(c: Context): string {
   const url = new URL(c.req.url);
   return `${url.origin}${url.pathname.replace(/\/+$/, "")}`;
 }
-
-const BEARER = /^Bearer ([A-Za-z0-9\-._~+/]+=*)$/i;
 
 /** Whether a verifier said the issuer could not be asked. */
 function issuerUnavailable(error: unknown): error is IssuerUnavailableError {
@@ -98,6 +106,8 @@ export function bearerAuth(options: BearerAuthOptions): MiddlewareHandler {
   const required = options.requiredScopes ?? [];
   const logger = resolveLogger(options.logger);
   const clock = options.clock ?? Date.now;
+  const dpop = options.dpop ?? dpopVerifier({ store: memoryStore({ clock }), clock, label: "rs" });
+  const offer = { algs: dpop.algorithms };
   // An outage is logged when it starts, then at most once a minute, and when it ends.
   let downSince: number | undefined;
   let lastLogged = 0;
@@ -141,22 +151,35 @@ export function bearerAuth(options: BearerAuthOptions): MiddlewareHandler {
       options.resource === undefined ? requestResource(c) : resolve(options.resource, c);
     const header = c.req.header("authorization");
     if (!header) {
-      return challengeResponse(401, {
-        resourceMetadata: resourceMetadataUrl(resource),
-        scope: suggested(c),
-        description: "Authorization required",
-      });
+      return challengeResponse(
+        401,
+        {
+          resourceMetadata: resourceMetadataUrl(resource),
+          scope: suggested(c),
+          description: "Authorization required",
+        },
+        offer,
+      );
     }
-    const token = BEARER.exec(header)?.[1];
-    const info = token ? await check(token, resource, c) : undefined;
+    const credentials = readCredentials(header);
+    const info = credentials ? await check(credentials.token, resource, c) : undefined;
     if (info === "unavailable") return unavailable();
-    if (!info) {
-      return challengeResponse(401, {
-        resourceMetadata: resourceMetadataUrl(resource),
-        scope: suggested(c),
-        error: "invalid_token",
-        description: "The access token is invalid, expired, revoked, or not for this resource",
-      });
+    if (!info || !credentials) {
+      return challengeResponse(
+        401,
+        {
+          resourceMetadata: resourceMetadataUrl(resource),
+          scope: suggested(c),
+          error: "invalid_token",
+          description: "The access token is invalid, expired, revoked, or not for this resource",
+        },
+        offer,
+      );
+    }
+    const sender = await checkSender(c, credentials, info, dpop, resource);
+    if (sender.refused) {
+      logger.info("access token refused", { reason: "proof of possession failed", resource });
+      return sender.refused;
     }
     const missing = required.filter((scope) => !info.scopes.includes(scope));
     if (missing.length) {
@@ -175,5 +198,14 @@ export function bearerAuth(options: BearerAuthOptions): MiddlewareHandler {
     }
     c.set("auth", info);
     await next();
+    if (sender.nextNonce) {
+      // A reply from fetch has immutable headers: copy it to add the next nonce.
+      try {
+        c.res.headers.set("DPoP-Nonce", sender.nextNonce);
+      } catch {
+        c.res = new Response(c.res.body, c.res);
+        c.res.headers.set("DPoP-Nonce", sender.nextNonce);
+      }
+    }
   };
 }

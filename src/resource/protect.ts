@@ -2,10 +2,13 @@ import type { Context, Hono } from "hono";
 import type { AuthInfo } from "../mcp/peer.ts";
 import type { McpServer } from "../mcp/server.ts";
 import type { Bus } from "../storage/bus.ts";
+import { memoryStore } from "../storage/memory.ts";
 import type { Store } from "../storage/store.ts";
+import type { Clock } from "../util/clock.ts";
 import { type Logger, logOnce } from "../util/log.ts";
 import { bearerAuth, type PerRequest, requestOrigin, requestResource, resolve } from "./bearer.ts";
 import { challengeResponse, resourceMetadataUrl } from "./challenge.ts";
+import { type DpopOptions, type DpopVerifier, dpopVerifier } from "./dpop.ts";
 import type { Guard } from "./guard.ts";
 import { InvalidTokenError } from "./issuer.ts";
 import { protectedResourceMetadata } from "./metadata.ts";
@@ -21,6 +24,13 @@ export interface RemoteAuthOptions {
   verify?: TokenVerifier;
   /** Scopes published in the resource metadata. Default: the scopes the server's tools name. */
   scopes?: readonly string[];
+  /**
+   * How the DPoP proofs of DPoP-bound tokens (`cnf.jkt`) are checked: accepted algorithms,
+   * the `iat` window, server nonces, and the Store where each proof's `jti` is spent (give the
+   * one every instance shares). Bound tokens are always checked; a bound token sent as Bearer
+   * is refused. Default: a Store of this instance alone, no nonces, the system clock.
+   */
+  dpop?: DpopOptions & { store?: Store; clock?: Clock };
 }
 
 /**
@@ -33,6 +43,8 @@ export interface BuiltInAuthorizationServer {
   readonly store?: Store;
   readonly options?: { readonly bus?: Bus };
   readonly scopes: Set<string>;
+  /** Checks the proofs of the DPoP-bound tokens it issues, at this resource. */
+  readonly dpop?: DpopVerifier | undefined;
   addResource(resource: string): void;
   issuer(c: Context): string;
   verify(
@@ -122,7 +134,14 @@ export function protectEndpoint(
   });
   app.get(`/.well-known/oauth-protected-resource${endpointPath}`, metadata);
   if (endpointPath) app.get("/.well-known/oauth-protected-resource", metadata);
-  app.use(endpointPath || "/", bearerAuth({ verify, resource, challengeScopes: scopes, logger }));
+  const { store: dpopStore, ...dpopOptions } = remote?.dpop ?? {};
+  const dpop =
+    builtIn?.dpop ??
+    dpopVerifier({ ...dpopOptions, store: dpopStore ?? memoryStore(), label: "rs" });
+  app.use(
+    endpointPath || "/",
+    bearerAuth({ verify, resource, challengeScopes: scopes, logger, dpop }),
+  );
 
   return {
     authenticate: (c) => c.get("auth"),

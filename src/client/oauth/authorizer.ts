@@ -2,15 +2,16 @@ import type * as oauth from "oauth4webapi";
 import { isLoopbackHost } from "../../util/loopback.ts";
 import { canonicalResource } from "../../util/resource-uri.ts";
 import type { Authorizer } from "../auth-seam.ts";
-import { type BearerChallenge, parseBearerChallenge } from "./challenge.ts";
+import { type BearerChallenge, dpopChallengeError, parseBearerChallenge } from "./challenge.ts";
 import { authorizationCodeGrant } from "./code-grant.ts";
 import { discoverTarget, type Target } from "./discovery.ts";
+import { DpopState } from "./dpop.ts";
 import { AuthorizationError } from "./errors.ts";
 import type { FetchPolicy } from "./fetch.ts";
 import { clientCredentialsGrant, jwtBearerGrant, refreshGrant } from "./grants.ts";
 import type { OAuthAuthorizerOptions } from "./options.ts";
 import { ScopeLedger } from "./scopes.ts";
-import { memoryTokenStore } from "./store.ts";
+import { memoryTokenStore, type StoredTokens } from "./store.ts";
 import { TokenCache } from "./token-cache.ts";
 import type { GrantContext } from "./token-endpoint.ts";
 
@@ -55,13 +56,18 @@ export class OAuthAuthorizer implements Authorizer {
   /** Failed attempts to get tokens, and the last one's error: shared with the requests that waited for it. */
   #failures = 0;
   #lastFailure: unknown;
+  /** The DPoP key and nonces, with the `dpop` option. */
+  readonly #dpop: DpopState | undefined;
 
   constructor(options: OAuthAuthorizerOptions = {}) {
     this.#options = options;
+    const dpop = options.dpop;
+    this.#dpop = dpop ? new DpopState(dpop === true ? undefined : dpop) : undefined;
     this.#cache = new TokenCache(
       options.tokens ?? memoryTokenStore(),
       options.refreshSkewSeconds ?? 60,
       (tokens) => this.#scopes.granted(tokens.scope),
+      this.#dpop,
     );
     if (options.serverUrl !== undefined) this.#bindUrl(new URL(options.serverUrl));
   }
@@ -82,7 +88,7 @@ export class OAuthAuthorizer implements Authorizer {
    * The Authorization header for the next request. Given the request's URL, it is withheld
    * from any URL other than the server this authorizer serves.
    */
-  async headers(url?: string | URL): Promise<Record<string, string>> {
+  async headers(url?: string | URL, method = "POST"): Promise<Record<string, string>> {
     if (url !== undefined && this.#serverUrl !== undefined) {
       const to = canonicalResource(new URL(url).href);
       if (to !== canonicalResource(this.#serverUrl.href)) return {};
@@ -106,12 +112,30 @@ export class OAuthAuthorizer implements Authorizer {
       }
       if (!tokens) return {};
     }
-    return { authorization: `Bearer ${cache.handOut(tokens)}` };
+    const token = cache.handOut(tokens);
+    const to = url === undefined ? this.#serverUrl : new URL(url);
+    if (tokens.tokenType !== "DPoP" || !this.#dpop || !to) {
+      return { authorization: `Bearer ${token}` };
+    }
+    return { authorization: `DPoP ${token}`, dpop: await this.#dpop.proof(to, method, token) };
+  }
+
+  /** Keeps the DPoP nonce a server's reply carries, for the next proof (a 401's: onUnauthorized). */
+  onResponse(response: Response): void {
+    if (response.status === 401) return;
+    const nonce = response.headers.get("dpop-nonce");
+    if (this.#dpop && nonce && response.url) this.#dpop.rememberNonce(new URL(response.url), nonce);
   }
 
   async onUnauthorized(response: Response): Promise<boolean> {
-    const challenge = parseBearerChallenge(response.headers.get("www-authenticate"));
+    const header = response.headers.get("www-authenticate");
+    const challenge = parseBearerChallenge(header);
     const serverUrl = this.#bind(response);
+    // RFC 9449 §9: the token is fine, the proof lacked the nonce the server now gives. Sent
+    // again once with it; the same nonce asked for twice goes the usual way.
+    if (this.#dpop && dpopChallengeError(header) === "use_dpop_nonce") {
+      if (this.#dpop.rememberNonce(serverUrl, response.headers.get("dpop-nonce"))) return true;
+    }
     const cache = this.#cache;
     const held = cache.tokens;
     const handedOut = cache.uses > 0;
@@ -140,8 +164,9 @@ export class OAuthAuthorizer implements Authorizer {
       // A token we hold but the failed request did not carry (it was sent before we had one).
       if (cache.tokens && !cache.isRejected(cache.tokens)) return true;
       cache.forget();
-      const stored = await cache.stored(target);
+      const stored = await this.#loadable(target);
       if (stored && !cache.isRejected(stored) && cache.usable(stored)) {
+        await this.#dpop?.adopt(stored.dpopKey);
         cache.use(stored, "store");
         if (cache.expiring(stored) && stored.refreshToken) {
           await this.#refresh().catch(() => undefined);
@@ -239,9 +264,23 @@ export class OAuthAuthorizer implements Authorizer {
 
   // Grants
 
-  #grantContext(target: Target): GrantContext {
+  async #grantContext(target: Target): Promise<GrantContext> {
     const cache = this.#cache;
-    return { target, options: this.#options, store: cache.store, policy: this.#fetchPolicy, cache };
+    const dpop = await this.#dpop?.handle();
+    return {
+      target,
+      options: this.#options,
+      store: cache.store,
+      policy: this.#fetchPolicy,
+      cache,
+      dpop,
+    };
+  }
+
+  /** Stored tokens this authorizer can present: a DPoP-bound one only with DPoP on. */
+  async #loadable(target: Target): Promise<StoredTokens | undefined> {
+    const stored = await this.#cache.stored(target);
+    return stored?.tokenType === "DPoP" && !this.#dpop ? undefined : stored;
   }
 
   /** Refreshes the tokens in use; false when there is nothing to refresh with. */
@@ -249,13 +288,13 @@ export class OAuthAuthorizer implements Authorizer {
     const target = this.#target;
     const tokens = this.#cache.tokens;
     if (!target || !tokens) return false;
-    return refreshGrant(this.#grantContext(target), tokens);
+    return refreshGrant(await this.#grantContext(target), tokens);
   }
 
   /** Gets new tokens for a scope set: the configured grant, or a person through the browser. */
   async #obtain(target: Target, scopes: Set<string>): Promise<void> {
     const scope = this.#scopes.authorizing(scopes) || undefined;
-    const context = this.#grantContext(target);
+    const context = await this.#grantContext(target);
     try {
       if (this.#options.assertion) return await jwtBearerGrant(context, scope);
       if (this.#options.clientCredentials) return await clientCredentialsGrant(context, scope);

@@ -11,11 +11,23 @@ export interface BearerChallenge {
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+/;
 
 /**
- * Reads the auth-params of the Bearer challenge in a WWW-Authenticate value. Other schemes in
- * the same header are skipped; a header that cannot be parsed yields what was read before the
- * damage, never an exception (the value comes from a server we may not trust).
+ * Reads the auth-params of the Bearer challenge in a WWW-Authenticate value, or of the DPoP
+ * challenge (RFC 9449 §7.1) when there is no Bearer one: a server that takes only DPoP tokens
+ * names its metadata and scopes there. Other schemes are skipped; a header that cannot be
+ * parsed yields what was read before the damage, never an exception (the value comes from a
+ * server we may not trust).
  */
 export function parseBearerChallenge(header: string | null): BearerChallenge | undefined {
+  return parseChallenge(header, "bearer") ?? parseChallenge(header, "dpop");
+}
+
+/** The `error` of a DPoP challenge, e.g. "use_dpop_nonce"; undefined without one. */
+export function dpopChallengeError(header: string | null): string | undefined {
+  return parseChallenge(header, "dpop")?.error;
+}
+
+/** The auth-params of the first challenge of one scheme (lower case). */
+function parseChallenge(header: string | null, scheme: string): BearerChallenge | undefined {
   if (!header) return undefined;
   let rest = header;
   let params: Map<string, string> | undefined;
@@ -48,8 +60,8 @@ export function parseBearerChallenge(header: string | null): BearerChallenge | u
     }
     if (param && current === undefined) break;
     // A new challenge. (A token68 after a scheme reads as one more scheme name, which is
-    // harmless: only the first Bearer challenge's parameters are kept.)
-    inBearer = name.toLowerCase() === "bearer" && params === undefined;
+    // harmless: only the first challenge of the scheme has its parameters kept.)
+    inBearer = name.toLowerCase() === scheme && params === undefined;
     current = new Map();
     if (inBearer) params = current;
     rest = after;

@@ -5,6 +5,7 @@
 import * as oauth from "oauth4webapi";
 import { isLoopbackHost } from "../../util/loopback.ts";
 import type { Target } from "./discovery.ts";
+import { withNonceRetry } from "./dpop.ts";
 import { AuthorizationError } from "./errors.ts";
 import { checkTarget } from "./fetch.ts";
 import { clientFor } from "./registration.ts";
@@ -72,16 +73,18 @@ export async function authorizationCodeGrant(
     const callback = await session.complete(authorizationUrl);
     const parameters = checkCallback(callback, session.redirectUri, state, target, client);
     try {
-      const response = await oauth.authorizationCodeGrantRequest(
-        as,
-        client,
-        auth,
-        parameters,
-        session.redirectUri,
-        verifier,
-        tokenRequestOptions(context, { resource: target.resource }),
-      );
-      const result = await oauth.processAuthorizationCodeResponse(as, client, response);
+      const result = await withNonceRetry(async () => {
+        const response = await oauth.authorizationCodeGrantRequest(
+          as,
+          client,
+          auth,
+          parameters,
+          session.redirectUri,
+          verifier,
+          tokenRequestOptions(context, { resource: target.resource }),
+        );
+        return oauth.processAuthorizationCodeResponse(as, client, response);
+      });
       await context.cache.save(target, result, scope, "grant");
     } catch (error) {
       throw await tokenError(error, "The authorization code exchange");

@@ -45,7 +45,9 @@ export type AuthorizationErrorCode =
   /** The server keeps refusing tokens the authorization server has just issued. */
   | "ERR_TOKEN_REJECTED"
   /** Step-up authorization for the same scopes was tried too many times. */
-  | "ERR_STEP_UP_LIMIT";
+  | "ERR_STEP_UP_LIMIT"
+  /** The `dpop` option's key pair cannot sign DPoP proofs. */
+  | "ERR_DPOP_KEY";
 
 /** A failure of OAuth discovery, registration, authorization or token handling. */
 export class AuthorizationError extends PortcullisError {

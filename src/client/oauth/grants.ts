@@ -3,6 +3,7 @@
  * and the JWT bearer grant (RFC 7523) for an assertion such as an enterprise ID-JAG.
  */
 import * as oauth from "oauth4webapi";
+import { withNonceRetry } from "./dpop.ts";
 import type { AssertionContext } from "./options.ts";
 import { type ClientCredentials, clientFor } from "./registration.ts";
 import type { StoredTokens } from "./store.ts";
@@ -21,14 +22,16 @@ export async function refreshGrant(context: GrantContext, tokens: StoredTokens):
   const { client, auth } = await clientFor(context, undefined);
   let result: oauth.TokenEndpointResponse;
   try {
-    const response = await oauth.refreshTokenGrantRequest(
-      target.as,
-      client,
-      auth,
-      refreshToken,
-      tokenRequestOptions(context, { resource: target.resource }),
-    );
-    result = await oauth.processRefreshTokenResponse(target.as, client, response);
+    result = await withNonceRetry(async () => {
+      const response = await oauth.refreshTokenGrantRequest(
+        target.as,
+        client,
+        auth,
+        refreshToken,
+        tokenRequestOptions(context, { resource: target.resource }),
+      );
+      return oauth.processRefreshTokenResponse(target.as, client, response);
+    });
   } catch (error) {
     const failure = await tokenError(error, "The refresh token request");
     if (failure.oauthError !== undefined) await cache.dropRefreshToken(target, tokens);
@@ -105,7 +108,7 @@ async function machineGrant(
   };
   if (scope) parameters.scope = scope;
   try {
-    const result = await request({ ...credentials, parameters });
+    const result = await withNonceRetry(() => request({ ...credentials, parameters }));
     await cache.save(target, result, scope, "grant");
   } catch (error) {
     throw await tokenError(error, what);

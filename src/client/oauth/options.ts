@@ -64,6 +64,15 @@ export interface OAuthAuthorizerOptions {
    * identity provider: resolves the assertion for each token request.
    */
   assertion?: (context: AssertionContext) => Promise<string>;
+  /**
+   * DPoP (RFC 9449): send a proof with every token request, and present DPoP-bound tokens with
+   * a fresh proof on every request to the server, retrying once when either asks for a nonce.
+   * `true` makes an ES256 key pair, kept with the tokens in the TokenStore so a refreshed or
+   * reloaded session keeps its binding; or give your own key pair (then give it again after a
+   * restart: a key that cannot be exported is not stored). An authorization server without
+   * DPoP ignores the proof and issues Bearer tokens. Default false.
+   */
+  dpop?: boolean | CryptoKeyPair;
   /** Scopes to ask for besides those the server names. */
   scope?: string;
   /** Add `offline_access` when the authorization server lists it (for a refresh token). Default true. */

@@ -1,3 +1,5 @@
+import type { StoredDpopKey } from "./dpop.ts";
+
 /** How a client authenticates at the token endpoint. */
 export type ClientAuthMethod =
   | "none"
@@ -27,6 +29,8 @@ export interface StoredTokens {
   expiresAt?: number;
   /** The scope granted (or, when the server did not say, the scope asked for). */
   scope?: string;
+  /** For a DPoP-bound token: the private key it is bound to, as a JWK with its `alg`. */
+  dpopKey?: StoredDpopKey;
 }
 
 /** Everything kept about one authorization server (one issuer). */

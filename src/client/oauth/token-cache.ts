@@ -1,5 +1,6 @@
 import type * as oauth from "oauth4webapi";
 import type { Target } from "./discovery.ts";
+import type { DpopState } from "./dpop.ts";
 import { AuthorizationError } from "./errors.ts";
 import type { StoredTokens, TokenStore } from "./store.ts";
 
@@ -25,9 +26,20 @@ export class TokenCache {
   /** Access tokens a server answered 401 to: never loaded from the store again. */
   readonly #rejected = new Set<string>();
 
-  /** `onUse` learns of every token set put in use; `skewSeconds` is the early refresh margin. */
-  constructor(store: TokenStore, skewSeconds: number, onUse: (tokens: StoredTokens) => void) {
+  readonly #dpop: DpopState | undefined;
+
+  /**
+   * `onUse` learns of every token set put in use; `skewSeconds` is the early refresh margin;
+   * `dpop`, when on, gives the key that DPoP-bound tokens are stored with.
+   */
+  constructor(
+    store: TokenStore,
+    skewSeconds: number,
+    onUse: (tokens: StoredTokens) => void,
+    dpop?: DpopState,
+  ) {
     this.store = store;
+    this.#dpop = dpop;
     this.#skewSeconds = skewSeconds;
     this.#onUse = onUse;
   }
@@ -102,13 +114,22 @@ export class TokenCache {
     origin: TokenOrigin,
     previous?: StoredTokens,
   ): Promise<void> {
-    if (result.token_type.toLowerCase() !== "bearer") {
+    const type = result.token_type.toLowerCase();
+    // A DPoP-bound token only when we sent a proof: oauth4webapi has checked that much.
+    if (type !== "bearer" && !(type === "dpop" && this.#dpop)) {
       throw new AuthorizationError(
         "ERR_TOKEN_REQUEST_FAILED",
-        `${target.issuer} issued a ${result.token_type} token; only bearer tokens are supported`,
+        `${target.issuer} issued a ${result.token_type} token; only Bearer and DPoP tokens are supported`,
       );
     }
-    const tokens: StoredTokens = { accessToken: result.access_token, tokenType: "Bearer" };
+    const tokens: StoredTokens = {
+      accessToken: result.access_token,
+      tokenType: type === "dpop" ? "DPoP" : "Bearer",
+    };
+    if (type === "dpop") {
+      const key = await this.#dpop!.exportKey();
+      if (key) tokens.dpopKey = key;
+    }
     const refreshToken = result.refresh_token ?? previous?.refreshToken;
     if (refreshToken !== undefined) tokens.refreshToken = refreshToken;
     if (typeof result.expires_in === "number") tokens.expiresAt = nowSeconds() + result.expires_in;

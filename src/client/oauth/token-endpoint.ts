@@ -8,6 +8,8 @@ import type { TokenCache } from "./token-cache.ts";
 /** What a grant runs with: where tokens come from, and where what it obtains is kept. */
 export interface GrantContext extends ClientSource {
   cache: TokenCache;
+  /** With DPoP on: puts a proof on each token request, and keeps the server's nonce. */
+  dpop?: oauth.DPoPHandle | undefined;
 }
 
 /** oauth4webapi's request options: our guarded fetch, and a resource indicator. */
@@ -27,6 +29,7 @@ export function tokenRequestOptions(
     [oauth.allowInsecureRequests]: policy.allowLoopback,
   };
   if (extra) options.additionalParameters = extra;
+  if (context.dpop) options.DPoP = context.dpop;
   return options;
 }
 

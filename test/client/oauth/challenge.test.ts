@@ -1,6 +1,7 @@
 /** Reading Bearer challenges (WWW-Authenticate) from servers that may not be careful. */
 import { describe, expect, it } from "vitest";
 import { headlessRedirect, parseBearerChallenge } from "../../../src/client/index.ts";
+import { dpopChallengeError } from "../../../src/client/oauth/challenge.ts";
 
 describe("parseBearerChallenge", () => {
   it("reads the RFC 6750 and RFC 9728 parameters, quoted or not", () => {
@@ -27,10 +28,23 @@ describe("parseBearerChallenge", () => {
     expect(parseBearerChallenge('Basic abc==, Bearer scope="a"')).toEqual({ scope: ["a"] });
   });
 
-  it("never throws on nonsense, and yields nothing without a Bearer challenge", () => {
+  it("reads a DPoP challenge when there is no Bearer one (RFC 9449 §7.1), and prefers Bearer", () => {
+    expect(parseBearerChallenge('DPoP algs="ES256", resource_metadata="https://a.test/m"')).toEqual(
+      { resourceMetadata: "https://a.test/m" },
+    );
+    expect(
+      parseBearerChallenge('Bearer scope="a", DPoP error="use_dpop_nonce", scope="b"'),
+    ).toEqual({ scope: ["a"] });
+    expect(dpopChallengeError('Bearer scope="a", DPoP error="use_dpop_nonce"')).toBe(
+      "use_dpop_nonce",
+    );
+    expect(dpopChallengeError('Bearer error="invalid_token"')).toBeUndefined();
+  });
+
+  it("never throws on nonsense, and yields nothing without a Bearer or DPoP challenge", () => {
     expect(parseBearerChallenge(null)).toBeUndefined();
     expect(parseBearerChallenge("")).toBeUndefined();
-    expect(parseBearerChallenge('DPoP algs="ES256"')).toBeUndefined();
+    expect(parseBearerChallenge('Basic realm="x"')).toBeUndefined();
     expect(parseBearerChallenge('="garbage')).toBeUndefined();
     expect(parseBearerChallenge("Bearer")).toEqual({});
     expect(parseBearerChallenge('Bearer scope="never closed')).toEqual({
