@@ -224,7 +224,8 @@ async function run(scenario: string, url: string): Promise<void> {
   await client.connect(url, authorizer ? { authorizer } : {});
   try {
     const { tools } = await client.listTools();
-    if (scenario === "initialize") return;
+    // These two scenarios ask for the listing only (the second serves no tools/call).
+    if (scenario === "initialize" || scenario === "json-schema-ref-no-deref") return;
     const calls =
       scriptedCalls() ??
       tools.map((tool) => ({ name: tool.name, arguments: argumentsFor(tool.name, tools) }));
