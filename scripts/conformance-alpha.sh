@@ -53,6 +53,10 @@ PENDING_APPS_SKILLS=(
   sep-2640-skills-enumeration
   sep-2640-skills-manifest
 )
+# TEMPORARY, until the suite writes the scenario: in 0.2.0-alpha.12 tasks-status-notifications
+# is a stub that runs no check against any server ("Status notifications conformance, pending
+# subscriptions/listen rewrite ... tracked as a follow-up"). Printed as PENDING, not passed.
+PENDING_SUITE_STUB=(2026-07-28:tasks-status-notifications)
 
 log() { printf '[conformance-alpha] %s\n' "$*"; }
 die() { printf '[conformance-alpha] ERROR: %s\n' "$*" >&2; exit 1; }
@@ -185,7 +189,7 @@ done < <(sed -n 's/^  - //p' "$ext/scenarios.txt")
 # --- (d) independent verdict from the checks.json files: every scenario each revision lists has
 # a result, and no check is a FAILURE or WARNING unless its scenario is an expected failure.
 set +e
-"$CONF_NODE" - "$RESULTS_DIR" "${CONFORMANCE_SCENARIO:-}" "${EXPECTED_FAILURES[*]:-}" "${PENDING_APPS_SKILLS[*]}" "${REVISIONS[@]}" <<'JS'
+"$CONF_NODE" - "$RESULTS_DIR" "${CONFORMANCE_SCENARIO:-}" "${EXPECTED_FAILURES[*]:-}" "${PENDING_APPS_SKILLS[*]} ${PENDING_SUITE_STUB[*]}" "${REVISIONS[@]}" <<'JS'
 const fs = require('fs'), path = require('path');
 const [dir, only, expectedArg, pendingArg, ...revisions] = process.argv.slice(2);
 const pending = new Set(pendingArg.split(' ').filter(Boolean));
@@ -229,11 +233,14 @@ for (const revision of revisions) {
     for (const c of checks.filter((c) => c.status === 'SKIPPED')) {
       console.log(`  SKIPPED ${id} [${c.id}] ${c.errorMessage ?? c.description}`);
     }
-    const succeeded = checks.filter((c) => c.status === 'SUCCESS').length;
+    // The suite's generic wire-schema-valid check rides along every scenario; a scenario ran
+    // checks of its own only when something else succeeded.
+    const succeeded = checks.filter((c) => c.status === 'SUCCESS' && c.id !== 'wire-schema-valid').length;
     const summary = `${succeeded} passed / ${checks.length} checks run`;
-    if (pending.has(name)) {
-      if (bad.length === 0 && succeeded > 0) { failed++; problems.push(`${id}: passes, but is on PENDING_APPS_SKILLS (remove it)`); }
-      else { waiting++; console.log(`  PENDING ${id} (${summary}) -- not passed, on PENDING_APPS_SKILLS`); }
+    if (pending.has(name) || pending.has(id)) {
+      const skipped = checks.some((c) => c.status === 'SKIPPED');
+      if (bad.length === 0 && succeeded > 0 && !skipped) { failed++; problems.push(`${id}: passes, but is on a PENDING_ list (remove it)`); }
+      else { waiting++; console.log(`  PENDING ${id} (${summary}) -- not passed, on a PENDING_ list`); }
       continue;
     }
     if (succeeded === 0) {
@@ -266,7 +273,7 @@ for (const p of problems) console.log(`  ${p}`);
 if (ran === 0) { console.log('  no revision ran anything'); failed++; }
 for (const revision of revisions) console.log(`  ${revision}: ${listed.get(revision)?.length ?? 0} scenarios listed, ${perSuite.get(revision) ?? 0} with checks (${checksRun.get(revision) ?? 0} checks run)`);
 console.log(`conformance-alpha: ${passed} passed, ${failed} failed, ${waiting} pending (not passed)${excused ? ` (${excused} expected failure(s))` : ''}`);
-if (waiting) console.log(`  !!! ${waiting} scenario(s) PENDING, not passed: see PENDING_APPS_SKILLS in scripts/conformance-alpha.sh`);
+if (waiting) console.log(`  !!! ${waiting} scenario(s) PENDING, not passed: see PENDING_APPS_SKILLS / PENDING_SUITE_STUB in scripts/conformance-alpha.sh`);
 process.exit(failed ? 1 : 0);
 JS
 verdict_rc=$?
@@ -279,5 +286,5 @@ fi
 if [[ ${#EXPECTED_FAILURES[@]} -gt 0 ]]; then
   log "all scenarios passed with no warnings, except the expected failures: ${EXPECTED_FAILURES[*]}"
 else
-  log "all scenarios passed with no warnings"
+  log "no scenario failed; any marked PENDING above did not pass (PENDING_ lists at the top)"
 fi
