@@ -29,10 +29,42 @@ const CLIENT_METADATA_URL = "https://conformance-test.local/client-metadata.json
 const REDIRECT_URI = "http://localhost:3000/callback";
 
 type Context = Record<string, string | undefined>;
+/** A call a scenario asks for by name, with the arguments it wants to see (2026-07-28 suites). */
+interface ToolCall {
+  name: string;
+  arguments: JsonObject;
+}
 
-function context(): Context {
+function rawContext(): Record<string, unknown> {
   const raw = process.env.MCP_CONFORMANCE_CONTEXT;
-  return raw ? (JSON.parse(raw) as Context) : {};
+  const value: unknown = raw ? JSON.parse(raw) : {};
+  return value && typeof value === "object" && !Array.isArray(value)
+    ? (value as Record<string, unknown>)
+    : {};
+}
+
+/** The string-valued entries of the scenario's context (credentials and endpoints). */
+function context(): Context {
+  const ctx: Context = {};
+  for (const [key, value] of Object.entries(rawContext())) {
+    if (typeof value === "string") ctx[key] = value;
+  }
+  return ctx;
+}
+
+/** The calls the scenario's context names, if it names any. */
+function scriptedCalls(): ToolCall[] | undefined {
+  const calls = rawContext().toolCalls;
+  if (!Array.isArray(calls)) return undefined;
+  return calls.map((call: { name?: unknown; arguments?: unknown }) => {
+    if (typeof call?.name !== "string") throw new Error("A scripted tool call has no name");
+    const args = call.arguments;
+    return {
+      name: call.name,
+      arguments:
+        args && typeof args === "object" && !Array.isArray(args) ? (args as JsonObject) : {},
+    };
+  });
 }
 
 function required(ctx: Context, key: string): string {
@@ -41,13 +73,14 @@ function required(ctx: Context, key: string): string {
   return value;
 }
 
-function newClient(options: { elicitation?: boolean } = {}): McpClient {
+function newClient(): McpClient {
   const wanted = process.env.MCP_CONFORMANCE_PROTOCOL_VERSION;
   return new McpClient({
     name: "portcullis-conformance-client",
     version: "1.0.0",
     ...(wanted && CLIENT_VERSIONS.includes(wanted) && { protocolVersion: wanted }),
-    ...(options.elicitation && { handlers: { elicitation: acceptWithDefaults } }),
+    // Form elicitation is declared everywhere: 2026-07-28 servers ask for it mid-call (MRTR).
+    handlers: { elicitation: acceptWithDefaults },
   });
 }
 
@@ -174,22 +207,34 @@ async function settle(): Promise<void> {
   }
 }
 
+/**
+ * Arguments for a test server's tool: none, except for the one that adds and the one that
+ * echoes another tool's inputSchema back (to show the client kept every keyword of it).
+ */
+function argumentsFor(name: string, tools: readonly { name: string; inputSchema: JsonObject }[]) {
+  if (name === "add_numbers") return { a: 5, b: 3 };
+  if (name === "json_schema_echo") {
+    const focal = tools.find((tool) => tool.name === "json_schema_2020_12_tool");
+    return focal ? { schema: focal.inputSchema } : {};
+  }
+  return {};
+}
+
 async function run(scenario: string, url: string): Promise<void> {
   if (scenario === "sse-retry") await settle();
-  const elicitation = scenario === "elicitation-sep1034-client-defaults";
-  const client = newClient({ elicitation });
+  const client = newClient();
   const authorizer = scenario.startsWith("auth/")
     ? await authorizerFor(scenario, context())
     : undefined;
   await client.connect(url, authorizer ? { authorizer } : {});
   try {
     const { tools } = await client.listTools();
-    if (scenario === "initialize") return;
-    for (const tool of tools) {
-      // Every test server's tools take no arguments, except the one that adds.
-      const args = tool.name === "add_numbers" ? { a: 5, b: 3 } : {};
-      await client.callTool(tool.name, args);
-    }
+    // These two scenarios ask for the listing only (the second serves no tools/call).
+    if (scenario === "initialize" || scenario === "json-schema-ref-no-deref") return;
+    const calls =
+      scriptedCalls() ??
+      tools.map((tool) => ({ name: tool.name, arguments: argumentsFor(tool.name, tools) }));
+    for (const call of calls) await client.callTool(call.name, call.arguments);
   } finally {
     await client.close();
   }

@@ -45,6 +45,19 @@ SERVER_LOG="$RESULTS_DIR/server.log"
 # go stale. Empty: every scenario passes.
 EXPECTED_FAILURES=()
 
+# TEMPORARY, until the Skills extension (SEP-2640) is built: its server scenarios, which no
+# requirement set names and which run (below, under "extensions") against a server without
+# it. Printed as PENDING, never as passed; one that passes fails the run (take it off).
+PENDING_APPS_SKILLS=(
+  sep-2640-skills-directory
+  sep-2640-skills-enumeration
+  sep-2640-skills-manifest
+)
+# TEMPORARY, until the suite writes the scenario: in 0.2.0-alpha.12 tasks-status-notifications
+# is a stub that runs no check against any server ("Status notifications conformance, pending
+# subscriptions/listen rewrite ... tracked as a follow-up"). Printed as PENDING, not passed.
+PENDING_SUITE_STUB=(2026-07-28:tasks-status-notifications)
+
 log() { printf '[conformance-alpha] %s\n' "$*"; }
 die() { printf '[conformance-alpha] ERROR: %s\n' "$*" >&2; exit 1; }
 
@@ -152,16 +165,40 @@ for revision in "${REVISIONS[@]}"; do
   fi
 done
 
+# --- (c2) the extension scenarios no requirement set names, at 2026-07-28 (their wire), one
+# by one. Written down as a pseudo-revision "extensions" so the verdict treats them alike.
+ext="$RESULTS_DIR/extensions"
+mkdir -p "$ext"
+listed_somewhere="$(cat "$RESULTS_DIR"/*/scenarios.txt 2>/dev/null | sed -n 's/^ *- \([^ ]*\).*/\1/p' | sort -u)"
+{
+  echo "Server scenarios (extensions no requirement set names, run at 2026-07-28):"
+  "$CONF_NODE" "$CONF_CLI" list --server | sed -n 's/^  - \([^ ]*\) \[extension\]$/\1/p' |
+    while read -r name; do grep -qxF "$name" <<<"$listed_somewhere" || echo "  - $name"; done
+} >"$ext/scenarios.txt"
+REVISIONS+=(extensions)
+while read -r name; do
+  [[ -n "${CONFORMANCE_SCENARIO:-}" && "$CONFORMANCE_SCENARIO" != "$name" ]] && continue
+  log "running: conformance server --url $URL --scenario $name --spec-version 2026-07-28 --force -o $ext"
+  set +e
+  timeout "$RUN_TIMEOUT" "$CONF_NODE" "$CONF_CLI" server --url "$URL" --scenario "$name" \
+    --spec-version 2026-07-28 --force "${TIMEOUT_ARGS[@]}" -o "$ext" >>"$ext/cli-output.txt" 2>&1
+  [[ $? == 124 ]] && { log "extensions: $name timed out"; cli_failed=1; }
+  set -e
+done < <(sed -n 's/^  - //p' "$ext/scenarios.txt")
+
 # --- (d) independent verdict from the checks.json files: every scenario each revision lists has
 # a result, and no check is a FAILURE or WARNING unless its scenario is an expected failure.
 set +e
-"$CONF_NODE" - "$RESULTS_DIR" "${CONFORMANCE_SCENARIO:-}" "${EXPECTED_FAILURES[*]:-}" "${REVISIONS[@]}" <<'JS'
+"$CONF_NODE" - "$RESULTS_DIR" "${CONFORMANCE_SCENARIO:-}" "${EXPECTED_FAILURES[*]:-}" "${PENDING_APPS_SKILLS[*]} ${PENDING_SUITE_STUB[*]}" "${REVISIONS[@]}" <<'JS'
 const fs = require('fs'), path = require('path');
-const [dir, only, expectedArg, ...revisions] = process.argv.slice(2);
+const [dir, only, expectedArg, pendingArg, ...revisions] = process.argv.slice(2);
+const pending = new Set(pendingArg.split(' ').filter(Boolean));
+let waiting = 0;
 const expected = new Set(expectedArg.split(' ').filter(Boolean));
 let passed = 0, failed = 0, excused = 0, ran = 0;
 const problems = [];
 const listed = new Map();
+const perSuite = new Map(), checksRun = new Map();
 for (const revision of revisions) {
   const out = path.join(dir, revision);
   const listing = path.join(out, 'scenarios.txt');
@@ -196,6 +233,23 @@ for (const revision of revisions) {
     for (const c of checks.filter((c) => c.status === 'SKIPPED')) {
       console.log(`  SKIPPED ${id} [${c.id}] ${c.errorMessage ?? c.description}`);
     }
+    // The suite's generic wire-schema-valid check rides along every scenario; a scenario ran
+    // checks of its own only when something else succeeded.
+    const succeeded = checks.filter((c) => c.status === 'SUCCESS' && c.id !== 'wire-schema-valid').length;
+    const summary = `${succeeded} passed / ${checks.length} checks run`;
+    if (pending.has(name) || pending.has(id)) {
+      const skipped = checks.some((c) => c.status === 'SKIPPED');
+      if (bad.length === 0 && succeeded > 0 && !skipped) { failed++; problems.push(`${id}: passes, but is on a PENDING_ list (remove it)`); }
+      else { waiting++; console.log(`  PENDING ${id} (${summary}) -- not passed, on a PENDING_ list`); }
+      continue;
+    }
+    if (succeeded === 0) {
+      failed++;
+      problems.push(`NO CHECKS ${id}: the scenario ran no check, so it did not pass`);
+      continue;
+    }
+    perSuite.set(revision, (perSuite.get(revision) ?? 0) + 1);
+    checksRun.set(revision, (checksRun.get(revision) ?? 0) + checks.length);
     if (expected.has(id)) {
       if (bad.length === 0) { failed++; problems.push(`${id}: passes, but is on the expected-failures list (remove it)`); }
       else { excused++; for (const c of bad) console.log(`  EXPECTED ${c.status} ${id} [${c.id}] ${c.errorMessage ?? c.description}`); }
@@ -217,7 +271,9 @@ for (const entry of expected) {
 }
 for (const p of problems) console.log(`  ${p}`);
 if (ran === 0) { console.log('  no revision ran anything'); failed++; }
-console.log(`conformance-alpha: ${passed} passed, ${failed} failed${excused ? ` (${excused} expected failure(s))` : ''}`);
+for (const revision of revisions) console.log(`  ${revision}: ${listed.get(revision)?.length ?? 0} scenarios listed, ${perSuite.get(revision) ?? 0} with checks (${checksRun.get(revision) ?? 0} checks run)`);
+console.log(`conformance-alpha: ${passed} passed, ${failed} failed, ${waiting} pending (not passed)${excused ? ` (${excused} expected failure(s))` : ''}`);
+if (waiting) console.log(`  !!! ${waiting} scenario(s) PENDING, not passed: see PENDING_APPS_SKILLS / PENDING_SUITE_STUB in scripts/conformance-alpha.sh`);
 process.exit(failed ? 1 : 0);
 JS
 verdict_rc=$?
@@ -230,5 +286,5 @@ fi
 if [[ ${#EXPECTED_FAILURES[@]} -gt 0 ]]; then
   log "all scenarios passed with no warnings, except the expected failures: ${EXPECTED_FAILURES[*]}"
 else
-  log "all scenarios passed with no warnings"
+  log "no scenario failed; any marked PENDING above did not pass (PENDING_ lists at the top)"
 fi

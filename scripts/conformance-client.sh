@@ -4,7 +4,13 @@
 # result, or on a client run that ended other than the scenario expects.
 #
 #   1. @modelcontextprotocol/conformance 0.1.16: `client --suite all` (every scenario, in parallel)
-#   2. 0.2.0-alpha.12: the draft and extension scenarios listed in ALPHA_SCENARIOS, one by one
+#   2. 0.2.0-alpha.12: `client --suite <name>` for every suite the CLI names (all, core,
+#      extensions, ...), each in parallel, one suite after another. No chosen list of scenarios.
+#
+# A scenario passes only with at least one SUCCESS check and no FAILURE or WARNING: one that
+# ran no check at all is reported as such and counts as failed. The scenarios in the PENDING_
+# lists below are printed as "pending" (never as passed) and do not fail the run; one that
+# passes does fail it, so the list cannot go stale.
 #
 # The suite starts a test server per scenario with listen(0) and no host, i.e. on all
 # interfaces, and has no option to change that. scripts/conformance-loopback.cjs is preloaded
@@ -41,28 +47,15 @@ RUN_TIMEOUT="${CONFORMANCE_TIMEOUT:-600}"
 SCENARIO_TIMEOUT="${CONFORMANCE_CLIENT_SCENARIO_TIMEOUT:-90000}"
 PRELOAD="$ROOT/scripts/conformance-loopback.cjs"
 
-# The 0.2.0-alpha draft and extension scenarios this client is held to: RFC 9207 iss
-# validation, metadata issuer and resource checks, offline_access, authorization server
-# migration, client credentials, enterprise-managed (ID-JAG) authorization and workload
-# identity federation (JWT bearer). Not listed: auth/dpop and auth/dpop-nonce (the authorizer
-# has no DPoP; see notes/conformance-client.md) and the non-authorization 2026 scenarios.
-ALPHA_SCENARIOS=(
-  auth/resource-mismatch
-  auth/offline-access-scope
-  auth/offline-access-not-supported
-  auth/authorization-server-migration
-  auth/iss-supported
-  auth/iss-not-advertised
-  auth/iss-supported-missing
-  auth/iss-wrong-issuer
-  auth/iss-unexpected
-  auth/iss-normalized
-  auth/metadata-issuer-mismatch
-  auth/client-credentials-jwt
-  auth/client-credentials-basic
-  auth/enterprise-managed-authorization
-  auth/wif-jwt-bearer
+# TEMPORARY, until the Skills extension (SEP-2640) has a client side: its client scenarios
+# run no check against a client that does not fetch skills.
+PENDING_APPS_SKILLS=(
+  sep-2640-client-no-prefetch
+  sep-2640-client-verify-digest
+  sep-2640-client-verify-size
+  sep-2640-client-verify-frontmatter
 )
+PENDING="${PENDING_APPS_SKILLS[*]}"
 
 log() { printf '[conformance-client] %s\n' "$*"; }
 die() { printf '[conformance-client] ERROR: %s\n' "$*" >&2; exit 1; }
@@ -90,9 +83,10 @@ printf 'client: []\n' >"$BASELINE"
 # "conformance-client: error <code>" last; scenarios that test a refusal must end in the
 # refusal they test, every other scenario in "ok".
 verdict() { # node results-dir expected-count [scenario-to-skip]
-  "$1" - "$2" "$3" "${4:-}" <<'JS'
+  "$1" - "$2" "$3" "${4:-}" "$PENDING" <<'JS'
 const fs = require('fs'), path = require('path');
-const [dir, expectedArg, skip] = process.argv.slice(2);
+const [dir, expectedArg, skip, pendingArg] = process.argv.slice(2);
+const pending = new Set((pendingArg || '').split(' ').filter(Boolean));
 const refusals = {
   'auth/scope-retry-limit': ['ERR_STEP_UP_LIMIT', 'ERR_FORBIDDEN'],
   'auth/resource-mismatch': ['ERR_RESOURCE_MISMATCH'],
@@ -110,7 +104,7 @@ const runs = [];
     else if (entry.name === 'checks.json') runs.push(path.dirname(full));
   }
 })(dir);
-let bad = 0, passed = 0;
+let bad = 0, passed = 0, waiting = 0;
 const lines = [];
 for (const run of runs.sort()) {
   const scenario = path.relative(dir, run).replace(/-\d{4}-\d{2}-\d{2}T[\d-]+Z$/, '');
@@ -123,15 +117,24 @@ for (const run of runs.sort()) {
   const endedRight = wanted ? wanted.some((code) => ending === `error ${code}`) : ending === 'ok';
   for (const c of problems) lines.push(`  ${c.status.padEnd(7)} ${scenario} [${c.id}] ${c.description}${c.errorMessage ? ` -- ${c.errorMessage}` : ''}`);
   if (!endedRight) lines.push(`  ENDING  ${scenario}: the client ended with "${ending}", expected ${wanted ? wanted.map((c) => `"error ${c}"`).join(' or ') : '"ok"'}`);
-  const ok = problems.length === 0 && endedRight;
+  const succeeded = checks.filter((c) => c.status === 'SUCCESS').length;
+  if (succeeded === 0) lines.push(`  NO CHECKS ${scenario}: the scenario ran no check, so it did not pass`);
+  const ok = problems.length === 0 && endedRight && succeeded > 0;
+  const summary = `${succeeded} passed / ${checks.length} checks run; client: ${ending}`;
+  if (pending.has(scenario)) {
+    if (ok) { bad++; lines.push(`  STALE   ${scenario} passes: take it off its PENDING_ list`); }
+    else { waiting++; console.log(`  PENDING ${scenario}  (${summary}) -- not passed, on a PENDING_ list`); }
+    continue;
+  }
   if (ok) passed++; else bad++;
-  console.log(`  ${ok ? 'pass' : 'FAIL'}  ${scenario}  (${checks.filter((c) => c.status === 'SUCCESS').length} checks passed; client: ${ending})`);
+  console.log(`  ${ok ? 'pass' : 'FAIL'}  ${scenario}  (${summary})`);
 }
 for (const line of lines) console.log(line);
 const expected = Number(expectedArg) || 0;
 const missing = expected && runs.length !== expected;
 if (missing) console.log(`  expected ${expected} scenario result(s), found ${runs.length}`);
-console.log(`client conformance: ${passed} passed, ${bad + (missing ? Math.max(expected - runs.length, 1) : 0)} failed${skip ? ` (${skip} is judged by its own run)` : ''}`);
+console.log(`client conformance: ${passed} passed, ${bad + (missing ? Math.max(expected - runs.length, 1) : 0)} failed, ${waiting} pending (not passed)${skip ? ` (${skip} is judged by its own run)` : ''}`);
+if (waiting) console.log(`  !!! ${waiting} scenario(s) PENDING, not passed: see PENDING_APPS_SKILLS in scripts/conformance-client.sh`);
 process.exit(bad || missing ? 1 : 0);
 JS
 }
@@ -184,28 +187,34 @@ if [[ "$WHICH" != stable ]]; then
   ensure "$ALPHA_DIR" 0.2.0-alpha.12
   NODE22="$ALPHA_DIR/node_modules/.bin/node"
   CLI="$ALPHA_DIR/node_modules/@modelcontextprotocol/conformance/dist/index.js"
-  OUT="$RESULTS_DIR/0.2.0-alpha.12"
-  mkdir -p "$OUT"
-  log "0.2.0-alpha.12: ${#ALPHA_SCENARIOS[@]} draft and extension scenarios"
-  for scenario in "${ALPHA_SCENARIOS[@]}"; do
+  # Every suite the CLI knows, as it names them itself (it lists them for an unknown one).
+  read -r -a SUITES <<<"$("$NODE22" "$CLI" client --suite '?' --command true 2>&1 |
+    sed -n 's/^Available suites: //p' | tr -d ',')"
+  [[ ${#SUITES[@]} -gt 0 ]] || die "the 0.2.0-alpha.12 CLI named no client suites"
+  log "0.2.0-alpha.12: client suites ${SUITES[*]}"
+  for suite in "${SUITES[@]}"; do
+    OUT="$RESULTS_DIR/0.2.0-alpha.12/$suite"
+    mkdir -p "$OUT"
     set +e
     timeout "$RUN_TIMEOUT" "$NODE22" --require "$PRELOAD" "$CLI" client --command "$COMMAND" \
-      --scenario "$scenario" --timeout "$SCENARIO_TIMEOUT" -o "$OUT" \
-      --expected-failures "$BASELINE" >"$OUT/cli-output-${scenario//\//_}.txt" 2>&1
-    rc=$?
+      --suite "$suite" --timeout "$SCENARIO_TIMEOUT" -o "$OUT" >"$OUT/cli-output.txt" 2>&1
+    cli_rc=$?
     set -e
-    [[ "$rc" == 0 ]] || { log "  $scenario: cli exit $rc (see $OUT/cli-output-${scenario//\//_}.txt)"; status=1; }
+    [[ "$cli_rc" == 124 ]] && { log "  suite $suite timed out after ${RUN_TIMEOUT}s"; status=1; }
+    # How many scenarios the suite ran, in the CLI's own words; the verdict wants a result for each.
+    EXPECTED="$(sed -n 's/^Running .* (\([0-9]*\) scenarios).*/\1/p' "$OUT/cli-output.txt" | head -1)"
+    [[ -n "$EXPECTED" ]] || { log "  suite $suite: the CLI did not say what it runs"; EXPECTED=1; }
+    log "0.2.0-alpha.12 suite $suite ($EXPECTED scenarios):"
+    set +e
+    verdict "$NODE22" "$OUT" "$EXPECTED"
+    verdict_rc=$?
+    set -e
+    if [[ "$verdict_rc" != 0 ]]; then
+      log "0.2.0-alpha.12 suite $suite FAILED; results in $OUT"
+      status=1
+    fi
   done
-  set +e
-  verdict "$NODE22" "$OUT" "${#ALPHA_SCENARIOS[@]}"
-  verdict_rc=$?
-  set -e
-  if [[ "$verdict_rc" != 0 ]]; then
-    log "0.2.0-alpha.12 FAILED; results in $OUT"
-    status=1
-  else
-    log "0.2.0-alpha.12: all listed scenarios passed with no warnings"
-  fi
+  [[ "$status" == 0 ]] && log "0.2.0-alpha.12: every suite passed, pending scenarios aside (listed above)"
 fi
 
 exit "$status"

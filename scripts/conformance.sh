@@ -126,17 +126,21 @@ if (!expected) {
   expected = suite === 'all' ? out.split('\n').filter((l) => l.startsWith('  - ')).length : 0;
 }
 const runs = fs.readdirSync(dir).filter((d) => fs.existsSync(path.join(dir, d, 'checks.json'))).sort();
-let bad = 0, passedScenarios = 0, failedScenarios = 0;
+let bad = 0, passedScenarios = 0, failedScenarios = 0, checksRun = 0;
 for (const d of runs) {
   const scenario = d.replace(/^server-/, '').replace(/-\d{4}-\d{2}-\d{2}T.*$/, '');
   const checks = JSON.parse(fs.readFileSync(path.join(dir, d, 'checks.json'), 'utf8'));
   const problems = checks.filter((c) => c.status === 'FAILURE' || c.status === 'WARNING');
-  if (problems.length) { failedScenarios++; bad += problems.length; } else passedScenarios++;
+  const succeeded = checks.filter((c) => c.status === 'SUCCESS').length;
+  // A scenario that ran no check did not pass.
+  if (succeeded === 0) { console.log(`  NO CHECKS ${scenario}: the scenario ran no check, so it did not pass`); bad++; }
+  if (problems.length || succeeded === 0) { failedScenarios++; bad += problems.length; } else passedScenarios++;
+  checksRun += checks.length;
   for (const c of problems) console.log(`  ${c.status.padEnd(7)} ${scenario} [${c.id}] ${c.description}${c.errorMessage ? ` -- ${c.errorMessage}` : ''}`);
 }
 let missing = false;
 if (expected && runs.length !== expected) { missing = true; console.log(`  expected ${expected} scenario result(s), found ${runs.length}`); }
-console.log(`conformance: ${passedScenarios} passed, ${failedScenarios + (missing ? Math.max(expected - runs.length, 1) : 0)} failed`);
+console.log(`conformance: ${passedScenarios} passed, ${failedScenarios + (missing ? Math.max(expected - runs.length, 1) : 0)} failed (${checksRun} checks run)`);
 process.exit(bad || missing ? 1 : 0);
 JS
 verdict_rc=$?

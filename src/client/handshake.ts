@@ -130,10 +130,12 @@ async function probe(
   options: HandshakeOptions,
   first: string,
 ): Promise<Negotiated | Legacy> {
-  const tried = new Set<string>();
+  // Tries per version. A rejection that lists the very version it rejected (another instance
+  // behind a balancer, a server mid-upgrade) earns that version one more try, and no more.
+  const tried = new Map<string, number>();
   let version = first;
   for (;;) {
-    tried.add(version);
+    tried.set(version, (tried.get(version) ?? 0) + 1);
     connection.transport.setProtocolVersion?.(version);
     let result: JsonObject;
     try {
@@ -142,7 +144,9 @@ async function probe(
       const supported = unsupportedVersions(error);
       if (supported) {
         const next = newestShared(MODERN_CLIENT_VERSIONS, supported);
-        if (next !== undefined && !tried.has(next)) {
+        const again =
+          next === undefined ? false : next === version ? tried.get(next) === 1 : !tried.has(next);
+        if (next !== undefined && again) {
           version = next;
           continue;
         }

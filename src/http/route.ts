@@ -1,5 +1,4 @@
 import type { Context } from "hono";
-import { cors } from "hono/cors";
 import { HTTPException } from "hono/http-exception";
 import { Hono } from "hono/tiny";
 import { warnNoSecret } from "../mcp/failures.ts";
@@ -8,6 +7,7 @@ import type { McpServer } from "../mcp/server.ts";
 import { type EndpointAuth, protectEndpoint } from "../resource/protect.ts";
 import { StoreUnavailableError } from "../storage/store.ts";
 import { errorId, type Logger } from "../util/log.ts";
+import { mcpCors } from "./cors.ts";
 import {
   busCheck,
   type HealthCheck,
@@ -59,8 +59,16 @@ function internalError(logger: Logger, error: unknown, c: Context): Response {
   return Response.json(body, { status: 500 });
 }
 
-/** The endpoint itself; `logRequests` is off when mcpApp logs them already, auth included. */
-function route(server: McpServer, options: McpRouteOptions, logRequests: boolean): Hono {
+/**
+ * The endpoint itself; `logRequests` and `withCors` are off when mcpApp does them already, in
+ * front of the bearer check.
+ */
+function route(
+  server: McpServer,
+  options: McpRouteOptions,
+  logRequests: boolean,
+  withCors = true,
+): Hono {
   const logger = options.logger ?? server.logger;
   const sessions = options.sessions;
   if (typeof sessions === "object" && sessions.store && !server.hasSecret) {
@@ -71,25 +79,7 @@ function route(server: McpServer, options: McpRouteOptions, logRequests: boolean
   const route = new Hono();
   if (logRequests) route.use(requestLogger(logger, { rpc: true }));
   const origins = options.allowedOrigins;
-  if (origins?.length) {
-    route.use(
-      cors({
-        origin: origins.includes("*") ? "*" : [...origins],
-        allowMethods: ["GET", "POST", "DELETE", "OPTIONS"],
-        allowHeaders: [
-          "Content-Type",
-          "Accept",
-          "Authorization",
-          "Mcp-Session-Id",
-          "MCP-Protocol-Version",
-          "Last-Event-ID",
-          "DPoP",
-        ],
-        exposeHeaders: ["Mcp-Session-Id", "MCP-Protocol-Version", "WWW-Authenticate", "DPoP-Nonce"],
-        maxAge: 86_400,
-      }),
-    );
-  }
+  if (withCors && origins?.length) route.use(mcpCors(origins));
   route.all("/", (c) => transport.handle(c));
   route.onError((error, c) => onError(logger, error, c));
   return route;
@@ -154,8 +144,11 @@ export function mcpApp(server: McpServer, options: McpAppOptions = {}): Hono {
   if (options.health !== false) app.route("/", healthRoutes(healthOf(options, logger)));
   // Before the bearer check, so refused requests are logged too.
   app.use(path, requestLogger(logger, { rpc: true }));
+  // Before the bearer check: a cross-origin page must be able to read the 401 and its challenge.
+  const origins = routeOptions.allowedOrigins;
+  if (origins?.length) app.use(path, mcpCors(origins));
   const guard = auth ? protectEndpoint(app, server, path, auth, logger) : undefined;
-  app.route(path, route(server, guard ? { ...routeOptions, guard } : routeOptions, false));
+  app.route(path, route(server, guard ? { ...routeOptions, guard } : routeOptions, false, false));
   app.onError((error, c) => onError(logger, error, c));
   return app;
 }

@@ -201,6 +201,60 @@ describe("a server that speaks 2026-07-28", () => {
     expect(lenient.protocolVersion).toBe("2026-07-28");
   });
 
+  describe("an UnsupportedProtocolVersionError that lists the version it refused", () => {
+    // Our real server, behind a front that answers the first `times` probes as an instance
+    // mid-upgrade would: refusing 2026-07-28 while naming it as supported.
+    async function refusingFront(times: number) {
+      const { mcp } = richServer();
+      const url = await serve(mcp);
+      const seen: string[] = [];
+      let refusals = 0;
+      const front: typeof fetch = async (input, init) => {
+        const body = typeof init?.body === "string" ? (JSON.parse(init.body) as Json) : {};
+        if (typeof body.method === "string") seen.push(body.method);
+        if (body.method === "server/discover" && refusals < times) {
+          refusals++;
+          return Response.json(
+            {
+              jsonrpc: "2.0",
+              id: body.id,
+              error: {
+                code: -32022,
+                message: "Unsupported protocol version",
+                data: { supported: ["2026-07-28"], requested: "2026-07-28" },
+              },
+            },
+            { status: 400 },
+          );
+        }
+        return fetch(input, init);
+      };
+      return { url, seen, front };
+    }
+
+    it("is tried once more at that version, and the connection is made", async () => {
+      const { url, seen, front } = await refusingFront(1);
+      const { client: c } = client();
+      await c.connect(url, { fetch: front });
+      open.push(c);
+      expect(c.protocolVersion).toBe("2026-07-28");
+      expect(seen).toEqual(["server/discover", "server/discover"]);
+      expect((await c.callTool("echo", { text: "again" })).content).toEqual([
+        { type: "text", text: "echo: again" },
+      ]);
+    });
+
+    it("is tried once more only: a second refusal is a ProtocolVersionError", async () => {
+      const { url, seen, front } = await refusingFront(5);
+      const { client: c } = client({ protocolVersion: "2026-07-28" });
+      const error = await c.connect(url, { fetch: front }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(ProtocolVersionError);
+      expect(error).toMatchObject({ code: "ERR_PROTOCOL_VERSION", received: ["2026-07-28"] });
+      expect(seen).toEqual(["server/discover", "server/discover"]);
+      expect(c.connected).toBe(false);
+    });
+  });
+
   it("follows a DiscoverResult to a server that also lists 2025 revisions", async () => {
     const fake = await fakeServer((request) =>
       request.method === "server/discover"
