@@ -16,3 +16,11 @@ export {
   REPLY_TO,
 } from "./envelope.ts";
 export { type QueueServer, type ServeQueueOptions, serveQueue } from "./server.ts";
+export {
+  type VerifyWebhookOptions,
+  verifyWebhook,
+  type WebhookErrorCode,
+  type WebhookMessage,
+  WebhookVerificationError,
+  webhookReceiver,
+} from "./webhook.ts";
