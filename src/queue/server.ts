@@ -103,6 +103,14 @@ function positive(value: number | undefined, fallback: number, name: string): nu
  * `notifications/cancelled` message reaches the running handler on whichever consumer runs it.
  */
 export function serveQueue(mcp: McpServer, options: ServeQueueOptions): QueueServer {
+  if (typeof options?.send !== "function" || typeof options.deadLetter !== "function") {
+    throw new TypeError("serveQueue: send and deadLetter must be functions");
+  }
+  if (typeof options.store?.add !== "function")
+    throw new TypeError("serveQueue: store must be a Store");
+  if (options.auth && !options.audience && !("audience" in options.auth && options.auth.audience)) {
+    throw new TypeError("serveQueue: audience is required with auth");
+  }
   const maxAttempts = positive(options.maxAttempts, 5, "maxAttempts");
   const leaseMs = positive(options.leaseMs, 30_000, "leaseMs");
   const heartbeatMs = positive(options.heartbeatMs, leaseMs / 3, "heartbeatMs");
