@@ -7,3 +7,9 @@ export {
 } from "./client.ts";
 export { type RedisEventStoreOptions, redisEventStore } from "./event-store.ts";
 export { type RedisStoreOptions, redisStore } from "./store.ts";
+export {
+  type RedisStreams,
+  type RedisStreamsOptions,
+  redisStreams,
+  type StreamConsumerOptions,
+} from "./streams.ts";

@@ -89,6 +89,25 @@ function warnUnofferedScopes(server: McpServer, offered: readonly string[], logg
 }
 
 /**
+ * How an endpoint protected by `auth` checks a bearer token: the built-in server's own check
+ * (signature, audience, revocation), or the third party's (`verify`, default its JWKS). Shared
+ * by every transport that carries tokens, so a queue message is checked as an HTTP request is.
+ */
+export function endpointVerifier(auth: EndpointAuth): TokenVerifier {
+  if (isBuiltIn(auth)) {
+    return async (token, audience, c) => {
+      let reason = "not a valid token";
+      const info = await auth.verify(token, auth.issuer(c), audience, (why) => {
+        reason = why;
+      });
+      if (!info) throw new InvalidTokenError(reason);
+      return info;
+    };
+  }
+  return auth.verify ?? jwksVerifier({ issuer: auth.issuer });
+}
+
+/**
  * Protects an MCP endpoint on `app`: mounts the built-in authorization server when given one,
  * serves RFC 9728 metadata at the path form and the root, and requires a valid bearer token
  * on the endpoint. Returns the guard the transport uses for per-tool scopes.
@@ -112,16 +131,7 @@ export function protectEndpoint(
   const resource: PerRequest<string> =
     remote?.audience ?? ((c) => `${requestOrigin(c)}${endpointPath}`);
   const issuer: PerRequest<string> = builtIn ? (c) => builtIn.issuer(c) : remote!.issuer;
-  const verify: TokenVerifier = builtIn
-    ? async (token, audience, c) => {
-        let reason = "not a valid token";
-        const info = await builtIn.verify(token, builtIn.issuer(c), audience, (why) => {
-          reason = why;
-        });
-        if (!info) throw new InvalidTokenError(reason);
-        return info;
-      }
-    : (remote!.verify ?? jwksVerifier({ issuer: remote!.issuer }));
+  const verify = endpointVerifier(auth);
   if (remote?.scopes) warnUnofferedScopes(server, remote.scopes, logger);
   const scopes = (): readonly string[] =>
     builtIn?.scopes.size ? [...builtIn.scopes] : (remote?.scopes ?? registeredScopes(server));

@@ -10,8 +10,11 @@ export interface JwtIssuer {
   readonly issuer: string;
   /** A jwksVerifier trusting this issuer, over loopback. */
   readonly verify: TokenVerifier;
-  /** Signs an access token for AUDIENCE carrying `claims` (sub included), valid five minutes. */
-  sign(claims: Record<string, unknown>): Promise<string>;
+  /**
+   * Signs an access token for AUDIENCE (or `audience`) carrying `claims` (sub included),
+   * valid five minutes.
+   */
+  sign(claims: Record<string, unknown>, audience?: string): Promise<string>;
 }
 
 /**
@@ -33,11 +36,11 @@ export async function startJwtIssuer(): Promise<JwtIssuer> {
   return {
     issuer,
     verify,
-    sign: (claims) =>
+    sign: (claims, audience = AUDIENCE) =>
       new SignJWT({ scope: "", ...claims })
         .setProtectedHeader({ alg: "ES256", kid: "test-key", typ: "at+jwt" })
         .setIssuer(issuer)
-        .setAudience(AUDIENCE)
+        .setAudience(audience)
         .setIssuedAt()
         .setExpirationTime("5m")
         .sign(privateKey),

@@ -86,8 +86,36 @@ export async function startInstances(
   return Promise.all(Array.from({ length: count }, (_, i) => startInstance(`#${i + 1}`, env)));
 }
 
-export function startInstance(name: string, env: Record<string, string>): Promise<Instance> {
-  const child = spawn(process.execPath, ["--import", "tsx", INSTANCE_SCRIPT], {
+export async function startInstance(name: string, env: Record<string, string>): Promise<Instance> {
+  const started = await startChild(INSTANCE_SCRIPT, name, env);
+  return {
+    url: `http://127.0.0.1:${started.ready[1]}`,
+    process: started.process,
+    get errors() {
+      return started.errors;
+    },
+  };
+}
+
+/** A queue consumer process (test/redis/queue-consumer.ts); `url` is empty. */
+export async function startConsumer(name: string, env: Record<string, string>): Promise<Instance> {
+  const started = await startChild(CONSUMER_SCRIPT, name, { ...env, CONSUMER: name });
+  return {
+    url: "",
+    process: started.process,
+    get errors() {
+      return started.errors;
+    },
+  };
+}
+
+/** Starts a script in a child process and resolves once it prints READY (and a port). */
+function startChild(
+  script: string,
+  name: string,
+  env: Record<string, string>,
+): Promise<{ process: ChildProcess; ready: RegExpExecArray; readonly errors: string }> {
+  const child = spawn(process.execPath, ["--import", "tsx", script], {
     env: { ...process.env, ...env, INSTANCE: name },
     // The IPC channel lets the child stop itself when this process goes away.
     stdio: ["ignore", "pipe", "pipe", "ipc"],
@@ -106,12 +134,12 @@ export function startInstance(name: string, env: Record<string, string>): Promis
     child.stdout!.setEncoding("utf8");
     child.stdout!.on("data", (chunk: string) => {
       out += chunk;
-      const ready = /READY (\d+)/.exec(out);
+      const ready = /READY(?: (\d+))?\r?\n/.exec(out);
       if (!ready) return;
       clearTimeout(timer);
       resolve({
-        url: `http://127.0.0.1:${ready[1]}`,
         process: child,
+        ready,
         get errors() {
           return errors;
         },
@@ -142,3 +170,4 @@ export async function stopInstances(instances: readonly Instance[]): Promise<voi
 }
 
 const INSTANCE_SCRIPT = fileURLToPath(new URL("./instance.ts", import.meta.url));
+const CONSUMER_SCRIPT = fileURLToPath(new URL("./queue-consumer.ts", import.meta.url));
