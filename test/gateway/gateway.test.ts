@@ -1,0 +1,143 @@
+/**
+ * The gateway in front of real third-party servers from npm, started by the test over stdio:
+ * our client signs in through the built-in authorization server, lists and calls tools,
+ * answers an upstream's elicitation in either era, and steps up for a per-tool scope.
+ */
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { beforeAll, describe, expect, it } from "vitest";
+import type { JsonObject } from "../../src/mcp/types.ts";
+import { post } from "../helpers/http.ts";
+import { authorizeWithDevLogin, form } from "../helpers/oauth.ts";
+import { EVERYTHING, FILESYSTEM, signedIn, spawning, startGateway, tempDir } from "./support.ts";
+
+const dir = tempDir();
+let base: string;
+
+beforeAll(async () => {
+  ({ base } = await startGateway({
+    upstreams: [
+      { name: "everything", transport: spawning([EVERYTHING, "stdio"]).transport },
+      {
+        name: "fs",
+        transport: spawning([FILESYSTEM, dir]).transport,
+        scopes: { write_file: ["fs:write"] },
+      },
+    ],
+  }));
+}, 60_000);
+
+const texts = (result: { content: unknown[] }) =>
+  result.content.map((block) => (block as { text?: string }).text ?? "").join("\n");
+
+describe("the gateway in front of stdio servers", () => {
+  it("publishes each upstream's tools under its name and forwards calls", async () => {
+    const { client } = await signedIn(base, { narrowScope: () => "" });
+    expect(client.protocolVersion).toBe("2026-07-28");
+    const names: string[] = [];
+    for await (const tool of client.tools()) names.push(tool.name);
+    expect(names).toContain("everything_echo");
+    expect(names).toContain("everything_get-sum");
+    expect(names).toContain("fs_read_text_file");
+    // Needs a scope the token does not carry: left out of the list.
+    expect(names).not.toContain("fs_write_file");
+    expect(names).not.toContain("echo");
+
+    const echoed = await client.callTool("everything_echo", { message: "through the gate" });
+    expect(texts(echoed)).toContain("through the gate");
+    const sum = await client.callTool("everything_get-sum", { a: 2, b: 40 });
+    expect(texts(sum)).toContain("42");
+  });
+
+  it("checks arguments against the upstream's schema before forwarding", async () => {
+    const { client } = await signedIn(base);
+    const refused = await client.callTool("everything_get-sum", { a: "two", b: 40 });
+    expect(refused.isError).toBe(true);
+    expect(texts(refused)).toContain("a: expected number");
+  });
+
+  it("refuses a per-tool scope with 403, then the client steps up and writes", async () => {
+    let narrow: string | undefined = "";
+    const { client, authorizations } = await signedIn(base, { narrowScope: () => narrow });
+    narrow = undefined;
+    const written = await client.callTool("fs_write_file", {
+      path: join(dir, "note.txt"),
+      content: "written through the gateway",
+    });
+    expect(written.isError).toBeFalsy();
+    expect(readFileSync(join(dir, "note.txt"), "utf8")).toBe("written through the gateway");
+    expect(authorizations).toHaveLength(2);
+    expect(authorizations[1]!.searchParams.get("scope")?.split(" ")).toContain("fs:write");
+    const read = await client.callTool("fs_read_text_file", { path: join(dir, "note.txt") });
+    expect(texts(read)).toContain("written through the gateway");
+  });
+
+  it("refuses the scoped tool over raw HTTP with 403 insufficient_scope", async () => {
+    const token = await accessToken(base, "");
+    const call = {
+      jsonrpc: "2.0",
+      id: 1,
+      method: "tools/call",
+      params: {
+        name: "fs_write_file",
+        arguments: { path: join(dir, "refused.txt"), content: "no" },
+        _meta: {
+          "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+          "io.modelcontextprotocol/clientInfo": { name: "raw", version: "1" },
+          "io.modelcontextprotocol/clientCapabilities": {},
+        },
+      },
+    };
+    const response = await post(`${base}/mcp`, call, {
+      authorization: `Bearer ${token}`,
+      "mcp-protocol-version": "2026-07-28",
+      "mcp-method": "tools/call",
+      "mcp-name": "fs_write_file",
+    });
+    expect(response.status).toBe(403);
+    const challenge = response.headers.get("www-authenticate") ?? "";
+    expect(challenge).toContain('error="insufficient_scope"');
+    expect(challenge).toContain("fs:write");
+    expect(existsSync(join(dir, "refused.txt"))).toBe(false);
+  });
+
+  for (const protocolVersion of ["2026-07-28", "2025-11-25"]) {
+    it(`carries an upstream's elicitation to a ${protocolVersion} client and back`, async () => {
+      const asked: JsonObject[] = [];
+      const { client } = await signedIn(base, {
+        protocolVersion: protocolVersion === "2026-07-28" ? "auto" : protocolVersion,
+        handlers: {
+          elicitation: (request) => {
+            asked.push(request as unknown as JsonObject);
+            return { action: "accept", content: { name: "Ada Lovelace", check: true } };
+          },
+        },
+      });
+      expect(client.protocolVersion).toBe(protocolVersion);
+      const result = await client.callTool("everything_trigger-elicitation-request", {});
+      expect(asked).toHaveLength(1);
+      expect(asked[0]).toMatchObject({ mode: "form" });
+      expect(JSON.stringify(asked[0]!.requestedSchema)).toContain("Your full, legal name");
+      expect(texts(result)).toContain("Name: Ada Lovelace");
+      expect(texts(result)).toContain("Agreed to terms: true");
+    });
+  }
+});
+
+/** An access token for `scope`, through dev login and consent and the token endpoint. */
+async function accessToken(at: string, scope: string): Promise<string> {
+  const { clientId, code, verifier, redirectUri } = await authorizeWithDevLogin(at, { scope });
+  const response = await fetch(
+    `${at}/token`,
+    form({
+      grant_type: "authorization_code",
+      code,
+      code_verifier: verifier,
+      client_id: clientId,
+      redirect_uri: redirectUri,
+      resource: `${at}/mcp`,
+    }),
+  );
+  expect(response.status).toBe(200);
+  return ((await response.json()) as { access_token: string }).access_token;
+}
