@@ -8,8 +8,15 @@ import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { JsonObject } from "../../src/mcp/types.ts";
 import { post } from "../helpers/http.ts";
-import { authorizeWithDevLogin, form } from "../helpers/oauth.ts";
-import { EVERYTHING, FILESYSTEM, signedIn, spawning, startGateway, tempDir } from "./support.ts";
+import {
+  accessToken,
+  EVERYTHING,
+  FILESYSTEM,
+  signedIn,
+  spawning,
+  startGateway,
+  tempDir,
+} from "./support.ts";
 
 const dir = tempDir();
 let base: string;
@@ -123,21 +130,3 @@ describe("the gateway in front of stdio servers", () => {
     });
   }
 });
-
-/** An access token for `scope`, through dev login and consent and the token endpoint. */
-async function accessToken(at: string, scope: string): Promise<string> {
-  const { clientId, code, verifier, redirectUri } = await authorizeWithDevLogin(at, { scope });
-  const response = await fetch(
-    `${at}/token`,
-    form({
-      grant_type: "authorization_code",
-      code,
-      code_verifier: verifier,
-      client_id: clientId,
-      redirect_uri: redirectUri,
-      resource: `${at}/mcp`,
-    }),
-  );
-  expect(response.status).toBe(200);
-  return ((await response.json()) as { access_token: string }).access_token;
-}

@@ -8,7 +8,7 @@ import { mkdtempSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { afterAll } from "vitest";
+import { afterAll, expect } from "vitest";
 import { authorizationServer, devLogin } from "../../src/auth/index.ts";
 import { McpClient, memoryTokenStore, OAuthAuthorizer } from "../../src/client/index.ts";
 import type { ClientHandlers } from "../../src/client/options.ts";
@@ -17,6 +17,7 @@ import { StdioClientTransport } from "../../src/node/index.ts";
 import { memoryStore } from "../../src/storage/index.ts";
 import { devLoginRedirect, serveOnLocalhost } from "../client/oauth/support.ts";
 import { until } from "../helpers/async.ts";
+import { authorizeWithDevLogin, form } from "../helpers/oauth.ts";
 
 const require = createRequire(import.meta.url);
 export const EVERYTHING = join(
@@ -111,4 +112,22 @@ export async function signedIn(
   cleanups.push(() => client.close());
   await client.connect(`${base}/mcp`, { authorizer });
   return { client, authorizations, authorizer };
+}
+
+/** An access token for `scope`, through dev login and consent and the token endpoint. */
+export async function accessToken(at: string, scope: string): Promise<string> {
+  const { clientId, code, verifier, redirectUri } = await authorizeWithDevLogin(at, { scope });
+  const response = await fetch(
+    `${at}/token`,
+    form({
+      grant_type: "authorization_code",
+      code,
+      code_verifier: verifier,
+      client_id: clientId,
+      redirect_uri: redirectUri,
+      resource: `${at}/mcp`,
+    }),
+  );
+  expect(response.status).toBe(200);
+  return ((await response.json()) as { access_token: string }).access_token;
 }
