@@ -16,7 +16,7 @@ const clock = manualClock();
 let base: string;
 let gw: Gateway;
 /** Every request the recording upstream received, with its headers. */
-const seen: { authorization: string | null; subject: string | null; session: string | null }[] = [];
+const seen: { authorization: string | null; subject: string | null }[] = [];
 
 /** An open MCP server that answers with the headers the gateway sent it. */
 function recordingUpstream() {
@@ -30,7 +30,7 @@ function recordingUpstream() {
     seen.push(entry);
     return entry;
   });
-  return mcpApp(mcp, { sessions: true });
+  return mcpApp(mcp);
 }
 
 beforeAll(async () => {
