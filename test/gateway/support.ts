@@ -35,7 +35,10 @@ afterAll(async () => {
 });
 
 /** Stdio upstream transports that remember their processes, so a test can kill one. */
-export function spawning(args: string[]): {
+export function spawning(
+  args: string[],
+  env?: Record<string, string>,
+): {
   transport: () => StdioClientTransport;
   spawned: StdioClientTransport[];
 } {
@@ -47,6 +50,7 @@ export function spawning(args: string[]): {
         command: process.execPath,
         args,
         stderr: "ignore",
+        ...(env && { env }),
       });
       spawned.push(transport);
       return transport;
