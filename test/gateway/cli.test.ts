@@ -57,7 +57,7 @@ describe("portcullis gateway", () => {
           everything: {
             command: process.execPath,
             args: [EVERYTHING, "stdio"],
-            env: { API_KEY: "${GATEWAY_TEST_KEY}" },
+            env: { API_KEY: `\${GATEWAY_TEST_KEY}` },
           },
           fs: {
             command: process.execPath,
@@ -91,7 +91,7 @@ describe("portcullis gateway", () => {
     writeFileSync(
       missingVar,
       JSON.stringify({
-        upstreams: { a: { url: "http://127.0.0.1:1/mcp", headers: { x: "${NOPE_NOT_SET}" } } },
+        upstreams: { a: { url: "http://127.0.0.1:1/mcp", headers: { x: `\${NOPE_NOT_SET}` } } },
       }),
     );
     for (const argv of [

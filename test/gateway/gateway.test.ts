@@ -7,7 +7,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { JsonObject } from "../../src/mcp/types.ts";
-import { post } from "../helpers/http.ts";
+import { messagesOf, post } from "../helpers/http.ts";
 import {
   accessToken,
   EVERYTHING,
@@ -129,4 +129,83 @@ describe("the gateway in front of stdio servers", () => {
       expect(texts(result)).toContain("Agreed to terms: true");
     });
   }
+});
+
+describe("prompts and resources through the gateway", () => {
+  it("publishes prompts under the upstream's name and forwards prompts/get", async () => {
+    const { client } = await signedIn(base);
+    const names: string[] = [];
+    for await (const prompt of client.prompts()) names.push(prompt.name);
+    expect(names).toContain("everything_simple-prompt");
+    const got = await client.getPrompt("everything_simple-prompt");
+    expect(got.messages.length).toBeGreaterThan(0);
+  });
+
+  it("publishes resource URIs as <name>+<uri> and reads them upstream", async () => {
+    const { client } = await signedIn(base);
+    const templates: string[] = [];
+    for await (const template of client.resourceTemplates()) templates.push(template.uriTemplate);
+    const text = templates.find((t) => t.startsWith("everything+demo://resource/dynamic/text"));
+    expect(text, templates.join(", ")).toBeDefined();
+    const uri = text!.replace(/\{[^}]+\}/, "7");
+    const read = await client.readResource(uri);
+    expect(read.contents[0]?.uri).toBe(uri);
+    expect(JSON.stringify(read.contents[0])).toContain("7");
+    const missing = await client
+      .readResource("elsewhere+demo://resource/dynamic/text/7")
+      .catch((error: unknown) => error);
+    expect(missing).toMatchObject({ code: expect.any(Number) });
+  });
+});
+
+describe("a parked upstream call (2026-07-28 input rounds)", () => {
+  const call = (token: string, params: JsonObject) =>
+    post(
+      `${base}/mcp`,
+      {
+        jsonrpc: "2.0",
+        id: 1,
+        method: "tools/call",
+        params: {
+          name: "everything_trigger-elicitation-request",
+          arguments: {},
+          ...params,
+          _meta: {
+            "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+            "io.modelcontextprotocol/clientInfo": { name: "raw", version: "1" },
+            "io.modelcontextprotocol/clientCapabilities": { elicitation: { form: {} } },
+          },
+        },
+      },
+      {
+        authorization: `Bearer ${token}`,
+        "mcp-protocol-version": "2026-07-28",
+        "mcp-method": "tools/call",
+        "mcp-name": "everything_trigger-elicitation-request",
+      },
+    ).then(async (response) => (await messagesOf(response))[0] as JsonObject);
+
+  it("is resumed only by its own caller's retry", async () => {
+    const alice = await accessToken(base, "");
+    const mallory = await accessToken(base, "", "mallory");
+    const first = (await call(alice, {})).result as JsonObject;
+    expect(first.resultType).toBe("input_required");
+    const [key] = Object.keys(first.inputRequests as JsonObject);
+    expect(key).toMatch(/^gw\.[0-9a-f]{32}\.1$/);
+    const answer = { [key!]: { action: "accept", content: { name: "Alice" } } };
+
+    // Another caller, with or without the sealed state, cannot answer Alice's upstream call.
+    const stolen = await call(mallory, {
+      inputResponses: answer,
+      requestState: first.requestState,
+    });
+    expect(stolen.error).toMatchObject({ code: -32602 });
+    const forged = await call(mallory, { inputResponses: answer });
+    expect(forged.error).toMatchObject({ code: -32602 });
+    expect(JSON.stringify(forged.error)).toContain("gone");
+
+    const done = (await call(alice, { inputResponses: answer, requestState: first.requestState }))
+      .result as { content: { text: string }[] };
+    expect(done.content.map((c) => c.text).join("\n")).toContain("Name: Alice");
+  });
 });

@@ -119,8 +119,11 @@ export async function signedIn(
 }
 
 /** An access token for `scope`, through dev login and consent and the token endpoint. */
-export async function accessToken(at: string, scope: string): Promise<string> {
-  const { clientId, code, verifier, redirectUri } = await authorizeWithDevLogin(at, { scope });
+export async function accessToken(at: string, scope: string, user = "alice"): Promise<string> {
+  const { clientId, code, verifier, redirectUri } = await authorizeWithDevLogin(at, {
+    scope,
+    user,
+  });
   const response = await fetch(
     `${at}/token`,
     form({
