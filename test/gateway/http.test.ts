@@ -8,6 +8,7 @@ import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/
 import { beforeAll, describe, expect, it } from "vitest";
 import type { Gateway } from "../../src/gateway/index.ts";
 import { McpServer, mcpApp } from "../../src/index.ts";
+import { deferred, until } from "../helpers/async.ts";
 import { manualClock } from "../helpers/clock.ts";
 import { listen } from "../helpers/http.ts";
 import { accessToken, everythingOverHttp, signedIn, startGateway } from "./support.ts";
@@ -30,8 +31,20 @@ function recordingUpstream() {
     seen.push(entry);
     return entry;
   });
+  mcp.tool("hold", { description: "Waits until the test lets go" }, async () => {
+    holding = true;
+    await held.promise;
+    return "released";
+  });
+  mcp.tool("ask", { description: "Asks the caller for a name" }, async (_args, ctx) => {
+    const answer = await ctx.elicit({ message: "Your name?", schema: { type: "object" } });
+    return JSON.stringify(answer);
+  });
   return mcpApp(mcp);
 }
+
+const held = deferred<void>();
+let holding = false;
 
 beforeAll(async () => {
   const recorder = await listen(recordingUpstream());
@@ -47,6 +60,7 @@ beforeAll(async () => {
         idleMs: 60_000,
         maxInstances: 2,
       },
+      { name: "shared", url: `${recorder}/mcp` },
     ],
   }));
 }, 60_000);
@@ -124,5 +138,33 @@ describe("the gateway in front of HTTP servers", () => {
     const admitted = await carol.callTool("rec_whoami", {});
     expect(JSON.parse(texts(admitted))).toMatchObject({ subject: "carol" });
     expect(gw.status().find((s) => s.name === "rec")?.instances).toBe(1);
+  });
+
+  it("refuses an upstream's question it cannot tie to one caller on a shared connection", async () => {
+    const asked: string[] = [];
+    const alice = (await signedIn(base, { user: "alice" })).client;
+    const bob = (
+      await signedIn(base, {
+        user: "bob",
+        handlers: {
+          elicitation: (request) => {
+            asked.push(request.message);
+            return { action: "accept", content: {} };
+          },
+        },
+      })
+    ).client;
+    const hold = alice.callTool("shared_hold", {});
+    await until(() => holding);
+    // Alice's call is in flight on the shared connection: Bob's question could reach either.
+    const refused = await bob.callTool("shared_ask", {}).catch((error: unknown) => error);
+    expect(asked).toEqual([]);
+    const outcome = refused instanceof Error ? refused.message : texts(refused as never);
+    expect(outcome).not.toContain("accept");
+    held.resolve();
+    expect(texts(await hold)).toContain("released");
+    // Alone on the connection, the question reaches Bob.
+    expect(texts(await bob.callTool("shared_ask", {}))).toContain("accept");
+    expect(asked).toEqual(["Your name?"]);
   });
 });
