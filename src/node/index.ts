@@ -4,6 +4,7 @@ export {
   fileTokenStore,
   TokenStoreError,
 } from "./file-token-store.ts";
+export { stdioUpstream } from "./gateway.ts";
 export { type LoopbackRedirectOptions, loopbackRedirect } from "./loopback-redirect.ts";
 export { resolveHost } from "./resolve-host.ts";
 export { type NodeBindings, type RunningServer, type ServeOptions, serve } from "./serve.ts";

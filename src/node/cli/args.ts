@@ -4,6 +4,9 @@ export const USAGE = `Usage:
   portcullis connect <url> [options]          sign in if needed, then list tools, resources, prompts
   portcullis call <url> <tool> [options]      call one tool; the result as JSON on stdout
   portcullis proxy <url> [options]            bridge a stdio MCP client to a remote server
+  portcullis gateway --stdio "<command and args>" | --url <url> | <gateway.json> [--port <port>]
+                                              OAuth in front of an existing MCP server (or several,
+                                              from a config file) at http://localhost:<port>/mcp
   portcullis init [dir] [--template node|workers]
                                               scaffold a new MCP server project (default: node)
 
@@ -25,6 +28,9 @@ Options:
   --no-open                     print the sign-in URL instead of opening a browser
   --callback-port <port>        the loopback port for the sign-in redirect (default: any)
   --template <node|workers>     init: the kind of project (default node)
+  --stdio <command>             gateway: the upstream program, run with its arguments
+  --url <url>                   gateway: the upstream's MCP endpoint
+  --port <port>                 gateway: where to listen on loopback (default 3000)
   --verbose                     progress on stderr: discovery, registration, tokens, requests
   --version                     the version of portcullis
   -h, --help                    this text
@@ -50,6 +56,9 @@ export const OPTIONS = {
   "no-open": { type: "boolean" },
   "callback-port": { type: "string" },
   template: { type: "string" },
+  stdio: { type: "string" },
+  url: { type: "string" },
+  port: { type: "string" },
   verbose: { type: "boolean" },
   version: { type: "boolean" },
   help: { type: "boolean", short: "h" },

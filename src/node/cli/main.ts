@@ -1,6 +1,7 @@
 import type { Readable, Writable } from "node:stream";
 import { parse, serverUrl, timeouts, USAGE, UsageError } from "./args.ts";
 import { type CommandIo, call, connect, proxy } from "./commands.ts";
+import { startGatewayCommand } from "./gateway.ts";
 import { init } from "./init.ts";
 import { describeError } from "./report.ts";
 import { packageVersion } from "./version.ts";
@@ -33,6 +34,10 @@ async function dispatch(argv: readonly string[], io: CliIo): Promise<number> {
     if (extra.length) throw new UsageError(`Unexpected argument: ${extra[0]}`);
     return init(target, values.template, { cwd: io.cwd ?? process.cwd(), say });
   }
+  if (command === "gateway") {
+    if (tool !== undefined) throw new UsageError(`Unexpected argument: ${tool}`);
+    return runGateway(target, values, io, say);
+  }
   const url = serverUrl(target);
   const extra = command === "call" ? rest : tool === undefined ? rest : [tool, ...rest];
   if (extra.length) throw new UsageError(`Unexpected argument: ${extra[0]}`);
@@ -53,6 +58,28 @@ async function dispatch(argv: readonly string[], io: CliIo): Promise<number> {
     default:
       throw new UsageError(`Unknown command: ${command}`);
   }
+}
+
+/** Serves the gateway until the process is told to stop (SIGINT, SIGTERM). */
+async function runGateway(
+  file: string | undefined,
+  values: Parameters<typeof startGatewayCommand>[1],
+  io: CliIo,
+  say: (line: string) => void,
+): Promise<number> {
+  const running = await startGatewayCommand(file, values, io.env);
+  for (const upstream of running.gateway.status()) {
+    say(
+      `portcullis gateway: upstream "${upstream.name}" ${upstream.state} (${upstream.isolation})`,
+    );
+  }
+  say(`portcullis gateway: serving ${running.url} (sign in with dev login)`);
+  await new Promise<void>((resolve) => {
+    process.once("SIGINT", resolve);
+    process.once("SIGTERM", resolve);
+  });
+  await running.close();
+  return 0;
 }
 
 /** Runs the CLI with the given arguments (without node and the script); resolves with the exit status. */

@@ -1,0 +1,185 @@
+/**
+ * Publishes what an upstream offers on the gateway's own McpServer, under the upstream's
+ * name: tools and prompts as `<name>_<original>`, resource URIs as `<name>+<original>`.
+ * Everything then goes through the server's pipeline like a native registration: argument
+ * checks, per-tool scopes with step-up, both protocol eras.
+ */
+import { z } from "zod";
+import type { McpClient } from "../client/client.ts";
+import type { Prompt, Resource, ResourceTemplate, Tool } from "../client/types.ts";
+import { isObject } from "../mcp/content.ts";
+import type { Registration } from "../mcp/registration.ts";
+import type { McpServer } from "../mcp/server.ts";
+import type {
+  CallToolResult,
+  GetPromptResult,
+  JsonObject,
+  ReadResourceResult,
+} from "../mcp/types.ts";
+import type { Logger } from "../util/log.ts";
+import type { Upstream } from "./upstream.ts";
+
+/** The published name of an upstream's tool or prompt. */
+export function toolName(upstream: string, name: string): string {
+  return `${upstream}_${name}`;
+}
+
+/** The published URI (or URI template) of an upstream's resource. */
+export function resourceUri(upstream: string, uri: string): string {
+  return `${upstream}+${uri}`;
+}
+
+async function collect<T>(offered: boolean, items: () => AsyncIterable<T>): Promise<T[]> {
+  const found: T[] = [];
+  if (offered) for await (const item of items()) found.push(item);
+  return found;
+}
+
+/** What an upstream offers, read from one connection. */
+export interface Offer {
+  tools: Tool[];
+  prompts: Prompt[];
+  resources: Resource[];
+  templates: ResourceTemplate[];
+}
+
+export async function readOffer(client: McpClient): Promise<Offer> {
+  const capabilities = client.serverCapabilities ?? {};
+  return {
+    tools: await collect("tools" in capabilities, () => client.tools()),
+    prompts: await collect("prompts" in capabilities, () => client.prompts()),
+    resources: await collect("resources" in capabilities, () => client.resources()),
+    templates: await collect("resources" in capabilities, () => client.resourceTemplates()),
+  };
+}
+
+/** The definition fields copied from the upstream as they are. */
+function described(item: Tool | Prompt | Resource | ResourceTemplate): JsonObject {
+  const out: JsonObject = {};
+  for (const key of ["title", "description", "icons", "_meta", "annotations", "mimeType"]) {
+    const value = (item as unknown as JsonObject)[key];
+    if (value !== undefined) out[key] = value;
+  }
+  return out;
+}
+
+/** Maps the URIs in a read result back to the published ones. */
+function published(upstream: string, result: JsonObject): ReadResourceResult {
+  const contents = Array.isArray(result.contents) ? result.contents : [];
+  return {
+    ...result,
+    contents: contents.map((item) =>
+      isObject(item) && typeof item.uri === "string"
+        ? { ...item, uri: resourceUri(upstream, item.uri) }
+        : item,
+    ),
+  } as unknown as ReadResourceResult;
+}
+
+/** The registrations of one upstream, replaced as a whole when its offer changes. */
+export class Catalog {
+  readonly #server: McpServer;
+  readonly #upstream: Upstream;
+  readonly #logger: Logger;
+  #registered: Registration[] = [];
+
+  constructor(server: McpServer, upstream: Upstream, logger: Logger) {
+    this.#server = server;
+    this.#upstream = upstream;
+    this.#logger = logger;
+  }
+
+  /** Publishes an offer in place of the previous one. */
+  publish(offer: Offer): void {
+    for (const registration of this.#registered) registration.remove();
+    this.#registered = [];
+    const add = (what: string, register: () => Registration) => {
+      try {
+        this.#registered.push(register());
+      } catch (error) {
+        this.#logger.warn("upstream item left out", { upstream: this.#upstream.name, what, error });
+      }
+    };
+    for (const tool of offer.tools) add(`tool ${tool.name}`, () => this.#tool(tool));
+    for (const prompt of offer.prompts) add(`prompt ${prompt.name}`, () => this.#prompt(prompt));
+    for (const resource of offer.resources) {
+      add(`resource ${resource.uri}`, () => this.#resource(resource.uri, resource));
+    }
+    for (const template of offer.templates) {
+      add(`template ${template.uriTemplate}`, () => this.#resource(template.uriTemplate, template));
+    }
+  }
+
+  #scopes(name?: string): string[] {
+    const options = this.#upstream.options;
+    return [...(options.requiredScopes ?? []), ...((name && options.scopes?.[name]) || [])];
+  }
+
+  #tool(tool: Tool): Registration {
+    const upstream = this.#upstream;
+    const base = { ...described(tool), scopes: this.#scopes(tool.name) };
+    const handler = async (args: unknown, ctx: Parameters<typeof upstream.forward>[0]) =>
+      (await upstream.forward(
+        ctx,
+        "tools/call",
+        { name: tool.name, arguments: (args ?? {}) as JsonObject },
+        tool.name,
+      )) as unknown as CallToolResult;
+    const name = toolName(upstream.name, tool.name);
+    try {
+      return this.#server.tool(
+        name,
+        {
+          ...base,
+          input: tool.inputSchema,
+          ...(tool.outputSchema && { output: tool.outputSchema }),
+        },
+        handler,
+      );
+    } catch {
+      // A schema our validator cannot compile: the upstream checks its own arguments.
+      const registered = this.#server.tool(name, base, handler);
+      registered.definition.inputSchema = tool.inputSchema;
+      return registered;
+    }
+  }
+
+  #prompt(prompt: Prompt): Registration {
+    const upstream = this.#upstream;
+    const shape: Record<string, z.ZodType> = {};
+    for (const argument of prompt.arguments ?? []) {
+      const field = argument.description ? z.string().describe(argument.description) : z.string();
+      shape[argument.name] = argument.required ? field : field.optional();
+    }
+    return this.#server.prompt(
+      toolName(upstream.name, prompt.name),
+      { ...described(prompt), args: z.object(shape), scopes: this.#scopes() },
+      async (args, ctx) =>
+        (await upstream.forward(
+          ctx,
+          "prompts/get",
+          { name: prompt.name, arguments: args as JsonObject },
+          prompt.name,
+        )) as unknown as GetPromptResult,
+    );
+  }
+
+  #resource(uri: string, item: Resource | ResourceTemplate): Registration {
+    const upstream = this.#upstream;
+    const prefix = resourceUri(upstream.name, "");
+    return this.#server.resource(
+      resourceUri(upstream.name, uri),
+      { ...described(item), name: item.name, scopes: this.#scopes() },
+      async (_variables, ctx, requested) => {
+        const original = requested.slice(prefix.length);
+        const result = await upstream.forward(ctx, "resources/read", { uri: original }, original);
+        return published(upstream.name, result);
+      },
+    );
+  }
+
+  clear(): void {
+    for (const registration of this.#registered) registration.remove();
+    this.#registered = [];
+  }
+}

@@ -1,0 +1,151 @@
+import type { Hono } from "hono";
+import type { HealthCheck } from "../http/health.ts";
+import { mcpApp } from "../http/route.ts";
+import { McpServer } from "../mcp/server.ts";
+import { systemClock } from "../util/clock.ts";
+import { PortcullisError } from "../util/errors.ts";
+import { resolveLogger } from "../util/log.ts";
+import { Catalog, readOffer } from "./catalog.ts";
+import {
+  type GatewayOptions,
+  resolveTiming,
+  resolveUpstreams,
+  type UpstreamOptions,
+} from "./options.ts";
+import { Parking } from "./relay.ts";
+import { Upstream, type UpstreamStatus } from "./upstream.ts";
+
+/** An upstream could not start (or tell what it offers) when the gateway started. */
+export class GatewayStartError extends PortcullisError {
+  declare readonly code: "ERR_UPSTREAM_START";
+  /** The upstream that failed. */
+  readonly upstream: string;
+
+  constructor(upstream: string, options: { cause?: unknown }) {
+    const why = options.cause instanceof Error ? `: ${options.cause.message}` : "";
+    super("ERR_UPSTREAM_START", `The upstream "${upstream}" could not start${why}`, options);
+    this.name = "GatewayStartError";
+    this.upstream = upstream;
+  }
+}
+
+/** A running gateway: its Hono app and its upstreams. */
+export interface Gateway {
+  /** Serves the protected endpoint, the authorization server, metadata, /healthz and /readyz. */
+  readonly app: Hono;
+  /** The McpServer the upstreams are published on (add native tools or middleware here). */
+  readonly server: McpServer;
+  /** Each upstream's state. */
+  status(): UpstreamStatus[];
+  /** Closes per-user connections idle for too long; also done before each request. */
+  reap(): number;
+  /** Closes every upstream connection. */
+  close(): Promise<void>;
+}
+
+/**
+ * Puts OAuth and both protocol eras in front of existing MCP servers: starts the upstreams,
+ * publishes their tools, prompts and resources under their names on one protected Streamable
+ * HTTP endpoint, and forwards each request on the caller's behalf. The caller's token never
+ * reaches an upstream. Rejects with GatewayStartError when an upstream cannot start.
+ *
+ * ```ts
+ * const gw = await gateway({
+ *   upstreams: [
+ *     { name: "fs", transport: () => stdioUpstream({ command: "npx", args: [...] }),
+ *       scopes: { write_file: ["fs:write"] } },
+ *   ],
+ *   auth: authorizationServer({ store: memoryStore(), login: devLogin() }),
+ * });
+ * serve(gw.app, { port: 3000 });
+ * ```
+ */
+export async function gateway(options: GatewayOptions): Promise<Gateway> {
+  const resolved = resolveUpstreams(options.upstreams);
+  if (!options.auth) throw new TypeError("gateway(): auth is required");
+  const clock = options.clock ?? systemClock;
+  const timing = resolveTiming(options, clock);
+  const logger = resolveLogger(options.logger);
+  const inputTtlMs = options.inputTtlMs ?? 10 * 60_000;
+  const server = new McpServer({
+    name: options.name ?? "portcullis-gateway",
+    version: options.version ?? "1.0.0",
+    clock,
+    logger,
+    inputTtlMs,
+    ...(options.secret !== undefined && { secret: options.secret }),
+    ...(options.protocolVersions && { protocolVersions: options.protocolVersions }),
+  });
+  const parking = new Parking(clock, inputTtlMs);
+  server.use(parking.middleware);
+  const catalogs = new Map<string, Catalog>();
+  const upstreams: Upstream[] = resolved.map((upstreamOptions) => {
+    let refreshing = false;
+    const upstream: Upstream = new Upstream(upstreamOptions, {
+      timing,
+      logger,
+      parking,
+      // Read the offer again when the upstream says it changed (or came back after a crash).
+      listChanged: () => {
+        const link = upstream.shared;
+        if (refreshing || link?.state !== "ready") return;
+        refreshing = true;
+        readOffer(link.client)
+          .then((offer) => catalogs.get(upstream.name)?.publish(offer))
+          .catch((error: unknown) =>
+            logger.warn("upstream offer unreadable", { upstream: upstream.name, error }),
+          )
+          .finally(() => {
+            refreshing = false;
+          });
+      },
+    });
+    catalogs.set(upstream.name, new Catalog(server, upstream, logger));
+    return upstream;
+  });
+  const close = async () => {
+    parking.clear();
+    await Promise.all(upstreams.map((upstream) => upstream.close()));
+  };
+  await Promise.all(
+    upstreams.map(async (upstream) => {
+      try {
+        const link = await upstream.start();
+        catalogs.get(upstream.name)!.publish(await readOffer(link.client));
+        // A per-user upstream was started only to learn its offer.
+        if (upstream.options.isolation === "per-user") await link.close();
+      } catch (error) {
+        throw new GatewayStartError(upstream.name, { cause: error });
+      }
+    }),
+  ).catch(async (error: unknown) => {
+    await close();
+    throw error;
+  });
+  const checks: Record<string, HealthCheck> = {};
+  for (const upstream of upstreams) {
+    checks[`upstream:${upstream.name}`] = () => {
+      const { state } = upstream.status();
+      if (state !== "ready") throw new Error(`upstream ${upstream.name} is ${state}`);
+    };
+  }
+  server.use((_info, next) => {
+    for (const upstream of upstreams) upstream.reap();
+    return next();
+  });
+  const app = mcpApp(server, {
+    path: options.path ?? "/mcp",
+    auth: options.auth,
+    sessions: true,
+    health: { checks },
+  });
+  return {
+    app,
+    server,
+    status: () => upstreams.map((upstream) => upstream.status()),
+    reap: () => upstreams.reduce((sum, upstream) => sum + upstream.reap(), 0),
+    close,
+  };
+}
+
+export type { UpstreamOptions };

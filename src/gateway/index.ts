@@ -1,0 +1,3 @@
+export { type Gateway, GatewayStartError, gateway } from "./gateway.ts";
+export type { GatewayOptions, UpstreamOptions } from "./options.ts";
+export type { UpstreamStatus } from "./upstream.ts";

@@ -1,0 +1,181 @@
+/**
+ * Carries an upstream's questions to the downstream client through the request's Context, so
+ * they take the shape of the client's era: server-to-client requests for a 2025 client,
+ * input rounds for a 2026-07-28 one. A call whose round closes is parked here, still running
+ * upstream, until the client's retry brings the answer back.
+ */
+import type { Context } from "../mcp/context.ts";
+import { ErrorCode, McpError } from "../mcp/jsonrpc.ts";
+import type { Middleware } from "../mcp/middleware.ts";
+import { principalOf } from "../mcp/peer.ts";
+import type { CreateMessageParams, JsonObject } from "../mcp/types.ts";
+import type { Clock } from "../util/clock.ts";
+import type { Ask, UpstreamCall } from "./call.ts";
+
+/** Input keys the gateway names its questions with: `gw.<call id>.<n>`. */
+const INPUT_KEY = /^gw\.([0-9a-f]{32})\.\d{1,6}$/;
+
+function inputKey(call: UpstreamCall, ask: Ask): string {
+  return `gw.${call.id}.${ask.n}`;
+}
+
+/** Asks the downstream client what the upstream asked, in the client's era. */
+async function askDownstream(ctx: Context, ask: Ask, key: string): Promise<JsonObject> {
+  const p = ask.params;
+  const message = typeof p.message === "string" ? p.message : "";
+  switch (ask.method) {
+    case "elicitation/create":
+      if (p.mode === "url") {
+        const request = { mode: "url" as const, message, url: String(p.url ?? "") };
+        const id = typeof p.elicitationId === "string" ? { elicitationId: p.elicitationId } : {};
+        return { ...(await ctx.elicit({ ...request, ...id }, { key })) };
+      }
+      return {
+        ...(await ctx.elicit(
+          { message, schema: (p.requestedSchema ?? { type: "object" }) as JsonObject },
+          { key },
+        )),
+      };
+    case "sampling/createMessage":
+      return { ...(await ctx.sample(p as unknown as CreateMessageParams, { key })) };
+    case "roots/list":
+      return { roots: await ctx.listRoots({ key }) } as unknown as JsonObject;
+  }
+  throw new McpError(ErrorCode.MethodNotFound, `Method not found: ${ask.method}`);
+}
+
+/** Whether the request's run ended because its 2026-07-28 round closed (not a cancellation). */
+function roundClosed(ctx: Context): boolean {
+  const reason: unknown = ctx.signal.reason;
+  return (
+    ctx.signal.aborted &&
+    !ctx.cancelled &&
+    reason instanceof McpError &&
+    reason.code === ErrorCode.RequestTimeout
+  );
+}
+
+interface Parked {
+  call: UpstreamCall;
+  /** Who may resume it, and on which method and name. */
+  owner: string;
+  expires: number;
+}
+
+/**
+ * Calls waiting for a 2026-07-28 client's retry. Each is bound to its caller and request;
+ * one nobody comes back for is cancelled upstream once its time is up.
+ */
+export class Parking {
+  readonly #parked = new Map<string, Parked>();
+  /** The call a retry resumes, found by the middleware in its inputResponses. */
+  readonly #resumes = new WeakMap<JsonObject, string>();
+  readonly #clock: Clock;
+  readonly #ttlMs: number;
+
+  constructor(clock: Clock, ttlMs: number) {
+    this.#clock = clock;
+    this.#ttlMs = ttlMs;
+  }
+
+  get size(): number {
+    return this.#parked.size;
+  }
+
+  /** Notes which parked call a retry answers, for the handler that runs next. */
+  readonly middleware: Middleware = (info, next) => {
+    const responses = info.params.inputResponses;
+    if (info.meta && responses && typeof responses === "object" && !Array.isArray(responses)) {
+      for (const key of Object.keys(responses)) {
+        const match = INPUT_KEY.exec(key);
+        if (match) {
+          this.#resumes.set(info.meta, match[1]!);
+          break;
+        }
+      }
+    }
+    return next();
+  };
+
+  /** The parked call this request resumes, taken out; undefined for a fresh request. */
+  resume(ctx: Context, what: string): UpstreamCall | undefined {
+    this.sweep();
+    const id = ctx.meta ? this.#resumes.get(ctx.meta) : undefined;
+    if (id === undefined) return undefined;
+    const parked = this.#parked.get(id);
+    if (!parked || parked.owner !== ownerOf(ctx, what)) {
+      throw new McpError(
+        ErrorCode.InvalidParams,
+        "Invalid inputResponses: the upstream call they answer is gone; send the request again without them",
+      );
+    }
+    this.#parked.delete(id);
+    parked.call.sink = ctx;
+    return parked.call;
+  }
+
+  park(call: UpstreamCall, ctx: Context, what: string): void {
+    this.sweep();
+    this.#parked.set(call.id, {
+      call,
+      owner: ownerOf(ctx, what),
+      expires: this.#clock() + this.#ttlMs,
+    });
+  }
+
+  /** Cancels the calls nobody came back for in time. */
+  sweep(): void {
+    const now = this.#clock();
+    for (const [id, parked] of this.#parked) {
+      if (parked.expires >= now) continue;
+      this.#parked.delete(id);
+      parked.call.cancel("No answer came back for the upstream's question in time");
+    }
+  }
+
+  /** Cancels every parked call (the gateway closes). */
+  clear(): void {
+    for (const parked of this.#parked.values()) parked.call.cancel("The gateway closed");
+    this.#parked.clear();
+  }
+
+  /**
+   * Serves a call to its end: passes each upstream question to the client and its answer
+   * back, and resolves with the upstream's result. When a 2026-07-28 round closes, the call
+   * is parked with its open question and this run ends (the framework already answered).
+   */
+  async relay(call: UpstreamCall, ctx: Context, what: string): Promise<JsonObject> {
+    ctx.signal.addEventListener(
+      "abort",
+      () => {
+        if (!roundClosed(ctx)) call.cancel("The caller cancelled the request");
+      },
+      { once: true },
+    );
+    for (;;) {
+      const resumed = call.pending;
+      call.pending = undefined;
+      const step = resumed ? { ask: resumed } : await call.next();
+      if ("result" in step) return step.result;
+      const ask = step.ask;
+      let answer: JsonObject;
+      try {
+        answer = await askDownstream(ctx, ask, inputKey(call, ask));
+      } catch (error) {
+        if (roundClosed(ctx)) {
+          call.pending = ask;
+          this.park(call, ctx, what);
+          throw error;
+        }
+        // The client could not or would not answer: the upstream hears it as an error.
+        ask.reject(error);
+        continue;
+      }
+      ask.resolve(answer);
+    }
+  }
+}
+
+function ownerOf(ctx: Context, what: string): string {
+  return JSON.stringify([principalOf(ctx.auth), ctx.method, what]);
+}

@@ -1,0 +1,144 @@
+/**
+ * An upstream as the gateway holds it: one shared connection, or one per token subject
+ * (opened on demand, closed when idle, capped).
+ */
+import type { Context } from "../mcp/context.ts";
+import { ErrorCode, McpError } from "../mcp/jsonrpc.ts";
+import type { JsonObject } from "../mcp/types.ts";
+import { Link, type LinkEnv, type LinkState, unavailable } from "./link.ts";
+import type { ResolvedUpstream } from "./options.ts";
+
+/** An upstream's state as health checks and operators see it. */
+export interface UpstreamStatus {
+  name: string;
+  isolation: "shared" | "per-user";
+  /** The shared connection's state; "ready" for a per-user upstream that may open more. */
+  state: LinkState;
+  /** Open connections (per-user: one per subject). */
+  instances: number;
+  /** Restarts after a crash, over all connections. */
+  restarts: number;
+}
+
+/** The key of a caller's own connection: the token's issuer and subject. */
+function subjectKey(ctx: Context): { key: string; subject: string } {
+  const auth = ctx.auth;
+  if (!auth?.subject) {
+    throw new McpError(ErrorCode.InvalidRequest, "This upstream needs a caller with a subject");
+  }
+  const issuer = typeof auth.claims?.iss === "string" ? auth.claims.iss : "";
+  return { key: JSON.stringify([issuer, auth.subject]), subject: auth.subject };
+}
+
+export class Upstream {
+  readonly options: ResolvedUpstream;
+  readonly #env: LinkEnv;
+  /** The shared connection, or the per-user ones by subject key. */
+  #shared: Link | undefined;
+  readonly #users = new Map<string, Link>();
+  readonly #opening = new Map<string, Promise<Link>>();
+
+  constructor(options: ResolvedUpstream, env: LinkEnv) {
+    this.options = options;
+    this.#env = env;
+  }
+
+  get name(): string {
+    return this.options.name;
+  }
+
+  /**
+   * Starts the upstream; rejects when it cannot start. A per-user upstream is started once to
+   * learn what it offers (`probe`), then closed by the caller.
+   */
+  async start(): Promise<Link> {
+    const link = new Link(
+      this.options,
+      undefined,
+      this.options.isolation === "shared" ? this.#env : { ...this.#env, listChanged: undefined },
+    );
+    await link.start();
+    if (this.options.isolation === "shared") this.#shared = link;
+    return link;
+  }
+
+  /** Forwards a request on the caller's connection. */
+  async forward(ctx: Context, method: string, params: JsonObject, what: string) {
+    const link = await this.#linkFor(ctx);
+    return link.forward(ctx, method, params, what);
+  }
+
+  async #linkFor(ctx: Context): Promise<Link> {
+    if (this.options.isolation === "shared") {
+      if (!this.#shared) throw unavailable(this.name, "down");
+      return this.#shared;
+    }
+    this.reap();
+    const { key, subject } = subjectKey(ctx);
+    const open = this.#users.get(key);
+    if (open) return open;
+    const opening = this.#opening.get(key);
+    if (opening) return opening;
+    if (this.#users.size + this.#opening.size >= this.options.maxInstances) {
+      throw new McpError(
+        ErrorCode.ConnectionClosed,
+        `The upstream "${this.name}" has no room for another user now; try again later`,
+        { upstream: this.name },
+      );
+    }
+    const link = new Link(this.options, subject, { ...this.#env, listChanged: undefined });
+    const started = link.start().then(
+      () => {
+        this.#opening.delete(key);
+        this.#users.set(key, link);
+        return link;
+      },
+      (error: unknown) => {
+        this.#opening.delete(key);
+        this.#env.logger.warn("per-user upstream failed to start", {
+          upstream: this.name,
+          error,
+        });
+        throw unavailable(this.name, "down");
+      },
+    );
+    this.#opening.set(key, started);
+    return started;
+  }
+
+  /** Closes per-user connections idle for longer than `idleMs` (by the gateway's clock). */
+  reap(): number {
+    const now = this.#env.timing.clock();
+    let closed = 0;
+    for (const [key, link] of this.#users) {
+      if (link.calls.size || now - link.lastUsed < this.options.idleMs) continue;
+      this.#users.delete(key);
+      closed++;
+      void link.close();
+    }
+    return closed;
+  }
+
+  status(): UpstreamStatus {
+    const links = this.#shared ? [this.#shared] : [...this.#users.values()];
+    return {
+      name: this.name,
+      isolation: this.options.isolation,
+      state: this.#shared ? this.#shared.state : "ready",
+      instances: links.filter((link) => link.state !== "closed").length,
+      restarts: links.reduce((sum, link) => sum + link.restarts, 0),
+    };
+  }
+
+  /** The shared connection's client, to list what it offers. */
+  get shared(): Link | undefined {
+    return this.#shared;
+  }
+
+  async close(): Promise<void> {
+    const links = [...(this.#shared ? [this.#shared] : []), ...this.#users.values()];
+    this.#shared = undefined;
+    this.#users.clear();
+    await Promise.all(links.map((link) => link.close()));
+  }
+}

@@ -1,0 +1,140 @@
+/**
+ * Shared pieces of the gateway tests: real third-party upstreams from npm (the reference
+ * "everything" and "filesystem" servers) started over stdio or HTTP, and a gateway in front
+ * of them behind the built-in authorization server with dev login, served on localhost.
+ */
+import { spawn } from "node:child_process";
+import { mkdtempSync } from "node:fs";
+import { createRequire } from "node:module";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { afterAll, expect } from "vitest";
+import { authorizationServer, devLogin } from "../../src/auth/index.ts";
+import { McpClient, memoryTokenStore, OAuthAuthorizer } from "../../src/client/index.ts";
+import type { ClientHandlers } from "../../src/client/options.ts";
+import { type Gateway, type GatewayOptions, gateway } from "../../src/gateway/index.ts";
+import { StdioClientTransport } from "../../src/node/index.ts";
+import { memoryStore } from "../../src/storage/index.ts";
+import { devLoginRedirect, serveOnLocalhost } from "../client/oauth/support.ts";
+import { until } from "../helpers/async.ts";
+import { authorizeWithDevLogin, form } from "../helpers/oauth.ts";
+
+const require = createRequire(import.meta.url);
+export const EVERYTHING = join(
+  dirname(require.resolve("@modelcontextprotocol/server-everything/package.json")),
+  "dist/index.js",
+);
+export const FILESYSTEM = join(
+  dirname(require.resolve("@modelcontextprotocol/server-filesystem/package.json")),
+  "dist/index.js",
+);
+
+const cleanups: (() => Promise<unknown> | unknown)[] = [];
+afterAll(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+/** Stdio upstream transports that remember their processes, so a test can kill one. */
+export function spawning(
+  args: string[],
+  env?: Record<string, string>,
+): {
+  transport: () => StdioClientTransport;
+  spawned: StdioClientTransport[];
+} {
+  const spawned: StdioClientTransport[] = [];
+  return {
+    spawned,
+    transport: () => {
+      const transport = new StdioClientTransport({
+        command: process.execPath,
+        args,
+        stderr: "ignore",
+        ...(env && { env }),
+      });
+      spawned.push(transport);
+      return transport;
+    },
+  };
+}
+
+export function tempDir(): string {
+  return mkdtempSync(join(tmpdir(), "portcullis-gateway-"));
+}
+
+/** The everything server in its Streamable HTTP mode, on a free loopback port. */
+export async function everythingOverHttp(): Promise<string> {
+  const port = 20_000 + Math.floor(Math.random() * 20_000);
+  const child = spawn(process.execPath, [EVERYTHING, "streamableHttp"], {
+    env: { PATH: process.env.PATH ?? "", PORT: String(port) },
+    stdio: ["ignore", "ignore", "pipe"],
+  });
+  cleanups.push(() => child.kill());
+  let ready = false;
+  child.stderr.on("data", (chunk: Buffer) => {
+    if (chunk.toString().includes("listening on port")) ready = true;
+  });
+  await until(() => ready || child.exitCode !== null, 20_000);
+  if (!ready) throw new Error("the everything server did not start over HTTP");
+  return `http://127.0.0.1:${port}/mcp`;
+}
+
+/** A gateway behind the built-in authorization server, served on localhost. */
+export async function startGateway(
+  options: Omit<GatewayOptions, "auth">,
+): Promise<{ gw: Gateway; base: string; url: string }> {
+  const gw = await gateway({
+    ...options,
+    auth: authorizationServer({ store: memoryStore(), login: devLogin() }),
+  });
+  cleanups.push(() => gw.close());
+  const base = await serveOnLocalhost(gw.app);
+  return { gw, base, url: `${base}/mcp` };
+}
+
+/** Our client signed in to the gateway as `user` through dev login and consent. */
+export async function signedIn(
+  base: string,
+  options: {
+    user?: string;
+    narrowScope?: () => string | undefined;
+    protocolVersion?: string;
+    handlers?: ClientHandlers;
+  } = {},
+): Promise<{ client: McpClient; authorizations: URL[]; authorizer: OAuthAuthorizer }> {
+  const { redirect, authorizations } = devLoginRedirect(base, {
+    ...(options.user && { user: options.user }),
+    ...(options.narrowScope && { narrowScope: options.narrowScope }),
+  });
+  const authorizer = new OAuthAuthorizer({ redirect, tokens: memoryTokenStore() });
+  const client = new McpClient({
+    name: "gateway-test",
+    version: "1.0.0",
+    ...(options.protocolVersion && { protocolVersion: options.protocolVersion }),
+    ...(options.handlers && { handlers: options.handlers }),
+  });
+  cleanups.push(() => client.close());
+  await client.connect(`${base}/mcp`, { authorizer });
+  return { client, authorizations, authorizer };
+}
+
+/** An access token for `scope`, through dev login and consent and the token endpoint. */
+export async function accessToken(at: string, scope: string, user = "alice"): Promise<string> {
+  const { clientId, code, verifier, redirectUri } = await authorizeWithDevLogin(at, {
+    scope,
+    user,
+  });
+  const response = await fetch(
+    `${at}/token`,
+    form({
+      grant_type: "authorization_code",
+      code,
+      code_verifier: verifier,
+      client_id: clientId,
+      redirect_uri: redirectUri,
+      resource: `${at}/mcp`,
+    }),
+  );
+  expect(response.status).toBe(200);
+  return ((await response.json()) as { access_token: string }).access_token;
+}
