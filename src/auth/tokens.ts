@@ -59,6 +59,8 @@ export interface TokenServiceOptions {
   bus?: Bus | undefined;
   /** How long an instance trusts its view that a grant is not revoked. Default 5 s, 60 s with a bus. */
   revocationRecheckMs?: number;
+  /** Told of each grant revoked (with its subject when known), after the revocation is stored. */
+  onGrantRevoked?: (gid: string, subject: string | undefined) => Promise<void> | undefined;
 }
 
 export interface TokenResponse {
@@ -90,6 +92,7 @@ export class TokenService {
   readonly #getKey: JWTVerifyGetKey;
   readonly lifetimes: TokenLifetimes;
   readonly revocations: RevokedGrants;
+  readonly #onGrantRevoked: TokenServiceOptions["onGrantRevoked"];
 
   constructor(
     store: Store,
@@ -101,6 +104,7 @@ export class TokenService {
     this.#keys = keys;
     this.lifetimes = resolveLifetimes(lifetimes);
     this.#clock = options.clock ?? systemClock;
+    this.#onGrantRevoked = options.onGrantRevoked;
     this.revocations = new RevokedGrants({
       store,
       bus: options.bus,
@@ -171,7 +175,7 @@ export class TokenService {
     const record = await this.#store.get<CodeRecord>(key);
     if (!record) throw new OAuthError("invalid_grant", "Unknown or expired authorization code");
     const replayed = async () => {
-      await this.revokeGrant(record.gid);
+      await this.revokeGrant(record.gid, record.subject);
       return new OAuthError(
         "invalid_grant",
         "The authorization code was already used; its tokens are revoked",
@@ -329,14 +333,15 @@ export class TokenService {
         return { grant, refreshToken };
       }
     }
-    await this.revokeGrant(record.gid);
+    await this.revokeGrant(record.gid, record.subject);
     onReuse?.(grant);
     throw new RefreshTokenReuseError();
   }
 
   /** Ends a grant: its refresh tokens stop working and its access tokens fail validation. */
-  revokeGrant(gid: string): Promise<void> {
-    return this.revocations.revoke(gid);
+  async revokeGrant(gid: string, subject?: string): Promise<void> {
+    await this.revocations.revoke(gid);
+    await this.#onGrantRevoked?.(gid, subject);
   }
 
   /** Whether a grant is revoked, asked of the Store. */
