@@ -40,6 +40,11 @@ export interface UpstreamOAuthOptions {
   tokenEndpointAuthMethod?: "client_secret_basic" | "client_secret_post";
   /** Default "openid profile email" for OpenID Connect, none for plain OAuth 2. */
   scope?: string;
+  /**
+   * More parameters for the provider's authorization request, such as Google's
+   * `access_type: "offline"`. They cannot replace the ones the flow sets itself.
+   */
+  authorizationParams?: Record<string, string>;
   /** OIDC (ID token, default with `issuer`) or plain OAuth 2 (the user comes from UserInfo or `profile`). */
   protocol?: "oidc" | "oauth2";
   /** Maps the provider's claims to a user; default uses `sub`, `name`, `email`. */
@@ -67,17 +72,35 @@ export interface UpstreamOAuthOptions {
   fetch?: typeof fetch;
 }
 
-function checkUrl(value: unknown, what: string, insecure: boolean): URL {
-  if (typeof value !== "string") throw new TypeError(`upstreamOAuth: ${what} must be a URL`);
+/** What the sign-in flow itself sets on the authorization request. */
+const FLOW_PARAMS = [
+  "client_id",
+  "redirect_uri",
+  "response_type",
+  "scope",
+  "code_challenge",
+  "code_challenge_method",
+  "state",
+  "nonce",
+];
+
+/** Checks a configured URL: https, or http on request for loopback tests. */
+export function checkUrl(
+  value: unknown,
+  what: string,
+  insecure: boolean,
+  who = "upstreamOAuth",
+): URL {
+  if (typeof value !== "string") throw new TypeError(`${who}: ${what} must be a URL`);
   let url: URL;
   try {
     url = new URL(value);
   } catch {
-    throw new TypeError(`upstreamOAuth: ${what} is not a valid URL: ${value}`);
+    throw new TypeError(`${who}: ${what} is not a valid URL: ${value}`);
   }
   if (url.protocol !== "https:" && !(insecure && url.protocol === "http:")) {
     throw new TypeError(
-      `upstreamOAuth: ${what} must use https (http only with allowInsecureRequests, for loopback tests)`,
+      `${who}: ${what} must use https (http only with allowInsecureRequests, for loopback tests)`,
     );
   }
   return url;
@@ -118,6 +141,19 @@ export function checkUpstreamOptions(options: UpstreamOAuthOptions): void {
     throw new TypeError('upstreamOAuth: protocol must be "oidc" or "oauth2"');
   if (options.name !== undefined && !/^[a-z][a-z0-9-]{0,31}$/.test(options.name))
     throw new TypeError("upstreamOAuth: name must be lower-case letters, digits and dashes");
+  const extra = options.authorizationParams;
+  if (extra !== undefined) {
+    if (typeof extra !== "object" || extra === null)
+      throw new TypeError("upstreamOAuth: authorizationParams must be an object of strings");
+    for (const [key, value] of Object.entries(extra)) {
+      if (typeof value !== "string")
+        throw new TypeError(`upstreamOAuth: authorizationParams.${key} must be a string`);
+      if (FLOW_PARAMS.includes(key))
+        throw new TypeError(
+          `upstreamOAuth: authorizationParams may not set ${key}; the flow sets it`,
+        );
+    }
+  }
   const skew = options.refreshSkewSeconds;
   if (skew !== undefined && !(Number.isFinite(skew) && skew >= 0))
     throw new TypeError("upstreamOAuth: refreshSkewSeconds must be a number of seconds, 0 or more");

@@ -203,6 +203,8 @@ export function upstreamOAuth(options: UpstreamOAuthOptions): LoginProvider {
       });
       await kit.store.set(await stateKey(state, binding), record, { ttlMs: 10 * 60_000 });
       const url = new URL(as.authorization_endpoint);
+      for (const [key, value] of Object.entries(options.authorizationParams ?? {}))
+        url.searchParams.set(key, value);
       url.searchParams.set("client_id", options.clientId);
       url.searchParams.set("redirect_uri", `${kit.issuer(c)}/login/${name}/callback`);
       url.searchParams.set("response_type", "code");
