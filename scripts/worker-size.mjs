@@ -1,13 +1,13 @@
 // Bundles the demo Worker as `wrangler deploy` would (wrangler.toml, --dry-run) into
 // .wrangler/demo-bundle/, prints what each dependency and each of our folders adds, and fails
-// when the upload is over its budget: 100 KiB gzipped, measured as wrangler measures it (gzip
+// when the upload is over its budget: 120 KiB gzipped, measured as wrangler measures it (gzip
 // at zlib's default level over every module uploaded). `npm run build:workers` runs this.
 import { execFileSync } from "node:child_process";
 import { readdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 
-const BUDGET_KIB = 100;
+const BUDGET_KIB = 120;
 const outdir = ".wrangler/demo-bundle";
 const metafile = join(outdir, "bundle-meta.json");
 

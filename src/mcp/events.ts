@@ -62,3 +62,28 @@ export function subscribe(
   });
   return { accepted, stop };
 }
+
+/** A server's event listeners; registry changes in one burst become one event per list. */
+export class ServerEvents {
+  readonly #listeners = new Set<(event: ServerEvent) => void>();
+  readonly #pendingLists = new Set<"tools" | "resources" | "prompts">();
+
+  listen(listener: (event: ServerEvent) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  emit(event: ServerEvent): void {
+    for (const listener of this.#listeners) listener(event);
+  }
+
+  /** Coalesces a burst of registry changes into one notification per list. */
+  listChanged(list: "tools" | "resources" | "prompts"): void {
+    if (this.#listeners.size === 0 || this.#pendingLists.has(list)) return;
+    this.#pendingLists.add(list);
+    queueMicrotask(() => {
+      this.#pendingLists.delete(list);
+      this.emit({ type: "list_changed", list });
+    });
+  }
+}

@@ -164,3 +164,29 @@ export async function mapError(
   }
   return fallback(error);
 }
+
+/**
+ * A server's middleware in running order (outermost, inner, innermost; within each the first
+ * added is the outer one) and what maps errors thrown past them.
+ */
+export class MiddlewareChain {
+  readonly #inner: Middleware[];
+  readonly #outermost: Middleware[] = [];
+  readonly #innermost: Middleware[] = [];
+  /** The whole chain in running order, rebuilt by `add`. */
+  middleware: readonly Middleware[];
+  onError: ErrorHandler | undefined;
+
+  /** `first` are the inner position's first members (the access rules). */
+  constructor(first: readonly Middleware[]) {
+    this.#inner = [...first];
+    this.middleware = this.#inner;
+  }
+
+  add(middleware: Middleware, position: MiddlewarePosition): void {
+    if (position === "outermost") this.#outermost.push(middleware);
+    else if (position === "innermost") this.#innermost.push(middleware);
+    else this.#inner.push(middleware);
+    this.middleware = [...this.#outermost, ...this.#inner, ...this.#innermost];
+  }
+}

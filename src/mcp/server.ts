@@ -8,6 +8,7 @@ import { type Dressing, type Era, eraOf } from "./era/index.ts";
 import {
   type EventSource,
   type ServerEvent,
+  ServerEvents,
   type SubscriptionFilter,
   subscribe,
 } from "./events.ts";
@@ -35,6 +36,7 @@ import { type MethodHandler, methodTable } from "./methods.ts";
 import {
   type ErrorHandler,
   type Middleware,
+  MiddlewareChain,
   MiddlewareContext,
   type MiddlewarePosition,
   mapError,
@@ -85,19 +87,13 @@ export class McpServer implements AccessRegistry {
   readonly prompts: Listing<RegisteredPrompt>;
   /** Tool calls running or run as tasks, and their store. */
   readonly tasks: Tasks;
-  readonly #listeners = new Set<(event: ServerEvent) => void>();
-  readonly #pendingLists = new Set<"tools" | "resources" | "prompts">();
+  readonly #events = new ServerEvents();
   readonly #methods: Record<string, MethodHandler>;
   readonly logger: Logger;
   /** Whether a `secret` was configured: instances behind one load balancer need the same one. */
   readonly hasSecret: boolean;
-  /** The access rules first, then what `use` added, in order. */
-  readonly #middleware: Middleware[];
-  readonly #outermost: Middleware[] = [];
-  readonly #innermost: Middleware[] = [];
-  /** The whole chain in running order, rebuilt by `use`. */
-  #chain: readonly Middleware[];
-  #onError: ErrorHandler | undefined;
+  /** The access rules first, then what `use` added. */
+  readonly #chain: MiddlewareChain;
   /** What the 2026-07-28 era adds to results: the server's identity and cache hints. */
   readonly #dressing: Dressing;
 
@@ -117,10 +113,10 @@ export class McpServer implements AccessRegistry {
     this.#rounds = new InputRounds(options.secret, options.inputTtlMs ?? 10 * 60_000, clock);
     this.#cache = options.cache ?? {};
     this.listUnauthorized = options.listUnauthorized ?? false;
-    this.tools = new Listing(() => this.#listChanged("tools"));
-    this.resources = new Listing(() => this.#listChanged("resources"));
-    this.templates = new Listing(() => this.#listChanged("resources"));
-    this.prompts = new Listing(() => this.#listChanged("prompts"));
+    this.tools = new Listing(() => this.#events.listChanged("tools"));
+    this.resources = new Listing(() => this.#events.listChanged("resources"));
+    this.templates = new Listing(() => this.#events.listChanged("resources"));
+    this.prompts = new Listing(() => this.#events.listChanged("prompts"));
     this.tasks = new Tasks(
       { clock, ...options.tasks },
       {
@@ -133,8 +129,7 @@ export class McpServer implements AccessRegistry {
       },
     );
     this.#methods = methodTable(this);
-    this.#middleware = [accessMiddleware(this)];
-    this.#chain = this.#middleware;
+    this.#chain = new MiddlewareChain([accessMiddleware(this)]);
     this.#dressing = {
       serverInfo: info,
       cacheHint: (method, params) => {
@@ -201,27 +196,12 @@ export class McpServer implements AccessRegistry {
 
   /** Tells subscribed clients that a resource changed. */
   resourceUpdated(uri: string): void {
-    this.#emit({ type: "resource_updated", uri });
+    this.#events.emit({ type: "resource_updated", uri });
   }
 
   /** Listens to events a transport must pass on; returns the function that stops listening. */
   listen(listener: (event: ServerEvent) => void): () => void {
-    this.#listeners.add(listener);
-    return () => this.#listeners.delete(listener);
-  }
-
-  #emit(event: ServerEvent): void {
-    for (const listener of this.#listeners) listener(event);
-  }
-
-  /** Coalesces a burst of registry changes into one notification per list. */
-  #listChanged(list: "tools" | "resources" | "prompts"): void {
-    if (this.#listeners.size === 0 || this.#pendingLists.has(list)) return;
-    this.#pendingLists.add(list);
-    queueMicrotask(() => {
-      this.#pendingLists.delete(list);
-      this.#emit({ type: "list_changed", list });
-    });
+    return this.#events.listen(listener);
   }
 
   // Middleware
@@ -232,17 +212,13 @@ export class McpServer implements AccessRegistry {
    * moves it before the access rules ("outermost") or next to the handler ("innermost").
    */
   use(middleware: Middleware, options: { position?: MiddlewarePosition } = {}): this {
-    const position = options.position ?? "inner";
-    if (position === "outermost") this.#outermost.push(middleware);
-    else if (position === "innermost") this.#innermost.push(middleware);
-    else this.#middleware.push(middleware);
-    this.#chain = [...this.#outermost, ...this.#middleware, ...this.#innermost];
+    this.#chain.add(middleware, options.position ?? "inner");
     return this;
   }
 
   /** Sets what sees (and may map) an error thrown past the handlers and middleware. */
   onError(handler: ErrorHandler): this {
-    this.#onError = handler;
+    this.#chain.onError = handler;
     return this;
   }
 
@@ -260,7 +236,7 @@ export class McpServer implements AccessRegistry {
     const info = new MiddlewareContext(request, exchange);
     const running: { ctx?: Context } = {};
     try {
-      const result = await runPipeline(this.#chain, info, () =>
+      const result = await runPipeline(this.#chain.middleware, info, () =>
         this.#invoke(request, exchange, era, running),
       );
       if (running.ctx?.cancelled) return undefined;
@@ -277,7 +253,8 @@ export class McpServer implements AccessRegistry {
     } catch (error) {
       if (running.ctx?.cancelled) return undefined;
       const fallback = (thrown: unknown) => unexpectedFailure(this.logger, thrown, request.method);
-      return failure(request.id, era.error(await mapError(this.#onError, error, info, fallback)));
+      const mapped = await mapError(this.#chain.onError, error, info, fallback);
+      return failure(request.id, era.error(mapped));
     }
   }
 
@@ -292,9 +269,9 @@ export class McpServer implements AccessRegistry {
     send: (message: JsonRpcMessage) => void,
     listen?: EventSource,
   ): Promise<Subscription | JsonRpcResponse> {
-    const pipeline = { middleware: this.#middleware, onError: this.#onError };
     const hidden = await hiddenSubscriptions(this, request, exchange.auth);
-    return listenThrough(this, pipeline, this.#dressing, {
+    // The whole chain, outermost and innermost included: a stream is a request like any other.
+    return listenThrough(this, this.#chain, this.#dressing, {
       request,
       exchange,
       send,

@@ -551,6 +551,27 @@ describe("subscriptions/listen through the middleware", () => {
       expect(seen).toHaveLength(5);
     });
   }
+  it("runs outermost and innermost middleware around a listen too", async () => {
+    const mcp = server();
+    const seen: string[] = [];
+    const mark =
+      (name: string): Middleware =>
+      (ctx, next) => {
+        seen.push(`${name}:${ctx.method}`);
+        return next();
+      };
+    mcp.use(mark("inner"));
+    mcp.use(mark("innermost"), { position: "innermost" });
+    mcp.use(mark("outermost"), { position: "outermost" });
+    const url = await start(mcp);
+    const open = await modernPost(url, 1, "subscriptions/listen", { notifications: filter });
+    expect(await firstMessages(open, 1)).toHaveLength(1);
+    expect(seen).toEqual([
+      "outermost:subscriptions/listen",
+      "inner:subscriptions/listen",
+      "innermost:subscriptions/listen",
+    ]);
+  });
 });
 
 describe("middleware positions", () => {

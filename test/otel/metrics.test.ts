@@ -9,7 +9,7 @@ import { beforeEach, describe, expect, it } from "vitest";
 import { z } from "zod";
 import { authorizationServer, devLogin } from "../../src/auth/index.ts";
 import { McpClient } from "../../src/client/index.ts";
-import { ErrorCode, McpError, McpServer, mcpApp } from "../../src/index.ts";
+import { ErrorCode, McpError, McpServer, mcpApp, rateLimit } from "../../src/index.ts";
 import {
   instrumentAuthorizationServer,
   instrumentClient,
@@ -68,24 +68,34 @@ describe("MCP operation durations", () => {
     expect(pointsWith(server, { "mcp.method.name": "server/discover" })).toHaveLength(1);
   });
 
-  it("counts refusals that carry a retry hint as rate-limit refusals", async () => {
+  it("counts the rateLimit middleware's refusals as rate-limit refusals", async () => {
     const mcp = new McpServer({ name: "limited", version: "1.0.0" });
-    mcp.tool("busy", {}, () => "never");
+    mcp.tool("busy", {}, () => "done");
     instrumentServer(mcp);
-    // Any rate limiter on the middleware seam refuses this way (data.retryAfterSeconds).
-    mcp.use(() => {
-      throw new McpError(-32029, "Too many calls", { retryAfterSeconds: 30 });
-    });
+    // An open endpoint, limited by a fixed key: one tools/call of "busy" per hour.
+    mcp.use(
+      rateLimit({
+        store: memoryStore(),
+        perTool: { busy: { limit: 1, windowSeconds: 3600 } },
+        key: () => "everyone",
+      }),
+    );
     const url = `${await listen(mcpApp(mcp))}/mcp`;
     const client = new McpClient({ name: "agent", version: "1.0.0" });
-    await expect(client.connect(url)).rejects.toThrow("Too many calls");
+    await client.connect(url);
+    await client.callTool("busy", {});
+    await expect(client.callTool("busy", {})).rejects.toMatchObject({
+      code: ErrorCode.RateLimited,
+      data: { retryAfterSeconds: expect.any(Number), scope: "tool", tool: "busy" },
+    });
     await client.close();
     const refusals = await telemetry.metric(RATE_LIMIT_METRIC);
-    const [point] = pointsWith<number>(refusals, {
+    const points = pointsWith<number>(refusals, {
       "portcullis.rate_limit.scope": "mcp",
-      "mcp.method.name": "server/discover",
+      "mcp.method.name": "tools/call",
     });
-    expect(point?.value).toBeGreaterThanOrEqual(1);
+    expect(points.map((point) => point.value)).toEqual([1]);
+    expect(points[0]?.attributes["gen_ai.tool.name"]).toBe("busy");
     expect(refusals?.descriptor.unit).toBe("{request}");
   });
 });
