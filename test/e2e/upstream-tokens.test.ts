@@ -13,7 +13,9 @@ import {
   gitHubToolsDeployment,
   OCTOCAT,
   signInWithGitHub,
+  UPSTREAM_TTL_SECONDS,
 } from "../helpers/github.ts";
+import { modernPost } from "../http/modern-support.ts";
 import { upstreamTokensSuite } from "./upstream-tokens-suite.ts";
 
 upstreamTokensSuite("memory Store", (clock) => memoryStore({ clock: clock.now }));
@@ -33,4 +35,33 @@ describe("upstream tokens: what only the memory suite checks", () => {
     const passthrough = await callListRepos(deployment.base, upstream);
     expect(passthrough.status).toBe(401);
   });
+
+  it.each([
+    ["a JSON reply", true],
+    ["an SSE reply", false],
+  ])(
+    "a 2026-07-28 request whose refresh is refused gets the 401 challenge (%s)",
+    async (_name, json) => {
+      const clock = manualClock();
+      const deployment = await gitHubToolsDeployment(
+        memoryStore({ clock: clock.now }),
+        clock,
+        1,
+        json,
+      );
+      const ours = await signInWithGitHub(deployment.base, OCTOCAT.login);
+      clock.advance(UPSTREAM_TTL_SECONDS * 1000);
+      deployment.github.refuseRefresh = true;
+      const response = await modernPost(
+        `${deployment.base}/mcp`,
+        1,
+        "tools/call",
+        { name: "list_repos", arguments: {} },
+        { headers: { authorization: `Bearer ${ours.access_token}` } },
+      );
+      expect(response.status).toBe(401);
+      expect(response.headers.get("www-authenticate")).toContain('error="invalid_token"');
+      expect(deployment.github.refreshRequests).toBe(1);
+    },
+  );
 });

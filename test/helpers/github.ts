@@ -298,6 +298,8 @@ export async function gitHubToolsDeployment(
   store: Store,
   clock: ManualClock,
   instances = 2,
+  /** Replies as one JSON body, never SSE (mcpApp's `jsonResponse`). */
+  jsonResponse = false,
 ): Promise<GitHubToolsDeployment> {
   // GitHub tokens expire before ours (an hour), as a short-lived upstream token would.
   const github = fakeGitHub({
@@ -336,7 +338,7 @@ export async function gitHubToolsDeployment(
       },
     );
     servers.push(auth);
-    apps.push(mcpApp(mcp, { path: "/mcp", auth }));
+    apps.push(mcpApp(mcp, { path: "/mcp", auth, jsonResponse }));
   }
   let next = 0;
   const balancer = new Hono();
