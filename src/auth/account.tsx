@@ -9,7 +9,8 @@ import { BODY_LIMITS, readPageForm } from "./body.tsx";
 import { consentedClients } from "./consent.ts";
 import type { AuthorizationCore } from "./core.ts";
 import type { GrantRecord } from "./grants.ts";
-import { readLoginCookie, type SignedInUser } from "./login.ts";
+import { identifyUser } from "./identify.ts";
+import type { SignedInUser } from "./login.ts";
 import { NoticePage, pageHeaders } from "./pages.tsx";
 
 /** Where the connected-apps page is served unless configured otherwise. */
@@ -68,9 +69,7 @@ async function connectedApps(as: AuthorizationCore, subject: string): Promise<Co
  */
 export function accountRoutes(as: AuthorizationCore, path: string): Hono {
   const routes = new Hono();
-  const login = as.options.login;
-  const identify = async (c: Context): Promise<SignedInUser | undefined> =>
-    login.identify ? await login.identify(c) : readLoginCookie(c, await as.secret(), as.clock);
+  const identify = (c: Context) => identifyUser(as, c);
   const notice = (c: Context, status: 403 | 404, title: string, message: string) =>
     c.html(<NoticePage title={title} message={message} />, status, pageHeaders());
 

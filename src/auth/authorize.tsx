@@ -8,10 +8,10 @@ import { BODY_LIMITS, readPageForm } from "./body.tsx";
 import { identityAssured, rememberConsent, rememberedConsent } from "./consent.ts";
 import type { AuthorizationCore } from "./core.ts";
 import { OAuthError } from "./errors.ts";
+import { identifyUser } from "./identify.ts";
 import {
   type LoginKit,
   type PendingAuthorization,
-  readLoginCookie,
   type SignedInUser,
   setLoginCookie,
 } from "./login.ts";
@@ -66,8 +66,7 @@ export function authorizeRoutes(as: AuthorizationCore, returnPaths: readonly str
   const routes = new Hono();
   const login = as.options.login;
 
-  const identify = async (c: Context): Promise<SignedInUser | undefined> =>
-    login.identify ? await login.identify(c) : readLoginCookie(c, await as.secret(), as.clock);
+  const identify = (c: Context) => identifyUser(as, c);
 
   /**
    * Binds a stored request to a user's sign-in under a new id and a new form token: the id
@@ -113,6 +112,9 @@ export function authorizeRoutes(as: AuthorizationCore, returnPaths: readonly str
     pending: (id) => as.store.get<PendingAuthorization>(pendingKey(id)),
     failed(c, reason, pending) {
       failed(c, reason, pending);
+    },
+    keepUpstreamTokens: async (subject, tokens) => {
+      await as.upstream?.keep(subject, tokens);
     },
     async complete(c, user, pendingId) {
       const pending = await as.store.get<PendingAuthorization>(pendingKey(pendingId));

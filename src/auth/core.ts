@@ -17,6 +17,7 @@ import type { LoginProvider } from "./login.ts";
 import type { MetadataDocumentOptions } from "./metadata-document.ts";
 import type { DEFAULT_RATE_LIMITS, RateLimitOptions } from "./rate-limit.ts";
 import type { TokenService } from "./tokens.ts";
+import type { UpstreamTokens } from "./upstream-tokens.ts";
 
 export interface AuthorizationServerOptions {
   store: Store;
@@ -123,6 +124,8 @@ export interface AuthorizationCore {
   readonly dpopCheckers: DpopCheckers | undefined;
   /** Epoch ms now: `options.clock`, or Date.now. */
   readonly clock: Clock;
+  /** Users' upstream tokens, when the login provider keeps them. */
+  readonly upstream: UpstreamTokens | undefined;
   /** The issuer for a request: configured, or the request's origin. */
   issuer(c: Context): string;
   secret(): Promise<string>;

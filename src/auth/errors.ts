@@ -120,3 +120,16 @@ export function errorReply(error: unknown, c: Context, logger: Logger): Response
   else logger.error("server error", { ...fields, error });
   return answer.code === "server_error" ? serverErrorResponse(id) : answer.toResponse();
 }
+
+/**
+ * The upstream provider refused to refresh a user's tokens (its invalid_grant): the user
+ * must sign in there again. Raised by an `UpstreamTokenSource`.
+ */
+export class UpstreamRefusedError extends PortcullisError {
+  declare readonly code: "ERR_UPSTREAM_REFUSED";
+
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("ERR_UPSTREAM_REFUSED", message, options);
+    this.name = "UpstreamRefusedError";
+  }
+}

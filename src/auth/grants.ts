@@ -99,7 +99,7 @@ export class GrantLedger {
    * user's remembered consent for its client is forgotten, and it leaves the listing.
    */
   async revoke(record: GrantRecord): Promise<void> {
-    await this.#tokens.revokeGrant(record.gid);
+    await this.#tokens.revokeGrant(record.gid, record.subject);
     await forgetConsents(this.#store, record.subject, record.clientId);
     await this.#store.delete(grantKey(record.gid));
     await this.#store.removeMember(subjectKey(record.subject), record.gid);

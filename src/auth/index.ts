@@ -30,18 +30,37 @@ export {
   OAuthError,
   type OAuthErrorCode,
   RefreshTokenReuseError,
+  UpstreamRefusedError,
 } from "./errors.ts";
 export type { GrantRecord } from "./grants.ts";
 export { generateSigningKey, type SigningAlgorithm } from "./keys.ts";
 export type { TokenLifetimes } from "./lifetimes.ts";
 export { type CustomLoginOptions, customLogin } from "./login/custom.ts";
 export { type DevLoginOptions, devLogin } from "./login/dev.tsx";
-export { type UpstreamOAuthOptions, upstreamOAuth } from "./login/upstream.ts";
+export {
+  type EntraOAuthOptions,
+  entraOAuth,
+  type GitHubOAuthOptions,
+  type GoogleOAuthOptions,
+  githubOAuth,
+  googleOAuth,
+  type OidcOAuthOptions,
+  oidcOAuth,
+  type PresetOptions,
+} from "./login/presets.ts";
+export {
+  type UpstreamEndpoints,
+  type UpstreamFetch,
+  type UpstreamOAuthOptions,
+  upstreamOAuth,
+} from "./login/upstream.ts";
 export type {
   Deployment,
   LoginKit,
   LoginProvider,
   PendingAuthorization,
+  UpstreamTokenSet,
+  UpstreamTokenSource,
   User,
 } from "./login.ts";
 export type { MetadataDocumentOptions } from "./metadata-document.ts";

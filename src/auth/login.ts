@@ -63,6 +63,38 @@ export interface LoginKit {
    * user typed; `pending` when the request is known.
    */
   failed(c: Context, reason: string, pending?: PendingAuthorization): void;
+  /**
+   * Keeps a user's tokens at the provider, sealed, for `ctx.upstream.token()` (a provider
+   * with `upstream`); replaces what was kept for the subject before.
+   */
+  keepUpstreamTokens(subject: string, tokens: UpstreamTokenSet): Promise<void>;
+}
+
+/** A user's tokens at an upstream provider, as the authorization server keeps them (sealed). */
+export interface UpstreamTokenSet {
+  access_token: string;
+  token_type?: string;
+  refresh_token?: string;
+  /** Seconds the access token lives, as the provider said at issuance. */
+  expires_in?: number;
+  /** Unix seconds when the access token expires (set when kept); absent: it never says. */
+  expires_at?: number;
+  scope?: string;
+  id_token?: string;
+}
+
+/**
+ * A login provider whose sign-ins leave tokens for the provider's own APIs. The authorization
+ * server keeps them by subject and hands them to handlers through `ctx.upstream`.
+ */
+export interface UpstreamTokenSource {
+  /**
+   * Refreshes the tokens at the provider. Rejects with `UpstreamRefusedError` when the
+   * provider refuses the refresh token (invalid_grant): the user must sign in again.
+   */
+  refresh(refreshToken: string): Promise<UpstreamTokenSet>;
+  /** Seconds before expiry at which an access token is refreshed rather than handed out. */
+  readonly refreshSkewSeconds: number;
 }
 
 /**
@@ -81,6 +113,11 @@ export interface LoginProvider {
    * a configured issuer, and on every request.
    */
   check?(deployment: Deployment): void;
+  /**
+   * Set when the provider keeps the user's upstream tokens (`upstreamOAuth({ keepTokens })`):
+   * a signed-in user whose tokens are gone then signs in at the provider again.
+   */
+  readonly upstream?: UpstreamTokenSource;
 }
 
 /** Where the authorization server runs, as it knows it without trusting a request header. */

@@ -2,6 +2,7 @@ import type { JWTPayload } from "jose";
 import type { AuthInfo } from "../mcp/peer.ts";
 import { tokenDigest, VerifiedTokenCache } from "../resource/token-cache.ts";
 import { MACHINE_CLAIM, type TokenService } from "./tokens.ts";
+import type { UpstreamTokens } from "./upstream-tokens.ts";
 
 interface Verified {
   info: AuthInfo;
@@ -11,7 +12,7 @@ interface Verified {
 }
 
 /** The caller an access token names, frozen: one object serves every request with the token. */
-function authInfo(claims: JWTPayload): AuthInfo {
+function authInfo(claims: JWTPayload, upstream: UpstreamTokens | undefined): AuthInfo {
   const info: AuthInfo = {
     // Only our own claim decides: a user's token never carries it, a machine's always does.
     kind: claims[MACHINE_CLAIM] === "client_credentials" ? "client" : "user",
@@ -23,6 +24,12 @@ function authInfo(claims: JWTPayload): AuthInfo {
   if (claims.sub !== undefined) info.subject = claims.sub;
   if (typeof claims.client_id === "string") info.clientId = claims.client_id;
   if (claims.exp !== undefined) info.expiresAt = claims.exp;
+  // A user's grant reaches the user's upstream tokens; a client acting for itself has none.
+  if (upstream && info.kind === "user" && claims.sub !== undefined)
+    info.upstream = upstream.access(
+      claims.sub,
+      typeof claims.gid === "string" ? claims.gid : undefined,
+    );
   return Object.freeze(info);
 }
 
@@ -36,9 +43,14 @@ export class ResourceTokenVerifier {
   readonly #tokens: TokenService;
   readonly #clock: () => number;
   readonly #cache: VerifiedTokenCache<Verified>;
+  readonly #upstream: UpstreamTokens | undefined;
 
-  constructor(tokens: TokenService, options: { clock: () => number; cacheSize: number }) {
+  constructor(
+    tokens: TokenService,
+    options: { clock: () => number; cacheSize: number; upstream?: UpstreamTokens | undefined },
+  ) {
     this.#tokens = tokens;
+    this.#upstream = options.upstream;
     this.#clock = options.clock;
     this.#cache = new VerifiedTokenCache(options.cacheSize);
   }
@@ -66,7 +78,7 @@ export class ResourceTokenVerifier {
       { revocation: "view", onReject },
     );
     if (!claims) return undefined;
-    const info = authInfo(claims);
+    const info = authInfo(claims, this.#upstream);
     if (typeof claims.exp === "number") {
       const gid = typeof claims.gid === "string" ? claims.gid : undefined;
       this.#cache.set(key, { info, issuer, audience, gid }, claims.exp * 1000);

@@ -46,6 +46,7 @@ import {
 import { ResourceTokenVerifier } from "./resource-tokens.ts";
 import { tokenRoutes } from "./token.ts";
 import { TokenService } from "./tokens.ts";
+import { UpstreamTokens } from "./upstream-tokens.ts";
 
 /**
  * The built-in OAuth 2.1 authorization server: metadata, registration, authorize with
@@ -61,6 +62,7 @@ export class AuthorizationServer implements AuthorizationCore {
   readonly grants: GrantLedger;
   readonly clock: Clock;
   readonly dpopCheckers: DpopCheckers | undefined;
+  readonly upstream: UpstreamTokens | undefined;
   readonly #resourceTokens: ResourceTokenVerifier;
   readonly #audit: AuditTrail;
   /** The configured issuer without trailing slashes, computed once. */
@@ -108,10 +110,25 @@ export class AuthorizationServer implements AuthorizationCore {
       ...(options.revocationRecheckSeconds !== undefined
         ? { revocationRecheckMs: options.revocationRecheckSeconds * 1000 }
         : {}),
+      // A revoked grant takes the user's upstream tokens with it.
+      onGrantRevoked: (_gid, subject) =>
+        subject === undefined ? undefined : this.upstream?.discard(subject),
     });
+    const source = options.login.upstream;
+    this.upstream = source
+      ? new UpstreamTokens({
+          store: options.store,
+          sealer: () => this.sealer(),
+          source,
+          clock: this.clock,
+          logger: this.logger,
+          revokeGrant: (gid, subject) => this.tokens.revokeGrant(gid, subject),
+        })
+      : undefined;
     this.grants = new GrantLedger({ store: options.store, tokens: this.tokens, clock: this.clock });
     this.#resourceTokens = new ResourceTokenVerifier(this.tokens, {
       clock: this.clock,
+      upstream: this.upstream,
       cacheSize: cacheSize(options.tokenCacheSize, "tokenCacheSize"),
     });
     this.dpopCheckers = dpopCheckers(options.dpop, options.store, this.clock, () => this.secret());

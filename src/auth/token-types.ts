@@ -50,6 +50,8 @@ export interface TokenServiceOptions {
   bus?: Bus | undefined;
   /** How long an instance trusts its view that a grant is not revoked. Default 5 s, 60 s with a bus. */
   revocationRecheckMs?: number;
+  /** Told of each grant revoked (with its subject when known), after the revocation is stored. */
+  onGrantRevoked?: (gid: string, subject: string | undefined) => Promise<void> | undefined;
 }
 
 export interface TokenResponse {

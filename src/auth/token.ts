@@ -262,7 +262,7 @@ export function tokenRoutes(as: AuthorizationCore): Hono {
     if (found.clientId !== caller.client_id) {
       throw new OAuthError("invalid_grant", "The token was issued to another client");
     }
-    await as.tokens.revokeGrant(found.gid);
+    await as.tokens.revokeGrant(found.gid, found.subject);
     as.audit(c, { type: "token.revoked", tokenType: found.tokenType, ...about(found) });
     return c.body(null, 200, NO_STORE);
   });

@@ -46,6 +46,7 @@ export class TokenService {
   readonly #getKey: JWTVerifyGetKey;
   readonly lifetimes: TokenLifetimes;
   readonly revocations: RevokedGrants;
+  readonly #onGrantRevoked: TokenServiceOptions["onGrantRevoked"];
 
   constructor(
     store: Store,
@@ -57,6 +58,7 @@ export class TokenService {
     this.#keys = keys;
     this.lifetimes = resolveLifetimes(lifetimes);
     this.#clock = options.clock ?? systemClock;
+    this.#onGrantRevoked = options.onGrantRevoked;
     this.revocations = new RevokedGrants({
       store,
       bus: options.bus,
@@ -127,7 +129,7 @@ export class TokenService {
     const record = await this.#store.get<CodeRecord>(key);
     if (!record) throw new OAuthError("invalid_grant", "Unknown or expired authorization code");
     const replayed = async () => {
-      await this.revokeGrant(record.gid);
+      await this.revokeGrant(record.gid, record.subject);
       return new OAuthError(
         "invalid_grant",
         "The authorization code was already used; its tokens are revoked",
@@ -297,14 +299,15 @@ export class TokenService {
         return { grant, refreshToken };
       }
     }
-    await this.revokeGrant(record.gid);
+    await this.revokeGrant(record.gid, record.subject);
     onReuse?.(grant);
     throw new RefreshTokenReuseError();
   }
 
   /** Ends a grant: its refresh tokens stop working and its access tokens fail validation. */
-  revokeGrant(gid: string): Promise<void> {
-    return this.revocations.revoke(gid);
+  async revokeGrant(gid: string, subject?: string): Promise<void> {
+    await this.revocations.revoke(gid);
+    await this.#onGrantRevoked?.(gid, subject);
   }
 
   /** Whether a grant is revoked, asked of the Store. */

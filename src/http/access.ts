@@ -5,7 +5,8 @@ import {
   accessDenied,
   hiddenTargets,
 } from "../mcp/access.ts";
-import type { JsonRpcRequest } from "../mcp/jsonrpc.ts";
+import type { JsonRpcRequest, JsonRpcResponse } from "../mcp/jsonrpc.ts";
+import { requiresAuthorization } from "../mcp/reauthorize.ts";
 import type { Guard } from "../resource/guard.ts";
 
 /** The HTTP answer to a refusal of the access rules: 401 for a missing user, else 403. */
@@ -34,4 +35,20 @@ export async function checkAccess(
   const hidden = await hiddenTargets(registry, requests, auth);
   const denied = accessDenied(registry, requests, auth, hidden);
   return denied ? refusalResponse(c, guard, denied) : undefined;
+}
+
+/**
+ * On a protected endpoint, what replaces a reply made at once from one response: the 401
+ * challenge when the handler said the caller must authorize again (`AuthorizationRequired`),
+ * so that the client signs in again as it would for an expired token.
+ */
+export function reauthorization(
+  c: HonoContext,
+  guard: Guard | undefined,
+): ((response: JsonRpcResponse) => Response | undefined) | undefined {
+  if (!guard) return undefined;
+  return (response) =>
+    requiresAuthorization(response) && "error" in response
+      ? guard.reauthorize(c, response.error.message)
+      : undefined;
 }

@@ -21,6 +21,11 @@ export interface ReplyOptions {
   batch: boolean;
   /** The status of a reply made at once from one response. Default 200. */
   status?: (response: JsonRpcResponse) => number;
+  /**
+   * A whole HTTP reply to send instead of a reply made at once from one response (not a
+   * batch), when it returns one: the 401 challenge for `AuthorizationRequired`.
+   */
+  instead?: ((response: JsonRpcResponse) => Response | undefined) | undefined;
 }
 
 /**
@@ -36,6 +41,7 @@ export class Reply {
   onDisconnect: () => void = () => {};
   readonly #batch: boolean;
   readonly #status: ((response: JsonRpcResponse) => number) | undefined;
+  readonly #instead: ((response: JsonRpcResponse) => Response | undefined) | undefined;
   readonly #keepAliveMs: number;
   /** JSON mode: each response's JSON, by the request's place in the POST. */
   readonly #answers: (string | undefined)[] = [];
@@ -47,6 +53,7 @@ export class Reply {
     this.mode = options.mode;
     this.#batch = options.batch;
     this.#status = options.status;
+    this.#instead = options.instead;
     this.#keepAliveMs = options.stream?.keepAliveMs ?? 0;
     if (options.mode !== "json") {
       this.stream = new SseStream(options.streamId ?? "", options.stream ?? { keepAliveMs: 0 });
@@ -83,6 +90,8 @@ export class Reply {
       // In request order; nothing is owed for cancelled requests.
       const replies = this.#answers.filter((json) => json !== undefined);
       if (replies.length === 0) return new Response(null, { status: 202 });
+      const instead = this.#replacement();
+      if (instead) return instead;
       return new Response(this.#batch ? `[${replies.join(",")}]` : replies[0], {
         status: this.#statusOf(),
         headers: JSON_HEADERS,
@@ -98,6 +107,8 @@ export class Reply {
         // Everything was ready at once: one complete body, no stream machinery.
         const body = stream.takeBuffered();
         if (!body) return new Response(null, { status: 202 });
+        const instead = this.#replacement();
+        if (instead) return instead;
         return new Response(body, { status: this.#statusOf(), headers: SSE_HEADERS });
       }
     }
@@ -106,6 +117,10 @@ export class Reply {
       stream.connect("", () => this.onDisconnect()),
       { headers: SSE_HEADERS },
     );
+  }
+
+  #replacement(): Response | undefined {
+    return !this.#batch && this.#single && this.#instead ? this.#instead(this.#single) : undefined;
   }
 
   #statusOf(): number {

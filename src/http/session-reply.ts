@@ -9,6 +9,7 @@ import {
 import { type Exchange, type Peer, principalOf } from "../mcp/peer.ts";
 import type { JsonObject } from "../mcp/types.ts";
 import { primesStreams } from "../mcp/versions.ts";
+import { reauthorization } from "./access.ts";
 import { dispatchAll } from "./batch.ts";
 import { PostExchange } from "./post-exchange.ts";
 import { Reply } from "./reply.ts";
@@ -45,6 +46,7 @@ export async function sessionReply(
       onClose: () => session?.streams?.delete(streamId),
     },
     batch,
+    instead: reauthorization(c, parts.options.guard),
   });
   const stream = reply.stream;
   const exchange = new PostExchange(

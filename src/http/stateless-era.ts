@@ -12,7 +12,7 @@ import { checkRequestMeta, modernErrorStatus, peerFromMeta } from "../mcp/modern
 import type { Exchange, Peer } from "../mcp/peer.ts";
 import type { McpServer, ServerEvent } from "../mcp/server.ts";
 import type { Guard } from "../resource/guard.ts";
-import { checkAccess } from "./access.ts";
+import { checkAccess, reauthorization } from "./access.ts";
 import { httpError } from "./errors.ts";
 import type { InboundPost } from "./inbound.ts";
 import { Reply } from "./reply.ts";
@@ -150,6 +150,8 @@ export class StatelessEraHandler {
     if (!useSse) {
       const response = await this.#server.dispatch(request, new JsonExchange(peer, c, auth));
       if (!response) return new Response(null, { status: 202 });
+      const instead = reauthorization(c, this.#options.guard)?.(response);
+      if (instead) return instead;
       return new Response(JSON.stringify(response), {
         status: statusOf(response),
         headers: JSON_HEADERS,
@@ -160,6 +162,7 @@ export class StatelessEraHandler {
       stream: { keepAliveMs: this.#options.keepAliveMs },
       batch: false,
       status: statusOf,
+      instead: reauthorization(c, this.#options.guard),
     });
     // Made when the signal is first asked for, or the stream closes: most calls need neither.
     let cancel: AbortController | undefined;

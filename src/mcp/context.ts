@@ -1,7 +1,8 @@
 import type { Context as HonoContext } from "hono";
 import type * as z from "zod/v4/core";
 import { ErrorCode, McpError, type RequestId } from "./jsonrpc.ts";
-import type { AuthInfo, Exchange } from "./peer.ts";
+import type { AuthInfo, Exchange, UpstreamAccess } from "./peer.ts";
+import { NO_UPSTREAM } from "./reauthorize.ts";
 import { compileSchema, isZodSchema } from "./schema.ts";
 import {
   type ClientCapabilities,
@@ -166,6 +167,15 @@ export class Context {
 
   get auth(): AuthInfo | undefined {
     return this.#exchange.auth;
+  }
+
+  /**
+   * The caller's tokens at the identity provider they signed in with, when the built-in
+   * authorization server keeps them (`upstreamOAuth({ keepTokens: true })`):
+   * `await ctx.upstream.token()` is a valid upstream access token, refreshed when due.
+   */
+  get upstream(): UpstreamAccess {
+    return this.#exchange.auth?.upstream ?? NO_UPSTREAM;
   }
 
   get app(): AppState {

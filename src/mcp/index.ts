@@ -20,7 +20,13 @@ export {
   type MiddlewarePosition,
   type Next,
 } from "./middleware.ts";
-export { type AuthInfo, type CallerKind, type Exchange, Peer } from "./peer.ts";
+export {
+  type AuthInfo,
+  type CallerKind,
+  type Exchange,
+  Peer,
+  type UpstreamAccess,
+} from "./peer.ts";
 export type { AccessCheck } from "./policy.ts";
 export type { PromptConfig, PromptHandler, PromptMessageInput, PromptReturn } from "./prompts.ts";
 export { RegisteredPrompt } from "./prompts.ts";
@@ -31,6 +37,7 @@ export {
   rateLimit,
   subjectKey,
 } from "./rate-limit.ts";
+export { AuthorizationRequired } from "./reauthorize.ts";
 export {
   RegisteredResource,
   type ResourceConfig,

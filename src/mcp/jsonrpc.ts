@@ -59,6 +59,11 @@ export const ErrorCode = {
   UnsupportedProtocolVersion: -32022,
   /** Portcullis: a rate limit refused the request; `data.retryAfterSeconds` says when to retry. */
   RateLimited: -32029,
+  /**
+   * Portcullis: the caller must authorize again (its upstream grant ended). Over HTTP the
+   * reply is the resource server's 401 challenge whenever the reply has not started yet.
+   */
+  AuthorizationRequired: -32030,
 } as const;
 
 /**

@@ -22,6 +22,21 @@ export interface AuthInfo {
   /** Unix seconds. */
   expiresAt?: number;
   claims?: JsonObject;
+  /**
+   * The caller's tokens at the identity provider they signed in with, where the authorization
+   * server keeps them (`upstreamOAuth({ keepTokens: true })`); reached as `ctx.upstream`.
+   */
+  upstream?: UpstreamAccess;
+}
+
+/** A caller's tokens at an upstream provider, as a handler reaches them (`ctx.upstream`). */
+export interface UpstreamAccess {
+  /**
+   * A valid upstream access token for the caller's grant: unsealed on demand, refreshed when
+   * close to expiry. Rejects with `AuthorizationRequired` when the provider refused the
+   * refresh or the tokens are gone: the client is then asked to authorize again.
+   */
+  token(): Promise<string>;
 }
 
 /**

@@ -9,4 +9,6 @@ export interface Guard {
   insufficientScope(c: HonoContext, scopes: readonly string[], description: string): Response;
   /** The 401 reply (RFC 9470) for a client alone asking for what needs a user behind it. */
   userRequired(c: HonoContext): Response;
+  /** The 401 `invalid_token` reply for a caller that must authorize again (its grant ended). */
+  reauthorize(c: HonoContext, description: string): Response;
 }

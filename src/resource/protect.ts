@@ -183,5 +183,18 @@ export function protectEndpoint(
           "This request needs a signed-in user; a client acting for itself may not make it",
       });
     },
+    reauthorize(c, description) {
+      logger.info("the caller must authorize again", {
+        reason: description,
+        subject: c.get("auth")?.subject,
+        client_id: c.get("auth")?.clientId,
+      });
+      return challengeResponse(401, {
+        resourceMetadata: resourceMetadataUrl(resolve(resource, c) || requestResource(c)),
+        scope: scopes(),
+        error: "invalid_token",
+        description,
+      });
+    },
   };
 }

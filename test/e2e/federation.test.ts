@@ -13,6 +13,7 @@ import {
 } from "../../src/auth/index.ts";
 import { mcpApp } from "../../src/index.ts";
 import { memoryStore, type Store } from "../../src/storage/index.ts";
+import { CookieJar, formField } from "../helpers/cookies.ts";
 import { listen, MCP_HEADERS, post } from "../helpers/http.ts";
 import { form, pkce } from "../helpers/oauth.ts";
 
@@ -22,43 +23,6 @@ import { form, pkce } from "../helpers/oauth.ts";
 const UPSTREAM_CLIENT_ID = "portcullis";
 const UPSTREAM_CLIENT_SECRET = "a-long-client-secret-shared-with-the-upstream-provider";
 const ACCOUNT = { sub: "upstream-alice-7f3a", name: "Upstream Alice", email: "alice@idp.test" };
-
-/** Cookies per host name, as a browser keeps them (paths are ignored: every path gets all). */
-class CookieJar {
-  readonly #hosts = new Map<string, Map<string, string>>();
-
-  async fetch(url: string, init: RequestInit = {}): Promise<Response> {
-    const target = new URL(url);
-    const headers = new Headers(init.headers);
-    const cookies = this.#hosts.get(target.hostname);
-    if (cookies?.size) {
-      headers.set("cookie", [...cookies].map(([name, value]) => `${name}=${value}`).join("; "));
-    }
-    const response = await fetch(target, { ...init, headers, redirect: "manual" });
-    for (const line of response.headers.getSetCookie()) {
-      const [pair = "", ...attributes] = line.split(";");
-      const eq = pair.indexOf("=");
-      const name = pair.slice(0, eq).trim();
-      const value = pair.slice(eq + 1).trim();
-      const expired = attributes.some((attribute) => {
-        const [key = "", ...rest] = attribute.split("=");
-        const setting = rest.join("=").trim();
-        if (/^\s*max-age$/i.test(key)) return Number(setting) <= 0;
-        if (/^\s*expires$/i.test(key)) return Date.parse(setting) <= Date.now();
-        return false;
-      });
-      let jar = this.#hosts.get(target.hostname);
-      if (!jar) this.#hosts.set(target.hostname, (jar = new Map()));
-      if (expired) jar.delete(name);
-      else jar.set(name, value);
-    }
-    return response;
-  }
-
-  names(hostname: string): string[] {
-    return [...(this.#hosts.get(hostname)?.keys() ?? [])];
-  }
-}
 
 /** The real memory store, with every change it makes recorded (reads pass straight through). */
 function recordingStore(inner: Store): { store: Store; changes: string[] } {
@@ -105,10 +69,6 @@ function recordingStore(inner: Store): { store: Store; changes: string[] } {
     members: (key) => inner.members(key),
   };
   return { store, changes };
-}
-
-function formField(html: string, name: string): string | undefined {
-  return new RegExp(`name="${name}"[^>]*value="([^"]*)"`).exec(html)?.[1];
 }
 
 let upstreamHttp: Server;
