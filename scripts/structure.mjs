@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Fails when src/ has an import cycle between files, type-only imports included: a cycle is a
+// Fails when a file in src/ is over 400 lines, or src/ has an import cycle between files, type-only imports included: a cycle is a
 // cycle whether or not it survives compilation. Folder direction is Biome's job (biome.json,
 // noRestrictedImports); this covers what a per-folder rule cannot see. No dependency: the
 // relative specifiers are read with one regex, which is enough for our own code's style.
@@ -66,6 +66,15 @@ function connect(node) {
 }
 for (const file of files) if (!state.has(file)) connect(file);
 
+// No source file over 400 lines: a file that grows past it holds more than one concern.
+const MAX_LINES = 400;
+const long = files
+  .map((file) => [file, readFileSync(file, "utf8").split("\n").length - 1])
+  .filter(([, lines]) => lines > MAX_LINES);
+for (const [file, lines] of long) {
+  console.error(`${relative(root, file)}: ${lines} lines, over ${MAX_LINES}: split it`);
+}
+
 if (cycles.length > 0) {
   for (const component of cycles) {
     console.error(
@@ -75,6 +84,8 @@ if (cycles.length > 0) {
         .join(", ")}`,
     );
   }
-  process.exit(1);
 }
-console.log(`structure: ${files.length} files in src/, no import cycles`);
+if (cycles.length > 0 || long.length > 0) process.exit(1);
+console.log(
+  `structure: ${files.length} files in src/, no import cycles, none over ${MAX_LINES} lines`,
+);

@@ -4,6 +4,7 @@ import type { Context } from "hono";
 import { Hono } from "hono/tiny";
 import { randomToken, timingSafeEqual } from "../util/crypto.ts";
 import { scopesOf } from "./audit.ts";
+import { backToClient, errorPage, expired, someoneElses } from "./authorize-replies.tsx";
 import { BODY_LIMITS, readPageForm } from "./body.tsx";
 import { identityAssured, rememberConsent, rememberedConsent } from "./consent.ts";
 import type { AuthorizationCore } from "./core.ts";
@@ -15,48 +16,11 @@ import {
   type SignedInUser,
   setLoginCookie,
 } from "./login.ts";
-import { ConsentPage, cspSource, ErrorPage, pageHeaders } from "./pages.tsx";
+import { ConsentPage, cspSource, pageHeaders } from "./pages.tsx";
 import { redirectUriMatches } from "./redirect-uri.ts";
 
 const PENDING_TTL_MS = 10 * 60_000;
 const pendingKey = (id: string) => `as:pending:${id}`;
-
-function errorPage(
-  c: Context,
-  status: 400 | 403,
-  title: string,
-  message: string,
-): Response | Promise<Response> {
-  return c.html(<ErrorPage title={title} message={message} />, status, pageHeaders());
-}
-
-/** Sends the user back to the client, with RFC 9207 `iss` on success and error alike. */
-function backToClient(redirectUri: string, params: Record<string, string | undefined>): Response {
-  const url = new URL(redirectUri);
-  for (const [key, value] of Object.entries(params))
-    if (value !== undefined) url.searchParams.set(key, value);
-  return new Response(null, {
-    status: 303,
-    headers: { Location: url.href, "Cache-Control": "no-store" },
-  });
-}
-
-const expired = (c: Context) =>
-  errorPage(
-    c,
-    400,
-    "Request expired",
-    "This sign-in request has expired. Start again from the application.",
-  );
-
-// Once a user is bound to a request, nobody else may pick it up by its id.
-const someoneElses = (c: Context) =>
-  errorPage(
-    c,
-    403,
-    "Request refused",
-    "This sign-in request belongs to someone else. Start again from the application.",
-  );
 
 /**
  * The authorization endpoint, login continuation and consent; and `/sign-in`, which signs a

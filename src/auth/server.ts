@@ -28,6 +28,7 @@ import {
   type RegistrationRules,
 } from "./clients.ts";
 import type { AuthorizationCore, AuthorizationServerOptions } from "./core.ts";
+import { discoveryRoutes, registrationRoutes } from "./discovery.ts";
 import { type DpopCheckers, dpopCheckers } from "./dpop.ts";
 import { errorReply, OAuthError } from "./errors.ts";
 import { GrantLedger } from "./grants.ts";
@@ -37,6 +38,7 @@ import type { Deployment } from "./login.ts";
 import { authorizationServerMetadata } from "./metadata.ts";
 import { isMetadataDocumentUrl, resolveMetadataDocument } from "./metadata-document.ts";
 import { checkOptions } from "./options.ts";
+import { ownPaths } from "./own-paths.ts";
 import {
   clientAddress,
   DEFAULT_RATE_LIMITS,
@@ -368,54 +370,18 @@ export class AuthorizationServer implements AuthorizationCore {
     for (const path of ["/.well-known/*", "/token", "/register", "/revoke", "/introspect"])
       app.use(path, open);
 
-    const metadata = (c: Context) =>
-      c.json(
-        authorizationServerMetadata({
-          issuer: this.issuer(c),
-          scopes: [...this.scopes],
-          registration: this.options.registration !== false,
-          metadataDocuments: this.options.metadataDocuments !== false,
-          dpopAlgorithms: this.dpopCheckers?.token.algorithms,
-        }),
-        200,
-        { "Cache-Control": "public, max-age=300" },
-      );
-    app.get("/.well-known/oauth-authorization-server", metadata);
-    app.get("/.well-known/openid-configuration", metadata);
-    if (issuerPath) {
-      app.get(`/.well-known/oauth-authorization-server${issuerPath}`, metadata);
-      app.get(`/.well-known/openid-configuration${issuerPath}`, metadata);
-      app.get(`${issuerPath}/.well-known/openid-configuration`, metadata);
-    }
-    app.get("/.well-known/jwks.json", async (c) =>
-      c.json(await this.keys.jwks(), 200, { "Cache-Control": "public, max-age=300" }),
+    app.route(
+      "/",
+      discoveryRoutes(this, {
+        issuerPath,
+        scopes: () => [...this.scopes],
+        jwks: () => this.keys.jwks(),
+      }),
     );
-
-    app.post("/register", async (c) => {
-      if (this.options.registration === false) {
-        throw new OAuthError("invalid_request", "Dynamic registration is disabled", {
-          status: 404,
-        });
-      }
-      await this.rateLimit(c, "register");
-      const text = await readOAuthBody(c, BODY_LIMITS.register);
-      let body: unknown;
-      try {
-        body = JSON.parse(text);
-      } catch {
-        throw new OAuthError("invalid_client_metadata", "The body must be JSON");
-      }
-      const { client, secret } = await this.clients.register(body, this.registrationRules());
-      this.audit(c, {
-        type: "client.registered",
-        clientId: client.client_id,
-        ...(client.client_name === undefined ? {} : { clientName: client.client_name }),
-        redirectUris: client.redirect_uris,
-        authMethod: client.token_endpoint_auth_method,
-        scopes: scopesOf(client.scope),
-      });
-      return c.json(clientInformation(client, secret), 201, { "Cache-Control": "no-store" });
-    });
+    app.route(
+      "/",
+      registrationRoutes(this, () => this.registrationRules()),
+    );
 
     const apps = this.options.connectedApps;
     const appsPath = apps === false ? undefined : (apps?.path ?? DEFAULT_CONNECTED_APPS_PATH);
@@ -425,32 +391,6 @@ export class AuthorizationServer implements AuthorizationCore {
     if (this.options.operatorApi) app.route("/", operatorRoutes(this, this.options.operatorApi));
     return app;
   }
-}
-
-/**
- * The paths the authorization server answers, as Hono patterns that never overlap (a request
- * matching two would pass the same step twice). "/x/*" matches "/x" too.
- */
-function ownPaths(issuerPath: string): string[] {
-  const paths = [
-    "/.well-known/oauth-authorization-server/*",
-    "/.well-known/openid-configuration/*",
-    "/.well-known/jwks.json",
-    "/register",
-    "/token",
-    "/revoke",
-    "/introspect",
-    "/authorize",
-    "/consent",
-    "/login/*",
-  ];
-  const nested = `${issuerPath}/.well-known/openid-configuration`;
-  if (
-    issuerPath &&
-    !paths.some((path) => path.endsWith("/*") && nested.startsWith(path.slice(0, -1)))
-  )
-    paths.push(nested);
-  return paths;
 }
 
 /** Creates the built-in authorization server; mount `.app` or pass it to `mcpApp({ auth })`. */
