@@ -118,28 +118,35 @@ export function runPipeline(
   ctx: MiddlewareContext,
   core: () => Promise<JsonObject>,
 ): Promise<JsonObject> {
-  const step = async (index: number): Promise<JsonObject> => {
-    if (index === middleware.length) return core();
-    let called = -1;
-    const next: Next = async () => {
-      if (called !== -1) throw new Error("A middleware called next() twice");
-      called = index;
-      try {
-        ctx.result = await step(index + 1);
-        ctx.error = undefined;
-        return ctx.result;
-      } catch (error) {
-        ctx.result = undefined;
-        ctx.error = error;
-        throw error;
-      }
-    };
-    const returned = await middleware[index]!(ctx, next);
+  const kept = (result: JsonObject): JsonObject => {
+    ctx.result = result;
+    ctx.error = undefined;
+    return result;
+  };
+  const lost = (error: unknown): never => {
+    ctx.result = undefined;
+    ctx.error = error;
+    throw error;
+  };
+  const finish = (returned: Maybe<JsonObject>): JsonObject => {
     if (returned !== undefined) ctx.result = returned;
-    if (ctx.result === undefined) {
-      throw new McpError(ErrorCode.InternalError, "Internal error");
-    }
+    if (ctx.result === undefined) throw new McpError(ErrorCode.InternalError, "Internal error");
     return ctx.result;
+  };
+  // Plain promise chains, not async functions: this runs on every request.
+  const step = (index: number): Promise<JsonObject> => {
+    if (index === middleware.length) return core();
+    let called = false;
+    const next: Next = () => {
+      if (called) return Promise.reject(new Error("A middleware called next() twice"));
+      called = true;
+      return step(index + 1).then(kept, lost);
+    };
+    try {
+      return Promise.resolve(middleware[index]!(ctx, next)).then(finish);
+    } catch (error) {
+      return Promise.reject(error);
+    }
   };
   return step(0);
 }

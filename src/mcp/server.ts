@@ -297,8 +297,9 @@ export class McpServer implements AccessRegistry {
       round = await this.#rounds.open(method, params, exchange);
       via = askingThrough(exchange, round);
     }
-    const call =
-      method === "tools/call" ? await this.tasks.prepare(params, exchange, via) : undefined;
+    const preparing =
+      method === "tools/call" ? this.tasks.prepare(params, exchange, via) : undefined;
+    const call = preparing && (await preparing);
     // A call that may become a task talks to the client through the task once it is one.
     if (call) via = call.exchange;
     const meta = isObject(params._meta) ? params._meta : undefined;
