@@ -1,6 +1,7 @@
 import type { Context } from "hono";
+// The default router: one compiled pattern, however many routes the authorization server adds.
+import { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
-import { Hono } from "hono/tiny";
 import { warnNoSecret } from "../mcp/failures.ts";
 import { ErrorCode } from "../mcp/jsonrpc.ts";
 import type { McpServer } from "../mcp/server.ts";
