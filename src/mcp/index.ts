@@ -16,6 +16,7 @@ export {
   type EraName,
   type ErrorHandler,
   type Middleware,
+  type MiddlewareCondition,
   MiddlewareContext,
   type MiddlewarePosition,
   type Next,

@@ -37,6 +37,7 @@ import {
   type ErrorHandler,
   type Middleware,
   MiddlewareChain,
+  type MiddlewareCondition,
   MiddlewareContext,
   type MiddlewarePosition,
   mapError,
@@ -210,9 +211,14 @@ export class McpServer implements AccessRegistry {
    * Adds a middleware around every request, in both eras and on every transport. The first
    * added is the outermost: it runs first before `next()` and last after it. `position`
    * moves it before the access rules ("outermost") or next to the handler ("innermost").
+   * `when` decides per request whether it runs at all; a request it says no to passes by
+   * without a step of the pipeline (a layer that is off costs nothing).
    */
-  use(middleware: Middleware, options: { position?: MiddlewarePosition } = {}): this {
-    this.#chain.add(middleware, options.position ?? "inner");
+  use(
+    middleware: Middleware,
+    options: { position?: MiddlewarePosition; when?: MiddlewareCondition } = {},
+  ): this {
+    this.#chain.add(middleware, options.position ?? "inner", options.when);
     return this;
   }
 
