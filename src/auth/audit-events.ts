@@ -114,6 +114,22 @@ export interface ClientCredentialsGrantedEvent extends AuditEventBase {
   grantId: string;
 }
 
+/**
+ * A client exchanged a user's access token for one to another resource (RFC 8693). `clientId`
+ * is the actor; `actors` the whole chain the new token records, newest first.
+ */
+export interface TokenExchangedEvent extends AuditEventBase {
+  type: "token.exchanged";
+  subject: string;
+  clientId: string;
+  grantId: string;
+  resource: string;
+  /** The client the subject token was issued to, and the resource it was for. */
+  subjectClientId: string;
+  subjectAudience: string;
+  actors: readonly string[];
+}
+
 /** A caller went past a rate limit and was refused with 429. */
 export interface RateLimitHitEvent extends AuditEventBase {
   type: "rate_limit.hit";
@@ -135,6 +151,7 @@ export type AuditEvent =
   | RefreshReuseDetectedEvent
   | TokenRevokedEvent
   | ClientCredentialsGrantedEvent
+  | TokenExchangedEvent
   | RateLimitHitEvent;
 
 export type AuditEventType = AuditEvent["type"];

@@ -16,6 +16,7 @@ import type { TokenLifetimes } from "./lifetimes.ts";
 import type { LoginProvider } from "./login.ts";
 import type { MetadataDocumentOptions } from "./metadata-document.ts";
 import type { DEFAULT_RATE_LIMITS, RateLimitOptions } from "./rate-limit.ts";
+import type { TokenExchangeOptions } from "./token-exchange-options.ts";
 import type { TokenService } from "./tokens.ts";
 import type { UpstreamTokens } from "./upstream-tokens.ts";
 
@@ -107,6 +108,12 @@ export interface AuthorizationServerOptions {
    * behind a credential you configure. Off unless given.
    */
   operatorApi?: OperatorApiOptions;
+  /**
+   * Token exchange (RFC 8693): a resource server trades a user's access token for one to
+   * another resource, with the same scopes or fewer, recorded in `act`. Off unless given;
+   * `allow` names which clients may exchange, for which audiences.
+   */
+  tokenExchange?: TokenExchangeOptions;
 }
 
 /**

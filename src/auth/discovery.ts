@@ -7,6 +7,7 @@ import { clientInformation, type RegistrationRules } from "./clients.ts";
 import type { AuthorizationCore } from "./core.ts";
 import { OAuthError } from "./errors.ts";
 import { authorizationServerMetadata } from "./metadata.ts";
+import { TOKEN_EXCHANGE } from "./token-exchange.ts";
 
 export interface DiscoverySources {
   /** The issuer URL's path without trailing slashes ("" at the root). */
@@ -20,6 +21,7 @@ export interface DiscoverySources {
 export function discoveryRoutes(server: AuthorizationCore, sources: DiscoverySources): Hono {
   const app = new Hono();
   const { options } = server;
+  const extraGrantTypes = options.tokenExchange ? [TOKEN_EXCHANGE] : [];
   const metadata = (c: Context) =>
     c.json(
       authorizationServerMetadata({
@@ -28,6 +30,7 @@ export function discoveryRoutes(server: AuthorizationCore, sources: DiscoverySou
         registration: options.registration !== false,
         metadataDocuments: options.metadataDocuments !== false,
         dpopAlgorithms: server.dpopCheckers?.token.algorithms,
+        extraGrantTypes,
       }),
       200,
       { "Cache-Control": "public, max-age=300" },

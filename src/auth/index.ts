@@ -17,6 +17,7 @@ export type {
   RefreshRotatedEvent,
   SignInFailedEvent,
   SignInSucceededEvent,
+  TokenExchangedEvent,
   TokenIssuedEvent,
   TokenRevokedEvent,
 } from "./audit-events.ts";
@@ -66,3 +67,8 @@ export type {
 export type { MetadataDocumentOptions } from "./metadata-document.ts";
 export type { RateLimit, RateLimitOptions } from "./rate-limit.ts";
 export { AuthorizationServer, authorizationServer } from "./server.ts";
+export type {
+  TokenExchangeOptions,
+  TokenExchangePolicy,
+  TokenExchangeRequest,
+} from "./token-exchange-options.ts";

@@ -7,6 +7,8 @@ export interface MetadataInput {
   metadataDocuments: boolean;
   /** DPoP proof algorithms accepted (RFC 9449 §5.1); undefined when DPoP is off. */
   dpopAlgorithms?: readonly string[] | undefined;
+  /** Further grant types this server accepts (token exchange, JWT bearer), when configured. */
+  extraGrantTypes?: readonly string[];
 }
 
 /** The RFC 8414 authorization server metadata document (also served as OIDC discovery). */
@@ -21,7 +23,12 @@ export function authorizationServerMetadata(input: MetadataInput): Record<string
     introspection_endpoint: `${issuer}/introspect`,
     response_types_supported: ["code"],
     response_modes_supported: ["query"],
-    grant_types_supported: ["authorization_code", "refresh_token", "client_credentials"],
+    grant_types_supported: [
+      "authorization_code",
+      "refresh_token",
+      "client_credentials",
+      ...(input.extraGrantTypes ?? []),
+    ],
     code_challenge_methods_supported: ["S256"],
     token_endpoint_auth_methods_supported: AUTH_METHODS,
     token_endpoint_auth_signing_alg_values_supported: ["ES256", "RS256", "EdDSA", "PS256"],

@@ -9,6 +9,7 @@ import type { Client } from "./clients.ts";
 import type { AuthorizationCore } from "./core.ts";
 import { tokenRequestProof } from "./dpop.ts";
 import { OAuthError } from "./errors.ts";
+import { TOKEN_EXCHANGE, tokenExchangeGrant } from "./token-exchange.ts";
 import type { Grant, TokenResponse } from "./tokens.ts";
 
 const NO_STORE = { "Cache-Control": "no-store", Pragma: "no-cache" };
@@ -228,6 +229,9 @@ export function tokenRoutes(as: AuthorizationCore): Hono {
         as.audit(c, { type: "client_credentials.granted", ...about(grant) });
         break;
       }
+      case TOKEN_EXCHANGE:
+        response = await tokenExchangeGrant(c, as, form, caller, jkt);
+        break;
       default:
         throw new OAuthError("unsupported_grant_type", `Unsupported grant_type: ${grantType}`);
     }
