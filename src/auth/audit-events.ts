@@ -130,6 +130,19 @@ export interface TokenExchangedEvent extends AuditEventBase {
   actors: readonly string[];
 }
 
+/**
+ * A client got a token for a user on an enterprise identity provider's say-so (an ID-JAG with
+ * the JWT bearer grant). `assertionIssuer` is that provider.
+ */
+export interface AssertionGrantedEvent extends AuditEventBase {
+  type: "assertion.granted";
+  subject: string;
+  clientId: string;
+  grantId: string;
+  resource: string;
+  assertionIssuer: string;
+}
+
 /** A caller went past a rate limit and was refused with 429. */
 export interface RateLimitHitEvent extends AuditEventBase {
   type: "rate_limit.hit";
@@ -152,6 +165,7 @@ export type AuditEvent =
   | TokenRevokedEvent
   | ClientCredentialsGrantedEvent
   | TokenExchangedEvent
+  | AssertionGrantedEvent
   | RateLimitHitEvent;
 
 export type AuditEventType = AuditEvent["type"];

@@ -11,6 +11,7 @@ import type { AuditRecord, AuditSink } from "./audit-events.ts";
 import type { Client, ClientRegistry, ConfiguredClient } from "./clients.ts";
 import type { DpopCheckers } from "./dpop.ts";
 import type { GrantLedger } from "./grants.ts";
+import type { IdentityAssertionOptions } from "./identity-assertion-options.ts";
 import type { SigningAlgorithm } from "./keys.ts";
 import type { TokenLifetimes } from "./lifetimes.ts";
 import type { LoginProvider } from "./login.ts";
@@ -114,6 +115,12 @@ export interface AuthorizationServerOptions {
    * `allow` names which clients may exchange, for which audiences.
    */
   tokenExchange?: TokenExchangeOptions;
+  /**
+   * Enterprise-managed authorization (MCP ext-auth): the JWT bearer grant (RFC 7523) with an
+   * Identity Assertion JWT Authorization Grant (ID-JAG) from an identity provider in `trust`.
+   * Off unless given.
+   */
+  identityAssertion?: IdentityAssertionOptions;
 }
 
 /**

@@ -6,6 +6,7 @@ import { BODY_LIMITS, readOAuthBody } from "./body.tsx";
 import { clientInformation, type RegistrationRules } from "./clients.ts";
 import type { AuthorizationCore } from "./core.ts";
 import { OAuthError } from "./errors.ts";
+import { JWT_BEARER_GRANT } from "./identity-assertion.ts";
 import { authorizationServerMetadata } from "./metadata.ts";
 import { TOKEN_EXCHANGE } from "./token-exchange.ts";
 
@@ -21,7 +22,10 @@ export interface DiscoverySources {
 export function discoveryRoutes(server: AuthorizationCore, sources: DiscoverySources): Hono {
   const app = new Hono();
   const { options } = server;
-  const extraGrantTypes = options.tokenExchange ? [TOKEN_EXCHANGE] : [];
+  const extraGrantTypes = [
+    ...(options.tokenExchange ? [TOKEN_EXCHANGE] : []),
+    ...(options.identityAssertion ? [JWT_BEARER_GRANT] : []),
+  ];
   const metadata = (c: Context) =>
     c.json(
       authorizationServerMetadata({

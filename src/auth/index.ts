@@ -3,6 +3,7 @@ export { FetchRefusedError, type ResolveHost, type SafeFetchOptions } from "../u
 export type { OperatorApiOptions, OperatorVerdict } from "./admin-options.ts";
 export { jsonLinesAudit } from "./audit.ts";
 export type {
+  AssertionGrantedEvent,
   AuditEvent,
   AuditEventBase,
   AuditEventType,
@@ -34,6 +35,10 @@ export {
   UpstreamRefusedError,
 } from "./errors.ts";
 export type { GrantRecord } from "./grants.ts";
+export type {
+  IdentityAssertionOptions,
+  TrustedIdentityProvider,
+} from "./identity-assertion-options.ts";
 export { generateSigningKey, type SigningAlgorithm } from "./keys.ts";
 export type { TokenLifetimes } from "./lifetimes.ts";
 export { type CustomLoginOptions, customLogin } from "./login/custom.ts";

@@ -9,6 +9,7 @@ import type { Client } from "./clients.ts";
 import type { AuthorizationCore } from "./core.ts";
 import { tokenRequestProof } from "./dpop.ts";
 import { OAuthError } from "./errors.ts";
+import { identityAssertionGrant, JWT_BEARER_GRANT } from "./identity-assertion.ts";
 import { TOKEN_EXCHANGE, tokenExchangeGrant } from "./token-exchange.ts";
 import type { Grant, TokenResponse } from "./tokens.ts";
 
@@ -229,6 +230,9 @@ export function tokenRoutes(as: AuthorizationCore): Hono {
         as.audit(c, { type: "client_credentials.granted", ...about(grant) });
         break;
       }
+      case JWT_BEARER_GRANT:
+        response = await identityAssertionGrant(c, as, form, caller, jkt);
+        break;
       case TOKEN_EXCHANGE:
         response = await tokenExchangeGrant(c, as, form, caller, jkt);
         break;
