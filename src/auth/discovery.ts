@@ -6,7 +6,7 @@ import { BODY_LIMITS, readOAuthBody } from "./body.tsx";
 import { clientInformation, type RegistrationRules } from "./clients.ts";
 import type { AuthorizationCore } from "./core.ts";
 import { OAuthError } from "./errors.ts";
-import { JWT_BEARER_GRANT } from "./identity-assertion.ts";
+import { ID_JAG_PROFILE, JWT_BEARER_GRANT } from "./identity-assertion.ts";
 import { authorizationServerMetadata } from "./metadata.ts";
 import { TOKEN_EXCHANGE } from "./token-exchange.ts";
 
@@ -35,6 +35,7 @@ export function discoveryRoutes(server: AuthorizationCore, sources: DiscoverySou
         metadataDocuments: options.metadataDocuments !== false,
         dpopAlgorithms: server.dpopCheckers?.token.algorithms,
         extraGrantTypes,
+        grantProfiles: options.identityAssertion ? [ID_JAG_PROFILE] : [],
       }),
       200,
       { "Cache-Control": "public, max-age=300" },

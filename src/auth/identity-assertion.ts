@@ -23,6 +23,8 @@ import type { Grant, TokenResponse } from "./token-types.ts";
 
 export const JWT_BEARER_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer";
 export const ID_JAG_TYPE = "oauth-id-jag+jwt";
+/** What the metadata advertises (ext-auth §6). */
+export const ID_JAG_PROFILE = "urn:ietf:params:oauth:grant-profile:id-jag";
 const DEFAULT_ALGORITHMS = ["ES256", "RS256", "PS256", "EdDSA"];
 /** An unknown `kid` fetches the keys again, at most this often. */
 const REFETCH_MS = 30_000;
@@ -183,14 +185,31 @@ export async function identityAssertionGrant(
   ) {
     throw invalidGrant("The assertion was issued for another resource");
   }
-  const resource = as.audience(asserted ?? requested ?? undefined, issuer);
-  const granted = scopesOf(typeof claims.scope === "string" ? claims.scope : "");
-  const asked = form.get("scope");
-  const wider = scopesOf(asked ?? "").filter((scope) => !granted.includes(scope));
-  if (wider.length) {
-    throw new OAuthError("invalid_scope", `The assertion does not grant ${wider.join(" ")}`);
+  // ext-auth §7.6.2: a resource or scope this server does not serve is the grant's fault.
+  let resource: string;
+  try {
+    resource = as.audience(asserted ?? requested ?? undefined, issuer);
+  } catch (error) {
+    if (asserted === undefined) throw error;
+    throw invalidGrant("The assertion was issued for a resource this server does not serve");
   }
-  const scope = as.grantScope(asked ?? granted.join(" "), caller);
+  const granted = scopesOf(typeof claims.scope === "string" ? claims.scope : "");
+  try {
+    as.grantScope(granted.join(" "), caller);
+  } catch {
+    throw invalidGrant("The assertion grants scopes this server does not offer");
+  }
+  // The scopes both asked for and granted (ext-auth §7.2.1); all granted ones when none are asked.
+  const asked = form.get("scope");
+  const scope =
+    asked === null
+      ? granted.join(" ")
+      : scopesOf(asked)
+          .filter((s) => granted.includes(s))
+          .join(" ");
+  if (asked !== null && !scope) {
+    throw new OAuthError("invalid_scope", "The assertion grants none of the scopes asked for");
+  }
   const subject = options.subject ? options.subject(claims) : claims.sub;
   if (typeof subject !== "string" || !subject) {
     throw invalidGrant("The assertion's user has no local subject");

@@ -9,6 +9,8 @@ export interface MetadataInput {
   dpopAlgorithms?: readonly string[] | undefined;
   /** Further grant types this server accepts (token exchange, JWT bearer), when configured. */
   extraGrantTypes?: readonly string[];
+  /** Authorization grant profiles (draft-ietf-oauth-identity-assertion-authz-grant §7.2). */
+  grantProfiles?: readonly string[];
 }
 
 /** The RFC 8414 authorization server metadata document (also served as OIDC discovery). */
@@ -42,6 +44,8 @@ export function authorizationServerMetadata(input: MetadataInput): Record<string
   };
   if (input.registration) metadata.registration_endpoint = `${issuer}/register`;
   if (input.scopes.length) metadata.scopes_supported = input.scopes;
+  if (input.grantProfiles?.length)
+    metadata.authorization_grant_profiles_supported = input.grantProfiles;
   if (input.dpopAlgorithms) metadata.dpop_signing_alg_values_supported = input.dpopAlgorithms;
   return metadata;
 }

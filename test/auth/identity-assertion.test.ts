@@ -134,8 +134,14 @@ describe("ID-JAG with the JWT bearer grant", () => {
   it("advertises the grant type", async () => {
     const metadata = (await (
       await fetch(`${base}/.well-known/oauth-authorization-server`)
-    ).json()) as { grant_types_supported: string[] };
+    ).json()) as {
+      grant_types_supported: string[];
+      authorization_grant_profiles_supported?: string[];
+    };
     expect(metadata.grant_types_supported).toContain(JWT_BEARER);
+    expect(metadata.authorization_grant_profiles_supported).toEqual([
+      "urn:ietf:params:oauth:grant-profile:id-jag",
+    ]);
   });
 
   it("our client gets a token with the IdP's assertion and calls a tool", async () => {
@@ -214,10 +220,19 @@ describe("ID-JAG with the JWT bearer grant", () => {
     expect(
       await refused(await idJag(), "invalid_grant", { resource: "https://elsewhere.test/mcp" }),
     ).toMatch(/another resource/);
-    await refused(await idJag({ resource: "https://elsewhere.test/mcp" }), "invalid_target");
-    await refused(await idJag({ scope: "notes:read" }), "invalid_scope", {
+    // ext-auth §7.6.2: a resource or scope this server does not serve is invalid_grant.
+    await refused(await idJag({ resource: "https://elsewhere.test/mcp" }), "invalid_grant");
+    await refused(await idJag({ scope: "notes:read admin" }), "invalid_grant");
+  });
+
+  it("issues the scopes both asked for and granted, never more", async () => {
+    const both = await grant(await idJag({ scope: "notes:read" }), {
       scope: "notes:read notes:write",
     });
+    expect(both.status).toBe(200);
+    expect(both.body.scope).toBe("notes:read");
+    expect(decodeJwt(String(both.body.access_token)).scope).toBe("notes:read");
+    await refused(await idJag({ scope: "notes:read" }), "invalid_scope", { scope: "notes:write" });
   });
 
   it("needs an authenticated client and the assertion", async () => {
