@@ -11,6 +11,8 @@ import { authorizationServer, devLogin } from "../../src/auth/index.ts";
 import {
   AuthorizationError,
   type Authorizer,
+  exchangeToken,
+  inMemoryTransport,
   McpClient,
   onBehalfOf,
 } from "../../src/client/index.ts";
@@ -286,5 +288,99 @@ describe("A calls B as the user, with an exchanged token", () => {
     });
     const after = await post(mcpB(), initializeRequest(), { authorization: `Bearer ${exchanged}` });
     expect(after.status).toBe(401);
+  });
+});
+
+describe("the client helpers' own rules", () => {
+  it("onBehalfOf sends the exchanged token only to its resource", async () => {
+    // An authorizer for B asked for headers to another server refuses, before any exchange.
+    const mismatch = new McpServer({ name: "mismatch", version: "1.0.0" });
+    mismatch.tool("go", {}, async (_args, ctx) => {
+      const authorizer = onBehalfOf(ctx, {
+        issuer: baseA,
+        clientId: "notes-server",
+        clientSecret: SECRET,
+        resource: mcpB(),
+        allowInsecureRequests: true,
+      });
+      try {
+        await authorizer.headers(new URL(mcpA()));
+        return "sent";
+      } catch (error) {
+        return (error as AuthorizationError).code;
+      }
+    });
+    const local = new McpClient({ name: "local", version: "1.0.0" });
+    open.push(local);
+    await local.connect(inMemoryTransport(mismatch));
+    const result = await local.callTool("go", {});
+    const first = result.content[0];
+    // In memory there is no caller's token either: the mismatch is found first.
+    expect(first?.type === "text" ? first.text : "").toBe("ERR_SERVER_MISMATCH");
+  });
+
+  it("onBehalfOf without a caller's token refuses before any request", async () => {
+    const bare = new McpServer({ name: "bare", version: "1.0.0" });
+    bare.tool("go", {}, async (_args, ctx) => {
+      const authorizer = onBehalfOf(ctx, {
+        issuer: baseA,
+        clientId: "notes-server",
+        clientSecret: SECRET,
+        resource: mcpB(),
+        allowInsecureRequests: true,
+      });
+      try {
+        await authorizer.headers(new URL(mcpB()));
+        return "sent";
+      } catch (error) {
+        return (error as AuthorizationError).code;
+      }
+    });
+    const local = new McpClient({ name: "local", version: "1.0.0" });
+    open.push(local);
+    await local.connect(inMemoryTransport(bare));
+    const result = await local.callTool("go", {});
+    const first = result.content[0];
+    expect(first?.type === "text" ? first.text : "").toBe("ERR_NO_SUBJECT_TOKEN");
+  });
+
+  it("exchangeToken reports the server's error code, and discovers the token endpoint", async () => {
+    const { token } = await user();
+    const ok = await exchangeToken({
+      issuer: baseA,
+      clientId: "notes-server",
+      clientSecret: SECRET,
+      subjectToken: token,
+      resource: mcpB(),
+      scope: ["notes:read"],
+      allowInsecureRequests: true,
+    });
+    expect(ok).toMatchObject({
+      tokenType: "bearer",
+      scope: "notes:read",
+      issuedTokenType: "urn:ietf:params:oauth:token-type:access_token",
+    });
+    const refusal = await exchangeToken({
+      issuer: baseA,
+      tokenEndpoint: `${baseA}/token`,
+      clientId: "notes-server",
+      clientSecret: "wrong",
+      subjectToken: token,
+      resource: mcpB(),
+      allowInsecureRequests: true,
+    }).catch((error: unknown) => error);
+    expect(refusal).toBeInstanceOf(AuthorizationError);
+    expect(refusal).toMatchObject({
+      code: "ERR_TOKEN_REQUEST_FAILED",
+      oauthError: "invalid_client",
+    });
+    const insecure = await exchangeToken({
+      issuer: baseA,
+      clientId: "notes-server",
+      clientSecret: SECRET,
+      subjectToken: token,
+      resource: mcpB(),
+    }).catch((error: unknown) => error);
+    expect(insecure).toMatchObject({ code: "ERR_METADATA_NOT_FOUND" });
   });
 });
