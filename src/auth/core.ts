@@ -20,6 +20,7 @@ import type { DEFAULT_RATE_LIMITS, RateLimitOptions } from "./rate-limit.ts";
 import type { TokenExchangeOptions } from "./token-exchange-options.ts";
 import type { TokenService } from "./tokens.ts";
 import type { UpstreamTokens } from "./upstream-tokens.ts";
+import type { WorkloadIdentityOptions } from "./workload-identity-options.ts";
 
 export interface AuthorizationServerOptions {
   store: Store;
@@ -121,6 +122,12 @@ export interface AuthorizationServerOptions {
    * Off unless given.
    */
   identityAssertion?: IdentityAssertionOptions;
+  /**
+   * Workload identity: machine clients authenticate with their platform's JWT (a Kubernetes
+   * service-account token, a CI OIDC token) as `client_assertion` (RFC 7523 §2.2), each
+   * issuer's subjects mapped to clients that may use client_credentials. Off unless given.
+   */
+  workloadIdentity?: WorkloadIdentityOptions;
 }
 
 /**

@@ -1,24 +1,14 @@
 import type { Context } from "hono";
-import {
-  createLocalJWKSet,
-  decodeJwt,
-  decodeProtectedHeader,
-  type JSONWebKeySet,
-  type JWTPayload,
-  jwtVerify,
-} from "jose";
+import { decodeJwt, decodeProtectedHeader, type JWTPayload, jwtVerify } from "jose";
 import type { Clock } from "../util/clock.ts";
 import { randomToken, sha256 } from "../util/crypto.ts";
 import { canonicalResource } from "../util/resource-uri.ts";
-import { safeFetchJson } from "../util/ssrf.ts";
 import { scopesOf } from "./audit.ts";
 import type { Client } from "./clients.ts";
 import type { AuthorizationCore } from "./core.ts";
 import { OAuthError } from "./errors.ts";
-import type {
-  IdentityAssertionOptions,
-  TrustedIdentityProvider,
-} from "./identity-assertion-options.ts";
+import type { IdentityAssertionOptions } from "./identity-assertion-options.ts";
+import { IssuerKeys } from "./issuer-keys.ts";
 import type { Grant, TokenResponse } from "./token-types.ts";
 
 export const JWT_BEARER_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer";
@@ -26,62 +16,8 @@ export const ID_JAG_TYPE = "oauth-id-jag+jwt";
 /** What the metadata advertises (ext-auth §6). */
 export const ID_JAG_PROFILE = "urn:ietf:params:oauth:grant-profile:id-jag";
 const DEFAULT_ALGORITHMS = ["ES256", "RS256", "PS256", "EdDSA"];
-/** An unknown `kid` fetches the keys again, at most this often. */
-const REFETCH_MS = 30_000;
 
-interface CachedKeys {
-  keys: ReturnType<typeof createLocalJWKSet>;
-  fetchedAt: number;
-}
-
-/** Each trusted IdP's keys, fetched when first needed and again when stale or rotated. */
-class IdentityProviderKeys {
-  readonly #options: IdentityAssertionOptions;
-  readonly #clock: Clock;
-  readonly #cache = new Map<string, Promise<CachedKeys>>();
-
-  constructor(options: IdentityAssertionOptions, clock: Clock) {
-    this.#options = options;
-    this.#clock = clock;
-  }
-
-  async get(idp: TrustedIdentityProvider, refresh = false): Promise<CachedKeys> {
-    const cached = this.#cache.get(idp.issuer);
-    const maxAge = (this.#options.keysCacheSeconds ?? 300) * 1000;
-    if (cached) {
-      const { fetchedAt } = await cached.catch(() => ({ fetchedAt: -Infinity }));
-      const age = this.#clock() - fetchedAt;
-      if (age < (refresh ? REFETCH_MS : maxAge)) return cached;
-    }
-    const pending = this.#fetch(idp);
-    this.#cache.set(idp.issuer, pending);
-    pending.catch(() => {
-      if (this.#cache.get(idp.issuer) === pending) this.#cache.delete(idp.issuer);
-    });
-    return pending;
-  }
-
-  async #fetch(idp: TrustedIdentityProvider): Promise<CachedKeys> {
-    try {
-      const { json } = await safeFetchJson(idp.jwksUri, {
-        ...this.#options.fetch,
-        allowLoopback: idp.allowInsecureRequests === true,
-      });
-      const set = json as JSONWebKeySet;
-      if (!Array.isArray(set?.keys)) throw new TypeError("not a JWK Set");
-      return { keys: createLocalJWKSet(set), fetchedAt: this.#clock() };
-    } catch (error) {
-      // Not the assertion's fault: the client may try again, and the detail stays on `cause`.
-      throw new OAuthError(
-        "temporarily_unavailable",
-        "The identity provider's keys could not be loaded",
-        { headers: { "Retry-After": "5" }, cause: error },
-      );
-    }
-  }
-}
-
-const keyCaches = new WeakMap<IdentityAssertionOptions, IdentityProviderKeys>();
+const keyCaches = new WeakMap<IdentityAssertionOptions, IssuerKeys>();
 
 const invalidGrant = (message: string, cause?: unknown) =>
   new OAuthError("invalid_grant", message, cause === undefined ? {} : { cause });
@@ -108,7 +44,7 @@ async function verifiedAssertion(
   if (!idp) throw invalidGrant("The assertion's issuer is not a trusted identity provider");
   let keys = keyCaches.get(options);
   if (!keys) {
-    keys = new IdentityProviderKeys(options, clock);
+    keys = new IssuerKeys(options, clock);
     keyCaches.set(options, keys);
   }
   const check = async (refresh: boolean) =>

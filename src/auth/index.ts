@@ -77,3 +77,8 @@ export type {
   TokenExchangePolicy,
   TokenExchangeRequest,
 } from "./token-exchange-options.ts";
+export type {
+  WorkloadClient,
+  WorkloadIdentityOptions,
+  WorkloadIssuer,
+} from "./workload-identity-options.ts";

@@ -120,6 +120,7 @@ export function tokenRoutes(as: AuthorizationCore): Hono {
       tokenEndpoint: `${issuer}/token`,
       fetchOptions: as.options.metadataDocuments || {},
       clock: as.clock,
+      workloads: as.options.workloadIdentity,
     });
   };
 
