@@ -88,7 +88,7 @@ export interface AuthorizationServerOptions {
   /**
    * Receives an event for each registration, sign-in (succeeded or failed), consent (granted
    * or denied), code and token issued, refresh rotated or reused, revocation, client
-   * credentials grant and rate limit hit (see `AuditEvent`). Never awaited: a failing or slow
+   * credentials grant, token exchange, ID-JAG grant and rate limit hit (see `AuditEvent`). Never awaited: a failing or slow
    * sink holds up nothing, and its failures are logged. `jsonLinesAudit(write)` writes JSON lines.
    */
   audit?: AuditSink;
