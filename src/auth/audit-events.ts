@@ -114,6 +114,35 @@ export interface ClientCredentialsGrantedEvent extends AuditEventBase {
   grantId: string;
 }
 
+/**
+ * A client exchanged a user's access token for one to another resource (RFC 8693). `clientId`
+ * is the actor; `actors` the whole chain the new token records, newest first.
+ */
+export interface TokenExchangedEvent extends AuditEventBase {
+  type: "token.exchanged";
+  subject: string;
+  clientId: string;
+  grantId: string;
+  resource: string;
+  /** The client the subject token was issued to, and the resource it was for. */
+  subjectClientId: string;
+  subjectAudience: string;
+  actors: readonly string[];
+}
+
+/**
+ * A client got a token for a user on an enterprise identity provider's say-so (an ID-JAG with
+ * the JWT bearer grant). `assertionIssuer` is that provider.
+ */
+export interface AssertionGrantedEvent extends AuditEventBase {
+  type: "assertion.granted";
+  subject: string;
+  clientId: string;
+  grantId: string;
+  resource: string;
+  assertionIssuer: string;
+}
+
 /** A caller went past a rate limit and was refused with 429. */
 export interface RateLimitHitEvent extends AuditEventBase {
   type: "rate_limit.hit";
@@ -135,6 +164,8 @@ export type AuditEvent =
   | RefreshReuseDetectedEvent
   | TokenRevokedEvent
   | ClientCredentialsGrantedEvent
+  | TokenExchangedEvent
+  | AssertionGrantedEvent
   | RateLimitHitEvent;
 
 export type AuditEventType = AuditEvent["type"];

@@ -4,6 +4,8 @@ import type { Clock } from "../util/clock.ts";
 import { type SafeFetchOptions, safeFetchJson } from "../util/ssrf.ts";
 import type { Client, ClientRegistry } from "./clients.ts";
 import { OAuthError } from "./errors.ts";
+import { workloadClient, workloadIssuerOf } from "./workload-identity.ts";
+import type { WorkloadIdentityOptions } from "./workload-identity-options.ts";
 
 const JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
@@ -16,6 +18,8 @@ export interface ClientAuthContext {
   tokenEndpoint: string;
   fetchOptions: SafeFetchOptions;
   clock: Clock;
+  /** Workload issuers whose JWTs authenticate machine clients. */
+  workloads?: WorkloadIdentityOptions | undefined;
 }
 
 function invalidClient(message: string, basic = false): OAuthError {
@@ -98,6 +102,10 @@ async function assertionClient(
 ): Promise<Client> {
   if (form.get("client_assertion_type") !== JWT_BEARER) {
     throw new OAuthError("invalid_request", "Unsupported client_assertion_type");
+  }
+  const workload = workloadIssuerOf(assertion, context.workloads);
+  if (workload && context.workloads) {
+    return workloadClient(assertion, workload, form, { ...context, options: context.workloads });
   }
   let clientId: unknown;
   try {

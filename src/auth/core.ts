@@ -11,13 +11,16 @@ import type { AuditRecord, AuditSink } from "./audit-events.ts";
 import type { Client, ClientRegistry, ConfiguredClient } from "./clients.ts";
 import type { DpopCheckers } from "./dpop.ts";
 import type { GrantLedger } from "./grants.ts";
+import type { IdentityAssertionOptions } from "./identity-assertion-options.ts";
 import type { SigningAlgorithm } from "./keys.ts";
 import type { TokenLifetimes } from "./lifetimes.ts";
 import type { LoginProvider } from "./login.ts";
 import type { MetadataDocumentOptions } from "./metadata-document.ts";
 import type { DEFAULT_RATE_LIMITS, RateLimitOptions } from "./rate-limit.ts";
+import type { TokenExchangeOptions } from "./token-exchange-options.ts";
 import type { TokenService } from "./tokens.ts";
 import type { UpstreamTokens } from "./upstream-tokens.ts";
+import type { WorkloadIdentityOptions } from "./workload-identity-options.ts";
 
 export interface AuthorizationServerOptions {
   store: Store;
@@ -85,7 +88,7 @@ export interface AuthorizationServerOptions {
   /**
    * Receives an event for each registration, sign-in (succeeded or failed), consent (granted
    * or denied), code and token issued, refresh rotated or reused, revocation, client
-   * credentials grant and rate limit hit (see `AuditEvent`). Never awaited: a failing or slow
+   * credentials grant, token exchange, ID-JAG grant and rate limit hit (see `AuditEvent`). Never awaited: a failing or slow
    * sink holds up nothing, and its failures are logged. `jsonLinesAudit(write)` writes JSON lines.
    */
   audit?: AuditSink;
@@ -107,6 +110,24 @@ export interface AuthorizationServerOptions {
    * behind a credential you configure. Off unless given.
    */
   operatorApi?: OperatorApiOptions;
+  /**
+   * Token exchange (RFC 8693): a resource server trades a user's access token for one to
+   * another resource, with the same scopes or fewer, recorded in `act`. Off unless given;
+   * `allow` names which clients may exchange, for which audiences.
+   */
+  tokenExchange?: TokenExchangeOptions;
+  /**
+   * Enterprise-managed authorization (MCP ext-auth): the JWT bearer grant (RFC 7523) with an
+   * Identity Assertion JWT Authorization Grant (ID-JAG) from an identity provider in `trust`.
+   * Off unless given.
+   */
+  identityAssertion?: IdentityAssertionOptions;
+  /**
+   * Workload identity: machine clients authenticate with their platform's JWT (a Kubernetes
+   * service-account token, a CI OIDC token) as `client_assertion` (RFC 7523 §2.2), each
+   * issuer's subjects mapped to clients that may use client_credentials. Off unless given.
+   */
+  workloadIdentity?: WorkloadIdentityOptions;
 }
 
 /**

@@ -6,7 +6,9 @@ import { BODY_LIMITS, readOAuthBody } from "./body.tsx";
 import { clientInformation, type RegistrationRules } from "./clients.ts";
 import type { AuthorizationCore } from "./core.ts";
 import { OAuthError } from "./errors.ts";
+import { ID_JAG_PROFILE, JWT_BEARER_GRANT } from "./identity-assertion.ts";
 import { authorizationServerMetadata } from "./metadata.ts";
+import { TOKEN_EXCHANGE } from "./token-exchange.ts";
 
 export interface DiscoverySources {
   /** The issuer URL's path without trailing slashes ("" at the root). */
@@ -20,6 +22,10 @@ export interface DiscoverySources {
 export function discoveryRoutes(server: AuthorizationCore, sources: DiscoverySources): Hono {
   const app = new Hono();
   const { options } = server;
+  const extraGrantTypes = [
+    ...(options.tokenExchange ? [TOKEN_EXCHANGE] : []),
+    ...(options.identityAssertion ? [JWT_BEARER_GRANT] : []),
+  ];
   const metadata = (c: Context) =>
     c.json(
       authorizationServerMetadata({
@@ -28,6 +34,8 @@ export function discoveryRoutes(server: AuthorizationCore, sources: DiscoverySou
         registration: options.registration !== false,
         metadataDocuments: options.metadataDocuments !== false,
         dpopAlgorithms: server.dpopCheckers?.token.algorithms,
+        extraGrantTypes,
+        grantProfiles: options.identityAssertion ? [ID_JAG_PROFILE] : [],
       }),
       200,
       { "Cache-Control": "public, max-age=300" },

@@ -3,6 +3,7 @@ export { FetchRefusedError, type ResolveHost, type SafeFetchOptions } from "../u
 export type { OperatorApiOptions, OperatorVerdict } from "./admin-options.ts";
 export { jsonLinesAudit } from "./audit.ts";
 export type {
+  AssertionGrantedEvent,
   AuditEvent,
   AuditEventBase,
   AuditEventType,
@@ -17,6 +18,7 @@ export type {
   RefreshRotatedEvent,
   SignInFailedEvent,
   SignInSucceededEvent,
+  TokenExchangedEvent,
   TokenIssuedEvent,
   TokenRevokedEvent,
 } from "./audit-events.ts";
@@ -33,6 +35,10 @@ export {
   UpstreamRefusedError,
 } from "./errors.ts";
 export type { GrantRecord } from "./grants.ts";
+export type {
+  IdentityAssertionOptions,
+  TrustedIdentityProvider,
+} from "./identity-assertion-options.ts";
 export { generateSigningKey, type SigningAlgorithm } from "./keys.ts";
 export type { TokenLifetimes } from "./lifetimes.ts";
 export { type CustomLoginOptions, customLogin } from "./login/custom.ts";
@@ -66,3 +72,13 @@ export type {
 export type { MetadataDocumentOptions } from "./metadata-document.ts";
 export type { RateLimit, RateLimitOptions } from "./rate-limit.ts";
 export { AuthorizationServer, authorizationServer } from "./server.ts";
+export type {
+  TokenExchangeOptions,
+  TokenExchangePolicy,
+  TokenExchangeRequest,
+} from "./token-exchange-options.ts";
+export type {
+  WorkloadClient,
+  WorkloadIdentityOptions,
+  WorkloadIssuer,
+} from "./workload-identity-options.ts";

@@ -7,6 +7,10 @@ export interface MetadataInput {
   metadataDocuments: boolean;
   /** DPoP proof algorithms accepted (RFC 9449 §5.1); undefined when DPoP is off. */
   dpopAlgorithms?: readonly string[] | undefined;
+  /** Further grant types this server accepts (token exchange, JWT bearer), when configured. */
+  extraGrantTypes?: readonly string[];
+  /** Authorization grant profiles (draft-ietf-oauth-identity-assertion-authz-grant §7.2). */
+  grantProfiles?: readonly string[];
 }
 
 /** The RFC 8414 authorization server metadata document (also served as OIDC discovery). */
@@ -21,7 +25,12 @@ export function authorizationServerMetadata(input: MetadataInput): Record<string
     introspection_endpoint: `${issuer}/introspect`,
     response_types_supported: ["code"],
     response_modes_supported: ["query"],
-    grant_types_supported: ["authorization_code", "refresh_token", "client_credentials"],
+    grant_types_supported: [
+      "authorization_code",
+      "refresh_token",
+      "client_credentials",
+      ...(input.extraGrantTypes ?? []),
+    ],
     code_challenge_methods_supported: ["S256"],
     token_endpoint_auth_methods_supported: AUTH_METHODS,
     token_endpoint_auth_signing_alg_values_supported: ["ES256", "RS256", "EdDSA", "PS256"],
@@ -35,6 +44,8 @@ export function authorizationServerMetadata(input: MetadataInput): Record<string
   };
   if (input.registration) metadata.registration_endpoint = `${issuer}/register`;
   if (input.scopes.length) metadata.scopes_supported = input.scopes;
+  if (input.grantProfiles?.length)
+    metadata.authorization_grant_profiles_supported = input.grantProfiles;
   if (input.dpopAlgorithms) metadata.dpop_signing_alg_values_supported = input.dpopAlgorithms;
   return metadata;
 }

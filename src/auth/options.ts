@@ -3,6 +3,9 @@ import { type Logger, logOnce } from "../util/log.ts";
 import { isLoopbackHost } from "../util/loopback.ts";
 import { checkOperatorOptions } from "./admin-options.ts";
 import type { AuthorizationServerOptions } from "./core.ts";
+import { checkIdentityAssertionOptions } from "./identity-assertion-options.ts";
+import { checkTokenExchangeOptions } from "./token-exchange-options.ts";
+import { checkWorkloadIdentityOptions } from "./workload-identity-options.ts";
 
 /** Checks a configured issuer: an absolute http(s) URL, without query or fragment (RFC 8414 §2). */
 function checkIssuer(issuer: string, logger: Logger): void {
@@ -70,6 +73,13 @@ export function checkOptions(options: AuthorizationServerOptions, logger: Logger
     );
   }
   if (options.operatorApi !== undefined) checkOperatorOptions(options.operatorApi);
+  if (options.tokenExchange !== undefined) checkTokenExchangeOptions(options.tokenExchange);
+  if (options.identityAssertion !== undefined)
+    checkIdentityAssertionOptions(options.identityAssertion);
+  if (options.workloadIdentity !== undefined) {
+    const configured = (options.clients ?? []).map((client) => client.client_id);
+    checkWorkloadIdentityOptions(options.workloadIdentity, configured);
+  }
   const apps = options.connectedApps;
   if (apps && apps.path !== undefined && !/^\/[A-Za-z0-9._~/-]*[A-Za-z0-9._~-]$/.test(apps.path)) {
     throw new TypeError(

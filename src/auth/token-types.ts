@@ -20,6 +20,16 @@ export interface Grant {
    * refresh must prove (public clients only, §5).
    */
   jkt?: string;
+  /** Token exchange (RFC 8693 §4.1): the actor chain the access token records, newest first. */
+  act?: ActorClaim;
+  /** Unix seconds no access token of this grant may outlive (an exchanged token's subject's `exp`). */
+  notAfter?: number;
+}
+
+/** The `act` claim: who acts for the subject, and whom that actor acted for in turn. */
+export interface ActorClaim {
+  sub: string;
+  act?: ActorClaim;
 }
 
 export interface CodeRecord extends Grant {

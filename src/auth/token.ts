@@ -9,6 +9,8 @@ import type { Client } from "./clients.ts";
 import type { AuthorizationCore } from "./core.ts";
 import { tokenRequestProof } from "./dpop.ts";
 import { OAuthError } from "./errors.ts";
+import { identityAssertionGrant, JWT_BEARER_GRANT } from "./identity-assertion.ts";
+import { TOKEN_EXCHANGE, tokenExchangeGrant } from "./token-exchange.ts";
 import type { Grant, TokenResponse } from "./tokens.ts";
 
 const NO_STORE = { "Cache-Control": "no-store", Pragma: "no-cache" };
@@ -118,6 +120,7 @@ export function tokenRoutes(as: AuthorizationCore): Hono {
       tokenEndpoint: `${issuer}/token`,
       fetchOptions: as.options.metadataDocuments || {},
       clock: as.clock,
+      workloads: as.options.workloadIdentity,
     });
   };
 
@@ -228,6 +231,12 @@ export function tokenRoutes(as: AuthorizationCore): Hono {
         as.audit(c, { type: "client_credentials.granted", ...about(grant) });
         break;
       }
+      case JWT_BEARER_GRANT:
+        response = await identityAssertionGrant(c, as, form, caller, jkt);
+        break;
+      case TOKEN_EXCHANGE:
+        response = await tokenExchangeGrant(c, as, form, caller, jkt);
+        break;
       default:
         throw new OAuthError("unsupported_grant_type", `Unsupported grant_type: ${grantType}`);
     }

@@ -165,6 +165,12 @@ export class TokenService {
     return record;
   }
 
+  /** Seconds an access token of the grant lives: the configured lifetime, cut at `notAfter`. */
+  #lifetime(grant: Grant, now: number): number {
+    const lifetime = this.lifetimes.accessToken;
+    return grant.notAfter === undefined ? lifetime : Math.min(lifetime, grant.notAfter - now);
+  }
+
   /** Signs an RFC 9068 access token. */
   async accessToken(grant: Grant, issuer: string): Promise<string> {
     const { record, privateKey } = await this.#keys.current();
@@ -173,13 +179,14 @@ export class TokenService {
     if (grant.authTime !== undefined) claims.auth_time = grant.authTime;
     if (grant.kind === "client") claims[MACHINE_CLAIM] = "client_credentials";
     if (grant.jkt !== undefined) claims.cnf = { jkt: grant.jkt };
+    if (grant.act !== undefined) claims.act = grant.act;
     return new SignJWT(claims)
       .setProtectedHeader({ alg: record.alg, typ: "at+jwt", kid: record.kid })
       .setIssuer(issuer)
       .setSubject(grant.subject)
       .setAudience(grant.resource)
       .setIssuedAt(now)
-      .setExpirationTime(now + this.lifetimes.accessToken)
+      .setExpirationTime(now + this.#lifetime(grant, now))
       .setJti(randomToken(16))
       .sign(privateKey);
   }
@@ -197,7 +204,7 @@ export class TokenService {
     const response: TokenResponse = {
       access_token: await this.accessToken(grant, issuer),
       token_type: grant.jkt === undefined ? "Bearer" : "DPoP",
-      expires_in: this.lifetimes.accessToken,
+      expires_in: this.#lifetime(grant, Math.floor(this.#clock() / 1000)),
     };
     if (grant.scope) response.scope = grant.scope;
     if (withRefresh) {

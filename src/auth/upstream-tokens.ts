@@ -30,6 +30,12 @@ const LOCK_TTL_MS = 30_000;
 /** How often an instance that lost the lock looks for the winner's result (real time). */
 const WAIT_STEPS_MS = [10, 20, 40, 80, 160, 250];
 
+/**
+ * What dropped tokens become: read as none. Written by compare-and-set, so tokens a new
+ * sign-in stored since they were read are never lost, as they could be to a get, then delete.
+ */
+const DROPPED = "";
+
 const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** The outcome of a read: a token to return, the tokens gone, or a newer sealed value to refresh. */
@@ -68,7 +74,7 @@ export class UpstreamTokens {
 
   /** Whether tokens are kept for a subject (a signed-in user without them signs in again). */
   async has(subject: string): Promise<boolean> {
-    return (await this.#options.store.get(tokensKey(subject))) !== undefined;
+    return !!(await this.#options.store.get<string>(tokensKey(subject)));
   }
 
   /** Drops a subject's tokens (their grant was revoked). */
@@ -106,7 +112,7 @@ export class UpstreamTokens {
 
   /** What a stored value means now; tokens that can never work again are dropped. */
   async #judge(subject: string, sealed: string | undefined): Promise<Seen> {
-    if (sealed === undefined) return { gone: "Sign in again: no upstream tokens are kept" };
+    if (!sealed) return { gone: "Sign in again: no upstream tokens are kept" };
     const opened = await (await this.#options.sealer()).open(sealed);
     const set = opened === undefined ? undefined : (JSON.parse(opened) as UpstreamTokenSet);
     if (set && this.#fresh(set)) return { token: set.access_token };
@@ -122,8 +128,20 @@ export class UpstreamTokens {
 
   /** Deletes the stored tokens unless they changed since `sealed` was read (a new sign-in). */
   async #dropIf(subject: string, sealed: string): Promise<void> {
+    await this.#options.store.compareAndSet(tokensKey(subject), sealed, DROPPED, {
+      ttlMs: LOCK_TTL_MS,
+    });
+  }
+
+  /**
+   * Releases the lock only if it is still ours: held past its TTL, it may be another
+   * instance's by now. Marked released first, so the delete cannot hit a newer holder's lock.
+   */
+  async #release(subject: string, ours: string): Promise<void> {
     const store = this.#options.store;
-    if ((await store.get(tokensKey(subject))) === sealed) await store.delete(tokensKey(subject));
+    const key = lockKey(subject);
+    if (await store.compareAndSet(key, ours, `released ${ours}`, { ttlMs: LOCK_TTL_MS }))
+      await store.delete(key);
   }
 
   async #refresh(subject: string, sealed: string, set: UpstreamTokenSet): Promise<string> {
@@ -132,11 +150,12 @@ export class UpstreamTokens {
     for (let attempt = 0; attempt < 3; attempt++) {
       if ("token" in seen) return seen.token;
       if ("gone" in seen) throw new AuthorizationRequired(seen.gone);
-      if (await store.add(lockKey(subject), randomToken(8), { ttlMs: LOCK_TTL_MS })) {
+      const ours = randomToken(8);
+      if (await store.add(lockKey(subject), ours, { ttlMs: LOCK_TTL_MS })) {
         try {
           return await this.#refreshHolding(subject, seen.refresh, seen.set);
         } finally {
-          await store.delete(lockKey(subject));
+          await this.#release(subject, ours);
         }
       }
       seen = await this.#awaitOther(subject, seen.refresh);

@@ -21,3 +21,11 @@ export {
   type StoredTokens,
   type TokenStore,
 } from "./store.ts";
+export {
+  callerToken,
+  type ExchangedToken,
+  type ExchangeTokenOptions,
+  exchangeToken,
+  type OnBehalfOfOptions,
+  onBehalfOf,
+} from "./token-exchange.ts";
