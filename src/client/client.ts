@@ -125,6 +125,21 @@ export class McpClient {
     return this.#core.negotiated?.serverCapabilities;
   }
 
+  /**
+   * The extensions the server declared (SEP-2133), by id, with their settings; empty before
+   * connecting and for a server that declares none. See also `extension(id)`.
+   */
+  get extensions(): Readonly<Record<string, JsonObject>> {
+    const declared = this.#core.negotiated?.serverCapabilities.extensions;
+    return isObject(declared) ? (declared as Record<string, JsonObject>) : {};
+  }
+
+  /** The settings of an extension the server declared, or undefined when it did not. */
+  extension(id: string): JsonObject | undefined {
+    const settings = this.extensions[id];
+    return isObject(settings) ? settings : undefined;
+  }
+
   get instructions(): string | undefined {
     return this.#core.negotiated?.instructions;
   }

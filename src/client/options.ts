@@ -70,6 +70,12 @@ export interface McpClientOptions {
    */
   tasks?: boolean;
   /**
+   * Extensions this client supports (SEP-2133), by id, each with its settings object (`{}`
+   * for none): declared under `capabilities.extensions` at initialize and in every 2026-07-28
+   * request. None by default; extensions are opt-in.
+   */
+  extensions?: Readonly<Record<string, JsonObject>>;
+  /**
    * The revision to speak. "auto" (default) probes with server/discover and speaks 2026-07-28
    * with servers that do, else falls back to initialize and the newest 2025 revision the server
    * speaks. "2026-07-28" speaks only that; a 2025 revision is offered at initialize, no probe.

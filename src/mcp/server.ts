@@ -12,6 +12,7 @@ import {
   type SubscriptionFilter,
   subscribe,
 } from "./events.ts";
+import { type ExtensionConfig, Extensions } from "./extension.ts";
 import { unexpectedFailure, warnNoSecret } from "./failures.ts";
 import {
   discoverResult,
@@ -42,7 +43,7 @@ import {
   mapError,
   runPipeline,
 } from "./middleware.ts";
-import { INPUT_CAPABLE } from "./modern.ts";
+import { dressing, INPUT_CAPABLE } from "./modern.ts";
 import { askingThrough, type InputRound, SUSPENDED } from "./mrtr.ts";
 import type { CacheHints, McpServerOptions } from "./options.ts";
 import { type AuthInfo, type Exchange, type Peer, receiveNotification } from "./peer.ts";
@@ -57,7 +58,9 @@ import {
   type TemplateVariables,
 } from "./resources.ts";
 import type { SchemaInput } from "./schema.ts";
-import { Tasks } from "./tasks/manager.ts";
+import { tasksExtension, toolTasks } from "./tasks/extension.ts";
+import type { Tasks } from "./tasks/manager.ts";
+import { TASKS_EXTENSION } from "./tasks/record.ts";
 import { checkToolName, RegisteredTool, type ToolConfig, type ToolHandler } from "./tools.ts";
 import type { Implementation, JsonObject, ReadResourceResult } from "./types.ts";
 import { ALL_VERSIONS, type ProtocolVersion } from "./versions.ts";
@@ -87,6 +90,8 @@ export class McpServer implements AccessRegistry {
   readonly prompts: Listing<RegisteredPrompt>;
   /** Tool calls running or run as tasks, and their store. */
   readonly tasks: Tasks;
+  /** What extensions add: capabilities, methods, notifications, hooks (tasks is one). */
+  readonly extensions: Extensions;
   readonly #events = new ServerEvents();
   readonly #methods: Record<string, MethodHandler>;
   readonly logger: Logger;
@@ -117,29 +122,13 @@ export class McpServer implements AccessRegistry {
     this.resources = new Listing(() => this.#events.listChanged("resources"));
     this.templates = new Listing(() => this.#events.listChanged("resources"));
     this.prompts = new Listing(() => this.#events.listChanged("prompts"));
-    this.tasks = new Tasks(
-      { clock, ...options.tasks },
-      {
-        taskSupport: (name) => this.tools.get(name)?.taskSupport,
-        offersTasks: () => {
-          for (const tool of this.tools.values()) if (tool.taskSupport !== "forbidden") return true;
-          return false;
-        },
-        pageSize: this.pageSize,
-      },
-    );
+    const emit = (event: ServerEvent) => this.#events.emit(event);
+    this.tasks = toolTasks({ clock, ...options.tasks }, this.tools, this.pageSize, emit);
     this.#methods = methodTable(this);
     this.#chain = new MiddlewareChain([accessMiddleware(this)]);
-    this.#dressing = {
-      serverInfo: info,
-      cacheHint: (method, params) => {
-        const own =
-          method === "resources/read" && typeof params.uri === "string"
-            ? this.#resourceFor(params.uri)?.config.cache
-            : undefined;
-        return { ttlMs: own?.ttlMs ?? this.#cache.ttlMs, scope: own?.scope ?? this.#cache.scope };
-      },
-    };
+    this.extensions = new Extensions((method) => Object.hasOwn(this.#methods, method));
+    this.extension(TASKS_EXTENSION, tasksExtension(this.tasks));
+    this.#dressing = dressing(info, this.#cache, (uri) => this.#resourceFor(uri)?.config.cache);
   }
 
   // Registration
@@ -202,6 +191,18 @@ export class McpServer implements AccessRegistry {
   /** Listens to events a transport must pass on; returns the function that stops listening. */
   listen(listener: (event: ServerEvent) => void): () => void {
     return this.#events.listen(listener);
+  }
+
+  /**
+   * Adds an extension (SEP-2133) under its `vendor-prefix/name` id: its settings declared
+   * under `capabilities.extensions[id]`, its methods and notifications answered through the
+   * same middleware as every request, its middleware, and its hooks on tool listings and
+   * calls. Throws on a malformed id, a second registration, or a method already answered.
+   */
+  extension(id: string, config: ExtensionConfig = {}): this {
+    this.extensions.add(id, config);
+    if (config.middleware) this.#chain.add(config.middleware, "inner");
+    return this;
   }
 
   // Middleware
@@ -288,7 +289,8 @@ export class McpServer implements AccessRegistry {
     running: { ctx?: Context },
   ): Promise<JsonObject> {
     const method = request.method;
-    const handler = this.handles(method, era) ? this.#methods[method] : undefined;
+    const core = Object.hasOwn(this.#methods, method) && era.has(method);
+    const handler = core ? this.#methods[method] : this.extensions.method(method, era);
     if (!handler) throw new McpError(ErrorCode.MethodNotFound, `Method not found: ${method}`);
     const params = request.params ?? {};
     let round: InputRound | undefined;
@@ -298,7 +300,7 @@ export class McpServer implements AccessRegistry {
       via = askingThrough(exchange, round);
     }
     const call =
-      method === "tools/call" ? await this.tasks.prepare(params, exchange, via) : undefined;
+      method === "tools/call" ? await this.extensions.toolCall(params, exchange, via) : undefined;
     // A call that may become a task talks to the client through the task once it is one.
     if (call) via = call.exchange;
     const meta = isObject(params._meta) ? params._meta : undefined;
@@ -332,12 +334,16 @@ export class McpServer implements AccessRegistry {
 
   /** Whether this server answers a method in an era. */
   handles(method: string, era: Era): boolean {
-    return Object.hasOwn(this.#methods, method) && era.has(method);
+    return (
+      (Object.hasOwn(this.#methods, method) && era.has(method)) ||
+      this.extensions.method(method, era) !== undefined
+    );
   }
 
   /** Takes one notification from the client. */
   receive(notification: JsonRpcNotification, peer: Peer): void {
-    receiveNotification(notification, peer);
+    const { method, params = {} } = notification;
+    if (!this.extensions.notify(method, params, peer)) receiveNotification(notification, peer);
   }
 
   /** Builds the initialize result and records the client on its peer. */
@@ -350,11 +356,7 @@ export class McpServer implements AccessRegistry {
     return discoverResult(this);
   }
 
-  /**
-   * What this server offers, from what is registered. Tasks are advertised the way the
-   * revision in `version` knows them (default: 2025-11-25), and tasks/list only to
-   * authenticated callers.
-   */
+  /** What this server offers a caller of `version` (default 2025-11-25); see offeredCapabilities. */
   capabilities(context: { version?: string; authenticated?: boolean } = {}): JsonObject {
     return offeredCapabilities(this, context);
   }
@@ -378,13 +380,16 @@ export class McpServer implements AccessRegistry {
   /**
    * Starts a 2026-07-28 subscription: the filter the server agrees to (what it can deliver),
    * and the function that ends it. `send` receives each matching notification; `listen` is
-   * where events come from (a transport spanning instances adds the others' events).
+   * where events come from (a transport spanning instances adds the others' events). With the
+   * caller's `exchange`, extensions take part (task status for the caller's own tasks).
    */
   subscribe(
     requested: SubscriptionFilter,
     send: (message: JsonRpcNotification) => void,
     listen: EventSource = (listener) => this.listen(listener),
+    exchange?: Exchange,
   ): { accepted: SubscriptionFilter; stop: () => void } {
-    return subscribe(requested, send, listen);
+    const extras = exchange && this.extensions.listen(requested as JsonObject, exchange);
+    return subscribe(requested, send, listen, extras);
   }
 }
