@@ -11,6 +11,13 @@ export {
   type TaskControl,
   type UrlElicitation,
 } from "./context.ts";
+export type {
+  ExtensionConfig,
+  ExtensionMethod,
+  ExtensionOffer,
+  MethodHandler,
+  ToolCallRun,
+} from "./extension.ts";
 export * from "./jsonrpc.ts";
 export {
   type EraName,
