@@ -159,7 +159,8 @@ export class SessionEraHandler {
     }
 
     const requests = messages.filter(isRequest);
-    const refused = await checkAccess(c, this.#parts.options.guard, this.server, requests);
+    let refused = checkAccess(c, this.#parts.options.guard, this.server, requests);
+    if (refused instanceof Promise) refused = await refused;
     if (refused) return refused;
     if (keeper && session) {
       const received = keeper.receive(session, messages);

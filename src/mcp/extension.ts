@@ -69,12 +69,15 @@ export interface ExtensionConfig {
     filter: JsonObject,
     exchange: Exchange,
   ) => { accepted: JsonObject; topics: readonly string[] } | undefined;
-  /** Takes over a `tools/call`; undefined leaves it an ordinary call. */
+  /**
+   * Takes over a `tools/call`: the run, once ready; undefined (synchronously, so an ordinary
+   * call costs no turn) leaves it an ordinary call. A rejection is the call's error.
+   */
   toolCall?: (
     params: JsonObject,
     exchange: Exchange,
     inline: Exchange,
-  ) => Promise<ToolCallRun | undefined>;
+  ) => Promise<ToolCallRun> | undefined;
 }
 
 /** One registered extension. */
@@ -199,14 +202,14 @@ export class Extensions {
     return extras;
   }
 
-  /** The first extension that takes over a tools/call, if any does. */
-  async toolCall(
+  /** The run of the first extension that takes over a tools/call; undefined when none does. */
+  toolCall(
     params: JsonObject,
     exchange: Exchange,
     inline: Exchange,
-  ): Promise<ToolCallRun | undefined> {
+  ): Promise<ToolCallRun> | undefined {
     for (const { config } of this.#list) {
-      const run = await config.toolCall?.(params, exchange, inline);
+      const run = config.toolCall?.(params, exchange, inline);
       if (run) return run;
     }
     return undefined;

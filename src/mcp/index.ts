@@ -24,6 +24,7 @@ export {
   type EraName,
   type ErrorHandler,
   type Middleware,
+  type MiddlewareCondition,
   MiddlewareContext,
   type MiddlewarePosition,
   type Next,

@@ -13,9 +13,9 @@ import {
 } from "./jsonrpc.ts";
 import {
   type ErrorHandler,
-  type Middleware,
   MiddlewareContext,
   mapError,
+  type PipelineStep,
   runPipeline,
 } from "./middleware.ts";
 import { META } from "./modern.ts";
@@ -142,7 +142,7 @@ export async function admitSubscription(
 
 /** The middleware a server runs around every request, and its error mapping. */
 export interface Pipeline {
-  readonly middleware: readonly Middleware[];
+  readonly middleware: readonly PipelineStep[];
   readonly onError: ErrorHandler | undefined;
 }
 

@@ -38,6 +38,7 @@ import {
   type ErrorHandler,
   type Middleware,
   MiddlewareChain,
+  type MiddlewareCondition,
   MiddlewareContext,
   type MiddlewarePosition,
   mapError,
@@ -90,7 +91,7 @@ export class McpServer implements AccessRegistry {
   readonly prompts: Listing<RegisteredPrompt>;
   /** Tool calls running or run as tasks, and their store. */
   readonly tasks: Tasks;
-  /** What extensions add: capabilities, methods, notifications, hooks (tasks is one). */
+  /** The extensions (tasks is one): capabilities, methods, notifications, hooks. */
   readonly extensions: Extensions;
   readonly #events = new ServerEvents();
   readonly #methods: Record<string, MethodHandler>;
@@ -194,10 +195,9 @@ export class McpServer implements AccessRegistry {
   }
 
   /**
-   * Adds an extension (SEP-2133) under its `vendor-prefix/name` id: its settings declared
-   * under `capabilities.extensions[id]`, its methods and notifications answered through the
-   * same middleware as every request, its middleware, and its hooks on tool listings and
-   * calls. Throws on a malformed id, a second registration, or a method already answered.
+   * Adds an extension (SEP-2133): settings under `capabilities.extensions[id]`, methods and
+   * notifications through the same middleware as every request, hooks on tools and listen
+   * streams. Throws on a malformed id, a second registration, or a method already answered.
    */
   extension(id: string, config: ExtensionConfig = {}): this {
     this.extensions.add(id, config);
@@ -211,9 +211,14 @@ export class McpServer implements AccessRegistry {
    * Adds a middleware around every request, in both eras and on every transport. The first
    * added is the outermost: it runs first before `next()` and last after it. `position`
    * moves it before the access rules ("outermost") or next to the handler ("innermost").
+   * `when` decides per request whether it runs at all; a request it says no to passes by
+   * without a step of the pipeline (a layer that is off costs nothing).
    */
-  use(middleware: Middleware, options: { position?: MiddlewarePosition } = {}): this {
-    this.#chain.add(middleware, options.position ?? "inner");
+  use(
+    middleware: Middleware,
+    options: { position?: MiddlewarePosition; when?: MiddlewareCondition } = {},
+  ): this {
+    this.#chain.add(middleware, options.position ?? "inner", options.when);
     return this;
   }
 
@@ -299,8 +304,9 @@ export class McpServer implements AccessRegistry {
       round = await this.#rounds.open(method, params, exchange);
       via = askingThrough(exchange, round);
     }
-    const call =
-      method === "tools/call" ? await this.extensions.toolCall(params, exchange, via) : undefined;
+    const preparing =
+      method === "tools/call" ? this.extensions.toolCall(params, exchange, via) : undefined;
+    const call = preparing && (await preparing);
     // A call that may become a task talks to the client through the task once it is one.
     if (call) via = call.exchange;
     const meta = isObject(params._meta) ? params._meta : undefined;
@@ -334,10 +340,8 @@ export class McpServer implements AccessRegistry {
 
   /** Whether this server answers a method in an era. */
   handles(method: string, era: Era): boolean {
-    return (
-      (Object.hasOwn(this.#methods, method) && era.has(method)) ||
-      this.extensions.method(method, era) !== undefined
-    );
+    const core = Object.hasOwn(this.#methods, method) && era.has(method);
+    return core || this.extensions.method(method, era) !== undefined;
   }
 
   /** Takes one notification from the client. */

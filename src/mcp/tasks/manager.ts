@@ -124,12 +124,9 @@ export class Tasks {
   /**
    * Decides how a `tools/call` runs: undefined for an ordinary call, a ToolCall when it runs
    * or may come to run as a task. Throws the error the call gets when it cannot run at all.
+   * Synchronous for an ordinary call: most calls cost no extra turn here.
    */
-  async prepare(
-    params: JsonObject,
-    exchange: Exchange,
-    inline: Exchange,
-  ): Promise<ToolCall | undefined> {
+  prepare(params: JsonObject, exchange: Exchange, inline: Exchange): Promise<ToolCall> | undefined {
     const support =
       typeof params.name === "string" ? this.#host.taskSupport(params.name) : undefined;
     if (support === undefined) return undefined;
