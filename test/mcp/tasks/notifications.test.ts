@@ -134,3 +134,30 @@ describe("notifications/tasks on subscriptions/listen", () => {
     });
   });
 });
+
+describe("task events stay off 2025 sessions", () => {
+  it("a 2025-11-25 session's stream hears list changes but never notifications/tasks", async () => {
+    const { mcp, gate } = server();
+    const url = `${await listen(mcpApp(mcp, { sessions: true }))}/mcp`;
+    const seen: string[] = [];
+    let toolsChanged = 0;
+    const old = new McpClient({
+      name: "old",
+      version: "1.0.0",
+      protocolVersion: "2025-11-25",
+      onToolsChanged: () => toolsChanged++,
+      onNotification: (notification) => seen.push(notification.method),
+    });
+    await old.connect(url);
+    open.push(old);
+    const modern = await watcher(url);
+    const taskId = (await modern.client.startTool("long", { label: "d" })).id!;
+    await modern.client.watchTask(taskId);
+    gate("d").resolve("y");
+    await until(() => modern.statuses.some((s) => s.status === "completed"));
+    mcp.tool("later", {}, () => "ok");
+    await until(() => toolsChanged > 0);
+    expect(seen).toContain("notifications/tools/list_changed");
+    expect(seen).not.toContain("notifications/tasks");
+  });
+});
