@@ -28,7 +28,7 @@ export function parseFrontmatter(text: string): JsonObject {
   if (end < 0) throw new FrontmatterError("The frontmatter has no closing ---");
   const body = lines
     .slice(0, end)
-    .map((line, index) => ({ line: index + 2, text: line.replace(/\s+#.*$/, "") }))
+    .map((line, index) => ({ line: index + 2, text: withoutComment(line) }))
     .filter((entry) => entry.text.trim() !== "" && !entry.text.trimStart().startsWith("#"));
   const reader = { rows: body, at: 0 };
   const value = block(reader, 0);
@@ -37,6 +37,23 @@ export function parseFrontmatter(text: string): JsonObject {
     throw new FrontmatterError("The frontmatter is not a mapping");
   }
   return value as JsonObject;
+}
+
+/** The line without a trailing `# comment`; a `#` inside quotes is content. */
+function withoutComment(line: string): string {
+  let quote: string | undefined;
+  for (let i = 0; i < line.length; i++) {
+    const char = line[i];
+    if (quote) {
+      if (char === quote) quote = undefined;
+    } else if ((char === '"' || char === "'") && /(^|[:-])$/.test(line.slice(0, i).trimEnd())) {
+      // Quotes open a scalar only where one starts; an apostrophe in plain text is text.
+      quote = char;
+    } else if (char === "#" && (i === 0 || /\s/.test(line[i - 1]!))) {
+      return line.slice(0, i).trimEnd();
+    }
+  }
+  return line;
 }
 
 interface Reader {

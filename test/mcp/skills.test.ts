@@ -254,6 +254,11 @@ describe("parseFrontmatter", () => {
       list: ["x", "y"],
       meta: { k: "v" },
     });
+    expect(parseFrontmatter('---\na: "x # y" # comment\nb: c#d\nc: it\'s # gone\n---\n')).toEqual({
+      a: "x # y",
+      b: "c#d",
+      c: "it's",
+    });
     expect(() => parseFrontmatter("no frontmatter")).toThrow(FrontmatterError);
     expect(() => parseFrontmatter("---\na: 1\n")).toThrow(FrontmatterError);
     expect(() => parseFrontmatter("---\na: &anchor 1\n---\n")).toThrow(FrontmatterError);
