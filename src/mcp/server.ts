@@ -301,7 +301,9 @@ export class McpServer implements AccessRegistry {
     let round: InputRound | undefined;
     let via = exchange;
     if (era.multiRoundTrip && INPUT_CAPABLE.has(method)) {
-      round = await this.#rounds.open(method, params, exchange);
+      const opening = this.#rounds.open(method, params, exchange);
+      // Only a retry's sealed state needs awaiting: a first request costs no turn here.
+      round = opening instanceof Promise ? await opening : opening;
       via = askingThrough(exchange, round);
     }
     const preparing =
