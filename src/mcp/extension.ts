@@ -1,6 +1,7 @@
 import type { Context, TaskControl } from "./context.ts";
 import type { Era } from "./era/index.ts";
 import type { ListenExtras } from "./events.ts";
+import type { JsonRpcNotification } from "./jsonrpc.ts";
 import type { EraName, Middleware } from "./middleware.ts";
 import { type Exchange, type Peer, principalOf } from "./peer.ts";
 import type { RegisteredTool } from "./tools.ts";
@@ -152,10 +153,10 @@ export class Extensions {
   }
 
   /** Delivers a client notification to the extension that takes it; false when none does. */
-  notify(method: string, params: JsonObject, peer: Peer): boolean {
-    const take = this.#notifications.get(method);
+  notify(notification: JsonRpcNotification, peer: Peer): boolean {
+    const take = this.#notifications.get(notification.method);
     if (!take) return false;
-    take(params, peer);
+    take(notification.params ?? {}, peer);
     return true;
   }
 

@@ -348,8 +348,7 @@ export class McpServer implements AccessRegistry {
 
   /** Takes one notification from the client. */
   receive(notification: JsonRpcNotification, peer: Peer): void {
-    const { method, params = {} } = notification;
-    if (!this.extensions.notify(method, params, peer)) receiveNotification(notification, peer);
+    if (!this.extensions.notify(notification, peer)) receiveNotification(notification, peer);
   }
 
   /** Builds the initialize result and records the client on its peer. */
