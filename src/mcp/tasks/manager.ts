@@ -39,11 +39,6 @@ export interface TaskHost {
   changed?(record: TaskRecord): void;
 }
 
-/** Methods that exist only in the 2025-11-25 tasks. */
-export const LEGACY_TASK_METHODS: ReadonlySet<string> = new Set(["tasks/result", "tasks/list"]);
-/** Methods that exist only in the 2026-07-28 tasks extension. */
-export const EXTENSION_TASK_METHODS: ReadonlySet<string> = new Set(["tasks/update"]);
-
 /** Largest `inputResponses` a tasks/update may carry, as JSON. */
 const MAX_RESPONSES_BYTES = 256 * 1024;
 
