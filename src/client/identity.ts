@@ -27,10 +27,10 @@ export function declaredCapabilities(
 ): JsonObject {
   const handlers = options.handlers ?? {};
   const capabilities: JsonObject = { ...options.capabilities };
-  if (modern && (tasks || options.tasks)) {
-    const extensions = isObject(capabilities.extensions) ? capabilities.extensions : {};
-    capabilities.extensions = { ...extensions, [TASKS_EXTENSION]: {} };
-  }
+  const declared = isObject(capabilities.extensions) ? capabilities.extensions : {};
+  const extensions: JsonObject = { ...declared, ...options.extensions };
+  if (modern && (tasks || options.tasks)) extensions[TASKS_EXTENSION] = {};
+  if (Object.keys(extensions).length) capabilities.extensions = extensions;
   if (handlers.elicitation) {
     const modes = options.elicitationModes ?? ["form"];
     capabilities.elicitation = Object.fromEntries(modes.map((mode) => [mode, {}]));
