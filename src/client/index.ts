@@ -17,6 +17,7 @@ export {
   type TransportErrorCode,
 } from "./errors.ts";
 export type { Negotiated } from "./handshake.ts";
+export type { ConnectionState, PingOptions, StateChange } from "./health.ts";
 export {
   type StreamableHttpClientOptions,
   StreamableHttpClientTransport,
@@ -56,6 +57,7 @@ export type {
   StartToolOptions,
 } from "./options.ts";
 export type { ReconnectOptions } from "./reconnect.ts";
+export type { ClientTimers, RetryOptions } from "./retry.ts";
 export { type SseEvent, SseParser } from "./sse-parser.ts";
 export { type ClientState, type ClientStateStore, memoryClientState } from "./state.ts";
 export type { StrictOptions } from "./strict.ts";

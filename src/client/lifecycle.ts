@@ -7,11 +7,13 @@ import type { Connection, RequestOptions } from "./connection.ts";
 import type { ClientCore } from "./core.ts";
 import { TransportError } from "./errors.ts";
 import { type Era, handshake } from "./handshake.ts";
+import { keepPinging } from "./health.ts";
 import { StreamableHttpClientTransport } from "./http.ts";
 import { clientInfo, declaredCapabilities } from "./identity.ts";
 import type { InboundRequests } from "./inbound.ts";
 import { MiddlewareConnection } from "./middleware.ts";
 import type { ConnectOptions } from "./options.ts";
+import { safeMethod, withRetry } from "./retry.ts";
 import { type ClientState, type ClientStateStore, memoryClientState } from "./state.ts";
 import type { Subscriptions } from "./subscriptions.ts";
 import type { ToolCatalog } from "./tool-catalog.ts";
@@ -27,6 +29,8 @@ export interface LifecycleParts {
   subscriptions: Subscriptions;
   catalog: ToolCatalog;
   notified(notification: JsonRpcNotification): void;
+  /** One ping in the connection's era, not retried: the periodic pings' probe. */
+  ping(timeoutMs: number): Promise<void>;
 }
 
 function sessionLost(error: unknown): boolean {
@@ -83,6 +87,7 @@ export class Lifecycle {
             this.#recover().catch((error: unknown) => this.#recoveryFailed(error));
         },
         sessionChanged: (update) => this.#sessionChanged(update),
+        send: (method, retry, send, signal) => this.#send(method, retry, send, signal),
       },
       core.requestTimeoutMs,
     );
@@ -100,19 +105,95 @@ export class Lifecycle {
     this.#origin =
       transport instanceof StreamableHttpClientTransport ? transport.url.origin : undefined;
     const opening: RequestOptions = {};
-    if (options.signal) opening.signal = options.signal;
+    const limit = this.#connectLimit(options.connectTimeoutMs);
+    const signals = [options.signal, limit?.signal].filter((signal) => signal !== undefined);
+    if (signals.length) opening.signal = AbortSignal.any(signals);
     if (options.timeoutMs !== undefined) opening.timeoutMs = options.timeoutMs;
+    core.health.set("connecting");
     try {
-      await transport.start(connection.handlers());
+      const handlers = connection.handlers();
+      await transport.start({
+        ...handlers,
+        closed: (error) => {
+          handlers.closed(error);
+          if (core.connection === connection) core.health.set("closed", error);
+        },
+      });
       const saved = await this.#saved();
       if (!(await this.#resume(connection, saved, opening))) {
         await this.#open(connection, opening, rememberedEra(saved));
       }
+      if (core.modern && options.listen !== false) {
+        await this.#parts.subscriptions.listen(opening);
+      }
     } catch (error) {
       await connection.close().catch(() => undefined);
+      core.health.set("closed", error);
       throw error;
+    } finally {
+      limit?.done();
     }
-    if (core.modern && options.listen !== false) await this.#parts.subscriptions.listen(opening);
+    core.health.set("connected");
+    this.#startPinging();
+  }
+
+  /** connectTimeoutMs: a signal that aborts once it passes, and how to stop the wait. */
+  #connectLimit(ms: number | undefined): { signal: AbortSignal; done(): void } | undefined {
+    if (ms === undefined) return undefined;
+    if (!Number.isFinite(ms) || ms <= 0) {
+      throw new TypeError("connectTimeoutMs must be a positive finite number");
+    }
+    const limit = new AbortController();
+    const stop = new AbortController();
+    this.#core.timers.sleep(ms, stop.signal).then(
+      () =>
+        limit.abort(
+          new TransportError("ERR_TIMEOUT", `Could not connect within ${ms} ms (connectTimeoutMs)`),
+        ),
+      () => undefined,
+    );
+    return { signal: limit.signal, done: () => stop.abort() };
+  }
+
+  /**
+   * One send of a request: tried again after a transient failure when safe, the connection's
+   * state following along (`reconnecting` while it waits, `connected` once one gets through).
+   */
+  async #send(
+    method: string,
+    retry: boolean | undefined,
+    send: () => Promise<void>,
+    signal: AbortSignal,
+  ): Promise<void> {
+    const core = this.#core;
+    const attempt = async () => {
+      await send();
+      core.health.succeeded();
+    };
+    if (!(retry ?? safeMethod(method))) return attempt();
+    await withRetry(attempt, core.retry, core.timers, signal, (tries, error, delayMs) => {
+      if (core.health.state !== "connecting") core.health.set("reconnecting", error);
+      core.warn({
+        code: "retry",
+        message: `${method} failed (try ${tries} of ${core.retry.attempts}); sending again in ${delayMs} ms`,
+        detail: error,
+      });
+    });
+  }
+
+  /** With the ping option: pings until the connection closes, reopening it when it stays silent. */
+  #startPinging(): void {
+    const core = this.#core;
+    const ping = core.ping;
+    if (!ping) return;
+    void keepPinging(
+      ping,
+      core.timers,
+      core.life.signal,
+      core.health,
+      (timeoutMs) => this.#parts.ping(timeoutMs),
+      () => this.#recover(core.modern),
+    );
   }
 
   /**
@@ -125,6 +206,7 @@ export class Lifecycle {
     const closed = new TransportError("ERR_CONNECTION_CLOSED", "The client closed the connection");
     this.#parts.subscriptions.close(closed);
     this.#core.life.abort(closed);
+    this.#core.health.set("closed");
     await connection.close(options);
     await this.#saving;
     if (options.terminate === false) return;
@@ -222,20 +304,23 @@ export class Lifecycle {
 
   /**
    * The server forgot the session: open a new one, once for every request that found out,
-   * and restore what the old one held.
+   * and restore what the old one held. The pings also use it to open a silent connection
+   * afresh; `reprobe` for a 2026-07-28 one (the server/discover probe again).
    */
-  #recover(): Promise<void> {
+  #recover(reprobe = false): Promise<void> {
     const core = this.#core;
     const connection = core.connection;
     if (!connection || connection.closed) {
       return Promise.reject(new TransportError("ERR_CONNECTION_CLOSED", "Not connected"));
     }
     this.#recovering ??= (async () => {
+      core.health.set("reconnecting");
       connection.transport.reset?.();
       this.#record = {};
       // Sessions are a 2025 matter: the new one is opened the way the old one was.
-      await this.#open(connection, {}, "legacy");
-      if (core.logLevel !== undefined) {
+      await this.#open(connection, {}, reprobe ? undefined : "legacy");
+      // A 2026-07-28 level travels in each request's _meta: nothing to restore.
+      if (core.logLevel !== undefined && !core.modern) {
         await connection.request(
           "logging/setLevel",
           { level: core.logLevel },
@@ -244,7 +329,8 @@ export class Lifecycle {
         );
       }
       await this.#parts.subscriptions.restore(connection);
-      core.hook(() => core.options.onSessionRestarted?.());
+      core.health.set("connected");
+      if (!core.modern) core.hook(() => core.options.onSessionRestarted?.());
     })().finally(() => {
       this.#recovering = undefined;
     });
