@@ -113,6 +113,8 @@ export class Connection {
     if (this.#closed) return Promise.reject(this.#closed);
     const { signal } = options;
     if (signal?.aborted) return Promise.reject(signal.reason);
+    // A 2025 server in JSON mode sends the progress on the GET stream: open it now.
+    if (options.onProgress) this.#transport.listen?.();
     const id = ++this.#lastId;
     control.onId?.(id);
     const body: JsonObject = { ...params };

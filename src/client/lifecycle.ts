@@ -13,6 +13,7 @@ import { clientInfo, declaredCapabilities } from "./identity.ts";
 import type { InboundRequests } from "./inbound.ts";
 import { MiddlewareConnection } from "./middleware.ts";
 import type { ConnectOptions } from "./options.ts";
+import { wantsPush } from "./push.ts";
 import { safeMethod, withRetry } from "./retry.ts";
 import { type ClientState, type ClientStateStore, memoryClientState } from "./state.ts";
 import type { Subscriptions } from "./subscriptions.ts";
@@ -57,6 +58,8 @@ export class Lifecycle {
   #recovering: Promise<void> | undefined;
   /** The origin of the server URL, which the stored state must belong to. */
   #origin: string | undefined;
+  /** ConnectOptions.listen: true always opens the GET stream, false never, else when needed. */
+  #listen: boolean | undefined;
 
   constructor(core: ClientCore, parts: LifecycleParts) {
     this.#core = core;
@@ -102,6 +105,7 @@ export class Lifecycle {
       new TransportError("ERR_CONNECTION_CLOSED", "Not connected"),
     );
     this.#store = options.state ?? memoryClientState();
+    this.#listen = options.listen;
     this.#origin =
       transport instanceof StreamableHttpClientTransport ? transport.url.origin : undefined;
     const opening: RequestOptions = {};
@@ -218,6 +222,15 @@ export class Lifecycle {
     );
   }
 
+  /** Opens the 2025 GET stream when the caller asked for it, or something would hear it. */
+  #listenIfWanted(): void {
+    const core = this.#core;
+    if (core.modern || this.#listen === false || !core.negotiated) return;
+    if (this.#listen || wantsPush(core.options, core.negotiated.serverCapabilities)) {
+      core.connection?.transport.listen?.();
+    }
+  }
+
   /** The stored state, if it belongs to this server. */
   async #saved(): Promise<ClientState | undefined> {
     const saved = await this.#store.get();
@@ -266,7 +279,7 @@ export class Lifecycle {
       ...(saved.instructions !== undefined && { instructions: saved.instructions }),
     };
     this.#record = saved;
-    transport.listen?.();
+    this.#listenIfWanted();
     return true;
   }
 
@@ -288,6 +301,7 @@ export class Lifecycle {
       probeTimeoutMs: PROBE_TIMEOUT_MS,
     });
     core.negotiated = negotiated;
+    this.#listenIfWanted();
     const record: ClientState = {
       ...this.#record,
       protocolVersion: negotiated.protocolVersion,

@@ -138,7 +138,10 @@ export interface ConnectOptions {
   reconnect?: ReconnectOptions;
   /**
    * Open the channel for server-initiated messages: the GET stream (2025, URL targets only),
-   * or the subscriptions/listen stream for the list-changed hooks (2026-07-28). Default true.
+   * or the subscriptions/listen stream for the list-changed hooks (2026-07-28). `true`: always;
+   * `false`: never. Default: when needed: the GET stream opens once a hook would hear what it
+   * carries (a list-changed hook for a list the server says changes, onLog with logging,
+   * onNotification, a handler for server requests) or a resource is subscribed to.
    */
   listen?: boolean;
   /** Aborts the opening handshake. */
