@@ -24,6 +24,13 @@ export {
   streamableHttp,
 } from "./http.ts";
 export { type LlmContent, type ToolResultLike, toLlmContent } from "./llm-content.ts";
+export {
+  ConnectionManager,
+  type ConnectionManagerOptions,
+  type ManagedServer,
+  type ManagedTool,
+  type ServerStatus,
+} from "./manager.ts";
 export { inMemoryTransport } from "./memory.ts";
 export {
   type AssertionContext,
