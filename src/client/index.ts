@@ -66,6 +66,12 @@ export type {
   OutgoingRequestInfo,
   StartToolOptions,
 } from "./options.ts";
+export {
+  type StoreClientStateOptions,
+  type StoreTokenStoreOptions,
+  storeClientState,
+  storeTokenStore,
+} from "./persistence.ts";
 export type { ReconnectOptions } from "./reconnect.ts";
 export type { ClientTimers, RetryOptions } from "./retry.ts";
 export { type SseEvent, SseParser } from "./sse-parser.ts";

@@ -9,9 +9,10 @@ import { type DiscoveryCache, processDiscoveryCache } from "./discovery-cache.ts
 import { DpopState } from "./dpop.ts";
 import { AuthorizationError } from "./errors.ts";
 import type { FetchPolicy } from "./fetch.ts";
-import { clientCredentialsGrant, jwtBearerGrant, refreshGrant } from "./grants.ts";
+import { clientCredentialsGrant, jwtBearerGrant } from "./grants.ts";
 import type { OAuthAuthorizerOptions } from "./options.ts";
 import { ScopeLedger } from "./scopes.ts";
+import { sharedRefresh } from "./shared-refresh.ts";
 import { memoryTokenStore, type StoredTokens } from "./store.ts";
 import { TokenCache } from "./token-cache.ts";
 import type { GrantContext } from "./token-endpoint.ts";
@@ -323,12 +324,18 @@ export class OAuthAuthorizer implements Authorizer {
     return stored?.tokenType === "DPoP" && !this.#dpop ? undefined : stored;
   }
 
-  /** Refreshes the tokens in use; false when there is nothing to refresh with. */
+  /**
+   * Refreshes the tokens in use, under the store's lock when it has one; false when there is
+   * nothing to refresh with.
+   */
   async #refresh(): Promise<boolean> {
     const target = this.#target;
     const tokens = this.#cache.tokens;
     if (!target || !tokens) return false;
-    return refreshGrant(await this.#grantContext(target), tokens);
+    return sharedRefresh(await this.#grantContext(target), tokens, async (stored) => {
+      await this.#dpop?.adopt(stored.dpopKey);
+      this.#cache.use(stored, "refresh");
+    });
   }
 
   /** Gets new tokens for a scope set: the configured grant, or a person through the browser. */

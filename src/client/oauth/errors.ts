@@ -47,7 +47,9 @@ export type AuthorizationErrorCode =
   /** Step-up authorization for the same scopes was tried too many times. */
   | "ERR_STEP_UP_LIMIT"
   /** The `dpop` option's key pair cannot sign DPoP proofs. */
-  | "ERR_DPOP_KEY";
+  | "ERR_DPOP_KEY"
+  /** Another process held the shared token store's refresh lock for too long. */
+  | "ERR_LOCK_TIMEOUT";
 
 /** A failure of OAuth discovery, registration, authorization or token handling. */
 export class AuthorizationError extends PortcullisError {
