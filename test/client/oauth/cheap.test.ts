@@ -176,3 +176,48 @@ describe("the discovery cache", () => {
     expect(mcpSeen.filter((s) => s.authorization === "Bearer revoked")).toHaveLength(1);
   });
 });
+
+/**
+ * Connect + first call with a stored token, timed: `MEASURE=1 npx vitest run
+ * test/client/oauth/cheap.test.ts -t measure` prints medians; nothing is asserted on time.
+ */
+describe.runIf(process.env.MEASURE === "1")("measure", () => {
+  it.each([
+    { name: "2026-07-28", era: {} },
+    { name: "2025-11-25", era: { protocolVersion: "2025-11-25" } },
+  ])(
+    "measure connect + first call ($name)",
+    async ({ name, era }) => {
+      const { base, tokens, cache } = await signedIn(era);
+      const rounds = 40;
+      const once = async (discovery: ReturnType<typeof discoveryCache> | false) => {
+        const started = performance.now();
+        const client = new McpClient({ name: "timed", version: "1.0.0", ...era });
+        await client.connect(`${base}/mcp`, {
+          authorizer: new OAuthAuthorizer({ tokens, discovery }),
+        });
+        await client.callTool("list_notes", {});
+        const took = performance.now() - started;
+        await client.close();
+        return took;
+      };
+      const median = (times: number[]) =>
+        times.sort((a, b) => a - b)[Math.floor(times.length / 2)]!;
+      // Warm up, then alternate, so drift over the run favours neither.
+      for (let i = 0; i < 10; i++) await once(i % 2 ? cache : false);
+      const without: number[] = [];
+      const with_: number[] = [];
+      for (let i = 0; i < rounds; i++) {
+        without.push(await once(false));
+        with_.push(await once(cache));
+      }
+      const before = median(without);
+      const after = median(with_);
+      console.log(
+        `${name}: connect + first call with a stored token, median of ${rounds}: before ${before.toFixed(1)} ms, after ${after.toFixed(1)} ms (${(before / after).toFixed(2)}x)`,
+      );
+      expect(after).toBeGreaterThan(0);
+    },
+    60_000,
+  );
+});
