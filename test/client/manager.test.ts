@@ -12,7 +12,8 @@ import {
   type StateChange,
 } from "../../src/client/index.ts";
 import { mcpApp } from "../../src/index.ts";
-import { stdioClientTransport } from "../../src/node/index.ts";
+import { type StdioClientTransport, stdioClientTransport } from "../../src/node/index.ts";
+import { until } from "../helpers/async.ts";
 import { manualClock, manualTimers } from "../helpers/clock.ts";
 import { listen } from "../helpers/http.ts";
 import { richServer } from "./support.ts";
@@ -156,6 +157,29 @@ describe("ConnectionManager", () => {
     const discovers = beta.requests.length;
     // One handshake (server/discover), two calls.
     expect(discovers).toBe(3);
+  });
+
+  it("sees a stdio server die, reports it closed, and starts a new one on next use", async () => {
+    const made: StdioClientTransport[] = [];
+    const { manager, changes } = await setUp({
+      servers: {
+        files: {
+          transport: () => {
+            const transport = stdio();
+            made.push(transport);
+            return transport;
+          },
+        },
+      },
+    });
+    await manager.callTool("files__echo", { text: "one" });
+    made[0]!.process!.kill("SIGKILL");
+    await until(() => manager.status().files?.state === "closed");
+    expect(changes).toContain("files:closed");
+    const again = await manager.callTool("files__echo", { text: "two" });
+    expect(again.content).toEqual([{ type: "text", text: "echo: two" }]);
+    expect(made).toHaveLength(2);
+    expect(manager.status().files?.state).toBe("connected");
   });
 
   it("refuses bad options at construction", () => {

@@ -58,6 +58,43 @@ describe("storeTokenStore", () => {
     await holding;
   });
 
+  it("a holder past its TTL does not release the lock another has taken since", async () => {
+    const clock = manualClock();
+    const timers = manualTimers();
+    const tokens = storeTokenStore(memoryStore({ clock: clock.now }), {
+      timers,
+      pollMs: 50,
+      lockTtlMs: 1_000,
+    });
+    const slow = deferred();
+    const first = tokens.lock!("refresh x", () => slow.promise);
+    const secondIn = deferred();
+    const secondDone = deferred();
+    const second = tokens.lock!("refresh x", async () => {
+      secondIn.resolve();
+      await secondDone.promise;
+    });
+    await timers.sleeping();
+    // The first holder hangs past the TTL: the lock lapses and the second takes it.
+    clock.advance(1_001);
+    timers.fire();
+    await secondIn.promise;
+    slow.resolve();
+    await first;
+    // The first holder's release left the second's lock alone: a third must wait.
+    let thirdIn = false;
+    const third = tokens.lock!("refresh x", async () => {
+      thirdIn = true;
+    });
+    await timers.sleeping();
+    expect(thirdIn).toBe(false);
+    secondDone.resolve();
+    await second;
+    timers.fire();
+    await third;
+    expect(thirdIn).toBe(true);
+  });
+
   it("refuses bad options", () => {
     expect(() => storeTokenStore(memoryStore(), { key: "short" })).toThrow(TypeError);
     expect(() => storeTokenStore(memoryStore(), { pollMs: 0 })).toThrow(TypeError);

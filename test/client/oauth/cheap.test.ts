@@ -138,6 +138,25 @@ describe("the discovery cache", () => {
     expect(await cache.resource("https://c.example/mcp")).toBeUndefined();
   });
 
+  it("never sends a stored token to another server, whatever the shared cache and store hold", async () => {
+    const era = {};
+    const { tokens, cache } = await signedIn(era);
+    // Another server, on another origin: nothing cached or stored is for it.
+    const other = await serveOnLocalhost(createDemoApp());
+    const seen: Seen[] = [];
+    const { redirect } = devLoginRedirect(other);
+    const client = new McpClient({ name: "other", version: "1.0.0" });
+    open.push(client);
+    await client.connect(`${other}/mcp`, {
+      authorizer: new OAuthAuthorizer({ redirect, tokens, discovery: cache }),
+      fetch: recordingFetch(seen),
+    });
+    expect(seen[0]).toMatchObject({ authorization: null, status: 401 });
+    const firstToken = seen.find((s) => s.authorization)?.authorization;
+    const stored = (await tokens.get(other))?.tokens?.[`${other}/mcp`];
+    expect(firstToken).toBe(`Bearer ${stored?.accessToken}`);
+  });
+
   it("reads caching headers", () => {
     const h = (value: string) => new Headers({ "cache-control": value });
     expect(freshFor(h("max-age=30"), 600_000)).toBe(30_000);
