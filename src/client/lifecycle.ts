@@ -71,6 +71,10 @@ export class Lifecycle {
     if (core.connection && !core.connection.closed) {
       throw new Error("This client is already connected; close() it first");
     }
+    const limitMs = options.connectTimeoutMs;
+    if (limitMs !== undefined && (!Number.isFinite(limitMs) || limitMs <= 0)) {
+      throw new TypeError("connectTimeoutMs must be a positive finite number");
+    }
     const transport =
       typeof target === "string" || target instanceof URL
         ? this.#httpTransport(target, options)
@@ -144,9 +148,6 @@ export class Lifecycle {
   /** connectTimeoutMs: a signal that aborts once it passes, and how to stop the wait. */
   #connectLimit(ms: number | undefined): { signal: AbortSignal; done(): void } | undefined {
     if (ms === undefined) return undefined;
-    if (!Number.isFinite(ms) || ms <= 0) {
-      throw new TypeError("connectTimeoutMs must be a positive finite number");
-    }
     const limit = new AbortController();
     const stop = new AbortController();
     this.#core.timers.sleep(ms, stop.signal).then(

@@ -70,7 +70,9 @@ export function resolveRetry(options: RetryOptions | false | undefined): RetryPo
 /** Full jitter: a uniform wait up to the doubled ceiling (attempt counts from 1). */
 export function retryDelay(policy: RetryPolicy, attempt: number): number {
   const ceiling = Math.min(policy.baseDelayMs * 2 ** (attempt - 1), policy.maxDelayMs);
-  return Math.floor(policy.random() * ceiling);
+  // A random source outside [0, 1) cannot stretch or break the wait.
+  const draw = Math.min(Math.max(policy.random(), 0), 1);
+  return Math.floor((Number.isNaN(draw) ? 1 : draw) * ceiling);
 }
 
 /**

@@ -179,6 +179,10 @@ describe("connectTimeoutMs", () => {
   it("is refused when it is not a positive number", async () => {
     const { server, client: c } = await setUp(ERAS[0]!);
     await expect(c.connect(server.url, { connectTimeoutMs: 0 })).rejects.toThrow(TypeError);
+    // Refused before anything started: the client is not left half connected.
+    expect(c.connected).toBe(false);
+    expect(c.state).toBe("idle");
+    expect(server.seen).toEqual([]);
   });
 });
 
