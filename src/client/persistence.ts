@@ -58,7 +58,8 @@ function codec(key: string | undefined, purpose: string) {
 /**
  * A TokenStore in a Store: registrations and tokens by issuer, shared by every process that
  * uses the same Store and prefix, with the lock the authorizer refreshes under (`add` with a
- * TTL, so a process that dies holding it delays the others by `lockTtlMs` at most).
+ * TTL, so a process that dies holding it delays the others by `lockTtlMs` at most; released
+ * with `compareAndSet` to a tombstone, then deleted, so only by its holder).
  *
  * ```ts
  * const store = redisStore({ client: connectRedis(process.env.REDIS_URL!) });
@@ -102,10 +103,12 @@ export function storeTokenStore(store: Store, options: StoreTokenStoreOptions = 
       try {
         return await run();
       } finally {
-        // Only our own lock: one that outlived its TTL may be another's by now.
-        if ((await store.get(key).catch(() => undefined)) === owner) {
-          await store.delete(key).catch(() => undefined);
-        }
+        // Only our own lock: one that outlived its TTL may be another's by now. The Store has
+        // no delete-if-equal: swap ours for a tombstone no one else can take, then delete that.
+        const released = await store
+          .compareAndSet(key, owner, `${owner}:released`, { ttlMs: lockTtlMs })
+          .catch(() => false);
+        if (released) await store.delete(key).catch(() => undefined);
       }
     },
   };
