@@ -14,7 +14,7 @@ import type { InboundRequests } from "./inbound.ts";
 import { MiddlewareConnection } from "./middleware.ts";
 import type { ConnectOptions } from "./options.ts";
 import { wantsPush } from "./push.ts";
-import { safeMethod, withRetry } from "./retry.ts";
+import { safeMethod, timeLimit, withRetry } from "./retry.ts";
 import { type ClientState, type ClientStateStore, memoryClientState } from "./state.ts";
 import type { Subscriptions } from "./subscriptions.ts";
 import type { ToolCatalog } from "./tool-catalog.ts";
@@ -56,6 +56,8 @@ export class Lifecycle {
   #record: Partial<ClientState> = {};
   #saving: Promise<void> = Promise.resolve();
   #recovering: Promise<void> | undefined;
+  /** A reopen failed half way: the transport holds no session or revision to send with. */
+  #broken = false;
   /** The origin of the server URL, which the stored state must belong to. */
   #origin: string | undefined;
   /** ConnectOptions.listen: true always opens the GET stream, false never, else when needed. */
@@ -110,10 +112,18 @@ export class Lifecycle {
     );
     this.#store = options.state ?? memoryClientState();
     this.#listen = options.listen;
+    this.#broken = false;
     this.#origin =
       transport instanceof StreamableHttpClientTransport ? transport.url.origin : undefined;
     const opening: RequestOptions = {};
-    const limit = this.#connectLimit(options.connectTimeoutMs);
+    const limit =
+      limitMs === undefined
+        ? undefined
+        : timeLimit(
+            core.timers,
+            limitMs,
+            `Could not connect within ${limitMs} ms (connectTimeoutMs)`,
+          );
     const signals = [options.signal, limit?.signal].filter((signal) => signal !== undefined);
     if (signals.length) opening.signal = AbortSignal.any(signals);
     if (options.timeoutMs !== undefined) opening.timeoutMs = options.timeoutMs;
@@ -145,21 +155,6 @@ export class Lifecycle {
     this.#startPinging();
   }
 
-  /** connectTimeoutMs: a signal that aborts once it passes, and how to stop the wait. */
-  #connectLimit(ms: number | undefined): { signal: AbortSignal; done(): void } | undefined {
-    if (ms === undefined) return undefined;
-    const limit = new AbortController();
-    const stop = new AbortController();
-    this.#core.timers.sleep(ms, stop.signal).then(
-      () =>
-        limit.abort(
-          new TransportError("ERR_TIMEOUT", `Could not connect within ${ms} ms (connectTimeoutMs)`),
-        ),
-      () => undefined,
-    );
-    return { signal: limit.signal, done: () => stop.abort() };
-  }
-
   /**
    * One send of a request: tried again after a transient failure when safe, the connection's
    * state following along (`reconnecting` while it waits, `connected` once one gets through).
@@ -171,6 +166,8 @@ export class Lifecycle {
     signal: AbortSignal,
   ): Promise<void> {
     const core = this.#core;
+    // After a failed reopen, the next request opens the connection again before it goes.
+    if (this.#broken && !this.#recovering) await this.#recover(core.modern);
     const attempt = async () => {
       await send();
       core.health.succeeded();
@@ -329,7 +326,10 @@ export class Lifecycle {
       return Promise.reject(new TransportError("ERR_CONNECTION_CLOSED", "Not connected"));
     }
     this.#recovering ??= (async () => {
+      // Set before the handshake's requests look at it (they pass through #send).
+      await undefined;
       core.health.set("reconnecting");
+      this.#broken = true;
       connection.transport.reset?.();
       this.#record = {};
       // Sessions are a 2025 matter: the new one is opened the way the old one was.
@@ -344,6 +344,7 @@ export class Lifecycle {
         );
       }
       await this.#parts.subscriptions.restore(connection);
+      this.#broken = false;
       core.health.set("connected");
       if (!core.modern) core.hook(() => core.options.onSessionRestarted?.());
     })().finally(() => {

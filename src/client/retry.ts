@@ -120,6 +120,21 @@ export function transient(error: unknown): boolean {
   );
 }
 
+/** A signal that aborts with ERR_TIMEOUT once `ms` pass, and `done()` to stop the wait. */
+export function timeLimit(
+  timers: ClientTimers,
+  ms: number,
+  message: string,
+): { signal: AbortSignal; done(): void } {
+  const limit = new AbortController();
+  const stop = new AbortController();
+  timers.sleep(ms, stop.signal).then(
+    () => limit.abort(new TransportError("ERR_TIMEOUT", message)),
+    () => undefined,
+  );
+  return { signal: limit.signal, done: () => stop.abort() };
+}
+
 /**
  * Runs `send` until it succeeds, fails for good, or the tries run out, waiting between tries.
  * `onRetry` hears of each failure that will be tried again, before the wait.

@@ -244,6 +244,35 @@ describe("periodic ping", () => {
     await until(() => timers.pending() === 0);
   });
 
+  it.each(ERAS)(
+    "after a failed reopen, the next call opens the connection first ($name)",
+    async (era) => {
+      const timers = manualTimers();
+      const { server, client: c } = await setUp(era, {
+        timers,
+        retry: false,
+        ping: { intervalMs: 30_000, maxFailures: 1 },
+      });
+      await c.connect(server.url, { listen: false });
+      open.push(c);
+      await server.stop();
+      await timers.sleeping();
+      // One failed ping reopens, which fails too: the transport has nothing left to send with.
+      timers.fire();
+      await timers.sleeping();
+      expect(c.state).toBe("unhealthy");
+      await server.restart();
+      const before = server.seen.length;
+      expect(text(await c.callTool("peek"))).toBe("0");
+      const opening = era.app.sessions
+        ? ["initialize", "notifications/initialized"]
+        : ["server/discover"];
+      expect(server.seen.slice(before)).toEqual([...opening, "tools/call"]);
+      expect(c.state).toBe("connected");
+      expect(c.protocolVersion).toBe(era.app.sessions ? "2025-11-25" : "2026-07-28");
+    },
+  );
+
   it("refuses settings out of range at construction", () => {
     expect(() => client({ ping: { intervalMs: 0 } })).toThrow(TypeError);
     expect(() => client({ retry: { attempts: 0 } })).toThrow(TypeError);
