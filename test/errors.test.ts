@@ -88,6 +88,7 @@ const authorization: Record<AuthorizationErrorCode, true> = {
   ERR_STEP_UP_LIMIT: true,
   ERR_DPOP_KEY: true,
   ERR_NO_SUBJECT_TOKEN: true,
+  ERR_LOCK_TIMEOUT: true,
 };
 const fetchRefused: Record<FetchRefusedError["code"], true> = {
   ERR_GUARD_URL_REFUSED: true,

@@ -11,6 +11,7 @@ import {
 } from "../mcp/types.ts";
 import type { RequestOptions } from "./connection.ts";
 import { ClientCore } from "./core.ts";
+import type { ConnectionState, StateChange } from "./health.ts";
 import { InboundRequests } from "./inbound.ts";
 import { Lifecycle } from "./lifecycle.ts";
 import { Lists, PROMPTS, RESOURCE_TEMPLATES, RESOURCES } from "./lists.ts";
@@ -82,6 +83,8 @@ export class McpClient {
       subscriptions,
       catalog,
       notified: (notification) => deliverNotification(notification, core, subscriptions, catalog),
+      // The loop is the retry: one ping is one try.
+      ping: (timeoutMs) => this.ping({ timeoutMs, retry: false }),
     });
   }
 
@@ -110,6 +113,16 @@ export class McpClient {
   get connected(): boolean {
     const connection = this.#core.connection;
     return connection !== undefined && !connection.closed;
+  }
+
+  /** Where the connection stands; see ConnectionState, and `watch` for its changes. */
+  get state(): ConnectionState {
+    return this.#core.health.state;
+  }
+
+  /** Calls `listener` on every change of `state`; the returned function stops that. */
+  watch(listener: (change: StateChange) => void): () => void {
+    return this.#core.health.watch(listener);
   }
 
   /** The protocol revision in use: 2026-07-28, or the one negotiated at initialize. */

@@ -21,48 +21,9 @@ import type {
   TransportHandlers,
 } from "./transport.ts";
 
-/** One notifications/progress update. */
-export interface Progress {
-  progress: number;
-  total?: number;
-  message?: string;
-}
+export type { InboundRequest, Progress, RequestOptions, SendControl } from "./request-options.ts";
 
-/** Per-request options every McpClient call takes. */
-export interface RequestOptions {
-  /** Aborting cancels the request: the server is told with notifications/cancelled. */
-  signal?: AbortSignal;
-  /**
-   * Time to wait for the reply; default the client's `requestTimeoutMs`. Infinity waits forever.
-   * Time spent authorizing (a person signing in) is left out: the limit starts over after it.
-   */
-  timeoutMs?: number;
-  /** Asks the server for progress and receives it. */
-  onProgress?: (progress: Progress) => void;
-  /** Each progress update starts `timeoutMs` over, for long work that keeps reporting. */
-  resetTimeoutOnProgress?: boolean;
-  /** A hard limit on the whole request, progress or not. */
-  maxTotalTimeoutMs?: number;
-}
-
-/** How the client sends one request, beyond what callers choose. */
-export interface SendControl {
-  /** Open a new session and send again when the old one expired. Default true. */
-  recover?: boolean;
-  /** Headers for this request alone (HTTP): the `Mcp-Param-*` mirrors of tool arguments. */
-  headers?: Record<string, string>;
-  /** Learns the request's JSON-RPC id before it is sent. */
-  onId?: (id: RequestId) => void;
-}
-
-/** A request the server sends to the client (elicitation, sampling, roots). */
-export interface InboundRequest {
-  id: RequestId;
-  method: string;
-  params: JsonObject;
-  /** Aborts when the server cancels the request or the connection closes. */
-  signal: AbortSignal;
-}
+import type { InboundRequest, Progress, RequestOptions, SendControl } from "./request-options.ts";
 
 /** What the connection hands up to the client that owns it. */
 export interface ConnectionHooks {
@@ -74,6 +35,13 @@ export interface ConnectionHooks {
   recover(): Promise<void>;
   sessionExpired(): void;
   sessionChanged(update: SessionUpdate): void;
+  /** Wraps each send of a request: where retries and the connection's health live. */
+  send?(
+    method: string,
+    retry: boolean | undefined,
+    send: () => Promise<void>,
+    signal: AbortSignal,
+  ): Promise<void>;
 }
 
 interface Pending {
@@ -145,6 +113,8 @@ export class Connection {
     if (this.#closed) return Promise.reject(this.#closed);
     const { signal } = options;
     if (signal?.aborted) return Promise.reject(signal.reason);
+    // A 2025 server in JSON mode sends the progress on the GET stream: open it now.
+    if (options.onProgress) this.#transport.listen?.();
     const id = ++this.#lastId;
     control.onId?.(id);
     const body: JsonObject = { ...params };
@@ -232,7 +202,8 @@ export class Connection {
       this.#pending.set(id, entry);
       signal?.addEventListener("abort", onAbort, { once: true });
       arm();
-      this.#send(message, exchange.signal, control, onAuthorizing).catch((error: unknown) => {
+      const sending = options.retry === undefined ? control : { ...control, retry: options.retry };
+      this.#send(message, exchange.signal, sending, onAuthorizing).catch((error: unknown) => {
         if (this.#pending.get(id) === entry) entry.reject(error);
       });
     });
@@ -246,13 +217,16 @@ export class Connection {
   ): Promise<void> {
     const options: SendOptions = { signal, onAuthorizing };
     if (control.headers) options.headers = control.headers;
+    const once = () => this.#transport.send(message, options);
+    const hook = this.#hooks.send;
+    const send = hook ? () => hook(message.method, control.retry, once, signal) : once;
     try {
-      await this.#transport.send(message, options);
+      await send();
     } catch (error) {
       if (control.recover === false || !sessionExpired(error)) throw error;
       await this.#hooks.recover();
       signal.throwIfAborted();
-      await this.#transport.send(message, options);
+      await send();
     }
   }
 

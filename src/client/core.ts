@@ -3,7 +3,9 @@ import type { JsonObject, LoggingLevel } from "../mcp/types.ts";
 import type { Connection } from "./connection.ts";
 import { type ClientWarning, ProtocolError, TransportError } from "./errors.ts";
 import type { Negotiated } from "./handshake.ts";
+import { Health, type ResolvedPing, resolvePing } from "./health.ts";
 import type { ClientMiddleware, McpClientOptions } from "./options.ts";
+import { type ClientTimers, type RetryPolicy, resolveRetry, systemTimers } from "./retry.ts";
 import { type ResolvedStrictness, resolveStrict } from "./strict.ts";
 import { isModern } from "./versions.ts";
 
@@ -39,11 +41,24 @@ export class ClientCore {
   logLevel: LoggingLevel | undefined;
   /** What `use` added, outermost first. */
   readonly middleware: ClientMiddleware[] = [];
+  readonly retry: RetryPolicy;
+  readonly ping: ResolvedPing | undefined;
+  readonly timers: ClientTimers;
+  /** The connection's state, which the lifecycle and the retries move. */
+  readonly health: Health;
 
   constructor(options: McpClientOptions) {
     this.options = options;
     this.strict = resolveStrict(options.strict);
     this.requestTimeoutMs = options.requestTimeoutMs ?? 60_000;
+    this.retry = resolveRetry(options.retry);
+    this.ping = resolvePing(options.ping);
+    this.timers = options.timers ?? systemTimers;
+    this.health = new Health((error) =>
+      this.warn({ code: "hook_failed", message: "A state listener threw", detail: error }),
+    );
+    const onStateChange = options.onStateChange;
+    if (onStateChange) this.health.watch(onStateChange);
   }
 
   /** Whether the connection speaks 2026-07-28. */

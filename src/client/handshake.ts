@@ -279,6 +279,5 @@ async function initialize(
   if (typeof result.instructions === "string") negotiated.instructions = result.instructions;
   connection.transport.setProtocolVersion?.(negotiated.protocolVersion);
   await connection.notify("notifications/initialized");
-  connection.transport.listen?.();
   return negotiated;
 }

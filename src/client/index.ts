@@ -17,12 +17,20 @@ export {
   type TransportErrorCode,
 } from "./errors.ts";
 export type { Negotiated } from "./handshake.ts";
+export type { ConnectionState, PingOptions, StateChange } from "./health.ts";
 export {
   type StreamableHttpClientOptions,
   StreamableHttpClientTransport,
   streamableHttp,
 } from "./http.ts";
 export { type LlmContent, type ToolResultLike, toLlmContent } from "./llm-content.ts";
+export {
+  ConnectionManager,
+  type ConnectionManagerOptions,
+  type ManagedServer,
+  type ManagedTool,
+  type ServerStatus,
+} from "./manager.ts";
 export { inMemoryTransport } from "./memory.ts";
 export {
   type AssertionContext,
@@ -32,6 +40,9 @@ export {
   type ClientAuthMethod,
   type ClientMetadata,
   callerToken,
+  DiscoveryCache,
+  type DiscoveryCacheOptions,
+  discoveryCache,
   type ExchangedToken,
   type ExchangeTokenOptions,
   exchangeToken,
@@ -61,7 +72,14 @@ export type {
   OutgoingRequestInfo,
   StartToolOptions,
 } from "./options.ts";
+export {
+  type StoreClientStateOptions,
+  type StoreTokenStoreOptions,
+  storeClientState,
+  storeTokenStore,
+} from "./persistence.ts";
 export type { ReconnectOptions } from "./reconnect.ts";
+export type { ClientTimers, RetryOptions } from "./retry.ts";
 export {
   type LoadedSkill,
   parseSkillEntry,

@@ -7,11 +7,14 @@ import type { Connection, RequestOptions } from "./connection.ts";
 import type { ClientCore } from "./core.ts";
 import { TransportError } from "./errors.ts";
 import { type Era, handshake } from "./handshake.ts";
+import { keepPinging } from "./health.ts";
 import { StreamableHttpClientTransport } from "./http.ts";
 import { clientInfo, declaredCapabilities } from "./identity.ts";
 import type { InboundRequests } from "./inbound.ts";
 import { MiddlewareConnection } from "./middleware.ts";
 import type { ConnectOptions } from "./options.ts";
+import { wantsPush } from "./push.ts";
+import { safeMethod, timeLimit, withRetry } from "./retry.ts";
 import { type ClientState, type ClientStateStore, memoryClientState } from "./state.ts";
 import type { Subscriptions } from "./subscriptions.ts";
 import type { ToolCatalog } from "./tool-catalog.ts";
@@ -27,6 +30,8 @@ export interface LifecycleParts {
   subscriptions: Subscriptions;
   catalog: ToolCatalog;
   notified(notification: JsonRpcNotification): void;
+  /** One ping in the connection's era, not retried: the periodic pings' probe. */
+  ping(timeoutMs: number): Promise<void>;
 }
 
 function sessionLost(error: unknown): boolean {
@@ -51,8 +56,12 @@ export class Lifecycle {
   #record: Partial<ClientState> = {};
   #saving: Promise<void> = Promise.resolve();
   #recovering: Promise<void> | undefined;
+  /** A reopen failed half way: the transport holds no session or revision to send with. */
+  #broken = false;
   /** The origin of the server URL, which the stored state must belong to. */
   #origin: string | undefined;
+  /** ConnectOptions.listen: true always opens the GET stream, false never, else when needed. */
+  #listen: boolean | undefined;
 
   constructor(core: ClientCore, parts: LifecycleParts) {
     this.#core = core;
@@ -63,6 +72,10 @@ export class Lifecycle {
     const core = this.#core;
     if (core.connection && !core.connection.closed) {
       throw new Error("This client is already connected; close() it first");
+    }
+    const limitMs = options.connectTimeoutMs;
+    if (limitMs !== undefined && (!Number.isFinite(limitMs) || limitMs <= 0)) {
+      throw new TypeError("connectTimeoutMs must be a positive finite number");
     }
     const transport =
       typeof target === "string" || target instanceof URL
@@ -83,6 +96,7 @@ export class Lifecycle {
             this.#recover().catch((error: unknown) => this.#recoveryFailed(error));
         },
         sessionChanged: (update) => this.#sessionChanged(update),
+        send: (method, retry, send, signal) => this.#send(method, retry, send, signal),
       },
       core.requestTimeoutMs,
     );
@@ -97,22 +111,91 @@ export class Lifecycle {
       new TransportError("ERR_CONNECTION_CLOSED", "Not connected"),
     );
     this.#store = options.state ?? memoryClientState();
+    this.#listen = options.listen;
+    this.#broken = false;
     this.#origin =
       transport instanceof StreamableHttpClientTransport ? transport.url.origin : undefined;
     const opening: RequestOptions = {};
-    if (options.signal) opening.signal = options.signal;
+    const limit =
+      limitMs === undefined
+        ? undefined
+        : timeLimit(
+            core.timers,
+            limitMs,
+            `Could not connect within ${limitMs} ms (connectTimeoutMs)`,
+          );
+    const signals = [options.signal, limit?.signal].filter((signal) => signal !== undefined);
+    if (signals.length) opening.signal = AbortSignal.any(signals);
     if (options.timeoutMs !== undefined) opening.timeoutMs = options.timeoutMs;
+    core.health.set("connecting");
     try {
-      await transport.start(connection.handlers());
+      const handlers = connection.handlers();
+      await transport.start({
+        ...handlers,
+        closed: (error) => {
+          handlers.closed(error);
+          if (core.connection === connection) core.health.set("closed", error);
+        },
+      });
       const saved = await this.#saved();
       if (!(await this.#resume(connection, saved, opening))) {
         await this.#open(connection, opening, rememberedEra(saved));
       }
+      if (core.modern && options.listen !== false) {
+        await this.#parts.subscriptions.listen(opening);
+      }
     } catch (error) {
       await connection.close().catch(() => undefined);
+      core.health.set("closed", error);
       throw error;
+    } finally {
+      limit?.done();
     }
-    if (core.modern && options.listen !== false) await this.#parts.subscriptions.listen(opening);
+    core.health.set("connected");
+    this.#startPinging();
+  }
+
+  /**
+   * One send of a request: tried again after a transient failure when safe, the connection's
+   * state following along (`reconnecting` while it waits, `connected` once one gets through).
+   */
+  async #send(
+    method: string,
+    retry: boolean | undefined,
+    send: () => Promise<void>,
+    signal: AbortSignal,
+  ): Promise<void> {
+    const core = this.#core;
+    // After a failed reopen, the next request opens the connection again before it goes.
+    if (this.#broken && !this.#recovering) await this.#recover(core.modern);
+    const attempt = async () => {
+      await send();
+      core.health.succeeded();
+    };
+    if (!(retry ?? safeMethod(method))) return attempt();
+    await withRetry(attempt, core.retry, core.timers, signal, (tries, error, delayMs) => {
+      if (core.health.state !== "connecting") core.health.set("reconnecting", error);
+      core.warn({
+        code: "retry",
+        message: `${method} failed (try ${tries} of ${core.retry.attempts}); sending again in ${delayMs} ms`,
+        detail: error,
+      });
+    });
+  }
+
+  /** With the ping option: pings until the connection closes, reopening it when it stays silent. */
+  #startPinging(): void {
+    const core = this.#core;
+    const ping = core.ping;
+    if (!ping) return;
+    void keepPinging(
+      ping,
+      core.timers,
+      core.life.signal,
+      core.health,
+      (timeoutMs) => this.#parts.ping(timeoutMs),
+      () => this.#recover(core.modern),
+    );
   }
 
   /**
@@ -125,6 +208,7 @@ export class Lifecycle {
     const closed = new TransportError("ERR_CONNECTION_CLOSED", "The client closed the connection");
     this.#parts.subscriptions.close(closed);
     this.#core.life.abort(closed);
+    this.#core.health.set("closed");
     await connection.close(options);
     await this.#saving;
     if (options.terminate === false) return;
@@ -134,6 +218,15 @@ export class Lifecycle {
         ? undefined
         : { protocolVersion, ...(origin !== undefined && { origin }) },
     );
+  }
+
+  /** Opens the 2025 GET stream when the caller asked for it, or something would hear it. */
+  #listenIfWanted(): void {
+    const core = this.#core;
+    if (core.modern || this.#listen === false || !core.negotiated) return;
+    if (this.#listen || wantsPush(core.options, core.negotiated.serverCapabilities)) {
+      core.connection?.transport.listen?.();
+    }
   }
 
   /** The stored state, if it belongs to this server. */
@@ -184,7 +277,7 @@ export class Lifecycle {
       ...(saved.instructions !== undefined && { instructions: saved.instructions }),
     };
     this.#record = saved;
-    transport.listen?.();
+    this.#listenIfWanted();
     return true;
   }
 
@@ -206,6 +299,7 @@ export class Lifecycle {
       probeTimeoutMs: PROBE_TIMEOUT_MS,
     });
     core.negotiated = negotiated;
+    this.#listenIfWanted();
     const record: ClientState = {
       ...this.#record,
       protocolVersion: negotiated.protocolVersion,
@@ -222,20 +316,26 @@ export class Lifecycle {
 
   /**
    * The server forgot the session: open a new one, once for every request that found out,
-   * and restore what the old one held.
+   * and restore what the old one held. The pings also use it to open a silent connection
+   * afresh; `reprobe` for a 2026-07-28 one (the server/discover probe again).
    */
-  #recover(): Promise<void> {
+  #recover(reprobe = false): Promise<void> {
     const core = this.#core;
     const connection = core.connection;
     if (!connection || connection.closed) {
       return Promise.reject(new TransportError("ERR_CONNECTION_CLOSED", "Not connected"));
     }
     this.#recovering ??= (async () => {
+      // Set before the handshake's requests look at it (they pass through #send).
+      await undefined;
+      core.health.set("reconnecting");
+      this.#broken = true;
       connection.transport.reset?.();
       this.#record = {};
       // Sessions are a 2025 matter: the new one is opened the way the old one was.
-      await this.#open(connection, {}, "legacy");
-      if (core.logLevel !== undefined) {
+      await this.#open(connection, {}, reprobe ? undefined : "legacy");
+      // A 2026-07-28 level travels in each request's _meta: nothing to restore.
+      if (core.logLevel !== undefined && !core.modern) {
         await connection.request(
           "logging/setLevel",
           { level: core.logLevel },
@@ -244,7 +344,9 @@ export class Lifecycle {
         );
       }
       await this.#parts.subscriptions.restore(connection);
-      core.hook(() => core.options.onSessionRestarted?.());
+      this.#broken = false;
+      core.health.set("connected");
+      if (!core.modern) core.hook(() => core.options.onSessionRestarted?.());
     })().finally(() => {
       this.#recovering = undefined;
     });

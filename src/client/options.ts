@@ -12,7 +12,9 @@ import type {
 import type { Authorizer } from "./auth-seam.ts";
 import type { Progress, RequestOptions } from "./connection.ts";
 import type { ClientWarning } from "./errors.ts";
+import type { PingOptions, StateChange } from "./health.ts";
 import type { ReconnectOptions } from "./reconnect.ts";
+import type { ClientTimers, RetryOptions } from "./retry.ts";
 import type { ClientStateStore } from "./state.ts";
 import type { StrictOptions } from "./strict.ts";
 import type { ElicitationRequest, LogMessage, TaskInfo } from "./types.ts";
@@ -115,6 +117,20 @@ export interface McpClientOptions {
    * level are restored; anything else the old session held is gone.
    */
   onSessionRestarted?: () => void;
+  /**
+   * Requests that failed on the network or with a 5xx are sent again after an exponential,
+   * jittered wait: those safe to repeat (initialize, ping, lists, reads, prompts/get) and a
+   * tools/call only when its tool was listed readOnlyHint or idempotentHint, or its caller
+   * says so (`retry` in the call's options). Default 3 tries, 250 ms doubling up to 5 s;
+   * `false` never retries.
+   */
+  retry?: RetryOptions | false;
+  /** Pings the server periodically to notice it is gone before a caller does. Default off. */
+  ping?: PingOptions;
+  /** Every change of the connection's state (see `McpClient.state`). */
+  onStateChange?: (change: StateChange) => void;
+  /** Where the waits of retries, pings and the connect limit come from. Default: real time. */
+  timers?: ClientTimers;
 }
 
 export interface ConnectOptions {
@@ -133,11 +149,19 @@ export interface ConnectOptions {
   reconnect?: ReconnectOptions;
   /**
    * Open the channel for server-initiated messages: the GET stream (2025, URL targets only),
-   * or the subscriptions/listen stream for the list-changed hooks (2026-07-28). Default true.
+   * or the subscriptions/listen stream for the list-changed hooks (2026-07-28). `true`: always;
+   * `false`: never. Default: when needed: the GET stream opens once a hook would hear what it
+   * carries (a list-changed hook for a list the server says changes, onLog with logging,
+   * onNotification, a handler for server requests) or a resource is subscribed to.
    */
   listen?: boolean;
   /** Aborts the opening handshake. */
   signal?: AbortSignal;
+  /**
+   * A limit on the whole of connect(), retries included: past it, connect rejects with
+   * ERR_TIMEOUT and the state is `closed`. Default none (each request has its own limit).
+   */
+  connectTimeoutMs?: number;
   /**
    * Time limit for each request of the opening handshake. Without it the server/discover probe
    * waits 10 s before taking a silent server for a 2025 one, and initialize `requestTimeoutMs`.

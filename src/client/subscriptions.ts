@@ -43,6 +43,8 @@ export class Subscriptions {
     }
     await this.#requests.call("resources/subscribe", { uri }, options);
     this.#uris.add(uri);
+    // Updates come on the GET stream, opened now if nothing needed it before.
+    this.#core.connection?.transport.listen?.();
   }
 
   async unsubscribe(uri: string, options: RequestOptions): Promise<void> {
@@ -60,6 +62,7 @@ export class Subscriptions {
     for (const uri of this.#uris) {
       await connection.request("resources/subscribe", { uri }, {}, { recover: false });
     }
+    if (this.#uris.size > 0) connection.transport.listen?.();
   }
 
   /** Opens the stream for the list-changed hooks (2026-07-28), if any; a failure is a warning. */

@@ -18,6 +18,8 @@ export class ToolCatalog {
   readonly #headerParams = new Map<string, readonly HeaderParam[]>();
   /** The `execution.taskSupport` of each listed tool (2025-11-25). */
   readonly #taskSupport = new Map<string, string>();
+  /** Tools listed as readOnlyHint or idempotentHint: a call to them may be sent again. */
+  readonly #repeatable = new Set<string>();
 
   constructor(core: ClientCore) {
     this.#core = core;
@@ -28,6 +30,7 @@ export class ToolCatalog {
     this.#outputs.clear();
     this.#headerParams.clear();
     this.#taskSupport.clear();
+    this.#repeatable.clear();
   }
 
   /** The tool list changed: its schemas may have too, so nothing is checked against stale ones. */
@@ -47,6 +50,10 @@ export class ToolCatalog {
       const support = isObject(tool.execution) ? tool.execution.taskSupport : undefined;
       if (typeof support === "string") this.#taskSupport.set(tool.name, support);
       else this.#taskSupport.delete(tool.name);
+      const hints = isObject(tool.annotations) ? tool.annotations : {};
+      if (hints.readOnlyHint === true || hints.idempotentHint === true) {
+        this.#repeatable.add(tool.name);
+      } else this.#repeatable.delete(tool.name);
     }
     return tools as Tool[];
   }
@@ -59,6 +66,11 @@ export class ToolCatalog {
   /** The `Mcp-Param-*` headers of a call to `name` with `args`. */
   headers(name: string, args: JsonObject): Record<string, string> {
     return paramHeaders(this.#headerParams.get(name) ?? [], args);
+  }
+
+  /** Whether a call to the tool may be sent twice: it was listed read-only or idempotent. */
+  repeatable(name: string): boolean {
+    return this.#repeatable.has(name);
   }
 
   /** Whether the tool was listed as callable only as a task (2025-11-25). */

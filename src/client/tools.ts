@@ -223,7 +223,9 @@ export class ToolCalls {
   ): Promise<JsonObject> {
     const send = () => {
       const headers = this.#catalog.headers(name, args);
-      return this.#requests.call("tools/call", params, options, { headers }, tasks);
+      // Sent again after a network failure or a 5xx only when the tool says that is harmless.
+      const retry = this.#catalog.repeatable(name);
+      return this.#requests.call("tools/call", params, options, { headers, retry }, tasks);
     };
     if (!this.#core.modern) return send();
     try {

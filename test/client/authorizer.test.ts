@@ -79,7 +79,7 @@ describe("authorizer", () => {
     const recorder = recordingFetch();
     // 2025-11-25, for its GET stream and DELETE: every kind of request the client makes.
     const { client: c } = client({ protocolVersion: "2025-11-25" });
-    await c.connect(url, { authorizer, fetch: recorder.fetch });
+    await c.connect(url, { authorizer, fetch: recorder.fetch, listen: true });
     await until(() => getStreamOpen(recorder.calls));
     await c.ping();
     await c.close();

@@ -230,7 +230,7 @@ describe("a server without sessions", () => {
     const { mcp } = richServer();
     const recorder = recordingFetch();
     const { client: c, warnings } = client({ protocolVersion: "2025-11-25" });
-    await c.connect(await serve(mcp), { fetch: recorder.fetch });
+    await c.connect(await serve(mcp), { fetch: recorder.fetch, listen: true });
     open.push(c);
     await until(() => recorder.calls.some((call) => call.method === "GET" && call.status === 405));
     await c.ping();

@@ -107,7 +107,7 @@ describe("connect(url, { state })", () => {
     const state = memoryClientState();
     const firstFetch = recordingFetch();
     const first = client(legacy).client;
-    await first.connect(url, { state, fetch: firstFetch.fetch });
+    await first.connect(url, { state, fetch: firstFetch.fetch, listen: true });
     await until(() => getStreamOpen(firstFetch.calls));
     // The priming event's id is stored as soon as it arrives.
     const stored = await eventually(

@@ -118,8 +118,8 @@ describe("transport gauges", () => {
     const clients = [1, 2].map(
       () => new McpClient({ name: "agent", version: "1.0.0", protocolVersion: "2025-11-25" }),
     );
-    // Each opens a session and its GET stream.
-    for (const client of clients) await client.connect(url);
+    // Each opens a session and its GET stream (asked for: it opens only when needed otherwise).
+    for (const client of clients) await client.connect(url, { listen: true });
     const open = await eventually(read, (now) => now.connections === before.connections + 2);
     expect(open.sessions).toBe(before.sessions + 2);
     for (const client of clients) await client.close();

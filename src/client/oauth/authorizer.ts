@@ -4,13 +4,15 @@ import { canonicalResource } from "../../util/resource-uri.ts";
 import type { Authorizer } from "../auth-seam.ts";
 import { type BearerChallenge, dpopChallengeError, parseBearerChallenge } from "./challenge.ts";
 import { authorizationCodeGrant } from "./code-grant.ts";
-import { discoverTarget, type Target } from "./discovery.ts";
+import { cachedTarget, discoverTarget, type Target, type TargetOptions } from "./discovery.ts";
+import { type DiscoveryCache, processDiscoveryCache } from "./discovery-cache.ts";
 import { DpopState } from "./dpop.ts";
 import { AuthorizationError } from "./errors.ts";
 import type { FetchPolicy } from "./fetch.ts";
-import { clientCredentialsGrant, jwtBearerGrant, refreshGrant } from "./grants.ts";
+import { clientCredentialsGrant, jwtBearerGrant } from "./grants.ts";
 import type { OAuthAuthorizerOptions } from "./options.ts";
 import { ScopeLedger } from "./scopes.ts";
+import { sharedRefresh } from "./shared-refresh.ts";
 import { memoryTokenStore, type StoredTokens } from "./store.ts";
 import { TokenCache } from "./token-cache.ts";
 import type { GrantContext } from "./token-endpoint.ts";
@@ -58,11 +60,16 @@ export class OAuthAuthorizer implements Authorizer {
   #lastFailure: unknown;
   /** The DPoP key and nonces, with the `dpop` option. */
   readonly #dpop: DpopState | undefined;
+  readonly #discovery: DiscoveryCache | undefined;
+  /** Whether the first request looked for stored tokens through the discovery cache. */
+  #preloaded = false;
 
   constructor(options: OAuthAuthorizerOptions = {}) {
     this.#options = options;
     const dpop = options.dpop;
     this.#dpop = dpop ? new DpopState(dpop === true ? undefined : dpop) : undefined;
+    this.#discovery =
+      options.discovery === false ? undefined : (options.discovery ?? processDiscoveryCache);
     this.#cache = new TokenCache(
       options.tokens ?? memoryTokenStore(),
       options.refreshSkewSeconds ?? 60,
@@ -97,6 +104,12 @@ export class OAuthAuthorizer implements Authorizer {
     await this.#busy?.catch(() => undefined);
     this.#shareFailure(failures);
     const cache = this.#cache;
+    if (!cache.tokens && !this.#preloaded) {
+      this.#preloaded = true;
+      const to = url === undefined ? this.#serverUrl : new URL(url);
+      // Best effort: without it, the server's 401 takes the usual path.
+      if (to) await this.#exclusive(() => this.#preload(to)).catch(() => undefined);
+    }
     let tokens = cache.tokens;
     if (!tokens) return {};
     if (cache.expiring(tokens)) {
@@ -146,7 +159,7 @@ export class OAuthAuthorizer implements Authorizer {
       this.#shareFailure(failures);
       const rejected = held && handedOut ? held : undefined;
       if (rejected) cache.reject(rejected);
-      const target = await this.#discover(serverUrl, challenge);
+      const target = await this.#discover(serverUrl, challenge, rejected !== undefined);
       if (rejected && cache.tokens === rejected) {
         if (cache.origin === "grant" && cache.uses <= 1) {
           throw new AuthorizationError(
@@ -202,6 +215,31 @@ export class OAuthAuthorizer implements Authorizer {
     });
   }
 
+  /**
+   * Before the first request: when discovery for this server is cached, a stored token for it
+   * goes out at once, with no 401 and no metadata fetch first.
+   */
+  async #preload(url: URL): Promise<void> {
+    if (this.#target || this.#cache.tokens) return;
+    const target = await cachedTarget(url, this.#targetOptions());
+    if (!target) return;
+    const stored = await this.#loadable(target);
+    if (!stored || this.#cache.isRejected(stored) || !this.#cache.usable(stored)) return;
+    if (!this.#serverUrl) this.#bindUrl(url);
+    this.#target = target;
+    await this.#dpop?.adopt(stored.dpopKey);
+    this.#cache.use(stored, "store");
+  }
+
+  #targetOptions(): TargetOptions {
+    return {
+      preferredIssuer: this.#options.client?.issuer,
+      legacyDiscovery: this.#options.legacyDiscovery !== false,
+      servers: this.#servers,
+      cache: this.#discovery,
+    };
+  }
+
   // Binding to one server
 
   #bindUrl(url: URL): void {
@@ -246,11 +284,14 @@ export class OAuthAuthorizer implements Authorizer {
   }
 
   /** Discovers where tokens come from; another issuer or resource than before starts afresh. */
-  async #discover(serverUrl: URL, challenge: BearerChallenge | undefined): Promise<Target> {
+  async #discover(
+    serverUrl: URL,
+    challenge: BearerChallenge | undefined,
+    fresh = false,
+  ): Promise<Target> {
     const target = await discoverTarget(this.#fetchPolicy, serverUrl, challenge?.resourceMetadata, {
-      preferredIssuer: this.#options.client?.issuer,
-      legacyDiscovery: this.#options.legacyDiscovery !== false,
-      servers: this.#servers,
+      ...this.#targetOptions(),
+      fresh,
     });
     const previous = this.#target;
     if (previous && (previous.issuer !== target.issuer || previous.resource !== target.resource)) {
@@ -283,12 +324,18 @@ export class OAuthAuthorizer implements Authorizer {
     return stored?.tokenType === "DPoP" && !this.#dpop ? undefined : stored;
   }
 
-  /** Refreshes the tokens in use; false when there is nothing to refresh with. */
+  /**
+   * Refreshes the tokens in use, under the store's lock when it has one; false when there is
+   * nothing to refresh with.
+   */
   async #refresh(): Promise<boolean> {
     const target = this.#target;
     const tokens = this.#cache.tokens;
     if (!target || !tokens) return false;
-    return refreshGrant(await this.#grantContext(target), tokens);
+    return sharedRefresh(await this.#grantContext(target), tokens, async (stored) => {
+      await this.#dpop?.adopt(stored.dpopKey);
+      this.#cache.use(stored, "refresh");
+    });
   }
 
   /** Gets new tokens for a scope set: the configured grant, or a person through the browser. */

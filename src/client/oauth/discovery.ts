@@ -5,18 +5,9 @@
 import type { AuthorizationServer } from "oauth4webapi";
 import { z } from "zod";
 import { canonicalResource } from "../../util/resource-uri.ts";
+import type { DiscoveryCache, ResourceMetadata } from "./discovery-cache.ts";
 import { AuthorizationError } from "./errors.ts";
 import { type FetchPolicy, fetchJson } from "./fetch.ts";
-
-/** RFC 9728 protected resource metadata, as far as the authorizer uses it. */
-interface ResourceMetadata {
-  /** The resource identifier, exactly as published (it is sent back as `resource`). */
-  resource: string;
-  authorizationServers: string[];
-  scopesSupported?: string[];
-  /** Where it was found. */
-  url: string;
-}
 
 const strings = z.array(z.string());
 
@@ -71,7 +62,7 @@ async function discoverResource(
   policy: FetchPolicy,
   serverUrl: URL,
   headerUrl: string | undefined,
-): Promise<ResourceMetadata | undefined> {
+): Promise<{ metadata: ResourceMetadata; headers: Headers } | undefined> {
   const server = canonicalResource(serverUrl.href)!;
   const origin = canonicalResource(serverUrl.origin)!;
   const candidates: { url: URL; accept: string[] }[] = [];
@@ -111,7 +102,7 @@ async function discoverResource(
       url: url.href,
     };
     if (document.scopes_supported) metadata.scopesSupported = document.scopes_supported;
-    return metadata;
+    return { metadata, headers: fetched.headers };
   }
   return undefined;
 }
@@ -131,7 +122,7 @@ function parseServer(json: unknown, url: URL): AuthorizationServer {
 async function discoverAuthorizationServer(
   policy: FetchPolicy,
   issuer: string,
-): Promise<AuthorizationServer> {
+): Promise<{ as: AuthorizationServer; headers: Headers }> {
   if (!URL.canParse(issuer)) {
     throw new AuthorizationError("ERR_BAD_METADATA", `The issuer ${issuer} is not a URL`);
   }
@@ -163,7 +154,7 @@ async function discoverAuthorizationServer(
         `The metadata at ${url.href} claims the issuer ${metadata.issuer}, but it was looked up for ${issuer}`,
       );
     }
-    return metadata;
+    return { as: metadata, headers: fetched.headers };
   }
   throw new AuthorizationError(
     "ERR_METADATA_NOT_FOUND",
@@ -221,6 +212,46 @@ export interface TargetOptions {
   legacyDiscovery: boolean;
   /** Authorization server metadata already fetched, by issuer; filled in here. */
   servers: Map<string, AuthorizationServer>;
+  /** Discovery results shared between authorizers, read and filled in here. */
+  cache?: DiscoveryCache | undefined;
+  /** Look again rather than read the cache (a token was refused: something may have moved). */
+  fresh?: boolean;
+}
+
+/** The issuer to use of those a resource names: the pre-registered client's, else the first. */
+function pickIssuer(prm: ResourceMetadata, options: TargetOptions): string {
+  const wanted = options.preferredIssuer;
+  return wanted !== undefined && prm.authorizationServers.includes(wanted)
+    ? wanted
+    : prm.authorizationServers[0]!;
+}
+
+function targetOf(
+  serverUrl: URL,
+  prm: ResourceMetadata,
+  issuer: string,
+  as: AuthorizationServer,
+): Target {
+  const target: Target = { serverUrl, resource: prm.resource, issuer, as };
+  if (prm.scopesSupported) target.scopesSupported = prm.scopesSupported;
+  return target;
+}
+
+/**
+ * Where `serverUrl`'s tokens come from, from the cache alone (no request): undefined unless
+ * both its resource metadata and its authorization server's are there.
+ */
+export async function cachedTarget(
+  serverUrl: URL,
+  options: TargetOptions,
+): Promise<Target | undefined> {
+  const prm = await options.cache?.resource(canonicalResource(serverUrl.href)!);
+  if (!prm) return undefined;
+  const issuer = pickIssuer(prm, options);
+  const as = options.servers.get(issuer) ?? (await options.cache?.server(issuer));
+  if (!as) return undefined;
+  options.servers.set(issuer, as);
+  return targetOf(serverUrl, prm, issuer, as);
 }
 
 /**
@@ -234,21 +265,34 @@ export async function discoverTarget(
   resourceMetadataUrl: string | undefined,
   options: TargetOptions,
 ): Promise<Target> {
-  const prm = await discoverResource(policy, serverUrl, resourceMetadataUrl);
-  if (prm) {
-    const wanted = options.preferredIssuer;
-    const issuer =
-      wanted !== undefined && prm.authorizationServers.includes(wanted)
-        ? wanted
-        : prm.authorizationServers[0]!;
-    let as = options.servers.get(issuer);
-    if (!as) {
-      as = await discoverAuthorizationServer(policy, issuer);
-      options.servers.set(issuer, as);
+  const { cache } = options;
+  const key = canonicalResource(serverUrl.href)!;
+  let prm = options.fresh ? undefined : await cache?.resource(key);
+  // A challenge naming another document than the one cached: the server changed, look again.
+  if (prm && resourceMetadataUrl !== undefined) {
+    const named = URL.canParse(resourceMetadataUrl, serverUrl)
+      ? new URL(resourceMetadataUrl, serverUrl).href
+      : undefined;
+    if (named !== prm.url) prm = undefined;
+  }
+  if (!prm) {
+    const found = await discoverResource(policy, serverUrl, resourceMetadataUrl);
+    if (found) {
+      prm = found.metadata;
+      await cache?.putResource(key, prm, found.headers);
     }
-    const target: Target = { serverUrl, resource: prm.resource, issuer, as };
-    if (prm.scopesSupported) target.scopesSupported = prm.scopesSupported;
-    return target;
+  }
+  if (prm) {
+    const issuer = pickIssuer(prm, options);
+    let as =
+      options.servers.get(issuer) ?? (options.fresh ? undefined : await cache?.server(issuer));
+    if (!as) {
+      const found = await discoverAuthorizationServer(policy, issuer);
+      as = found.as;
+      await cache?.putServer(issuer, as, found.headers);
+    }
+    options.servers.set(issuer, as);
+    return targetOf(serverUrl, prm, issuer, as);
   }
   if (options.legacyDiscovery) {
     const as = await discoverLegacyServer(policy, serverUrl);

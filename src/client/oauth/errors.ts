@@ -49,7 +49,10 @@ export type AuthorizationErrorCode =
   /** The `dpop` option's key pair cannot sign DPoP proofs. */
   | "ERR_DPOP_KEY"
   /** A token exchange on behalf of a caller whose request carried no access token. */
-  | "ERR_NO_SUBJECT_TOKEN";
+  | "ERR_NO_SUBJECT_TOKEN"
+
+  /** Another process held the shared token store's refresh lock for too long. */
+  | "ERR_LOCK_TIMEOUT";
 
 /** A failure of OAuth discovery, registration, authorization or token handling. */
 export class AuthorizationError extends PortcullisError {

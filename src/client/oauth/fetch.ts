@@ -169,7 +169,9 @@ export async function guardedFetch(
 }
 
 /** The outcome of fetching a JSON document: its value, or the status that said "not here". */
-export type JsonFetch = { found: true; json: unknown; url: URL } | { found: false; status: number };
+export type JsonFetch =
+  | { found: true; json: unknown; url: URL; headers: Headers }
+  | { found: false; status: number };
 
 /**
  * GETs a metadata document. A 4xx means "not at this location" (the caller tries the next
@@ -200,7 +202,7 @@ export async function fetchJson(policy: FetchPolicy, url: URL, what: string): Pr
     );
   }
   try {
-    return { found: true, json: JSON.parse(text), url };
+    return { found: true, json: JSON.parse(text), url, headers: response.headers };
   } catch (cause) {
     throw new AuthorizationError("ERR_BAD_METADATA", `The ${what} at ${url.href} is not JSON`, {
       cause,

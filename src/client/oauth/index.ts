@@ -6,6 +6,11 @@ export {
   type PreRegisteredClient,
 } from "./authorizer.ts";
 export { type BearerChallenge, parseBearerChallenge } from "./challenge.ts";
+export {
+  DiscoveryCache,
+  type DiscoveryCacheOptions,
+  discoveryCache,
+} from "./discovery-cache.ts";
 export { AuthorizationError, type AuthorizationErrorCode } from "./errors.ts";
 export {
   type HeadlessRedirectOptions,

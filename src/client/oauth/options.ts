@@ -1,4 +1,5 @@
 /** What an OAuthAuthorizer is given: options, a pre-registered client, an assertion callback. */
+import type { DiscoveryCache } from "./discovery-cache.ts";
 import type { RedirectHandler } from "./redirect.ts";
 import type { ClientAuthMethod, TokenStore } from "./store.ts";
 
@@ -107,4 +108,11 @@ export interface OAuthAuthorizerOptions {
   maxResponseBytes?: number;
   /** Follow the 2025-03-26 rules for servers without resource metadata. Default true. */
   legacyDiscovery?: boolean;
+  /**
+   * Where discovery results (resource and authorization server metadata) are kept between
+   * authorizers, for as long as their Cache-Control allows (capped, 10 min by default). With
+   * the server's discovery cached, a stored token goes out with the very first request.
+   * Default: one cache for the whole process; `false` for none.
+   */
+  discovery?: DiscoveryCache | false;
 }

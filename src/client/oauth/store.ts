@@ -49,6 +49,13 @@ export interface TokenStore {
   get(issuer: string): Promise<IssuerRecord | undefined>;
   /** Replaces the record; undefined deletes it. */
   set(issuer: string, record: IssuerRecord | undefined): Promise<void>;
+  /**
+   * Runs `run` while no other holder of the same `name` runs, across every process that
+   * shares the store (see `storeTokenStore`). The authorizer refreshes under it, so one
+   * refresh token is spent by one process, and the others take up what it stored. Optional:
+   * a store of one process needs none.
+   */
+  lock?<T>(name: string, run: () => Promise<T>): Promise<T>;
 }
 
 /** A TokenStore in memory: nothing outlives the process. */
