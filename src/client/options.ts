@@ -11,6 +11,7 @@ import type {
 } from "../mcp/types.ts";
 import type { Authorizer } from "./auth-seam.ts";
 import type { Progress, RequestOptions } from "./connection.ts";
+import type { DeliveryInbox } from "./deliveries.ts";
 import type { ClientWarning } from "./errors.ts";
 import type { ReconnectOptions } from "./reconnect.ts";
 import type { ClientStateStore } from "./state.ts";
@@ -69,6 +70,13 @@ export interface McpClientOptions {
    * other task calls declare it in their own requests whatever this says.
    */
   tasks?: boolean;
+  /**
+   * Takes results by webhook (`webhookInbox` of portcullis/queue). Calls to tools the server
+   * lists with webhook delivery give it an address of this inbox, and callTool (or the task's
+   * `result()`) resolves when the signed delivery arrives; tasks/get polls go on meanwhile at
+   * the inbox's `fallbackPollMs`, in case it never does.
+   */
+  deliveries?: DeliveryInbox;
   /**
    * The revision to speak. "auto" (default) probes with server/discover and speaks 2026-07-28
    * with servers that do, else falls back to initialize and the newest 2025 revision the server

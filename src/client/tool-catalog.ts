@@ -9,6 +9,7 @@ import type { ClientCore } from "./core.ts";
 import { OutputSchemaError, ProtocolError } from "./errors.ts";
 import { type HeaderParam, paramHeaders, toolHeaderParams } from "./headers.ts";
 import { OutputSchemas } from "./output-schema.ts";
+import { DELIVERY_META } from "./task-info.ts";
 import type { Tool } from "./types.ts";
 
 export class ToolCatalog {
@@ -18,6 +19,8 @@ export class ToolCatalog {
   readonly #headerParams = new Map<string, readonly HeaderParam[]>();
   /** The `execution.taskSupport` of each listed tool (2025-11-25). */
   readonly #taskSupport = new Map<string, string>();
+  /** How each listed tool delivers its result (`_meta["portcullis/delivery"]`). */
+  readonly #delivery = new Map<string, string>();
 
   constructor(core: ClientCore) {
     this.#core = core;
@@ -28,6 +31,7 @@ export class ToolCatalog {
     this.#outputs.clear();
     this.#headerParams.clear();
     this.#taskSupport.clear();
+    this.#delivery.clear();
   }
 
   /** The tool list changed: its schemas may have too, so nothing is checked against stale ones. */
@@ -47,6 +51,8 @@ export class ToolCatalog {
       const support = isObject(tool.execution) ? tool.execution.taskSupport : undefined;
       if (typeof support === "string") this.#taskSupport.set(tool.name, support);
       else this.#taskSupport.delete(tool.name);
+      const delivery = isObject(tool._meta) ? tool._meta[DELIVERY_META] : undefined;
+      this.#delivery.set(tool.name, typeof delivery === "string" ? delivery : "reply");
     }
     return tools as Tool[];
   }
@@ -59,6 +65,16 @@ export class ToolCatalog {
   /** The `Mcp-Param-*` headers of a call to `name` with `args`. */
   headers(name: string, args: JsonObject): Record<string, string> {
     return paramHeaders(this.#headerParams.get(name) ?? [], args);
+  }
+
+  /** Whether the tool was listed at all (its delivery is known). */
+  knows(name: string): boolean {
+    return this.#delivery.has(name);
+  }
+
+  /** Whether the tool was listed as delivering its result by webhook only. */
+  deliversByWebhook(name: string): boolean {
+    return this.#delivery.get(name) === "webhook";
   }
 
   /** Whether the tool was listed as callable only as a task (2025-11-25). */

@@ -54,6 +54,7 @@ export {
   errorResult,
   RegisteredTool,
   type ToolConfig,
+  type ToolDelivery,
   ToolError,
   type ToolHandler,
   type ToolReturn,

@@ -121,6 +121,7 @@ export class McpServer implements AccessRegistry {
       { clock, ...options.tasks },
       {
         taskSupport: (name) => this.tools.get(name)?.taskSupport,
+        delivery: (name) => this.tools.get(name)?.delivery,
         offersTasks: () => {
           for (const tool of this.tools.values()) if (tool.taskSupport !== "forbidden") return true;
           return false;
@@ -156,6 +157,9 @@ export class McpServer implements AccessRegistry {
       handler as ToolHandler<unknown, unknown>,
       { onChange: () => this.tools.changed(), onRemove: () => this.tools.delete(name) },
     );
+    if (tool.delivery === "webhook" && !this.tasks.sendsWebhooks) {
+      throw new TypeError(`Tool "${name}" delivers by webhook, but tasks.webhooks is false`);
+    }
     this.tools.add(name, tool);
     return tool;
   }
