@@ -27,6 +27,9 @@ export default defineConfig({
           // only on a configured loopback issuer (as under `npm run dev:workers`).
           ISSUER: "http://localhost",
         },
+        // Local Queues (test/workers/queues.test.ts): producers only here, so that deploying
+        // the demo (wrangler.toml) needs no queues; the tests hand batches to the consumer.
+        queueProducers: { MCP_REPLIES: "mcp-replies", MCP_DEAD: "mcp-dead" },
       },
     }),
   ],

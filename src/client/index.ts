@@ -3,6 +3,7 @@ export { PortcullisError, UnavailableError } from "../util/errors.ts";
 export type { Authorizer } from "./auth-seam.ts";
 export { McpClient } from "./client.ts";
 export type { InboundRequest, Progress, RequestOptions } from "./connection.ts";
+export type { DeliveryInbox, DeliverySlot } from "./deliveries.ts";
 export {
   type ClientWarning,
   ErrorCode,

@@ -11,6 +11,7 @@ import type {
 } from "../mcp/types.ts";
 import type { Authorizer } from "./auth-seam.ts";
 import type { Progress, RequestOptions } from "./connection.ts";
+import type { DeliveryInbox } from "./deliveries.ts";
 import type { ClientWarning } from "./errors.ts";
 import type { PingOptions, StateChange } from "./health.ts";
 import type { ReconnectOptions } from "./reconnect.ts";
@@ -77,6 +78,14 @@ export interface McpClientOptions {
    * request. None by default; extensions are opt-in.
    */
   extensions?: Readonly<Record<string, JsonObject>>;
+
+  /**
+   * Takes results by webhook (`webhookInbox` of portcullis/queue). Calls to tools the server
+   * lists with webhook delivery give it an address of this inbox, and callTool (or the task's
+   * `result()`) resolves when the signed delivery arrives; tasks/get polls go on meanwhile at
+   * the inbox's `fallbackPollMs`, in case it never does.
+   */
+  deliveries?: DeliveryInbox;
   /**
    * The revision to speak. "auto" (default) probes with server/discover and speaks 2026-07-28
    * with servers that do, else falls back to initialize and the newest 2025 revision the server

@@ -11,6 +11,8 @@ export const TASKS_EXTENSION = "io.modelcontextprotocol/tasks";
  * than imported from the server, whose module pulls in its address checks.
  */
 export const WEBHOOK_META = "portcullis/webhook";
+/** The tool `_meta` key our server lists a webhook-delivered tool with. */
+export const DELIVERY_META = "portcullis/delivery";
 
 const STATUSES: ReadonlySet<string> = new Set([
   "working",

@@ -7,6 +7,7 @@
 import { McpError } from "../mcp/jsonrpc.ts";
 import type { CallToolResult, JsonObject } from "../mcp/types.ts";
 import type { RequestOptions } from "./connection.ts";
+import { DEFAULT_FALLBACK_POLL_MS, type DeliverySlot } from "./deliveries.ts";
 import { type ClientWarning, ProtocolError, TaskError, TransportError } from "./errors.ts";
 import { abortable, sleep } from "./signals.ts";
 import { isTerminal, parseTask } from "./task-info.ts";
@@ -79,6 +80,9 @@ export class TaskHandle {
   /** Started by callTool on the caller's behalf: fails like the call, and cancels when left. */
   readonly #transparent: boolean;
   readonly #settled: CallToolResult | undefined;
+  /** Where the server sends this task's result by webhook, when the client has an inbox. */
+  readonly #slot: DeliverySlot | undefined;
+  readonly #fallbackMs: number;
   /** Input requests already answered, so a poll that races an update does not answer twice. */
   readonly #answered = new Set<string>();
   #info: TaskInfo | undefined;
@@ -87,9 +91,15 @@ export class TaskHandle {
   constructor(
     ops: TaskOps,
     origin: TaskOrigin,
-    options: { tool?: string | undefined; transparent?: boolean } = {},
+    options: {
+      tool?: string | undefined;
+      transparent?: boolean;
+      delivery?: { slot: DeliverySlot; fallbackPollMs?: number | undefined };
+    } = {},
   ) {
     this.#ops = ops;
+    this.#slot = options.delivery?.slot;
+    this.#fallbackMs = options.delivery?.fallbackPollMs ?? DEFAULT_FALLBACK_POLL_MS;
     this.#modern = ops.modern;
     this.#tool = options.tool;
     this.#transparent = options.transparent ?? false;
@@ -160,6 +170,8 @@ export class TaskHandle {
         );
       }
       throw error;
+    } finally {
+      this.#slot?.close();
     }
   }
 
@@ -213,6 +225,8 @@ export class TaskHandle {
   #interval(options: TaskWaitOptions): number {
     const asked = options.pollIntervalMs;
     if (asked !== undefined && Number.isFinite(asked) && asked >= 0) return asked;
+    // Deliveries are the way the result comes; polls only catch one that never does.
+    if (this.#slot) return this.#fallbackMs;
     const suggested = this.#info?.pollIntervalMs;
     if (suggested === undefined) return DEFAULT_POLL_MS;
     return Math.min(Math.max(suggested, MIN_POLL_MS), MAX_POLL_MS);
@@ -249,8 +263,32 @@ export class TaskHandle {
           continue;
         }
       }
-      if (!(await sleep(this.#interval(options), signal))) throw signal.reason;
-      info = await this.poll(request);
+      info = (await this.#delivered(this.#interval(options), signal)) ?? (await this.poll(request));
+    }
+  }
+
+  /**
+   * Waits `ms` for the next poll, or less when the task's webhook delivery comes first: then
+   * resolves with the task it carried. Rejects when `signal` aborts.
+   */
+  async #delivered(ms: number, signal: AbortSignal): Promise<TaskInfo | undefined> {
+    const slot = this.#slot;
+    if (!slot || this.id === undefined) {
+      if (!(await sleep(ms, signal))) throw signal.reason;
+      return undefined;
+    }
+    const pause = new AbortController();
+    const both = AbortSignal.any([signal, pause.signal]);
+    try {
+      const winner = await Promise.race([
+        slot.expect(this.id).then((data) => parseTask(data, "The webhook's task")),
+        sleep(ms, both).then(() => undefined),
+      ]);
+      if (signal.aborted) throw signal.reason;
+      if (winner) this.#info = winner;
+      return winner;
+    } finally {
+      pause.abort();
     }
   }
 
@@ -285,6 +323,13 @@ export class TaskHandle {
       signal,
       timeoutMs: options.timeoutMs ?? Number.POSITIVE_INFINITY,
     };
+    // With a webhook on the way, tasks/result (which holds a stream open until the end) waits
+    // until a poll finds the task wanting input, or ended without the delivery arriving.
+    while (this.#slot) {
+      const delivered = await this.#delivered(this.#interval(options), signal);
+      if (delivered) return this.#outcome(delivered);
+      if ((await this.poll({ signal })).status !== "working") break;
+    }
     for (let attempt = 0; ; attempt++) {
       try {
         const payload = await this.#ops.request("tasks/result", { taskId: id }, request);

@@ -9,6 +9,7 @@ import type { ClientCore } from "./core.ts";
 import { OutputSchemaError, ProtocolError } from "./errors.ts";
 import { type HeaderParam, paramHeaders, toolHeaderParams } from "./headers.ts";
 import { OutputSchemas } from "./output-schema.ts";
+import { DELIVERY_META } from "./task-info.ts";
 import type { Tool } from "./types.ts";
 
 export class ToolCatalog {
@@ -20,6 +21,8 @@ export class ToolCatalog {
   readonly #taskSupport = new Map<string, string>();
   /** Tools listed as readOnlyHint or idempotentHint: a call to them may be sent again. */
   readonly #repeatable = new Set<string>();
+  /** How each listed tool delivers its result (`_meta["portcullis/delivery"]`). */
+  readonly #delivery = new Map<string, string>();
 
   constructor(core: ClientCore) {
     this.#core = core;
@@ -31,6 +34,7 @@ export class ToolCatalog {
     this.#headerParams.clear();
     this.#taskSupport.clear();
     this.#repeatable.clear();
+    this.#delivery.clear();
   }
 
   /** The tool list changed: its schemas may have too, so nothing is checked against stale ones. */
@@ -54,6 +58,8 @@ export class ToolCatalog {
       if (hints.readOnlyHint === true || hints.idempotentHint === true) {
         this.#repeatable.add(tool.name);
       } else this.#repeatable.delete(tool.name);
+      const delivery = isObject(tool._meta) ? tool._meta[DELIVERY_META] : undefined;
+      this.#delivery.set(tool.name, typeof delivery === "string" ? delivery : "reply");
     }
     return tools as Tool[];
   }
@@ -71,6 +77,16 @@ export class ToolCatalog {
   /** Whether a call to the tool may be sent twice: it was listed read-only or idempotent. */
   repeatable(name: string): boolean {
     return this.#repeatable.has(name);
+  }
+
+  /** Whether the tool was listed at all (its delivery is known). */
+  knows(name: string): boolean {
+    return this.#delivery.has(name);
+  }
+
+  /** Whether the tool was listed as delivering its result by webhook only. */
+  deliversByWebhook(name: string): boolean {
+    return this.#delivery.get(name) === "webhook";
   }
 
   /** Whether the tool was listed as callable only as a task (2025-11-25). */

@@ -65,7 +65,7 @@ export class ToolCalls {
     options: CallToolOptions,
   ): Promise<CallToolResult> {
     const started = Date.now();
-    if (this.#mustRunAsTask(name)) {
+    if (this.#mustRunAsTask(name) || (await this.#byWebhook(name, options))) {
       const task = await this.#startUnseen(name, args, options);
       return this.#awaitTask(name, task, options, started);
     }
@@ -92,14 +92,29 @@ export class ToolCalls {
   ): Promise<TaskHandle> {
     const params: JsonObject = { name, arguments: args };
     const meta: JsonObject = { ...options.meta };
-    if (options.webhook) {
-      meta[WEBHOOK_META] = { url: options.webhook.url, secret: options.webhook.secret };
-    }
+    const inbox = this.#core.options.deliveries;
+    // The caller's own webhook wins; else the inbox gives one to tools that deliver only so.
+    const slot =
+      !options.webhook && inbox && (await this.#byWebhook(name, options))
+        ? inbox.open()
+        : undefined;
+    const webhook = options.webhook ?? slot;
+    if (webhook) meta[WEBHOOK_META] = { url: webhook.url, secret: webhook.secret };
     if (Object.keys(meta).length) params._meta = meta;
     const modern = this.#core.modern;
     if (!modern) params.task = options.ttlMs === undefined ? {} : { ttl: options.ttlMs };
-    const raw = await this.#send(name, args, params, options, true);
-    const flags = { tool: name, transparent };
+    let raw: JsonObject;
+    try {
+      raw = await this.#send(name, args, params, options, true);
+    } catch (error) {
+      slot?.close();
+      throw error;
+    }
+    const flags = {
+      tool: name,
+      transparent,
+      ...(slot && { delivery: { slot, fallbackPollMs: inbox?.fallbackPollMs } }),
+    };
     if (modern && raw.resultType === "task") {
       return new TaskHandle(
         this.#taskOps(),
@@ -114,6 +129,7 @@ export class ToolCalls {
         flags,
       );
     }
+    slot?.close();
     return new TaskHandle(this.#taskOps(), { result: this.#catalog.result(name, raw) }, flags);
   }
 
@@ -121,6 +137,20 @@ export class ToolCalls {
   task(taskId: string): TaskHandle {
     this.#core.live();
     return new TaskHandle(this.#taskOps(), { taskId });
+  }
+
+  /**
+   * Whether the call goes to the client's delivery inbox: the tool is listed as delivering by
+   * webhook. A tool not listed yet is looked up with one tools/list.
+   */
+  async #byWebhook(name: string, options: RequestOptions): Promise<boolean> {
+    if (!this.#core.options.deliveries) return false;
+    if (!this.#catalog.knows(name)) {
+      for await (const _tool of this.#lists.all(this.toolList, options)) {
+        // Listing records each tool's delivery.
+      }
+    }
+    return this.#catalog.deliversByWebhook(name);
   }
 
   /** Whether a 2025-11-25 server listed the tool as callable only as a task. */

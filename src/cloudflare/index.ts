@@ -12,6 +12,13 @@ export {
   kvCache,
 } from "./kv.ts";
 export {
+  type CloudflareQueues,
+  type CloudflareQueuesOptions,
+  cloudflareQueues,
+  MAILBOX,
+  type QueueBatchHandler,
+} from "./queues.ts";
+export {
   type FetchHandler,
   McpSessionObject,
   type RouteToSessionOptions,

@@ -70,6 +70,7 @@ export {
   errorResult,
   RegisteredTool,
   type ToolConfig,
+  type ToolDelivery,
   ToolError,
   type ToolHandler,
   type ToolReturn,

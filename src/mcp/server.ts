@@ -146,6 +146,9 @@ export class McpServer implements AccessRegistry {
       handler as ToolHandler<unknown, unknown>,
       { onChange: () => this.tools.changed(), onRemove: () => this.tools.delete(name) },
     );
+    if (tool.delivery === "webhook" && !this.tasks.sendsWebhooks) {
+      throw new TypeError(`Tool "${name}" delivers by webhook, but tasks.webhooks is false`);
+    }
     this.tools.add(name, tool);
     return tool;
   }

@@ -12,6 +12,7 @@ import {
   type SchemaInput,
 } from "./schema.ts";
 import type { TaskSupport } from "./tasks/record.ts";
+import { DELIVERY_META } from "./tasks/webhook.ts";
 import type { CallToolResult, Icon, JsonObject, ToolAnnotations } from "./types.ts";
 
 export interface ToolConfig<I extends SchemaInput | undefined, O extends SchemaInput | undefined> {
@@ -46,7 +47,18 @@ export interface ToolConfig<I extends SchemaInput | undefined, O extends SchemaI
    * cannot take one get an error. Default "forbidden".
    */
   taskSupport?: TaskSupport;
+  /**
+   * How the result reaches the caller. "webhook": every call is answered at once with a task,
+   * and the result is POSTed, signed, to the webhook the call names in
+   * `_meta["portcullis/webhook"]` (`{ url, secret }`); a call without one is refused. The task
+   * stays pollable when the webhook's receiver is down. Implies `taskSupport: "required"` and
+   * is listed as `_meta["portcullis/delivery"]`. Default "reply".
+   */
+  delivery?: ToolDelivery;
 }
+
+/** How a tool's result reaches its caller: in the reply, or by signed webhook. */
+export type ToolDelivery = "reply" | "webhook";
 
 export type ToolArgs<I> = I extends z.$ZodType ? z.output<I> : JsonObject;
 
@@ -65,6 +77,22 @@ export type ToolHandler<I, O> = (
   ctx: Context,
 ) => ToolReturn<O> | Promise<ToolReturn<O>>;
 
+/** The task support a delivery implies; webhook delivery runs every call as a task. */
+function deliveredSupport(
+  tool: string,
+  delivery: ToolDelivery,
+  support: TaskSupport | undefined,
+): TaskSupport | undefined {
+  if (delivery !== "reply" && delivery !== "webhook") {
+    throw new TypeError(`Tool "${tool}": delivery must be "reply" or "webhook"`);
+  }
+  if (delivery === "reply") return support;
+  if (support !== undefined && support !== "required") {
+    throw new TypeError(`Tool "${tool}": webhook delivery needs taskSupport "required"`);
+  }
+  return "required";
+}
+
 /** A registered tool; keep the handle to update or remove it at runtime. */
 export class RegisteredTool extends Registration {
   readonly name: string;
@@ -75,6 +103,7 @@ export class RegisteredTool extends Registration {
   userRequired = true;
   canAccess: AccessCheck | undefined;
   taskSupport: TaskSupport = "forbidden";
+  delivery: ToolDelivery = "reply";
   /** Arguments mirrored into `Mcp-Param-*` headers (`x-mcp-header`, 2026-07-28). */
   headerParams: readonly HeaderParam[] = [];
   handler: ToolHandler<unknown, unknown>;
@@ -103,23 +132,25 @@ export class RegisteredTool extends Registration {
       ? objectSchema(compileSchema(config.output, "output"), `Output schema of tool "${this.name}"`)
       : undefined;
     const params = headerParams(input.json, this.name);
+    const delivery = config.delivery ?? "reply";
+    const taskSupport = deliveredSupport(this.name, delivery, config.taskSupport);
     const definition: JsonObject = { name: this.name };
     if (config.title !== undefined) definition.title = config.title;
     if (config.description !== undefined) definition.description = config.description;
     definition.inputSchema = input.json;
     if (output) definition.outputSchema = output.json;
-    if (config.taskSupport !== undefined) {
-      definition.execution = { taskSupport: config.taskSupport };
-    }
+    if (taskSupport !== undefined) definition.execution = { taskSupport };
     if (config.annotations !== undefined) definition.annotations = config.annotations;
     if (config.icons !== undefined) definition.icons = config.icons;
-    if (config._meta !== undefined) definition._meta = config._meta;
+    if (delivery === "webhook") definition._meta = { ...config._meta, [DELIVERY_META]: delivery };
+    else if (config._meta !== undefined) definition._meta = config._meta;
     this.input = input;
     this.output = output;
     this.scopes = config.scopes ?? [];
     this.userRequired = config.userRequired ?? true;
     this.canAccess = config.canAccess;
-    this.taskSupport = config.taskSupport ?? "forbidden";
+    this.taskSupport = taskSupport ?? "forbidden";
+    this.delivery = delivery;
     this.headerParams = params;
     this.definition = definition;
   }

@@ -15,6 +15,7 @@ export {
   QueueUnavailableError,
   REPLY_TO,
 } from "./envelope.ts";
+export { type WebhookInbox, type WebhookInboxOptions, webhookInbox } from "./inbox.ts";
 export { type QueueServer, type ServeQueueOptions, serveQueue } from "./server.ts";
 export {
   type VerifyWebhookOptions,
@@ -23,4 +24,5 @@ export {
   type WebhookMessage,
   WebhookVerificationError,
   webhookReceiver,
+  webhookRefusal,
 } from "./webhook.ts";

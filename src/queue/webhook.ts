@@ -1,4 +1,4 @@
-import type { MiddlewareHandler } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
 import type { Store } from "../storage/store.ts";
 import { fromBase64 } from "../util/bytes.ts";
 import { type Clock, systemClock } from "../util/clock.ts";
@@ -143,11 +143,19 @@ export function webhookReceiver(options: VerifyWebhookOptions): MiddlewareHandle
     try {
       c.set("webhook", await verifyWebhook(c.req.raw, options));
     } catch (error) {
-      if (!(error instanceof WebhookVerificationError)) throw error;
-      if (error.code === "ERR_WEBHOOK_DUPLICATE") return c.json({ duplicate: true }, 200);
-      const status = error.code === "ERR_WEBHOOK_SIGNATURE" ? 401 : 400;
-      return c.json({ error: error.code, error_description: error.message }, status);
+      return webhookRefusal(c, error);
     }
     await next();
   };
+}
+
+/**
+ * The answer to a delivery verifyWebhook refused: 200 for a duplicate (the sender may stop
+ * retrying), 401 for a bad signature, 400 otherwise. Rethrows anything else.
+ */
+export function webhookRefusal(c: Context, error: unknown): Response {
+  if (!(error instanceof WebhookVerificationError)) throw error;
+  if (error.code === "ERR_WEBHOOK_DUPLICATE") return c.json({ duplicate: true }, 200);
+  const status = error.code === "ERR_WEBHOOK_SIGNATURE" ? 401 : 400;
+  return c.json({ error: error.code, error_description: error.message }, status);
 }

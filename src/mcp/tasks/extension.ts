@@ -35,6 +35,7 @@ export function toolTasks(
 ): Tasks {
   return new Tasks(options, {
     taskSupport: (name) => tools.get(name)?.taskSupport,
+    delivery: (name) => tools.get(name)?.delivery,
     offersTasks: () => {
       for (const tool of tools.values()) if (tool.taskSupport !== "forbidden") return true;
       return false;

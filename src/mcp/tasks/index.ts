@@ -10,8 +10,10 @@ export {
 } from "./record.ts";
 export { TaskStore } from "./store.ts";
 export {
+  DELIVERY_META,
   signWebhook,
   WEBHOOK_META,
   type WebhookFailure,
   type WebhookOptions,
+  type WebhookRetry,
 } from "./webhook.ts";

@@ -3,6 +3,7 @@ import { isObject } from "../content.ts";
 import type { Context } from "../context.ts";
 import { ErrorCode, McpError } from "../jsonrpc.ts";
 import { type Exchange, type Peer, principalOf } from "../peer.ts";
+import type { ToolDelivery } from "../tools.ts";
 import type { JsonObject } from "../types.ts";
 import { hasLegacyTasks, isModernVersion } from "../versions.ts";
 import { ToolCall } from "./call.ts";
@@ -23,6 +24,7 @@ import { TaskRun, waitFor } from "./run.ts";
 import { TaskStore } from "./store.ts";
 import {
   requestedWebhook,
+  WEBHOOK_META,
   type WebhookOptions,
   WebhookSender,
   type WebhookTarget,
@@ -32,6 +34,8 @@ import {
 export interface TaskHost {
   /** The support of an enabled tool by name; undefined for no such tool. */
   taskSupport(name: string): TaskSupport | undefined;
+  /** How an enabled tool's result reaches the caller; undefined for no such tool. */
+  delivery(name: string): ToolDelivery | undefined;
   /** Whether any registered tool may run as a task. */
   offersTasks(): boolean;
   readonly pageSize: number;
@@ -101,6 +105,11 @@ export class Tasks {
     this.#webhooks = options.webhooks ?? {};
     this.#sender =
       this.#webhooks === false ? undefined : new WebhookSender(this.#webhooks, this.store.clock);
+  }
+
+  /** Whether completion webhooks are on (a tool with webhook delivery needs them). */
+  get sendsWebhooks(): boolean {
+    return this.#sender !== undefined;
   }
 
   /**
@@ -173,6 +182,12 @@ export class Tasks {
   ): Promise<ToolCall> {
     const meta = isObject(params._meta) ? params._meta : undefined;
     const webhook = await requestedWebhook(meta, this.#webhooks);
+    if (!webhook && this.#host.delivery(String(params.name)) === "webhook") {
+      throw new McpError(
+        ErrorCode.InvalidParams,
+        `Invalid webhook: tool "${String(params.name)}" delivers its result by webhook; give _meta["${WEBHOOK_META}"] with url and secret`,
+      );
+    }
     return new ToolCall({
       flavor,
       required: support === "required",

@@ -8,6 +8,9 @@ import type { JsonObject } from "../types.ts";
 /** The request `_meta` key under which a caller asks for a completion webhook. */
 export const WEBHOOK_META = "portcullis/webhook";
 
+/** The tool `_meta` key that lists a tool whose results go out by webhook only. */
+export const DELIVERY_META = "portcullis/delivery";
+
 /** How completion webhooks are sent. */
 export interface WebhookOptions {
   /** Allow http:// to loopback hosts (local development and tests only). Default false. */
@@ -26,6 +29,13 @@ export interface WebhookOptions {
   timeoutMs?: number;
   /** Told when a webhook was given up on; the task's result stays readable. */
   onFailure?: (failure: WebhookFailure) => void;
+  /** Told when an attempt failed and another is due (epoch ms by the tasks' clock). */
+  onRetry?: (retry: WebhookRetry) => void;
+}
+
+export interface WebhookRetry extends WebhookFailure {
+  /** When the next attempt is made. */
+  retryAt: number;
 }
 
 export interface WebhookFailure {
@@ -109,11 +119,20 @@ export async function signWebhook(
   return `v1,${toBase64(mac)}`;
 }
 
-function wait(ms: number): Promise<void> {
+/**
+ * Resolves once `clock` reads `due` or later. Timers only wake it up to look: the clock
+ * decides, so a test that moves an injected clock (and fake timers) sees every retry at once.
+ */
+function waitUntil(clock: Clock, due: number): Promise<void> {
   return new Promise((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    // Pending retries must not keep a process alive that has nothing else to do.
-    (timer as { unref?: () => void }).unref?.();
+    const look = () => {
+      const left = due - clock();
+      if (left <= 0) return resolve();
+      const timer = setTimeout(look, left);
+      // Pending retries must not keep a process alive that has nothing else to do.
+      (timer as { unref?: () => void }).unref?.();
+    };
+    look();
   });
 }
 
@@ -126,6 +145,12 @@ export class WebhookSender {
   readonly #clock: Clock;
 
   constructor(options: WebhookOptions, clock: Clock = systemClock) {
+    for (const name of ["maxAttempts", "retryDelayMs", "timeoutMs"] as const) {
+      const value = options[name];
+      if (value !== undefined && !(Number.isFinite(value) && value > 0)) {
+        throw new TypeError(`tasks.webhooks.${name} must be a positive number`);
+      }
+    }
     this.#options = options;
     this.#clock = clock;
   }
@@ -172,7 +197,9 @@ export class WebhookSender {
         }
       }
       if (attempt < attempts) {
-        await wait(delay);
+        const retryAt = this.#clock() + delay;
+        this.#options.onRetry?.({ taskId, url: target.url, attempts: attempt, reason, retryAt });
+        await waitUntil(this.#clock, retryAt);
         delay *= 2;
       }
     }
