@@ -1,13 +1,11 @@
 import { isObject } from "../mcp/content.ts";
-import { ErrorCode, McpError } from "../mcp/jsonrpc.ts";
-import {
-  type CallToolResult,
-  type GetPromptResult,
-  type Implementation,
-  type JsonObject,
-  LOGGING_LEVELS,
-  type LoggingLevel,
-  type ReadResourceResult,
+import type {
+  CallToolResult,
+  GetPromptResult,
+  Implementation,
+  JsonObject,
+  LoggingLevel,
+  ReadResourceResult,
 } from "../mcp/types.ts";
 import type { RequestOptions } from "./connection.ts";
 import { ClientCore } from "./core.ts";
@@ -15,6 +13,7 @@ import type { ConnectionState, StateChange } from "./health.ts";
 import { InboundRequests } from "./inbound.ts";
 import { Lifecycle } from "./lifecycle.ts";
 import { Lists, PROMPTS, RESOURCE_TEMPLATES, RESOURCES } from "./lists.ts";
+import { completionResult, setLoggingLevel } from "./logging.ts";
 import { deliverNotification } from "./notifications.ts";
 import type {
   CallToolOptions,
@@ -363,13 +362,7 @@ export class McpClient {
   ): Promise<CompleteResult> {
     const params: JsonObject = { ref, argument };
     if (options.context) params.context = { arguments: options.context };
-    const result = await this.request("completion/complete", params, options);
-    const completion = isObject(result.completion) ? result.completion : undefined;
-    if (!completion || !Array.isArray(completion.values)) {
-      this.#core.breach('The completion/complete result has no "completion.values" list');
-      return { ...result, completion: { values: [] } };
-    }
-    return result as unknown as CompleteResult;
+    return completionResult(this.#core, await this.request("completion/complete", params, options));
   }
 
   /**
@@ -377,19 +370,10 @@ export class McpClient {
    * such request: the level is kept here and sent in the `_meta` of every later request, and
    * without it the server sends no log messages at all.
    */
-  async setLoggingLevel(level: LoggingLevel, options: RequestOptions = {}): Promise<void> {
-    const core = this.#core;
-    if (core.modern) {
-      core.live();
-      core.checkCapability("logging/setLevel");
-      if (!LOGGING_LEVELS.includes(level)) {
-        throw new McpError(ErrorCode.InvalidParams, `Unknown logging level: ${String(level)}`);
-      }
-      core.logLevel = level;
-      return;
-    }
-    await this.request("logging/setLevel", { level }, options);
-    core.logLevel = level;
+  setLoggingLevel(level: LoggingLevel, options: RequestOptions = {}): Promise<void> {
+    return setLoggingLevel(this.#core, level, (params) =>
+      this.request("logging/setLevel", params, options),
+    );
   }
 
   /**

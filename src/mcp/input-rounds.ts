@@ -1,5 +1,6 @@
 import type { Clock } from "../util/clock.ts";
 import { Sealer } from "../util/sealer.ts";
+import { ErrorCode, McpError } from "./jsonrpc.ts";
 import { InputRound } from "./mrtr.ts";
 import { type Exchange, principalOf } from "./peer.ts";
 import type { JsonObject } from "./types.ts";
@@ -29,6 +30,25 @@ export class InputRounds {
   /** The input_required result of a suspended round, its state valid for the TTL. */
   result(round: InputRound): Promise<JsonObject> {
     return round.result(this.#sealing(), this.#clock() + this.#ttlMs);
+  }
+
+  /**
+   * The input_required result of a suspended round, and the end of its run: the client answers
+   * by sending the request again, so the run's signal aborts and its pending requests reject
+   * (its `finally` blocks run now) in the round and every part given.
+   */
+  async suspended(
+    round: InputRound,
+    ...parts: ({ release(reason: unknown): void } | undefined)[]
+  ): Promise<JsonObject> {
+    const result = await this.result(round);
+    const released = new McpError(
+      ErrorCode.RequestTimeout,
+      "Request answered with input_required; the handler runs again on the client's retry",
+    );
+    for (const part of parts) part?.release(released);
+    round.release(released);
+    return result;
   }
 
   /**

@@ -327,17 +327,7 @@ export class McpServer implements AccessRegistry {
       run.catch(() => {});
       const outcome = round ? await round.race(run) : await run;
       if (outcome !== SUSPENDED) return outcome;
-      const result = await this.#rounds.result(round!);
-      // The client answers by sending the request again: this run is over. Its signal aborts
-      // and its pending requests reject, so its `finally` blocks run now.
-      const released = new McpError(
-        ErrorCode.RequestTimeout,
-        "Request answered with input_required; the handler runs again on the client's retry",
-      );
-      call?.release(released);
-      ctx.release(released);
-      round!.release(released);
-      return result;
+      return await this.#rounds.suspended(round!, call, ctx);
     } finally {
       peer.inflight?.delete(request.id);
     }
