@@ -7,6 +7,7 @@
 import { z } from "zod";
 import type { McpClient } from "../client/client.ts";
 import type { Prompt, Resource, ResourceTemplate, Tool } from "../client/types.ts";
+import type { Completer } from "../mcp/completion.ts";
 import { isObject } from "../mcp/content.ts";
 import type { Registration } from "../mcp/registration.ts";
 import type { McpServer } from "../mcp/server.ts";
@@ -41,6 +42,7 @@ export interface Offer {
   prompts: Prompt[];
   resources: Resource[];
   templates: ResourceTemplate[];
+  completions: boolean;
 }
 
 export async function readOffer(client: McpClient): Promise<Offer> {
@@ -50,7 +52,27 @@ export async function readOffer(client: McpClient): Promise<Offer> {
     prompts: await collect("prompts" in capabilities, () => client.prompts()),
     resources: await collect("resources" in capabilities, () => client.resources()),
     templates: await collect("resources" in capabilities, () => client.resourceTemplates()),
+    completions: "completions" in capabilities,
   };
+}
+
+/** The names of a URI template's variables (`{id}`, `{+path}`, `{?a,b}`), each once. */
+export function templateVariables(template: string): string[] {
+  const names = new Set<string>();
+  for (const [, body] of template.matchAll(/\{([^}]*)\}/g)) {
+    for (const part of body!.replace(/^[+#./;?&]/, "").split(",")) {
+      const name = part.replace(/(\*|:\d+)$/, "");
+      if (name) names.add(name);
+    }
+  }
+  return [...names];
+}
+
+/** How a forwarded tool may run as a task: as the upstream lists it. */
+function taskSupportOf(tool: Tool): { taskSupport?: "optional" | "required" } {
+  const execution = (tool as unknown as JsonObject).execution;
+  const support = isObject(execution) ? execution.taskSupport : undefined;
+  return support === "optional" || support === "required" ? { taskSupport: support } : {};
 }
 
 /** The definition fields copied from the upstream as they are. */
@@ -82,6 +104,8 @@ export class Catalog {
   readonly #upstream: Upstream;
   readonly #logger: Logger;
   #registered: Registration[] = [];
+  /** Whether the upstream answers completion/complete. */
+  #completions = false;
 
   constructor(server: McpServer, upstream: Upstream, logger: Logger) {
     this.#server = server;
@@ -91,6 +115,7 @@ export class Catalog {
 
   /** Publishes an offer in place of the previous one. */
   publish(offer: Offer): void {
+    this.#completions = offer.completions;
     for (const registration of this.#registered) registration.remove();
     this.#registered = [];
     const add = (what: string, register: () => Registration) => {
@@ -117,7 +142,9 @@ export class Catalog {
 
   #tool(tool: Tool): Registration {
     const upstream = this.#upstream;
-    const base = { ...described(tool), scopes: this.#scopes(tool.name) };
+    // A task at the gateway runs the forwarded call; the upstream's own task, if it needs
+    // one, stays behind our client, so no upstream task id ever reaches a caller.
+    const base = { ...described(tool), ...taskSupportOf(tool), scopes: this.#scopes(tool.name) };
     const handler = async (args: unknown, ctx: Parameters<typeof upstream.forward>[0]) =>
       (await upstream.forward(
         ctx,
@@ -153,7 +180,15 @@ export class Catalog {
     }
     return this.#server.prompt(
       toolName(upstream.name, prompt.name),
-      { ...described(prompt), args: z.object(shape), scopes: this.#scopes() },
+      {
+        ...described(prompt),
+        args: z.object(shape),
+        scopes: this.#scopes(),
+        ...this.#completers(
+          { type: "ref/prompt", name: prompt.name },
+          (prompt.arguments ?? []).map((a) => a.name),
+        ),
+      },
       async (args, ctx) =>
         (await upstream.forward(
           ctx,
@@ -169,13 +204,36 @@ export class Catalog {
     const prefix = resourceUri(upstream.name, "");
     return this.#server.resource(
       resourceUri(upstream.name, uri),
-      { ...described(item), name: item.name, scopes: this.#scopes() },
+      {
+        ...described(item),
+        name: item.name,
+        scopes: this.#scopes(),
+        ...this.#completers({ type: "ref/resource", uri }, templateVariables(uri)),
+      },
       async (_variables, ctx, requested) => {
         const original = requested.slice(prefix.length);
         const result = await upstream.forward(ctx, "resources/read", { uri: original }, original);
         return published(upstream.name, result);
       },
     );
+  }
+
+  /** Completion of each argument, asked of the upstream (when it offers completions). */
+  #completers(ref: JsonObject, names: string[]): { complete?: Record<string, Completer> } {
+    const upstream = this.#upstream;
+    if (!this.#completions || names.length === 0) return {};
+    const complete: Record<string, Completer> = {};
+    for (const name of names) {
+      complete[name] = async (value, { arguments: context, ctx }) => {
+        const params: JsonObject = { ref, argument: { name, value } };
+        if (Object.keys(context).length) params.context = { arguments: context };
+        const what = String(ref.name ?? ref.uri);
+        const result = await upstream.forward(ctx, "completion/complete", params, what);
+        const values = isObject(result.completion) ? result.completion.values : undefined;
+        return Array.isArray(values) ? values.filter((v) => typeof v === "string") : [];
+      };
+    }
+    return { complete };
   }
 
   clear(): void {

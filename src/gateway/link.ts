@@ -23,6 +23,8 @@ export interface LinkEnv {
   parking: Parking;
   /** The upstream's tools, prompts or resources changed (shared links only). */
   listChanged?: (() => void) | undefined;
+  /** A resource the gateway subscribed to changed upstream (the upstream's own URI). */
+  resourceUpdated?: ((uri: string) => void) | undefined;
 }
 
 /** Refuses a request the upstream cannot take now: it is down or not started. */
@@ -46,6 +48,8 @@ export class Link {
   /** How many times the upstream was restarted after a crash. */
   restarts = 0;
   #client: McpClient | undefined;
+  /** Resource URIs subscribed to upstream, subscribed again after a restart. */
+  readonly #subscribed = new Set<string>();
   #timer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(upstream: ResolvedUpstream, subject: string | undefined, env: LinkEnv) {
@@ -78,6 +82,7 @@ export class Link {
         const sink = this.#soleCall()?.sink;
         sink?.log[message.level](message.data, message.logger);
       },
+      ...(this.#env.resourceUpdated && { onResourceUpdated: this.#env.resourceUpdated }),
       ...(this.#env.listChanged && {
         onToolsChanged: this.#env.listChanged,
         onPromptsChanged: this.#env.listChanged,
@@ -103,6 +108,40 @@ export class Link {
     }
     this.state = "ready";
     this.#attempt = 0;
+    // A restarted upstream forgot what the gateway was subscribed to.
+    for (const uri of this.#subscribed) await this.#subscribeOn(client, uri);
+  }
+
+  /** How many resources this connection is subscribed to upstream. */
+  get subscriptions(): number {
+    return this.#subscribed.size;
+  }
+
+  /**
+   * Subscribes upstream to a resource's updates, once per connection. An upstream that does
+   * not offer subscriptions is not asked (its resources never report updates).
+   */
+  async subscribe(uri: string): Promise<void> {
+    this.lastUsed = this.#env.timing.clock();
+    if (this.#subscribed.has(uri)) return;
+    this.#subscribed.add(uri);
+    await this.#subscribeOn(this.client, uri);
+  }
+
+  async #subscribeOn(client: McpClient, uri: string): Promise<void> {
+    const resources = client.serverCapabilities?.resources;
+    if (!resources || typeof resources !== "object" || !("subscribe" in resources)) return;
+    if (resources.subscribe !== true) return;
+    try {
+      await client.subscribe(uri, { timeoutMs: this.#env.timing.startTimeoutMs });
+    } catch (error) {
+      this.#subscribed.delete(uri);
+      this.#env.logger.warn("upstream subscription refused", {
+        upstream: this.upstream.name,
+        uri,
+        error,
+      });
+    }
   }
 
   #transport(): ClientTransport {

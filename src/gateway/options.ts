@@ -1,4 +1,5 @@
 import type { ClientTransport } from "../client/transport.ts";
+import type { TaskOptions } from "../mcp/tasks/options.ts";
 import type { ProtocolVersion } from "../mcp/versions.ts";
 import type { EndpointAuth } from "../resource/protect.ts";
 import type { Clock } from "../util/clock.ts";
@@ -69,6 +70,12 @@ export interface GatewayOptions {
   callTimeoutMs?: number;
   /** How long a question put to a 2026-07-28 client may wait for its retry. Default 10 minutes. */
   inputTtlMs?: number;
+  /**
+   * Tasks at the gateway, for upstream tools listed with `taskSupport` (store, lifetimes; see
+   * McpServerOptions.tasks). The gateway's task runs the forwarded call; its id is the
+   * gateway's own, bound to the caller, so no upstream task id ever reaches a caller.
+   */
+  tasks?: TaskOptions;
 }
 
 export interface ResolvedUpstream extends UpstreamOptions {
