@@ -10,7 +10,7 @@
  */
 import { z } from "zod";
 import { McpError, McpServer, mcpApp, memoryEventStore, ToolError } from "../src/index.ts";
-import { serve } from "../src/node/index.ts";
+import { serve, serveStdio } from "../src/node/index.ts";
 
 const PNG =
   "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg==";
@@ -633,12 +633,21 @@ mcp.tool(
   },
 );
 
-const app = mcpApp(mcp, { sessions: true, eventStore: memoryEventStore() });
-const running = await serve(app, {
-  port: Number(process.env.PORT ?? 3001),
-  hostname: process.env.HOST ?? "127.0.0.1",
-});
-console.log(`conformance server at ${running.url.replace("127.0.0.1", "localhost")}/mcp`);
-for (const signal of ["SIGINT", "SIGTERM"] as const) {
-  process.once(signal, () => void running.close().then(() => process.exit(0)));
+// `--stdio`: the same server over stdio, e.g. behind the gateway (examples/conformance-gateway.ts).
+if (process.argv.includes("--stdio")) {
+  serveStdio(mcp);
+} else {
+  await serveHttp();
+}
+
+async function serveHttp(): Promise<void> {
+  const app = mcpApp(mcp, { sessions: true, eventStore: memoryEventStore() });
+  const running = await serve(app, {
+    port: Number(process.env.PORT ?? 3001),
+    hostname: process.env.HOST ?? "127.0.0.1",
+  });
+  console.log(`conformance server at ${running.url.replace("127.0.0.1", "localhost")}/mcp`);
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    process.once(signal, () => void running.close().then(() => process.exit(0)));
+  }
 }

@@ -20,16 +20,6 @@ import type {
 import type { Logger } from "../util/log.ts";
 import type { Upstream } from "./upstream.ts";
 
-/** The published name of an upstream's tool or prompt. */
-export function toolName(upstream: string, name: string): string {
-  return `${upstream}_${name}`;
-}
-
-/** The published URI (or URI template) of an upstream's resource. */
-export function resourceUri(upstream: string, uri: string): string {
-  return `${upstream}+${uri}`;
-}
-
 async function collect<T>(offered: boolean, items: () => AsyncIterable<T>): Promise<T[]> {
   const found: T[] = [];
   if (offered) for await (const item of items()) found.push(item);
@@ -86,13 +76,13 @@ function described(item: Tool | Prompt | Resource | ResourceTemplate): JsonObjec
 }
 
 /** Maps the URIs in a read result back to the published ones. */
-function published(upstream: string, result: JsonObject): ReadResourceResult {
+function published(upstream: Upstream, result: JsonObject): ReadResourceResult {
   const contents = Array.isArray(result.contents) ? result.contents : [];
   return {
     ...result,
     contents: contents.map((item) =>
       isObject(item) && typeof item.uri === "string"
-        ? { ...item, uri: resourceUri(upstream, item.uri) }
+        ? { ...item, uri: upstream.uriOf(item.uri) }
         : item,
     ),
   } as unknown as ReadResourceResult;
@@ -152,7 +142,7 @@ export class Catalog {
         { name: tool.name, arguments: (args ?? {}) as JsonObject },
         tool.name,
       )) as unknown as CallToolResult;
-    const name = toolName(upstream.name, tool.name);
+    const name = upstream.nameOf(tool.name);
     try {
       return this.#server.tool(
         name,
@@ -179,7 +169,7 @@ export class Catalog {
       shape[argument.name] = argument.required ? field : field.optional();
     }
     return this.#server.prompt(
-      toolName(upstream.name, prompt.name),
+      upstream.nameOf(prompt.name),
       {
         ...described(prompt),
         args: z.object(shape),
@@ -201,9 +191,8 @@ export class Catalog {
 
   #resource(uri: string, item: Resource | ResourceTemplate): Registration {
     const upstream = this.#upstream;
-    const prefix = resourceUri(upstream.name, "");
     return this.#server.resource(
-      resourceUri(upstream.name, uri),
+      upstream.uriOf(uri),
       {
         ...described(item),
         name: item.name,
@@ -211,9 +200,9 @@ export class Catalog {
         ...this.#completers({ type: "ref/resource", uri }, templateVariables(uri)),
       },
       async (_variables, ctx, requested) => {
-        const original = requested.slice(prefix.length);
+        const original = upstream.originalUri(requested) ?? requested;
         const result = await upstream.forward(ctx, "resources/read", { uri: original }, original);
-        return published(upstream.name, result);
+        return published(upstream, result);
       },
     );
   }

@@ -5,7 +5,7 @@ import { McpServer } from "../mcp/server.ts";
 import { systemClock } from "../util/clock.ts";
 import { PortcullisError } from "../util/errors.ts";
 import { resolveLogger } from "../util/log.ts";
-import { Catalog, readOffer, resourceUri } from "./catalog.ts";
+import { Catalog, readOffer } from "./catalog.ts";
 import {
   type GatewayOptions,
   resolveTiming,
@@ -87,7 +87,7 @@ export async function gateway(options: GatewayOptions): Promise<Gateway> {
       timing,
       logger,
       parking,
-      resourceUpdated: (uri) => server.resourceUpdated(resourceUri(upstream.name, uri)),
+      resourceUpdated: (uri) => server.resourceUpdated(upstream.uriOf(uri)),
       // Read the offer again when the upstream says it changed (or came back after a crash).
       listChanged: () => {
         const link = upstream.shared;
@@ -141,6 +141,7 @@ export async function gateway(options: GatewayOptions): Promise<Gateway> {
     path: options.path ?? "/mcp",
     auth: options.auth,
     sessions: true,
+    ...(options.eventStore && { eventStore: options.eventStore }),
     health: { checks },
   });
   return {

@@ -106,6 +106,18 @@ export class Link {
       await client.close().catch(() => undefined);
       return;
     }
+    // Every log message the upstream has: the gateway passes on what each caller asked for.
+    // A 2026-07-28 upstream sends none without a level.
+    if (client.serverCapabilities && "logging" in client.serverCapabilities) {
+      await client
+        .setLoggingLevel("debug", { timeoutMs: this.#env.timing.startTimeoutMs })
+        .catch((error: unknown) =>
+          this.#env.logger.warn("upstream refused a log level", {
+            upstream: this.upstream.name,
+            error,
+          }),
+        );
+    }
     this.state = "ready";
     this.#attempt = 0;
     // A restarted upstream forgot what the gateway was subscribed to.

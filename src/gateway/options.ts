@@ -1,4 +1,5 @@
 import type { ClientTransport } from "../client/transport.ts";
+import type { EventStore } from "../http/event-store.ts";
 import type { TaskOptions } from "../mcp/tasks/options.ts";
 import type { ProtocolVersion } from "../mcp/versions.ts";
 import type { EndpointAuth } from "../resource/protect.ts";
@@ -12,6 +13,12 @@ export interface UpstreamOptions {
    * URIs as `<name>+<uri>`. 1 to 32 of a-z, 0-9 and "-", starting with a letter.
    */
   name: string;
+  /**
+   * false publishes the upstream's tool and prompt names and resource URIs as they are, not
+   * under its name: for a gateway in front of one server (names that collide with another
+   * upstream's are left out, with a warning). Default true.
+   */
+  namespace?: boolean;
   /** An upstream over Streamable HTTP: its MCP endpoint. */
   url?: string | URL;
   /**
@@ -76,6 +83,8 @@ export interface GatewayOptions {
    * gateway's own, bound to the caller, so no upstream task id ever reaches a caller.
    */
   tasks?: TaskOptions;
+  /** Makes the endpoint's SSE streams resumable with Last-Event-ID; see mcpApp. Default none. */
+  eventStore?: EventStore;
 }
 
 export interface ResolvedUpstream extends UpstreamOptions {
@@ -118,6 +127,9 @@ export function resolveUpstreams(upstreams: readonly UpstreamOptions[]): Resolve
       if (!url || (url.protocol !== "http:" && url.protocol !== "https:")) {
         throw new TypeError(`gateway(): upstream "${name}" has a url that is not http(s)`);
       }
+    }
+    if (upstream.namespace !== undefined && typeof upstream.namespace !== "boolean") {
+      throw new TypeError(`gateway(): upstream "${name}": namespace must be true or false`);
     }
     const isolation = upstream.isolation ?? "shared";
     if (isolation !== "shared" && isolation !== "per-user") {

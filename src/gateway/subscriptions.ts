@@ -7,7 +7,6 @@
 import { isObject } from "../mcp/content.ts";
 import type { Middleware } from "../mcp/middleware.ts";
 import type { JsonObject } from "../mcp/types.ts";
-import { resourceUri } from "./catalog.ts";
 import type { Upstream } from "./upstream.ts";
 
 /** The resource URIs a subscribe or listen request asks about. */
@@ -30,8 +29,8 @@ export function subscriptionRelay(upstreams: readonly Upstream[]): Middleware {
     const uris = requestedUris(info.method, info.params);
     for (const uri of new Set(uris)) {
       for (const upstream of upstreams) {
-        const prefix = resourceUri(upstream.name, "");
-        if (uri.startsWith(prefix)) await upstream.subscribe(info.auth, uri.slice(prefix.length));
+        const original = upstream.originalUri(uri);
+        if (original !== undefined) await upstream.subscribe(info.auth, original);
       }
     }
     return next();

@@ -51,6 +51,23 @@ export class Upstream {
     return this.options.name;
   }
 
+  /** The published name of one of its tools or prompts: `<name>_<tool>`, or as it is. */
+  nameOf(original: string): string {
+    return this.options.namespace === false ? original : `${this.name}_${original}`;
+  }
+
+  /** The published URI (or URI template) of one of its resources: `<name>+<uri>`, or as it is. */
+  uriOf(original: string): string {
+    return this.options.namespace === false ? original : `${this.name}+${original}`;
+  }
+
+  /** The upstream's own URI for a published one, or undefined when it is not this upstream's. */
+  originalUri(published: string): string | undefined {
+    if (this.options.namespace === false) return published;
+    const prefix = `${this.name}+`;
+    return published.startsWith(prefix) ? published.slice(prefix.length) : undefined;
+  }
+
   /**
    * Starts the upstream; rejects when it cannot start. A per-user upstream is started once to
    * learn what it offers (`probe`), then closed by the caller.
