@@ -87,6 +87,7 @@ export async function gateway(options: GatewayOptions): Promise<Gateway> {
       timing,
       logger,
       parking,
+      upstreamClient: options.upstreamClient,
       resourceUpdated: (uri) => server.resourceUpdated(upstream.uriOf(uri)),
       // Read the offer again when the upstream says it changed (or came back after a crash).
       listChanged: () => {

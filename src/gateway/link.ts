@@ -23,6 +23,8 @@ export interface LinkEnv {
   parking: Parking;
   /** The upstream's tools, prompts or resources changed (shared links only). */
   listChanged?: (() => void) | undefined;
+  /** Sees each new upstream client before it connects (GatewayOptions.upstreamClient). */
+  upstreamClient?: ((client: McpClient, upstream: string) => void) | undefined;
   /** A resource the gateway subscribed to changed upstream (the upstream's own URI). */
   resourceUpdated?: ((uri: string) => void) | undefined;
 }
@@ -72,9 +74,12 @@ export class Link {
       name: "portcullis-gateway",
       version: "1",
       handlers: {
-        elicitation: (request) => this.#route("elicitation/create", { ...request }) as never,
-        sampling: (params) => this.#route("sampling/createMessage", { ...params }) as never,
-        roots: async () => (await this.#route("roots/list", {})).roots as never,
+        elicitation: (request, extra) =>
+          this.#route("elicitation/create", { ...request }, extra.callSignal) as never,
+        sampling: (params, extra) =>
+          this.#route("sampling/createMessage", { ...params }, extra.callSignal) as never,
+        roots: async (extra) =>
+          (await this.#route("roots/list", {}, extra.callSignal)).roots as never,
       },
       elicitationModes: ["form", "url"],
       requestTimeoutMs: this.#env.timing.callTimeoutMs,
@@ -89,6 +94,7 @@ export class Link {
         onResourcesChanged: this.#env.listChanged,
       }),
     });
+    this.#env.upstreamClient?.(client, this.upstream.name);
     const transport = new WatchedTransport(this.#transport(), () => {
       if (this.#client === client) this.#lost();
     });
@@ -214,8 +220,10 @@ export class Link {
     return this.calls.values().next().value;
   }
 
-  #route(method: string, params: JsonObject): Promise<JsonObject> {
-    const call = this.#soleCall();
+  #route(method: string, params: JsonObject, callSignal?: AbortSignal): Promise<JsonObject> {
+    // A 2026-07-28 upstream's question comes in the result of the call it belongs to.
+    const call =
+      (callSignal && [...this.calls].find((c) => c.signal === callSignal)) || this.#soleCall();
     if (!call) {
       // With several callers on one connection, the question could reach the wrong person.
       throw new McpError(
@@ -242,6 +250,9 @@ export class Link {
     try {
       return await parking.relay(call, ctx, what);
     } catch (error) {
+      // The caller could not answer the upstream's question (say, it lacks the capability):
+      // that, not how the upstream's client reported it, is what the caller is told.
+      if (call.refusal) throw call.refusal;
       if (error instanceof McpError) throw error;
       this.#env.logger.warn("upstream request failed", { upstream: this.upstream.name, error });
       throw unavailable(this.upstream.name, this.state === "ready" ? "failed" : this.state);

@@ -1,3 +1,4 @@
+import type { McpClient } from "../client/client.ts";
 import type { ClientTransport } from "../client/transport.ts";
 import type { EventStore } from "../http/event-store.ts";
 import type { TaskOptions } from "../mcp/tasks/options.ts";
@@ -83,6 +84,12 @@ export interface GatewayOptions {
    * gateway's own, bound to the caller, so no upstream task id ever reaches a caller.
    */
   tasks?: TaskOptions;
+  /**
+   * Called with the client of each new upstream connection (each restart and each user)
+   * before it connects: add client middleware here, e.g. `instrumentClient` from
+   * portcullis/otel so a trace runs from the caller through the gateway to the upstream.
+   */
+  upstreamClient?: (client: McpClient, upstream: string) => void;
   /** Makes the endpoint's SSE streams resumable with Last-Event-ID; see mcpApp. Default none. */
   eventStore?: EventStore;
 }

@@ -170,9 +170,11 @@ export class Parking {
           throw error;
         }
         // The client could not or would not answer: the upstream hears it as an error.
+        call.refusal = error instanceof McpError ? error : undefined;
         ask.reject(error);
         continue;
       }
+      call.refusal = undefined;
       ask.resolve(answer);
     }
   }
