@@ -69,7 +69,7 @@ export function devLoginRedirect(
   const authorizations: URL[] = [];
   const redirect = headlessRedirect(async (url) => {
     authorizations.push(new URL(url));
-    return signInWithDevLogin(base, url, { ...options, browser });
+    return signInWithDevLogin(base, String(url), { ...options, browser });
   });
   return { redirect, authorizations };
 }
