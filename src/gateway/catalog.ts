@@ -11,6 +11,7 @@ import type { Completer } from "../mcp/completion.ts";
 import { isObject } from "../mcp/content.ts";
 import type { Registration } from "../mcp/registration.ts";
 import type { McpServer } from "../mcp/server.ts";
+import { TASKS_EXTENSION } from "../mcp/tasks/record.ts";
 import type {
   CallToolResult,
   GetPromptResult,
@@ -33,6 +34,11 @@ export interface Offer {
   resources: Resource[];
   templates: ResourceTemplate[];
   completions: boolean;
+  /**
+   * Whether a 2026-07-28 upstream offers the tasks extension: it lists no per-tool support,
+   * so any of its tools may become a task.
+   */
+  tasks: boolean;
 }
 
 export async function readOffer(client: McpClient): Promise<Offer> {
@@ -43,6 +49,7 @@ export async function readOffer(client: McpClient): Promise<Offer> {
     resources: await collect("resources" in capabilities, () => client.resources()),
     templates: await collect("resources" in capabilities, () => client.resourceTemplates()),
     completions: "completions" in capabilities,
+    tasks: isObject(capabilities.extensions) && TASKS_EXTENSION in capabilities.extensions,
   };
 }
 
@@ -58,11 +65,15 @@ export function templateVariables(template: string): string[] {
   return [...names];
 }
 
-/** How a forwarded tool may run as a task: as the upstream lists it. */
-function taskSupportOf(tool: Tool): { taskSupport?: "optional" | "required" } {
+/**
+ * How a forwarded tool may run as a task: as the upstream lists it (2025-11-25), or
+ * "optional" for every tool of an upstream with the 2026-07-28 tasks extension.
+ */
+function taskSupportOf(tool: Tool, tasks: boolean): { taskSupport?: "optional" | "required" } {
   const execution = (tool as unknown as JsonObject).execution;
   const support = isObject(execution) ? execution.taskSupport : undefined;
-  return support === "optional" || support === "required" ? { taskSupport: support } : {};
+  if (support === "optional" || support === "required") return { taskSupport: support };
+  return tasks ? { taskSupport: "optional" } : {};
 }
 
 /** The definition fields copied from the upstream as they are. */
@@ -96,6 +107,8 @@ export class Catalog {
   #registered: Registration[] = [];
   /** Whether the upstream answers completion/complete. */
   #completions = false;
+  /** Whether the upstream offers the 2026-07-28 tasks extension. */
+  #tasks = false;
 
   constructor(server: McpServer, upstream: Upstream, logger: Logger) {
     this.#server = server;
@@ -106,6 +119,7 @@ export class Catalog {
   /** Publishes an offer in place of the previous one. */
   publish(offer: Offer): void {
     this.#completions = offer.completions;
+    this.#tasks = offer.tasks;
     for (const registration of this.#registered) registration.remove();
     this.#registered = [];
     const add = (what: string, register: () => Registration) => {
@@ -134,7 +148,11 @@ export class Catalog {
     const upstream = this.#upstream;
     // A task at the gateway runs the forwarded call; the upstream's own task, if it needs
     // one, stays behind our client, so no upstream task id ever reaches a caller.
-    const base = { ...described(tool), ...taskSupportOf(tool), scopes: this.#scopes(tool.name) };
+    const base = {
+      ...described(tool),
+      ...taskSupportOf(tool, this.#tasks),
+      scopes: this.#scopes(tool.name),
+    };
     const handler = async (args: unknown, ctx: Parameters<typeof upstream.forward>[0]) =>
       (await upstream.forward(
         ctx,

@@ -82,6 +82,9 @@ export class Link {
           (await this.#route("roots/list", {}, extra.callSignal)).roots as never,
       },
       elicitationModes: ["form", "url"],
+      // Declares the 2026-07-28 tasks extension upstream: a call the upstream turns into a
+      // task is waited for behind our client (the gateway's own task stands for it).
+      tasks: true,
       requestTimeoutMs: this.#env.timing.callTimeoutMs,
       onLog: (message) => {
         const sink = this.#soleCall()?.sink;
