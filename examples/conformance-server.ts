@@ -17,7 +17,7 @@ import {
   serveSkills,
   ToolError,
 } from "../src/index.ts";
-import { serve } from "../src/node/index.ts";
+import { serve, serveStdio } from "../src/node/index.ts";
 
 const PNG =
   "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg==";
@@ -677,12 +677,21 @@ serveSkills(mcp, {
   ],
 });
 
-const app = mcpApp(mcp, { sessions: true, eventStore: memoryEventStore() });
-const running = await serve(app, {
-  port: Number(process.env.PORT ?? 3001),
-  hostname: process.env.HOST ?? "127.0.0.1",
-});
-console.log(`conformance server at ${running.url.replace("127.0.0.1", "localhost")}/mcp`);
-for (const signal of ["SIGINT", "SIGTERM"] as const) {
-  process.once(signal, () => void running.close().then(() => process.exit(0)));
+// `--stdio`: the same server over stdio, e.g. behind the gateway (examples/conformance-gateway.ts).
+if (process.argv.includes("--stdio")) {
+  serveStdio(mcp);
+} else {
+  await serveHttp();
+}
+
+async function serveHttp(): Promise<void> {
+  const app = mcpApp(mcp, { sessions: true, eventStore: memoryEventStore() });
+  const running = await serve(app, {
+    port: Number(process.env.PORT ?? 3001),
+    hostname: process.env.HOST ?? "127.0.0.1",
+  });
+  console.log(`conformance server at ${running.url.replace("127.0.0.1", "localhost")}/mcp`);
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    process.once(signal, () => void running.close().then(() => process.exit(0)));
+  }
 }

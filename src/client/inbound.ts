@@ -51,7 +51,7 @@ export class InboundRequests {
     if (requests) {
       const entries = Object.entries(requests);
       const answers = await abortable(
-        Promise.all(entries.map(([key, request]) => this.answer(key, request, signal))),
+        Promise.all(entries.map(([key, request]) => this.answer(key, request, signal, callSignal))),
         signal,
       );
       retry.inputResponses = Object.fromEntries(entries.map(([key], i) => [key, answers[i]]));
@@ -62,7 +62,12 @@ export class InboundRequests {
   }
 
   /** Answers one 2026-07-28 input request, of a call or of a task, with the handlers. */
-  async answer(key: string, request: unknown, signal: AbortSignal): Promise<JsonObject> {
+  async answer(
+    key: string,
+    request: unknown,
+    signal: AbortSignal,
+    callSignal?: AbortSignal,
+  ): Promise<JsonObject> {
     if (!isObject(request) || typeof request.method !== "string") {
       throw new ProtocolError("ERR_CONTRACT", `The input request "${key}" has no method`);
     }
@@ -70,7 +75,11 @@ export class InboundRequests {
     const params = isObject(request.params) ? request.params : {};
     let answer: JsonObject | undefined;
     try {
-      answer = await this.#handle(method, params, { signal, requestId: key });
+      answer = await this.#handle(method, params, {
+        signal,
+        requestId: key,
+        ...(callSignal && { callSignal }),
+      });
     } catch (error) {
       // A request this client cannot take (a mode it did not declare) is the server's fault;
       // whatever a handler throws is the caller's own and reaches the caller as it is.

@@ -29,6 +29,11 @@ export interface HandlerExtra {
   signal: AbortSignal;
   /** The server's request id (2025), or the key of the input request (2026-07-28). */
   requestId: RequestId;
+  /**
+   * 2026-07-28: the signal the caller passed to the call that needs the input, which tells a
+   * client serving several callers (a gateway) whose question it is.
+   */
+  callSignal?: AbortSignal;
 }
 
 /**

@@ -3,6 +3,7 @@
  * (elicitation, sampling, roots) while it runs, then its result.
  */
 import type { Context } from "../mcp/context.ts";
+import type { McpError } from "../mcp/jsonrpc.ts";
 import type { JsonObject } from "../mcp/types.ts";
 
 /** A question the upstream asked while the call ran, and how to answer it. */
@@ -26,6 +27,8 @@ export class UpstreamCall {
   sink: Context;
   /** The question waiting for the downstream client while the call is parked. */
   pending: Ask | undefined;
+  /** Why the downstream client refused the upstream's last question, if it did. */
+  refusal: McpError | undefined;
   readonly #controller = new AbortController();
   readonly #queue: Step[] = [];
   #wake: (() => void) | undefined;

@@ -7,9 +7,11 @@
 import { z } from "zod";
 import type { McpClient } from "../client/client.ts";
 import type { Prompt, Resource, ResourceTemplate, Tool } from "../client/types.ts";
+import type { Completer } from "../mcp/completion.ts";
 import { isObject } from "../mcp/content.ts";
 import type { Registration } from "../mcp/registration.ts";
 import type { McpServer } from "../mcp/server.ts";
+import { TASKS_EXTENSION } from "../mcp/tasks/record.ts";
 import type {
   CallToolResult,
   GetPromptResult,
@@ -18,16 +20,6 @@ import type {
 } from "../mcp/types.ts";
 import type { Logger } from "../util/log.ts";
 import type { Upstream } from "./upstream.ts";
-
-/** The published name of an upstream's tool or prompt. */
-export function toolName(upstream: string, name: string): string {
-  return `${upstream}_${name}`;
-}
-
-/** The published URI (or URI template) of an upstream's resource. */
-export function resourceUri(upstream: string, uri: string): string {
-  return `${upstream}+${uri}`;
-}
 
 async function collect<T>(offered: boolean, items: () => AsyncIterable<T>): Promise<T[]> {
   const found: T[] = [];
@@ -41,6 +33,12 @@ export interface Offer {
   prompts: Prompt[];
   resources: Resource[];
   templates: ResourceTemplate[];
+  completions: boolean;
+  /**
+   * Whether a 2026-07-28 upstream offers the tasks extension: it lists no per-tool support,
+   * so any of its tools may become a task.
+   */
+  tasks: boolean;
 }
 
 export async function readOffer(client: McpClient): Promise<Offer> {
@@ -50,7 +48,32 @@ export async function readOffer(client: McpClient): Promise<Offer> {
     prompts: await collect("prompts" in capabilities, () => client.prompts()),
     resources: await collect("resources" in capabilities, () => client.resources()),
     templates: await collect("resources" in capabilities, () => client.resourceTemplates()),
+    completions: "completions" in capabilities,
+    tasks: isObject(capabilities.extensions) && TASKS_EXTENSION in capabilities.extensions,
   };
+}
+
+/** The names of a URI template's variables (`{id}`, `{+path}`, `{?a,b}`), each once. */
+export function templateVariables(template: string): string[] {
+  const names = new Set<string>();
+  for (const [, body] of template.matchAll(/\{([^}]*)\}/g)) {
+    for (const part of body!.replace(/^[+#./;?&]/, "").split(",")) {
+      const name = part.replace(/(\*|:\d+)$/, "");
+      if (name) names.add(name);
+    }
+  }
+  return [...names];
+}
+
+/**
+ * How a forwarded tool may run as a task: as the upstream lists it (2025-11-25), or
+ * "optional" for every tool of an upstream with the 2026-07-28 tasks extension.
+ */
+function taskSupportOf(tool: Tool, tasks: boolean): { taskSupport?: "optional" | "required" } {
+  const execution = (tool as unknown as JsonObject).execution;
+  const support = isObject(execution) ? execution.taskSupport : undefined;
+  if (support === "optional" || support === "required") return { taskSupport: support };
+  return tasks ? { taskSupport: "optional" } : {};
 }
 
 /** The definition fields copied from the upstream as they are. */
@@ -64,13 +87,13 @@ function described(item: Tool | Prompt | Resource | ResourceTemplate): JsonObjec
 }
 
 /** Maps the URIs in a read result back to the published ones. */
-function published(upstream: string, result: JsonObject): ReadResourceResult {
+function published(upstream: Upstream, result: JsonObject): ReadResourceResult {
   const contents = Array.isArray(result.contents) ? result.contents : [];
   return {
     ...result,
     contents: contents.map((item) =>
       isObject(item) && typeof item.uri === "string"
-        ? { ...item, uri: resourceUri(upstream, item.uri) }
+        ? { ...item, uri: upstream.uriOf(item.uri) }
         : item,
     ),
   } as unknown as ReadResourceResult;
@@ -82,6 +105,10 @@ export class Catalog {
   readonly #upstream: Upstream;
   readonly #logger: Logger;
   #registered: Registration[] = [];
+  /** Whether the upstream answers completion/complete. */
+  #completions = false;
+  /** Whether the upstream offers the 2026-07-28 tasks extension. */
+  #tasks = false;
 
   constructor(server: McpServer, upstream: Upstream, logger: Logger) {
     this.#server = server;
@@ -91,6 +118,8 @@ export class Catalog {
 
   /** Publishes an offer in place of the previous one. */
   publish(offer: Offer): void {
+    this.#completions = offer.completions;
+    this.#tasks = offer.tasks;
     for (const registration of this.#registered) registration.remove();
     this.#registered = [];
     const add = (what: string, register: () => Registration) => {
@@ -117,7 +146,13 @@ export class Catalog {
 
   #tool(tool: Tool): Registration {
     const upstream = this.#upstream;
-    const base = { ...described(tool), scopes: this.#scopes(tool.name) };
+    // A task at the gateway runs the forwarded call; the upstream's own task, if it needs
+    // one, stays behind our client, so no upstream task id ever reaches a caller.
+    const base = {
+      ...described(tool),
+      ...taskSupportOf(tool, this.#tasks),
+      scopes: this.#scopes(tool.name),
+    };
     const handler = async (args: unknown, ctx: Parameters<typeof upstream.forward>[0]) =>
       (await upstream.forward(
         ctx,
@@ -125,7 +160,7 @@ export class Catalog {
         { name: tool.name, arguments: (args ?? {}) as JsonObject },
         tool.name,
       )) as unknown as CallToolResult;
-    const name = toolName(upstream.name, tool.name);
+    const name = upstream.nameOf(tool.name);
     try {
       return this.#server.tool(
         name,
@@ -152,8 +187,16 @@ export class Catalog {
       shape[argument.name] = argument.required ? field : field.optional();
     }
     return this.#server.prompt(
-      toolName(upstream.name, prompt.name),
-      { ...described(prompt), args: z.object(shape), scopes: this.#scopes() },
+      upstream.nameOf(prompt.name),
+      {
+        ...described(prompt),
+        args: z.object(shape),
+        scopes: this.#scopes(),
+        ...this.#completers(
+          { type: "ref/prompt", name: prompt.name },
+          (prompt.arguments ?? []).map((a) => a.name),
+        ),
+      },
       async (args, ctx) =>
         (await upstream.forward(
           ctx,
@@ -166,16 +209,38 @@ export class Catalog {
 
   #resource(uri: string, item: Resource | ResourceTemplate): Registration {
     const upstream = this.#upstream;
-    const prefix = resourceUri(upstream.name, "");
     return this.#server.resource(
-      resourceUri(upstream.name, uri),
-      { ...described(item), name: item.name, scopes: this.#scopes() },
+      upstream.uriOf(uri),
+      {
+        ...described(item),
+        name: item.name,
+        scopes: this.#scopes(),
+        ...this.#completers({ type: "ref/resource", uri }, templateVariables(uri)),
+      },
       async (_variables, ctx, requested) => {
-        const original = requested.slice(prefix.length);
+        const original = upstream.originalUri(requested) ?? requested;
         const result = await upstream.forward(ctx, "resources/read", { uri: original }, original);
-        return published(upstream.name, result);
+        return published(upstream, result);
       },
     );
+  }
+
+  /** Completion of each argument, asked of the upstream (when it offers completions). */
+  #completers(ref: JsonObject, names: string[]): { complete?: Record<string, Completer> } {
+    const upstream = this.#upstream;
+    if (!this.#completions || names.length === 0) return {};
+    const complete: Record<string, Completer> = {};
+    for (const name of names) {
+      complete[name] = async (value, { arguments: context, ctx }) => {
+        const params: JsonObject = { ref, argument: { name, value } };
+        if (Object.keys(context).length) params.context = { arguments: context };
+        const what = String(ref.name ?? ref.uri);
+        const result = await upstream.forward(ctx, "completion/complete", params, what);
+        const values = isObject(result.completion) ? result.completion.values : undefined;
+        return Array.isArray(values) ? values.filter((v) => typeof v === "string") : [];
+      };
+    }
+    return { complete };
   }
 
   clear(): void {

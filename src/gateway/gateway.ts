@@ -13,6 +13,7 @@ import {
   type UpstreamOptions,
 } from "./options.ts";
 import { Parking } from "./relay.ts";
+import { subscriptionRelay } from "./subscriptions.ts";
 import { Upstream, type UpstreamStatus } from "./upstream.ts";
 
 /** An upstream could not start (or tell what it offers) when the gateway started. */
@@ -73,6 +74,7 @@ export async function gateway(options: GatewayOptions): Promise<Gateway> {
     clock,
     logger,
     inputTtlMs,
+    tasks: { clock, ...options.tasks },
     ...(options.secret !== undefined && { secret: options.secret }),
     ...(options.protocolVersions && { protocolVersions: options.protocolVersions }),
   });
@@ -85,6 +87,8 @@ export async function gateway(options: GatewayOptions): Promise<Gateway> {
       timing,
       logger,
       parking,
+      upstreamClient: options.upstreamClient,
+      resourceUpdated: (uri) => server.resourceUpdated(upstream.uriOf(uri)),
       // Read the offer again when the upstream says it changed (or came back after a crash).
       listChanged: () => {
         const link = upstream.shared;
@@ -133,10 +137,12 @@ export async function gateway(options: GatewayOptions): Promise<Gateway> {
     for (const upstream of upstreams) upstream.reap();
     return next();
   });
+  server.use(subscriptionRelay(upstreams));
   const app = mcpApp(server, {
     path: options.path ?? "/mcp",
     auth: options.auth,
     sessions: true,
+    ...(options.eventStore && { eventStore: options.eventStore }),
     health: { checks },
   });
   return {

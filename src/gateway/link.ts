@@ -23,6 +23,10 @@ export interface LinkEnv {
   parking: Parking;
   /** The upstream's tools, prompts or resources changed (shared links only). */
   listChanged?: (() => void) | undefined;
+  /** Sees each new upstream client before it connects (GatewayOptions.upstreamClient). */
+  upstreamClient?: ((client: McpClient, upstream: string) => void) | undefined;
+  /** A resource the gateway subscribed to changed upstream (the upstream's own URI). */
+  resourceUpdated?: ((uri: string) => void) | undefined;
 }
 
 /** Refuses a request the upstream cannot take now: it is down or not started. */
@@ -46,6 +50,8 @@ export class Link {
   /** How many times the upstream was restarted after a crash. */
   restarts = 0;
   #client: McpClient | undefined;
+  /** Resource URIs subscribed to upstream, subscribed again after a restart. */
+  readonly #subscribed = new Set<string>();
   #timer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(upstream: ResolvedUpstream, subject: string | undefined, env: LinkEnv) {
@@ -68,22 +74,30 @@ export class Link {
       name: "portcullis-gateway",
       version: "1",
       handlers: {
-        elicitation: (request) => this.#route("elicitation/create", { ...request }) as never,
-        sampling: (params) => this.#route("sampling/createMessage", { ...params }) as never,
-        roots: async () => (await this.#route("roots/list", {})).roots as never,
+        elicitation: (request, extra) =>
+          this.#route("elicitation/create", { ...request }, extra.callSignal) as never,
+        sampling: (params, extra) =>
+          this.#route("sampling/createMessage", { ...params }, extra.callSignal) as never,
+        roots: async (extra) =>
+          (await this.#route("roots/list", {}, extra.callSignal)).roots as never,
       },
       elicitationModes: ["form", "url"],
+      // Declares the 2026-07-28 tasks extension upstream: a call the upstream turns into a
+      // task is waited for behind our client (the gateway's own task stands for it).
+      tasks: true,
       requestTimeoutMs: this.#env.timing.callTimeoutMs,
       onLog: (message) => {
         const sink = this.#soleCall()?.sink;
         sink?.log[message.level](message.data, message.logger);
       },
+      ...(this.#env.resourceUpdated && { onResourceUpdated: this.#env.resourceUpdated }),
       ...(this.#env.listChanged && {
         onToolsChanged: this.#env.listChanged,
         onPromptsChanged: this.#env.listChanged,
         onResourcesChanged: this.#env.listChanged,
       }),
     });
+    this.#env.upstreamClient?.(client, this.upstream.name);
     const transport = new WatchedTransport(this.#transport(), () => {
       if (this.#client === client) this.#lost();
     });
@@ -101,8 +115,54 @@ export class Link {
       await client.close().catch(() => undefined);
       return;
     }
+    // Every log message the upstream has: the gateway passes on what each caller asked for.
+    // A 2026-07-28 upstream sends none without a level.
+    if (client.serverCapabilities && "logging" in client.serverCapabilities) {
+      await client
+        .setLoggingLevel("debug", { timeoutMs: this.#env.timing.startTimeoutMs })
+        .catch((error: unknown) =>
+          this.#env.logger.warn("upstream refused a log level", {
+            upstream: this.upstream.name,
+            error,
+          }),
+        );
+    }
     this.state = "ready";
     this.#attempt = 0;
+    // A restarted upstream forgot what the gateway was subscribed to.
+    for (const uri of this.#subscribed) await this.#subscribeOn(client, uri);
+  }
+
+  /** How many resources this connection is subscribed to upstream. */
+  get subscriptions(): number {
+    return this.#subscribed.size;
+  }
+
+  /**
+   * Subscribes upstream to a resource's updates, once per connection. An upstream that does
+   * not offer subscriptions is not asked (its resources never report updates).
+   */
+  async subscribe(uri: string): Promise<void> {
+    this.lastUsed = this.#env.timing.clock();
+    if (this.#subscribed.has(uri)) return;
+    this.#subscribed.add(uri);
+    await this.#subscribeOn(this.client, uri);
+  }
+
+  async #subscribeOn(client: McpClient, uri: string): Promise<void> {
+    const resources = client.serverCapabilities?.resources;
+    if (!resources || typeof resources !== "object" || !("subscribe" in resources)) return;
+    if (resources.subscribe !== true) return;
+    try {
+      await client.subscribe(uri, { timeoutMs: this.#env.timing.startTimeoutMs });
+    } catch (error) {
+      this.#subscribed.delete(uri);
+      this.#env.logger.warn("upstream subscription refused", {
+        upstream: this.upstream.name,
+        uri,
+        error,
+      });
+    }
   }
 
   #transport(): ClientTransport {
@@ -163,8 +223,10 @@ export class Link {
     return this.calls.values().next().value;
   }
 
-  #route(method: string, params: JsonObject): Promise<JsonObject> {
-    const call = this.#soleCall();
+  #route(method: string, params: JsonObject, callSignal?: AbortSignal): Promise<JsonObject> {
+    // A 2026-07-28 upstream's question comes in the result of the call it belongs to.
+    const call =
+      (callSignal && [...this.calls].find((c) => c.signal === callSignal)) || this.#soleCall();
     if (!call) {
       // With several callers on one connection, the question could reach the wrong person.
       throw new McpError(
@@ -191,6 +253,9 @@ export class Link {
     try {
       return await parking.relay(call, ctx, what);
     } catch (error) {
+      // The caller could not answer the upstream's question (say, it lacks the capability):
+      // that, not how the upstream's client reported it, is what the caller is told.
+      if (call.refusal) throw call.refusal;
       if (error instanceof McpError) throw error;
       this.#env.logger.warn("upstream request failed", { upstream: this.upstream.name, error });
       throw unavailable(this.upstream.name, this.state === "ready" ? "failed" : this.state);

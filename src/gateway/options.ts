@@ -1,4 +1,7 @@
+import type { McpClient } from "../client/client.ts";
 import type { ClientTransport } from "../client/transport.ts";
+import type { EventStore } from "../http/event-store.ts";
+import type { TaskOptions } from "../mcp/tasks/options.ts";
 import type { ProtocolVersion } from "../mcp/versions.ts";
 import type { EndpointAuth } from "../resource/protect.ts";
 import type { Clock } from "../util/clock.ts";
@@ -11,6 +14,12 @@ export interface UpstreamOptions {
    * URIs as `<name>+<uri>`. 1 to 32 of a-z, 0-9 and "-", starting with a letter.
    */
   name: string;
+  /**
+   * false publishes the upstream's tool and prompt names and resource URIs as they are, not
+   * under its name: for a gateway in front of one server (names that collide with another
+   * upstream's are left out, with a warning). Default true.
+   */
+  namespace?: boolean;
   /** An upstream over Streamable HTTP: its MCP endpoint. */
   url?: string | URL;
   /**
@@ -69,6 +78,20 @@ export interface GatewayOptions {
   callTimeoutMs?: number;
   /** How long a question put to a 2026-07-28 client may wait for its retry. Default 10 minutes. */
   inputTtlMs?: number;
+  /**
+   * Tasks at the gateway, for upstream tools listed with `taskSupport` (store, lifetimes; see
+   * McpServerOptions.tasks). The gateway's task runs the forwarded call; its id is the
+   * gateway's own, bound to the caller, so no upstream task id ever reaches a caller.
+   */
+  tasks?: TaskOptions;
+  /**
+   * Called with the client of each new upstream connection (each restart and each user)
+   * before it connects: add client middleware here, e.g. `instrumentClient` from
+   * portcullis/otel so a trace runs from the caller through the gateway to the upstream.
+   */
+  upstreamClient?: (client: McpClient, upstream: string) => void;
+  /** Makes the endpoint's SSE streams resumable with Last-Event-ID; see mcpApp. Default none. */
+  eventStore?: EventStore;
 }
 
 export interface ResolvedUpstream extends UpstreamOptions {
@@ -111,6 +134,9 @@ export function resolveUpstreams(upstreams: readonly UpstreamOptions[]): Resolve
       if (!url || (url.protocol !== "http:" && url.protocol !== "https:")) {
         throw new TypeError(`gateway(): upstream "${name}" has a url that is not http(s)`);
       }
+    }
+    if (upstream.namespace !== undefined && typeof upstream.namespace !== "boolean") {
+      throw new TypeError(`gateway(): upstream "${name}": namespace must be true or false`);
     }
     const isolation = upstream.isolation ?? "shared";
     if (isolation !== "shared" && isolation !== "per-user") {

@@ -47,9 +47,11 @@ async function askDownstream(ctx: Context, ask: Ask, key: string): Promise<JsonO
 /** Whether the request's run ended because its 2026-07-28 round closed (not a cancellation). */
 function roundClosed(ctx: Context): boolean {
   const reason: unknown = ctx.signal.reason;
+  // A task has no rounds: its signal aborts when the task is cancelled or expires.
   return (
     ctx.signal.aborted &&
     !ctx.cancelled &&
+    ctx.taskId === undefined &&
     reason instanceof McpError &&
     reason.code === ErrorCode.RequestTimeout
   );
@@ -168,9 +170,11 @@ export class Parking {
           throw error;
         }
         // The client could not or would not answer: the upstream hears it as an error.
+        call.refusal = error instanceof McpError ? error : undefined;
         ask.reject(error);
         continue;
       }
+      call.refusal = undefined;
       ask.resolve(answer);
     }
   }

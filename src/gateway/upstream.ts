@@ -4,6 +4,7 @@
  */
 import type { Context } from "../mcp/context.ts";
 import { ErrorCode, McpError } from "../mcp/jsonrpc.ts";
+import type { AuthInfo } from "../mcp/peer.ts";
 import type { JsonObject } from "../mcp/types.ts";
 import { Link, type LinkEnv, type LinkState, unavailable } from "./link.ts";
 import type { ResolvedUpstream } from "./options.ts";
@@ -18,11 +19,14 @@ export interface UpstreamStatus {
   instances: number;
   /** Restarts after a crash, over all connections. */
   restarts: number;
+  /** Resources subscribed to upstream, over all connections. */
+  subscriptions: number;
+  /** Requests forwarded and not yet answered, over all connections. */
+  inFlight: number;
 }
 
 /** The key of a caller's own connection: the token's issuer and subject. */
-function subjectKey(ctx: Context): { key: string; subject: string } {
-  const auth = ctx.auth;
+function subjectKey(auth: AuthInfo | undefined): { key: string; subject: string } {
   if (!auth?.subject) {
     throw new McpError(ErrorCode.InvalidRequest, "This upstream needs a caller with a subject");
   }
@@ -47,6 +51,23 @@ export class Upstream {
     return this.options.name;
   }
 
+  /** The published name of one of its tools or prompts: `<name>_<tool>`, or as it is. */
+  nameOf(original: string): string {
+    return this.options.namespace === false ? original : `${this.name}_${original}`;
+  }
+
+  /** The published URI (or URI template) of one of its resources: `<name>+<uri>`, or as it is. */
+  uriOf(original: string): string {
+    return this.options.namespace === false ? original : `${this.name}+${original}`;
+  }
+
+  /** The upstream's own URI for a published one, or undefined when it is not this upstream's. */
+  originalUri(published: string): string | undefined {
+    if (this.options.namespace === false) return published;
+    const prefix = `${this.name}+`;
+    return published.startsWith(prefix) ? published.slice(prefix.length) : undefined;
+  }
+
   /**
    * Starts the upstream; rejects when it cannot start. A per-user upstream is started once to
    * learn what it offers (`probe`), then closed by the caller.
@@ -64,17 +85,23 @@ export class Upstream {
 
   /** Forwards a request on the caller's connection. */
   async forward(ctx: Context, method: string, params: JsonObject, what: string) {
-    const link = await this.#linkFor(ctx);
+    const link = await this.#linkFor(ctx.auth);
     return link.forward(ctx, method, params, what);
   }
 
-  async #linkFor(ctx: Context): Promise<Link> {
+  /** Subscribes the caller's connection to updates of one of the upstream's resources. */
+  async subscribe(auth: AuthInfo | undefined, uri: string): Promise<void> {
+    const link = await this.#linkFor(auth);
+    await link.subscribe(uri);
+  }
+
+  async #linkFor(auth: AuthInfo | undefined): Promise<Link> {
     if (this.options.isolation === "shared") {
       if (!this.#shared) throw unavailable(this.name, "down");
       return this.#shared;
     }
     this.reap();
-    const { key, subject } = subjectKey(ctx);
+    const { key, subject } = subjectKey(auth);
     const open = this.#users.get(key);
     if (open) return open;
     const opening = this.#opening.get(key);
@@ -127,6 +154,8 @@ export class Upstream {
       state: this.#shared ? this.#shared.state : "ready",
       instances: links.filter((link) => link.state !== "closed").length,
       restarts: links.reduce((sum, link) => sum + link.restarts, 0),
+      subscriptions: links.reduce((sum, link) => sum + link.subscriptions, 0),
+      inFlight: links.reduce((sum, link) => sum + link.calls.size, 0),
     };
   }
 

@@ -12,6 +12,8 @@ import { parse } from "../../src/node/cli/args.ts";
 import { splitCommand, startGatewayCommand } from "../../src/node/cli/gateway.ts";
 import { main } from "../../src/node/cli/main.ts";
 import { until } from "../helpers/async.ts";
+import { post } from "../helpers/http.ts";
+import { AUDIENCE, startJwtIssuer } from "../helpers/jwt.ts";
 import { EVERYTHING, FILESYSTEM, signedIn, tempDir } from "./support.ts";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
@@ -85,6 +87,73 @@ describe("portcullis gateway", () => {
     }
   }, 30_000);
 
+  it("accepts tokens from a third-party issuer with --issuer, --jwks-url and --audience", async () => {
+    const issuer = await startJwtIssuer();
+    const stranger = await startJwtIssuer();
+    const running = await startGatewayCommand(
+      undefined,
+      parse([
+        "--stdio",
+        `"${process.execPath}" ${EVERYTHING} stdio`,
+        "--port",
+        "0",
+        "--issuer",
+        issuer.issuer,
+        "--jwks-url",
+        `${issuer.issuer}/jwks`,
+        "--audience",
+        AUDIENCE,
+      ]).values,
+      {},
+    );
+    try {
+      expect(running.signIn).toBe(`tokens from ${issuer.issuer}`);
+      const call = (token: string) =>
+        post(
+          running.url,
+          {
+            jsonrpc: "2.0",
+            id: 1,
+            method: "tools/call",
+            params: {
+              name: "upstream_echo",
+              arguments: { message: "from an OIDC user" },
+              _meta: {
+                "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                "io.modelcontextprotocol/clientInfo": { name: "raw", version: "1" },
+                "io.modelcontextprotocol/clientCapabilities": {},
+              },
+            },
+          },
+          {
+            authorization: `Bearer ${token}`,
+            "mcp-protocol-version": "2026-07-28",
+            "mcp-method": "tools/call",
+            "mcp-name": "upstream_echo",
+          },
+        );
+      const ok = await call(await issuer.sign({ sub: "oidc-user" }));
+      expect(ok.status).toBe(200);
+      expect(await ok.text()).toContain("from an OIDC user");
+      // Another audience, another issuer's key: refused, nothing forwarded.
+      for (const token of [
+        await issuer.sign({ sub: "oidc-user" }, "https://elsewhere.example/mcp"),
+        await stranger.sign({ sub: "oidc-user" }),
+      ]) {
+        const refused = await call(token);
+        expect(refused.status).toBe(401);
+        expect(refused.headers.get("www-authenticate")).toContain('error="invalid_token"');
+      }
+      const base = running.url.replace(/\/mcp$/, "");
+      const metadata = await fetch(`${base}/.well-known/oauth-protected-resource/mcp`);
+      expect(await metadata.json()).toMatchObject({ authorization_servers: [issuer.issuer] });
+      // No built-in authorization server is served.
+      expect((await fetch(`${base}/.well-known/oauth-authorization-server`)).status).toBe(404);
+    } finally {
+      await running.close();
+    }
+  }, 30_000);
+
   it("reports usage mistakes with status 2", async () => {
     const dir = tempDir();
     const missingVar = join(dir, "bad.json");
@@ -100,6 +169,9 @@ describe("portcullis gateway", () => {
       ["gateway", "--url", "http://127.0.0.1/mcp", "--port", "nope"],
       ["gateway", join(dir, "missing.json")],
       ["gateway", missingVar],
+      ["gateway", "--url", "http://127.0.0.1/mcp", "--audience", "https://a.example/mcp"],
+      ["gateway", "--url", "http://127.0.0.1/mcp", "--issuer", "http://idp.example.com"],
+      ["gateway", "--url", "http://127.0.0.1/mcp", "--issuer", "not a url"],
     ]) {
       const stderr = new PassThrough();
       let text = "";

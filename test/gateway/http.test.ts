@@ -19,9 +19,24 @@ let gw: Gateway;
 /** Every request the recording upstream received, with its headers. */
 const seen: { authorization: string | null; subject: string | null }[] = [];
 
-/** An open MCP server that answers with the headers the gateway sent it. */
-function recordingUpstream() {
-  const mcp = new McpServer({ name: "recorder", version: "1.0.0" });
+/** A call the test holds open on an upstream until it lets go. */
+function holder() {
+  const held = deferred<void>();
+  return { held, holding: false };
+}
+const holds = { current: holder(), old: holder() };
+
+/**
+ * An open MCP server that answers with the headers the gateway sent it. `old` speaks only the
+ * 2025 revisions: its questions come as server-to-client requests that name no call.
+ */
+function recordingUpstream(old = false) {
+  const hold = old ? holds.old : holds.current;
+  const mcp = new McpServer({
+    name: "recorder",
+    version: "1.0.0",
+    ...(old && { protocolVersions: ["2025-11-25"] as const }),
+  });
   mcp.tool("whoami", { description: "Who the upstream thinks is calling" }, (_args, ctx) => {
     const header = (name: string) => ctx.c?.req.header(name) ?? null;
     const entry = {
@@ -32,22 +47,20 @@ function recordingUpstream() {
     return entry;
   });
   mcp.tool("hold", { description: "Waits until the test lets go" }, async () => {
-    holding = true;
-    await held.promise;
+    hold.holding = true;
+    await hold.held.promise;
     return "released";
   });
   mcp.tool("ask", { description: "Asks the caller for a name" }, async (_args, ctx) => {
     const answer = await ctx.elicit({ message: "Your name?", schema: { type: "object" } });
     return JSON.stringify(answer);
   });
-  return mcpApp(mcp);
+  return mcpApp(mcp, old ? { sessions: true } : {});
 }
-
-const held = deferred<void>();
-let holding = false;
 
 beforeAll(async () => {
   const recorder = await listen(recordingUpstream());
+  const oldRecorder = await listen(recordingUpstream(true));
   ({ base, gw } = await startGateway({
     clock: clock.now,
     upstreams: [
@@ -61,6 +74,7 @@ beforeAll(async () => {
         maxInstances: 2,
       },
       { name: "shared", url: `${recorder}/mcp` },
+      { name: "old", url: `${oldRecorder}/mcp` },
     ],
   }));
 }, 60_000);
@@ -140,7 +154,7 @@ describe("the gateway in front of HTTP servers", () => {
     expect(gw.status().find((s) => s.name === "rec")?.instances).toBe(1);
   });
 
-  it("refuses an upstream's question it cannot tie to one caller on a shared connection", async () => {
+  it("refuses a 2025 upstream's question it cannot tie to one caller on a shared connection", async () => {
     const asked: string[] = [];
     const alice = (await signedIn(base, { user: "alice" })).client;
     const bob = (
@@ -154,17 +168,57 @@ describe("the gateway in front of HTTP servers", () => {
         },
       })
     ).client;
-    const hold = alice.callTool("shared_hold", {});
-    await until(() => holding);
+    const hold = alice.callTool("old_hold", {});
+    await until(() => holds.old.holding);
     // Alice's call is in flight on the shared connection: Bob's question could reach either.
-    const refused = await bob.callTool("shared_ask", {}).catch((error: unknown) => error);
+    const refused = await bob.callTool("old_ask", {}).catch((error: unknown) => error);
     expect(asked).toEqual([]);
     const outcome = refused instanceof Error ? refused.message : texts(refused as never);
     expect(outcome).not.toContain("accept");
-    held.resolve();
+    holds.old.held.resolve();
     expect(texts(await hold)).toContain("released");
     // Alone on the connection, the question reaches Bob.
-    expect(texts(await bob.callTool("shared_ask", {}))).toContain("accept");
+    expect(texts(await bob.callTool("old_ask", {}))).toContain("accept");
     expect(asked).toEqual(["Your name?"]);
+  });
+
+  it("ties a 2026-07-28 upstream's question to its own call, whatever else is in flight", async () => {
+    const asked: string[] = [];
+    const alice = (
+      await signedIn(base, {
+        user: "alice",
+        handlers: {
+          elicitation: () => {
+            asked.push("alice");
+            return { action: "decline" };
+          },
+        },
+      })
+    ).client;
+    const bob = (
+      await signedIn(base, {
+        user: "bob",
+        handlers: {
+          elicitation: (request) => {
+            asked.push(`bob: ${request.message}`);
+            return { action: "accept", content: { name: "Bob" } };
+          },
+        },
+      })
+    ).client;
+    const hold = alice.callTool("shared_hold", {});
+    await until(() => holds.current.holding);
+    // The question comes in the result of Bob's own call: it reaches Bob, never Alice.
+    expect(texts(await bob.callTool("shared_ask", {}))).toContain("Bob");
+    expect(asked).toEqual(["bob: Your name?"]);
+    holds.current.held.resolve();
+    expect(texts(await hold)).toContain("released");
+  });
+
+  it("tells a caller without the capability an upstream question needs: -32021", async () => {
+    // No handlers: the client declares no elicitation.
+    const { client } = await signedIn(base, { user: "carol" });
+    const refused = await client.callTool("shared_ask", {}).catch((error: unknown) => error);
+    expect(refused).toMatchObject({ code: -32021 });
   });
 });

@@ -100,6 +100,7 @@ export async function signedIn(
     narrowScope?: () => string | undefined;
     protocolVersion?: string;
     handlers?: ClientHandlers;
+    onResourceUpdated?: (uri: string) => void;
   } = {},
 ): Promise<{ client: McpClient; authorizations: URL[]; authorizer: OAuthAuthorizer }> {
   const { redirect, authorizations } = devLoginRedirect(base, {
@@ -112,6 +113,7 @@ export async function signedIn(
     version: "1.0.0",
     ...(options.protocolVersion && { protocolVersion: options.protocolVersion }),
     ...(options.handlers && { handlers: options.handlers }),
+    ...(options.onResourceUpdated && { onResourceUpdated: options.onResourceUpdated }),
   });
   cleanups.push(() => client.close());
   await client.connect(`${base}/mcp`, { authorizer });

@@ -31,6 +31,11 @@ Options:
   --stdio <command>             gateway: the upstream program, run with its arguments
   --url <url>                   gateway: the upstream's MCP endpoint
   --port <port>                 gateway: where to listen on loopback (default 3000)
+  --issuer <url>                gateway: accept JWT access tokens from this issuer (an OIDC
+                                provider or another OAuth server) instead of the built-in
+                                authorization server with dev login
+  --jwks-url <url>              gateway: the issuer's key set (default: from its metadata)
+  --audience <uri>              gateway: the audience tokens must name (default: the endpoint URL)
   --verbose                     progress on stderr: discovery, registration, tokens, requests
   --version                     the version of portcullis
   -h, --help                    this text
@@ -59,6 +64,9 @@ export const OPTIONS = {
   stdio: { type: "string" },
   url: { type: "string" },
   port: { type: "string" },
+  issuer: { type: "string" },
+  "jwks-url": { type: "string" },
+  audience: { type: "string" },
   verbose: { type: "boolean" },
   version: { type: "boolean" },
   help: { type: "boolean", short: "h" },

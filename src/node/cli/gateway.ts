@@ -4,19 +4,19 @@
  * dev login, on loopback.
  */
 import { readFile } from "node:fs/promises";
-import { devLogin } from "../../auth/login/dev.tsx";
-import { authorizationServer } from "../../auth/server.ts";
 import { type Gateway, gateway } from "../../gateway/gateway.ts";
 import type { UpstreamOptions } from "../../gateway/options.ts";
-import { memoryStore } from "../../storage/memory.ts";
 import { stdioUpstream } from "../gateway.ts";
 import { serve } from "../serve.ts";
 import { UsageError, type Values } from "./args.ts";
+import { gatewayAuth } from "./gateway-auth.ts";
 
 /** A running gateway command. */
 export interface RunningGateway {
   /** The protected MCP endpoint. */
   url: string;
+  /** How callers sign in: dev login, or the issuer whose tokens are accepted. */
+  signIn: string;
   gateway: Gateway;
   close(): Promise<void>;
 }
@@ -103,7 +103,11 @@ async function configOf(
   file: string | undefined,
   values: Values,
   env: Record<string, string | undefined>,
-): Promise<{ upstreams: UpstreamOptions[]; port: number | undefined }> {
+): Promise<{
+  upstreams: UpstreamOptions[];
+  port: number | undefined;
+  file?: Record<string, unknown>;
+}> {
   const flags = [values.stdio, values.url].filter((flag) => flag !== undefined).length;
   if ((file === undefined ? 0 : 1) + flags !== 1) {
     throw new UsageError("Give the gateway one of: a config file, --stdio or --url");
@@ -129,7 +133,11 @@ async function configOf(
   const upstreams = Object.entries(record(config.upstreams, "upstreams")).map(([name, spec]) =>
     upstreamOf(name, spec, env),
   );
-  return { upstreams, port: typeof config.port === "number" ? config.port : undefined };
+  return {
+    upstreams,
+    port: typeof config.port === "number" ? config.port : undefined,
+    file: config,
+  };
 }
 
 function portOf(value: string | undefined, fallback: number | undefined): number {
@@ -149,17 +157,14 @@ export async function startGatewayCommand(
 ): Promise<RunningGateway> {
   const config = await configOf(file, values, env);
   const port = portOf(values.port, config.port);
-  const running = await gateway({
-    upstreams: config.upstreams,
-    // Dev login serves a loopback issuer only: this gateway is for this machine until an
-    // operator configures a real login in code.
-    auth: authorizationServer({ store: memoryStore(), login: devLogin() }),
-  });
+  const { auth, signIn } = gatewayAuth(values, config.file);
+  const running = await gateway({ upstreams: config.upstreams, auth });
   try {
     const server = await serve(running.app, { port, hostname: "127.0.0.1" });
     const url = `${server.url.replace("127.0.0.1", "localhost")}/mcp`;
     return {
       url,
+      signIn,
       gateway: running,
       close: async () => {
         await server.close();

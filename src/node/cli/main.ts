@@ -73,7 +73,7 @@ async function runGateway(
       `portcullis gateway: upstream "${upstream.name}" ${upstream.state} (${upstream.isolation})`,
     );
   }
-  say(`portcullis gateway: serving ${running.url} (sign in with dev login)`);
+  say(`portcullis gateway: serving ${running.url} (${running.signIn})`);
   await new Promise<void>((resolve) => {
     process.once("SIGINT", resolve);
     process.once("SIGTERM", resolve);

@@ -69,26 +69,40 @@ export function devLoginRedirect(
   const authorizations: URL[] = [];
   const redirect = headlessRedirect(async (url) => {
     authorizations.push(new URL(url));
-    const target = new URL(url);
-    const narrowed = options.narrowScope?.();
-    // Our consent page grants all or nothing: narrowing is done on the way to the server.
-    if (narrowed !== undefined) target.searchParams.set("scope", narrowed);
-    let response = await browser.fetch(target.href);
-    for (let step = 0; step < 5 && response.status !== 303; step++) {
-      expect(response.status).toBe(200);
-      const html = await response.text();
-      response = html.includes('name="username"')
-        ? await browser.submit(base, html, { username: options.user ?? "alice" })
-        : await browser.submit(base, html, { decision: "allow" });
-      const location = response.headers.get("location");
-      if (response.status === 303 && location && new URL(location, base).origin === base) {
-        response = await browser.fetch(new URL(location, base).href);
-      }
-    }
-    expect(response.status).toBe(303);
-    return response.headers.get("location")!;
+    return signInWithDevLogin(base, String(url), { ...options, browser });
   });
   return { redirect, authorizations };
+}
+
+/**
+ * Drives one authorization URL of the built-in AS through dev login and consent, as a user
+ * in a browser would, and resolves with where the AS sends the browser back (the client's
+ * redirect URI with the code), without following it.
+ */
+export async function signInWithDevLogin(
+  base: string,
+  url: string,
+  options: { user?: string; narrowScope?: () => string | undefined; browser?: Browser } = {},
+): Promise<string> {
+  const browser = options.browser ?? new Browser();
+  const target = new URL(url);
+  const narrowed = options.narrowScope?.();
+  // Our consent page grants all or nothing: narrowing is done on the way to the server.
+  if (narrowed !== undefined) target.searchParams.set("scope", narrowed);
+  let response = await browser.fetch(target.href);
+  for (let step = 0; step < 5 && response.status !== 303; step++) {
+    expect(response.status).toBe(200);
+    const html = await response.text();
+    response = html.includes('name="username"')
+      ? await browser.submit(base, html, { username: options.user ?? "alice" })
+      : await browser.submit(base, html, { decision: "allow" });
+    const location = response.headers.get("location");
+    if (response.status === 303 && location && new URL(location, base).origin === base) {
+      response = await browser.fetch(new URL(location, base).href);
+    }
+  }
+  expect(response.status).toBe(303);
+  return response.headers.get("location")!;
 }
 
 export interface FakeAuthServerOptions {
