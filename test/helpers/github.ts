@@ -47,6 +47,8 @@ export interface FakeGitHub {
   holdRefreshes(): () => void;
   /** Calls to the REST API, with the status each got. */
   apiCalls: number[];
+  /** The bearer token each call to the REST API presented, in order. */
+  apiTokens: string[];
   /** A user's current access token. */
   currentToken(login: string): string | undefined;
 }
@@ -98,6 +100,7 @@ export function fakeGitHub(options: {
     refreshRequests: 0,
     refuseRefresh: false,
     apiCalls: [],
+    apiTokens: [],
     holdRefreshes() {
       let release = () => {};
       gate = new Promise((resolve) => {
@@ -189,6 +192,7 @@ export function fakeGitHub(options: {
   app.use("/api/v3/*", async (c, next) => {
     const user = caller(c.req.header("authorization"));
     github.apiCalls.push(user ? 200 : 401);
+    github.apiTokens.push(/^Bearer (.+)$/i.exec(c.req.header("authorization") ?? "")?.[1] ?? "");
     if (!user) return c.json({ message: "Bad credentials" }, 401);
     c.set("user" as never, user as never);
     await next();
