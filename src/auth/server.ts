@@ -16,14 +16,12 @@ import { canonicalResource } from "../util/resource-uri.ts";
 import { Sealer } from "../util/sealer.ts";
 import { accountRoutes, DEFAULT_CONNECTED_APPS_PATH } from "./account.tsx";
 import { operatorRoutes } from "./admin.ts";
-import { AuditTrail, scopesOf } from "./audit.ts";
+import { AuditTrail } from "./audit.ts";
 import type { AuditRecord } from "./audit-events.ts";
 import { authorizeRoutes } from "./authorize.tsx";
-import { BODY_LIMITS, readOAuthBody } from "./body.tsx";
 import {
   type Client,
   ClientRegistry,
-  clientInformation,
   configuredClient,
   type RegistrationRules,
 } from "./clients.ts";
@@ -35,7 +33,6 @@ import { GrantLedger } from "./grants.ts";
 import { KeyRing } from "./keys.ts";
 import { resolveLifetimes } from "./lifetimes.ts";
 import type { Deployment } from "./login.ts";
-import { authorizationServerMetadata } from "./metadata.ts";
 import { isMetadataDocumentUrl, resolveMetadataDocument } from "./metadata-document.ts";
 import { checkOptions } from "./options.ts";
 import { ownPaths } from "./own-paths.ts";

@@ -10,8 +10,11 @@ const MAX_RESPONSES_BYTES = 256 * 1024;
 
 interface Binding {
   method: string;
-  /** The canonical JSON of the arguments, taken when the request came; hashed only when needed. */
-  args: string;
+  /**
+   * The canonical JSON of the arguments as the request brought them: from a native snapshot
+   * taken when it came, made and hashed only when a state is checked or sealed.
+   */
+  args: () => string;
   principal: string;
 }
 
@@ -36,9 +39,6 @@ export interface InputBinding {
   principal: string;
 }
 
-/** Params that are not the request's arguments: the envelope and the round's own fields. */
-const NOT_ARGUMENTS: ReadonlySet<string> = new Set(["_meta", "inputResponses", "requestState"]);
-
 /**
  * An object's keys in the order `sort()` gives them (by UTF-16 code units). Arguments have a
  * handful of keys, and `sort()` allocates a work area on every call: a short list is sorted
@@ -58,11 +58,10 @@ function sortedKeys(value: object): string[] {
 }
 
 /**
- * JSON with sorted keys, so equal arguments digest equally whatever their key order; keys in
- * `skip` are left out of the top level. Built in one pass: it runs on every request that may
- * ask for input.
+ * JSON with sorted keys, so equal arguments digest equally whatever their key order. Built in
+ * one pass: it runs for every request state checked or sealed.
  */
-export function canonical(value: unknown, skip?: ReadonlySet<string>): string {
+export function canonical(value: unknown): string {
   if (Array.isArray(value)) {
     let out = "[";
     for (let i = 0; i < value.length; i++) out += (i ? "," : "") + canonical(value[i]);
@@ -72,7 +71,7 @@ export function canonical(value: unknown, skip?: ReadonlySet<string>): string {
     let out = "{";
     for (const key of sortedKeys(value)) {
       const item = value[key];
-      if (item === undefined || skip?.has(key)) continue;
+      if (item === undefined) continue;
       out += `${out.length > 1 ? "," : ""}${JSON.stringify(key)}:${canonical(item)}`;
     }
     return `${out}}`;
@@ -183,10 +182,18 @@ export class InputRound {
     sealer: Sealer,
     now: number,
   ): InputRound | Promise<InputRound> {
-    // Taken now, before the handler runs; hashed only when a state is checked or sealed.
+    // The snapshot is taken now, before the handler runs (JSON.stringify: native, cheap); most
+    // runs never suspend, so sorting it into canonical form waits until a state needs it.
+    // Not the request's arguments: the envelope and the round's own fields.
+    const { _meta: _m, inputResponses: _i, requestState: _r, ...args } = binding.params;
+    const snapshot = JSON.stringify(args);
+    let sorted: string | undefined;
     const bound: Binding = {
       method: binding.method,
-      args: canonical(binding.params, NOT_ARGUMENTS),
+      args: () => {
+        sorted ??= canonical(JSON.parse(snapshot));
+        return sorted;
+      },
       principal: binding.principal,
     };
     if (raw.inputResponses === undefined && raw.requestState === undefined) {
@@ -231,7 +238,7 @@ export class InputRound {
       throw invalidState("it has expired; send the request again without it");
     if (
       state.method !== bound.method ||
-      state.digest !== (await digest(bound.args)) ||
+      state.digest !== (await digest(bound.args())) ||
       state.principal !== bound.principal
     ) {
       throw invalidState("it belongs to another request");
@@ -315,7 +322,7 @@ export class InputRound {
     const { method, args, principal } = this.#binding;
     const state: RequestState = {
       method,
-      digest: await digest(args),
+      digest: await digest(args()),
       principal,
       expires,
       answers: Object.fromEntries(this.#used ?? []),

@@ -1,10 +1,8 @@
 import { isObject } from "../content.ts";
 import { ErrorCode, McpError } from "../jsonrpc.ts";
-import { CACHEABLE, META, modernPeer } from "../modern.ts";
+import { CACHEABLE, modernPeer } from "../modern.ts";
 import type { JsonObject } from "../types.ts";
 import type { Dressing, Era } from "./era.ts";
-
-const SERVER_INFO = META.serverInfo;
 
 /** Methods only the 2025 revisions have; a 2026-07-28 request for them is an unknown method. */
 const SESSION_ONLY: ReadonlySet<string> = new Set([
@@ -36,9 +34,10 @@ export const statelessEra: Era = {
     const dressed: JsonObject = {
       ...result,
       resultType: result.resultType ?? "complete",
+      // A literal key, not a computed one: V8 builds such an object from a cached shape.
       _meta: isObject(result._meta)
-        ? { ...result._meta, [SERVER_INFO]: dressing.serverInfo }
-        : { [SERVER_INFO]: dressing.serverInfo },
+        ? { ...result._meta, "io.modelcontextprotocol/serverInfo": dressing.serverInfo }
+        : { "io.modelcontextprotocol/serverInfo": dressing.serverInfo },
     };
     if (CACHEABLE.has(method) && dressed.resultType === "complete") {
       const hint = dressing.cacheHint(method, params);
