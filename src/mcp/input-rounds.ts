@@ -24,7 +24,8 @@ export class InputRounds {
   /** The round of a request, bound to its method, arguments and caller. */
   open(method: string, params: JsonObject, exchange: Exchange): InputRound | Promise<InputRound> {
     const binding = { method, params, principal: principalOf(exchange.auth) };
-    return InputRound.open(params, binding, this.#sealing(), this.#clock());
+    // The clock is read only for a retry's state: a first request does not ask the time.
+    return InputRound.open(params, binding, this.#sealing(), this.#clock);
   }
 
   /** The input_required result of a suspended round, its state valid for the TTL. */

@@ -79,6 +79,18 @@ export function canonical(value: unknown): string {
   return JSON.stringify(value) ?? "null";
 }
 
+/** A request's arguments: its params but the envelope and the round's own fields. */
+function argumentsOf(params: JsonObject): JsonObject {
+  // A loop, not a rest pattern, which V8 runs on a slow path.
+  const args: JsonObject = {};
+  for (const key of Object.keys(params)) {
+    if (key !== "_meta" && key !== "inputResponses" && key !== "requestState") {
+      args[key] = params[key];
+    }
+  }
+  return args;
+}
+
 const encoder = new TextEncoder();
 const NONE: Record<string, JsonObject> = Object.freeze({}) as Record<string, JsonObject>;
 
@@ -180,18 +192,17 @@ export class InputRound {
     raw: JsonObject,
     binding: InputBinding,
     sealer: Sealer,
-    now: number,
+    clock: () => number,
   ): InputRound | Promise<InputRound> {
-    // The snapshot is taken now, before the handler runs (JSON.stringify: native, cheap); most
-    // runs never suspend, so sorting it into canonical form waits until a state needs it.
-    // Not the request's arguments: the envelope and the round's own fields.
-    const { _meta: _m, inputResponses: _i, requestState: _r, ...args } = binding.params;
-    const snapshot = JSON.stringify(args);
+    // Put in canonical form on first need: checking a retry's state, or the run's first
+    // question (before it can suspend). Most runs need neither. Were the params changed by
+    // then, the state would bind what they became and the client's retry would be refused:
+    // the binding fails closed.
     let sorted: string | undefined;
     const bound: Binding = {
       method: binding.method,
       args: () => {
-        sorted ??= canonical(JSON.parse(snapshot));
+        sorted ??= canonical(argumentsOf(binding.params));
         return sorted;
       },
       principal: binding.principal,
@@ -221,7 +232,7 @@ export class InputRound {
     const sealed = raw.requestState;
     if (sealed === undefined) return new InputRound(NONE, fresh, [], bound);
     if (typeof sealed !== "string" || sealed.length > 1024 * 1024) throw invalidState("malformed");
-    return InputRound.#resume(sealed, fresh, bound, sealer, now);
+    return InputRound.#resume(sealed, fresh, bound, sealer, clock());
   }
 
   static async #resume(
@@ -261,6 +272,7 @@ export class InputRound {
       return Promise.reject(new Error(`The input key "${key}" is used twice in one request`));
     }
     keys.add(key);
+    this.#binding.args();
     const earlier = own(this.#earlier, key);
     const answer =
       earlier ??
