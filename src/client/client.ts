@@ -9,6 +9,7 @@ import {
   type LoggingLevel,
   type ReadResourceResult,
 } from "../mcp/types.ts";
+import { readToolUi, type ToolUi } from "./apps.ts";
 import type { RequestOptions } from "./connection.ts";
 import { ClientCore } from "./core.ts";
 import { InboundRequests } from "./inbound.ts";
@@ -296,6 +297,14 @@ export class McpClient {
       ...result,
       contents: this.#core.requireArray(result, "contents", "resources/read"),
     } as ReadResourceResult;
+  }
+
+  /**
+   * The MCP App view of a tool (by name, or as listed): its `ui://` HTML, CSP and permission
+   * metadata, and who may call the tool. Undefined when the tool has no view or is not listed.
+   */
+  toolUi(tool: string | Tool, options: RequestOptions = {}): Promise<ToolUi | undefined> {
+    return readToolUi(this, tool, options);
   }
 
   /**

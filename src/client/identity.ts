@@ -1,4 +1,5 @@
 /** What the client says about itself: its Implementation info and the capabilities it declares. */
+import { APP_MIME_TYPE, APPS_EXTENSION } from "../mcp/apps/meta.ts";
 import { isObject } from "../mcp/content.ts";
 import type { Implementation, JsonObject } from "../mcp/types.ts";
 import type { McpClientOptions } from "./options.ts";
@@ -30,6 +31,10 @@ export function declaredCapabilities(
   if (modern && (tasks || options.tasks)) {
     const extensions = isObject(capabilities.extensions) ? capabilities.extensions : {};
     capabilities.extensions = { ...extensions, [TASKS_EXTENSION]: {} };
+  }
+  if (options.apps) {
+    const extensions = isObject(capabilities.extensions) ? capabilities.extensions : {};
+    capabilities.extensions = { ...extensions, [APPS_EXTENSION]: { mimeTypes: [APP_MIME_TYPE] } };
   }
   if (handlers.elicitation) {
     const modes = options.elicitationModes ?? ["form"];

@@ -1,4 +1,5 @@
 import { isObject } from "./content.ts";
+import { declaredExtensions } from "./declared-extensions.ts";
 import { ErrorCode, McpError } from "./jsonrpc.ts";
 import type { Listing } from "./listing.ts";
 import type { McpServerOptions } from "./options.ts";
@@ -64,6 +65,12 @@ export function offeredCapabilities(
       : undefined;
   if (tasks && modern) capabilities.extensions = tasks;
   else if (tasks) capabilities.tasks = tasks;
+  // Extensions such as Apps are declared the same way in both eras.
+  const extensions = declaredExtensions(host);
+  if (extensions) {
+    const own = isObject(capabilities.extensions) ? capabilities.extensions : {};
+    capabilities.extensions = { ...extensions, ...own };
+  }
   return capabilities;
 }
 
