@@ -21,6 +21,7 @@ import {
   McpClient,
   OAuthAuthorizer,
   type OAuthAuthorizerOptions,
+  Skills,
 } from "../src/client/index.ts";
 import type { ElicitResult, JsonObject } from "../src/index.ts";
 
@@ -220,6 +221,20 @@ function argumentsFor(name: string, tools: readonly { name: string; inputSchema:
   return {};
 }
 
+/**
+ * A host's use of the Skills extension: list the skills (no file fetched), and except in
+ * the no-prefetch scenario load the first one and read the file its SKILL.md points to. A
+ * tampered SKILL.md fails verification: the run ends with ERR_SKILL_VERIFICATION and the
+ * supporting file is never read.
+ */
+async function skillsFlow(scenario: string, client: McpClient): Promise<void> {
+  const skills = new Skills(client);
+  const [entry] = await skills.list();
+  if (!entry || scenario === "sep-2640-client-no-prefetch") return;
+  const skill = await skills.load(entry);
+  await skills.read(skill, "references/FORMS.md");
+}
+
 async function run(scenario: string, url: string): Promise<void> {
   if (scenario === "sse-retry") await settle();
   const client = newClient();
@@ -228,6 +243,7 @@ async function run(scenario: string, url: string): Promise<void> {
     : undefined;
   await client.connect(url, authorizer ? { authorizer } : {});
   try {
+    if (scenario.startsWith("sep-2640-client-")) return await skillsFlow(scenario, client);
     const { tools } = await client.listTools();
     // These two scenarios ask for the listing only (the second serves no tools/call).
     if (scenario === "initialize" || scenario === "json-schema-ref-no-deref") return;

@@ -9,7 +9,14 @@
  *   npm run conformance:server   # http://localhost:$PORT/mcp, PORT defaults to 3001
  */
 import { z } from "zod";
-import { McpError, McpServer, mcpApp, memoryEventStore, ToolError } from "../src/index.ts";
+import {
+  McpError,
+  McpServer,
+  mcpApp,
+  memoryEventStore,
+  serveSkills,
+  ToolError,
+} from "../src/index.ts";
 import { serve } from "../src/node/index.ts";
 
 const PNG =
@@ -632,6 +639,43 @@ mcp.tool(
     return `Hello, ${answer.content?.name}!`;
   },
 );
+
+// Skills (SEP-2640): two skills, one nested under an organizational prefix, with
+// subdirectories so resources/directory/read has directories to list.
+serveSkills(mcp, {
+  skills: [
+    {
+      path: "pdf-processing",
+      files: {
+        "SKILL.md": [
+          "---",
+          "name: pdf-processing",
+          "description: Extract, fill, and assemble PDF documents",
+          "license: Apache-2.0",
+          "metadata:",
+          '  version: "2.1.0"',
+          "---",
+          "",
+          "# PDF processing",
+          "",
+          "Fill forms with references/FORMS.md; pick a template from templates/.",
+          "",
+        ].join("\n"),
+        "references/FORMS.md": "# Forms\n\nHow to fill PDF forms.\n",
+        "templates/invoice.md": "# Invoice\n",
+        "templates/regional/eu-invoice.md": "# EU invoice\n",
+      },
+    },
+    {
+      path: "acme/billing/refunds",
+      files: {
+        "SKILL.md":
+          "---\nname: refunds\ndescription: Process customer refund requests per company policy\n---\n\n# Refunds\n",
+        "examples/email.md": "Dear customer,\n",
+      },
+    },
+  ],
+});
 
 const app = mcpApp(mcp, { sessions: true, eventStore: memoryEventStore() });
 const running = await serve(app, {

@@ -45,14 +45,6 @@ SERVER_LOG="$RESULTS_DIR/server.log"
 # go stale. Empty: every scenario passes.
 EXPECTED_FAILURES=()
 
-# TEMPORARY, until the Skills extension (SEP-2640) is built: its server scenarios, which no
-# requirement set names and which run (below, under "extensions") against a server without
-# it. Printed as PENDING, never as passed; one that passes fails the run (take it off).
-PENDING_APPS_SKILLS=(
-  sep-2640-skills-directory
-  sep-2640-skills-enumeration
-  sep-2640-skills-manifest
-)
 # TEMPORARY, until the suite writes the scenario: in 0.2.0-alpha.12 tasks-status-notifications
 # is a stub that runs no check against any server ("Status notifications conformance, pending
 # subscriptions/listen rewrite ... tracked as a follow-up"). Printed as PENDING, not passed.
@@ -189,7 +181,7 @@ done < <(sed -n 's/^  - //p' "$ext/scenarios.txt")
 # --- (d) independent verdict from the checks.json files: every scenario each revision lists has
 # a result, and no check is a FAILURE or WARNING unless its scenario is an expected failure.
 set +e
-"$CONF_NODE" - "$RESULTS_DIR" "${CONFORMANCE_SCENARIO:-}" "${EXPECTED_FAILURES[*]:-}" "${PENDING_APPS_SKILLS[*]} ${PENDING_SUITE_STUB[*]}" "${REVISIONS[@]}" <<'JS'
+"$CONF_NODE" - "$RESULTS_DIR" "${CONFORMANCE_SCENARIO:-}" "${EXPECTED_FAILURES[*]:-}" "${PENDING_SUITE_STUB[*]}" "${REVISIONS[@]}" <<'JS'
 const fs = require('fs'), path = require('path');
 const [dir, only, expectedArg, pendingArg, ...revisions] = process.argv.slice(2);
 const pending = new Set(pendingArg.split(' ').filter(Boolean));
@@ -273,7 +265,7 @@ for (const p of problems) console.log(`  ${p}`);
 if (ran === 0) { console.log('  no revision ran anything'); failed++; }
 for (const revision of revisions) console.log(`  ${revision}: ${listed.get(revision)?.length ?? 0} scenarios listed, ${perSuite.get(revision) ?? 0} with checks (${checksRun.get(revision) ?? 0} checks run)`);
 console.log(`conformance-alpha: ${passed} passed, ${failed} failed, ${waiting} pending (not passed)${excused ? ` (${excused} expected failure(s))` : ''}`);
-if (waiting) console.log(`  !!! ${waiting} scenario(s) PENDING, not passed: see PENDING_APPS_SKILLS / PENDING_SUITE_STUB in scripts/conformance-alpha.sh`);
+if (waiting) console.log(`  !!! ${waiting} scenario(s) PENDING, not passed: see PENDING_SUITE_STUB in scripts/conformance-alpha.sh`);
 process.exit(failed ? 1 : 0);
 JS
 verdict_rc=$?

@@ -56,22 +56,47 @@ export class ResourceTokenVerifier {
   }
 
   /** The caller a token names, or undefined (then `onReject` has been told why). */
-  async verify(
+  verify(
     token: string,
     issuer: string,
     audience: string,
     onReject?: (reason: string) => void,
   ): Promise<AuthInfo | undefined> {
-    const key = await tokenDigest(token);
+    const key = tokenDigest(token);
+    return typeof key === "string"
+      ? this.#verify(key, token, issuer, audience, onReject)
+      : key.then((digest) => this.#verify(digest, token, issuer, audience, onReject));
+  }
+
+  /** A cached token with no revocation to await costs no turn of the event loop. */
+  #verify(
+    key: string,
+    token: string,
+    issuer: string,
+    audience: string,
+    onReject: ((reason: string) => void) | undefined,
+  ): Promise<AuthInfo | undefined> {
     const hit = this.#cache.get(key, this.#clock());
-    if (hit && hit.issuer === issuer && hit.audience === audience) {
-      if (hit.gid === undefined || !(await this.#tokens.revocations.check(hit.gid))) {
-        return hit.info;
-      }
+    if (!hit || hit.issuer !== issuer || hit.audience !== audience) {
+      return this.#verifyFresh(key, token, issuer, audience, onReject);
+    }
+    const revoked = hit.gid === undefined ? false : this.#tokens.revocations.check(hit.gid);
+    const answer = (isRevoked: boolean): AuthInfo | undefined => {
+      if (!isRevoked) return hit.info;
       this.#cache.delete(key);
       onReject?.("revoked");
       return undefined;
-    }
+    };
+    return typeof revoked === "boolean" ? Promise.resolve(answer(revoked)) : revoked.then(answer);
+  }
+
+  async #verifyFresh(
+    key: string,
+    token: string,
+    issuer: string,
+    audience: string,
+    onReject: ((reason: string) => void) | undefined,
+  ): Promise<AuthInfo | undefined> {
     const claims = await this.#tokens.verifyAccessToken(
       token,
       { issuer, audience },

@@ -42,7 +42,8 @@ export interface ToolUiSource {
 }
 
 /**
- * Reads the view a tool (by name, or as listed) names in `_meta.ui.resourceUri` (or the legacy flat key).
+ * The MCP App view of a tool of a connected client (an McpClient): reads the view a tool (by
+ * name, or as listed) names in `_meta.ui.resourceUri` (or the legacy flat key).
  * Undefined for a tool without a view, or not listed. A view that is not `text/html;profile=mcp-app` text
  * or base64 is a ProtocolError (ERR_CONTRACT): a host must not render it.
  */

@@ -9,7 +9,6 @@ import {
   type LoggingLevel,
   type ReadResourceResult,
 } from "../mcp/types.ts";
-import { readToolUi, type ToolUi } from "./apps.ts";
 import type { RequestOptions } from "./connection.ts";
 import { ClientCore } from "./core.ts";
 import { InboundRequests } from "./inbound.ts";
@@ -124,6 +123,18 @@ export class McpClient {
 
   get serverCapabilities(): JsonObject | undefined {
     return this.#core.negotiated?.serverCapabilities;
+  }
+
+  /** The extensions the server declared (SEP-2133) with their settings; empty before connect. */
+  get extensions(): Readonly<Record<string, JsonObject>> {
+    const declared = this.#core.negotiated?.serverCapabilities.extensions;
+    return isObject(declared) ? (declared as Record<string, JsonObject>) : {};
+  }
+
+  /** The settings of an extension the server declared, or undefined when it did not. */
+  extension(id: string): JsonObject | undefined {
+    const settings = this.extensions[id];
+    return isObject(settings) ? settings : undefined;
   }
 
   get instructions(): string | undefined {
@@ -254,13 +265,23 @@ export class McpClient {
     return this.#tools.startTool(name, args, options);
   }
 
-  /**
-   * A handle on a task by its id, e.g. one an earlier process started: poll it, wait for its
-   * result, cancel it. Sends nothing until used. The server shows a task only to the caller
-   * (token subject) that started it.
-   */
+  /** A handle on a task by its id (one an earlier process started, say); sends nothing yet. */
   task(taskId: string): TaskHandle {
     return this.#tools.task(taskId);
+  }
+
+  /**
+   * Asks for a task's status notifications (2026-07-28, on the subscriptions/listen stream,
+   * declaring the tasks extension): each change reaches `onTaskStatus` with the task's whole
+   * state. Resolves once the server acknowledged it; polling still works alongside.
+   */
+  watchTask(taskId: string, options: RequestOptions = {}): Promise<void> {
+    return this.#subscriptions.watchTask(taskId, options);
+  }
+
+  /** Stops a task's status notifications. */
+  unwatchTask(taskId: string, options: RequestOptions = {}): Promise<void> {
+    return this.#subscriptions.unwatchTask(taskId, options);
   }
 
   /** Where a task stands (tasks/get). */
@@ -273,10 +294,7 @@ export class McpClient {
     return this.task(taskId).cancel(options);
   }
 
-  /**
-   * One page of the caller's tasks (tasks/list, 2025-11-25; our server offers it to
-   * authenticated callers only). 2026-07-28 has no such request: ERR_TASK_UNSUPPORTED.
-   */
+  /** One page of the caller's tasks (tasks/list, 2025-11-25 only: else ERR_TASK_UNSUPPORTED). */
   listTasks(
     params: { cursor?: string } = {},
     options: RequestOptions = {},
@@ -297,14 +315,6 @@ export class McpClient {
       ...result,
       contents: this.#core.requireArray(result, "contents", "resources/read"),
     } as ReadResourceResult;
-  }
-
-  /**
-   * The MCP App view of a tool (by name, or as listed): its `ui://` HTML, CSP and permission
-   * metadata, and who may call the tool. Undefined when the tool has no view or is not listed.
-   */
-  toolUi(tool: string | Tool, options: RequestOptions = {}): Promise<ToolUi | undefined> {
-    return readToolUi(this, tool, options);
   }
 
   /**

@@ -28,14 +28,11 @@ export function declaredCapabilities(
 ): JsonObject {
   const handlers = options.handlers ?? {};
   const capabilities: JsonObject = { ...options.capabilities };
-  if (modern && (tasks || options.tasks)) {
-    const extensions = isObject(capabilities.extensions) ? capabilities.extensions : {};
-    capabilities.extensions = { ...extensions, [TASKS_EXTENSION]: {} };
-  }
-  if (options.apps) {
-    const extensions = isObject(capabilities.extensions) ? capabilities.extensions : {};
-    capabilities.extensions = { ...extensions, [APPS_EXTENSION]: { mimeTypes: [APP_MIME_TYPE] } };
-  }
+  const declared = isObject(capabilities.extensions) ? capabilities.extensions : {};
+  const extensions: JsonObject = { ...declared, ...options.extensions };
+  if (modern && (tasks || options.tasks)) extensions[TASKS_EXTENSION] = {};
+  if (options.apps) extensions[APPS_EXTENSION] = { mimeTypes: [APP_MIME_TYPE] };
+  if (Object.keys(extensions).length) capabilities.extensions = extensions;
   if (handlers.elicitation) {
     const modes = options.elicitationModes ?? ["form"];
     capabilities.elicitation = Object.fromEntries(modes.map((mode) => [mode, {}]));

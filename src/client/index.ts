@@ -66,6 +66,16 @@ export type {
   StartToolOptions,
 } from "./options.ts";
 export type { ReconnectOptions } from "./reconnect.ts";
+export {
+  type LoadedSkill,
+  parseSkillEntry,
+  SKILLS_EXTENSION,
+  type SkillEntry,
+  SkillError,
+  type SkillErrorCode,
+  type SkillFile,
+  Skills,
+} from "./skills.ts";
 export { type SseEvent, SseParser } from "./sse-parser.ts";
 export { type ClientState, type ClientStateStore, memoryClientState } from "./state.ts";
 export type { StrictOptions } from "./strict.ts";

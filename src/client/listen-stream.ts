@@ -19,6 +19,8 @@ export interface SubscriptionFilter {
   promptsListChanged?: boolean;
   resourcesListChanged?: boolean;
   resourceSubscriptions?: string[];
+  /** Tasks whose status notifications the stream carries (the tasks extension). */
+  taskIds?: string[];
 }
 
 export interface ListenHost {
@@ -60,6 +62,7 @@ export type Routing = "ack" | "deliver" | "stale" | "unrelated";
 export class ListenStream {
   readonly #host: ListenHost;
   readonly #uris = new Set<string>();
+  readonly #tasks = new Set<string>();
   readonly #life = new AbortController();
   /** The acknowledged stream, whose notifications are delivered. */
   #active: Stream | undefined;
@@ -104,6 +107,36 @@ export class ListenStream {
       if (added) this.#uris.delete(uri);
       throw error;
     }
+  }
+
+  /** Whether status notifications of `taskId` were asked for. */
+  watchesTask(taskId: string): boolean {
+    return this.#tasks.has(taskId);
+  }
+
+  /** Adds a task and waits until the server acknowledges it; rejects if it refuses. */
+  async watchTask(taskId: string, options: RequestOptions = {}): Promise<void> {
+    const added = !this.#tasks.has(taskId);
+    if (!added && this.#active?.acknowledged?.taskIds?.includes(taskId)) return;
+    this.#tasks.add(taskId);
+    try {
+      const ack = await this.refresh(options);
+      if (!ack?.taskIds?.includes(taskId)) {
+        throw new ProtocolError(
+          "ERR_SUBSCRIPTION",
+          `The server did not acknowledge status notifications for task ${taskId}`,
+        );
+      }
+    } catch (error) {
+      if (added) this.#tasks.delete(taskId);
+      throw error;
+    }
+  }
+
+  /** Stops asking for a task's status notifications. */
+  async unwatchTask(taskId: string, options: RequestOptions = {}): Promise<void> {
+    if (!this.#tasks.delete(taskId)) return;
+    await this.refresh(options);
   }
 
   /** Removes a resource; the stream is re-opened without it (or closed when nothing is left). */
@@ -169,6 +202,7 @@ export class ListenStream {
     if (lists.prompts) filter.promptsListChanged = true;
     if (lists.resources) filter.resourcesListChanged = true;
     if (this.#uris.size) filter.resourceSubscriptions = [...this.#uris];
+    if (this.#tasks.size) filter.taskIds = [...this.#tasks];
     return Object.keys(filter).length ? filter : undefined;
   }
 

@@ -3,8 +3,9 @@ import type { LoggingLevel } from "../mcp/types.ts";
 import type { Progress } from "./connection.ts";
 import type { ClientCore } from "./core.ts";
 import type { Subscriptions } from "./subscriptions.ts";
+import { parseTask } from "./task-info.ts";
 import type { ToolCatalog } from "./tool-catalog.ts";
-import type { LogMessage } from "./types.ts";
+import type { LogMessage, TaskInfo } from "./types.ts";
 
 /**
  * Hands a notification from the server to the client's hooks: the specific one, then
@@ -51,6 +52,22 @@ export function deliverNotification(
         core.hook(() => options.onResourceUpdated?.(uri));
       }
       break;
+    case "notifications/tasks": {
+      // Only on the live stream, and only for tasks this client asked about.
+      const taskId = params.taskId;
+      if (routing !== "deliver" || typeof taskId !== "string") break;
+      if (!subscriptions.watchesTask(taskId)) break;
+      let task: TaskInfo;
+      try {
+        task = parseTask(params, "A notifications/tasks");
+      } catch (error) {
+        // A notification has no caller to throw to: reported, never thrown.
+        core.warn({ code: "contract", message: (error as Error).message });
+        break;
+      }
+      core.hook(() => options.onTaskStatus?.(task));
+      break;
+    }
     case "notifications/progress":
       core.hook(() =>
         options.onProgress?.(params as unknown as Progress & { progressToken: string | number }),

@@ -15,7 +15,7 @@ import type { ClientWarning } from "./errors.ts";
 import type { ReconnectOptions } from "./reconnect.ts";
 import type { ClientStateStore } from "./state.ts";
 import type { StrictOptions } from "./strict.ts";
-import type { ElicitationRequest, LogMessage } from "./types.ts";
+import type { ElicitationRequest, LogMessage, TaskInfo } from "./types.ts";
 
 /** What a handler of a server-to-client request receives besides the request. */
 export interface HandlerExtra {
@@ -75,6 +75,12 @@ export interface McpClientOptions {
    */
   tasks?: boolean;
   /**
+   * Extensions this client supports (SEP-2133), by id, each with its settings object (`{}`
+   * for none): declared under `capabilities.extensions` at initialize and in every 2026-07-28
+   * request. None by default; extensions are opt-in.
+   */
+  extensions?: Readonly<Record<string, JsonObject>>;
+  /**
    * The revision to speak. "auto" (default) probes with server/discover and speaks 2026-07-28
    * with servers that do, else falls back to initialize and the newest 2025 revision the server
    * speaks. "2026-07-28" speaks only that; a 2025 revision is offered at initialize, no probe.
@@ -100,6 +106,11 @@ export interface McpClientOptions {
   onPromptsChanged?: () => void;
   /** A subscribed resource changed. */
   onResourceUpdated?: (uri: string) => void;
+  /**
+   * A task this client watches (`watchTask`, 2026-07-28) changed: its whole state, result or
+   * input requests included, as tasks/get would give it. Only watched tasks are delivered.
+   */
+  onTaskStatus?: (task: TaskInfo) => void;
   /** Progress of any request (a call's own `onProgress` receives its own too). */
   onProgress?: (progress: Progress & { progressToken: string | number }) => void;
   /** Every notification from the server, after the specific hooks. */

@@ -7,6 +7,7 @@ import type { JsonRpcNotification } from "../mcp/jsonrpc.ts";
 import type { JsonObject } from "../mcp/types.ts";
 import type { Connection, RequestOptions } from "./connection.ts";
 import type { ClientCore } from "./core.ts";
+import { TaskError } from "./errors.ts";
 import { ListenStream, type Routing } from "./listen-stream.ts";
 import { type ReconnectOptions, resolveReconnect } from "./reconnect.ts";
 import type { Requests } from "./requests.ts";
@@ -83,6 +84,31 @@ export class Subscriptions {
     return this.#listen?.route(notification) ?? "unrelated";
   }
 
+  /**
+   * Asks for a task's status notifications on the 2026-07-28 stream (see `onTaskStatus`);
+   * resolves once the server acknowledged them. 2025 revisions: ERR_TASK_UNSUPPORTED.
+   */
+  async watchTask(taskId: string, options: RequestOptions): Promise<void> {
+    this.#core.live();
+    if (!this.#core.modern) {
+      throw new TaskError(
+        "ERR_TASK_UNSUPPORTED",
+        "Task status notifications need protocol 2026-07-28 (subscriptions/listen)",
+        { taskId },
+      );
+    }
+    await this.#stream().watchTask(taskId, options);
+  }
+
+  async unwatchTask(taskId: string, options: RequestOptions): Promise<void> {
+    if (this.#core.modern) await this.#listen?.unwatchTask(taskId, options);
+  }
+
+  /** Whether status notifications of `taskId` were asked for on the 2026-07-28 stream. */
+  watchesTask(taskId: string): boolean {
+    return this.#listen?.watchesTask(taskId) ?? false;
+  }
+
   /** Whether updates of `uri` were asked for on the 2026-07-28 stream. */
   watches(uri: string): boolean {
     return this.#listen?.watches(uri) ?? false;
@@ -101,6 +127,8 @@ export class Subscriptions {
           { notifications: filter as JsonObject },
           { signal, timeoutMs: Number.POSITIVE_INFINITY },
           { onId, recover: false },
+          // Task status needs the tasks extension declared on the stream's request.
+          filter.taskIds !== undefined,
         ),
       lists: () => ({
         tools: core.options.onToolsChanged !== undefined,

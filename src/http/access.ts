@@ -6,6 +6,7 @@ import {
   hiddenTargets,
 } from "../mcp/access.ts";
 import type { JsonRpcRequest, JsonRpcResponse } from "../mcp/jsonrpc.ts";
+import type { Listed } from "../mcp/listing.ts";
 import { requiresAuthorization } from "../mcp/reauthorize.ts";
 import type { Guard } from "../resource/guard.ts";
 
@@ -24,17 +25,21 @@ export function refusalResponse(c: HonoContext, guard: Guard, denied: AccessDeni
  * transport meets them. What a request's `canAccess` hides from the caller is left out here:
  * the pipeline answers it as not found, and a 403 naming its scopes would betray it.
  */
-export async function checkAccess(
+export function checkAccess(
   c: HonoContext,
   guard: Guard | undefined,
   registry: AccessRegistry,
   requests: readonly JsonRpcRequest[],
-): Promise<Response | undefined> {
+): Response | undefined | Promise<Response | undefined> {
   if (!guard) return undefined;
   const auth = guard.authenticate(c);
-  const hidden = await hiddenTargets(registry, requests, auth);
-  const denied = accessDenied(registry, requests, auth, hidden);
-  return denied ? refusalResponse(c, guard, denied) : undefined;
+  const judge = (hidden: ReadonlySet<Listed>) => {
+    const denied = accessDenied(registry, requests, auth, hidden);
+    return denied ? refusalResponse(c, guard, denied) : undefined;
+  };
+  // Synchronous unless something the requests use has a `canAccess` check to await.
+  const hidden = hiddenTargets(registry, requests, auth);
+  return hidden instanceof Promise ? hidden.then(judge) : judge(hidden);
 }
 
 /**

@@ -19,8 +19,8 @@ function hostnameOf(host: string): string {
  * Requests without Origin (non-browser clients) pass the Origin rule.
  */
 export function checkOrigin(request: Request, options: OriginOptions): boolean {
-  const url = new URL(request.url);
-  const host = request.headers.get("host") ?? url.host;
+  // The URL is parsed only where no Host header came (Workers and fetch always send one).
+  const host = request.headers.get("host") ?? new URL(request.url).host;
   if (
     options.allowedHosts &&
     !options.allowedHosts.includes(host.toLowerCase()) &&

@@ -3,6 +3,7 @@ import { SSE_HEADERS, SseStream, type SseStreamOptions } from "./sse.ts";
 
 const JSON_HEADERS = { "Content-Type": "application/json" };
 const STARTED = Symbol("started");
+const nothing = () => {};
 
 /**
  * How a POST's reply goes out, in either era: one JSON body; SSE, as one body when everything
@@ -38,7 +39,7 @@ export class Reply {
   /** The reply stream; undefined for a JSON reply. */
   readonly stream: SseStream | undefined;
   /** Called when the client closes a live reply stream before it is complete. */
-  onDisconnect: () => void = () => {};
+  onDisconnect: () => void = nothing;
   readonly #batch: boolean;
   readonly #status: ((response: JsonRpcResponse) => number) | undefined;
   readonly #instead: ((response: JsonRpcResponse) => Response | undefined) | undefined;
@@ -46,7 +47,7 @@ export class Reply {
   /** JSON mode: each response's JSON, by the request's place in the POST. */
   readonly #answers: (string | undefined)[] = [];
   #single: JsonRpcResponse | undefined;
-  #live: () => void = () => {};
+  #live: () => void = nothing;
   readonly #started: Promise<typeof STARTED> | undefined;
 
   constructor(options: ReplyOptions) {

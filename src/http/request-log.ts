@@ -39,8 +39,7 @@ function peekable(c: Context) {
  * the JSON-RPC method and tool name. Costs nothing when the logger drops debug lines.
  */
 export function requestLogger(logger: Logger, options: { rpc?: boolean } = {}): MiddlewareHandler {
-  return async (c, next) => {
-    if (!logs(logger, "debug")) return next();
+  const logged: MiddlewareHandler = async (c, next) => {
     const started = performance.now();
     const copy = options.rpc ? peekable(c) : undefined;
     await next();
@@ -55,4 +54,6 @@ export function requestLogger(logger: Logger, options: { rpc?: boolean } = {}): 
     if (copy) Object.assign(fields, rpcFields(await copy.text().catch(() => "")));
     logger.debug("request", fields);
   };
+  // Not an async function itself: with debug off it adds nothing to the request's path.
+  return (c, next) => (logs(logger, "debug") ? logged(c, next) : next());
 }

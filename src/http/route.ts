@@ -1,6 +1,7 @@
 import type { Context } from "hono";
+// The default router: one compiled pattern, however many routes the authorization server adds.
+import { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
-import { Hono } from "hono/tiny";
 import { warnNoSecret } from "../mcp/failures.ts";
 import { ErrorCode } from "../mcp/jsonrpc.ts";
 import type { McpServer } from "../mcp/server.ts";
@@ -59,30 +60,14 @@ function internalError(logger: Logger, error: unknown, c: Context): Response {
   return Response.json(body, { status: 500 });
 }
 
-/**
- * The endpoint itself; `logRequests` and `withCors` are off when mcpApp does them already, in
- * front of the bearer check.
- */
-function route(
-  server: McpServer,
-  options: McpRouteOptions,
-  logRequests: boolean,
-  withCors = true,
-): Hono {
-  const logger = options.logger ?? server.logger;
+/** The transport that answers the endpoint, after the start-up checks on its options. */
+function endpoint(server: McpServer, options: McpRouteOptions): StreamableHttpTransport {
   const sessions = options.sessions;
   if (typeof sessions === "object" && sessions.store && !server.hasSecret) {
-    warnNoSecret(logger, "sessions");
+    warnNoSecret(options.logger ?? server.logger, "sessions");
   }
   const { logger: _logger, ...transportOptions } = options;
-  const transport = new StreamableHttpTransport(server, transportOptions);
-  const route = new Hono();
-  if (logRequests) route.use(requestLogger(logger, { rpc: true }));
-  const origins = options.allowedOrigins;
-  if (withCors && origins?.length) route.use(mcpCors(origins));
-  route.all("/", (c) => transport.handle(c));
-  route.onError((error, c) => onError(logger, error, c));
-  return route;
+  return new StreamableHttpTransport(server, transportOptions);
 }
 
 function onError(logger: Logger, error: Error, c: Context): Response {
@@ -106,7 +91,15 @@ export function mcpRoute(server: McpServer, options: McpRouteOptions = {}): Hono
       'mcpRoute() does not protect the endpoint, so it refuses `auth` rather than serve it open: use mcpApp(server, { auth, path }) and mount that app with app.route("/", ...)',
     );
   }
-  return route(server, options, true);
+  const logger = options.logger ?? server.logger;
+  const transport = endpoint(server, options);
+  const route = new Hono();
+  route.use(requestLogger(logger, { rpc: true }));
+  const origins = options.allowedOrigins;
+  if (origins?.length) route.use(mcpCors(origins));
+  route.all("/", (c) => transport.handle(c));
+  route.onError((error, c) => onError(logger, error, c));
+  return route;
 }
 
 /**
@@ -148,7 +141,9 @@ export function mcpApp(server: McpServer, options: McpAppOptions = {}): Hono {
   const origins = routeOptions.allowedOrigins;
   if (origins?.length) app.use(path, mcpCors(origins));
   const guard = auth ? protectEndpoint(app, server, path, auth, logger) : undefined;
-  app.route(path, route(server, guard ? { ...routeOptions, guard } : routeOptions, false, false));
+  // The endpoint is a route of this app, not a mounted sub-app: one router lookup per request.
+  const transport = endpoint(server, guard ? { ...routeOptions, guard } : routeOptions);
+  app.all(path, (c) => transport.handle(c));
   app.onError((error, c) => onError(logger, error, c));
   return app;
 }

@@ -110,7 +110,8 @@ export class SessionEraHandler {
 
   /** Passes a server event to this instance's 2025 sessions: their GET streams. */
   #fanOut(event: ServerEvent): void {
-    if (!this.sessions) return;
+    // Extension events belong to 2026-07-28 listen streams and their owners, never sessions.
+    if (!this.sessions || event.type === "extension") return;
     const message = eventNotification(event);
     for (const session of this.sessions.values()) {
       if (event.type === "resource_updated" && !session.subscriptions?.has(event.uri)) continue;
@@ -158,7 +159,8 @@ export class SessionEraHandler {
     }
 
     const requests = messages.filter(isRequest);
-    const refused = await checkAccess(c, this.#parts.options.guard, this.server, requests);
+    let refused = checkAccess(c, this.#parts.options.guard, this.server, requests);
+    if (refused instanceof Promise) refused = await refused;
     if (refused) return refused;
     if (keeper && session) {
       const received = keeper.receive(session, messages);

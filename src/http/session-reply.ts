@@ -18,6 +18,8 @@ import type { SseStream } from "./sse.ts";
 import type { TransportParts } from "./transport-parts.ts";
 import { isUnavailable } from "./unavailable.ts";
 
+const JSON_HEADERS = { "Content-Type": "application/json" };
+
 /**
  * Dispatches a session-era POST's requests and replies through the shared reply step:
  * JSON, SSE, or (resumable, with an event store) a live stream at once.
@@ -34,10 +36,39 @@ export async function sessionReply(
   const auth = parts.options.guard?.authenticate(c);
   const useSse = wantsSse && !parts.options.jsonResponse;
   const keeper = parts.keeper;
-  const resumable = useSse && parts.eventStore !== undefined && session !== undefined;
-  const streamId = useSse && session && keeper ? keeper.streamId(session) : "";
+  const instead = reauthorization(c, parts.options.guard);
+  if (!useSse) {
+    // A JSON reply: what a request sends before its response goes to the session's GET stream.
+    const exchange = new PostExchange(
+      peer,
+      c,
+      auth,
+      true,
+      (message) => session && keeper?.push(session, message),
+      (method, params, options) =>
+        clientRequest(
+          { parts, session, stream: undefined, principal: principalOf(auth) },
+          method,
+          params,
+          options.signal,
+        ),
+    );
+    if (!batch && requests.length === 1) {
+      // One request, answered at once: the reply step's work is one JSON body.
+      const response = await dispatch(parts, session, requests[0]!, exchange);
+      if (!response) return new Response(null, { status: 202 });
+      return (
+        instead?.(response) ??
+        new Response(JSON.stringify(response), { status: 200, headers: JSON_HEADERS })
+      );
+    }
+    const reply = new Reply({ mode: "json", batch, instead });
+    return reply.finish(dispatchEach(parts, session, requests, exchange, reply));
+  }
+  const resumable = parts.eventStore !== undefined && session !== undefined;
+  const streamId = session && keeper ? keeper.streamId(session) : "";
   const reply = new Reply({
-    mode: !useSse ? "json" : resumable ? "stream" : "sse",
+    mode: resumable ? "stream" : "sse",
     streamId,
     stream: {
       eventStore: resumable ? parts.eventStore : undefined,
@@ -46,7 +77,7 @@ export async function sessionReply(
       onClose: () => session?.streams?.delete(streamId),
     },
     batch,
-    instead: reauthorization(c, parts.options.guard),
+    instead,
   });
   const stream = reply.stream;
   const exchange = new PostExchange(
@@ -54,10 +85,7 @@ export async function sessionReply(
     c,
     auth,
     !resumable,
-    // Over a JSON reply, what a request sends goes to the session's GET stream.
-    stream
-      ? (message) => reply.send(message)
-      : (message) => session && keeper?.push(session, message),
+    (message) => reply.send(message),
     (method, params, options) => {
       reply.goLive();
       const via = { parts, session, stream, principal: principalOf(auth) };
@@ -71,13 +99,23 @@ export async function sessionReply(
     // Older clients may choke on an event without data: prime only those that expect it.
     if (primesStreams(session.protocolVersion)) stream.prime();
   }
-  const done = dispatchAll(
+  return reply.finish(dispatchEach(parts, session, requests, exchange, reply));
+}
+
+/** Dispatches a POST's requests, each response delivered to the reply as it comes. */
+function dispatchEach(
+  parts: TransportParts,
+  session: Session | undefined,
+  requests: JsonRpcRequest[],
+  exchange: Exchange,
+  reply: Reply,
+): Promise<void> {
+  return dispatchAll(
     requests,
     (r) => dispatch(parts, session, r, exchange),
     (response, json, index) => reply.deliver(response, json, index),
     parts.batch.maxReplyBytes,
   );
-  return reply.finish(done);
 }
 
 /**

@@ -133,7 +133,8 @@ export class StatelessEraHandler {
         new McpError(ErrorCode.MethodNotFound, `Method not found: ${message.method}`),
       );
     }
-    const refused = await checkAccess(c, this.#options.guard, this.#server, [message]);
+    let refused = checkAccess(c, this.#options.guard, this.#server, [message]);
+    if (refused instanceof Promise) refused = await refused;
     if (refused) return refused;
     const auth = this.#options.guard?.authenticate(c);
     if (message.method === "subscriptions/listen") return this.#listen(c, message, peer, auth);

@@ -67,14 +67,13 @@ export class PolicyDenied extends McpError {
 }
 
 /** The answer a request would get if what it names were not registered. */
-function notFoundAnswer(request: JsonRpcRequest): McpError {
-  const params = request.params ?? {};
-  const ref = request.method === "completion/complete" && isObject(params.ref) ? params.ref : {};
+function notFoundAnswer(method: string, params: JsonObject): McpError {
+  const ref = method === "completion/complete" && isObject(params.ref) ? params.ref : {};
   const name = String(params.name ?? ref.name);
-  if (request.method === "tools/call") {
+  if (method === "tools/call") {
     return new McpError(ErrorCode.InvalidParams, `Unknown tool: ${name}`);
   }
-  if (request.method === "prompts/get" || ref.type === "ref/prompt") {
+  if (method === "prompts/get" || ref.type === "ref/prompt") {
     return new McpError(ErrorCode.InvalidParams, `Unknown prompt: ${name}`);
   }
   return resourceNotFound(String(params.uri ?? ref.uri));
@@ -84,9 +83,12 @@ function notFoundAnswer(request: JsonRpcRequest): McpError {
  * The tool, prompt or resource a request uses, whose rules (scopes, a user behind the call)
  * apply to it. Completion counts as using what it completes.
  */
-function targetOf(registry: AccessRegistry, request: JsonRpcRequest): Listed | undefined {
-  const params = request.params ?? {};
-  switch (request.method) {
+function targetOf(
+  registry: AccessRegistry,
+  method: string,
+  params: JsonObject,
+): Listed | undefined {
+  switch (method) {
     case "tools/call":
       return typeof params.name === "string" ? registry.tools.get(params.name) : undefined;
     case "prompts/get":
@@ -108,8 +110,7 @@ function targetOf(registry: AccessRegistry, request: JsonRpcRequest): Listed | u
 }
 
 /** The resource URIs a `subscriptions/listen` request watches, each once. */
-function subscribedUris(request: JsonRpcRequest): string[] {
-  const params = request.params ?? {};
+function subscribedUris(params: JsonObject): string[] {
   const wanted = isObject(params.notifications)
     ? params.notifications.resourceSubscriptions
     : undefined;
@@ -122,13 +123,19 @@ function subscribedUris(request: JsonRpcRequest): string[] {
  * Everything a request uses: one target, or for subscriptions/listen every resource it
  * watches (hearing that a resource changed needs what reading it needs).
  */
-function targetsOf(registry: AccessRegistry, request: JsonRpcRequest): readonly Listed[] {
-  if (request.method === "subscriptions/listen") {
-    return subscribedUris(request).flatMap((uri) => registry.resourceAt(uri) ?? []);
+function targetsOf(
+  registry: AccessRegistry,
+  method: string,
+  params: JsonObject,
+): readonly Listed[] {
+  if (method === "subscriptions/listen") {
+    return subscribedUris(params).flatMap((uri) => registry.resourceAt(uri) ?? []);
   }
-  const target = targetOf(registry, request);
-  return target ? [target] : [];
+  const target = targetOf(registry, method, params);
+  return target ? [target] : NO_TARGETS;
 }
+
+const NO_TARGETS: readonly Listed[] = [];
 
 /**
  * What these requests use that their caller's `canAccess` checks turn away; empty, without awaiting any check, when nothing they use has one.
@@ -138,9 +145,13 @@ export function hiddenTargets(
   requests: readonly JsonRpcRequest[],
   auth: AuthInfo | undefined,
 ): ReadonlySet<Listed> | Promise<ReadonlySet<Listed>> {
-  const targets = requests.flatMap((request) => targetsOf(registry, request));
-  if (!targets.some((target) => target.canAccess)) return NONE;
-  return deniedAmong(targets, auth, registry.logger);
+  let guarded: Listed[] | undefined;
+  for (const request of requests) {
+    for (const target of targetsOf(registry, request.method, request.params ?? {})) {
+      if (target.canAccess) (guarded ??= []).push(target);
+    }
+  }
+  return guarded ? deniedAmong(guarded, auth, registry.logger) : NONE;
 }
 
 const NONE: ReadonlySet<Listed> = new Set();
@@ -155,7 +166,7 @@ export function hiddenSubscriptions(
   request: JsonRpcRequest,
   auth: AuthInfo | undefined,
 ): ReadonlySet<string> | Promise<ReadonlySet<string>> {
-  const watched = subscribedUris(request).flatMap((uri) => {
+  const watched = subscribedUris(request.params ?? {}).flatMap((uri) => {
     const resource = registry.resourceAt(uri);
     return resource ? [{ uri, resource }] : [];
   });
@@ -182,7 +193,9 @@ export function accessDenied(
 ): AccessDenied | undefined {
   const used: Listed[] = [];
   for (const request of requests) {
-    for (const target of targetsOf(registry, request)) if (!hidden.has(target)) used.push(target);
+    for (const target of targetsOf(registry, request.method, request.params ?? {})) {
+      if (!hidden.has(target)) used.push(target);
+    }
   }
   return refusalFor(used, auth);
 }
@@ -212,19 +225,14 @@ function refusalFor(
  */
 export function accessMiddleware(registry: AccessRegistry): Middleware {
   return (ctx, next) => {
-    const request = {
-      jsonrpc: "2.0",
-      id: ctx.requestId,
-      method: ctx.method,
-      params: ctx.params,
-    } as JsonRpcRequest;
-    const targets = targetsOf(registry, request);
+    const targets = targetsOf(registry, ctx.method, ctx.params);
     if (targets.some((target) => target.canAccess)) {
       return deniedAmong(targets, ctx.auth, registry.logger).then((hidden) => {
         // A listen stream accepts a hidden resource's URI like one nothing answers (its
         // updates are filtered out where the stream opens); any other request is not found.
-        const listening = request.method === "subscriptions/listen";
-        if (hidden.size && !listening) throw new PolicyDenied(notFoundAnswer(request));
+        const listening = ctx.method === "subscriptions/listen";
+        if (hidden.size && !listening)
+          throw new PolicyDenied(notFoundAnswer(ctx.method, ctx.params));
         const used = listening ? targets.filter((target) => !hidden.has(target)) : targets;
         const denied = ctx.auth && refusalFor(used, ctx.auth);
         if (denied) throw denied;

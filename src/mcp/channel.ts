@@ -70,7 +70,8 @@ export class ServerEndpoint {
       },
     };
     this.#stopListening = server.listen((event) => {
-      if (!this.peer.initialized) return;
+      // Extension events go to 2026-07-28 listen streams only, never the session.
+      if (!this.peer.initialized || event.type === "extension") return;
       if (event.type === "resource_updated" && !this.peer.subscriptions?.has(event.uri)) return;
       this.#send(eventNotification(event));
     });

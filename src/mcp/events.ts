@@ -4,7 +4,23 @@ import type { JsonRpcNotification } from "./jsonrpc.ts";
 /** Something a transport must pass on to connected clients. */
 export type ServerEvent =
   | { type: "list_changed"; list: "tools" | "resources" | "prompts" }
-  | { type: "resource_updated"; uri: string };
+  | { type: "resource_updated"; uri: string }
+  /**
+   * An extension's notification for `subscriptions/listen` streams (2026-07-28) that asked
+   * for `topic` and whose caller is `owner` (the principal; "" for anonymous callers).
+   * Never sent to 2025 sessions.
+   */
+  | { type: "extension"; topic: string; owner: string; notification: JsonRpcNotification };
+
+/**
+ * What the extensions add to one subscription: the filter entries they agreed to (merged
+ * into the acknowledgement), the topics of their events it receives, and whose they are.
+ */
+export interface ListenExtras {
+  accepted: Record<string, unknown>;
+  topics: ReadonlySet<string>;
+  owner: string;
+}
 
 /** Which change notifications a `subscriptions/listen` stream carries. */
 export interface SubscriptionFilter {
@@ -12,6 +28,8 @@ export interface SubscriptionFilter {
   promptsListChanged?: boolean;
   resourcesListChanged?: boolean;
   resourceSubscriptions?: string[];
+  /** What extensions add (the tasks extension: `taskIds`). */
+  [key: string]: unknown;
 }
 
 /** Subscribes a listener to server events; returns the function that stops it. */
@@ -25,6 +43,7 @@ const LIST_CHANGED = {
 
 /** The wire notification for a server event. */
 export function eventNotification(event: ServerEvent): JsonRpcNotification {
+  if (event.type === "extension") return event.notification;
   return event.type === "list_changed"
     ? { jsonrpc: "2.0", method: LIST_CHANGED[event.list] }
     : { jsonrpc: "2.0", method: "notifications/resources/updated", params: { uri: event.uri } };
@@ -38,8 +57,9 @@ export function subscribe(
   requested: SubscriptionFilter,
   send: (message: JsonRpcNotification) => void,
   listen: EventSource,
+  extras?: ListenExtras,
 ): { accepted: SubscriptionFilter; stop: () => void } {
-  const accepted: SubscriptionFilter = {};
+  const accepted: SubscriptionFilter = { ...extras?.accepted };
   if (requested.toolsListChanged === true) accepted.toolsListChanged = true;
   if (requested.promptsListChanged === true) accepted.promptsListChanged = true;
   if (requested.resourcesListChanged === true) accepted.resourcesListChanged = true;
@@ -56,7 +76,10 @@ export function subscribe(
     resources: accepted.resourcesListChanged === true,
   };
   const stop = listen((event) => {
-    if (event.type === "list_changed" ? wanted[event.list] : watched.has(event.uri)) {
+    if (event.type === "extension") {
+      // Only the caller the event belongs to, and only for what it asked.
+      if (extras?.topics.has(event.topic) && event.owner === extras.owner) send(event.notification);
+    } else if (event.type === "list_changed" ? wanted[event.list] : watched.has(event.uri)) {
       send(eventNotification(event));
     }
   });

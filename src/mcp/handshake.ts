@@ -1,20 +1,14 @@
 import { isObject } from "./content.ts";
-import { declaredExtensions } from "./declared-extensions.ts";
+import { type Extensions, offerFor } from "./extension.ts";
 import { ErrorCode, McpError } from "./jsonrpc.ts";
 import type { Listing } from "./listing.ts";
 import type { McpServerOptions } from "./options.ts";
 import type { AuthInfo, Peer } from "./peer.ts";
 import type { RegisteredPrompt } from "./prompts.ts";
 import type { RegisteredResource } from "./resources.ts";
-import type { Tasks } from "./tasks/manager.ts";
 import type { RegisteredTool } from "./tools.ts";
 import type { Implementation, JsonObject } from "./types.ts";
-import {
-  hasLegacyTasks,
-  isModernVersion,
-  negotiateVersion,
-  type ProtocolVersion,
-} from "./versions.ts";
+import { isModernVersion, negotiateVersion, type ProtocolVersion } from "./versions.ts";
 
 /** The server's identity, from its options. */
 export function implementationOf(options: McpServerOptions): Implementation {
@@ -34,12 +28,13 @@ export interface OfferHost {
   readonly resources: Listing<RegisteredResource>;
   readonly templates: Listing<RegisteredResource>;
   readonly prompts: Listing<RegisteredPrompt>;
-  readonly tasks: Tasks;
+  readonly extensions: Extensions;
 }
 
 /**
- * What a server offers, from what is registered. Tasks are advertised the way the revision
- * in `version` knows them (default: 2025-11-25), and tasks/list only to authenticated callers.
+ * What a server offers, from what is registered, for the revision in `version` (default:
+ * 2025-11-25); each extension declares itself as that revision knows it (tasks: the
+ * 2025-11-25 `tasks` capability, tasks/list only to authenticated callers).
  */
 export function offeredCapabilities(
   host: OfferHost,
@@ -58,19 +53,7 @@ export function offeredCapabilities(
   }
   if (completions) capabilities.completions = {};
   const version = context.version ?? "2025-11-25";
-  const modern = isModernVersion(version);
-  const tasks =
-    modern || hasLegacyTasks(version)
-      ? host.tasks.capability(modern, context.authenticated ?? false)
-      : undefined;
-  if (tasks && modern) capabilities.extensions = tasks;
-  else if (tasks) capabilities.tasks = tasks;
-  // Extensions such as Apps are declared the same way in both eras.
-  const extensions = declaredExtensions(host);
-  if (extensions) {
-    const own = isObject(capabilities.extensions) ? capabilities.extensions : {};
-    capabilities.extensions = { ...extensions, ...own };
-  }
+  host.extensions.declare(capabilities, offerFor(version, context.authenticated ?? false));
   return capabilities;
 }
 

@@ -12,11 +12,20 @@ export {
   type TaskControl,
   type UrlElicitation,
 } from "./context.ts";
+export type {
+  ExtensionConfig,
+  ExtensionMethod,
+  ExtensionOffer,
+  MethodHandler,
+  ToolCallRun,
+} from "./extension.ts";
+export { FrontmatterError, parseFrontmatter } from "./frontmatter.ts";
 export * from "./jsonrpc.ts";
 export {
   type EraName,
   type ErrorHandler,
   type Middleware,
+  type MiddlewareCondition,
   MiddlewareContext,
   type MiddlewarePosition,
   type Next,
@@ -50,6 +59,13 @@ export {
 } from "./resources.ts";
 export type { SchemaInput } from "./schema.ts";
 export { McpServer, type McpServerOptions, type ServerEvent } from "./server.ts";
+export {
+  DIRECTORY_MIME_TYPE,
+  SKILLS_EXTENSION,
+  type SkillSource,
+  type SkillsOptions,
+  serveSkills,
+} from "./skills.ts";
 export * from "./tasks/index.ts";
 export {
   errorResult,

@@ -13,9 +13,9 @@ import {
 } from "./jsonrpc.ts";
 import {
   type ErrorHandler,
-  type Middleware,
   MiddlewareContext,
   mapError,
+  type PipelineStep,
   runPipeline,
 } from "./middleware.ts";
 import { META } from "./modern.ts";
@@ -28,6 +28,7 @@ export interface ListenHost {
     requested: SubscriptionFilter,
     send: (message: JsonRpcNotification) => void,
     listen?: EventSource,
+    exchange?: Exchange,
   ): { accepted: SubscriptionFilter; stop: () => void };
 }
 
@@ -52,6 +53,7 @@ export function openSubscription(
   send: (message: JsonRpcMessage) => void,
   listen?: EventSource,
   hidden: ReadonlySet<string> = new Set(),
+  exchange?: Exchange,
 ): Subscription {
   const params = request.params ?? {};
   const filter = (isObject(params.notifications) ? params.notifications : {}) as SubscriptionFilter;
@@ -73,6 +75,7 @@ export function openSubscription(
       send(tag(notification));
     },
     listen,
+    exchange,
   );
   send(
     tag({
@@ -112,6 +115,7 @@ export async function admitSubscription(
   listen: EventSource | undefined,
   around: (open: () => Promise<JsonObject>) => Promise<JsonObject>,
   hidden?: ReadonlySet<string>,
+  exchange?: Exchange,
 ): Promise<{ opened: Subscription } | { answer: JsonObject }> {
   const held: JsonRpcMessage[] = [];
   let admitted = false;
@@ -123,7 +127,7 @@ export async function admitSubscription(
   let answer: JsonObject;
   try {
     answer = await around(async () => {
-      opened = openSubscription(host, request, hold, listen, hidden);
+      opened = openSubscription(host, request, hold, listen, hidden, exchange);
       return { notifications: opened.accepted as JsonObject };
     });
   } catch (error) {
@@ -138,7 +142,7 @@ export async function admitSubscription(
 
 /** The middleware a server runs around every request, and its error mapping. */
 export interface Pipeline {
-  readonly middleware: readonly Middleware[];
+  readonly middleware: readonly PipelineStep[];
   readonly onError: ErrorHandler | undefined;
 }
 
@@ -174,6 +178,7 @@ export async function listenThrough(
       listen,
       (open) => runPipeline(pipeline.middleware, info, open),
       hidden,
+      exchange,
     );
     if ("opened" in admitted) return admitted.opened;
     const authenticated = exchange.auth !== undefined;

@@ -2,13 +2,13 @@ import { errorId, type Logger } from "../util/log.ts";
 import { type Completer, completerFor, completionResult, contextArguments } from "./completion.ts";
 import { isObject } from "./content.ts";
 import type { Context } from "./context.ts";
+import { type Extensions, type MethodHandler, offerFor } from "./extension.ts";
 import { ErrorCode, McpError } from "./jsonrpc.ts";
 import { type Listed, type Listing, paginate } from "./listing.ts";
-import type { AuthInfo, Exchange, Peer } from "./peer.ts";
+import type { AuthInfo, Peer } from "./peer.ts";
 import { deniedAmong } from "./policy.ts";
 import type { RegisteredPrompt } from "./prompts.ts";
 import { type RegisteredResource, resourceNotFound } from "./resources.ts";
-import type { Tasks } from "./tasks/manager.ts";
 import { errorResult, type RegisteredTool, ToolError } from "./tools.ts";
 import {
   type JsonObject,
@@ -16,13 +16,8 @@ import {
   type LoggingLevel,
   type ReadResourceResult,
 } from "./types.ts";
-import { knowsToolExecution } from "./versions.ts";
 
-export type MethodHandler = (
-  params: JsonObject,
-  ctx: Context,
-  exchange: Exchange,
-) => Promise<JsonObject> | JsonObject;
+export type { MethodHandler } from "./extension.ts";
 
 /** What the method handlers read from the server. */
 export interface MethodHost {
@@ -33,7 +28,7 @@ export interface MethodHost {
   readonly resources: Listing<RegisteredResource>;
   readonly templates: Listing<RegisteredResource>;
   readonly prompts: Listing<RegisteredPrompt>;
-  readonly tasks: Tasks;
+  readonly extensions: Extensions;
   initialize(params: JsonObject, peer: Peer, auth?: AuthInfo): JsonObject;
   discover(): JsonObject;
   readResource(uri: string, ctx: Context): Promise<ReadResourceResult>;
@@ -45,12 +40,6 @@ export function stringParam(params: JsonObject, key: string): string {
     throw new McpError(ErrorCode.InvalidParams, `Invalid params: "${key}" must be a string`);
   }
   return value;
-}
-
-function withoutExecution(tool: JsonObject): JsonObject {
-  if (!("execution" in tool)) return tool;
-  const { execution: _execution, ...rest } = tool;
-  return rest;
 }
 
 type Visible = ((item: Listed) => boolean) | undefined;
@@ -168,23 +157,22 @@ export function methodTable(host: MethodHost): Record<string, MethodHandler> {
         const { items, nextCursor } = listing.page(params.cursor, host.pageSize, visible);
         return nextCursor ? { [key]: items, nextCursor } : { [key]: items };
       });
-  const tasks = host.tasks;
   return {
     initialize: (params, _ctx, exchange) => host.initialize(params, exchange.peer, exchange.auth),
     ping: () => ({}),
     "server/discover": () => host.discover(),
     "tools/list": (params, ctx, exchange) =>
       after(page(host.tools, "tools")(params, ctx), (listed) => {
-        // Only 2025-11-25 knows `execution`; the extension of 2026-07-28 has no per-tool flag.
-        if (knowsToolExecution(exchange.peer.protocolVersion)) return listed;
-        return { ...listed, tools: (listed.tools as JsonObject[]).map(withoutExecution) };
+        const extensions = host.extensions;
+        if (!extensions.rewritesTools) return listed;
+        const offer = offerFor(exchange.peer.protocolVersion, exchange.auth !== undefined);
+        const tools = (listed.tools as JsonObject[]).map((definition) => {
+          const tool = typeof definition.name === "string" && host.tools.get(definition.name);
+          return tool ? extensions.tool(definition, tool, offer) : definition;
+        });
+        return { ...listed, tools };
       }),
     "tools/call": (params, ctx) => callTool(host, params, ctx),
-    "tasks/get": (params, _ctx, exchange) => tasks.get(params, exchange),
-    "tasks/result": (params, ctx, exchange) => tasks.result(params, ctx, exchange),
-    "tasks/list": (params, _ctx, exchange) => tasks.list(params, exchange),
-    "tasks/cancel": (params, _ctx, exchange) => tasks.cancel(params, exchange),
-    "tasks/update": (params, _ctx, exchange) => tasks.update(params, exchange),
     "resources/list": async (params, ctx) => {
       const visible = await visibleTo(host, ctx, host.resources, host.templates);
       const members = await templateMembers(host, ctx, visible);

@@ -112,34 +112,53 @@ function nameOf(method: string, params: JsonObject): string | undefined {
  */
 export type MiddlewarePosition = "inner" | "outermost" | "innermost";
 
-/** Runs `middleware` in registration order around `core`: the first registered is outermost. */
+/** Which requests a middleware runs for; the others pass it by without a pipeline step. */
+export type MiddlewareCondition = (ctx: MiddlewareContext) => boolean;
+
+/** A middleware in the chain, with the condition it was added under, if any. */
+export interface PipelineStep {
+  readonly run: Middleware;
+  readonly when: MiddlewareCondition | undefined;
+}
+
+/** Runs `steps` in registration order around `core`: the first registered is outermost. */
 export function runPipeline(
-  middleware: readonly Middleware[],
+  steps: readonly PipelineStep[],
   ctx: MiddlewareContext,
   core: () => Promise<JsonObject>,
 ): Promise<JsonObject> {
-  const step = async (index: number): Promise<JsonObject> => {
-    if (index === middleware.length) return core();
-    let called = -1;
-    const next: Next = async () => {
-      if (called !== -1) throw new Error("A middleware called next() twice");
-      called = index;
-      try {
-        ctx.result = await step(index + 1);
-        ctx.error = undefined;
-        return ctx.result;
-      } catch (error) {
-        ctx.result = undefined;
-        ctx.error = error;
-        throw error;
-      }
-    };
-    const returned = await middleware[index]!(ctx, next);
+  const kept = (result: JsonObject): JsonObject => {
+    ctx.result = result;
+    ctx.error = undefined;
+    return result;
+  };
+  const lost = (error: unknown): never => {
+    ctx.result = undefined;
+    ctx.error = error;
+    throw error;
+  };
+  const finish = (returned: Maybe<JsonObject>): JsonObject => {
     if (returned !== undefined) ctx.result = returned;
-    if (ctx.result === undefined) {
-      throw new McpError(ErrorCode.InternalError, "Internal error");
-    }
+    if (ctx.result === undefined) throw new McpError(ErrorCode.InternalError, "Internal error");
     return ctx.result;
+  };
+  // Plain promise chains, not async functions: this runs on every request.
+  const step = (from: number): Promise<JsonObject> => {
+    let index = from;
+    // A step whose condition says no costs one call, not a promise.
+    while (index < steps.length && steps[index]!.when?.(ctx) === false) index++;
+    if (index === steps.length) return core();
+    let called = false;
+    const next: Next = () => {
+      if (called) return Promise.reject(new Error("A middleware called next() twice"));
+      called = true;
+      return step(index + 1).then(kept, lost);
+    };
+    try {
+      return Promise.resolve(steps[index]!.run(ctx, next)).then(finish);
+    } catch (error) {
+      return Promise.reject(error);
+    }
   };
   return step(0);
 }
@@ -170,23 +189,24 @@ export async function mapError(
  * added is the outer one) and what maps errors thrown past them.
  */
 export class MiddlewareChain {
-  readonly #inner: Middleware[];
-  readonly #outermost: Middleware[] = [];
-  readonly #innermost: Middleware[] = [];
+  readonly #inner: PipelineStep[];
+  readonly #outermost: PipelineStep[] = [];
+  readonly #innermost: PipelineStep[] = [];
   /** The whole chain in running order, rebuilt by `add`. */
-  middleware: readonly Middleware[];
+  middleware: readonly PipelineStep[];
   onError: ErrorHandler | undefined;
 
   /** `first` are the inner position's first members (the access rules). */
   constructor(first: readonly Middleware[]) {
-    this.#inner = [...first];
+    this.#inner = first.map((run) => ({ run, when: undefined }));
     this.middleware = this.#inner;
   }
 
-  add(middleware: Middleware, position: MiddlewarePosition): void {
-    if (position === "outermost") this.#outermost.push(middleware);
-    else if (position === "innermost") this.#innermost.push(middleware);
-    else this.#inner.push(middleware);
+  add(run: Middleware, position: MiddlewarePosition, when?: MiddlewareCondition): void {
+    const step = { run, when };
+    if (position === "outermost") this.#outermost.push(step);
+    else if (position === "innermost") this.#innermost.push(step);
+    else this.#inner.push(step);
     this.middleware = [...this.#outermost, ...this.#inner, ...this.#innermost];
   }
 }

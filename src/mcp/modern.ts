@@ -1,5 +1,7 @@
 import { isObject } from "./content.ts";
+import type { Dressing } from "./era/era.ts";
 import { ErrorCode, McpError } from "./jsonrpc.ts";
+import type { CacheHints } from "./options.ts";
 import { Peer } from "./peer.ts";
 import {
   type Implementation,
@@ -108,4 +110,25 @@ export function modernErrorStatus(code: number): 200 | 400 | 404 {
     default:
       return 200;
   }
+}
+
+/**
+ * What the 2026-07-28 era adds to results: the server's identity, and cache hints (a
+ * resource's own for resources/read, else the server's).
+ */
+export function dressing(
+  serverInfo: Implementation,
+  cache: CacheHints,
+  resourceCache: (uri: string) => CacheHints | undefined,
+): Dressing {
+  return {
+    serverInfo,
+    cacheHint: (method, params) => {
+      const own =
+        method === "resources/read" && typeof params.uri === "string"
+          ? resourceCache(params.uri)
+          : undefined;
+      return { ttlMs: own?.ttlMs ?? cache.ttlMs, scope: own?.scope ?? cache.scope };
+    },
+  };
 }

@@ -12,6 +12,7 @@ import {
   type SubscriptionFilter,
   subscribe,
 } from "./events.ts";
+import { type ExtensionConfig, Extensions } from "./extension.ts";
 import { unexpectedFailure, warnNoSecret } from "./failures.ts";
 import {
   discoverResult,
@@ -37,12 +38,13 @@ import {
   type ErrorHandler,
   type Middleware,
   MiddlewareChain,
+  type MiddlewareCondition,
   MiddlewareContext,
   type MiddlewarePosition,
   mapError,
   runPipeline,
 } from "./middleware.ts";
-import { INPUT_CAPABLE } from "./modern.ts";
+import { dressing, INPUT_CAPABLE } from "./modern.ts";
 import { askingThrough, type InputRound, SUSPENDED } from "./mrtr.ts";
 import type { CacheHints, McpServerOptions } from "./options.ts";
 import { type AuthInfo, type Exchange, type Peer, receiveNotification } from "./peer.ts";
@@ -57,7 +59,9 @@ import {
   type TemplateVariables,
 } from "./resources.ts";
 import type { SchemaInput } from "./schema.ts";
-import { Tasks } from "./tasks/manager.ts";
+import { tasksExtension, toolTasks } from "./tasks/extension.ts";
+import type { Tasks } from "./tasks/manager.ts";
+import { TASKS_EXTENSION } from "./tasks/record.ts";
 import { checkToolName, RegisteredTool, type ToolConfig, type ToolHandler } from "./tools.ts";
 import type { Implementation, JsonObject, ReadResourceResult } from "./types.ts";
 import { ALL_VERSIONS, type ProtocolVersion } from "./versions.ts";
@@ -87,6 +91,8 @@ export class McpServer implements AccessRegistry {
   readonly prompts: Listing<RegisteredPrompt>;
   /** Tool calls running or run as tasks, and their store. */
   readonly tasks: Tasks;
+  /** The extensions (tasks is one): capabilities, methods, notifications, hooks. */
+  readonly extensions: Extensions;
   readonly #events = new ServerEvents();
   readonly #methods: Record<string, MethodHandler>;
   readonly logger: Logger;
@@ -117,29 +123,13 @@ export class McpServer implements AccessRegistry {
     this.resources = new Listing(() => this.#events.listChanged("resources"));
     this.templates = new Listing(() => this.#events.listChanged("resources"));
     this.prompts = new Listing(() => this.#events.listChanged("prompts"));
-    this.tasks = new Tasks(
-      { clock, ...options.tasks },
-      {
-        taskSupport: (name) => this.tools.get(name)?.taskSupport,
-        offersTasks: () => {
-          for (const tool of this.tools.values()) if (tool.taskSupport !== "forbidden") return true;
-          return false;
-        },
-        pageSize: this.pageSize,
-      },
-    );
+    const emit = (event: ServerEvent) => this.#events.emit(event);
+    this.tasks = toolTasks({ clock, ...options.tasks }, this.tools, this.pageSize, emit);
     this.#methods = methodTable(this);
     this.#chain = new MiddlewareChain([accessMiddleware(this)]);
-    this.#dressing = {
-      serverInfo: info,
-      cacheHint: (method, params) => {
-        const own =
-          method === "resources/read" && typeof params.uri === "string"
-            ? this.#resourceFor(params.uri)?.config.cache
-            : undefined;
-        return { ttlMs: own?.ttlMs ?? this.#cache.ttlMs, scope: own?.scope ?? this.#cache.scope };
-      },
-    };
+    this.extensions = new Extensions((method) => Object.hasOwn(this.#methods, method));
+    this.extension(TASKS_EXTENSION, tasksExtension(this.tasks));
+    this.#dressing = dressing(info, this.#cache, (uri) => this.#resourceFor(uri)?.config.cache);
   }
 
   // Registration
@@ -204,15 +194,31 @@ export class McpServer implements AccessRegistry {
     return this.#events.listen(listener);
   }
 
+  /**
+   * Adds an extension (SEP-2133): settings under `capabilities.extensions[id]`, methods and
+   * notifications through the same middleware as every request, hooks on tools and listen
+   * streams. Throws on a malformed id, a second registration, or a method already answered.
+   */
+  extension(id: string, config: ExtensionConfig = {}): this {
+    this.extensions.add(id, config);
+    if (config.middleware) this.#chain.add(config.middleware, "inner");
+    return this;
+  }
+
   // Middleware
 
   /**
    * Adds a middleware around every request, in both eras and on every transport. The first
    * added is the outermost: it runs first before `next()` and last after it. `position`
    * moves it before the access rules ("outermost") or next to the handler ("innermost").
+   * `when` decides per request whether it runs at all; a request it says no to passes by
+   * without a step of the pipeline (a layer that is off costs nothing).
    */
-  use(middleware: Middleware, options: { position?: MiddlewarePosition } = {}): this {
-    this.#chain.add(middleware, options.position ?? "inner");
+  use(
+    middleware: Middleware,
+    options: { position?: MiddlewarePosition; when?: MiddlewareCondition } = {},
+  ): this {
+    this.#chain.add(middleware, options.position ?? "inner", options.when);
     return this;
   }
 
@@ -288,17 +294,21 @@ export class McpServer implements AccessRegistry {
     running: { ctx?: Context },
   ): Promise<JsonObject> {
     const method = request.method;
-    const handler = this.handles(method, era) ? this.#methods[method] : undefined;
+    const core = Object.hasOwn(this.#methods, method) && era.has(method);
+    const handler = core ? this.#methods[method] : this.extensions.method(method, era);
     if (!handler) throw new McpError(ErrorCode.MethodNotFound, `Method not found: ${method}`);
     const params = request.params ?? {};
     let round: InputRound | undefined;
     let via = exchange;
     if (era.multiRoundTrip && INPUT_CAPABLE.has(method)) {
-      round = await this.#rounds.open(method, params, exchange);
+      const opening = this.#rounds.open(method, params, exchange);
+      // Only a retry's sealed state needs awaiting: a first request costs no turn here.
+      round = opening instanceof Promise ? await opening : opening;
       via = askingThrough(exchange, round);
     }
-    const call =
-      method === "tools/call" ? await this.tasks.prepare(params, exchange, via) : undefined;
+    const preparing =
+      method === "tools/call" ? this.extensions.toolCall(params, exchange, via) : undefined;
+    const call = preparing && (await preparing);
     // A call that may become a task talks to the client through the task once it is one.
     if (call) via = call.exchange;
     const meta = isObject(params._meta) ? params._meta : undefined;
@@ -332,12 +342,13 @@ export class McpServer implements AccessRegistry {
 
   /** Whether this server answers a method in an era. */
   handles(method: string, era: Era): boolean {
-    return Object.hasOwn(this.#methods, method) && era.has(method);
+    const core = Object.hasOwn(this.#methods, method) && era.has(method);
+    return core || this.extensions.method(method, era) !== undefined;
   }
 
   /** Takes one notification from the client. */
   receive(notification: JsonRpcNotification, peer: Peer): void {
-    receiveNotification(notification, peer);
+    if (!this.extensions.notify(notification, peer)) receiveNotification(notification, peer);
   }
 
   /** Builds the initialize result and records the client on its peer. */
@@ -350,11 +361,7 @@ export class McpServer implements AccessRegistry {
     return discoverResult(this);
   }
 
-  /**
-   * What this server offers, from what is registered. Tasks are advertised the way the
-   * revision in `version` knows them (default: 2025-11-25), and tasks/list only to
-   * authenticated callers.
-   */
+  /** What this server offers a caller of `version` (default 2025-11-25); see offeredCapabilities. */
   capabilities(context: { version?: string; authenticated?: boolean } = {}): JsonObject {
     return offeredCapabilities(this, context);
   }
@@ -378,13 +385,16 @@ export class McpServer implements AccessRegistry {
   /**
    * Starts a 2026-07-28 subscription: the filter the server agrees to (what it can deliver),
    * and the function that ends it. `send` receives each matching notification; `listen` is
-   * where events come from (a transport spanning instances adds the others' events).
+   * where events come from (a transport spanning instances adds the others' events). With the
+   * caller's `exchange`, extensions take part (task status for the caller's own tasks).
    */
   subscribe(
     requested: SubscriptionFilter,
     send: (message: JsonRpcNotification) => void,
     listen: EventSource = (listener) => this.listen(listener),
+    exchange?: Exchange,
   ): { accepted: SubscriptionFilter; stop: () => void } {
-    return subscribe(requested, send, listen);
+    const extras = exchange && this.extensions.listen(requested as JsonObject, exchange);
+    return subscribe(requested, send, listen, extras);
   }
 }

@@ -42,16 +42,16 @@ export function instrumentServer(server: McpServer, options: TelemetryOptions = 
   const meters = serverMeters(options);
   observeTransport(options);
   const parents = new WeakMap<MiddlewareContext, Context>();
-  // The handler spans' middleware joins the pipeline once an SDK is there (from the request
-  // after the first traced one): with none, the layer is one pipeline step, not two.
-  let handlerSpansAdded = false;
-  const tracingFound = () => {
-    if (handlerSpansAdded) return;
-    handlerSpansAdded = true;
-    server.use(handlerSpans(tracing, parents), { position: "innermost" });
-  };
-  if (tracing.enabled()) tracingFound();
-  server.use(requestSpans(tracing, meters, parents, tracingFound), { position: "outermost" });
+  // With nothing registered the layer is not even a pipeline step: `when` passes it by, and
+  // an SDK registered later is found on the next request.
+  server.use(requestSpans(tracing, meters, parents), {
+    position: "outermost",
+    when: () => tracing.enabled() || meters.enabled,
+  });
+  server.use(handlerSpans(tracing, parents), {
+    position: "innermost",
+    when: (ctx) => ctx.method === "tools/call" && tracing.enabled(),
+  });
   return server;
 }
 
@@ -59,9 +59,9 @@ function requestSpans(
   tracing: Tracing,
   meters: ServerMeters,
   parents: WeakMap<MiddlewareContext, Context>,
-  tracingFound: () => void,
 ): Middleware {
-  const traced = async (ctx: MiddlewareContext, next: Next, tracingOn: boolean) => {
+  return async (ctx: MiddlewareContext, next: Next) => {
+    const tracingOn = tracing.enabled();
     const started = performance.now();
     const target = targetOf(ctx.method, ctx.name);
     let span: Span | undefined;
@@ -97,16 +97,10 @@ function requestSpans(
       }
     }
   };
-  // Nothing registered: no frame of our own, only the call on.
-  return (ctx, next) => {
-    const tracingOn = tracing.enabled();
-    if (tracingOn) tracingFound();
-    return tracingOn || meters.enabled ? traced(ctx, next, tracingOn) : next();
-  };
 }
 
 function handlerSpans(tracing: Tracing, parents: WeakMap<MiddlewareContext, Context>): Middleware {
-  const traced = async (ctx: MiddlewareContext, next: Next) => {
+  return async (ctx: MiddlewareContext, next: Next) => {
     const parent = parents.get(ctx) ?? context.active();
     const span = tracing.tracer.startSpan(
       `execute_tool ${ctx.name ?? ""}`.trimEnd(),
@@ -131,8 +125,6 @@ function handlerSpans(tracing: Tracing, parents: WeakMap<MiddlewareContext, Cont
       finish(span, failure);
     }
   };
-  return (ctx, next) =>
-    ctx.method === "tools/call" && tracing.enabled() ? traced(ctx, next) : next();
 }
 
 /** The parent context (from `_meta`, else headers, else ambient), and links to the others. */

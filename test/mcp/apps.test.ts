@@ -11,6 +11,7 @@ import {
   APPS_EXTENSION,
   type McpClient,
   ProtocolError,
+  readToolUi,
 } from "../../src/client/index.ts";
 import {
   clientSupportsApps,
@@ -119,7 +120,7 @@ describe.each(ERAS)("an app over HTTP, $era", ({ options, serving }) => {
         _meta: { ui: expect.objectContaining({ prefersBorder: true }) },
       },
     ]);
-    const ui = await c.toolUi("increment");
+    const ui = await readToolUi(c, "increment");
     expect(ui).toMatchObject({
       uri: "ui://counter/view",
       html: VIEW,
@@ -127,9 +128,9 @@ describe.each(ERAS)("an app over HTTP, $era", ({ options, serving }) => {
       meta: { permissions: { clipboardWrite: {} }, prefersBorder: true },
     });
     expect(ui?.tool.name).toBe("increment");
-    expect((await c.toolUi("show_counter"))?.visibility).toEqual(["model", "app"]);
-    expect(await c.toolUi("plain")).toBeUndefined();
-    expect(await c.toolUi("no_such_tool")).toBeUndefined();
+    expect((await readToolUi(c, "show_counter"))?.visibility).toEqual(["model", "app"]);
+    expect(await readToolUi(c, "plain")).toBeUndefined();
+    expect(await readToolUi(c, "no_such_tool")).toBeUndefined();
     // The app-only tool is an ordinary tool on the wire: the host is who keeps it from the model.
     const result = await c.callTool("increment", { by: 2 });
     expect(
@@ -196,7 +197,7 @@ describe("registration checks its options, and registers nothing when they fail"
       html: (ctx) => `<!doctype html><p>${ctx.client.info?.name}</p>`,
     }).tool("t", {}, () => "");
     const c = await connect(await serve(mcp));
-    expect((await c.toolUi("t"))?.html).toBe("<!doctype html><p>test-client</p>");
+    expect((await readToolUi(c, "t"))?.html).toBe("<!doctype html><p>test-client</p>");
   });
 });
 
@@ -217,24 +218,24 @@ describe("what a client refuses to hand a host as a view", () => {
 
   it("plain text/html", async () => {
     const c = await serverWith({ mimeType: "text/html", text: VIEW });
-    await expect(c.toolUi("odd")).rejects.toSatisfy(
+    await expect(readToolUi(c, "odd")).rejects.toSatisfy(
       (e) => e instanceof ProtocolError && e.code === "ERR_CONTRACT",
     );
   });
 
   it("a view with neither text nor blob, and a blob that is not UTF-8", async () => {
     const empty = await serverWith({ mimeType: APP_MIME_TYPE });
-    await expect(empty.toolUi("odd")).rejects.toBeInstanceOf(ProtocolError);
+    await expect(readToolUi(empty, "odd")).rejects.toBeInstanceOf(ProtocolError);
     const binary = await serverWith({
       mimeType: APP_MIME_TYPE,
       blob: toBase64(new Uint8Array([0xff, 0xfe, 0xfd])),
     });
-    await expect(binary.toolUi("odd")).rejects.toBeInstanceOf(ProtocolError);
+    await expect(readToolUi(binary, "odd")).rejects.toBeInstanceOf(ProtocolError);
   });
 
   it("a resourceUri that is not ui:// is no view at all", async () => {
     const c = await serverWith({ mimeType: APP_MIME_TYPE, text: VIEW });
-    expect(await c.toolUi("elsewhere")).toBeUndefined();
+    expect(await readToolUi(c, "elsewhere")).toBeUndefined();
   });
 
   it("a base64 view is decoded, and the listing's metadata stands in for the content's", async () => {
@@ -242,6 +243,9 @@ describe("what a client refuses to hand a host as a view", () => {
       { mimeType: APP_MIME_TYPE, blob: toBase64(new TextEncoder().encode(VIEW)) },
       { mimeType: APP_MIME_TYPE, _meta: { ui: { prefersBorder: false } } },
     );
-    expect(await c.toolUi("odd")).toMatchObject({ html: VIEW, meta: { prefersBorder: false } });
+    expect(await readToolUi(c, "odd")).toMatchObject({
+      html: VIEW,
+      meta: { prefersBorder: false },
+    });
   });
 });

@@ -60,6 +60,40 @@ describe("mcp.use", () => {
     expect(trace).toEqual(["a in", "b in", "c in", "handler", "c out", "b out", "a out"]);
   });
 
+  it("runs a middleware only for the requests its `when` admits, asked per request", async () => {
+    const mcp = server();
+    const trace: string[] = [];
+    let on = true;
+    const step =
+      (name: string): Middleware =>
+      async (ctx, next) => {
+        trace.push(`${name} ${ctx.method}`);
+        await next();
+      };
+    mcp.use(step("outer"));
+    mcp.use(step("calls"), { when: (ctx) => ctx.method === "tools/call" });
+    mcp.use(step("switch"), { when: () => on });
+    mcp.use(step("inner"));
+    await result(mcp, "tools/list");
+    await result(mcp, "tools/call", { name: "echo", arguments: { text: "x" } });
+    on = false;
+    expect(await result(mcp, "tools/call", { name: "echo", arguments: { text: "y" } })).toEqual({
+      content: [{ type: "text", text: "echo: y" }],
+    });
+    expect(trace).toEqual([
+      "outer tools/list",
+      "switch tools/list",
+      "inner tools/list",
+      "outer tools/call",
+      "calls tools/call",
+      "switch tools/call",
+      "inner tools/call",
+      "outer tools/call",
+      "calls tools/call",
+      "inner tools/call",
+    ]);
+  });
+
   it("short-circuits: a result returned without next() is the answer, the handler never runs", async () => {
     const mcp = server();
     let ran = false;

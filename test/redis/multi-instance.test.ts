@@ -190,6 +190,53 @@ describeRedis("three instances sharing one Redis", (url) => {
     expect(result.content).toEqual([{ type: "text", text: "job t1 done on #1" }]);
   });
 
+  it("sends the status of a 2026-07-28 task run on instance 1 to its owner's listen stream on 2", async () => {
+    const modern = (method: string, id: number, params: Json, name?: string) =>
+      post(
+        mcp(method === "subscriptions/listen" ? two : one),
+        {
+          jsonrpc: "2.0",
+          id,
+          method,
+          params: {
+            ...params,
+            _meta: {
+              "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+              "io.modelcontextprotocol/clientCapabilities": {
+                extensions: { "io.modelcontextprotocol/tasks": {} },
+              },
+              "io.modelcontextprotocol/clientInfo": { name: "watcher", version: "1.0.0" },
+            },
+          },
+        },
+        {
+          ...bearer,
+          "mcp-protocol-version": "2026-07-28",
+          "mcp-method": method,
+          ...(name ? { "mcp-name": name } : {}),
+        },
+      );
+    // An optional tool held by its gate becomes a task after the server's hand-off delay.
+    const created = await modern("tools/call", 1, { name: "job", arguments: { key: "n1" } }, "job");
+    const text = await created.text();
+    const task = JSON.parse(text.includes("data: ") ? text.split("data: ").at(-1)! : text)
+      .result as Json;
+    expect(task.resultType).toBe("task");
+    const taskId = task.taskId as string;
+    const stream = new SseReader(
+      await modern("subscriptions/listen", 2, { notifications: { taskIds: [taskId] } }),
+    );
+    const ack = await stream.until((m) => m.method === "notifications/subscriptions/acknowledged");
+    expect((ack.params as Json).notifications).toEqual({ taskIds: [taskId] });
+    await gate(one, "n1");
+    const done = await stream.until(
+      (m) => m.method === "notifications/tasks" && (m.params as Json).status === "completed",
+    );
+    expect((done.params as Json).result).toMatchObject({
+      content: [{ type: "text", text: "job n1 done on #1" }],
+    });
+  });
+
   it("carries a resource update raised on instance 3 to the GET stream on instance 1", async () => {
     const id = await openSession(two);
     const subscribed = await post(

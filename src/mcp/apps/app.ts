@@ -4,7 +4,6 @@
  */
 import { isObject } from "../content.ts";
 import type { Context } from "../context.ts";
-import { declareExtension } from "../declared-extensions.ts";
 import type { AccessCheck } from "../policy.ts";
 import type { RegisteredResource } from "../resources.ts";
 import type { SchemaInput } from "../schema.ts";
@@ -52,6 +51,9 @@ export interface UiAppOptions {
   /** Also send the deprecated flat `_meta["ui/resourceUri"]` on linked tools. Default true. */
   legacyKey?: boolean;
 }
+
+/** Servers on which the Apps extension is declared already. */
+const declared = new WeakSet<McpServer>();
 
 /** A tool of an app: any tool's options, plus who may call it. */
 export type AppToolConfig<
@@ -112,7 +114,11 @@ export class UiApp {
         };
       },
     );
-    declareExtension(server, APPS_EXTENSION, { mimeTypes: [APP_MIME_TYPE] });
+    // One declaration per server, however many apps it has (a second would throw).
+    if (!declared.has(server)) {
+      server.extension(APPS_EXTENSION, { settings: { mimeTypes: [APP_MIME_TYPE] } });
+      declared.add(server);
+    }
   }
 
   /** Registers a tool linked to this app's view (`_meta.ui.resourceUri`). */

@@ -1,6 +1,5 @@
 import type { McpError } from "../jsonrpc.ts";
 import { Peer } from "../peer.ts";
-import { EXTENSION_TASK_METHODS } from "../tasks/manager.ts";
 import type { JsonObject } from "../types.ts";
 import { DEFAULT_HEADER_VERSION } from "../versions.ts";
 import type { Era, PeerSource } from "./era.ts";
@@ -14,7 +13,7 @@ const STATELESS_ONLY: ReadonlySet<string> = new Set(["server/discover", "subscri
  */
 export const sessionEra: Era = {
   name: "session",
-  has: (method) => !STATELESS_ONLY.has(method) && !EXTENSION_TASK_METHODS.has(method),
+  has: (method) => !STATELESS_ONLY.has(method),
   /** A request without a session speaks the header's revision, else the oldest one. */
   peer: (source: PeerSource) => new Peer(source.headerVersion ?? DEFAULT_HEADER_VERSION),
   multiRoundTrip: false,

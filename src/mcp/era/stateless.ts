@@ -1,7 +1,6 @@
 import { isObject } from "../content.ts";
 import { ErrorCode, McpError } from "../jsonrpc.ts";
 import { CACHEABLE, META, modernPeer } from "../modern.ts";
-import { LEGACY_TASK_METHODS } from "../tasks/manager.ts";
 import type { JsonObject } from "../types.ts";
 import type { Dressing, Era } from "./era.ts";
 
@@ -23,7 +22,7 @@ const SESSION_ONLY: ReadonlySet<string> = new Set([
  */
 export const statelessEra: Era = {
   name: "stateless",
-  has: (method) => !SESSION_ONLY.has(method) && !LEGACY_TASK_METHODS.has(method),
+  has: (method) => !SESSION_ONLY.has(method),
   peer: (source) => modernPeer(source.params, source.offered),
   multiRoundTrip: true,
   result(

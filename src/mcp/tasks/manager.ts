@@ -35,12 +35,9 @@ export interface TaskHost {
   /** Whether any registered tool may run as a task. */
   offersTasks(): boolean;
   readonly pageSize: number;
+  /** Hears every task record this instance writes (for status notifications). */
+  changed?(record: TaskRecord): void;
 }
-
-/** Methods that exist only in the 2025-11-25 tasks. */
-export const LEGACY_TASK_METHODS: ReadonlySet<string> = new Set(["tasks/result", "tasks/list"]);
-/** Methods that exist only in the 2026-07-28 tasks extension. */
-export const EXTENSION_TASK_METHODS: ReadonlySet<string> = new Set(["tasks/update"]);
 
 /** Largest `inputResponses` a tasks/update may carry, as JSON. */
 const MAX_RESPONSES_BYTES = 256 * 1024;
@@ -55,12 +52,14 @@ function ownerOf(exchange: Exchange): string {
   return principalOf(exchange.auth);
 }
 
-function declaresExtension(peer: Peer): boolean {
+/** Whether the client declared the 2026-07-28 tasks extension. */
+export function declaresExtension(peer: Peer): boolean {
   const extensions = peer.clientCapabilities?.extensions;
   return isObject(extensions) && isObject(extensions[TASKS_EXTENSION]);
 }
 
-function missingExtension(): McpError {
+/** The error for a tasks request from a client that did not declare the extension. */
+export function missingExtension(): McpError {
   return new McpError(
     ErrorCode.MissingRequiredClientCapability,
     `Missing required client capability: the ${TASKS_EXTENSION} extension`,
@@ -92,6 +91,7 @@ export class Tasks {
         ? {}
         : { maxTasksPerCaller: options.maxTasksPerCaller }),
       ...clock,
+      ...(host.changed ? { onChange: (record: TaskRecord) => host.changed?.(record) } : {}),
     });
     this.#host = host;
     this.#maxTtl = options.maxTtlMs ?? 24 * 3_600_000;
@@ -119,12 +119,9 @@ export class Tasks {
   /**
    * Decides how a `tools/call` runs: undefined for an ordinary call, a ToolCall when it runs
    * or may come to run as a task. Throws the error the call gets when it cannot run at all.
+   * Synchronous for an ordinary call: most calls cost no extra turn here.
    */
-  async prepare(
-    params: JsonObject,
-    exchange: Exchange,
-    inline: Exchange,
-  ): Promise<ToolCall | undefined> {
+  prepare(params: JsonObject, exchange: Exchange, inline: Exchange): Promise<ToolCall> | undefined {
     const support =
       typeof params.name === "string" ? this.#host.taskSupport(params.name) : undefined;
     if (support === undefined) return undefined;

@@ -45,11 +45,21 @@ const MAX_ATTEMPTS = 64;
 export class TaskStore {
   readonly #store: Store;
   readonly #maxPerCaller: number;
+  readonly #onChange: ((record: TaskRecord) => void) | undefined;
   /** What task lifetimes are measured by (epoch ms). */
   readonly clock: Clock;
 
-  constructor(store: Store, options: { maxTasksPerCaller?: number; clock?: Clock } = {}) {
+  /** `onChange` hears every record this instance writes: created, or changed by `update`. */
+  constructor(
+    store: Store,
+    options: {
+      maxTasksPerCaller?: number;
+      clock?: Clock;
+      onChange?: (record: TaskRecord) => void;
+    } = {},
+  ) {
     this.#store = store;
+    this.#onChange = options.onChange;
     this.#maxPerCaller = options.maxTasksPerCaller ?? 1000;
     this.clock = options.clock ?? systemClock;
   }
@@ -61,6 +71,7 @@ export class TaskStore {
       // 256 random bits do not collide; this is a broken random source, not bad luck.
       throw new McpError(ErrorCode.InternalError, "Task id collision");
     }
+    this.#onChange?.(record);
   }
 
   /** The task if it exists and belongs to `owner`; someone else's task reads as no task. */
@@ -95,6 +106,7 @@ export class TaskStore {
       if (remaining <= 0) return undefined;
       const written = { ...next, updatedAt: now };
       if (await this.#store.compareAndSet(key, current, written, { ttlMs: remaining })) {
+        this.#onChange?.(written);
         return { record: written, changed: true };
       }
     }

@@ -7,6 +7,7 @@
 import { AppBridge, PostMessageTransport } from "@modelcontextprotocol/ext-apps/app-bridge";
 import {
   McpClient,
+  readToolUi,
   type Tool,
   toolVisibility,
   type UiResourceMeta,
@@ -59,7 +60,7 @@ async function runHost(options: {
     .map((tool) => tool.name);
 
   // The model calls the tool; the host then renders its view with the result.
-  const ui = await client.toolUi("show_counter");
+  const ui = await readToolUi(client, "show_counter");
   if (!ui) throw new Error("show_counter has no view");
   const first = await client.callTool("show_counter", {});
 
