@@ -131,6 +131,7 @@ export function authorizeRoutes(as: AuthorizationCore, returnPaths: readonly str
       grant,
       { uri: pending.redirectUri, sent: pending.redirectUriSent },
       pending.codeChallenge,
+      pending.dpopJkt,
     );
     as.audit(c, {
       type: "code.issued",
@@ -205,6 +206,7 @@ export function authorizeRoutes(as: AuthorizationCore, returnPaths: readonly str
       "state",
       "scope",
       "resource",
+      "dpop_jkt",
     ]) {
       if (params.getAll(name).length > 1) {
         return errorPage(
@@ -274,6 +276,11 @@ export function authorizeRoutes(as: AuthorizationCore, returnPaths: readonly str
     }
     if (!/^[A-Za-z0-9_-]{43}$/.test(challenge))
       return fail("invalid_request", "code_challenge is malformed");
+    // RFC 9449 §10: the code is bound to this key; only a proof by it can redeem the code.
+    const dpopJkt = as.dpopCheckers ? (params.get("dpop_jkt") ?? undefined) : undefined;
+    if (dpopJkt !== undefined && !/^[A-Za-z0-9_-]{43}$/.test(dpopJkt)) {
+      return fail("invalid_request", "dpop_jkt must be a JWK SHA-256 thumbprint (base64url)");
+    }
     let scope: string;
     let resource: string;
     try {
@@ -294,6 +301,7 @@ export function authorizeRoutes(as: AuthorizationCore, returnPaths: readonly str
       scope,
       resource,
       codeChallenge: challenge,
+      ...(dpopJkt !== undefined ? { dpopJkt } : {}),
       csrf: randomToken(24),
       identityAssured: identityAssured(client, redirectUri),
     };

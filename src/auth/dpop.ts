@@ -46,6 +46,12 @@ export async function tokenRequestProof(
   tokenEndpoint: string,
 ): Promise<{ jkt?: string; nextNonce?: string }> {
   const proof = c.req.header("dpop");
+  if (checker?.required && proof === undefined) {
+    throw new OAuthError(
+      "invalid_dpop_proof",
+      "This server issues only DPoP-bound tokens: send a DPoP proof",
+    );
+  }
   // A server without DPoP ignores the header (§5): the client gets a Bearer token.
   if (!checker || proof === undefined) return {};
   try {

@@ -28,6 +28,8 @@ export interface PendingAuthorization {
   scope: string;
   resource: string;
   codeChallenge: string;
+  /** The DPoP key the code is bound to (RFC 9449 §10 `dpop_jkt`). */
+  dpopJkt?: string;
   /**
    * Ties the form shown (sign-in, then consent) to this request. Replaced, with the id, when a
    * user is bound to the request: what a page showed before sign-in never approves anything.

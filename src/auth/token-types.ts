@@ -37,6 +37,8 @@ export interface CodeRecord extends Grant {
   /** The client sent redirect_uri at /authorize, so /token must repeat it (RFC 6749 §4.1.3). */
   redirectUriSent: boolean;
   codeChallenge: string;
+  /** The thumbprint of the only DPoP key whose proof may redeem the code (RFC 9449 §10). */
+  dpopJkt?: string;
   /** Epoch ms. The record is kept longer, so that a late replay is still recognised. */
   expiresAt: number;
   used: boolean;

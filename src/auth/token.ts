@@ -155,7 +155,16 @@ export function tokenRoutes(as: AuthorizationCore): Hono {
           clientId: caller.client_id,
           redirectUri: form.get("redirect_uri") ?? undefined,
           codeVerifier: required(form, "code_verifier"),
-          validate: (grant) => checkResource(form, grant),
+          validate: (grant) => {
+            checkResource(form, grant);
+            // Checked before the code is spent: the rightful client can still redeem it.
+            if (grant.dpopJkt !== undefined && grant.dpopJkt !== jkt) {
+              throw new OAuthError(
+                "invalid_grant",
+                "The authorization code is bound to another DPoP key (dpop_jkt)",
+              );
+            }
+          },
         });
         const withRefresh = caller.grant_types.includes("refresh_token");
         // Listed before any token exists: no token outlives a grant its user cannot see.

@@ -94,6 +94,7 @@ export class TokenService {
     grant: Grant,
     redirect: { uri: string; sent: boolean },
     codeChallenge: string,
+    dpopJkt?: string,
   ): Promise<string> {
     const code = randomToken(32);
     const expiresAt = this.#clock() + this.lifetimes.code * 1000;
@@ -102,6 +103,7 @@ export class TokenService {
       redirectUri: redirect.uri,
       redirectUriSent: redirect.sent,
       codeChallenge,
+      ...(dpopJkt !== undefined ? { dpopJkt } : {}),
       expiresAt,
       used: false,
     };
@@ -122,7 +124,7 @@ export class TokenService {
       redirectUri: string | undefined;
       codeVerifier: string;
       /** Further checks of the request against the grant; throw to refuse. */
-      validate?: (grant: Grant) => void;
+      validate?: (grant: CodeRecord) => void;
     },
   ): Promise<CodeRecord> {
     const key = codeKey(await sha256(code));

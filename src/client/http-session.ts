@@ -68,7 +68,10 @@ export class HttpSession {
   constructor(url: URL, options: HttpSessionOptions) {
     this.url = url;
     this.#options = options;
-    this.#fetch = options.fetch ?? globalThis.fetch;
+    // Called as a plain function: a browser's fetch throws "Illegal invocation" when called
+    // as a method of another object (this session).
+    const send = options.fetch ?? globalThis.fetch;
+    this.#fetch = (input, init) => send(input, init);
   }
 
   get sessionId(): string | undefined {

@@ -1,4 +1,5 @@
 /** What the client says about itself: its Implementation info and the capabilities it declares. */
+import { APP_MIME_TYPE, APPS_EXTENSION } from "../mcp/apps/meta.ts";
 import { isObject } from "../mcp/content.ts";
 import type { Implementation, JsonObject } from "../mcp/types.ts";
 import type { McpClientOptions } from "./options.ts";
@@ -30,6 +31,7 @@ export function declaredCapabilities(
   const declared = isObject(capabilities.extensions) ? capabilities.extensions : {};
   const extensions: JsonObject = { ...declared, ...options.extensions };
   if (modern && (tasks || options.tasks)) extensions[TASKS_EXTENSION] = {};
+  if (options.apps) extensions[APPS_EXTENSION] = { mimeTypes: [APP_MIME_TYPE] };
   if (Object.keys(extensions).length) capabilities.extensions = extensions;
   if (handlers.elicitation) {
     const modes = options.elicitationModes ?? ["form"];

@@ -1,5 +1,15 @@
+export {
+  APP_MIME_TYPE,
+  APPS_EXTENSION,
+  toolUiUri,
+  toolVisibility,
+  type UiCsp,
+  type UiResourceMeta,
+  type UiVisibility,
+} from "../mcp/apps/meta.ts";
 export { ServerEndpoint, type ServerEndpointOptions } from "../mcp/channel.ts";
 export { PortcullisError, UnavailableError } from "../util/errors.ts";
+export { readToolUi, type ToolUi, type ToolUiSource } from "./apps.ts";
 export type { Authorizer } from "./auth-seam.ts";
 export { McpClient } from "./client.ts";
 export type { InboundRequest, Progress, RequestOptions } from "./connection.ts";

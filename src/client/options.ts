@@ -68,6 +68,11 @@ export interface McpClientOptions {
   handlers?: ClientHandlers;
   /** The elicitation modes `handlers.elicitation` can do. Default ["form"]. */
   elicitationModes?: readonly ("form" | "url")[];
+  /**
+   * Declare that this client renders MCP Apps (`io.modelcontextprotocol/ui` with
+   * `text/html;profile=mcp-app`), so servers may offer tools with views. Default false.
+   */
+  apps?: boolean;
   /** Capabilities to declare besides those the handlers imply (e.g. `experimental`). */
   capabilities?: ClientCapabilities;
   /**

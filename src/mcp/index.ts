@@ -1,4 +1,5 @@
 export { AccessDenied, PolicyDenied } from "./access.ts";
+export * from "./apps/index.ts";
 export type { Completer } from "./completion.ts";
 export { isCallToolResult, isContentBlock, text, toBase64 } from "./content.ts";
 export {

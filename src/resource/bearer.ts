@@ -2,8 +2,9 @@ import type { Context, MiddlewareHandler } from "hono";
 import type { AuthInfo } from "../mcp/peer.ts";
 import { memoryStore } from "../storage/memory.ts";
 import { type Logger, resolveLogger } from "../util/log.ts";
-import { challengeResponse, resourceMetadataUrl } from "./challenge.ts";
+import { challengeResponse, dpopChallengeResponse, resourceMetadataUrl } from "./challenge.ts";
 import { type DpopVerifier, dpopVerifier } from "./dpop.ts";
+import { externalUrl } from "./forwarded.ts";
 import { IssuerUnavailableError } from "./issuer.ts";
 import { checkSender, readCredentials } from "./sender.ts";
 import type { TokenVerifier } from "./verifiers.ts";
@@ -41,6 +42,13 @@ export interface BearerAuthOptions {
    * Default: a verifier over a Store of this instance alone (and its `clock`).
    */
   dpop?: DpopVerifier;
+  /**
+   * Behind a reverse proxy that sets X-Forwarded-Proto and X-Forwarded-Host (and strips them
+   * from what clients send): check a DPoP proof's `htu` against the URL the client addressed
+   * there rather than the one that reached this server. Default false: the headers are
+   * ignored, since any client could send them.
+   */
+  trustProxy?: boolean;
 }
 
 /** While the issuer stays unreachable, its failure is logged again at most this often. */
@@ -150,6 +158,14 @@ export function bearerAuth(options: BearerAuthOptions): MiddlewareHandler {
     const resource =
       options.resource === undefined ? requestResource(c) : resolve(options.resource, c);
     const header = c.req.header("authorization");
+    if (!header && dpop.required) {
+      // RFC 9449 §7.1: a resource that takes only DPoP offers only the DPoP scheme.
+      return dpopChallengeResponse({
+        algs: dpop.algorithms,
+        scope: suggested(c),
+        resourceMetadata: resourceMetadataUrl(resource),
+      });
+    }
     if (!header) {
       return challengeResponse(
         401,
@@ -164,6 +180,14 @@ export function bearerAuth(options: BearerAuthOptions): MiddlewareHandler {
     const credentials = readCredentials(header);
     const info = credentials ? await check(credentials.token, resource, c) : undefined;
     if (info === "unavailable") return unavailable();
+    if ((!info || !credentials) && dpop.required) {
+      return dpopChallengeResponse({
+        algs: dpop.algorithms,
+        error: "invalid_token",
+        description: "The access token is invalid, expired, revoked, or not for this resource",
+        resourceMetadata: resourceMetadataUrl(resource),
+      });
+    }
     if (!info || !credentials) {
       return challengeResponse(
         401,
@@ -176,7 +200,8 @@ export function bearerAuth(options: BearerAuthOptions): MiddlewareHandler {
         offer,
       );
     }
-    const sender = await checkSender(c, credentials, info, dpop, resource);
+    const url = externalUrl(c, options.trustProxy ?? false);
+    const sender = await checkSender(c, credentials, info, dpop, resource, url);
     if (sender.refused) {
       logger.info("access token refused", { reason: "proof of possession failed", resource });
       return sender.refused;

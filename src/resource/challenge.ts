@@ -20,6 +20,8 @@ export interface DpopChallengeParams {
   algs: readonly string[];
   error?: "invalid_token" | "invalid_dpop_proof" | "use_dpop_nonce";
   description?: string;
+  /** Scopes to ask for (RFC 6750 §3, which the DPoP scheme shares). */
+  scope?: readonly string[];
   resourceMetadata?: string;
 }
 
@@ -28,6 +30,7 @@ export function dpopChallenge(params: DpopChallengeParams): string {
   const parts: string[] = [];
   if (params.error) parts.push(`error=${quote(params.error)}`);
   if (params.description) parts.push(`error_description=${quote(params.description)}`);
+  if (params.scope?.length) parts.push(`scope=${quote(params.scope.join(" "))}`);
   parts.push(`algs=${quote(params.algs.join(" "))}`);
   if (params.resourceMetadata) parts.push(`resource_metadata=${quote(params.resourceMetadata)}`);
   return `DPoP ${parts.join(", ")}`;

@@ -68,6 +68,12 @@ export interface DpopOptions {
    * how long they last. Default off: `iat` and single-use `jti` alone bound a replay.
    */
   nonce?: boolean | DpopNonceOptions;
+  /**
+   * Accept DPoP-bound tokens only (RFC 9449 §7.1): a resource refuses Bearer tokens with a
+   * DPoP-only challenge and says so in its metadata (`dpop_bound_access_tokens_required`); the
+   * built-in token endpoint refuses token requests without a proof. Default false.
+   */
+  required?: boolean;
 }
 
 /** What one proof must match. */
@@ -95,6 +101,8 @@ export interface DpopVerifier {
   readonly algorithms: readonly string[];
   /** Whether proofs must carry a server nonce. */
   readonly requiresNonce: boolean;
+  /** Whether only DPoP-bound tokens are accepted (`required`). */
+  readonly required: boolean;
   /** The nonce to hand out now (only when nonces are on). */
   nonce(): Promise<string | undefined>;
   verify(request: ProofRequest): Promise<ProofResult>;
@@ -146,11 +154,15 @@ export function dpopVerifier(
   const nonces = options.nonce
     ? new DpopNonces(options.label, options.nonce === true ? {} : options.nonce, clock)
     : undefined;
+  if (options.required !== undefined && typeof options.required !== "boolean") {
+    throw new TypeError("dpop.required must be a boolean");
+  }
   const refuse = (message: string) => new DpopProofError("ERR_DPOP_PROOF", message);
 
   return {
     algorithms,
     requiresNonce: nonces !== undefined,
+    required: options.required ?? false,
     nonce: async () => nonces?.current(),
     async verify(request) {
       const proof = request.proof;

@@ -9,6 +9,8 @@ export interface ProtectedResourceOptions {
   scopes?: PerRequest<readonly string[]>;
   resourceName?: string;
   resourceDocumentation?: string;
+  /** DPoP as this resource takes it: proof algorithms, and whether Bearer tokens are refused. */
+  dpop?: { algorithms: readonly string[]; required?: boolean };
 }
 
 /** The RFC 9728 protected resource metadata document. */
@@ -24,6 +26,11 @@ export function protectedResourceMetadata(options: ProtectedResourceOptions): Ha
     if (options.resourceName) document.resource_name = options.resourceName;
     if (options.resourceDocumentation)
       document.resource_documentation = options.resourceDocumentation;
+    if (options.dpop) {
+      // RFC 9728 §2: the DPoP members a resource publishes.
+      document.dpop_signing_alg_values_supported = options.dpop.algorithms;
+      if (options.dpop.required) document.dpop_bound_access_tokens_required = true;
+    }
     return c.json(document, 200, {
       "Cache-Control": "public, max-age=300",
       "Access-Control-Allow-Origin": "*",

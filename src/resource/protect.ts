@@ -31,6 +31,11 @@ export interface RemoteAuthOptions {
    * is refused. Default: a Store of this instance alone, no nonces, the system clock.
    */
   dpop?: DpopOptions & { store?: Store; clock?: Clock };
+  /**
+   * Behind a reverse proxy that sets X-Forwarded-Proto and X-Forwarded-Host: check DPoP
+   * proofs (`htu`) against the URL clients address there. Default false (headers ignored).
+   */
+  trustProxy?: boolean;
 }
 
 /**
@@ -41,7 +46,7 @@ export interface BuiltInAuthorizationServer {
   readonly app: Hono;
   /** Its Store and Bus, which mcpApp's readiness probe checks. */
   readonly store?: Store;
-  readonly options?: { readonly bus?: Bus };
+  readonly options?: { readonly bus?: Bus; readonly trustProxy?: boolean | undefined };
   readonly scopes: Set<string>;
   /** Checks the proofs of the DPoP-bound tokens it issues, at this resource. */
   readonly dpop?: DpopVerifier | undefined;
@@ -136,21 +141,23 @@ export function protectEndpoint(
   const scopes = (): readonly string[] =>
     builtIn?.scopes.size ? [...builtIn.scopes] : (remote?.scopes ?? registeredScopes(server));
 
+  const { store: dpopStore, ...dpopOptions } = remote?.dpop ?? {};
+  const dpop =
+    builtIn?.dpop ??
+    dpopVerifier({ ...dpopOptions, store: dpopStore ?? memoryStore(), label: "rs" });
   const metadata = protectedResourceMetadata({
     resource,
     authorizationServers: (c) => [resolve(issuer, c)],
     scopes,
     resourceName: server.info.title ?? server.info.name,
+    dpop: { algorithms: dpop.algorithms, required: dpop.required },
   });
   app.get(`/.well-known/oauth-protected-resource${endpointPath}`, metadata);
   if (endpointPath) app.get("/.well-known/oauth-protected-resource", metadata);
-  const { store: dpopStore, ...dpopOptions } = remote?.dpop ?? {};
-  const dpop =
-    builtIn?.dpop ??
-    dpopVerifier({ ...dpopOptions, store: dpopStore ?? memoryStore(), label: "rs" });
+  const trustProxy = (builtIn ? builtIn.options?.trustProxy : remote?.trustProxy) ?? false;
   app.use(
     endpointPath || "/",
-    bearerAuth({ verify, resource, challengeScopes: scopes, logger, dpop }),
+    bearerAuth({ verify, resource, challengeScopes: scopes, logger, dpop, trustProxy }),
   );
 
   return {

@@ -39,6 +39,8 @@ export async function checkSender(
   info: AuthInfo,
   dpop: DpopVerifier,
   resource: string,
+  /** The URL the client addressed (the proof's `htu`): the request's, or the proxy's. */
+  url: string = c.req.url,
 ): Promise<SenderCheck> {
   const jkt = boundThumbprint(info);
   const refuse = (
@@ -60,6 +62,9 @@ export async function checkSender(
     if (credentials.scheme === "dpop") {
       return refuse("invalid_token", "The access token is not DPoP-bound; send it as Bearer");
     }
+    if (dpop.required) {
+      return refuse("invalid_token", "This resource accepts only DPoP-bound access tokens");
+    }
     return {};
   }
   if (credentials.scheme !== "dpop") {
@@ -69,7 +74,7 @@ export async function checkSender(
     const result = await dpop.verify({
       proof: c.req.header("dpop"),
       method: c.req.method,
-      url: c.req.url,
+      url,
       accessToken: credentials.token,
       jkt,
     });

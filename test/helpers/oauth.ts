@@ -87,6 +87,8 @@ export async function authorizeWithDevLogin(
     browser?: Browser;
     /** Where requests go; default the global fetch. */
     fetch?: Fetch;
+    /** More authorization request parameters (e.g. dpop_jkt). */
+    params?: Record<string, string>;
   } = {},
 ): Promise<Authorized> {
   const send: Fetch = options.fetch ?? ((input, init) => fetch(input, init));
@@ -114,6 +116,7 @@ export async function authorizeWithDevLogin(
     resource: options.resource ?? `${base}/mcp`,
   });
   if (options.scope !== undefined) query.set("scope", options.scope);
+  for (const [name, value] of Object.entries(options.params ?? {})) query.set(name, value);
   let response = await browser.fetch(`${base}/authorize?${query}`);
   if (response.status === 200 && (await peekLogin(response))) {
     const html = await response.text();

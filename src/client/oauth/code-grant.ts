@@ -69,6 +69,8 @@ export async function authorizationCodeGrant(
     const scope = asked.length ? asked.join(" ") : undefined;
     if (scope) params.set("scope", scope);
     params.set("resource", target.resource);
+    // RFC 9449 §10: the code is bound to our key, so a stolen code is worth nothing.
+    if (context.dpop) params.set("dpop_jkt", await context.dpop.calculateThumbprint());
 
     const callback = await session.complete(authorizationUrl);
     const parameters = checkCallback(callback, session.redirectUri, state, target, client);
