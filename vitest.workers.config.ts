@@ -13,7 +13,8 @@ const signingKey = { ...(await exportJWK(privateKey)), kid: "workers-test-key", 
 export default defineConfig({
   plugins: [
     cloudflareTest({
-      main: "./examples/workers/index.ts",
+      // The demo Worker plus queue() consumers for the tests (the demo itself has none).
+      main: "./test/workers/queue-main.ts",
       wrangler: { configPath: "./wrangler.toml" },
       miniflare: {
         bindings: {
@@ -27,9 +28,21 @@ export default defineConfig({
           // only on a configured loopback issuer (as under `npm run dev:workers`).
           ISSUER: "http://localhost",
         },
-        // Local Queues (test/workers/queues.test.ts): producers only here, so that deploying
-        // the demo (wrangler.toml) needs no queues; the tests hand batches to the consumer.
-        queueProducers: { MCP_REPLIES: "mcp-replies", MCP_DEAD: "mcp-dead" },
+        // Local Queues (test/workers/queues*.test.ts, queue-delivery.test.ts), here and not in
+        // wrangler.toml so that deploying the demo needs no queues. queues.test.ts hands batches
+        // to the consumer itself; queue-delivery.test.ts sends to MCP_REQUESTS and the runtime
+        // delivers to test/workers/queue-main.ts, which answers on MCP_ANSWERS.
+        queueProducers: {
+          MCP_REPLIES: "mcp-replies",
+          MCP_DEAD: "mcp-dead",
+          MCP_REQUESTS: "mcp-requests",
+          MCP_ANSWERS: "mcp-answers",
+        },
+        // A short batch window, so delivery is prompt (the test polls, it does not sleep).
+        queueConsumers: {
+          "mcp-requests": { maxBatchSize: 10, maxBatchTimeout: 0.05, maxRetries: 2 },
+          "mcp-answers": { maxBatchSize: 10, maxBatchTimeout: 0.05, maxRetries: 2 },
+        },
       },
     }),
   ],
