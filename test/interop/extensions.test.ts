@@ -9,6 +9,7 @@
  *   Apps SDK's server helpers (`registerAppTool`, `registerAppResource`), read with `readToolUi`.
  */
 import { Client as ClientV2, StreamableHTTPClientTransport } from "@modelcontextprotocol/client";
+import { SkillsClient } from "@modelcontextprotocol/client/ext/skills";
 import {
   RESOURCE_MIME_TYPE,
   registerAppResource,
@@ -25,11 +26,12 @@ import {
   McpServer as V2Server,
   WebStandardStreamableHTTPServerTransport as V2Transport,
 } from "@modelcontextprotocol/server";
+import { memorySkillFiles, SkillsExtension } from "@modelcontextprotocol/server/ext/skills";
 import { Hono } from "hono";
 import { afterEach, describe, expect, it } from "vitest";
 import { z } from "zod";
-import { type McpClient, readToolUi } from "../../src/client/index.ts";
-import { McpServer } from "../../src/index.ts";
+import { type McpClient, readToolUi, Skills } from "../../src/client/index.ts";
+import { McpServer, serveSkills } from "../../src/index.ts";
 import { client, serve } from "../client/support.ts";
 import { deferred } from "../helpers/async.ts";
 import { listen } from "../helpers/http.ts";
@@ -320,5 +322,69 @@ describe("our client, an Apps tool on the official v2 server", () => {
 
     const result = await mine.callTool("show_weather", { city: "Oslo" });
     expect(result.content).toEqual([{ type: "text", text: "sunny in Oslo" }]);
+  });
+});
+
+// Skills (SEP-2640): the official v2 SkillsClient against our server, our Skills client
+// against the official v2 server's SkillsExtension.
+
+const SKILL_MD = "---\nname: pdf-tools\ndescription: Works with PDF files\n---\n# PDF tools\n";
+const FORMS = "# Forms: ünïcode counts in bytes\n";
+
+describe("Skills across implementations", () => {
+  it("the official SkillsClient lists our skills and verifies the files it reads", async () => {
+    const mcp = new McpServer({ name: "skills-interop", version: "1.0.0" });
+    serveSkills(mcp, {
+      skills: [
+        { path: "pdf-tools", files: { "SKILL.md": SKILL_MD, "references/FORMS.md": FORMS } },
+        {
+          path: "hidden",
+          listed: false,
+          files: { "SKILL.md": "---\nname: hidden\ndescription: Not listed\n---\n" },
+        },
+      ],
+    });
+    const official = await officialClient(await serve(mcp, { sessions: true }));
+    const skills = new SkillsClient(official);
+    expect(skills.supported).toBe(true);
+    const listing = await skills.list();
+    expect(listing.skills.map((skill) => skill.uri)).toEqual(["skill://pdf-tools/SKILL.md"]);
+    const [entry] = listing.skills;
+    const manifest = await skills.read(entry!);
+    expect(manifest.text).toBe(SKILL_MD);
+    const forms = await skills.read(entry!, "references/FORMS.md");
+    expect(forms.text).toBe(FORMS);
+    const hidden = await skills.get("skill://hidden/SKILL.md");
+    expect(hidden.skill.frontmatter).toMatchObject({ name: "hidden" });
+    await expect(skills.read(entry!, "references/NOT-THERE.md")).rejects.toThrow();
+  });
+
+  it("our Skills client lists, loads and reads the official server's skills", async () => {
+    const server = new V2Server({ name: "sdk-skills", version: "1.0.0" });
+    const catalog = await SkillsExtension.load(
+      memorySkillFiles({ "pdf-tools/SKILL.md": SKILL_MD, "pdf-tools/references/FORMS.md": FORMS }),
+    );
+    catalog.attach(server);
+    const transport = new V2Transport({ sessionIdGenerator: () => crypto.randomUUID() });
+    await server.connect(transport);
+    closers.push(() => server.close());
+    const app = new Hono();
+    app.all("/mcp", (c) => transport.handleRequest(c.req.raw));
+    const mine = await ours(`${await listen(app)}/mcp`);
+
+    const skills = new Skills(mine);
+    expect(skills.supported).toBe(true);
+    const entries = await skills.list();
+    expect(entries.map((entry) => entry.uri)).toEqual(["skill://pdf-tools/SKILL.md"]);
+    expect(entries[0]?.frontmatter).toMatchObject({
+      name: "pdf-tools",
+      description: "Works with PDF files",
+    });
+    const loaded = await skills.load(entries[0]!);
+    expect(loaded.text).toBe(SKILL_MD);
+    expect(await skills.read(loaded, "references/FORMS.md")).toBe(FORMS);
+    await expect(skills.read(loaded, "references/NOT-THERE.md")).rejects.toMatchObject({
+      code: "ERR_SKILL_UNLISTED",
+    });
   });
 });
