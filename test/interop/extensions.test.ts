@@ -85,8 +85,15 @@ function taskServer() {
   return { mcp, gate, started, aborted };
 }
 
-async function officialClient(url: string): Promise<ClientV2> {
-  const official = new ClientV2({ name: "sdk-v2", version: "2.0.0" }, { capabilities: {} });
+/** The official v2 client; "auto" negotiates 2026-07-28, "legacy" stays on 2025-11-25. */
+async function officialClient(url: string, mode: "auto" | "legacy" = "legacy"): Promise<ClientV2> {
+  const official = new ClientV2(
+    { name: "sdk-v2", version: "2.0.0" },
+    {
+      capabilities: {},
+      ...(mode === "auto" ? { versionNegotiation: { mode: "auto" as const } } : {}),
+    },
+  );
   await official.connect(new StreamableHTTPClientTransport(new URL(url)));
   closers.push(() => official.close());
   return official;
@@ -332,32 +339,38 @@ const SKILL_MD = "---\nname: pdf-tools\ndescription: Works with PDF files\n---\n
 const FORMS = "# Forms: ünïcode counts in bytes\n";
 
 describe("Skills across implementations", () => {
-  it("the official SkillsClient lists our skills and verifies the files it reads", async () => {
-    const mcp = new McpServer({ name: "skills-interop", version: "1.0.0" });
-    serveSkills(mcp, {
-      skills: [
-        { path: "pdf-tools", files: { "SKILL.md": SKILL_MD, "references/FORMS.md": FORMS } },
-        {
-          path: "hidden",
-          listed: false,
-          files: { "SKILL.md": "---\nname: hidden\ndescription: Not listed\n---\n" },
-        },
-      ],
-    });
-    const official = await officialClient(await serve(mcp, { sessions: true }));
-    const skills = new SkillsClient(official);
-    expect(skills.supported).toBe(true);
-    const listing = await skills.list();
-    expect(listing.skills.map((skill) => skill.uri)).toEqual(["skill://pdf-tools/SKILL.md"]);
-    const [entry] = listing.skills;
-    const manifest = await skills.read(entry!);
-    expect(manifest.text).toBe(SKILL_MD);
-    const forms = await skills.read(entry!, "references/FORMS.md");
-    expect(forms.text).toBe(FORMS);
-    const hidden = await skills.get("skill://hidden/SKILL.md");
-    expect(hidden.skill.frontmatter).toMatchObject({ name: "hidden" });
-    await expect(skills.read(entry!, "references/NOT-THERE.md")).rejects.toThrow();
-  });
+  it.each(["auto", "legacy"] as const)(
+    "the official SkillsClient (%s negotiation) lists our skills and verifies the files it reads",
+    async (mode) => {
+      const mcp = new McpServer({ name: "skills-interop", version: "1.0.0" });
+      serveSkills(mcp, {
+        skills: [
+          { path: "pdf-tools", files: { "SKILL.md": SKILL_MD, "references/FORMS.md": FORMS } },
+          {
+            path: "hidden",
+            listed: false,
+            files: { "SKILL.md": "---\nname: hidden\ndescription: Not listed\n---\n" },
+          },
+        ],
+      });
+      const official = await officialClient(await serve(mcp, { sessions: true }), mode);
+      expect(official.getNegotiatedProtocolVersion()).toBe(
+        mode === "auto" ? "2026-07-28" : "2025-11-25",
+      );
+      const skills = new SkillsClient(official);
+      expect(skills.supported).toBe(true);
+      const listing = await skills.list();
+      expect(listing.skills.map((skill) => skill.uri)).toEqual(["skill://pdf-tools/SKILL.md"]);
+      const [entry] = listing.skills;
+      const manifest = await skills.read(entry!);
+      expect(manifest.text).toBe(SKILL_MD);
+      const forms = await skills.read(entry!, "references/FORMS.md");
+      expect(forms.text).toBe(FORMS);
+      const hidden = await skills.get("skill://hidden/SKILL.md");
+      expect(hidden.skill.frontmatter).toMatchObject({ name: "hidden" });
+      await expect(skills.read(entry!, "references/NOT-THERE.md")).rejects.toThrow();
+    },
+  );
 
   it("our Skills client lists, loads and reads the official server's skills", async () => {
     const server = new V2Server({ name: "sdk-skills", version: "1.0.0" });
