@@ -9,7 +9,7 @@
  *   Apps SDK's server helpers (`registerAppTool`, `registerAppResource`), read with `readToolUi`.
  */
 import { Client as ClientV2, StreamableHTTPClientTransport } from "@modelcontextprotocol/client";
-import { SkillsClient } from "@modelcontextprotocol/client/ext/skills";
+import { SkillsClient, SkillVerificationError } from "@modelcontextprotocol/client/ext/skills";
 import {
   RESOURCE_MIME_TYPE,
   registerAppResource,
@@ -23,6 +23,7 @@ import { McpServer as V1Server } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { WebStandardStreamableHTTPServerTransport as V1Transport } from "@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js";
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import {
+  createMcpHandler,
   McpServer as V2Server,
   WebStandardStreamableHTTPServerTransport as V2Transport,
 } from "@modelcontextprotocol/server";
@@ -41,8 +42,8 @@ afterEach(async () => {
   await Promise.all(closers.splice(0).map((close) => close()));
 });
 
-async function ours(url: string): Promise<McpClient> {
-  const made = client().client;
+async function ours(url: string, protocolVersion?: string): Promise<McpClient> {
+  const made = client(protocolVersion ? { protocolVersion } : {}).client;
   await made.connect(url);
   closers.push(() => made.close());
   return made;
@@ -248,19 +249,46 @@ describe("our client, tasks on the official v1 SDK's server", () => {
     expect((await handle.poll()).status).toBe("cancelled");
   });
 
-  it("a task id the SDK never made is an error", async () => {
+  it("a task id the SDK never made is -32602", async () => {
     const sdk = await v1TaskServer();
     const mine = await ours(sdk.url);
-    await expect(mine.task("no-such-task").poll()).rejects.toThrow();
+    await expect(mine.task("no-such-task").poll()).rejects.toMatchObject({ code: -32602 });
   });
 });
+
+/**
+ * An official v2 server on Hono: "handler" is `createMcpHandler` (2026-07-28, a server per
+ * request), "sessions" its McpServer on the Web-standard transport (2025-11-25).
+ */
+async function sdkServer(
+  kind: "handler" | "sessions",
+  setup: (server: V2Server) => void,
+): Promise<string> {
+  const make = () => {
+    const server = new V2Server({ name: "sdk-v2", version: "1.0.0" });
+    setup(server);
+    return server;
+  };
+  const app = new Hono();
+  if (kind === "handler") {
+    const handler = createMcpHandler(make);
+    app.all("/mcp", (c) => handler.fetch(c.req.raw));
+  } else {
+    const server = make();
+    const transport = new V2Transport({ sessionIdGenerator: () => crypto.randomUUID() });
+    await server.connect(transport);
+    closers.push(() => server.close());
+    app.all("/mcp", (c) => transport.handleRequest(c.req.raw));
+  }
+  return `${await listen(app)}/mcp`;
+}
 
 // (b2) Our client against an Apps tool on the official v2 server, made with the Apps SDK.
 
 const VIEW = "<!doctype html><html><body>sdk weather</body></html>";
 
-async function v2AppsServer(): Promise<string> {
-  const server = new V2Server({ name: "sdk-apps", version: "1.0.0" });
+/** The Apps SDK's server helpers register a view and two app tools. */
+function appsSetup(server: V2Server): void {
   registerAppResource(
     server,
     "Weather view",
@@ -304,32 +332,31 @@ async function v2AppsServer(): Promise<string> {
     },
     async () => ({ content: [{ type: "text", text: "refreshed" }] }),
   );
-  const transport = new V2Transport({ sessionIdGenerator: () => crypto.randomUUID() });
-  await server.connect(transport);
-  closers.push(() => server.close());
-  const app = new Hono();
-  app.all("/mcp", (c) => transport.handleRequest(c.req.raw));
-  return `${await listen(app)}/mcp`;
 }
 
 describe("our client, an Apps tool on the official v2 server", () => {
-  it("reads the tool's view with readToolUi, and calls the tool", async () => {
-    const mine = await ours(await v2AppsServer());
-    const ui = await readToolUi(mine, "show_weather");
-    expect(ui).toBeDefined();
-    expect(ui?.uri).toBe("ui://weather/view.html");
-    expect(ui?.html).toBe(VIEW);
-    expect(ui?.meta.csp).toEqual({ connectDomains: ["https://api.weather.example"] });
-    expect(ui?.meta.permissions).toEqual({ geolocation: {} });
-    expect(ui?.visibility).toEqual(["model", "app"]);
+  it.each(["auto", "2025-11-25"])(
+    "(%s) reads the tool's view with readToolUi, and calls the tool",
+    async (version) => {
+      const url = await sdkServer(version === "auto" ? "handler" : "sessions", appsSetup);
+      const mine = await ours(url, version);
+      expect(mine.protocolVersion).toBe(version === "auto" ? "2026-07-28" : "2025-11-25");
+      const ui = await readToolUi(mine, "show_weather");
+      expect(ui).toBeDefined();
+      expect(ui?.uri).toBe("ui://weather/view.html");
+      expect(ui?.html).toBe(VIEW);
+      expect(ui?.meta.csp).toEqual({ connectDomains: ["https://api.weather.example"] });
+      expect(ui?.meta.permissions).toEqual({ geolocation: {} });
+      expect(ui?.visibility).toEqual(["model", "app"]);
 
-    const appOnly = await readToolUi(mine, "refresh_weather");
-    expect(appOnly?.visibility).toEqual(["app"]);
-    expect(await readToolUi(mine, "no_such_tool")).toBeUndefined();
+      const appOnly = await readToolUi(mine, "refresh_weather");
+      expect(appOnly?.visibility).toEqual(["app"]);
+      expect(await readToolUi(mine, "no_such_tool")).toBeUndefined();
 
-    const result = await mine.callTool("show_weather", { city: "Oslo" });
-    expect(result.content).toEqual([{ type: "text", text: "sunny in Oslo" }]);
-  });
+      const result = await mine.callTool("show_weather", { city: "Oslo" });
+      expect(result.content).toEqual([{ type: "text", text: "sunny in Oslo" }]);
+    },
+  );
 });
 
 // Skills (SEP-2640): the official v2 SkillsClient against our server, our Skills client
@@ -368,36 +395,41 @@ describe("Skills across implementations", () => {
       expect(forms.text).toBe(FORMS);
       const hidden = await skills.get("skill://hidden/SKILL.md");
       expect(hidden.skill.frontmatter).toMatchObject({ name: "hidden" });
-      await expect(skills.read(entry!, "references/NOT-THERE.md")).rejects.toThrow();
+      await expect(skills.read(entry!, "references/NOT-THERE.md")).rejects.toBeInstanceOf(
+        SkillVerificationError,
+      );
     },
   );
 
-  it("our Skills client lists, loads and reads the official server's skills", async () => {
-    const server = new V2Server({ name: "sdk-skills", version: "1.0.0" });
-    const catalog = await SkillsExtension.load(
-      memorySkillFiles({ "pdf-tools/SKILL.md": SKILL_MD, "pdf-tools/references/FORMS.md": FORMS }),
-    );
-    catalog.attach(server);
-    const transport = new V2Transport({ sessionIdGenerator: () => crypto.randomUUID() });
-    await server.connect(transport);
-    closers.push(() => server.close());
-    const app = new Hono();
-    app.all("/mcp", (c) => transport.handleRequest(c.req.raw));
-    const mine = await ours(`${await listen(app)}/mcp`);
+  it.each(["auto", "2025-11-25"])(
+    "our Skills client (%s) lists, loads and reads the official server's skills",
+    async (version) => {
+      const catalog = await SkillsExtension.load(
+        memorySkillFiles({
+          "pdf-tools/SKILL.md": SKILL_MD,
+          "pdf-tools/references/FORMS.md": FORMS,
+        }),
+      );
+      const url = await sdkServer(version === "auto" ? "handler" : "sessions", (server) =>
+        catalog.attach(server),
+      );
+      const mine = await ours(url, version);
+      expect(mine.protocolVersion).toBe(version === "auto" ? "2026-07-28" : "2025-11-25");
 
-    const skills = new Skills(mine);
-    expect(skills.supported).toBe(true);
-    const entries = await skills.list();
-    expect(entries.map((entry) => entry.uri)).toEqual(["skill://pdf-tools/SKILL.md"]);
-    expect(entries[0]?.frontmatter).toMatchObject({
-      name: "pdf-tools",
-      description: "Works with PDF files",
-    });
-    const loaded = await skills.load(entries[0]!);
-    expect(loaded.text).toBe(SKILL_MD);
-    expect(await skills.read(loaded, "references/FORMS.md")).toBe(FORMS);
-    await expect(skills.read(loaded, "references/NOT-THERE.md")).rejects.toMatchObject({
-      code: "ERR_SKILL_UNLISTED",
-    });
-  });
+      const skills = new Skills(mine);
+      expect(skills.supported).toBe(true);
+      const entries = await skills.list();
+      expect(entries.map((entry) => entry.uri)).toEqual(["skill://pdf-tools/SKILL.md"]);
+      expect(entries[0]?.frontmatter).toMatchObject({
+        name: "pdf-tools",
+        description: "Works with PDF files",
+      });
+      const loaded = await skills.load(entries[0]!);
+      expect(loaded.text).toBe(SKILL_MD);
+      expect(await skills.read(loaded, "references/FORMS.md")).toBe(FORMS);
+      await expect(skills.read(loaded, "references/NOT-THERE.md")).rejects.toMatchObject({
+        code: "ERR_SKILL_UNLISTED",
+      });
+    },
+  );
 });
