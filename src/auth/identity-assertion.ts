@@ -1,5 +1,5 @@
 import type { Context } from "hono";
-import { decodeJwt, decodeProtectedHeader, type JWTPayload, jwtVerify } from "jose";
+import { decodeJwt, decodeProtectedHeader, type JWTPayload } from "jose";
 import type { Clock } from "../util/clock.ts";
 import { randomToken, sha256 } from "../util/crypto.ts";
 import { canonicalResource } from "../util/resource-uri.ts";
@@ -47,8 +47,9 @@ async function verifiedAssertion(
     keys = new IssuerKeys(options, clock);
     keyCaches.set(options, keys);
   }
-  const check = async (refresh: boolean) =>
-    jwtVerify(assertion, (await keys.get(idp, refresh)).keys, {
+  let payload: JWTPayload;
+  try {
+    payload = await keys.verify(assertion, idp, {
       issuer: idp.issuer,
       audience: [issuer, `${issuer}/`],
       typ: ID_JAG_TYPE,
@@ -56,15 +57,6 @@ async function verifiedAssertion(
       requiredClaims: ["exp", "iat", "jti", "sub", "client_id"],
       currentDate: new Date(clock()),
     });
-  let payload: JWTPayload;
-  try {
-    try {
-      ({ payload } = await check(false));
-    } catch (error) {
-      // The IdP may have rotated its keys since they were fetched.
-      if ((error as { code?: string }).code !== "ERR_JWKS_NO_MATCHING_KEY") throw error;
-      ({ payload } = await check(true));
-    }
   } catch (error) {
     if (error instanceof OAuthError) throw error;
     throw invalidGrant("The assertion is not valid: bad signature, audience or lifetime", error);

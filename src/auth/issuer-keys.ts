@@ -1,4 +1,10 @@
-import { createLocalJWKSet, type JSONWebKeySet } from "jose";
+import {
+  createLocalJWKSet,
+  type JSONWebKeySet,
+  type JWTPayload,
+  type JWTVerifyOptions,
+  jwtVerify,
+} from "jose";
 import type { Clock } from "../util/clock.ts";
 import { type SafeFetchOptions, safeFetchJson } from "../util/ssrf.ts";
 import { OAuthError } from "./errors.ts";
@@ -54,6 +60,21 @@ export class IssuerKeys {
       if (this.#cache.get(idp.issuer) === pending) this.#cache.delete(idp.issuer);
     });
     return pending;
+  }
+
+  /**
+   * Verifies a JWT the issuer signed; a `kid` it does not know fetches the keys once more (the
+   * issuer may have rotated them). jose's errors pass through for the caller to name.
+   */
+  async verify(token: string, idp: TrustedIssuer, options: JWTVerifyOptions): Promise<JWTPayload> {
+    const check = async (refresh: boolean) =>
+      (await jwtVerify(token, (await this.get(idp, refresh)).keys, options)).payload;
+    try {
+      return await check(false);
+    } catch (error) {
+      if ((error as { code?: string }).code !== "ERR_JWKS_NO_MATCHING_KEY") throw error;
+      return check(true);
+    }
   }
 
   async #fetch(idp: TrustedIssuer): Promise<CachedKeys> {

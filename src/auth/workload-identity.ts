@@ -1,4 +1,4 @@
-import { decodeJwt, type JWTPayload, jwtVerify } from "jose";
+import { decodeJwt, type JWTPayload } from "jose";
 import type { Store } from "../storage/store.ts";
 import type { Clock } from "../util/clock.ts";
 import { sha256 } from "../util/crypto.ts";
@@ -53,22 +53,15 @@ export async function workloadClient(
     keyCaches.set(options, keys);
   }
   const audience = entry.audience ?? [context.tokenEndpoint, context.issuer];
-  const check = async (refresh: boolean) =>
-    jwtVerify(assertion, (await keys.get(entry, refresh)).keys, {
+  let payload: JWTPayload;
+  try {
+    payload = await keys.verify(assertion, entry, {
       issuer: entry.issuer,
       audience,
       algorithms: [...(entry.algorithms ?? DEFAULT_ALGORITHMS)],
       requiredClaims: ["exp", "iat", "sub", ...(entry.allowReuse ? [] : ["jti"])],
       currentDate: new Date(clock()),
     });
-  let payload: JWTPayload;
-  try {
-    try {
-      ({ payload } = await check(false));
-    } catch (error) {
-      if ((error as { code?: string }).code !== "ERR_JWKS_NO_MATCHING_KEY") throw error;
-      ({ payload } = await check(true));
-    }
   } catch (error) {
     if (error instanceof OAuthError) throw error;
     throw refused("The workload's token is not valid", error);
