@@ -292,10 +292,10 @@ describe("A calls B as the user, with an exchanged token", () => {
 });
 
 describe("the client helpers' own rules", () => {
-  it("onBehalfOf sends the exchanged token only to its resource", async () => {
-    // An authorizer for B asked for headers to another server refuses, before any exchange.
-    const mismatch = new McpServer({ name: "mismatch", version: "1.0.0" });
-    mismatch.tool("go", {}, async (_args, ctx) => {
+  /** What onBehalfOf's authorizer for B answers, in a tool run in memory, when asked for `target`. */
+  async function onBehalfOfCode(target: string): Promise<string> {
+    const server = new McpServer({ name: "in-memory", version: "1.0.0" });
+    server.tool("go", {}, async (_args, ctx) => {
       const authorizer = onBehalfOf(ctx, {
         issuer: baseA,
         clientId: "notes-server",
@@ -304,7 +304,7 @@ describe("the client helpers' own rules", () => {
         allowInsecureRequests: true,
       });
       try {
-        await authorizer.headers(new URL(mcpA()));
+        await authorizer.headers(new URL(target));
         return "sent";
       } catch (error) {
         return (error as AuthorizationError).code;
@@ -312,36 +312,19 @@ describe("the client helpers' own rules", () => {
     });
     const local = new McpClient({ name: "local", version: "1.0.0" });
     open.push(local);
-    await local.connect(inMemoryTransport(mismatch));
-    const result = await local.callTool("go", {});
-    const first = result.content[0];
+    await local.connect(inMemoryTransport(server));
+    const first = (await local.callTool("go", {})).content[0];
+    return first?.type === "text" ? first.text : "";
+  }
+
+  it("onBehalfOf sends the exchanged token only to its resource", async () => {
+    // An authorizer for B asked for headers to another server refuses, before any exchange.
     // In memory there is no caller's token either: the mismatch is found first.
-    expect(first?.type === "text" ? first.text : "").toBe("ERR_SERVER_MISMATCH");
+    expect(await onBehalfOfCode(mcpA())).toBe("ERR_SERVER_MISMATCH");
   });
 
   it("onBehalfOf without a caller's token refuses before any request", async () => {
-    const bare = new McpServer({ name: "bare", version: "1.0.0" });
-    bare.tool("go", {}, async (_args, ctx) => {
-      const authorizer = onBehalfOf(ctx, {
-        issuer: baseA,
-        clientId: "notes-server",
-        clientSecret: SECRET,
-        resource: mcpB(),
-        allowInsecureRequests: true,
-      });
-      try {
-        await authorizer.headers(new URL(mcpB()));
-        return "sent";
-      } catch (error) {
-        return (error as AuthorizationError).code;
-      }
-    });
-    const local = new McpClient({ name: "local", version: "1.0.0" });
-    open.push(local);
-    await local.connect(inMemoryTransport(bare));
-    const result = await local.callTool("go", {});
-    const first = result.content[0];
-    expect(first?.type === "text" ? first.text : "").toBe("ERR_NO_SUBJECT_TOKEN");
+    expect(await onBehalfOfCode(mcpB())).toBe("ERR_NO_SUBJECT_TOKEN");
   });
 
   it("exchangeToken reports the server's error code, and discovers the token endpoint", async () => {
