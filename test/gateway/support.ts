@@ -12,6 +12,7 @@ import { afterAll, expect } from "vitest";
 import { authorizationServer, devLogin } from "../../src/auth/index.ts";
 import { McpClient, memoryTokenStore, OAuthAuthorizer } from "../../src/client/index.ts";
 import type { ClientHandlers } from "../../src/client/options.ts";
+import type { ClientTransport } from "../../src/client/transport.ts";
 import { type Gateway, type GatewayOptions, gateway } from "../../src/gateway/index.ts";
 import { StdioClientTransport } from "../../src/node/index.ts";
 import { memoryStore } from "../../src/storage/index.ts";
@@ -54,6 +55,64 @@ export function spawning(
       });
       spawned.push(transport);
       return transport;
+    },
+  };
+}
+
+/** One message on an upstream connection, as the gateway's client sent or received it. */
+export interface WireMessage {
+  id?: string | number;
+  method?: string;
+  params?: Record<string, unknown>;
+  result?: Record<string, unknown>;
+  error?: { code: number; message: string };
+}
+
+/**
+ * Wraps upstream transports so a test can read the gateway's traffic with its upstream:
+ * `sent` what the gateway's client sent, `received` what the upstream answered or pushed.
+ */
+export function recording(transport: () => ClientTransport): {
+  transport: () => ClientTransport;
+  sent: WireMessage[];
+  received: WireMessage[];
+} {
+  const sent: WireMessage[] = [];
+  const received: WireMessage[] = [];
+  return {
+    sent,
+    received,
+    transport: () => {
+      const inner = transport();
+      // Delegates member by member: the inner transport's private fields need it as `this`.
+      const wrapped: ClientTransport = {
+        start: (handlers) =>
+          inner.start({
+            ...handlers,
+            message: (value) => {
+              received.push(value as WireMessage);
+              handlers.message(value);
+            },
+          }),
+        send: (message, options) => {
+          sent.push(message as WireMessage);
+          return inner.send(message, options);
+        },
+        close: (options) => inner.close(options),
+        get sessionId() {
+          return inner.sessionId;
+        },
+        get cancelsByClosing() {
+          return inner.cancelsByClosing === true;
+        },
+        ...(inner.setProtocolVersion && {
+          setProtocolVersion: (version: string) => inner.setProtocolVersion!(version),
+        }),
+        ...(inner.listen && { listen: () => inner.listen!() }),
+        ...(inner.restore && { restore: (snapshot) => inner.restore!(snapshot) }),
+        ...(inner.reset && { reset: () => inner.reset!() }),
+      };
+      return wrapped;
     },
   };
 }
