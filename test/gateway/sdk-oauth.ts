@@ -116,7 +116,6 @@ export class SignInProvider implements OAuthClientProvider {
     this.authorizations.push(new URL(url));
     const back = new URL(await this.#agent(new URL(url)));
     expect(`${back.origin}${back.pathname}`).toBe(this.redirectUrl);
-    expect(back.searchParams.get("error")).toBeNull();
     // The SDKs leave `state` to the app.
     expect(back.searchParams.get("state")).toBe(this.#state);
     this.callback = back.searchParams;
@@ -124,6 +123,7 @@ export class SignInProvider implements OAuthClientProvider {
 
   /** The code of the last callback. */
   get code(): string {
+    expect(this.callback?.get("error")).toBeNull();
     const code = this.callback?.get("code");
     expect(code).toBeTruthy();
     return code!;
