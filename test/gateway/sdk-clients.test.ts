@@ -78,6 +78,8 @@ function expectOwnOAuth(seen: Seen[], provider: SignInProvider) {
   expect(provider.authorizations).toHaveLength(1);
   const authorization = provider.authorizations[0]!;
   expect(authorization.origin + authorization.pathname).toBe(`${base}/authorize`);
+  // The scope the gateway's 401 challenge names: what its tools need (get-env's env:read).
+  expect(authorization.searchParams.get("scope")).toBe("env:read");
   expect(authorization.searchParams.get("code_challenge_method")).toBe("S256");
   expect(authorization.searchParams.get("code_challenge")).toBeTruthy();
   expect(authorization.searchParams.get("resource")).toBe(url);
@@ -88,6 +90,7 @@ function expectOwnOAuth(seen: Seen[], provider: SignInProvider) {
   expect(token.form?.get("resource")).toBe(url);
   expect(token.form?.get("code_verifier")).toBeTruthy();
   expectGatewayToken(provider.accessToken, url);
+  expect(provider.tokens()?.scope).toBe("env:read");
 }
 
 describe("the official v1 SDK client through the gateway, with its own OAuth", () => {
@@ -151,7 +154,7 @@ describe("the official v2 client (2026-07-28) through the gateway, with its own 
       const before = recorder.authorizations.length;
       await client.callTool({ name: "rec_whoami", arguments: {} });
       expect(recorder.authorizations.slice(before)).toEqual([null]);
-      // 2026-07-28 is stateless: each request names its version, and carries the token.
+      // Every request after sign-in (2026-07-28 has no session) carried the gateway's token.
       const calls = seen.filter((s) => path(s) === "/mcp" && s.status === 200);
       expect(calls.length).toBeGreaterThan(2);
       for (const s of calls) expect(s.authorization).toBe(`Bearer ${provider.accessToken}`);
