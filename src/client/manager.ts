@@ -131,10 +131,11 @@ export class ConnectionManager {
     return [...this.#entries.keys()];
   }
 
-  /** Each server's state; `idle` for one never connected. */
-  status(): Record<string, ServerStatus> {
+  /** Each server's state (or only server `only`'s); `idle` for one never connected. */
+  status(only?: string): Record<string, ServerStatus> {
     const status: Record<string, ServerStatus> = {};
     for (const [name, entry] of this.#entries) {
+      if (only !== undefined && name !== only) continue;
       // A connection closed for idleness reads "closed" until it is used again.
       const report: ServerStatus = {
         state: entry.restarting

@@ -41,6 +41,8 @@ export class Upstream {
   #shared: Link | undefined;
   readonly #users = new Map<string, Link>();
   readonly #opening = new Map<string, Promise<Link>>();
+  /** Numbers the per-user connections' entries in the connection manager. */
+  #serial = 0;
 
   constructor(options: ResolvedUpstream, env: LinkEnv) {
     this.options = options;
@@ -73,10 +75,12 @@ export class Upstream {
    * learn what it offers (`probe`), then closed by the caller.
    */
   async start(): Promise<Link> {
+    const shared = this.options.isolation === "shared";
     const link = new Link(
       this.options,
       undefined,
-      this.options.isolation === "shared" ? this.#env : { ...this.#env, listChanged: undefined },
+      shared ? this.#env : { ...this.#env, listChanged: undefined },
+      shared ? this.name : this.#entryName(),
     );
     await link.start();
     if (this.options.isolation === "shared") this.#shared = link;
@@ -113,7 +117,12 @@ export class Upstream {
         { upstream: this.name },
       );
     }
-    const link = new Link(this.options, subject, { ...this.#env, listChanged: undefined });
+    const link = new Link(
+      this.options,
+      subject,
+      { ...this.#env, listChanged: undefined },
+      this.#entryName(),
+    );
     const started = link.start().then(
       () => {
         this.#opening.delete(key);
@@ -131,6 +140,11 @@ export class Upstream {
     );
     this.#opening.set(key, started);
     return started;
+  }
+
+  /** A per-user connection's name in the connection manager (never a subject: names are public). */
+  #entryName(): string {
+    return `${this.name}.user-${++this.#serial}`;
   }
 
   /** Closes per-user connections idle for longer than `idleMs` (by the gateway's clock). */
