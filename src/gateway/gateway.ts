@@ -109,7 +109,9 @@ export async function gateway(options: GatewayOptions): Promise<Gateway> {
       logger,
       parking,
       upstreamClient: options.upstreamClient,
-      resourceUpdated: (uri) => server.resourceUpdated(upstream.uriOf(uri)),
+      resourceUpdated: (uri, user) =>
+        server.resourceUpdated(upstream.uriOf(uri), user === undefined ? {} : { user }),
+      userListChanged: (user, list) => server.listChangedFor(user, list),
       // Read the offer again when the upstream says it changed (or came back after a crash).
       listChanged: () => {
         const link = upstream.shared;

@@ -14,6 +14,7 @@ import type { Logger } from "../util/log.ts";
 import { UpstreamCall } from "./call.ts";
 import type { ResolvedUpstream, Timing } from "./options.ts";
 import type { Parking } from "./relay.ts";
+import { UpstreamSubscriptions } from "./upstream-subscriptions.ts";
 
 export type LinkState = "starting" | "ready" | "down" | "closed";
 
@@ -24,12 +25,17 @@ export interface LinkEnv {
   timing: Timing;
   logger: Logger;
   parking: Parking;
-  /** The upstream's tools, prompts or resources changed (shared links only). */
-  listChanged?: (() => void) | undefined;
+  /** The upstream's tools, prompts or resources changed (undefined: after a restart). */
+  listChanged?: ((list?: "tools" | "prompts" | "resources") => void) | undefined;
   /** Sees each new upstream client before it connects (GatewayOptions.upstreamClient). */
   upstreamClient?: ((client: McpClient, upstream: string) => void) | undefined;
-  /** A resource the gateway subscribed to changed upstream (the upstream's own URI). */
-  resourceUpdated?: ((uri: string) => void) | undefined;
+  /**
+   * A resource the gateway subscribed to changed upstream (the upstream's own URI); with
+   * `user` (a `userOf` key), only that user's sessions and listeners may hear of it.
+   */
+  resourceUpdated?: ((uri: string, user?: string) => void) | undefined;
+  /** A per-user upstream's list changed: tells that user alone. */
+  userListChanged?: ((user: string, list: "tools" | "prompts" | "resources") => void) | undefined;
 }
 
 /** Refuses a request the upstream cannot take now: it is down or not started. */
@@ -53,8 +59,8 @@ export class Link {
   #closed = false;
   /** The client of the current connection, once it is set up. */
   #client: McpClient | undefined;
-  /** Resource URIs subscribed to upstream, subscribed again after a restart. */
-  readonly #subscribed = new Set<string>();
+  /** Resource subscriptions held upstream for callers, subscribed again after a restart. */
+  readonly #subscriptions: UpstreamSubscriptions;
 
   constructor(
     upstream: ResolvedUpstream,
@@ -67,6 +73,11 @@ export class Link {
     this.#env = env;
     this.#entry = entry;
     this.lastUsed = env.timing.clock();
+    this.#subscriptions = new UpstreamSubscriptions(
+      upstream.name,
+      env.logger,
+      env.timing.startTimeoutMs,
+    );
   }
 
   /** Where the connection stands, from the manager's view of its entry. */
@@ -117,9 +128,9 @@ export class Link {
       },
       ...(this.#env.resourceUpdated && { onResourceUpdated: this.#env.resourceUpdated }),
       ...(this.#env.listChanged && {
-        onToolsChanged: this.#env.listChanged,
-        onPromptsChanged: this.#env.listChanged,
-        onResourcesChanged: this.#env.listChanged,
+        onToolsChanged: () => this.#env.listChanged?.("tools"),
+        onPromptsChanged: () => this.#env.listChanged?.("prompts"),
+        onResourcesChanged: () => this.#env.listChanged?.("resources"),
       }),
     };
     const manager = this.#env.manager;
@@ -172,40 +183,33 @@ export class Link {
         );
     }
     // A restarted upstream forgot what the gateway was subscribed to.
-    for (const uri of this.#subscribed) await this.#subscribeOn(client, uri);
+    await this.#subscriptions.restore(client);
     this.#client = client;
   }
 
   /** How many resources this connection is subscribed to upstream. */
   get subscriptions(): number {
-    return this.#subscribed.size;
+    return this.#subscriptions.size;
   }
 
-  /**
-   * Subscribes upstream to a resource's updates, once per connection. An upstream that does
-   * not offer subscriptions is not asked (its resources never report updates).
-   */
-  async subscribe(uri: string): Promise<void> {
+  /** Whether a caller still holds a subscription on this connection (it is not idle then). */
+  get subscribed(): boolean {
+    return this.#subscriptions.held;
+  }
+
+  /** Subscribes upstream to a resource's updates for `holder`, once per connection. */
+  async subscribe(uri: string, holder: string): Promise<void> {
     this.lastUsed = this.#env.timing.clock();
-    if (this.#subscribed.has(uri)) return;
-    this.#subscribed.add(uri);
-    await this.#subscribeOn(this.client, uri);
+    await this.#subscriptions.add(this.client, uri, holder);
   }
 
-  async #subscribeOn(client: McpClient, uri: string): Promise<void> {
-    const resources = client.serverCapabilities?.resources;
-    if (!resources || typeof resources !== "object" || !("subscribe" in resources)) return;
-    if (resources.subscribe !== true) return;
-    try {
-      await client.subscribe(uri, { timeoutMs: this.#env.timing.startTimeoutMs });
-    } catch (error) {
-      this.#subscribed.delete(uri);
-      this.#env.logger.warn("upstream subscription refused", {
-        upstream: this.upstream.name,
-        uri,
-        error,
-      });
-    }
+  /** `holder` lets go of a resource; the last to do so ends the subscription upstream. */
+  async release(uri: string, holder: string): Promise<void> {
+    await this.#subscriptions.release(
+      this.state === "ready" ? this.#client : undefined,
+      uri,
+      holder,
+    );
   }
 
   /** The one call a question or log from the upstream can belong to, if only one runs. */

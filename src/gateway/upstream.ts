@@ -4,7 +4,7 @@
  */
 import type { Context } from "../mcp/context.ts";
 import { ErrorCode, McpError } from "../mcp/jsonrpc.ts";
-import type { AuthInfo } from "../mcp/peer.ts";
+import { type AuthInfo, userOf } from "../mcp/peer.ts";
 import type { JsonObject } from "../mcp/types.ts";
 import { Link, type LinkEnv, type LinkState, unavailable } from "./link.ts";
 import type { ResolvedUpstream } from "./options.ts";
@@ -25,13 +25,12 @@ export interface UpstreamStatus {
   inFlight: number;
 }
 
-/** The key of a caller's own connection: the token's issuer and subject. */
+/** The key of a caller's own connection: the token's issuer and subject (`userOf`). */
 function subjectKey(auth: AuthInfo | undefined): { key: string; subject: string } {
   if (!auth?.subject) {
     throw new McpError(ErrorCode.InvalidRequest, "This upstream needs a caller with a subject");
   }
-  const issuer = typeof auth.claims?.iss === "string" ? auth.claims.iss : "";
-  return { key: JSON.stringify([issuer, auth.subject]), subject: auth.subject };
+  return { key: userOf(auth), subject: auth.subject };
 }
 
 export class Upstream {
@@ -79,7 +78,8 @@ export class Upstream {
     const link = new Link(
       this.options,
       undefined,
-      shared ? this.#env : { ...this.#env, listChanged: undefined },
+      // The per-user probe serves nobody: it announces nothing.
+      shared ? this.#env : { ...this.#env, listChanged: undefined, resourceUpdated: undefined },
       shared ? this.name : this.#entryName(),
     );
     await link.start();
@@ -94,9 +94,20 @@ export class Upstream {
   }
 
   /** Subscribes the caller's connection to updates of one of the upstream's resources. */
-  async subscribe(auth: AuthInfo | undefined, uri: string): Promise<void> {
+  async subscribe(auth: AuthInfo | undefined, uri: string, holder: string): Promise<void> {
     const link = await this.#linkFor(auth);
-    await link.subscribe(uri);
+    await link.subscribe(uri, holder);
+  }
+
+  /** `holder` lets go of a resource on the caller's connection, if that connection is open. */
+  async release(auth: AuthInfo | undefined, uri: string, holder: string): Promise<void> {
+    const link =
+      this.options.isolation === "shared"
+        ? this.#shared
+        : auth?.subject
+          ? this.#users.get(userOf(auth))
+          : undefined;
+    await link?.release(uri, holder);
   }
 
   async #linkFor(auth: AuthInfo | undefined): Promise<Link> {
@@ -117,12 +128,7 @@ export class Upstream {
         { upstream: this.name },
       );
     }
-    const link = new Link(
-      this.options,
-      subject,
-      { ...this.#env, listChanged: undefined },
-      this.#entryName(),
-    );
+    const link = new Link(this.options, subject, this.#userEnv(key), this.#entryName());
     const started = link.start().then(
       () => {
         this.#opening.delete(key);
@@ -142,6 +148,17 @@ export class Upstream {
     return started;
   }
 
+  /** What one user's connection announces reaches that user alone, never another. */
+  #userEnv(user: string): LinkEnv {
+    const { resourceUpdated, userListChanged } = this.#env;
+    return {
+      ...this.#env,
+      resourceUpdated: resourceUpdated && ((uri) => resourceUpdated(uri, user)),
+      // After a restart (no list named) the shared catalog stands; nothing to announce.
+      listChanged: userListChanged && ((list) => list && userListChanged(user, list)),
+    };
+  }
+
   /** A per-user connection's name in the connection manager (never a subject: names are public). */
   #entryName(): string {
     return `${this.name}.user-${++this.#serial}`;
@@ -152,7 +169,8 @@ export class Upstream {
     const now = this.#env.timing.clock();
     let closed = 0;
     for (const [key, link] of this.#users) {
-      if (link.calls.size || now - link.lastUsed < this.options.idleMs) continue;
+      // A connection someone still listens on is not idle.
+      if (link.calls.size || link.subscribed || now - link.lastUsed < this.options.idleMs) continue;
       this.#users.delete(key);
       closed++;
       void link.close();
