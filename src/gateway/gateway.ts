@@ -15,7 +15,7 @@ import {
   type UpstreamOptions,
 } from "./options.ts";
 import { Parking } from "./relay.ts";
-import { subscriptionRelay } from "./subscriptions.ts";
+import { sessionHolder, subscriptionRelay } from "./subscriptions.ts";
 import { Upstream, type UpstreamStatus } from "./upstream.ts";
 
 /** An upstream could not start (or tell what it offers) when the gateway started. */
@@ -165,7 +165,12 @@ export async function gateway(options: GatewayOptions): Promise<Gateway> {
   const app = mcpApp(server, {
     path: options.path ?? "/mcp",
     auth: options.auth,
-    sessions: true,
+    // A 2025 session that ends (closed, idle) lets go of the upstream subscriptions it held.
+    sessions: {
+      onEnd: (sessionId) => {
+        for (const upstream of upstreams) void upstream.releaseAll(sessionHolder(sessionId));
+      },
+    },
     ...(options.eventStore && { eventStore: options.eventStore }),
     health: { checks },
   });

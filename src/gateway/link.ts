@@ -203,6 +203,11 @@ export class Link {
     await this.#subscriptions.add(this.client, uri, holder);
   }
 
+  /** `holder` is gone: lets go of every resource it held. */
+  async releaseAll(holder: string): Promise<void> {
+    await this.#subscriptions.releaseAll(this.state === "ready" ? this.#client : undefined, holder);
+  }
+
   /** `holder` lets go of a resource; the last to do so ends the subscription upstream. */
   async release(uri: string, holder: string): Promise<void> {
     await this.#subscriptions.release(

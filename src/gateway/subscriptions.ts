@@ -21,11 +21,14 @@ function requestedUris(method: string, params: JsonObject): string[] {
   return Array.isArray(wanted) ? wanted.filter((uri) => typeof uri === "string") : [];
 }
 
+/** The holder that stands for a 2025 session: released when the session ends. */
+export const sessionHolder = (sessionId: string): string => `session:${sessionId}`;
+
 /** Who holds a subscription: the 2025 session, or one listen stream. */
 function holderOf(info: MiddlewareContext): string {
   return info.method === "subscriptions/listen"
     ? `listen:${crypto.randomUUID()}`
-    : `session:${info.sessionId ?? ""}`;
+    : sessionHolder(info.sessionId ?? "");
 }
 
 /**

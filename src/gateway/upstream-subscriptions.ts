@@ -68,6 +68,12 @@ export class UpstreamSubscriptions {
       );
   }
 
+  /** `holder` is gone (its session ended): lets go of everything it held. */
+  async releaseAll(client: McpClient | undefined, holder: string): Promise<void> {
+    const held = [...this.#holders].filter(([, holders]) => holders.has(holder));
+    for (const [uri] of held) await this.release(client, uri, holder);
+  }
+
   /** A new connection (a restart) forgot them all: subscribes it to each again. */
   async restore(client: McpClient): Promise<void> {
     for (const uri of this.#subscribed) await this.#subscribeOn(client, uri);

@@ -99,6 +99,12 @@ export class Upstream {
     await link.subscribe(uri, holder);
   }
 
+  /** `holder` (a 2025 session that ended) lets go of everything it held, on every connection. */
+  async releaseAll(holder: string): Promise<void> {
+    const links = [...(this.#shared ? [this.#shared] : []), ...this.#users.values()];
+    await Promise.all(links.map((link) => link.releaseAll(holder)));
+  }
+
   /** `holder` lets go of a resource on the caller's connection, if that connection is open. */
   async release(auth: AuthInfo | undefined, uri: string, holder: string): Promise<void> {
     const link =

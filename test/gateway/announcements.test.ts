@@ -39,6 +39,23 @@ describe("releasing upstream subscriptions", () => {
       expect(statusOf(gw, "everything").subscriptions).toBe(1);
     });
   }
+
+  it("lets go when a 2025 session ends without unsubscribing", async () => {
+    const { gw, base } = await startGateway({
+      upstreams: [{ name: "everything", transport: spawning([EVERYTHING, "stdio"]).transport }],
+    });
+    const uri = `everything+${DOC}`;
+    const alice = (await signedIn(base, { user: "alice", protocolVersion: "2025-11-25" })).client;
+    const bob = (await signedIn(base, { user: "bob", protocolVersion: "2025-11-25" })).client;
+    await alice.subscribe(uri);
+    await bob.subscribe(uri);
+    // Closing ends the session (DELETE); alice never unsubscribed.
+    await alice.close();
+    await bob.ping();
+    expect(statusOf(gw, "everything").subscriptions).toBe(1);
+    await bob.close();
+    await until(() => statusOf(gw, "everything").subscriptions === 0);
+  });
 });
 
 describe("a per-user upstream's announcements", () => {
