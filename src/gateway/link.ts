@@ -97,6 +97,12 @@ export class Link {
     return this.#env.manager.status(this.#entry)[this.#entry]?.restarts ?? 0;
   }
 
+  /** Why the connection last failed or ended, and its process's last stderr lines, if kept. */
+  get diagnostics(): { error?: string; stderr?: string } {
+    const { error, stderr } = this.#env.manager.status(this.#entry)[this.#entry] ?? {};
+    return { ...(error !== undefined && { error }), ...(stderr !== undefined && { stderr }) };
+  }
+
   /** The connected client; throws when the upstream is not ready. */
   get client(): McpClient {
     const state = this.state;

@@ -23,6 +23,10 @@ export interface UpstreamStatus {
   subscriptions: number;
   /** Requests forwarded and not yet answered, over all connections. */
   inFlight: number;
+  /** Shared: why the connection last failed or ended (kept while it is down or restarting). */
+  error?: string;
+  /** Shared: the last lines its process wrote to stderr, with `stderr: "capture"`. */
+  stderr?: string;
 }
 
 /** The key of a caller's own connection: the token's issuer and subject (`userOf`). */
@@ -194,6 +198,7 @@ export class Upstream {
       restarts: links.reduce((sum, link) => sum + link.restarts, 0),
       subscriptions: links.reduce((sum, link) => sum + link.subscriptions, 0),
       inFlight: links.reduce((sum, link) => sum + link.calls.size, 0),
+      ...this.#shared?.diagnostics,
     };
   }
 
