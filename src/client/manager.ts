@@ -134,8 +134,9 @@ export class ConnectionManager {
   /** Each server's state (or only server `only`'s); `idle` for one never connected. */
   status(only?: string): Record<string, ServerStatus> {
     const status: Record<string, ServerStatus> = {};
-    for (const [name, entry] of this.#entries) {
-      if (only !== undefined && name !== only) continue;
+    const one = only === undefined ? undefined : this.#entries.get(only);
+    const entries = only === undefined ? this.#entries : one ? [[only, one] as const] : [];
+    for (const [name, entry] of entries) {
       // A connection closed for idleness reads "closed" until it is used again.
       const report: ServerStatus = {
         state: entry.restarting
