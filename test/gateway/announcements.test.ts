@@ -4,10 +4,15 @@
  * connection holds it (counted), and a per-user upstream's updates reach only its own user,
  * never another, against the reference "everything" server over stdio.
  */
+import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import type { Gateway } from "../../src/gateway/index.ts";
+import { StdioClientTransport } from "../../src/node/index.ts";
 import { until } from "../helpers/async.ts";
 import { EVERYTHING, signedIn, spawning, startGateway } from "./support.ts";
+
+const growing = fileURLToPath(new URL("../fixtures/growing-server.ts", import.meta.url));
+const root = fileURLToPath(new URL("../..", import.meta.url));
 
 const DOC = "demo://resource/static/document/features.md";
 const texts = (result: { content: unknown[] }) =>
@@ -100,6 +105,48 @@ describe("a per-user upstream's announcements", () => {
       expect(texts(await bob.callTool("mine_toggle-subscriber-updates"))).toContain("Stopped");
       expect(heard.bob).toEqual([uri]);
       expect(heard.alice.length).toBeGreaterThan(0);
+    });
+  }
+
+  for (const protocolVersion of ["2025-11-25", "2026-07-28"]) {
+    it(`tell only its own user that its tools changed (${protocolVersion})`, async () => {
+      const { base } = await startGateway({
+        upstreams: [
+          {
+            name: "mine",
+            isolation: "per-user",
+            transport: () =>
+              new StdioClientTransport({
+                command: process.execPath,
+                args: ["--import", "tsx", growing],
+                cwd: root,
+                stderr: "ignore",
+              }),
+          },
+        ],
+      });
+      const heard = { alice: { tools: 0, prompts: 0 }, bob: { tools: 0, prompts: 0 } };
+      const join = async (user: "alice" | "bob") =>
+        (
+          await signedIn(base, {
+            user,
+            protocolVersion,
+            onToolsChanged: () => heard[user].tools++,
+            onPromptsChanged: () => heard[user].prompts++,
+          })
+        ).client;
+      const alice = await join("alice");
+      const bob = await join("bob");
+      // Each user's first call opens their own upstream process.
+      expect(texts(await bob.callTool("mine_grow"))).toBe("now 1");
+      await until(() => heard.bob.tools === 1);
+      expect(texts(await alice.callTool("mine_grow"))).toBe("now 1");
+      await until(() => heard.alice.tools === 1);
+      // Bob's upstream announces after alice's did, on the same stream to bob: once he hears it,
+      // anything of alice's that reached him would be here already.
+      expect(texts(await bob.callTool("mine_grow-prompts"))).toBe("now 1");
+      await until(() => heard.bob.prompts === 1);
+      expect(heard).toEqual({ alice: { tools: 1, prompts: 0 }, bob: { tools: 1, prompts: 1 } });
     });
   }
 });
