@@ -188,6 +188,8 @@ export async function signedIn(
     protocolVersion?: string;
     handlers?: ClientHandlers;
     onResourceUpdated?: (uri: string) => void;
+    onToolsChanged?: () => void;
+    onPromptsChanged?: () => void;
   } = {},
 ): Promise<{ client: McpClient; authorizations: URL[]; authorizer: OAuthAuthorizer }> {
   const { redirect, authorizations } = devLoginRedirect(base, {
@@ -201,6 +203,8 @@ export async function signedIn(
     ...(options.protocolVersion && { protocolVersion: options.protocolVersion }),
     ...(options.handlers && { handlers: options.handlers }),
     ...(options.onResourceUpdated && { onResourceUpdated: options.onResourceUpdated }),
+    ...(options.onToolsChanged && { onToolsChanged: options.onToolsChanged }),
+    ...(options.onPromptsChanged && { onPromptsChanged: options.onPromptsChanged }),
   });
   cleanups.push(() => client.close());
   await client.connect(`${base}/mcp`, { authorizer });
