@@ -7,7 +7,7 @@ import type { ClientTimers } from "./retry.ts";
 /**
  * - `idle`: never connected.
  * - `connecting`: the opening handshake runs.
- * - `connected`: the last exchange with the server went through.
+ * - `ready`: connected, and the last exchange with the server went through.
  * - `unhealthy`: a ping failed; requests still go out, and the next success clears it.
  * - `reconnecting`: a request waits to be sent again, or a new session (2025) or a new
  *   handshake replaces the old one.
@@ -16,7 +16,7 @@ import type { ClientTimers } from "./retry.ts";
 export type ConnectionState =
   | "idle"
   | "connecting"
-  | "connected"
+  | "ready"
   | "unhealthy"
   | "reconnecting"
   | "closed";
@@ -101,7 +101,7 @@ export class Health {
 
   /** An exchange went through: a troubled connection is connected again. */
   succeeded(): void {
-    if (this.#state === "unhealthy" || this.#state === "reconnecting") this.set("connected");
+    if (this.#state === "unhealthy" || this.#state === "reconnecting") this.set("ready");
   }
 }
 

@@ -151,13 +151,13 @@ export class Lifecycle {
     } finally {
       limit?.done();
     }
-    core.health.set("connected");
+    core.health.set("ready");
     this.#startPinging();
   }
 
   /**
    * One send of a request: tried again after a transient failure when safe, the connection's
-   * state following along (`reconnecting` while it waits, `connected` once one gets through).
+   * state following along (`reconnecting` while it waits, `ready` once one gets through).
    */
   async #send(
     method: string,
@@ -345,7 +345,7 @@ export class Lifecycle {
       }
       await this.#parts.subscriptions.restore(connection);
       this.#broken = false;
-      core.health.set("connected");
+      core.health.set("ready");
       if (!core.modern) core.hook(() => core.options.onSessionRestarted?.());
     })().finally(() => {
       this.#recovering = undefined;

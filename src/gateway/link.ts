@@ -86,7 +86,7 @@ export class Link {
     const status = this.#env.manager.status(this.#entry)[this.#entry];
     if (!status) return this.#started ? "closed" : "starting";
     if (status.restarting) return "down";
-    if (this.#client && ["connected", "unhealthy", "reconnecting"].includes(status.state)) {
+    if (this.#client && ["ready", "unhealthy", "reconnecting"].includes(status.state)) {
       return "ready";
     }
     return this.#started ? "down" : "starting";

@@ -94,7 +94,7 @@ describe("restarting a connection that ended unasked", () => {
     expect(timers.waits).toEqual([1_000]);
 
     timers.fire();
-    await until(() => manager.status().files?.state === "connected");
+    await until(() => manager.status().files?.state === "ready");
     expect(manager.status().files).toMatchObject({ restarts: 1 });
     expect(manager.status().files?.restarting).toBeUndefined();
     expect(restarted).toEqual(["files"]);

@@ -83,7 +83,7 @@ describe("ConnectionManager", () => {
     expect(alpha.requests).toEqual([]);
     // Each server got its own credentials, and only those.
     expect(new Set(beta.requests)).toEqual(new Set(["Bearer beta-token"]));
-    expect(manager.status().beta?.state).toBe("connected");
+    expect(manager.status().beta?.state).toBe("ready");
     expect(manager.status().files?.state).toBe("idle");
   });
 
@@ -103,7 +103,7 @@ describe("ConnectionManager", () => {
     expect(sum.structuredContent).toEqual({ sum: 5 });
     expect(new Set(alpha.requests)).toEqual(new Set(["Bearer alpha-token"]));
     expect(changes).toEqual(
-      expect.arrayContaining(["alpha:connected", "beta:connected", "files:connected"]),
+      expect.arrayContaining(["alpha:ready", "beta:ready", "files:ready"]),
     );
   });
 
@@ -137,10 +137,10 @@ describe("ConnectionManager", () => {
     await timers.sleeping();
     // beta was last used 60 s ago; files 30 s ago.
     expect(manager.status().beta?.state).toBe("closed");
-    expect(manager.status().files?.state).toBe("connected");
+    expect(manager.status().files?.state).toBe("ready");
     const before = beta.requests.length;
     await manager.callTool("beta__echo", { text: "again" });
-    expect(manager.status().beta?.state).toBe("connected");
+    expect(manager.status().beta?.state).toBe("ready");
     // Reopened: a new handshake, then the call.
     expect(beta.requests.length - before).toBeGreaterThanOrEqual(2);
     clock.advance(60_000);
@@ -179,7 +179,7 @@ describe("ConnectionManager", () => {
     const again = await manager.callTool("files__echo", { text: "two" });
     expect(again.content).toEqual([{ type: "text", text: "echo: two" }]);
     expect(made).toHaveLength(2);
-    expect(manager.status().files?.state).toBe("connected");
+    expect(manager.status().files?.state).toBe("ready");
   });
 
   it("refuses bad options at construction", () => {

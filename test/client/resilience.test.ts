@@ -78,11 +78,11 @@ describe.each(ERAS)("retries ($name)", (era) => {
     expect(timers.waits).toEqual([125, 250]);
     expect(changes.map((change) => change.state)).toEqual([
       "connecting",
-      "connected",
+      "ready",
       "reconnecting",
-      "connected",
+      "ready",
     ]);
-    expect(c.state).toBe("connected");
+    expect(c.state).toBe("ready");
   });
 
   it("never sends a tools/call again unless the tool or the caller says it is safe", async () => {
@@ -137,7 +137,7 @@ describe.each(ERAS)("retries ($name)", (era) => {
     timers.fire();
     const tools = await listing;
     expect(tools.tools.map((tool) => tool.name).sort()).toEqual(["bump", "peek", "set"]);
-    expect(c.state).toBe("connected");
+    expect(c.state).toBe("ready");
     if (era.app.sessions) {
       // The restarted server forgot the session: a new initialize, then the request again.
       expect(c.sessionId).toBeDefined();
@@ -173,7 +173,7 @@ describe("connectTimeoutMs", () => {
     await c.connect(server.url, { listen: false, connectTimeoutMs: 5_000 });
     open.push(c);
     expect(timers.pending()).toBe(0);
-    expect(c.state).toBe("connected");
+    expect(c.state).toBe("ready");
   });
 
   it("is refused when it is not a positive number", async () => {
@@ -214,7 +214,7 @@ describe("periodic ping", () => {
     timers.fire();
     await timers.sleeping();
     expect(server.seen.at(-1)).toBe(pingMethod);
-    expect(c.state).toBe("connected");
+    expect(c.state).toBe("ready");
 
     await server.stop();
     timers.fire();
@@ -229,7 +229,7 @@ describe("periodic ping", () => {
     await server.restart();
     timers.fire();
     await timers.sleeping();
-    expect(c.state).toBe("connected");
+    expect(c.state).toBe("ready");
     expect(server.seen).toContain(pingMethod);
     // The connection was opened afresh in its own era.
     expect(server.seen.slice(-2)).toEqual(
@@ -268,7 +268,7 @@ describe("periodic ping", () => {
         ? ["initialize", "notifications/initialized"]
         : ["server/discover"];
       expect(server.seen.slice(before)).toEqual([...opening, "tools/call"]);
-      expect(c.state).toBe("connected");
+      expect(c.state).toBe("ready");
       expect(c.protocolVersion).toBe(era.app.sessions ? "2025-11-25" : "2026-07-28");
     },
   );
@@ -293,7 +293,7 @@ describe("state", () => {
     open.push(c);
     stop();
     await c.close();
-    expect(seen).toEqual(["idle>connecting", "connecting>connected"]);
+    expect(seen).toEqual(["idle>connecting", "connecting>ready"]);
     expect(warnings.filter((warning) => warning.code === "hook_failed")).toHaveLength(2);
   });
 });
