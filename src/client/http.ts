@@ -50,8 +50,14 @@ export class StreamableHttpClientTransport implements ClientTransport {
   readonly #session: HttpSession;
   readonly #maxBytes: number;
   readonly #reconnect: ReconnectPolicy;
-  /** Aborted by close(): ends every exchange at once. */
-  readonly #life = new AbortController();
+  /** Set by close(), which ends every exchange at once. */
+  #closed: TransportError | undefined;
+  /**
+   * The exchanges in flight, each with a controller made by the send that started it. workerd
+   * ties an AbortController to the request that made it, so one made at connect time could not
+   * be touched by a later request of a Worker that keeps this transport (the gateway does).
+   */
+  readonly #exchanges = new Set<AbortController>();
   #handlers: TransportHandlers | undefined;
   /** Ends the GET stream: on reset and on close. */
   #listening: AbortController | undefined;
@@ -105,13 +111,23 @@ export class StreamableHttpClientTransport implements ClientTransport {
   }
 
   async send(message: JsonRpcMessage, options: SendOptions = {}): Promise<void> {
-    if (this.#life.signal.aborted) {
+    if (this.#closed) {
       throw new TransportError("ERR_CONNECTION_CLOSED", "The transport is closed");
     }
+    const exchange = new AbortController();
+    this.#exchanges.add(exchange);
+    try {
+      const signal = options.signal
+        ? AbortSignal.any([options.signal, exchange.signal])
+        : exchange.signal;
+      await this.#exchange(message, options, signal);
+    } finally {
+      this.#exchanges.delete(exchange);
+    }
+  }
+
+  async #exchange(message: JsonRpcMessage, options: SendOptions, signal: AbortSignal) {
     const session = this.#session;
-    const signal = options.signal
-      ? AbortSignal.any([options.signal, this.#life.signal])
-      : this.#life.signal;
     const initialize = isRequest(message) && message.method === "initialize";
     const hadSession = session.sessionId !== undefined;
     const modern = session.modern;
@@ -166,16 +182,18 @@ export class StreamableHttpClientTransport implements ClientTransport {
   listen(): void {
     // 2026-07-28 has no GET stream: change notifications come on subscriptions/listen.
     if (this.#session.modern) return;
-    if (this.#options.listen === false || this.#listening || this.#life.signal.aborted) return;
+    if (this.#options.listen === false || this.#listening || this.#closed) return;
     const controller = new AbortController();
     this.#listening = controller;
-    void keepGetStream(this.#context, AbortSignal.any([controller.signal, this.#life.signal]));
+    void keepGetStream(this.#context, controller.signal);
   }
 
   async close(options: { terminate?: boolean } = {}): Promise<void> {
-    if (this.#life.signal.aborted) return;
+    if (this.#closed) return;
     const closed = new TransportError("ERR_CONNECTION_CLOSED", "The transport is closed");
-    this.#life.abort(closed);
+    this.#closed = closed;
+    for (const exchange of this.#exchanges) exchange.abort(closed);
+    this.#listening?.abort(closed);
     if (options.terminate !== false) await this.#session.terminate();
     this.#handlers?.closed(closed);
   }
