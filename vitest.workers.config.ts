@@ -43,6 +43,9 @@ export default defineConfig({
           },
         ],
         serviceBindings: { UPSTREAM: "mcp-upstream" },
+        // The gateway in a Durable Object (test/workers/gateway-worker.ts), for what spans
+        // requests: an upstream's questions to the caller.
+        durableObjects: { GATEWAY_OBJECT: "GatewayObject" },
         bindings: {
           AUTH_SECRET: "workers-test-secret-at-least-32-characters",
           SIGNING_KEY: JSON.stringify(signingKey),

@@ -7,10 +7,15 @@
  * Two upstreams on the one server Worker: "notes" (shared, `delete_note` needs notes:delete)
  * and "mine" (one connection per token subject, which reaches the upstream as X-Subject).
  *
- * A named entrypoint of the pool's main module (test/workers/queue-main.ts re-exports it);
- * the test reaches it with `exports.GatewayWorker.fetch(...)`.
+ * Served two ways, both exported by the pool's main module (test/workers/queue-main.ts):
+ * - GatewayWorker, a named entrypoint (`exports.GatewayWorker.fetch(...)` in the test): the
+ *   gateway in the Worker's isolate. Forwarded calls work; an upstream's question to the caller
+ *   does not, since it spans two requests and workerd binds I/O objects (the upstream client's
+ *   signals) to the request that made them.
+ * - GatewayObject, a Durable Object: one object holds the gateway, and an object's requests
+ *   share one I/O context, so the upstream's questions (and 2025 sessions) work there.
  */
-import { WorkerEntrypoint } from "cloudflare:workers";
+import { DurableObject, WorkerEntrypoint } from "cloudflare:workers";
 import type { DemoEnv } from "../../examples/workers/index.ts";
 import { authorizationServer, devLogin } from "../../src/auth/index.ts";
 import { durableObjectStore } from "../../src/cloudflare/index.ts";
@@ -19,6 +24,8 @@ import { type Gateway, gateway } from "../../src/gateway/index.ts";
 export interface GatewayEnv extends DemoEnv {
   /** The upstream MCP server Worker (a service binding). */
   UPSTREAM: Fetcher;
+  /** The gateway in a Durable Object (GatewayObject). */
+  GATEWAY_OBJECT: DurableObjectNamespace<GatewayObject>;
 }
 
 /** The upstream's URL: only its path matters, the service binding decides where it goes. */
@@ -55,6 +62,20 @@ export class GatewayWorker extends WorkerEntrypoint<GatewayEnv> {
       throw error;
     });
     const { app } = await started;
+    return app.fetch(request, this.env, this.ctx);
+  }
+}
+
+/** The gateway in a Durable Object: every request of the gateway goes to one object. */
+export class GatewayObject extends DurableObject<GatewayEnv> {
+  #started: Promise<Gateway> | undefined;
+
+  override async fetch(request: Request): Promise<Response> {
+    this.#started ??= start(this.env).catch((error: unknown) => {
+      this.#started = undefined;
+      throw error;
+    });
+    const { app } = await this.#started;
     return app.fetch(request, this.env, this.ctx);
   }
 }

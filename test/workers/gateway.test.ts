@@ -163,3 +163,50 @@ describe("the gateway on Workers", () => {
     await bob.close();
   });
 });
+
+describe("the gateway in a Durable Object", () => {
+  const namespace = (env as unknown as { GATEWAY_OBJECT: DurableObjectNamespace }).GATEWAY_OBJECT;
+  const object = namespace.get(namespace.idFromName("gateway"));
+  const toObject = (input: string, init?: RequestInit) => object.fetch(input, init);
+
+  it("is protected like the Worker: no token, 401", async () => {
+    const refused = await toObject(mcp, {
+      method: "POST",
+      headers: {
+        "content-type": "application/json",
+        accept: "application/json, text/event-stream",
+      },
+      body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/list" }),
+    });
+    expect(refused.status).toBe(401);
+    expect(refused.headers.get("www-authenticate")).toContain("resource_metadata=");
+  });
+
+  for (const protocolVersion of ["2026-07-28", "2025-11-25"] as const) {
+    it(`carries the upstream's elicitation to a ${protocolVersion} caller and back`, async () => {
+      const { token } = await signIn("alice");
+      const asked: string[] = [];
+      const client = new McpClient({
+        name: "workers-gateway-test",
+        version: "1.0.0",
+        protocolVersion,
+        handlers: {
+          elicitation: (request) => {
+            asked.push(String(request.message));
+            return { action: "accept", content: { name: "Ada" } };
+          },
+        },
+      });
+      await client.connect(
+        streamableHttp(mcp, {
+          fetch: toObject as typeof fetch,
+          headers: { authorization: `Bearer ${token}` },
+        }),
+      );
+      expect(textOf(await client.callTool("notes_greet", {}))).toBe("hello Ada");
+      expect(asked).toEqual(["Your name?"]);
+      expect((await seen()).calls).toContain("greet:accept");
+      await client.close();
+    });
+  }
+});

@@ -21,7 +21,7 @@ import { authInfoFromClaims, McpServer, type Store, type TokenVerifier } from ".
 import { serveQueue } from "../../src/queue/index.ts";
 
 // The gateway as a Worker (test/workers/gateway.test.ts), a named entrypoint of this module.
-export { GatewayWorker } from "./gateway-worker.ts";
+export { GatewayObject, GatewayWorker } from "./gateway-worker.ts";
 export { McpSessions, PortcullisStore };
 
 export const QUEUE_ISSUER = "https://issuer.queue-delivery.test";

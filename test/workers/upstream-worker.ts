@@ -46,6 +46,18 @@ function build() {
       return `deleted ${id}`;
     },
   );
+  server.tool(
+    "greet",
+    { description: "Asks the caller's name, then greets", userRequired: false },
+    async (_args, ctx) => {
+      const answer = await ctx.elicit({
+        message: "Your name?",
+        schema: z.object({ name: z.string() }),
+      });
+      seen.calls.push(`greet:${answer.action}`);
+      return `hello ${String(answer.content?.name ?? "nobody")}`;
+    },
+  );
   return mcpApp(server, { path: "/mcp" });
 }
 
