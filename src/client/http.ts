@@ -116,17 +116,31 @@ export class StreamableHttpClientTransport implements ClientTransport {
     }
     const exchange = new AbortController();
     this.#exchanges.add(exchange);
-    try {
-      const signal = options.signal
-        ? AbortSignal.any([options.signal, exchange.signal])
-        : exchange.signal;
-      await this.#exchange(message, options, signal);
-    } finally {
+    // Followed by hand, not with AbortSignal.any: Node keeps a composite signal with listeners
+    // (fetch adds one) until it aborts, so one per send would stay in memory.
+    const { signal } = options;
+    const follow = () => exchange.abort(signal?.reason);
+    if (signal?.aborted) follow();
+    else signal?.addEventListener("abort", follow, { once: true });
+    const done = () => {
+      signal?.removeEventListener("abort", follow);
       this.#exchanges.delete(exchange);
+    };
+    let reply: { reading: Promise<void> } | undefined;
+    try {
+      reply = await this.#exchange(message, options, exchange.signal);
+    } finally {
+      // An event stream is read on after send() resolves: the exchange lasts as long.
+      if (reply) reply.reading.then(done, done);
+      else done();
     }
   }
 
-  async #exchange(message: JsonRpcMessage, options: SendOptions, signal: AbortSignal) {
+  async #exchange(
+    message: JsonRpcMessage,
+    options: SendOptions,
+    signal: AbortSignal,
+  ): Promise<{ reading: Promise<void> } | undefined> {
     const session = this.#session;
     const initialize = isRequest(message) && message.method === "initialize";
     const hadSession = session.sessionId !== undefined;
@@ -165,13 +179,13 @@ export class StreamableHttpClientTransport implements ClientTransport {
       const json = body.json;
       if (isObject(json) && isObject(json.error) && sameRequestId(json.id, message.id)) {
         this.#context.on.message(json);
-        return;
+        return undefined;
       }
       throw statusError(response, what, body);
     }
     if (!response.ok) throw statusError(response, what, await readErrorBody(response));
     session.checkVersionHeader(response);
-    await receiveReply(
+    return receiveReply(
       this.#context,
       response,
       isRequest(message) ? message.id : undefined,
