@@ -53,7 +53,7 @@ const config = {
   memoryTargets: envList("BENCH_MEMORY_TARGETS", ["portcullis-stateful-json", "sdk-stateful-json"]),
   out: resolve(rootDir, process.env.BENCH_OUT ?? "bench/results/latest.json"),
   /** The gateway phase: calls per target, rounds, warm-up calls, calls in flight. */
-  gatewayCalls: envNumber("BENCH_GATEWAY_CALLS", 2000),
+  gatewayCalls: envNumber("BENCH_GATEWAY_CALLS", 1500),
   gatewayRounds: envNumber("BENCH_GATEWAY_ROUNDS", 10),
   gatewayWarmup: envNumber("BENCH_GATEWAY_WARMUP", 300),
   gatewayConcurrency: envNumber("BENCH_GATEWAY_CONCURRENCY", 1),

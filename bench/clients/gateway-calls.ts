@@ -20,7 +20,7 @@ interface Target {
 }
 
 const targets = JSON.parse(process.env.BENCH_GATEWAY_TARGETS ?? "[]") as Target[];
-const calls = Number(process.env.BENCH_GATEWAY_CALLS ?? 2000);
+const calls = Number(process.env.BENCH_GATEWAY_CALLS ?? 1500);
 const rounds = Math.max(1, Number(process.env.BENCH_GATEWAY_ROUNDS ?? 10));
 const warmup = Number(process.env.BENCH_GATEWAY_WARMUP ?? 300);
 const concurrency = Math.max(1, Number(process.env.BENCH_GATEWAY_CONCURRENCY ?? 1));
