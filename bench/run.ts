@@ -836,6 +836,8 @@ interface GatewayCallRow {
   /** CPU time of the server side (the upstream, or the gateway and its upstream) per call. */
   serverCpuUsPerCall?: number;
   roundMeansUs: number[];
+  /** The server's heap after GC, after the rounds minus after the warm-up, per call. */
+  heapGrowthPerCallBytes?: number;
   /** Against the direct call to the same upstream, median over rounds. */
   vsDirect?: { peer: string; latency: number; extraUs: number; extraCpuUs?: number };
 }
@@ -882,6 +884,14 @@ async function gatewayPhase(): Promise<GatewayCallRow[]> {
     log(
       `gateway: ${config.gatewayCalls} calls per path in ${config.gatewayRounds} rounds, ${config.gatewayConcurrency} in flight`,
     );
+    // The servers' heaps after GC, after the driver's warm-up and after its rounds: what the
+    // measured calls left behind.
+    const byTarget: Record<string, RunningServer> = {
+      "http-direct": direct,
+      "http-gateway": viaHttp,
+      "stdio-gateway": viaStdio,
+    };
+    const heapBefore = new Map<string, number>();
     const driver = join(benchDir, ".build/bench/clients/gateway-calls.js");
     const [driverCmd, driverArgs] = pinned(config.clientCpu, [process.execPath, driver]);
     const output = await new Promise<string>((resolveRun, reject) => {
@@ -895,10 +905,18 @@ async function gatewayPhase(): Promise<GatewayCallRow[]> {
           BENCH_GATEWAY_WARMUP: String(config.gatewayWarmup),
           BENCH_GATEWAY_CONCURRENCY: String(config.gatewayConcurrency),
         },
-        stdio: ["ignore", "pipe", "inherit"],
+        stdio: ["ignore", "pipe", "inherit", "ipc"],
+      });
+      child.once("message", () => {
+        void (async () => {
+          for (const [id, server] of Object.entries(byTarget)) {
+            heapBefore.set(id, (await server.memory()).heapUsed);
+          }
+          child.send({ type: "go" });
+        })().catch(reject);
       });
       let out = "";
-      child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
+      child.stdout?.setEncoding("utf8").on("data", (chunk: string) => {
         out += chunk;
       });
       child.on("error", reject);
@@ -913,6 +931,12 @@ async function gatewayPhase(): Promise<GatewayCallRow[]> {
       ...row,
       label: GATEWAY_LABELS[row.id] ?? row.id,
     }));
+    for (const row of result) {
+      const server = byTarget[row.id];
+      const before = heapBefore.get(row.id);
+      if (!server || before === undefined) continue;
+      row.heapGrowthPerCallBytes = ((await server.memory()).heapUsed - before) / row.calls;
+    }
     for (const pair of GATEWAY_PAIRS) {
       const base = result.find((row) => row.id === pair.direct);
       const via = result.find((row) => row.id === pair.gateway);
@@ -1270,6 +1294,7 @@ function printGateway(rows: GatewayCallRow[]) {
         "vs direct",
         "extra us/call",
         "extra CPU us/call",
+        "heap B/call",
       ],
       rows.map((r) => [
         r.id,
@@ -1281,6 +1306,7 @@ function printGateway(rows: GatewayCallRow[]) {
         x(r.vsDirect?.latency),
         r.vsDirect ? `+${f(r.vsDirect.extraUs, 0)}` : "-",
         r.vsDirect?.extraCpuUs === undefined ? "-" : `+${f(r.vsDirect.extraCpuUs, 0)}`,
+        f(r.heapGrowthPerCallBytes, 0),
       ]),
     ),
   );

@@ -76,6 +76,14 @@ const quantile = (sorted: number[], q: number) =>
 const connected: Connected[] = [];
 for (const target of targets) connected.push(await connect(target));
 for (const one of connected) await callMany(one.client, warmup);
+// Started with an IPC channel, the runner reads the servers' heaps now, after the warm-up.
+if (process.send) {
+  const send = process.send.bind(process);
+  await new Promise<void>((resolve) => {
+    process.once("message", () => resolve());
+    send({ type: "warm" });
+  });
+}
 for (let round = 0; round < rounds; round++) {
   for (let i = 0; i < connected.length; i++) {
     const one = connected[(round + i) % connected.length]!;
@@ -106,3 +114,4 @@ const rows = connected.map((one) => {
   };
 });
 process.stdout.write(`${JSON.stringify({ rounds, perRound, concurrency, rows })}\n`);
+process.disconnect?.();
