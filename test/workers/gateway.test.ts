@@ -16,6 +16,7 @@ interface Seen {
   calls: string[];
   authorization: string[];
   identity: string[];
+  routed: string[];
 }
 
 /** What reached the upstream Worker so far (read from it, not from the gateway). */
@@ -156,9 +157,16 @@ describe("the gateway on Workers", () => {
     expect(textOf(await alice.callTool("mine_echo", { text: `a2-${tag}` }))).toBe(
       `echo: a2-${tag}`,
     );
-    const identities = (await seen()).identity.slice(before);
-    expect(new Set(identities)).toEqual(new Set(["alice", "bob"]));
-    expect((await seen()).authorization).toEqual([]);
+    const upstreamSaw = await seen();
+    expect(new Set(upstreamSaw.identity.slice(before))).toEqual(new Set(["alice", "bob"]));
+    // Each call went upstream with its own caller's subject, and only that one.
+    const mine = upstreamSaw.routed.filter((entry) => entry.includes(tag));
+    expect(mine).toEqual([
+      `alice|echo|{"text":"a-${tag}"}`,
+      `bob|echo|{"text":"b-${tag}"}`,
+      `alice|echo|{"text":"a2-${tag}"}`,
+    ]);
+    expect(upstreamSaw.authorization).toEqual([]);
     await alice.close();
     await bob.close();
   });

@@ -5,7 +5,7 @@
  * "mcp-upstream", which the pool Worker reaches only through its UPSTREAM service binding.
  *
  * It records what reached it, so the test can tell whether a tool ran and which headers came:
- * `GET /seen` answers `{ calls, authorization, identity }`.
+ * `GET /seen` answers `{ calls, authorization, identity, routed }`.
  */
 import { z } from "zod";
 import { McpServer, mcpApp } from "../../src/index.ts";
@@ -18,6 +18,8 @@ const seen = {
   authorization: [] as string[],
   /** Every X-Subject header value (the gateway's identityHeader, when configured). */
   identity: [] as string[],
+  /** Each tools/call with the X-Subject it came with: `<subject or ->|<tool>|<arguments>`. */
+  routed: [] as string[],
 };
 
 function build() {
@@ -71,6 +73,18 @@ export default {
     if (authorization !== null) seen.authorization.push(authorization);
     const identity = request.headers.get("x-subject");
     if (identity !== null) seen.identity.push(identity);
+    if (request.method === "POST") {
+      const message = (await request
+        .clone()
+        .json()
+        .catch(() => undefined)) as
+        | { method?: string; params?: { name?: string; arguments?: unknown } }
+        | undefined;
+      if (message?.method === "tools/call") {
+        const { name, arguments: args } = message.params ?? {};
+        seen.routed.push(`${identity ?? "-"}|${name}|${JSON.stringify(args)}`);
+      }
+    }
     // Built on the first request: workerd allows no random values at global scope.
     app ??= build();
     return app.fetch(request);
