@@ -1,4 +1,5 @@
 import { cloudflareTest } from "@cloudflare/vitest-pool-workers";
+import { build } from "esbuild";
 import { exportJWK, generateKeyPair } from "jose";
 import { defineConfig } from "vitest/config";
 
@@ -10,6 +11,20 @@ process.env.CLOUDFLARE_LOAD_DEV_VARS_FROM_DOT_ENV = "false";
 const { privateKey } = await generateKeyPair("ES256", { extractable: true });
 const signingKey = { ...(await exportJWK(privateKey)), kid: "workers-test-key", alg: "ES256" };
 
+// The gateway's upstream in test/workers/gateway.test.ts: an MCP server deployed as a Worker of
+// its own. The pool runs only the main module through Vite, so this one is bundled here.
+const upstreamScript = ".wrangler/tmp/mcp-upstream.mjs";
+await build({
+  entryPoints: ["test/workers/upstream-worker.ts"],
+  outfile: upstreamScript,
+  bundle: true,
+  format: "esm",
+  platform: "neutral",
+  conditions: ["workerd", "worker", "browser"],
+  mainFields: ["module", "main"],
+  logLevel: "warning",
+});
+
 export default defineConfig({
   plugins: [
     cloudflareTest({
@@ -17,6 +32,20 @@ export default defineConfig({
       main: "./test/workers/queue-main.ts",
       wrangler: { configPath: "./wrangler.toml" },
       miniflare: {
+        // A second Worker, reached only through the UPSTREAM service binding (as a deployed
+        // gateway would reach an MCP server Worker bound with [[services]]).
+        workers: [
+          {
+            name: "mcp-upstream",
+            modules: true,
+            scriptPath: upstreamScript,
+            compatibilityDate: "2026-04-20",
+          },
+        ],
+        serviceBindings: { UPSTREAM: "mcp-upstream" },
+        // The gateway in a Durable Object (test/workers/gateway-worker.ts), for what spans
+        // requests: an upstream's questions to the caller.
+        durableObjects: { GATEWAY_OBJECT: "GatewayObject" },
         bindings: {
           AUTH_SECRET: "workers-test-secret-at-least-32-characters",
           SIGNING_KEY: JSON.stringify(signingKey),

@@ -11,7 +11,7 @@ import { Agent, request as httpRequest } from "node:http";
 import { cpus, loadavg } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { BENCH_CLIENT } from "./servers/_common.ts";
+import { BENCH_CLIENT, treeCpuSeconds } from "./servers/_common.ts";
 
 // ---------------------------------------------------------------------------------------
 // Configuration
@@ -45,13 +45,18 @@ const config = {
   retentionWarmup: envNumber("BENCH_RETENTION_WARMUP", 5_000),
   clientCpu: process.env.BENCH_CLIENT_CPU ?? "0",
   serverCpu: process.env.BENCH_SERVER_CPU ?? "1",
-  phases: envList("BENCH_PHASES", ["throughput", "sessions", "retention"]),
-  servers: envList("BENCH_SERVERS", ["raw", "sdk", "portcullis"]),
+  phases: envList("BENCH_PHASES", ["throughput", "gateway", "sessions", "retention"]),
+  servers: envList("BENCH_SERVERS", ["raw", "sdk", "portcullis", "gateway"]),
   /** Throughput scenarios (ids); default: all but the stateful SSE extras. */
   scenarios: envList("BENCH_SCENARIOS", []),
   /** Stateful scenarios for the idle-session and retention runs. */
   memoryTargets: envList("BENCH_MEMORY_TARGETS", ["portcullis-stateful-json", "sdk-stateful-json"]),
   out: resolve(rootDir, process.env.BENCH_OUT ?? "bench/results/latest.json"),
+  /** The gateway phase: calls per target, rounds, warm-up calls, calls in flight. */
+  gatewayCalls: envNumber("BENCH_GATEWAY_CALLS", 1500),
+  gatewayRounds: envNumber("BENCH_GATEWAY_ROUNDS", 10),
+  gatewayWarmup: envNumber("BENCH_GATEWAY_WARMUP", 300),
+  gatewayConcurrency: envNumber("BENCH_GATEWAY_CONCURRENCY", 1),
 };
 
 const PROTOCOL_VERSION = "2025-11-25";
@@ -62,7 +67,7 @@ const luaScript = join(benchDir, "wrk", "mcp.lua");
 // ---------------------------------------------------------------------------------------
 // Scenarios
 
-type Family = "raw" | "sdk" | "portcullis";
+type Family = "raw" | "sdk" | "portcullis" | "gateway";
 interface Scenario {
   id: string;
   family: Family;
@@ -80,6 +85,8 @@ interface Scenario {
   bearer?: boolean;
   /** Portcullis scenario this one is compared against in the targets summary. */
   baseline?: string;
+  /** Sends the bearer token the server printed at startup (`TOKEN <jwt>`). */
+  serverToken?: boolean;
 }
 
 const mode = (stateful: boolean, json: boolean) => ({
@@ -196,6 +203,30 @@ const scenarios: Scenario[] = [
     stateful: false,
     baseline: "portcullis-stateless-json",
   },
+  // The gateway (bench/servers/gateway.ts) in front of our McpServer, compared with a direct
+  // 2026-07-28 call to that server (portcullis-2026-json). Gateway and upstream share CPU 1.
+  {
+    id: "gateway-http-2026",
+    family: "gateway",
+    label: "gateway, ES256 bearer, HTTP upstream (Portcullis stateless JSON), 2026-07-28",
+    file: "gateway.ts",
+    env: { BENCH_UPSTREAM: "http" },
+    stateful: false,
+    protocol: MODERN_VERSION,
+    serverToken: true,
+    baseline: "portcullis-2026-json",
+  },
+  {
+    id: "gateway-stdio-2026",
+    family: "gateway",
+    label: "gateway, ES256 bearer, stdio upstream (our McpServer), 2026-07-28",
+    file: "gateway.ts",
+    env: { BENCH_UPSTREAM: "stdio" },
+    stateful: false,
+    protocol: MODERN_VERSION,
+    serverToken: true,
+    baseline: "portcullis-2026-json",
+  },
   // Extras (BENCH_SCENARIOS / BENCH_MEMORY_TARGETS): stateful sessions answering over SSE.
   {
     id: "sdk-stateful-sse",
@@ -279,17 +310,6 @@ function readProcStatus(pid: number): { rssMB: number; hwmMB: number } | undefin
 
 const mb = (bytes: number) => bytes / (1024 * 1024);
 
-/** utime + stime of a process in seconds, from /proc (clock ticks are 100 Hz on Linux). */
-function cpuSeconds(pid: number): number | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return (Number(fields[11]) + Number(fields[12])) / 100;
-  } catch {
-    return undefined;
-  }
-}
-
 // ---------------------------------------------------------------------------------------
 // Server processes
 
@@ -308,6 +328,8 @@ interface RunningServer {
   pid: number;
   port: number;
   url: string;
+  /** The bearer token the server printed, if any. */
+  token: string | undefined;
   stderr: string[];
   memory(): Promise<MemoryUsage>;
   stop(): Promise<void>;
@@ -351,6 +373,7 @@ async function startServer(
     if (stderr.length > 50) stderr.shift();
   });
 
+  let token: string | undefined;
   const port = await new Promise<number>((resolvePort, reject) => {
     let buffered = "";
     const timer = setTimeout(() => {
@@ -371,6 +394,7 @@ async function startServer(
       buffered += chunk;
       const m = /^READY \S+ port=(\d+)/m.exec(buffered);
       if (m) {
+        token = /^TOKEN (\S+)/m.exec(buffered)?.[1];
         clearTimeout(timer);
         child.off("exit", onExit);
         child.stdout?.removeAllListeners("data");
@@ -412,6 +436,7 @@ async function startServer(
     pid: child.pid,
     port,
     url: `http://127.0.0.1:${port}${MCP_PATH}`,
+    token,
     stderr,
     memory,
     stop,
@@ -691,6 +716,10 @@ async function prepare(
   const { scenario } = server;
   const shape: CallShape = { protocol: scenario.protocol ?? PROTOCOL_VERSION };
   if (scenario.bearer) shape.authorization = `Bearer ${await bearerToken(server.url)}`;
+  if (scenario.serverToken) {
+    if (!server.token) throw new Error(`${scenario.id}: the server printed no TOKEN line`);
+    shape.authorization = `Bearer ${server.token}`;
+  }
   const sessionId = scenario.stateful ? await openSession(server.url) : undefined;
   const probe = await probeEcho(server.url, sessionId, shape);
   if (!probe.ok) throw new Error(`${scenario.id}: echo probe failed: ${probe.detail}`);
@@ -741,7 +770,8 @@ async function throughputPhase(): Promise<ThroughputRow[]> {
           shape,
         });
       }
-      const cpuBefore = cpuSeconds(server.pid);
+      // The whole tree: a gateway server counts with the upstream it started.
+      const cpuBefore = treeCpuSeconds(server.pid);
       const r = await runWrk({
         url: server.url,
         durationS: config.duration,
@@ -749,7 +779,7 @@ async function throughputPhase(): Promise<ThroughputRow[]> {
         idPrefix: "m",
         shape,
       });
-      const cpuAfter = cpuSeconds(server.pid);
+      const cpuAfter = treeCpuSeconds(server.pid);
       const proc = readProcStatus(server.pid);
       const after = await probeEcho(server.url, sessionId, shape);
       if (!after.ok) throw new Error(`echo probe after load failed: ${after.detail}`);
@@ -800,6 +830,147 @@ async function throughputPhase(): Promise<ThroughputRow[]> {
     }
   }
   return rows;
+}
+
+// ---------------------------------------------------------------------------------------
+// Phase "gateway": what the gateway adds to one call, direct against through it
+
+interface GatewayCallRow {
+  id: string;
+  label: string;
+  calls: number;
+  callsPerSecond: number;
+  meanUs: number;
+  p50Us: number;
+  p99Us: number;
+  /** CPU time of the server side (the upstream, or the gateway and its upstream) per call. */
+  serverCpuUsPerCall?: number;
+  roundMeansUs: number[];
+  /** The server's heap after GC, after the rounds minus after the warm-up, per call. */
+  heapGrowthPerCallBytes?: number;
+  /** Against the direct call to the same upstream, median over rounds. */
+  vsDirect?: { peer: string; latency: number; extraUs: number; extraCpuUs?: number };
+}
+
+const GATEWAY_PAIRS = [
+  { direct: "http-direct", gateway: "http-gateway" },
+  { direct: "stdio-direct", gateway: "stdio-gateway" },
+];
+const GATEWAY_LABELS: Record<string, string> = {
+  "http-direct": "our McpServer over HTTP (stateless JSON), called directly",
+  "http-gateway": "the same, through the gateway (ES256 bearer, 2026-07-28)",
+  "stdio-direct": "our McpServer over stdio, called directly",
+  "stdio-gateway": "the same, through the gateway (ES256 bearer, 2026-07-28)",
+};
+
+const median = (values: number[]) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+};
+
+/**
+ * Our McpClient calls `echo` directly on an upstream (HTTP and stdio) and through the gateway
+ * in front of the same upstream program, in alternating rounds (bench/clients/gateway-calls.ts,
+ * pinned to the client CPU; every server on the server CPU).
+ */
+async function gatewayPhase(): Promise<GatewayCallRow[]> {
+  const servers: RunningServer[] = [];
+  try {
+    const direct = await startServer(byId("portcullis-stateless-json"));
+    servers.push(direct);
+    const viaHttp = await startServer(byId("gateway-http-2026"));
+    servers.push(viaHttp);
+    const viaStdio = await startServer(byId("gateway-stdio-2026"));
+    servers.push(viaStdio);
+    const stdioUpstream = join(benchDir, ".build/bench/servers/stdio-upstream.js");
+    const [command, args] = pinned(config.serverCpu, [process.execPath, stdioUpstream]);
+    const targets = [
+      { id: "http-direct", url: direct.url, pid: direct.pid },
+      { id: "http-gateway", url: viaHttp.url, token: viaHttp.token, pid: viaHttp.pid },
+      { id: "stdio-direct", command: [command, ...args] },
+      { id: "stdio-gateway", url: viaStdio.url, token: viaStdio.token, pid: viaStdio.pid },
+    ];
+    log(
+      `gateway: ${config.gatewayCalls} calls per path in ${config.gatewayRounds} rounds, ${config.gatewayConcurrency} in flight`,
+    );
+    // The servers' heaps after GC, after the driver's warm-up and after its rounds: what the
+    // measured calls left behind.
+    const byTarget: Record<string, RunningServer> = {
+      "http-direct": direct,
+      "http-gateway": viaHttp,
+      "stdio-gateway": viaStdio,
+    };
+    const heapBefore = new Map<string, number>();
+    const driver = join(benchDir, ".build/bench/clients/gateway-calls.js");
+    const [driverCmd, driverArgs] = pinned(config.clientCpu, [process.execPath, driver]);
+    const output = await new Promise<string>((resolveRun, reject) => {
+      const child = spawn(driverCmd, driverArgs, {
+        cwd: rootDir,
+        env: {
+          ...process.env,
+          BENCH_GATEWAY_TARGETS: JSON.stringify(targets),
+          BENCH_GATEWAY_CALLS: String(config.gatewayCalls),
+          BENCH_GATEWAY_ROUNDS: String(config.gatewayRounds),
+          BENCH_GATEWAY_WARMUP: String(config.gatewayWarmup),
+          BENCH_GATEWAY_CONCURRENCY: String(config.gatewayConcurrency),
+        },
+        stdio: ["ignore", "pipe", "inherit", "ipc"],
+      });
+      child.once("message", () => {
+        void (async () => {
+          for (const [id, server] of Object.entries(byTarget)) {
+            heapBefore.set(id, (await server.memory()).heapUsed);
+          }
+          child.send({ type: "go" });
+        })().catch(reject);
+      });
+      let out = "";
+      child.stdout?.setEncoding("utf8").on("data", (chunk: string) => {
+        out += chunk;
+      });
+      child.on("error", reject);
+      child.on("exit", (code) =>
+        code === 0 ? resolveRun(out) : reject(new Error(`gateway-calls exited ${code}`)),
+      );
+    });
+    const { rows } = JSON.parse(output.trim().split("\n").pop()!) as {
+      rows: Omit<GatewayCallRow, "label">[];
+    };
+    const result: GatewayCallRow[] = rows.map((row) => ({
+      ...row,
+      label: GATEWAY_LABELS[row.id] ?? row.id,
+    }));
+    for (const row of result) {
+      const server = byTarget[row.id];
+      const before = heapBefore.get(row.id);
+      if (!server || before === undefined) continue;
+      row.heapGrowthPerCallBytes = ((await server.memory()).heapUsed - before) / row.calls;
+    }
+    for (const pair of GATEWAY_PAIRS) {
+      const base = result.find((row) => row.id === pair.direct);
+      const via = result.find((row) => row.id === pair.gateway);
+      if (!base || !via) continue;
+      const rounds = via.roundMeansUs.map((us, i) => ({ us, base: base.roundMeansUs[i]! }));
+      via.vsDirect = {
+        peer: base.id,
+        latency: median(rounds.map((r) => r.us / r.base)),
+        extraUs: median(rounds.map((r) => r.us - r.base)),
+        ...(via.serverCpuUsPerCall !== undefined &&
+          base.serverCpuUsPerCall !== undefined && {
+            extraCpuUs: via.serverCpuUsPerCall - base.serverCpuUsPerCall,
+          }),
+      };
+    }
+    for (const row of result) {
+      log(
+        `  ${row.id}: ${row.meanUs.toFixed(0)} us/call, p99 ${row.p99Us.toFixed(0)} us${row.vsDirect ? `, ${row.vsDirect.latency.toFixed(2)}x direct (+${row.vsDirect.extraUs.toFixed(0)} us)` : ""}`,
+      );
+    }
+    return result;
+  } finally {
+    for (const server of servers) await server.stop();
+  }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1109,7 +1280,55 @@ function printTargets(rows: ThroughputRow[]) {
       `OTel layer, recording SDK: ${x(recording.vsBaseline.rps)} req/s, ${x(recording.vsBaseline.p99)} p99 (reported)`,
     );
   }
-  if (lines.length) console.log(`\nTargets (issues 11 and 13):\n  ${lines.join("\n  ")}`);
+  for (const id of ["gateway-http-2026", "gateway-stdio-2026"]) {
+    const via = row(id);
+    if (!via?.vsBaseline) continue;
+    const base = row(via.vsBaseline.peer);
+    const cpu =
+      via.serverCpuUsPerRequest !== undefined && base?.serverCpuUsPerRequest !== undefined
+        ? `, +${f(via.serverCpuUsPerRequest - base.serverCpuUsPerRequest, 0)} CPU us/call`
+        : "";
+    const what = id.includes("stdio") ? "stdio upstream" : "HTTP upstream ";
+    lines.push(
+      `gateway, ${what} / direct HTTP: ${x(via.vsBaseline.rps)} req/s, ${x(via.vsBaseline.p99)} p99${cpu} (reported)`,
+    );
+  }
+  if (lines.length) console.log(`\nTargets (issues 11, 13 and 17):\n  ${lines.join("\n  ")}`);
+}
+
+function printGateway(rows: GatewayCallRow[]) {
+  console.log(
+    `\nGateway per call: tools/call echo from our McpClient, ${config.gatewayConcurrency} in flight, ${config.gatewayCalls} calls per path in ${config.gatewayRounds} alternating rounds`,
+  );
+  console.log(
+    table(
+      [
+        "path",
+        "calls/s",
+        "mean us",
+        "p50 us",
+        "p99 us",
+        "server CPU us/call",
+        "vs direct",
+        "extra us/call",
+        "extra CPU us/call",
+        "heap B/call",
+      ],
+      rows.map((r) => [
+        r.id,
+        f(r.callsPerSecond, 0),
+        f(r.meanUs, 0),
+        f(r.p50Us, 0),
+        f(r.p99Us, 0),
+        f(r.serverCpuUsPerCall, 0),
+        x(r.vsDirect?.latency),
+        r.vsDirect ? `+${f(r.vsDirect.extraUs, 0)}` : "-",
+        r.vsDirect?.extraCpuUs === undefined ? "-" : `+${f(r.vsDirect.extraCpuUs, 0)}`,
+        f(r.heapGrowthPerCallBytes, 0),
+      ]),
+    ),
+  );
+  for (const r of rows) console.log(`  ${r.id}: ${r.label}`);
 }
 
 function printSessions(rows: SessionsRow[]) {
@@ -1209,6 +1428,7 @@ async function main() {
   const results: {
     meta: Record<string, unknown>;
     throughput?: ThroughputRow[];
+    gateway?: GatewayCallRow[] | { error: string };
     sessions?: SessionsRow[];
     retention?: RetentionRow[];
   } = {
@@ -1230,6 +1450,13 @@ async function main() {
   };
 
   if (config.phases.includes("throughput")) results.throughput = await throughputPhase();
+  if (config.phases.includes("gateway")) {
+    results.gateway = await gatewayPhase().catch((e: unknown) => {
+      const error = e instanceof Error ? e.message : String(e);
+      log(`gateway: FAILED: ${error.split("\n").slice(0, 6).join("\n  ")}`);
+      return { error };
+    });
+  }
   if (config.phases.includes("sessions")) results.sessions = await sessionsPhase();
   if (config.phases.includes("retention")) results.retention = await retentionPhase();
   results.meta.seconds = (Date.now() - startedAt.getTime()) / 1000;
@@ -1237,6 +1464,10 @@ async function main() {
   if (results.throughput) {
     printThroughput(results.throughput);
     printTargets(results.throughput);
+  }
+  if (results.gateway) {
+    if (Array.isArray(results.gateway)) printGateway(results.gateway);
+    else console.log(`\nGateway per call: FAILED: ${results.gateway.error.split("\n")[0]}`);
   }
   if (results.sessions) printSessions(results.sessions);
   if (results.retention) printRetention(results.retention);

@@ -1,6 +1,7 @@
 // Shared plumbing for the bench servers: bind 127.0.0.1 on $PORT (0 = ephemeral), print a
 // ready line the runner parses, exit on SIGTERM, and answer memory probes over the IPC
 // channel (kept off the HTTP path so it cannot affect what is measured).
+import { readdirSync, readFileSync } from "node:fs";
 import { serve } from "@hono/node-server";
 
 /** The configured client the runner gets bearer tokens for (client_credentials). */
@@ -62,5 +63,41 @@ export function startBenchServer(name: string, fetch: FetchHandler): void {
         });
       })();
     });
+  }
+}
+
+/**
+ * utime + stime in seconds of a process and all its descendants, from /proc (clock ticks are
+ * 100 Hz on Linux): a gateway bench server counts with the upstream it started. Undefined when
+ * the process is gone.
+ */
+export function treeCpuSeconds(pid: number): number | undefined {
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  } catch {
+    return undefined;
+  }
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  let total = (Number(fields[11]) + Number(fields[12])) / 100;
+  for (const task of safeList(`/proc/${pid}/task`)) {
+    let children = "";
+    try {
+      children = readFileSync(`/proc/${pid}/task/${task}/children`, "utf8");
+    } catch {
+      continue;
+    }
+    for (const child of children.split(" ").filter(Boolean)) {
+      total += treeCpuSeconds(Number(child)) ?? 0;
+    }
+  }
+  return total;
+}
+
+function safeList(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
   }
 }

@@ -35,14 +35,15 @@ function mislabelled(context: HttpContext, response: Response, what: string): vo
 
 /**
  * Takes the reply to a POST that carried request `id` (undefined for a notification or a
- * response). An event stream is read on in the background; the rest before this resolves.
+ * response). An event stream is read on in the background (`reading`); the rest before this
+ * resolves.
  */
 export async function receiveReply(
   context: HttpContext,
   response: Response,
   id: RequestId | undefined,
   signal: AbortSignal,
-): Promise<void> {
+): Promise<{ reading: Promise<void> } | undefined> {
   const { on, session } = context;
   if (response.status === 202 || response.status === 204 || !response.body) {
     // Accepted. A request's reply, if any, would come on the GET stream; 2026-07-28 has
@@ -65,8 +66,7 @@ export async function receiveReply(
   const kind = mediaTypeOf(response);
   if (kind === "sse") {
     // 2026-07-28 streams cannot be resumed: a broken one loses its request.
-    void readReplyStream(context, response.body, id, signal, !session.modern);
-    return;
+    return { reading: readReplyStream(context, response.body, id, signal, !session.modern) };
   }
   if (kind === undefined && context.strictHeaders) {
     await discard(response);

@@ -50,8 +50,14 @@ export class StreamableHttpClientTransport implements ClientTransport {
   readonly #session: HttpSession;
   readonly #maxBytes: number;
   readonly #reconnect: ReconnectPolicy;
-  /** Aborted by close(): ends every exchange at once. */
-  readonly #life = new AbortController();
+  /** Set by close(), which ends every exchange at once. */
+  #closed: TransportError | undefined;
+  /**
+   * The exchanges in flight, each with a controller made by the send that started it. workerd
+   * ties an AbortController to the request that made it, so one made at connect time could not
+   * be touched by a later request of a Worker that keeps this transport (the gateway does).
+   */
+  readonly #exchanges = new Set<AbortController>();
   #handlers: TransportHandlers | undefined;
   /** Ends the GET stream: on reset and on close. */
   #listening: AbortController | undefined;
@@ -105,13 +111,37 @@ export class StreamableHttpClientTransport implements ClientTransport {
   }
 
   async send(message: JsonRpcMessage, options: SendOptions = {}): Promise<void> {
-    if (this.#life.signal.aborted) {
+    if (this.#closed) {
       throw new TransportError("ERR_CONNECTION_CLOSED", "The transport is closed");
     }
+    const exchange = new AbortController();
+    this.#exchanges.add(exchange);
+    // Followed by hand, not with AbortSignal.any: Node keeps a composite signal with listeners
+    // (fetch adds one) until it aborts, so one per send would stay in memory.
+    const { signal } = options;
+    const follow = () => exchange.abort(signal?.reason);
+    if (signal?.aborted) follow();
+    else signal?.addEventListener("abort", follow, { once: true });
+    const done = () => {
+      signal?.removeEventListener("abort", follow);
+      this.#exchanges.delete(exchange);
+    };
+    let reply: { reading: Promise<void> } | undefined;
+    try {
+      reply = await this.#exchange(message, options, exchange.signal);
+    } finally {
+      // An event stream is read on after send() resolves: the exchange lasts as long.
+      if (reply) reply.reading.then(done, done);
+      else done();
+    }
+  }
+
+  async #exchange(
+    message: JsonRpcMessage,
+    options: SendOptions,
+    signal: AbortSignal,
+  ): Promise<{ reading: Promise<void> } | undefined> {
     const session = this.#session;
-    const signal = options.signal
-      ? AbortSignal.any([options.signal, this.#life.signal])
-      : this.#life.signal;
     const initialize = isRequest(message) && message.method === "initialize";
     const hadSession = session.sessionId !== undefined;
     const modern = session.modern;
@@ -149,13 +179,13 @@ export class StreamableHttpClientTransport implements ClientTransport {
       const json = body.json;
       if (isObject(json) && isObject(json.error) && sameRequestId(json.id, message.id)) {
         this.#context.on.message(json);
-        return;
+        return undefined;
       }
       throw statusError(response, what, body);
     }
     if (!response.ok) throw statusError(response, what, await readErrorBody(response));
     session.checkVersionHeader(response);
-    await receiveReply(
+    return receiveReply(
       this.#context,
       response,
       isRequest(message) ? message.id : undefined,
@@ -166,16 +196,18 @@ export class StreamableHttpClientTransport implements ClientTransport {
   listen(): void {
     // 2026-07-28 has no GET stream: change notifications come on subscriptions/listen.
     if (this.#session.modern) return;
-    if (this.#options.listen === false || this.#listening || this.#life.signal.aborted) return;
+    if (this.#options.listen === false || this.#listening || this.#closed) return;
     const controller = new AbortController();
     this.#listening = controller;
-    void keepGetStream(this.#context, AbortSignal.any([controller.signal, this.#life.signal]));
+    void keepGetStream(this.#context, controller.signal);
   }
 
   async close(options: { terminate?: boolean } = {}): Promise<void> {
-    if (this.#life.signal.aborted) return;
+    if (this.#closed) return;
     const closed = new TransportError("ERR_CONNECTION_CLOSED", "The transport is closed");
-    this.#life.abort(closed);
+    this.#closed = closed;
+    for (const exchange of this.#exchanges) exchange.abort(closed);
+    this.#listening?.abort(closed);
     if (options.terminate !== false) await this.#session.terminate();
     this.#handlers?.closed(closed);
   }

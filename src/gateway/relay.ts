@@ -147,13 +147,20 @@ export class Parking {
    * is parked with its open question and this run ends (the framework already answered).
    */
   async relay(call: UpstreamCall, ctx: Context, what: string): Promise<JsonObject> {
-    ctx.signal.addEventListener(
-      "abort",
-      () => {
-        if (!roundClosed(ctx)) call.cancel("The caller cancelled the request");
-      },
-      { once: true },
-    );
+    const onAbort = () => {
+      if (!roundClosed(ctx)) call.cancel("The caller cancelled the request");
+    };
+    ctx.signal.addEventListener("abort", onAbort, { once: true });
+    // Node keeps a composite signal (AbortSignal.any) in memory while it has listeners and has
+    // not aborted: a call that ends must let go of it, or every call's signals stay.
+    try {
+      return await this.#serve(call, ctx, what);
+    } finally {
+      ctx.signal.removeEventListener("abort", onAbort);
+    }
+  }
+
+  async #serve(call: UpstreamCall, ctx: Context, what: string): Promise<JsonObject> {
     for (;;) {
       const resumed = call.pending;
       call.pending = undefined;

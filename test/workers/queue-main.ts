@@ -1,7 +1,8 @@
 /**
  * The Workers pool's main module for the tests: the demo Worker unchanged (fetch and its Durable
- * Objects), plus `queue()` consumers for test/workers/queue-delivery.test.ts. The demo itself
- * (wrangler.toml) stays without queues, so deploying it needs none.
+ * Objects), plus `queue()` consumers for test/workers/queue-delivery.test.ts and the gateway
+ * Worker of test/workers/gateway.test.ts as a named entrypoint. The demo itself (wrangler.toml)
+ * stays without queues, so deploying it needs none.
  *
  * - "mcp-requests": MCP requests, served by `cloudflareQueues` + `serveQueue`, with tokens
  *   checked against the public half of the SIGNING_KEY secret (the test signs with it).
@@ -19,6 +20,8 @@ import {
 import { authInfoFromClaims, McpServer, type Store, type TokenVerifier } from "../../src/index.ts";
 import { serveQueue } from "../../src/queue/index.ts";
 
+// The gateway as a Worker (test/workers/gateway.test.ts), a named entrypoint of this module.
+export { GatewayObject, GatewayWorker } from "./gateway-worker.ts";
 export { McpSessions, PortcullisStore };
 
 export const QUEUE_ISSUER = "https://issuer.queue-delivery.test";

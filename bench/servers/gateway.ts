@@ -1,0 +1,84 @@
+// The gateway in front of one upstream, for bench/run.ts. BENCH_UPSTREAM picks the upstream:
+// - "http": the bench's own stateless Portcullis server (portcullis.js, JSON answers), started
+//   here as a child process and reached over loopback HTTP;
+// - "stdio": stdio-upstream.js, started by the gateway as its stdio upstream.
+// Both children inherit this process's CPU pinning, so gateway and upstream share the server
+// core; the runner counts the CPU time of the whole process tree.
+//
+// The upstream is published with `namespace: false`, so its tool is `echo` as on the direct
+// server and bench/wrk/mcp.lua needs no change. Callers need an ES256 bearer token for a user,
+// checked with jose against a key made at startup (a third-party issuer, as a deployment that
+// signs in elsewhere would have); the token is printed as `TOKEN <jwt>` before the ready line.
+import { type ChildProcess, spawn } from "node:child_process";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { generateKeyPair, jwtVerify, SignJWT } from "jose";
+import { gateway, type UpstreamOptions } from "../../src/gateway/index.ts";
+import { authInfoFromClaims, type TokenVerifier } from "../../src/index.ts";
+import { stdioUpstream } from "../../src/node/index.ts";
+import { silentLogger } from "../../src/util/log.ts";
+import { startBenchServer } from "./_common.ts";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const kind = process.env.BENCH_UPSTREAM ?? "http";
+const issuer = "https://issuer.bench.invalid";
+const audience = "https://gateway.bench.invalid/mcp";
+
+/** Starts the HTTP upstream and resolves with its MCP URL once it prints its ready line. */
+function startHttpUpstream(): Promise<{ url: string; child: ChildProcess }> {
+  const child = spawn(process.execPath, [join(here, "portcullis.js")], {
+    env: {
+      ...process.env,
+      BENCH_MODE: "stateless",
+      BENCH_RESPONSE: "json",
+      BENCH_AUTH: "",
+      PORT: "0",
+    },
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  process.on("exit", () => child.kill("SIGTERM"));
+  return new Promise((resolve, reject) => {
+    let buffered = "";
+    child.once("exit", (code) => reject(new Error(`HTTP upstream exited (${code})`)));
+    child.stdout?.setEncoding("utf8").on("data", (chunk: string) => {
+      buffered += chunk;
+      const port = /^READY \S+ port=(\d+)/m.exec(buffered)?.[1];
+      if (port) resolve({ url: `http://127.0.0.1:${port}/mcp`, child });
+    });
+  });
+}
+
+let upstream: UpstreamOptions;
+if (kind === "http") {
+  upstream = { name: "upstream", namespace: false, url: (await startHttpUpstream()).url };
+} else if (kind === "stdio") {
+  const command = { command: process.execPath, args: [join(here, "stdio-upstream.js")] };
+  upstream = { name: "upstream", namespace: false, transport: stdioUpstream(command) };
+} else {
+  throw new Error(`bad BENCH_UPSTREAM ${kind}`);
+}
+
+const { publicKey, privateKey } = await generateKeyPair("ES256");
+const verify: TokenVerifier = async (token, expected) => {
+  try {
+    const { payload } = await jwtVerify(token, publicKey, { issuer, audience: expected });
+    return authInfoFromClaims(payload);
+  } catch {
+    return undefined;
+  }
+};
+const gw = await gateway({
+  logger: silentLogger,
+  upstreams: [upstream],
+  auth: { issuer, audience, verify },
+});
+const token = await new SignJWT({ scope: "" })
+  .setProtectedHeader({ alg: "ES256" })
+  .setIssuer(issuer)
+  .setAudience(audience)
+  .setSubject("bench-user")
+  .setIssuedAt()
+  .setExpirationTime("2h")
+  .sign(privateKey);
+console.log(`TOKEN ${token}`);
+startBenchServer(`gateway-${kind}`, gw.app.fetch);
