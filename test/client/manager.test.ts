@@ -102,9 +102,7 @@ describe("ConnectionManager", () => {
     const sum = await manager.callTool("alpha__add", { a: 2, b: 3 });
     expect(sum.structuredContent).toEqual({ sum: 5 });
     expect(new Set(alpha.requests)).toEqual(new Set(["Bearer alpha-token"]));
-    expect(changes).toEqual(
-      expect.arrayContaining(["alpha:ready", "beta:ready", "files:ready"]),
-    );
+    expect(changes).toEqual(expect.arrayContaining(["alpha:ready", "beta:ready", "files:ready"]));
   });
 
   it("refuses a name that routes nowhere, and lists around a server that is down", async () => {
