@@ -79,7 +79,6 @@ export async function gateway(options: GatewayOptions): Promise<Gateway> {
     ...(options.protocolVersions && { protocolVersions: options.protocolVersions }),
   });
   const parking = new Parking(clock, inputTtlMs);
-  server.use(parking.middleware);
   const catalogs = new Map<string, Catalog>();
   const upstreams: Upstream[] = resolved.map((upstreamOptions) => {
     let refreshing = false;
