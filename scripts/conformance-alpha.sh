@@ -22,10 +22,6 @@
 #   CONFORMANCE_ALPHA_TIMEOUT         seconds allowed for each revision's run (default: 900)
 #   CONFORMANCE_ALPHA_SCENARIO_TIMEOUT_MS  the suite's per-scenario timeout (default: its own, 30 s)
 #   CONFORMANCE_STARTUP_TIMEOUT       seconds to wait for the server to answer (default: 30)
-#   CONFORMANCE_ALPHA_SKIP_EXTENSIONS extension scenarios (of those no requirement set names) not
-#                                     to run, space-separated; each is printed as NOT RUN. For a
-#                                     server that does not offer that extension at all (the
-#                                     gateway does not forward Skills); never for a failing one
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -169,14 +165,7 @@ listed_somewhere="$(cat "$RESULTS_DIR"/*/scenarios.txt 2>/dev/null | sed -n 's/^
 {
   echo "Server scenarios (extensions no requirement set names, run at 2026-07-28):"
   "$CONF_NODE" "$CONF_CLI" list --server | sed -n 's/^  - \([^ ]*\) \[extension\]$/\1/p' |
-    while read -r name; do
-      grep -qxF "$name" <<<"$listed_somewhere" && continue
-      if [[ " ${CONFORMANCE_ALPHA_SKIP_EXTENSIONS:-} " == *" $name "* ]]; then
-        log "NOT RUN: $name (CONFORMANCE_ALPHA_SKIP_EXTENSIONS)" >&2
-        continue
-      fi
-      echo "  - $name"
-    done
+    while read -r name; do grep -qxF "$name" <<<"$listed_somewhere" || echo "  - $name"; done
 } >"$ext/scenarios.txt"
 REVISIONS+=(extensions)
 while read -r name; do

@@ -13,6 +13,7 @@ import {
   type UpstreamOptions,
 } from "./options.ts";
 import { Parking } from "./relay.ts";
+import { forwardSkills, skillsOf } from "./skills.ts";
 import { subscriptionRelay } from "./subscriptions.ts";
 import { Upstream, type UpstreamStatus } from "./upstream.ts";
 
@@ -106,6 +107,7 @@ export async function gateway(options: GatewayOptions): Promise<Gateway> {
     catalogs.set(upstream.name, new Catalog(server, upstream, logger));
     return upstream;
   });
+  const skilled: Parameters<typeof forwardSkills>[1][number][] = [];
   const close = async () => {
     parking.clear();
     await Promise.all(upstreams.map((upstream) => upstream.close()));
@@ -115,6 +117,8 @@ export async function gateway(options: GatewayOptions): Promise<Gateway> {
       try {
         const link = await upstream.start();
         catalogs.get(upstream.name)!.publish(await readOffer(link.client));
+        const settings = skillsOf(link.client.serverCapabilities);
+        if (settings) skilled.push({ upstream, settings });
         // A per-user upstream was started only to learn its offer.
         if (upstream.options.isolation === "per-user") await link.close();
       } catch (error) {
@@ -125,6 +129,7 @@ export async function gateway(options: GatewayOptions): Promise<Gateway> {
     await close();
     throw error;
   });
+  forwardSkills(server, skilled);
   const checks: Record<string, HealthCheck> = {};
   for (const upstream of upstreams) {
     checks[`upstream:${upstream.name}`] = () => {

@@ -2,7 +2,8 @@
  * The gateway in front of a 2026-07-28 upstream (the project's conformance server over stdio),
  * spoken to at the 2026-07-28 wire: an upstream's input round reaches the caller as one round
  * under the upstream's keys, the tasks extension is declared upstream only for callers who
- * declared it, and an upstream task's failure or input shows on the gateway's task.
+ * declared it, an upstream task's failure or input shows on the gateway's task, and an
+ * un-namespaced upstream's Skills pass through.
  */
 import { fileURLToPath } from "node:url";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -19,6 +20,8 @@ const INPUT_TTL_MS = 60_000;
 const clock = manualClock();
 
 let base: string;
+/** A second gateway: the same server published as it is, its use needing `kit:read`. */
+let plainBase: string;
 let alice: string;
 let mallory: string;
 /** Upstream calls in flight: parked ones included. */
@@ -41,6 +44,23 @@ beforeAll(async () => {
     ],
   });
   base = started.base;
+  plainBase = (
+    await startGateway({
+      upstreams: [
+        {
+          name: "plain",
+          namespace: false,
+          requiredScopes: ["kit:read"],
+          transport: () =>
+            new StdioClientTransport({
+              command: process.execPath,
+              args: ["--import", "tsx", SERVER, "--stdio"],
+              stderr: "ignore",
+            }),
+        },
+      ],
+    })
+  ).base;
   parked = () => started.gw.status()[0]!.inFlight;
   alice = await accessToken(base, "");
   mallory = await accessToken(base, "", "mallory");
@@ -54,10 +74,11 @@ async function send(
   method: string,
   params: JsonObject,
   capabilities: JsonObject = EVERYTHING_CAPABILITIES,
+  at = base,
 ): Promise<JsonObject> {
-  const name = typeof params.name === "string" ? params.name : params.taskId;
+  const name = typeof params.name === "string" ? params.name : (params.taskId ?? params.uri);
   const response = await post(
-    `${base}/mcp`,
+    `${at}/mcp`,
     {
       jsonrpc: "2.0",
       id: 1,
@@ -264,5 +285,57 @@ describe("a parked call nobody comes back for", () => {
       async () => parked(),
       (n) => n === 0,
     );
+  });
+});
+
+describe("Skills (SEP-2640) through the gateway", () => {
+  const SKILLS = "io.modelcontextprotocol/skills";
+  const PDF = "skill://pdf-processing/SKILL.md";
+  const plain = (token: string, method: string, params: JsonObject = {}) =>
+    send(token, method, params, EVERYTHING_CAPABILITIES, plainBase);
+
+  it("forwards an un-namespaced upstream's skills, get and directory reads", async () => {
+    const kit = await accessToken(plainBase, "kit:read");
+    const discovered = (await plain(kit, "server/discover")).result as {
+      capabilities: { extensions?: JsonObject };
+    };
+    expect(discovered.capabilities.extensions?.[SKILLS]).toEqual({ directoryRead: true });
+    const listed = (await plain(kit, "skills/list")).result as {
+      skills: { uri: string }[];
+      ttlMs: number;
+    };
+    expect(listed.skills.map((skill) => skill.uri)).toContain(PDF);
+    expect(listed.ttlMs).toBe(0);
+    const got = (await plain(kit, "skills/get", { uri: PDF })).result as {
+      skill: { frontmatter: JsonObject; resources: { uri: string }[] };
+    };
+    expect(got.skill.frontmatter.name).toBe("pdf-processing");
+    expect(got.skill.resources.map((r) => r.uri)).toContain(
+      "skill://pdf-processing/references/FORMS.md",
+    );
+    const dir = (await plain(kit, "resources/directory/read", { uri: "skill://pdf-processing" }))
+      .result as { resources: { uri: string }[] };
+    expect(dir.resources.map((r) => r.uri)).toContain("skill://pdf-processing/templates");
+    const read = (
+      await plain(kit, "resources/read", { uri: "skill://pdf-processing/references/FORMS.md" })
+    ).result as { contents: { text: string }[] };
+    expect(read.contents[0]!.text).toContain("How to fill PDF forms");
+    const unknown = await plain(kit, "skills/get", { uri: "skill://nope/SKILL.md" });
+    expect(unknown.error).toMatchObject({ code: -32602 });
+  });
+
+  it("shows a caller without the upstream's scopes none of its skills", async () => {
+    const bare = await accessToken(plainBase, "");
+    const listed = (await plain(bare, "skills/list")).result as { skills: unknown[] };
+    expect(listed.skills).toEqual([]);
+    const got = await plain(bare, "skills/get", { uri: PDF });
+    expect(got.error).toMatchObject({ code: -32602 });
+  });
+
+  it("leaves a namespaced upstream's skills out: their URIs would lose the skill:// scheme", async () => {
+    const discovered = (await send(alice, "server/discover", {})).result as {
+      capabilities: { extensions?: JsonObject };
+    };
+    expect(discovered.capabilities.extensions?.[SKILLS]).toBeUndefined();
   });
 });
