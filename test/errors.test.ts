@@ -45,6 +45,7 @@ const transport: Record<TransportErrorCode, true> = {
   ERR_CONNECTION_CLOSED: true,
   ERR_NETWORK: true,
   ERR_SPAWN: true,
+  ERR_STARTUP_TIMEOUT: true,
 };
 const protocol: Record<ProtocolErrorCode, true> = {
   ERR_CONTRACT: true,

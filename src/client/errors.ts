@@ -32,7 +32,9 @@ export type TransportErrorCode =
   /** The server could not be reached. */
   | "ERR_NETWORK"
   /** The server process could not be started. */
-  | "ERR_SPAWN";
+  | "ERR_SPAWN"
+  /** The server process did not answer within its startup limit, and was killed. */
+  | "ERR_STARTUP_TIMEOUT";
 
 /** A failure below JSON-RPC: HTTP, streams, processes, time limits. */
 export class TransportError extends PortcullisError {
@@ -41,16 +43,24 @@ export class TransportError extends PortcullisError {
   readonly status: number | undefined;
   /** The JSON-RPC error the server put in an HTTP error body, if any. */
   readonly rpcError: JsonRpcErrorObject | undefined;
+  /** The last lines a server process wrote to stderr, when they were captured. */
+  readonly stderr: string | undefined;
 
   constructor(
     code: TransportErrorCode,
     message: string,
-    options: { status?: number; rpcError?: JsonRpcErrorObject; cause?: unknown } = {},
+    options: {
+      status?: number;
+      rpcError?: JsonRpcErrorObject;
+      stderr?: string;
+      cause?: unknown;
+    } = {},
   ) {
     super(code, message, options);
     this.name = "TransportError";
     this.status = options.status;
     this.rpcError = options.rpcError;
+    this.stderr = options.stderr;
   }
 }
 

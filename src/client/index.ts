@@ -39,6 +39,7 @@ export {
   ConnectionManager,
   type ConnectionManagerOptions,
   type ManagedServer,
+  type ManagedServerHooks,
   type ManagedTool,
   type ServerStatus,
 } from "./manager.ts";
@@ -90,6 +91,7 @@ export {
   storeTokenStore,
 } from "./persistence.ts";
 export type { ReconnectOptions } from "./reconnect.ts";
+export type { RestartOptions } from "./restart.ts";
 export type { ClientTimers, RetryOptions } from "./retry.ts";
 export {
   type LoadedSkill,

@@ -6,62 +6,27 @@
 import type { CallToolResult, JsonObject } from "../mcp/types.ts";
 import { type Clock, systemClock } from "../util/clock.ts";
 import { McpClient } from "./client.ts";
-import type { ConnectionState, StateChange } from "./health.ts";
-import type { CallToolOptions, ConnectOptions, McpClientOptions } from "./options.ts";
+import { TransportError } from "./errors.ts";
+import type { StateChange } from "./health.ts";
+import type {
+  ConnectionManagerOptions,
+  ManagedServer,
+  ManagedTool,
+  ServerStatus,
+} from "./manager-types.ts";
+import type { CallToolOptions } from "./options.ts";
 import type { RequestOptions } from "./request-options.ts";
+import { type RestartPolicy, resolveRestart, restartDelay } from "./restart.ts";
 import { type ClientTimers, systemTimers } from "./retry.ts";
 import type { ClientTransport } from "./transport.ts";
-import type { Tool } from "./types.ts";
 
-/** One server the manager may connect to. */
-export type ManagedServer = (
-  | {
-      /** A Streamable HTTP endpoint; `connect` holds its authorizer, headers, state store. */
-      url: string | URL;
-      connect?: ConnectOptions;
-    }
-  | {
-      /** Makes a fresh transport for each connection, e.g. `() => stdioClientTransport({...})`. */
-      transport: () => ClientTransport;
-      connect?: Omit<ConnectOptions, "authorizer" | "headers" | "fetch">;
-    }
-) & {
-  /** Client options for this server alone, over the manager's. */
-  client?: Partial<McpClientOptions>;
-};
-
-export interface ConnectionManagerOptions {
-  /** The options every client starts from (name, version, handlers, retry, ping…). */
-  client: McpClientOptions;
-  servers?: Record<string, ManagedServer>;
-  /** Close a connection unused for this long; it opens again on next use. Default 5 min; 0 never. */
-  idleTimeoutMs?: number;
-  /** Between the server's name and the tool's in a namespaced name. Default "__". */
-  separator?: string;
-  /** Every state change of every connection. */
-  onStateChange?: (server: string, change: StateChange) => void;
-  /** What idle time is measured by. Default Date.now. */
-  clock?: Clock;
-  /** What the idle sweep waits with. Default real timers. */
-  timers?: ClientTimers;
-}
-
-/** A tool of one of the servers, under its namespaced name. */
-export type ManagedTool = Tool & {
-  /** The server it belongs to. */
-  server: string;
-  /** Its name on that server. */
-  tool: string;
-};
-
-/** How one server stands. */
-export interface ServerStatus {
-  state: ConnectionState;
-  /** Epoch ms of the last request through the manager, if any. */
-  lastUsed?: number;
-  /** Why the last connect failed, when it did. */
-  error?: string;
-}
+export type {
+  ConnectionManagerOptions,
+  ManagedServer,
+  ManagedServerHooks,
+  ManagedTool,
+  ServerStatus,
+} from "./manager-types.ts";
 
 interface Entry {
   spec: ManagedServer;
@@ -71,6 +36,13 @@ interface Entry {
   /** Requests under way: a busy connection is never idle. */
   busy: number;
   error: string | undefined;
+  restart: RestartPolicy | undefined;
+  restarts: number;
+  restarting: { attempt: number; delayMs: number } | undefined;
+  /** Stops a pending restart (the server was removed or the manager closed). */
+  outage: AbortController | undefined;
+  transport: ClientTransport | undefined;
+  stderr: string | undefined;
 }
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
@@ -98,6 +70,7 @@ export class ConnectionManager {
   readonly #clock: Clock;
   readonly #timers: ClientTimers;
   #sweeping: AbortController | undefined;
+  readonly #restart: RestartPolicy | undefined;
   #closed = false;
 
   constructor(options: ConnectionManagerOptions) {
@@ -110,6 +83,7 @@ export class ConnectionManager {
     }
     this.#clock = options.clock ?? systemClock;
     this.#timers = options.timers ?? systemTimers;
+    this.#restart = resolveRestart(options.restart);
     for (const [name, spec] of Object.entries(options.servers ?? {})) this.add(name, spec);
   }
 
@@ -135,6 +109,12 @@ export class ConnectionManager {
       connecting: undefined,
       lastUsed: undefined,
       error: undefined,
+      restart: spec.restart === undefined ? this.#restart : resolveRestart(spec.restart),
+      restarts: 0,
+      restarting: undefined,
+      outage: undefined,
+      transport: undefined,
+      stderr: undefined,
     };
     this.#entries.set(name, entry);
   }
@@ -151,16 +131,25 @@ export class ConnectionManager {
     return [...this.#entries.keys()];
   }
 
-  /** Each server's state; `idle` for one never connected. */
-  status(): Record<string, ServerStatus> {
+  /** Each server's state (or only server `only`'s); `idle` for one never connected. */
+  status(only?: string): Record<string, ServerStatus> {
     const status: Record<string, ServerStatus> = {};
-    for (const [name, entry] of this.#entries) {
+    const one = only === undefined ? undefined : this.#entries.get(only);
+    const entries = only === undefined ? this.#entries : one ? [[only, one] as const] : [];
+    for (const [name, entry] of entries) {
       // A connection closed for idleness reads "closed" until it is used again.
       const report: ServerStatus = {
-        state: entry.client?.state ?? (entry.lastUsed === undefined ? "idle" : "closed"),
+        state: entry.restarting
+          ? "reconnecting"
+          : (entry.client?.state ??
+            (entry.lastUsed === undefined && entry.error === undefined ? "idle" : "closed")),
+        restarts: entry.restarts,
       };
       if (entry.lastUsed !== undefined) report.lastUsed = entry.lastUsed;
       if (entry.error !== undefined) report.error = entry.error;
+      if (entry.restarting) report.restarting = { ...entry.restarting };
+      const stderr = entry.transport?.stderrTail ?? entry.stderr;
+      if (stderr) report.stderr = stderr;
       status[name] = report;
     }
     return status;
@@ -171,6 +160,16 @@ export class ConnectionManager {
     const entry = this.#entry(name);
     const live = entry.client;
     if (live?.connected && live.state !== "closed") return Promise.resolve(live);
+    if (entry.restarting) {
+      // Down and waiting for its restart: say so at once rather than hang the caller.
+      const { attempt, delayMs } = entry.restarting;
+      return Promise.reject(
+        new TransportError(
+          "ERR_CONNECTION_CLOSED",
+          `The server ${JSON.stringify(name)} is down; restart ${attempt} is due after ${delayMs} ms`,
+        ),
+      );
+    }
     entry.connecting ??= this.#connect(name, entry).finally(() => {
       entry.connecting = undefined;
     });
@@ -247,6 +246,7 @@ export class ConnectionManager {
   async close(): Promise<void> {
     this.#closed = true;
     this.#sweeping?.abort();
+    for (const entry of this.#entries.values()) entry.outage?.abort();
     await Promise.all([...this.#entries.values()].map((entry) => this.#disconnect(entry)));
   }
 
@@ -273,20 +273,39 @@ export class ConnectionManager {
     if (this.#closed) throw new TypeError("The connection manager is closed");
     const { spec } = entry;
     const onStateChange = this.#options.onStateChange;
+    const own = spec.client?.onStateChange;
     const client = new McpClient({
       ...this.#options.client,
       ...spec.client,
-      ...(onStateChange && { onStateChange: (change: StateChange) => onStateChange(name, change) }),
+      ...((onStateChange || own) && {
+        onStateChange: (change: StateChange) => {
+          own?.(change);
+          onStateChange?.(name, change);
+        },
+      }),
     });
+    spec.hooks?.created?.(client);
     const target = "url" in spec ? spec.url : spec.transport();
+    entry.transport = typeof target === "object" && "start" in target ? target : undefined;
     try {
       await client.connect(target, spec.connect ?? {});
+      await spec.hooks?.ready?.(client);
     } catch (error) {
       entry.error = error instanceof Error ? error.message : String(error);
+      await client.close().catch(() => undefined);
       throw error;
+    }
+    if (this.#closed || this.#entries.get(name) !== entry) {
+      await client.close().catch(() => undefined);
+      throw new TransportError("ERR_CONNECTION_CLOSED", `The server ${name} was closed meanwhile`);
     }
     entry.error = undefined;
     entry.client = client;
+    client.watch((change) => {
+      // Ended unasked: the manager's own close() forgets the client first.
+      if (change.state === "closed" && entry.client === client)
+        this.#lost(name, entry, change.error);
+    });
     this.#sweep();
     return client;
   }
@@ -294,7 +313,52 @@ export class ConnectionManager {
   async #disconnect(entry: Entry): Promise<void> {
     const client = entry.client;
     entry.client = undefined;
+    entry.outage?.abort();
+    entry.restarting = undefined;
     await client?.close().catch(() => undefined);
+  }
+
+  /** The connection ended unasked: keep why, and restart it when the policy says so. */
+  #lost(name: string, entry: Entry, error: unknown): void {
+    entry.client = undefined;
+    entry.error = error instanceof Error ? error.message : "The connection ended";
+    entry.stderr = entry.transport?.stderrTail;
+    if (entry.restart && !this.#closed) void this.#restartLoop(name, entry, entry.restart, error);
+  }
+
+  async #restartLoop(name: string, entry: Entry, policy: RestartPolicy, cause: unknown) {
+    const outage = new AbortController();
+    entry.outage = outage;
+    const report = (change: StateChange) => this.#options.onStateChange?.(name, change);
+    let error = cause;
+    for (let attempt = 1; attempt <= policy.attempts; attempt++) {
+      const delayMs = restartDelay(policy, attempt);
+      entry.restarting = { attempt, delayMs };
+      report({ state: "reconnecting", previous: "closed", error });
+      try {
+        await this.#timers.sleep(delayMs, outage.signal);
+      } catch {
+        return;
+      }
+      if (outage.signal.aborted) return;
+      entry.restarting = undefined;
+      try {
+        entry.connecting ??= this.#connect(name, entry).finally(() => {
+          entry.connecting = undefined;
+        });
+        const client = await entry.connecting;
+        entry.restarts++;
+        entry.outage = undefined;
+        entry.spec.hooks?.restarted?.(client);
+        return;
+      } catch (failure) {
+        if (outage.signal.aborted) return;
+        error = failure;
+        entry.stderr = entry.transport?.stderrTail ?? entry.stderr;
+      }
+    }
+    entry.outage = undefined;
+    report({ state: "closed", previous: "reconnecting", error });
   }
 
   /** While any connection is open, closes the idle ones every idleTimeoutMs. */

@@ -75,6 +75,8 @@ export interface ClientTransport {
   /** Forgets the session and the revision (it expired, or the era changed) so the next opening starts afresh. */
   reset?(): void;
   readonly sessionId?: string | undefined;
+  /** What the server wrote for diagnostics lately (a process's last stderr lines), if kept. */
+  readonly stderrTail?: string | undefined;
   /** Closes the connection; `terminate: false` leaves the server's session alive to resume. */
   close(options?: { terminate?: boolean }): Promise<void>;
 }

@@ -1,4 +1,5 @@
 import type { Hono } from "hono";
+import { ConnectionManager } from "../client/manager.ts";
 import type { HealthCheck } from "../http/health.ts";
 import { mcpApp } from "../http/route.ts";
 import { McpServer } from "../mcp/server.ts";
@@ -7,6 +8,7 @@ import { PortcullisError } from "../util/errors.ts";
 import { resolveLogger } from "../util/log.ts";
 import { Catalog, readOffer } from "./catalog.ts";
 import {
+  backgroundTimers,
   type GatewayOptions,
   resolveTiming,
   resolveUpstreams,
@@ -14,7 +16,7 @@ import {
 } from "./options.ts";
 import { Parking } from "./relay.ts";
 import { forwardSkills, skillsOf } from "./skills.ts";
-import { subscriptionRelay } from "./subscriptions.ts";
+import { sessionHolder, subscriptionRelay } from "./subscriptions.ts";
 import { Upstream, type UpstreamStatus } from "./upstream.ts";
 
 /** An upstream could not start (or tell what it offers) when the gateway started. */
@@ -79,16 +81,37 @@ export async function gateway(options: GatewayOptions): Promise<Gateway> {
     ...(options.secret !== undefined && { secret: options.secret }),
     ...(options.protocolVersions && { protocolVersions: options.protocolVersions }),
   });
+  // Every upstream connection is an entry here: it opens them and restarts those that end
+  // unasked. Per-user connections are reaped by the gateway's own idle rule, not the manager's.
+  const manager = new ConnectionManager({
+    client: { name: "portcullis-gateway", version: "1" },
+    idleTimeoutMs: 0,
+    clock,
+    timers: options.timers ?? backgroundTimers,
+    restart: { baseDelayMs: timing.restartInitialMs, maxDelayMs: timing.restartMaxMs },
+    onStateChange: (connection, change) => {
+      if (change.state !== "reconnecting" || change.previous !== "closed") return;
+      const { restarting } = manager.status(connection)[connection] ?? {};
+      logger.warn("upstream ended; restarting", {
+        connection,
+        error: change.error,
+        ...(restarting && { attempt: restarting.attempt, delay_ms: restarting.delayMs }),
+      });
+    },
+  });
   const parking = new Parking(clock, inputTtlMs);
   const catalogs = new Map<string, Catalog>();
   const upstreams: Upstream[] = resolved.map((upstreamOptions) => {
     let refreshing = false;
     const upstream: Upstream = new Upstream(upstreamOptions, {
+      manager,
       timing,
       logger,
       parking,
       upstreamClient: options.upstreamClient,
-      resourceUpdated: (uri) => server.resourceUpdated(upstream.uriOf(uri)),
+      resourceUpdated: (uri, user) =>
+        server.resourceUpdated(upstream.uriOf(uri), user === undefined ? {} : { user }),
+      userListChanged: (user, list) => server.listChangedFor(user, list),
       // Read the offer again when the upstream says it changed (or came back after a crash).
       listChanged: () => {
         const link = upstream.shared;
@@ -111,6 +134,7 @@ export async function gateway(options: GatewayOptions): Promise<Gateway> {
   const close = async () => {
     parking.clear();
     await Promise.all(upstreams.map((upstream) => upstream.close()));
+    await manager.close();
   };
   await Promise.all(
     upstreams.map(async (upstream) => {
@@ -145,7 +169,12 @@ export async function gateway(options: GatewayOptions): Promise<Gateway> {
   const app = mcpApp(server, {
     path: options.path ?? "/mcp",
     auth: options.auth,
-    sessions: true,
+    // A 2025 session that ends (closed, idle) lets go of the upstream subscriptions it held.
+    sessions: {
+      onEnd: (sessionId) => {
+        for (const upstream of upstreams) void upstream.releaseAll(sessionHolder(sessionId));
+      },
+    },
     ...(options.eventStore && { eventStore: options.eventStore }),
     health: { checks },
   });

@@ -1,11 +1,12 @@
 /**
- * One connection to an upstream: an McpClient over a fresh transport, restarted with backoff
- * when it ends unasked, and the requests forwarded through it.
+ * One connection to an upstream, and the requests forwarded through it. The connection itself
+ * (opening it, restarting it with backoff when it ends unasked, its state) is an entry of the
+ * gateway's ConnectionManager; the link keeps what is the gateway's: routing the upstream's
+ * questions to the calls they belong to, its log level and its resource subscriptions.
  */
-import { McpClient } from "../client/client.ts";
-import { streamableHttp } from "../client/http.ts";
-import type { HandlerExtra } from "../client/options.ts";
-import type { ClientTransport } from "../client/transport.ts";
+import type { McpClient } from "../client/client.ts";
+import type { ConnectionManager, ManagedServer } from "../client/manager.ts";
+import type { HandlerExtra, McpClientOptions } from "../client/options.ts";
 import { isObject } from "../mcp/content.ts";
 import type { Context } from "../mcp/context.ts";
 import { ErrorCode, McpError } from "../mcp/jsonrpc.ts";
@@ -16,21 +17,28 @@ import type { Logger } from "../util/log.ts";
 import { UpstreamCall } from "./call.ts";
 import type { ResolvedUpstream, Timing } from "./options.ts";
 import type { Parking } from "./relay.ts";
-import { WatchedTransport } from "./watched.ts";
+import { UpstreamSubscriptions } from "./upstream-subscriptions.ts";
 
 export type LinkState = "starting" | "ready" | "down" | "closed";
 
 /** What a link needs from the gateway around it. */
 export interface LinkEnv {
+  /** Holds every upstream connection of the gateway, one entry per link. */
+  manager: ConnectionManager;
   timing: Timing;
   logger: Logger;
   parking: Parking;
-  /** The upstream's tools, prompts or resources changed (shared links only). */
-  listChanged?: (() => void) | undefined;
+  /** The upstream's tools, prompts or resources changed (undefined: after a restart). */
+  listChanged?: ((list?: "tools" | "prompts" | "resources") => void) | undefined;
   /** Sees each new upstream client before it connects (GatewayOptions.upstreamClient). */
   upstreamClient?: ((client: McpClient, upstream: string) => void) | undefined;
-  /** A resource the gateway subscribed to changed upstream (the upstream's own URI). */
-  resourceUpdated?: ((uri: string) => void) | undefined;
+  /**
+   * A resource the gateway subscribed to changed upstream (the upstream's own URI); with
+   * `user` (a `userOf` key), only that user's sessions and listeners may hear of it.
+   */
+  resourceUpdated?: ((uri: string, user?: string) => void) | undefined;
+  /** A per-user upstream's list changed: tells that user alone. */
+  userListChanged?: ((user: string, list: "tools" | "prompts" | "resources") => void) | undefined;
 }
 
 /** Refuses a request the upstream cannot take now: it is down or not started. */
@@ -73,35 +81,68 @@ export class Link {
   readonly upstream: ResolvedUpstream;
   readonly #subject: string | undefined;
   readonly #env: LinkEnv;
+  /** Its entry in the connection manager. */
+  readonly #entry: string;
   readonly calls = new Set<UpstreamCall>();
-  state: LinkState = "starting";
   lastUsed: number;
-  /** Restarts since the link was last ready. */
-  #attempt = 0;
-  /** How many times the upstream was restarted after a crash. */
-  restarts = 0;
+  #started = false;
+  #closed = false;
+  /** The client of the current connection, once it is set up. */
   #client: McpClient | undefined;
-  /** Resource URIs subscribed to upstream, subscribed again after a restart. */
-  readonly #subscribed = new Set<string>();
-  #timer: ReturnType<typeof setTimeout> | undefined;
+  /** Resource subscriptions held upstream for callers, subscribed again after a restart. */
+  readonly #subscriptions: UpstreamSubscriptions;
 
-  constructor(upstream: ResolvedUpstream, subject: string | undefined, env: LinkEnv) {
+  constructor(
+    upstream: ResolvedUpstream,
+    subject: string | undefined,
+    env: LinkEnv,
+    entry: string = upstream.name,
+  ) {
     this.upstream = upstream;
     this.#subject = subject;
     this.#env = env;
+    this.#entry = entry;
     this.lastUsed = env.timing.clock();
+    this.#subscriptions = new UpstreamSubscriptions(
+      upstream.name,
+      env.logger,
+      env.timing.startTimeoutMs,
+    );
+  }
+
+  /** Where the connection stands, from the manager's view of its entry. */
+  get state(): LinkState {
+    if (this.#closed) return "closed";
+    const status = this.#env.manager.status(this.#entry)[this.#entry];
+    if (!status) return this.#started ? "closed" : "starting";
+    if (status.restarting) return "down";
+    if (this.#client && ["connected", "unhealthy", "reconnecting"].includes(status.state)) {
+      return "ready";
+    }
+    return this.#started ? "down" : "starting";
+  }
+
+  /** How many times the upstream was restarted after it ended unasked. */
+  get restarts(): number {
+    return this.#env.manager.status(this.#entry)[this.#entry]?.restarts ?? 0;
+  }
+
+  /** Why the connection last failed or ended, and its process's last stderr lines, if kept. */
+  get diagnostics(): { error?: string; stderr?: string } {
+    const { error, stderr } = this.#env.manager.status(this.#entry)[this.#entry] ?? {};
+    return { ...(error !== undefined && { error }), ...(stderr !== undefined && { stderr }) };
   }
 
   /** The connected client; throws when the upstream is not ready. */
   get client(): McpClient {
-    if (this.state !== "ready" || !this.#client) throw unavailable(this.upstream.name, this.state);
+    const state = this.state;
+    if (state !== "ready" || !this.#client) throw unavailable(this.upstream.name, state);
     return this.#client;
   }
 
   /** Connects; rejects when the upstream cannot start or answer its handshake. */
   async start(): Promise<void> {
-    this.state = "starting";
-    const client = new McpClient({
+    const client: Partial<McpClientOptions> = {
       name: "portcullis-gateway",
       version: "1",
       handlers: {
@@ -119,29 +160,48 @@ export class Link {
       },
       ...(this.#env.resourceUpdated && { onResourceUpdated: this.#env.resourceUpdated }),
       ...(this.#env.listChanged && {
-        onToolsChanged: this.#env.listChanged,
-        onPromptsChanged: this.#env.listChanged,
-        onResourcesChanged: this.#env.listChanged,
+        onToolsChanged: () => this.#env.listChanged?.("tools"),
+        onPromptsChanged: () => this.#env.listChanged?.("prompts"),
+        onResourcesChanged: () => this.#env.listChanged?.("resources"),
       }),
+    };
+    const manager = this.#env.manager;
+    manager.add(this.#entry, {
+      ...this.#target(),
+      client,
+      hooks: {
+        created: (made) => this.#env.upstreamClient?.(made, this.upstream.name),
+        ready: (made) => this.#ready(made),
+        restarted: () => {
+          this.#env.logger.info("upstream restarted", { upstream: this.upstream.name });
+          this.#env.listChanged?.();
+        },
+      },
     });
-    this.#env.upstreamClient?.(client, this.upstream.name);
-    const transport = new WatchedTransport(this.#transport(), () => {
-      if (this.#client === client) this.#lost();
-    });
-    this.#client = client;
     try {
-      await client.connect(transport, { timeoutMs: this.#env.timing.startTimeoutMs });
+      await manager.client(this.#entry);
     } catch (error) {
-      if (this.#client === client) this.#client = undefined;
-      await client.close().catch(() => undefined);
-      if (this.state === "starting") this.state = "down";
+      await manager.remove(this.#entry);
       throw error;
+    } finally {
+      this.#started = true;
     }
-    // close() may have run while the handshake was under way.
-    if ((this.state as LinkState) === "closed") {
-      await client.close().catch(() => undefined);
-      return;
+  }
+
+  /** Where the connection goes, with its limits: a URL with fixed headers, or a transport. */
+  #target(): ManagedServer {
+    const { url, transport, headers, fetch } = this.upstream;
+    const limits = { timeoutMs: this.#env.timing.startTimeoutMs };
+    if (transport) return { transport, connect: limits };
+    const all: Record<string, string> = { ...headers };
+    if (this.upstream.identityHeader && this.#subject !== undefined) {
+      all[this.upstream.identityHeader] = this.#subject;
     }
+    return { url: String(url), connect: { ...limits, headers: all, ...(fetch && { fetch }) } };
+  }
+
+  /** Each new connection (first and restarts), before calls may use it. */
+  async #ready(client: McpClient): Promise<void> {
     // Every log message the upstream has: the gateway passes on what each caller asked for.
     // A 2026-07-28 upstream sends none without a level.
     if (client.serverCapabilities && "logging" in client.serverCapabilities) {
@@ -154,94 +214,39 @@ export class Link {
           }),
         );
     }
-    this.state = "ready";
-    this.#attempt = 0;
     // A restarted upstream forgot what the gateway was subscribed to.
-    for (const uri of this.#subscribed) await this.#subscribeOn(client, uri);
+    await this.#subscriptions.restore(client);
+    this.#client = client;
   }
 
   /** How many resources this connection is subscribed to upstream. */
   get subscriptions(): number {
-    return this.#subscribed.size;
+    return this.#subscriptions.size;
   }
 
-  /**
-   * Subscribes upstream to a resource's updates, once per connection. An upstream that does
-   * not offer subscriptions is not asked (its resources never report updates).
-   */
-  async subscribe(uri: string): Promise<void> {
+  /** Whether a caller still holds a subscription on this connection (it is not idle then). */
+  get subscribed(): boolean {
+    return this.#subscriptions.held;
+  }
+
+  /** Subscribes upstream to a resource's updates for `holder`, once per connection. */
+  async subscribe(uri: string, holder: string): Promise<void> {
     this.lastUsed = this.#env.timing.clock();
-    if (this.#subscribed.has(uri)) return;
-    this.#subscribed.add(uri);
-    await this.#subscribeOn(this.client, uri);
+    await this.#subscriptions.add(this.client, uri, holder);
   }
 
-  async #subscribeOn(client: McpClient, uri: string): Promise<void> {
-    const resources = client.serverCapabilities?.resources;
-    if (!resources || typeof resources !== "object" || !("subscribe" in resources)) return;
-    if (resources.subscribe !== true) return;
-    try {
-      await client.subscribe(uri, { timeoutMs: this.#env.timing.startTimeoutMs });
-    } catch (error) {
-      this.#subscribed.delete(uri);
-      this.#env.logger.warn("upstream subscription refused", {
-        upstream: this.upstream.name,
-        uri,
-        error,
-      });
-    }
+  /** `holder` is gone: lets go of every resource it held. */
+  async releaseAll(holder: string): Promise<void> {
+    await this.#subscriptions.releaseAll(this.state === "ready" ? this.#client : undefined, holder);
   }
 
-  #transport(): ClientTransport {
-    const { url, transport, headers, fetch } = this.upstream;
-    if (transport) return transport();
-    const all: Record<string, string> = { ...headers };
-    if (this.upstream.identityHeader && this.#subject !== undefined) {
-      all[this.upstream.identityHeader] = this.#subject;
-    }
-    return streamableHttp(String(url), { headers: all, ...(fetch && { fetch }) });
-  }
-
-  /** The connection ended unasked: mark down, restart later with backoff. */
-  #lost(): void {
-    if (this.state === "closed") return;
-    this.state = "down";
-    this.#client = undefined;
-    const { restartInitialMs, restartMaxMs } = this.#env.timing;
-    const delay = Math.min(restartMaxMs, restartInitialMs * 2 ** this.#attempt++);
-    this.#env.logger.warn("upstream ended; restarting", {
-      upstream: this.upstream.name,
-      delay_ms: delay,
-    });
-    this.#schedule(delay);
-  }
-
-  #schedule(delay: number): void {
-    clearTimeout(this.#timer);
-    this.#timer = setTimeout(() => {
-      this.#timer = undefined;
-      if (this.state !== "down") return;
-      this.start().then(
-        () => {
-          this.restarts++;
-          this.#env.logger.info("upstream restarted", { upstream: this.upstream.name });
-          this.#env.listChanged?.();
-        },
-        (error: unknown) => {
-          if (this.state === "closed") return;
-          const { restartInitialMs, restartMaxMs } = this.#env.timing;
-          const next = Math.min(restartMaxMs, restartInitialMs * 2 ** this.#attempt++);
-          this.#env.logger.warn("upstream restart failed", {
-            upstream: this.upstream.name,
-            error,
-            delay_ms: next,
-          });
-          this.#schedule(next);
-        },
-      );
-    }, delay);
-    // A pending restart alone does not keep a process alive.
-    (this.#timer as { unref?: () => void }).unref?.();
+  /** `holder` lets go of a resource; the last to do so ends the subscription upstream. */
+  async release(uri: string, holder: string): Promise<void> {
+    await this.#subscriptions.release(
+      this.state === "ready" ? this.#client : undefined,
+      uri,
+      holder,
+    );
   }
 
   /** The one call a question or log from the upstream can belong to, if only one runs. */
@@ -324,11 +329,9 @@ export class Link {
   }
 
   async close(): Promise<void> {
-    this.state = "closed";
-    clearTimeout(this.#timer);
-    const client = this.#client;
+    this.#closed = true;
     this.#client = undefined;
     for (const call of this.calls) call.cancel("The upstream connection closed");
-    await client?.close().catch(() => undefined);
+    await this.#env.manager.remove(this.#entry);
   }
 }

@@ -1,4 +1,5 @@
 import type { McpClient } from "../client/client.ts";
+import type { ClientTimers } from "../client/retry.ts";
 import type { ClientTransport } from "../client/transport.ts";
 import type { EventStore } from "../http/event-store.ts";
 import type { TaskOptions } from "../mcp/tasks/options.ts";
@@ -70,8 +71,13 @@ export interface GatewayOptions {
   /** Epoch ms now: idle limits and input rounds. Default Date.now. */
   clock?: Clock;
   logger?: Logger;
-  /** How a crashed upstream is restarted: the first delay, doubled up to `maxMs`. */
+  /**
+   * How a crashed upstream is restarted: the ceiling of the first wait (500 ms), doubled per
+   * failed try up to `maxMs` (30 s), each wait drawn at random below its ceiling (jitter).
+   */
   restart?: { initialMs?: number; maxMs?: number };
+  /** What restart backoff waits with. Default real timers that keep no process alive. */
+  timers?: ClientTimers;
   /** How long an upstream may take to start and answer its handshake. Default 30 s. */
   startTimeoutMs?: number;
   /** How long a forwarded request may wait for the upstream. Default 10 minutes. */
@@ -192,3 +198,22 @@ export function resolveTiming(options: GatewayOptions, clock: Clock): Timing {
     callTimeoutMs: positive(options.callTimeoutMs, "callTimeoutMs", 10 * 60_000),
   };
 }
+
+/** Real timers that do not keep a process alive: a pending restart alone is no reason to run. */
+export const backgroundTimers: ClientTimers = {
+  sleep(ms, signal) {
+    return new Promise((resolve, reject) => {
+      if (signal?.aborted) return reject(signal.reason);
+      const timer = setTimeout(() => {
+        signal?.removeEventListener("abort", onAbort);
+        resolve();
+      }, ms);
+      (timer as { unref?: () => void }).unref?.();
+      const onAbort = () => {
+        clearTimeout(timer);
+        reject(signal!.reason);
+      };
+      signal?.addEventListener("abort", onAbort, { once: true });
+    });
+  },
+};

@@ -4,7 +4,7 @@
  */
 import type { Context } from "../mcp/context.ts";
 import { ErrorCode, McpError } from "../mcp/jsonrpc.ts";
-import type { AuthInfo } from "../mcp/peer.ts";
+import { type AuthInfo, userOf } from "../mcp/peer.ts";
 import type { JsonObject } from "../mcp/types.ts";
 import { Link, type LinkEnv, type LinkState, unavailable } from "./link.ts";
 import type { ResolvedUpstream } from "./options.ts";
@@ -23,15 +23,18 @@ export interface UpstreamStatus {
   subscriptions: number;
   /** Requests forwarded and not yet answered, over all connections. */
   inFlight: number;
+  /** Shared: why the connection last failed or ended (kept while it is down or restarting). */
+  error?: string;
+  /** Shared: the last lines its process wrote to stderr, with `stderr: "capture"`. */
+  stderr?: string;
 }
 
-/** The key of a caller's own connection: the token's issuer and subject. */
+/** The key of a caller's own connection: the token's issuer and subject (`userOf`). */
 function subjectKey(auth: AuthInfo | undefined): { key: string; subject: string } {
   if (!auth?.subject) {
     throw new McpError(ErrorCode.InvalidRequest, "This upstream needs a caller with a subject");
   }
-  const issuer = typeof auth.claims?.iss === "string" ? auth.claims.iss : "";
-  return { key: JSON.stringify([issuer, auth.subject]), subject: auth.subject };
+  return { key: userOf(auth), subject: auth.subject };
 }
 
 export class Upstream {
@@ -41,6 +44,8 @@ export class Upstream {
   #shared: Link | undefined;
   readonly #users = new Map<string, Link>();
   readonly #opening = new Map<string, Promise<Link>>();
+  /** Numbers the per-user connections' entries in the connection manager. */
+  #serial = 0;
 
   constructor(options: ResolvedUpstream, env: LinkEnv) {
     this.options = options;
@@ -73,10 +78,13 @@ export class Upstream {
    * learn what it offers (`probe`), then closed by the caller.
    */
   async start(): Promise<Link> {
+    const shared = this.options.isolation === "shared";
     const link = new Link(
       this.options,
       undefined,
-      this.options.isolation === "shared" ? this.#env : { ...this.#env, listChanged: undefined },
+      // The per-user probe serves nobody: it announces nothing.
+      shared ? this.#env : { ...this.#env, listChanged: undefined, resourceUpdated: undefined },
+      shared ? this.name : this.#entryName(),
     );
     await link.start();
     if (this.options.isolation === "shared") this.#shared = link;
@@ -90,9 +98,26 @@ export class Upstream {
   }
 
   /** Subscribes the caller's connection to updates of one of the upstream's resources. */
-  async subscribe(auth: AuthInfo | undefined, uri: string): Promise<void> {
+  async subscribe(auth: AuthInfo | undefined, uri: string, holder: string): Promise<void> {
     const link = await this.#linkFor(auth);
-    await link.subscribe(uri);
+    await link.subscribe(uri, holder);
+  }
+
+  /** `holder` (a 2025 session that ended) lets go of everything it held, on every connection. */
+  async releaseAll(holder: string): Promise<void> {
+    const links = [...(this.#shared ? [this.#shared] : []), ...this.#users.values()];
+    await Promise.all(links.map((link) => link.releaseAll(holder)));
+  }
+
+  /** `holder` lets go of a resource on the caller's connection, if that connection is open. */
+  async release(auth: AuthInfo | undefined, uri: string, holder: string): Promise<void> {
+    const link =
+      this.options.isolation === "shared"
+        ? this.#shared
+        : auth?.subject
+          ? this.#users.get(userOf(auth))
+          : undefined;
+    await link?.release(uri, holder);
   }
 
   async #linkFor(auth: AuthInfo | undefined): Promise<Link> {
@@ -113,7 +138,7 @@ export class Upstream {
         { upstream: this.name },
       );
     }
-    const link = new Link(this.options, subject, { ...this.#env, listChanged: undefined });
+    const link = new Link(this.options, subject, this.#userEnv(key), this.#entryName());
     const started = link.start().then(
       () => {
         this.#opening.delete(key);
@@ -133,12 +158,29 @@ export class Upstream {
     return started;
   }
 
+  /** What one user's connection announces reaches that user alone, never another. */
+  #userEnv(user: string): LinkEnv {
+    const { resourceUpdated, userListChanged } = this.#env;
+    return {
+      ...this.#env,
+      resourceUpdated: resourceUpdated && ((uri) => resourceUpdated(uri, user)),
+      // After a restart (no list named) the shared catalog stands; nothing to announce.
+      listChanged: userListChanged && ((list) => list && userListChanged(user, list)),
+    };
+  }
+
+  /** A per-user connection's name in the connection manager (never a subject: names are public). */
+  #entryName(): string {
+    return `${this.name}.user-${++this.#serial}`;
+  }
+
   /** Closes per-user connections idle for longer than `idleMs` (by the gateway's clock). */
   reap(): number {
     const now = this.#env.timing.clock();
     let closed = 0;
     for (const [key, link] of this.#users) {
-      if (link.calls.size || now - link.lastUsed < this.options.idleMs) continue;
+      // A connection someone still listens on is not idle.
+      if (link.calls.size || link.subscribed || now - link.lastUsed < this.options.idleMs) continue;
       this.#users.delete(key);
       closed++;
       void link.close();
@@ -156,6 +198,7 @@ export class Upstream {
       restarts: links.reduce((sum, link) => sum + link.restarts, 0),
       subscriptions: links.reduce((sum, link) => sum + link.subscriptions, 0),
       inFlight: links.reduce((sum, link) => sum + link.calls.size, 0),
+      ...this.#shared?.diagnostics,
     };
   }
 

@@ -1,8 +1,8 @@
 import type { Context as HonoContext } from "hono";
-import type { EventSource } from "../mcp/events.ts";
+import { type EventSource, reaches } from "../mcp/events.ts";
 import { ErrorCode, isRequest, type JsonRpcRequest } from "../mcp/jsonrpc.ts";
 import { OutgoingRequests } from "../mcp/outgoing.ts";
-import { Peer } from "../mcp/peer.ts";
+import { Peer, userOfPrincipal } from "../mcp/peer.ts";
 import { eventNotification, type McpServer, type ServerEvent } from "../mcp/server.ts";
 import { DEFAULT_HEADER_VERSION, negotiateVersion, supportsBatching } from "../mcp/versions.ts";
 import { memoryBus } from "../storage/bus.ts";
@@ -115,6 +115,7 @@ export class SessionEraHandler {
     const message = eventNotification(event);
     for (const session of this.sessions.values()) {
       if (event.type === "resource_updated" && !session.subscriptions?.has(event.uri)) continue;
+      if (!reaches(event, userOfPrincipal(session.principal))) continue;
       session.standalone?.send(message);
     }
   }

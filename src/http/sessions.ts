@@ -52,6 +52,11 @@ export interface SessionOptions {
   bus?: Bus;
   /** With `store`: how long an instance trusts its copy of a session record. Default 1 s. */
   cacheMs?: number;
+  /**
+   * A session ended on this instance (closed by its client, idle, evicted, the transport
+   * closed): let go of what it held. Not called when a shared session's copy is only forgotten.
+   */
+  onEnd?: (sessionId: string) => void;
 }
 
 /** A 2025-era session: the client's peer state plus its open streams. */
@@ -100,6 +105,7 @@ export class SessionTable<S extends Session = Session> {
   readonly #idleMs: number;
   readonly #maxTombstones: number;
   readonly #onEnd: (session: Session) => void;
+  readonly #endHook: ((sessionId: string) => void) | undefined;
   readonly #make: (protocolVersion: string, id: string) => S;
   readonly #shared: boolean;
   readonly clock: Clock;
@@ -118,6 +124,7 @@ export class SessionTable<S extends Session = Session> {
     this.#idleMs = options.idleTimeoutMs ?? 30 * 60_000;
     this.#maxTombstones = options.tombstones ?? 10_000;
     this.#onEnd = onEnd;
+    this.#endHook = options.onEnd;
     this.#make = make;
     this.#shared = shared;
     this.clock = options.clock ?? systemClock;
@@ -192,6 +199,7 @@ export class SessionTable<S extends Session = Session> {
       this.#ended.delete(this.#ended.values().next().value!);
     }
     this.#onEnd(session);
+    this.#endHook?.(id);
     return true;
   }
 

@@ -1,4 +1,5 @@
 import { statelessEra } from "./era/index.ts";
+import { reaches } from "./events.ts";
 import {
   ErrorCode,
   failure,
@@ -12,7 +13,7 @@ import {
 } from "./jsonrpc.ts";
 import { declaredVersion } from "./modern.ts";
 import { OutgoingRequests } from "./outgoing.ts";
-import { type AuthInfo, type Exchange, Peer } from "./peer.ts";
+import { type AuthInfo, type Exchange, Peer, userOf } from "./peer.ts";
 import { asMcpError, eventNotification, type McpServer } from "./server.ts";
 import { negotiateVersion } from "./versions.ts";
 
@@ -72,6 +73,7 @@ export class ServerEndpoint {
     this.#stopListening = server.listen((event) => {
       // Extension events go to 2026-07-28 listen streams only, never the session.
       if (!this.peer.initialized || event.type === "extension") return;
+      if (!reaches(event, userOf(options.auth))) return;
       if (event.type === "resource_updated" && !this.peer.subscriptions?.has(event.uri)) return;
       this.#send(eventNotification(event));
     });

@@ -3,8 +3,9 @@ import type { JsonRpcNotification } from "./jsonrpc.ts";
 
 /** Something a transport must pass on to connected clients. */
 export type ServerEvent =
-  | { type: "list_changed"; list: "tools" | "resources" | "prompts" }
-  | { type: "resource_updated"; uri: string }
+  /** With `user` (a `userOf` key), only that user's sessions and listeners hear it. */
+  | { type: "list_changed"; list: "tools" | "resources" | "prompts"; user?: string }
+  | { type: "resource_updated"; uri: string; user?: string }
   /**
    * An extension's notification for `subscriptions/listen` streams (2026-07-28) that asked
    * for `topic` and whose caller is `owner` (the principal; "" for anonymous callers).
@@ -20,6 +21,12 @@ export interface ListenExtras {
   accepted: Record<string, unknown>;
   topics: ReadonlySet<string>;
   owner: string;
+}
+
+/** Whether an event reaches a caller whose `userOf` key is `user`: events for one user only theirs. */
+export function reaches(event: ServerEvent, user: string | undefined): boolean {
+  if (event.type === "extension" || event.user === undefined) return true;
+  return event.user !== "" && event.user === user;
 }
 
 /** Which change notifications a `subscriptions/listen` stream carries. */
@@ -58,6 +65,7 @@ export function subscribe(
   send: (message: JsonRpcNotification) => void,
   listen: EventSource,
   extras?: ListenExtras,
+  user?: string,
 ): { accepted: SubscriptionFilter; stop: () => void } {
   const accepted: SubscriptionFilter = { ...extras?.accepted };
   if (requested.toolsListChanged === true) accepted.toolsListChanged = true;
@@ -76,6 +84,7 @@ export function subscribe(
     resources: accepted.resourcesListChanged === true,
   };
   const stop = listen((event) => {
+    if (!reaches(event, user)) return;
     if (event.type === "extension") {
       // Only the caller the event belongs to, and only for what it asked.
       if (extras?.topics.has(event.topic) && event.owner === extras.owner) send(event.notification);

@@ -36,6 +36,7 @@ export {
   type Exchange,
   Peer,
   type UpstreamAccess,
+  userOf,
 } from "./peer.ts";
 export type { AccessCheck } from "./policy.ts";
 export type { PromptConfig, PromptHandler, PromptMessageInput, PromptReturn } from "./prompts.ts";

@@ -52,6 +52,24 @@ export function principalOf(auth: AuthInfo | undefined): string {
   return JSON.stringify([auth.kind, issuer, auth.subject ?? "", auth.clientId ?? ""]);
 }
 
+/**
+ * Who a caller is across their clients: the token's issuer and subject, as one opaque string;
+ * "" without a subject. An announcement for one user (`McpServer.resourceUpdated` with `user`)
+ * reaches only the sessions and listeners of callers with this key.
+ */
+export function userOf(auth: AuthInfo | undefined): string {
+  if (!auth?.subject) return "";
+  const issuer = typeof auth.claims?.iss === "string" ? auth.claims.iss : "";
+  return JSON.stringify([issuer, auth.subject]);
+}
+
+/** The `userOf` key of a `principalOf` string. */
+export function userOfPrincipal(principal: string): string {
+  if (principal === "") return "";
+  const [, issuer, subject] = JSON.parse(principal) as [string, string, string, string];
+  return subject ? JSON.stringify([issuer, subject]) : "";
+}
+
 /** Sends one server-to-client request and resolves with the client's result. */
 export type OutgoingRequest = (
   method: string,

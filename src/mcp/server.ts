@@ -47,7 +47,7 @@ import {
 import { dressing, INPUT_CAPABLE } from "./modern.ts";
 import { askingThrough, type InputRound, SUSPENDED } from "./mrtr.ts";
 import type { CacheHints, McpServerOptions } from "./options.ts";
-import { type AuthInfo, type Exchange, type Peer, receiveNotification } from "./peer.ts";
+import { type AuthInfo, type Exchange, type Peer, receiveNotification, userOf } from "./peer.ts";
 import { type PromptConfig, type PromptHandler, RegisteredPrompt } from "./prompts.ts";
 import {
   findResource,
@@ -187,9 +187,14 @@ export class McpServer implements AccessRegistry {
     return prompt;
   }
 
-  /** Tells subscribed clients that a resource changed. */
-  resourceUpdated(uri: string): void {
-    this.#events.emit({ type: "resource_updated", uri });
+  /** Tells subscribed clients that a resource changed; with `user` (`userOf`), only that user's. */
+  resourceUpdated(uri: string, options: { user?: string } = {}): void {
+    this.#events.emit({ type: "resource_updated", uri, ...options });
+  }
+
+  /** Tells one user's sessions and listeners (a `userOf` key) that a list changed. */
+  listChangedFor(user: string, list: "tools" | "resources" | "prompts"): void {
+    this.#events.emit({ type: "list_changed", list, user });
   }
 
   /** Listens to events a transport must pass on; returns the function that stops listening. */
@@ -388,6 +393,6 @@ export class McpServer implements AccessRegistry {
     exchange?: Exchange,
   ): { accepted: SubscriptionFilter; stop: () => void } {
     const extras = exchange && this.extensions.listen(requested as JsonObject, exchange);
-    return subscribe(requested, send, listen, extras);
+    return subscribe(requested, send, listen, extras, exchange && userOf(exchange.auth));
   }
 }

@@ -1,11 +1,13 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import type { Readable, Writable } from "node:stream";
 import { TransportError } from "../client/errors.ts";
+import { type ClientTimers, systemTimers } from "../client/retry.ts";
 import type { ClientTransport, TransportHandlers } from "../client/transport.ts";
 import { ServerEndpoint } from "../mcp/channel.ts";
 import { ErrorCode, failure, type JsonRpcMessage, McpError } from "../mcp/jsonrpc.ts";
 import type { McpServer } from "../mcp/server.ts";
 import { readLines } from "./lines.ts";
+import { StderrTail, type StderrTailOptions } from "./stderr-tail.ts";
 
 export interface StdioClientOptions {
   /** The program to run, e.g. "npx" or process.execPath. */
@@ -19,8 +21,20 @@ export interface StdioClientOptions {
   /** Pass this process's whole environment on. Default false. */
   inheritEnv?: boolean;
   cwd?: string;
-  /** The server's stderr: passed through (default), exposed as `stderr`, or dropped. */
-  stderr?: "inherit" | "pipe" | "ignore";
+  /**
+   * The server's stderr: passed through (default), exposed as `stderr`, dropped, or
+   * `"capture"`d: its last lines kept (`stderrTail`) for errors and status, nothing passed on.
+   */
+  stderr?: "inherit" | "pipe" | "ignore" | "capture";
+  /** How much `"capture"` keeps. Default the last 50 lines, at most 8192 characters. */
+  stderrTail?: StderrTailOptions;
+  /**
+   * How long the server may take to answer its first request (the handshake). Past it the
+   * process is killed and the connection fails with ERR_STARTUP_TIMEOUT. Default no limit.
+   */
+  startupTimeoutMs?: number;
+  /** What the startup limit waits with. Default real timers. */
+  timers?: ClientTimers;
   /** Largest message accepted from the server. Default 16 MiB. */
   maxMessageBytes?: number;
   /** How long close() waits for the process to exit on its own before signalling it. Default 2 s. */
@@ -72,9 +86,24 @@ export class StdioClientTransport implements ClientTransport {
   #child: ChildProcess | undefined;
   #exited: Promise<void> = Promise.resolve();
   #closing = false;
+  readonly #tail: StderrTail | undefined;
+  /** Set when the startup limit passed: the reason the process was killed. */
+  #startupFailure: TransportError | undefined;
+  /** Aborted once the server answered (or the process ended): the startup limit is off. */
+  readonly #started = new AbortController();
 
   constructor(options: StdioClientOptions) {
+    const limit = options.startupTimeoutMs;
+    if (limit !== undefined && !(Number.isFinite(limit) && limit > 0)) {
+      throw new TypeError("startupTimeoutMs must be a positive number");
+    }
     this.#options = options;
+    if (options.stderr === "capture") this.#tail = new StderrTail(options.stderrTail);
+  }
+
+  /** The last lines the server wrote to stderr, with `stderr: "capture"`. */
+  get stderrTail(): string | undefined {
+    return this.#tail?.toString();
   }
 
   /** The server process, once started. */
@@ -92,7 +121,11 @@ export class StdioClientTransport implements ClientTransport {
     const options = this.#options;
     const child = spawn(options.command, options.args ?? [], {
       env: serverEnv(options),
-      stdio: ["pipe", "pipe", options.stderr ?? "inherit"],
+      stdio: [
+        "pipe",
+        "pipe",
+        options.stderr === "capture" ? "pipe" : (options.stderr ?? "inherit"),
+      ],
       windowsHide: true,
       ...(options.cwd !== undefined && { cwd: options.cwd }),
     });
@@ -113,18 +146,34 @@ export class StdioClientTransport implements ClientTransport {
     }
     // Writing to a process that died raises EPIPE here; its exit is reported below instead.
     child.stdin!.on("error", () => undefined);
+    const stderrDone = this.#tail && child.stderr ? this.#tail.follow(child.stderr) : undefined;
     this.#exited = new Promise((resolve) => {
       child.once("exit", (code, signal) => {
+        this.#started.abort();
         const why = signal ? `signal ${signal}` : `code ${code}`;
-        handlers.closed(
-          new TransportError(
-            "ERR_CONNECTION_CLOSED",
-            this.#closing ? "The connection is closed" : `The server process exited (${why})`,
-          ),
-        );
-        resolve();
+        // The last words on stderr may still be in the pipe: wait for its end, briefly (a
+        // grandchild may hold it open).
+        const drained = stderrDone
+          ? Promise.race([stderrDone, new Promise<void>((done) => setTimeout(done, 100).unref())])
+          : Promise.resolve();
+        void drained.then(() => {
+          const stderr = this.stderrTail;
+          const last = stderr?.trim().split("\n").at(-1);
+          handlers.closed(
+            this.#startupFailure ??
+              new TransportError(
+                "ERR_CONNECTION_CLOSED",
+                this.#closing
+                  ? "The connection is closed"
+                  : `The server process exited (${why})${last ? `: ${last}` : ""}`,
+                stderr ? { stderr } : {},
+              ),
+          );
+          resolve();
+        });
       });
     });
+    if (options.startupTimeoutMs !== undefined) this.#limitStartup(child, options.startupTimeoutMs);
     const maxBytes = options.maxMessageBytes ?? 16 * 1024 * 1024;
     readLines(
       child.stdout!,
@@ -142,6 +191,10 @@ export class StdioClientTransport implements ClientTransport {
           });
           return;
         }
+        // An answer to a request: the server is up and speaking MCP.
+        if (typeof value === "object" && value !== null && "id" in value && !("method" in value)) {
+          this.#started.abort();
+        }
         handlers.message(value);
       },
       {
@@ -157,6 +210,24 @@ export class StdioClientTransport implements ClientTransport {
           child.kill();
         },
       },
+    );
+  }
+
+  /** Kills the process when it has not answered within `ms`. */
+  #limitStartup(child: ChildProcess, ms: number): void {
+    const timers = this.#options.timers ?? systemTimers;
+    timers.sleep(ms, this.#started.signal).then(
+      () => {
+        if (this.#started.signal.aborted) return;
+        const stderr = this.stderrTail;
+        this.#startupFailure = new TransportError(
+          "ERR_STARTUP_TIMEOUT",
+          `The server process did not answer within ${ms} ms and was stopped`,
+          stderr ? { stderr } : {},
+        );
+        child.kill("SIGKILL");
+      },
+      () => undefined,
     );
   }
 

@@ -73,9 +73,9 @@ describe("ConnectionManager", () => {
   it("connects nothing until used, then only the server used", async () => {
     const { manager, alpha, beta } = await setUp();
     expect(manager.status()).toEqual({
-      alpha: { state: "idle" },
-      beta: { state: "idle" },
-      files: { state: "idle" },
+      alpha: { state: "idle", restarts: 0 },
+      beta: { state: "idle", restarts: 0 },
+      files: { state: "idle", restarts: 0 },
     });
     expect(alpha.requests).toEqual([]);
     const result = await manager.callTool("beta__echo", { text: "hi" });

@@ -8,17 +8,19 @@ import { beforeAll, describe, expect, it } from "vitest";
 import type { Gateway } from "../../src/gateway/index.ts";
 import { until } from "../helpers/async.ts";
 import { post } from "../helpers/http.ts";
-import { accessToken, EVERYTHING, signedIn, spawning, startGateway } from "./support.ts";
+import { accessToken, EVERYTHING, recording, signedIn, spawning, startGateway } from "./support.ts";
 
 let base: string;
 let gw: Gateway;
 const statusOf = (name: string) => gw.status().find((upstream) => upstream.name === name)!;
 const subscriptions = (name: string) => statusOf(name).subscriptions;
+/** The gateway's traffic with the "everything" upstream. */
+const wire = recording(spawning([EVERYTHING, "stdio"]).transport);
 
 beforeAll(async () => {
   ({ base, gw } = await startGateway({
     upstreams: [
-      { name: "everything", transport: spawning([EVERYTHING, "stdio"]).transport },
+      { name: "everything", transport: wire.transport },
       {
         name: "locked",
         transport: spawning([EVERYTHING, "stdio"]).transport,
@@ -187,16 +189,43 @@ describe("tasks through the gateway", () => {
     expect(texts(await task.result())).toContain("secrets");
   });
 
-  it("cancels a task at the gateway, and with it the upstream call", async () => {
+  it("cancels a task at the gateway, and with it the upstream's own task", async () => {
     const { client } = await signedIn(base, { protocolVersion: "2025-11-25" });
     const task = await client.startTool(TOOL, { topic: "cancelled" });
-    await until(() => statusOf("everything").inFlight === 1, 5_000);
+    // The forwarded call reached the upstream, which made a task of its own.
+    const call = await waitFor(() =>
+      wire.sent.find(
+        (m) =>
+          m.method === "tools/call" &&
+          (m.params?.arguments as { topic?: string } | undefined)?.topic === "cancelled",
+      ),
+    );
+    const created = await waitFor(
+      () => wire.received.find((m) => m.id === call.id && m.result)?.result?.task,
+    );
+    const upstreamTask = (created as { taskId: string }).taskId;
+    expect(statusOf("everything").inFlight).toBe(1);
+
     await task.cancel();
-    const info = await client.getTask(task.id!);
-    expect(info.status).toBe("cancelled");
-    // The forwarded call ended too (our client cancelled the upstream's own task).
-    // The upstream's research takes four 1 s stages, so a call that ends within 3.5 s was
-    // cancelled upstream rather than left to finish.
-    await until(() => statusOf("everything").inFlight === 0, 3_500);
+    expect((await client.getTask(task.id!)).status).toBe("cancelled");
+    // Our client cancelled the upstream's task, and the upstream says it is cancelled.
+    const cancel = await waitFor(() =>
+      wire.sent.find((m) => m.method === "tasks/cancel" && m.params?.taskId === upstreamTask),
+    );
+    const acknowledged = await waitFor(() =>
+      wire.received.find((m) => m.id === cancel.id && (m.result || m.error)),
+    );
+    expect(acknowledged.error).toBeUndefined();
+    expect(acknowledged.result).toMatchObject({ taskId: upstreamTask, status: "cancelled" });
+    await until(() => statusOf("everything").inFlight === 0);
+    // The upstream never delivered the research: the call ended by cancellation, not by result.
+    expect(JSON.stringify(wire.received)).not.toContain("Research Report: cancelled");
   });
 });
+
+/** Resolves with `probe`'s first defined answer, looked for after each turn of I/O. */
+async function waitFor<T>(probe: () => T | undefined): Promise<T> {
+  let found: T | undefined;
+  await until(() => (found = probe()) !== undefined);
+  return found as T;
+}

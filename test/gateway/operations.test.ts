@@ -9,6 +9,7 @@ import { GatewayStartError, gateway } from "../../src/gateway/index.ts";
 import { StdioClientTransport } from "../../src/node/index.ts";
 import { memoryStore } from "../../src/storage/index.ts";
 import { until } from "../helpers/async.ts";
+import { manualTimers } from "../helpers/clock.ts";
 import { EVERYTHING, signedIn, spawning, startGateway } from "./support.ts";
 
 afterEach(() => {
@@ -112,6 +113,55 @@ describe("a crashed stdio upstream", () => {
       "after",
     );
     expect((await fetch(`${base}/readyz`)).status).toBe(200);
+  });
+});
+
+describe("restarts on the gateway's own timers", () => {
+  it("waits the backoff the timers give, and reports the crashed process's stderr", async () => {
+    const timers = manualTimers();
+    const spawned: StdioClientTransport[] = [];
+    const { gw, base } = await startGateway({
+      restart: { initialMs: 2_000 },
+      timers,
+      upstreams: [
+        {
+          name: "everything",
+          transport: () => {
+            const made = new StdioClientTransport({
+              command: process.execPath,
+              args: [EVERYTHING, "stdio"],
+              stderr: "capture",
+            });
+            spawned.push(made);
+            return made;
+          },
+        },
+      ],
+    });
+    const { client } = await signedIn(base);
+    spawned[0]!.process!.kill("SIGKILL");
+    await until(() => gw.status()[0]!.state === "down");
+    await timers.sleeping(1);
+    // The wait is drawn below its ceiling (jitter); the first ceiling is initialMs.
+    expect(timers.waits).toHaveLength(1);
+    expect(timers.waits[0]).toBeLessThanOrEqual(2_000);
+    expect(gw.status()[0]).toMatchObject({
+      state: "down",
+      restarts: 0,
+      error: expect.stringContaining("SIGKILL"),
+      // What the everything server said when it started, kept for the operator.
+      stderr: expect.stringContaining("Starting default (STDIO) server"),
+    });
+    await expect(client.callTool("everything_echo", { message: "down" })).rejects.toMatchObject({
+      code: -32000,
+    });
+    expect(spawned).toHaveLength(1);
+    timers.fire();
+    await until(() => gw.status()[0]!.state === "ready", 4_000);
+    expect(gw.status()[0]).toMatchObject({ restarts: 1 });
+    expect(gw.status()[0]!.error).toBeUndefined();
+    expect(spawned).toHaveLength(2);
+    expect(texts(await client.callTool("everything_echo", { message: "back" }))).toContain("back");
   });
 });
 

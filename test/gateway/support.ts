@@ -9,14 +9,21 @@ import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { afterAll, expect } from "vitest";
-import { authorizationServer, devLogin } from "../../src/auth/index.ts";
+import {
+  type AuthorizationServerOptions,
+  authorizationServer,
+  devLogin,
+} from "../../src/auth/index.ts";
 import { McpClient, memoryTokenStore, OAuthAuthorizer } from "../../src/client/index.ts";
 import type { ClientHandlers } from "../../src/client/options.ts";
+import type { ClientTransport } from "../../src/client/transport.ts";
 import { type Gateway, type GatewayOptions, gateway } from "../../src/gateway/index.ts";
+import { McpServer, mcpApp } from "../../src/index.ts";
 import { StdioClientTransport } from "../../src/node/index.ts";
 import { memoryStore } from "../../src/storage/index.ts";
 import { devLoginRedirect, serveOnLocalhost } from "../client/oauth/support.ts";
 import { until } from "../helpers/async.ts";
+import { listen } from "../helpers/http.ts";
 import { authorizeWithDevLogin, form } from "../helpers/oauth.ts";
 
 const require = createRequire(import.meta.url);
@@ -58,6 +65,64 @@ export function spawning(
   };
 }
 
+/** One message on an upstream connection, as the gateway's client sent or received it. */
+export interface WireMessage {
+  id?: string | number;
+  method?: string;
+  params?: Record<string, unknown>;
+  result?: Record<string, unknown>;
+  error?: { code: number; message: string };
+}
+
+/**
+ * Wraps upstream transports so a test can read the gateway's traffic with its upstream:
+ * `sent` what the gateway's client sent, `received` what the upstream answered or pushed.
+ */
+export function recording(transport: () => ClientTransport): {
+  transport: () => ClientTransport;
+  sent: WireMessage[];
+  received: WireMessage[];
+} {
+  const sent: WireMessage[] = [];
+  const received: WireMessage[] = [];
+  return {
+    sent,
+    received,
+    transport: () => {
+      const inner = transport();
+      // Delegates member by member: the inner transport's private fields need it as `this`.
+      const wrapped: ClientTransport = {
+        start: (handlers) =>
+          inner.start({
+            ...handlers,
+            message: (value) => {
+              received.push(value as WireMessage);
+              handlers.message(value);
+            },
+          }),
+        send: (message, options) => {
+          sent.push(message as WireMessage);
+          return inner.send(message, options);
+        },
+        close: (options) => inner.close(options),
+        get sessionId() {
+          return inner.sessionId;
+        },
+        get cancelsByClosing() {
+          return inner.cancelsByClosing === true;
+        },
+        ...(inner.setProtocolVersion && {
+          setProtocolVersion: (version: string) => inner.setProtocolVersion!(version),
+        }),
+        ...(inner.listen && { listen: () => inner.listen!() }),
+        ...(inner.restore && { restore: (snapshot) => inner.restore!(snapshot) }),
+        ...(inner.reset && { reset: () => inner.reset!() }),
+      };
+      return wrapped;
+    },
+  };
+}
+
 export function tempDir(): string {
   return mkdtempSync(join(tmpdir(), "portcullis-gateway-"));
 }
@@ -79,13 +144,35 @@ export async function everythingOverHttp(): Promise<string> {
   return `http://127.0.0.1:${port}/mcp`;
 }
 
-/** A gateway behind the built-in authorization server, served on localhost. */
+/**
+ * An open MCP server over HTTP (no auth) whose `whoami` tool records the Authorization header
+ * each call reached it with, to show what a caller's token does (not) pass upstream.
+ */
+export async function headerRecorder(): Promise<{
+  url: string;
+  authorizations: (string | null)[];
+}> {
+  const authorizations: (string | null)[] = [];
+  const mcp = new McpServer({ name: "header-recorder", version: "1.0.0" });
+  mcp.tool("whoami", { description: "The Authorization header this call came with" }, (_a, ctx) => {
+    const authorization = ctx.c?.req.header("authorization") ?? null;
+    authorizations.push(authorization);
+    return { authorization };
+  });
+  return { url: `${await listen(mcpApp(mcp))}/mcp`, authorizations };
+}
+
+/**
+ * A gateway behind the built-in authorization server, served on localhost. `authOptions` adds
+ * to that server's options (e.g. other `resources` it issues tokens for).
+ */
 export async function startGateway(
   options: Omit<GatewayOptions, "auth">,
+  authOptions: Partial<AuthorizationServerOptions> = {},
 ): Promise<{ gw: Gateway; base: string; url: string }> {
   const gw = await gateway({
     ...options,
-    auth: authorizationServer({ store: memoryStore(), login: devLogin() }),
+    auth: authorizationServer({ store: memoryStore(), login: devLogin(), ...authOptions }),
   });
   cleanups.push(() => gw.close());
   const base = await serveOnLocalhost(gw.app);
@@ -101,6 +188,8 @@ export async function signedIn(
     protocolVersion?: string;
     handlers?: ClientHandlers;
     onResourceUpdated?: (uri: string) => void;
+    onToolsChanged?: () => void;
+    onPromptsChanged?: () => void;
   } = {},
 ): Promise<{ client: McpClient; authorizations: URL[]; authorizer: OAuthAuthorizer }> {
   const { redirect, authorizations } = devLoginRedirect(base, {
@@ -114,17 +203,28 @@ export async function signedIn(
     ...(options.protocolVersion && { protocolVersion: options.protocolVersion }),
     ...(options.handlers && { handlers: options.handlers }),
     ...(options.onResourceUpdated && { onResourceUpdated: options.onResourceUpdated }),
+    ...(options.onToolsChanged && { onToolsChanged: options.onToolsChanged }),
+    ...(options.onPromptsChanged && { onPromptsChanged: options.onPromptsChanged }),
   });
   cleanups.push(() => client.close());
   await client.connect(`${base}/mcp`, { authorizer });
   return { client, authorizations, authorizer };
 }
 
-/** An access token for `scope`, through dev login and consent and the token endpoint. */
-export async function accessToken(at: string, scope: string, user = "alice"): Promise<string> {
+/**
+ * An access token for `scope`, through dev login and consent and the token endpoint; for the
+ * gateway's endpoint unless another `resource` is named.
+ */
+export async function accessToken(
+  at: string,
+  scope: string,
+  user = "alice",
+  resource = `${at}/mcp`,
+): Promise<string> {
   const { clientId, code, verifier, redirectUri } = await authorizeWithDevLogin(at, {
     scope,
     user,
+    resource,
   });
   const response = await fetch(
     `${at}/token`,
@@ -134,7 +234,7 @@ export async function accessToken(at: string, scope: string, user = "alice"): Pr
       code_verifier: verifier,
       client_id: clientId,
       redirect_uri: redirectUri,
-      resource: `${at}/mcp`,
+      resource,
     }),
   );
   expect(response.status).toBe(200);

@@ -36,6 +36,10 @@ Options:
                                 authorization server with dev login
   --jwks-url <url>              gateway: the issuer's key set (default: from its metadata)
   --audience <uri>              gateway: the audience tokens must name (default: the endpoint URL)
+  --oidc-issuer <url>           gateway: the built-in authorization server signs users in at this
+                                OpenID provider instead of dev login (with --oidc-client-id;
+                                the secret from $PORTCULLIS_OIDC_CLIENT_SECRET)
+  --oidc-client-id <id>         gateway: the gateway's client at that provider
   --verbose                     progress on stderr: discovery, registration, tokens, requests
   --version                     the version of portcullis
   -h, --help                    this text
@@ -67,6 +71,8 @@ export const OPTIONS = {
   issuer: { type: "string" },
   "jwks-url": { type: "string" },
   audience: { type: "string" },
+  "oidc-issuer": { type: "string" },
+  "oidc-client-id": { type: "string" },
   verbose: { type: "boolean" },
   version: { type: "boolean" },
   help: { type: "boolean", short: "h" },

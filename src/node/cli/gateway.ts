@@ -9,14 +9,17 @@ import type { UpstreamOptions } from "../../gateway/options.ts";
 import { stdioUpstream } from "../gateway.ts";
 import { serve } from "../serve.ts";
 import { UsageError, type Values } from "./args.ts";
+import { expand } from "./expand.ts";
 import { gatewayAuth } from "./gateway-auth.ts";
 
 /** A running gateway command. */
 export interface RunningGateway {
   /** The protected MCP endpoint. */
   url: string;
-  /** How callers sign in: dev login, or the issuer whose tokens are accepted. */
+  /** How callers sign in: dev login, a provider's login, or the issuer whose tokens are accepted. */
   signIn: string;
+  /** With a provider's login: the callback URL to register at the provider. */
+  callback?: string;
   gateway: Gateway;
   close(): Promise<void>;
 }
@@ -28,15 +31,6 @@ export function splitCommand(line: string): string[] {
     words.push(match[1] ?? match[2] ?? match[3]!);
   }
   return words;
-}
-
-/** `${NAME}` in a config value, taken from the environment (secrets stay out of the file). */
-function expand(value: string, env: Record<string, string | undefined>, where: string): string {
-  return value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_all, name: string) => {
-    const found = env[name];
-    if (found === undefined) throw new UsageError(`${where}: $${name} is not set`);
-    return found;
-  });
 }
 
 function record(value: unknown, where: string): Record<string, unknown> {
@@ -157,14 +151,15 @@ export async function startGatewayCommand(
 ): Promise<RunningGateway> {
   const config = await configOf(file, values, env);
   const port = portOf(values.port, config.port);
-  const { auth, signIn } = gatewayAuth(values, config.file);
+  const { auth, signIn, callbackPath } = gatewayAuth(values, config.file, env);
   const running = await gateway({ upstreams: config.upstreams, auth });
   try {
     const server = await serve(running.app, { port, hostname: "127.0.0.1" });
-    const url = `${server.url.replace("127.0.0.1", "localhost")}/mcp`;
+    const base = server.url.replace("127.0.0.1", "localhost");
     return {
-      url,
+      url: `${base}/mcp`,
       signIn,
+      ...(callbackPath !== undefined && { callback: `${base}${callbackPath}` }),
       gateway: running,
       close: async () => {
         await server.close();

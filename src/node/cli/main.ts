@@ -74,6 +74,9 @@ async function runGateway(
     );
   }
   say(`portcullis gateway: serving ${running.url} (${running.signIn})`);
+  if (running.callback) {
+    say(`portcullis gateway: register ${running.callback} as a redirect URI at the provider`);
+  }
   await new Promise<void>((resolve) => {
     process.once("SIGINT", resolve);
     process.once("SIGTERM", resolve);
