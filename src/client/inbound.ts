@@ -78,6 +78,7 @@ export class InboundRequests {
       answer = await this.#handle(method, params, {
         signal,
         requestId: key,
+        inputKey: key,
         ...(callSignal && { callSignal }),
       });
     } catch (error) {

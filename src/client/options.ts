@@ -34,6 +34,11 @@ export interface HandlerExtra {
    * client serving several callers (a gateway) whose question it is.
    */
   callSignal?: AbortSignal;
+  /**
+   * 2026-07-28: the server's key for the input request (of a call's round or of a task), for
+   * a client that passes the question on under the same name (a gateway).
+   */
+  inputKey?: string;
 }
 
 /**
@@ -191,10 +196,20 @@ export interface ConnectOptions {
 export interface CallToolOptions extends RequestOptions {
   /** `_meta` to send with the call. */
   meta?: JsonObject;
+  /**
+   * Declare the 2026-07-28 tasks extension in this call (as `McpClientOptions.tasks` does in
+   * every request): the server may then answer with a task, which callTool waits for.
+   */
+  tasks?: boolean;
+  /**
+   * Called once when the server made a task of the call (in either era), before callTool
+   * waits for it: a caller passing the call on can tell its own caller so.
+   */
+  onTask?: (task: TaskInfo) => void;
 }
 
 /** How startTool asks for a task; its RequestOptions bound the tools/call alone. */
-export interface StartToolOptions extends CallToolOptions {
+export interface StartToolOptions extends Omit<CallToolOptions, "tasks" | "onTask"> {
   /** How long the server should keep the task (2025-11-25; 2026-07-28 servers choose). */
   ttlMs?: number;
   /**

@@ -1,6 +1,6 @@
 /** The options of one request, as callers and the client's parts give them. */
 import type { RequestId } from "../mcp/jsonrpc.ts";
-import type { JsonObject } from "../mcp/types.ts";
+import type { ClientCapabilities, JsonObject } from "../mcp/types.ts";
 
 /** One notifications/progress update. */
 export interface Progress {
@@ -29,6 +29,12 @@ export interface RequestOptions {
    * requests safe to repeat; a tools/call only when its tool was listed readOnly or idempotent.
    */
   retry?: boolean;
+  /**
+   * 2026-07-28: the client capabilities this request declares in its `_meta`, in place of the
+   * ones the client's handlers imply; a gateway declares its caller's, so a server asks only
+   * what the caller can answer. The 2025 revisions declare capabilities once, at initialize.
+   */
+  capabilities?: ClientCapabilities;
 }
 
 /** How the client sends one request, beyond what callers choose. */

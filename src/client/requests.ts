@@ -4,13 +4,14 @@
  */
 import { isObject } from "../mcp/content.ts";
 import { INPUT_CAPABLE, META } from "../mcp/modern.ts";
-import type { JsonObject } from "../mcp/types.ts";
+import type { ClientCapabilities, JsonObject } from "../mcp/types.ts";
 import type { Connection, RequestOptions, SendControl } from "./connection.ts";
 import type { ClientCore } from "./core.ts";
 import { ProtocolError } from "./errors.ts";
 import { modernMeta } from "./handshake.ts";
 import { clientInfo, declaredCapabilities } from "./identity.ts";
 import type { InboundRequests } from "./inbound.ts";
+import { TASKS_EXTENSION } from "./task-info.ts";
 
 export class Requests {
   readonly #core: ClientCore;
@@ -50,7 +51,10 @@ export class Requests {
     control: SendControl,
     tasks: boolean,
   ): Promise<JsonObject> {
-    const meta = { ...(isObject(params._meta) ? params._meta : {}), ...this.#meta(tasks) };
+    const meta = {
+      ...(isObject(params._meta) ? params._meta : {}),
+      ...this.#meta(tasks, options.capabilities),
+    };
     const maxRounds = this.#core.options.maxInputRounds ?? 8;
     let retry: JsonObject = {};
     for (let round = 0; ; round++) {
@@ -93,13 +97,17 @@ export class Requests {
   }
 
   /** The `_meta` of a 2026-07-28 request: version, identity, capabilities, log level. */
-  #meta(tasks: boolean): JsonObject {
+  #meta(tasks: boolean, capabilities: ClientCapabilities | undefined): JsonObject {
     const { options, negotiated, logLevel } = this.#core;
-    const meta = modernMeta(
-      negotiated!.protocolVersion,
-      clientInfo(options),
-      declaredCapabilities(options, true, tasks),
-    );
+    let declared: JsonObject = declaredCapabilities(options, true, tasks);
+    if (capabilities) {
+      declared = { ...capabilities };
+      if (tasks) {
+        const extensions = isObject(declared.extensions) ? declared.extensions : {};
+        declared.extensions = { ...extensions, [TASKS_EXTENSION]: {} };
+      }
+    }
+    const meta = modernMeta(negotiated!.protocolVersion, clientInfo(options), declared);
     if (logLevel !== undefined) meta[META.logLevel] = logLevel;
     return meta;
   }

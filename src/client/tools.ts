@@ -67,17 +67,21 @@ export class ToolCalls {
     const started = Date.now();
     if (this.#mustRunAsTask(name) || (await this.#byWebhook(name, options))) {
       const task = await this.#startUnseen(name, args, options);
+      if (task.info) options.onTask?.(task.info);
       return this.#awaitTask(name, task, options, started);
     }
     const params: JsonObject = { name, arguments: args };
     if (options.meta) params._meta = options.meta;
-    const raw = await this.#send(name, args, params, options, false);
+    const raw = await this.#send(name, args, params, options, options.tasks ?? false);
     if (this.#core.modern && raw.resultType === "task") {
+      const info = parseTask(raw, "The tools/call task");
+      // The task's input requests belong to this call, as its rounds' do.
       const task = new TaskHandle(
-        this.#taskOps(),
-        { task: parseTask(raw, "The tools/call task") },
+        this.#taskOps(options.signal),
+        { task: info },
         { tool: name, transparent: true },
       );
+      options.onTask?.(info);
       return this.#awaitTask(name, task, options, started);
     }
     return this.#catalog.result(name, raw);
@@ -227,13 +231,13 @@ export class ToolCalls {
     }
   }
 
-  /** What a TaskHandle made now needs from this client. */
-  #taskOps(): TaskOps {
+  /** What a TaskHandle made now needs from this client; `callSignal` is its call's signal. */
+  #taskOps(callSignal?: AbortSignal): TaskOps {
     const core = this.#core;
     return {
       modern: core.modern,
       request: (method, params, options) => this.#requests.call(method, params, options, {}, true),
-      answer: (key, request, signal) => this.#inbound.answer(key, request, signal),
+      answer: (key, request, signal) => this.#inbound.answer(key, request, signal, callSignal),
       complete: (result, tool) => this.#catalog.result(tool, result),
       life: () => core.life.signal,
       warn: (warning) => core.warn(warning),

@@ -1,6 +1,7 @@
 /**
  * One request forwarded to an upstream, seen as a stream of steps: the upstream's questions
- * (elicitation, sampling, roots) while it runs, then its result.
+ * (elicitation, sampling, roots) while it runs, word that it became a task upstream, then its
+ * result.
  */
 import type { Context } from "../mcp/context.ts";
 import type { McpError } from "../mcp/jsonrpc.ts";
@@ -10,13 +11,16 @@ import type { JsonObject } from "../mcp/types.ts";
 export interface Ask {
   method: string;
   params: JsonObject;
-  /** Position among the call's questions, from 1: names it in a 2026-07-28 round. */
-  n: number;
+  /**
+   * Its input key for a 2026-07-28 caller: the upstream's own key (2026-07-28 upstreams), or
+   * `input-<n>` for a 2025 upstream's n-th question; unique over the call's life.
+   */
+  key: string;
   resolve(answer: JsonObject): void;
   reject(error: unknown): void;
 }
 
-export type Step = { result: JsonObject } | { ask: Ask };
+export type Step = { result: JsonObject } | { ask: Ask } | { task: true };
 
 /**
  * A forwarded request in flight. `sink` is the downstream request it currently serves: the
@@ -25,12 +29,14 @@ export type Step = { result: JsonObject } | { ask: Ask };
 export class UpstreamCall {
   readonly id = crypto.randomUUID().replaceAll("-", "");
   sink: Context;
-  /** The question waiting for the downstream client while the call is parked. */
-  pending: Ask | undefined;
+  /** The questions put to the downstream client whose round closed while the call is parked. */
+  pending: Ask[] = [];
   /** Why the downstream client refused the upstream's last question, if it did. */
   refusal: McpError | undefined;
   readonly #controller = new AbortController();
   readonly #queue: Step[] = [];
+  /** Input keys given out, so two questions of one call never share one. */
+  readonly #keys = new Set<string>();
   #wake: (() => void) | undefined;
   #failure: { error: unknown } | undefined;
   #asked = 0;
@@ -46,8 +52,8 @@ export class UpstreamCall {
 
   cancel(reason: string): void {
     this.#controller.abort(new Error(reason));
-    this.pending?.reject(new Error(reason));
-    this.pending = undefined;
+    for (const ask of this.pending) ask.reject(new Error(reason));
+    this.pending = [];
   }
 
   /** Follows the upstream request: its result or failure ends the call. */
@@ -61,21 +67,40 @@ export class UpstreamCall {
     );
   }
 
-  /** A question from the upstream for whoever this call serves. */
-  ask(method: string, params: JsonObject): Promise<JsonObject> {
+  /** The upstream made a task of the call. */
+  becameTask(): void {
+    this.#push({ task: true });
+  }
+
+  /** A question from the upstream for whoever this call serves; `upstreamKey` names it. */
+  ask(method: string, params: JsonObject, upstreamKey?: string): Promise<JsonObject> {
+    const n = ++this.#asked;
+    let key = upstreamKey ?? `input-${n}`;
+    // An upstream may use a key again in a later round: the caller must tell them apart.
+    if (this.#keys.has(key)) key = `${key}.${n}`;
+    this.#keys.add(key);
     return new Promise((resolve, reject) => {
-      this.#push({ ask: { method, params, n: ++this.#asked, resolve, reject } });
+      this.#push({ ask: { method, params, key, resolve, reject } });
     });
   }
 
-  /** The next step; rejects with the upstream request's failure. */
-  async next(): Promise<Step> {
+  /**
+   * The next step; undefined once `signal` aborts (no step is taken then). Rejects with the
+   * upstream request's failure.
+   */
+  async next(signal: AbortSignal): Promise<Step | undefined> {
     for (;;) {
+      if (signal.aborted) return undefined;
       const step = this.#queue.shift();
       if (step) return step;
       if (this.#failure) throw this.#failure.error;
       await new Promise<void>((resolve) => {
-        this.#wake = resolve;
+        const done = () => {
+          signal.removeEventListener("abort", done);
+          resolve();
+        };
+        this.#wake = done;
+        signal.addEventListener("abort", done, { once: true });
       });
     }
   }

@@ -15,6 +15,7 @@ import {
   type UpstreamOptions,
 } from "./options.ts";
 import { Parking } from "./relay.ts";
+import { forwardSkills, skillsOf } from "./skills.ts";
 import { sessionHolder, subscriptionRelay } from "./subscriptions.ts";
 import { Upstream, type UpstreamStatus } from "./upstream.ts";
 
@@ -99,7 +100,6 @@ export async function gateway(options: GatewayOptions): Promise<Gateway> {
     },
   });
   const parking = new Parking(clock, inputTtlMs);
-  server.use(parking.middleware);
   const catalogs = new Map<string, Catalog>();
   const upstreams: Upstream[] = resolved.map((upstreamOptions) => {
     let refreshing = false;
@@ -130,6 +130,7 @@ export async function gateway(options: GatewayOptions): Promise<Gateway> {
     catalogs.set(upstream.name, new Catalog(server, upstream, logger));
     return upstream;
   });
+  const skilled: Parameters<typeof forwardSkills>[1][number][] = [];
   const close = async () => {
     parking.clear();
     await Promise.all(upstreams.map((upstream) => upstream.close()));
@@ -140,6 +141,8 @@ export async function gateway(options: GatewayOptions): Promise<Gateway> {
       try {
         const link = await upstream.start();
         catalogs.get(upstream.name)!.publish(await readOffer(link.client));
+        const settings = skillsOf(link.client.serverCapabilities);
+        if (settings) skilled.push({ upstream, settings });
         // A per-user upstream was started only to learn its offer.
         if (upstream.options.isolation === "per-user") await link.close();
       } catch (error) {
@@ -150,6 +153,7 @@ export async function gateway(options: GatewayOptions): Promise<Gateway> {
     await close();
     throw error;
   });
+  forwardSkills(server, skilled);
   const checks: Record<string, HealthCheck> = {};
   for (const upstream of upstreams) {
     checks[`upstream:${upstream.name}`] = () => {

@@ -6,10 +6,13 @@
  */
 import type { McpClient } from "../client/client.ts";
 import type { ConnectionManager, ManagedServer } from "../client/manager.ts";
-import type { McpClientOptions } from "../client/options.ts";
+import type { HandlerExtra, McpClientOptions } from "../client/options.ts";
+import { isObject } from "../mcp/content.ts";
 import type { Context } from "../mcp/context.ts";
 import { ErrorCode, McpError } from "../mcp/jsonrpc.ts";
-import type { JsonObject } from "../mcp/types.ts";
+import { TASKS_EXTENSION } from "../mcp/tasks/record.ts";
+import type { ClientCapabilities, JsonObject } from "../mcp/types.ts";
+import { isModernVersion } from "../mcp/versions.ts";
 import type { Logger } from "../util/log.ts";
 import { UpstreamCall } from "./call.ts";
 import type { ResolvedUpstream, Timing } from "./options.ts";
@@ -45,6 +48,33 @@ export function unavailable(name: string, state: LinkState | "failed"): McpError
     `The upstream "${name}" is unavailable (${state}); try again shortly`,
     { upstream: name, state },
   );
+}
+
+/**
+ * Whether a caller takes tasks: a 2026-07-28 caller that declared the tasks extension (so an
+ * upstream's -32021 reaches one that did not), and any 2025 caller, whose call the gateway
+ * waits for behind it.
+ */
+function takesTasks(ctx: Context): boolean {
+  const client = ctx.client;
+  if (!isModernVersion(client.protocolVersion)) return true;
+  const extensions = client.capabilities?.extensions;
+  return isObject(extensions) && TASKS_EXTENSION in extensions;
+}
+
+/**
+ * What a 2026-07-28 upstream may ask of this caller: the caller's own elicitation, sampling
+ * and roots, so the upstream asks nothing the caller cannot answer. Undefined when the caller
+ * declared nothing the gateway knows of (a stateless 2025 request): the link's own then.
+ */
+function inputCapabilities(ctx: Context): ClientCapabilities | undefined {
+  const caller = ctx.client.capabilities;
+  if (!caller) return undefined;
+  const declared: ClientCapabilities = {};
+  if (caller.elicitation) declared.elicitation = caller.elicitation;
+  if (caller.sampling) declared.sampling = {};
+  if (caller.roots) declared.roots = {};
+  return declared;
 }
 
 export class Link {
@@ -117,16 +147,12 @@ export class Link {
       version: "1",
       handlers: {
         elicitation: (request, extra) =>
-          this.#route("elicitation/create", { ...request }, extra.callSignal) as never,
+          this.#route("elicitation/create", { ...request }, extra) as never,
         sampling: (params, extra) =>
-          this.#route("sampling/createMessage", { ...params }, extra.callSignal) as never,
-        roots: async (extra) =>
-          (await this.#route("roots/list", {}, extra.callSignal)).roots as never,
+          this.#route("sampling/createMessage", { ...params }, extra) as never,
+        roots: async (extra) => (await this.#route("roots/list", {}, extra)).roots as never,
       },
       elicitationModes: ["form", "url"],
-      // Declares the 2026-07-28 tasks extension upstream: a call the upstream turns into a
-      // task is waited for behind our client (the gateway's own task stands for it).
-      tasks: true,
       requestTimeoutMs: this.#env.timing.callTimeoutMs,
       onLog: (message) => {
         const sink = this.#soleCall()?.sink;
@@ -229,8 +255,9 @@ export class Link {
     return this.calls.values().next().value;
   }
 
-  #route(method: string, params: JsonObject, callSignal?: AbortSignal): Promise<JsonObject> {
+  #route(method: string, params: JsonObject, extra: HandlerExtra): Promise<JsonObject> {
     // A 2026-07-28 upstream's question comes in the result of the call it belongs to.
+    const { callSignal, inputKey } = extra;
     const call =
       (callSignal && [...this.calls].find((c) => c.signal === callSignal)) || this.#soleCall();
     if (!call) {
@@ -240,7 +267,7 @@ export class Link {
         "The gateway cannot tell which of its callers this request is for",
       );
     }
-    return call.ask(method, params);
+    return call.ask(method, params, inputKey);
   }
 
   /**
@@ -255,7 +282,11 @@ export class Link {
   ): Promise<JsonObject> {
     const parking = this.#env.parking;
     this.lastUsed = this.#env.timing.clock();
-    const call = parking.resume(ctx, what) ?? this.#open(ctx, method, params);
+    let call = parking.resume(ctx, what);
+    if (!call) {
+      call = this.#open(ctx, method, params);
+      parking.claim(call, ctx);
+    }
     try {
       return await parking.relay(call, ctx, what);
     } catch (error) {
@@ -273,15 +304,22 @@ export class Link {
   #open(ctx: Context, method: string, params: JsonObject): UpstreamCall {
     const client = this.client;
     const call = new UpstreamCall(ctx);
+    const capabilities = inputCapabilities(ctx);
     const options = {
       signal: call.signal,
       timeoutMs: this.#env.timing.callTimeoutMs,
+      ...(capabilities && { capabilities }),
       onProgress: (p: { progress: number; total?: number; message?: string }) =>
         void call.sink.progress(p.progress, p.total, p.message),
     };
     const request =
       method === "tools/call"
-        ? client.callTool(String(params.name), (params.arguments ?? {}) as JsonObject, options)
+        ? client.callTool(String(params.name), (params.arguments ?? {}) as JsonObject, {
+            ...options,
+            // Upstream, the call may become a task only if the caller could take one.
+            tasks: takesTasks(ctx),
+            onTask: () => call.becameTask(),
+          })
         : client.request(method, params, options);
     this.calls.add(call);
     const done = () => this.calls.delete(call);

@@ -2,26 +2,22 @@
  * Carries an upstream's questions to the downstream client through the request's Context, so
  * they take the shape of the client's era: server-to-client requests for a 2025 client,
  * input rounds for a 2026-07-28 one. A call whose round closes is parked here, still running
- * upstream, until the client's retry brings the answer back.
+ * upstream, until the client's retry brings the answers back: the retry finds it by the call
+ * id the handler carried in the round's sealed requestState (`ctx.carry`).
  */
+
+import { isObject } from "../mcp/content.ts";
 import type { Context } from "../mcp/context.ts";
 import { ErrorCode, McpError } from "../mcp/jsonrpc.ts";
-import type { Middleware } from "../mcp/middleware.ts";
 import { principalOf } from "../mcp/peer.ts";
 import type { CreateMessageParams, JsonObject } from "../mcp/types.ts";
 import type { Clock } from "../util/clock.ts";
 import type { Ask, UpstreamCall } from "./call.ts";
 
-/** Input keys the gateway names its questions with: `gw.<call id>.<n>`. */
-const INPUT_KEY = /^gw\.([0-9a-f]{32})\.\d{1,6}$/;
-
-function inputKey(call: UpstreamCall, ask: Ask): string {
-  return `gw.${call.id}.${ask.n}`;
-}
-
 /** Asks the downstream client what the upstream asked, in the client's era. */
-async function askDownstream(ctx: Context, ask: Ask, key: string): Promise<JsonObject> {
+async function askDownstream(ctx: Context, ask: Ask): Promise<JsonObject> {
   const p = ask.params;
+  const key = ask.key;
   const message = typeof p.message === "string" ? p.message : "";
   switch (ask.method) {
     case "elicitation/create":
@@ -70,8 +66,6 @@ interface Parked {
  */
 export class Parking {
   readonly #parked = new Map<string, Parked>();
-  /** The call a retry resumes, found by the middleware in its inputResponses. */
-  readonly #resumes = new WeakMap<JsonObject, string>();
   readonly #clock: Clock;
   readonly #ttlMs: number;
 
@@ -84,25 +78,10 @@ export class Parking {
     return this.#parked.size;
   }
 
-  /** Notes which parked call a retry answers, for the handler that runs next. */
-  readonly middleware: Middleware = (info, next) => {
-    const responses = info.params.inputResponses;
-    if (info.meta && responses && typeof responses === "object" && !Array.isArray(responses)) {
-      for (const key of Object.keys(responses)) {
-        const match = INPUT_KEY.exec(key);
-        if (match) {
-          this.#resumes.set(info.meta, match[1]!);
-          break;
-        }
-      }
-    }
-    return next();
-  };
-
   /** The parked call this request resumes, taken out; undefined for a fresh request. */
   resume(ctx: Context, what: string): UpstreamCall | undefined {
     this.sweep();
-    const id = ctx.meta ? this.#resumes.get(ctx.meta) : undefined;
+    const id = carriedCall(ctx);
     if (id === undefined) return undefined;
     const parked = this.#parked.get(id);
     if (!parked || parked.owner !== ownerOf(ctx, what)) {
@@ -114,6 +93,14 @@ export class Parking {
     this.#parked.delete(id);
     parked.call.sink = ctx;
     return parked.call;
+  }
+
+  /**
+   * Marks `call` as the one this request serves, so a retry after an input round resumes it.
+   * Carried in the round's sealed state: bound to the caller, method and arguments.
+   */
+  claim(call: UpstreamCall, ctx: Context): void {
+    ctx.carry({ [CARRIED]: call.id });
   }
 
   park(call: UpstreamCall, ctx: Context, what: string): void {
@@ -142,9 +129,10 @@ export class Parking {
   }
 
   /**
-   * Serves a call to its end: passes each upstream question to the client and its answer
+   * Serves a call to its end: passes the upstream's questions to the client (all of a round's
+   * at once, so a 2026-07-28 caller sees them in one round, under their keys) and the answers
    * back, and resolves with the upstream's result. When a 2026-07-28 round closes, the call
-   * is parked with its open question and this run ends (the framework already answered).
+   * is parked with its open questions and this run ends (the framework already answered).
    */
   async relay(call: UpstreamCall, ctx: Context, what: string): Promise<JsonObject> {
     const onAbort = () => {
@@ -161,30 +149,54 @@ export class Parking {
   }
 
   async #serve(call: UpstreamCall, ctx: Context, what: string): Promise<JsonObject> {
+    /** Questions put to the client and not answered yet. */
+    const open = new Set<Ask>();
+    const put = (ask: Ask) => {
+      open.add(ask);
+      askDownstream(ctx, ask).then(
+        (answer) => {
+          open.delete(ask);
+          call.refusal = undefined;
+          ask.resolve(answer);
+        },
+        (error: unknown) => {
+          // The round closed: the question goes on waiting with the parked call.
+          if (roundClosed(ctx)) return;
+          open.delete(ask);
+          // The client could not or would not answer: the upstream hears it as an error.
+          call.refusal = error instanceof McpError ? error : undefined;
+          ask.reject(error);
+        },
+      );
+    };
+    const resumed = call.pending;
+    call.pending = [];
+    for (const ask of resumed) put(ask);
     for (;;) {
-      const resumed = call.pending;
-      call.pending = undefined;
-      const step = resumed ? { ask: resumed } : await call.next();
-      if ("result" in step) return step.result;
-      const ask = step.ask;
-      let answer: JsonObject;
-      try {
-        answer = await askDownstream(ctx, ask, inputKey(call, ask));
-      } catch (error) {
+      const step = await call.next(ctx.signal);
+      if (step === undefined) {
         if (roundClosed(ctx)) {
-          call.pending = ask;
+          call.pending = [...open];
           this.park(call, ctx, what);
-          throw error;
         }
-        // The client could not or would not answer: the upstream hears it as an error.
-        call.refusal = error instanceof McpError ? error : undefined;
-        ask.reject(error);
-        continue;
+        throw ctx.signal.reason;
       }
-      call.refusal = undefined;
-      ask.resolve(answer);
+      if ("result" in step) return step.result;
+      // The upstream answered with a task: so does the gateway, where the caller can take one.
+      if ("task" in step) await ctx.startTask();
+      else put(step.ask);
     }
   }
+}
+
+/** The key under which a handler carries the id of its parked upstream call. */
+const CARRIED = "gateway.upstreamCall";
+
+/** The upstream call an earlier run of this request carried, if any. */
+function carriedCall(ctx: Context): string | undefined {
+  const carried = ctx.carried;
+  const id = isObject(carried) ? carried[CARRIED] : undefined;
+  return typeof id === "string" ? id : undefined;
 }
 
 function ownerOf(ctx: Context, what: string): string {

@@ -52,7 +52,9 @@ export interface InputOptions {
    * Names the request in a 2026-07-28 multi round-trip round: its key in `inputRequests`
    * (default: `input-<n>`, numbered in call order). A named request means the same thing in
    * every round, so a client that knows the name may answer it up front, in its first
-   * request. Unique within one request. Not used by the 2025 revisions, nor inside a task.
+   * request. Unique within one request. Inside a 2026-07-28 task it keys the task's
+   * `inputRequests` too, unless a pending request of the task has it. Not used by the 2025
+   * revisions.
    */
   key?: string;
 }
@@ -60,6 +62,12 @@ export interface InputOptions {
 export type FormElicitResult<S extends z.$ZodObject> =
   | { action: "accept"; content: z.output<S> }
   | { action: "decline" | "cancel"; content?: undefined };
+
+/** A 2026-07-28 multi round-trip round, as far as a handler's carried state goes. */
+export interface CarryingRound {
+  readonly carried: unknown;
+  carry(value: unknown): void;
+}
 
 /** What a tool call that may run as a task offers its handler. */
 export interface TaskControl {
@@ -86,6 +94,7 @@ export class Context {
   readonly #exchange: Exchange;
   readonly #progressToken: string | number | undefined;
   readonly #task: TaskControl | undefined;
+  readonly #round: CarryingRound | undefined;
   #controller: AbortController | undefined;
   #signal: AbortSignal | undefined;
   #logger: Logger | undefined;
@@ -98,9 +107,11 @@ export class Context {
     method: string,
     meta: JsonObject | undefined,
     task?: TaskControl,
+    round?: CarryingRound,
   ) {
     this.#host = host;
     this.#task = task;
+    this.#round = round;
     this.#exchange = exchange;
     this.requestId = requestId;
     this.method = method;
@@ -142,6 +153,30 @@ export class Context {
   release(reason: unknown): void {
     this.#controller ??= new AbortController();
     this.#controller.abort(reason);
+  }
+
+  /**
+   * What an earlier run of this request passed to `carry()`: under 2026-07-28, a retry that
+   * answers an input round runs the handler again, and this is how it finds what the run
+   * before it kept (say, the id of work it started). Undefined on a first request, and in
+   * the 2025 revisions, whose handlers run once.
+   */
+  get carried(): unknown {
+    return this.#round?.carried;
+  }
+
+  /**
+   * Keeps a small JSON value (at most 16 KiB) for the handler's next run, which reads it as
+   * `carried`: it travels sealed in the round's `requestState`, bound to the method, the
+   * arguments and the caller, so the client can neither read nor change it. It stays carried
+   * through later rounds until replaced. Returns false where there is no next run to carry
+   * to (the 2025 revisions, or a request that cannot ask for input); throws when the value
+   * is not JSON or too large.
+   */
+  carry(value: unknown): boolean {
+    if (!this.#round) return false;
+    this.#round.carry(value);
+    return true;
   }
 
   /** The id of the task this tool call runs as, if it runs as one. */

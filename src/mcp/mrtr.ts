@@ -1,6 +1,7 @@
 import { toBase64 } from "../util/bytes.ts";
 import type { Sealer } from "../util/sealer.ts";
 import { isObject } from "./content.ts";
+import { answerProblem } from "./input-answers.ts";
 import { ErrorCode, type JsonRpcNotification, McpError } from "./jsonrpc.ts";
 import type { Exchange, OutgoingRequest, Peer } from "./peer.ts";
 import type { JsonObject } from "./types.ts";
@@ -29,7 +30,12 @@ interface RequestState {
   answers: Record<string, JsonObject>;
   /** Keys asked in the round this state closed. */
   asked: string[];
+  /** What the handler carries to its next run (`ctx.carry`), when it carries anything. */
+  carried?: unknown;
 }
+
+/** Largest value a handler may carry across rounds, as JSON. */
+const MAX_CARRIED_BYTES = 16 * 1024;
 
 export interface InputBinding {
   method: string;
@@ -108,35 +114,6 @@ function own(record: Record<string, JsonObject>, key: string): JsonObject | unde
   return Object.hasOwn(record, key) ? record[key] : undefined;
 }
 
-const ELICIT_ACTIONS = new Set(["accept", "decline", "cancel"]);
-
-/** Why an answer is not a result of the request it answers, or undefined when it is one. */
-function answerProblem(method: string, answer: JsonObject): string | undefined {
-  switch (method) {
-    case "elicitation/create":
-      if (typeof answer.action !== "string" || !ELICIT_ACTIONS.has(answer.action))
-        return "has no valid action";
-      if (answer.content !== undefined && !isObject(answer.content))
-        return "has content that is not an object";
-      return undefined;
-    case "sampling/createMessage":
-      if (typeof answer.role !== "string" || typeof answer.model !== "string")
-        return "lacks the role or model of a sampling result";
-      if (!isObject(answer.content) && !Array.isArray(answer.content))
-        return "lacks the content of a sampling result";
-      return undefined;
-    case "roots/list":
-      if (
-        !Array.isArray(answer.roots) ||
-        !answer.roots.every((root) => isObject(root) && typeof root.uri === "string")
-      )
-        return "is not a list of roots";
-      return undefined;
-    default:
-      return undefined;
-  }
-}
-
 /** What a handler's run came to: its value, or a suspension waiting for client input. */
 export const SUSPENDED: unique symbol = Symbol("input required");
 
@@ -157,6 +134,8 @@ export class InputRound {
   /** Keys the previous round asked. */
   readonly #previous: readonly string[];
   readonly #binding: Binding;
+  /** What the handler carries to its next run: from the state, or set in this run. */
+  #carried: unknown;
   // The collections below are made by the first ask: most runs never ask.
   /** Answers handed to the handler in this run; the next state seals them. */
   #used: Map<string, JsonObject> | undefined;
@@ -177,11 +156,31 @@ export class InputRound {
     fresh: Record<string, JsonObject>,
     previous: readonly string[],
     binding: Binding,
+    carried?: unknown,
   ) {
     this.#earlier = earlier;
     this.#fresh = fresh;
     this.#previous = previous;
     this.#binding = binding;
+    this.#carried = carried;
+  }
+
+  /** What an earlier run of this request carried (`carry`), or undefined. */
+  get carried(): unknown {
+    return this.#carried;
+  }
+
+  /**
+   * Carries `value` to the handler's next run, sealed in the round's `requestState`; it stays
+   * carried to later rounds until replaced. Throws when it is not JSON or too large.
+   */
+  carry(value: unknown): void {
+    const json = JSON.stringify(value);
+    if (json === undefined) throw new TypeError("A carried value must be JSON");
+    if (encoder.encode(json).length > MAX_CARRIED_BYTES) {
+      throw new TypeError(`A carried value must be at most ${MAX_CARRIED_BYTES} bytes of JSON`);
+    }
+    this.#carried = JSON.parse(json) as unknown;
   }
 
   /**
@@ -254,7 +253,7 @@ export class InputRound {
     ) {
       throw invalidState("it belongs to another request");
     }
-    return new InputRound(state.answers, fresh, state.asked, bound);
+    return new InputRound(state.answers, fresh, state.asked, bound, state.carried);
   }
 
   /**
@@ -340,6 +339,7 @@ export class InputRound {
       answers: Object.fromEntries(this.#used ?? []),
       asked: [...(this.#asked?.keys() ?? [])],
     };
+    if (this.#carried !== undefined) state.carried = this.#carried;
     return {
       resultType: "input_required",
       inputRequests: Object.fromEntries(this.#asked ?? []),

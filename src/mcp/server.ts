@@ -320,7 +320,7 @@ export class McpServer implements AccessRegistry {
     // A call that may become a task talks to the client through the task once it is one.
     if (call) via = call.exchange;
     const meta = isObject(params._meta) ? params._meta : undefined;
-    const ctx = new Context(this, via, request.id, method, meta, call);
+    const ctx = new Context(this, via, request.id, method, meta, call, round);
     running.ctx = ctx;
     const peer = exchange.peer;
     if (peer.sessionId !== undefined) (peer.inflight ??= new Map()).set(request.id, ctx);

@@ -531,3 +531,89 @@ async function tokenFor(base: string, user: string): Promise<string> {
   expect(response.status).toBe(200);
   return ((await response.json()) as { access_token: string }).access_token;
 }
+
+describe("per-call task and capability options (2026-07-28)", () => {
+  async function connect(options: Partial<McpClientOptions> = {}) {
+    const server = taskServer();
+    const recorder = recordingFetch();
+    const url = await serve(server.mcp);
+    const made = await connectTo(url, MODERN, options, { fetch: recorder.fetch });
+    return { ...server, c: made.client, calls: recorder.calls };
+  }
+
+  it("declares the tasks extension for one call with `tasks`, and tells `onTask` of the task", async () => {
+    const { c, gate, calls } = await connect();
+    const seen: string[] = [];
+    gate("t").resolve("tasked");
+    const result = await c.callTool(
+      "long",
+      { label: "t" },
+      { tasks: true, onTask: (task) => seen.push(task.taskId) },
+    );
+    expect(text(result)).toBe("done t: tasked");
+    expect(seen).toHaveLength(1);
+    expect(seen[0]).toMatch(TASK_ID);
+    expect(declared(toolCalls(calls)[0]!).extensions).toEqual({ [TASKS_EXTENSION]: {} });
+    // Without it, the same client's next call declares no extension and is refused.
+    await expect(c.callTool("long", { label: "n" })).rejects.toMatchObject({ code: -32021 });
+    expect(declared(toolCalls(calls)[1]!)).not.toHaveProperty("extensions");
+  });
+
+  it("declares the given capabilities in place of the handlers' for one request", async () => {
+    const inputKeys: unknown[] = [];
+    const { c, calls } = await connect({
+      handlers: {
+        elicitation: (_request, extra) => {
+          inputKeys.push(extra.inputKey);
+          return { action: "accept", content: { confirm: true } };
+        },
+        sampling: () => ({ role: "assistant", model: "m", content: { type: "text", text: "" } }),
+      },
+    });
+    const result = await c.callTool(
+      "confirm",
+      {},
+      { tasks: true, capabilities: { elicitation: {} } },
+    );
+    expect(text(result)).toMatch(/^confirmed: true in /);
+    expect(declared(toolCalls(calls)[0]!)).toEqual({
+      elicitation: {},
+      extensions: { [TASKS_EXTENSION]: {} },
+    });
+    // The handler learned the task's key for the question.
+    expect(inputKeys).toEqual(["task-input-0"]);
+    await c.callTool("quick");
+    expect(declared(toolCalls(calls)[1]!)).toMatchObject({
+      elicitation: { form: {} },
+      sampling: {},
+    });
+  });
+});
+
+describe("named input inside a 2026-07-28 task", () => {
+  it("keys the task's input request by the handler's name, numbered when the name is taken", async () => {
+    const mcp = new McpServer({ name: "named", version: "1.0.0", tasks: { pollIntervalMs: 10 } });
+    const schema = z.object({ ok: z.boolean() });
+    mcp.tool("ask", { taskSupport: "required" }, async (_args, ctx) => {
+      await ctx.startTask();
+      const [a, b] = await Promise.all([
+        ctx.elicit({ message: "a?", schema }, { key: "confirm" }),
+        ctx.elicit({ message: "b?", schema }, { key: "confirm" }),
+      ]);
+      return `${a.action} ${b.action}`;
+    });
+    const made = await connectTo(await serve(mcp), MODERN, accepting({ ok: true }));
+    const task = await made.client.startTool("ask");
+    const waiting = await eventually(
+      () => task.poll(),
+      (info) => Object.keys(info.inputRequests ?? {}).length === 2,
+    );
+    expect(Object.keys(waiting.inputRequests ?? {}).sort()).toEqual(["confirm", "task-input-0"]);
+    const result = task.result({ answerInput: false });
+    await task.update({
+      confirm: { action: "accept", content: { ok: true } },
+      "task-input-0": { action: "decline" },
+    });
+    expect(text(await result)).toBe("accept decline");
+  });
+});

@@ -198,7 +198,7 @@ export class ToolCall implements TaskControl {
     params: JsonObject,
     options: Parameters<Exchange["request"]>[2],
   ): Promise<JsonObject> {
-    if (this.#task) return (await this.#task).run.ask(method, params);
+    if (this.#task) return (await this.#task).run.ask(method, params, options.inputKey);
     this.#pendingInline++;
     try {
       return await this.#options.inline.request(method, params, options);

@@ -172,10 +172,17 @@ export class TaskRun {
       this.#peer.push?.(relatedTo(message, this.taskId));
   }
 
-  /** A request from the handler to the client; the task waits in `input_required` for it. */
-  async ask(method: string, params: JsonObject): Promise<JsonObject> {
+  /**
+   * A request from the handler to the client; the task waits in `input_required` for it.
+   * `name` keys it in the task's `inputRequests` (2026-07-28) unless a pending request has
+   * that key; otherwise keys are numbered.
+   */
+  async ask(method: string, params: JsonObject, name?: string): Promise<JsonObject> {
     if (this.#ended) throw taskEnded();
-    const key = `task-input-${this.#nextKey++}`;
+    const key =
+      name !== undefined && this.flavor === "extension" && !this.#asks.has(name)
+        ? name
+        : `task-input-${this.#nextKey++}`;
     const request =
       this.flavor === "legacy"
         ? relatedTo({ method, params }, this.taskId)
