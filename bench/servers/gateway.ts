@@ -7,14 +7,18 @@
 //
 // The upstream is published with `namespace: false`, so its tool is `echo` as on the direct
 // server and bench/wrk/mcp.lua needs no change. Callers need an ES256 bearer token for a user,
-// checked with jose against a key made at startup (a third-party issuer, as a deployment that
-// signs in elsewhere would have); the token is printed as `TOKEN <jwt>` before the ready line.
+// checked by jwksVerifier against a key made at startup and published on a loopback JWKS URL
+// (a third-party issuer, as a deployment that signs in elsewhere would have: its signature is
+// checked once, then the verified token is cached); the token is printed as `TOKEN <jwt>`
+// before the ready line.
 import { type ChildProcess, spawn } from "node:child_process";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { generateKeyPair, jwtVerify, SignJWT } from "jose";
+import { exportJWK, generateKeyPair, SignJWT } from "jose";
 import { gateway, type UpstreamOptions } from "../../src/gateway/index.ts";
-import { authInfoFromClaims, type TokenVerifier } from "../../src/index.ts";
+import { jwksVerifier } from "../../src/index.ts";
 import { stdioUpstream } from "../../src/node/index.ts";
 import { silentLogger } from "../../src/util/log.ts";
 import { startBenchServer } from "./_common.ts";
@@ -59,21 +63,26 @@ if (kind === "http") {
 }
 
 const { publicKey, privateKey } = await generateKeyPair("ES256");
-const verify: TokenVerifier = async (token, expected) => {
-  try {
-    const { payload } = await jwtVerify(token, publicKey, { issuer, audience: expected });
-    return authInfoFromClaims(payload);
-  } catch {
-    return undefined;
-  }
-};
+const jwks = JSON.stringify({
+  keys: [{ ...(await exportJWK(publicKey)), kid: "bench", alg: "ES256" }],
+});
+const keyServer = createServer((_request, response) => {
+  response.writeHead(200, { "content-type": "application/json" }).end(jwks);
+});
+await new Promise<void>((resolve) => keyServer.listen(0, "127.0.0.1", resolve));
+keyServer.unref();
+const verify = jwksVerifier({
+  issuer,
+  jwksUri: `http://127.0.0.1:${(keyServer.address() as AddressInfo).port}/jwks`,
+  allowInsecureRequests: true,
+});
 const gw = await gateway({
   logger: silentLogger,
   upstreams: [upstream],
   auth: { issuer, audience, verify },
 });
 const token = await new SignJWT({ scope: "" })
-  .setProtectedHeader({ alg: "ES256" })
+  .setProtectedHeader({ alg: "ES256", kid: "bench" })
   .setIssuer(issuer)
   .setAudience(audience)
   .setSubject("bench-user")

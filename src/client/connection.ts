@@ -92,7 +92,10 @@ export class Connection {
   handlers(): TransportHandlers {
     return {
       message: (value) => this.#receive(value),
-      lost: (id, error) => this.#pending.get(id)?.reject(error),
+      lost: (id, error) => {
+        const pending = this.#pending.get(id);
+        pending?.reject(typeof error === "function" ? error() : error);
+      },
       closed: (error) => this.#shutDown(error),
       sessionChanged: (update) => this.#hooks.sessionChanged(update),
       sessionExpired: () => this.#hooks.sessionExpired(),

@@ -102,10 +102,11 @@ function deliverJson(context: HttpContext, text: string, id: RequestId | undefin
   if (id !== undefined) {
     context.on.lost(
       id,
-      new TransportError(
-        "ERR_BAD_MESSAGE",
-        `The server's JSON reply does not answer request ${id}`,
-      ),
+      () =>
+        new TransportError(
+          "ERR_BAD_MESSAGE",
+          `The server's JSON reply does not answer request ${id}`,
+        ),
     );
   }
 }

@@ -5,8 +5,12 @@ import type { ClientWarning } from "./errors.ts";
 export interface TransportHandlers {
   /** A value the server sent, parsed from JSON; the client checks it is JSON-RPC. */
   message(value: unknown): void;
-  /** The reply to a request can no longer arrive (its stream ended and could not resume). */
-  lost(id: RequestId, error: Error): void;
+  /**
+   * The reply to a request can no longer arrive (its stream ended and could not resume).
+   * `error` may be a function that makes it: called only for a request still waiting, since
+   * an Error's stack costs more than a whole answered call.
+   */
+  lost(id: RequestId, error: Error | (() => Error)): void;
   /** The connection ended for good; every request still waiting fails with `error`. */
   closed(error: Error): void;
   /** Session facts worth keeping across restarts changed. */

@@ -56,8 +56,9 @@ export async function runProxy(options: ProxyOptions): Promise<void> {
   const waiting = new Set<RequestId>();
   /** Restarts a request's time limit, by the progress token it asked progress under. */
   const progressing = new Map<string | number, () => void>();
-  const fail = (id: RequestId, error: unknown) => {
+  const fail = (id: RequestId, reason: unknown) => {
     if (!waiting.delete(id)) return;
+    const error = typeof reason === "function" ? (reason as () => unknown)() : reason;
     const message = error instanceof Error ? error.message : String(error);
     const code =
       error instanceof Error && "code" in error && typeof error.code === "string"
