@@ -69,11 +69,20 @@ function upstreamOf(
       throw new UsageError(`${where}.args must be a list of strings`);
     }
     const childEnv = strings(spec.env, `${where}.env`, env);
+    if (spec.stderr !== undefined && spec.stderr !== "inherit" && spec.stderr !== "capture") {
+      throw new UsageError(`${where}.stderr must be "inherit" or "capture"`);
+    }
+    const startup = spec.startupSeconds;
+    if (startup !== undefined && !(typeof startup === "number" && startup > 0)) {
+      throw new UsageError(`${where}.startupSeconds must be a positive number`);
+    }
     options.transport = stdioUpstream({
       command: spec.command,
       args,
       ...(childEnv && { env: childEnv }),
       ...(typeof spec.cwd === "string" && { cwd: spec.cwd }),
+      ...(spec.stderr === "capture" && { stderr: "capture" }),
+      ...(startup !== undefined && { startupTimeoutMs: startup * 1000 }),
     });
   } else if (typeof spec.url === "string") {
     options.url = spec.url;

@@ -49,5 +49,15 @@ export function describeError(error: unknown): string {
   const cause = networkCause(error.cause);
   if (cause && !text.includes(cause)) text += `: ${cause}`;
   const code = "code" in error && typeof error.code === "string" ? error.code : undefined;
-  return code && !text.includes(`[${code}]`) ? `${text} [${code}]` : text;
+  if (code && !text.includes(`[${code}]`)) text = `${text} [${code}]`;
+  // A server process's last words, when they were captured, say why it could not start.
+  const stderr = capturedStderr(error) ?? capturedStderr(error.cause);
+  return stderr
+    ? `${text}\n  its stderr ended with:\n    ${stderr.trimEnd().replaceAll("\n", "\n    ")}`
+    : text;
+}
+
+function capturedStderr(error: unknown): string | undefined {
+  const stderr = (error as { stderr?: unknown } | null | undefined)?.stderr;
+  return typeof stderr === "string" && stderr.trim() !== "" ? stderr : undefined;
 }
