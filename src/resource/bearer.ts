@@ -201,12 +201,15 @@ export function bearerAuth(options: BearerAuthOptions): MiddlewareHandler {
       );
     }
     const url = externalUrl(c, options.trustProxy ?? false);
-    const sender = await checkSender(c, credentials, info, dpop, resource, url);
+    let sender = checkSender(c, credentials, info, dpop, resource, url);
+    if (sender instanceof Promise) sender = await sender;
     if (sender.refused) {
       logger.info("access token refused", { reason: "proof of possession failed", resource });
       return sender.refused;
     }
-    const missing = required.filter((scope) => !info.scopes.includes(scope));
+    const missing = required.length
+      ? required.filter((scope) => !info.scopes.includes(scope))
+      : required;
     if (missing.length) {
       logger.info("insufficient scope", {
         missing: missing.join(" "),

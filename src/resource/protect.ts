@@ -100,13 +100,16 @@ function warnUnofferedScopes(server: McpServer, offered: readonly string[], logg
  */
 export function endpointVerifier(auth: EndpointAuth): TokenVerifier {
   if (isBuiltIn(auth)) {
-    return async (token, audience, c) => {
+    // Not an async function: a cached token then costs one promise, not two.
+    return (token, audience, c) => {
       let reason = "not a valid token";
-      const info = await auth.verify(token, auth.issuer(c), audience, (why) => {
+      const refused = (why: string) => {
         reason = why;
+      };
+      return auth.verify(token, auth.issuer(c), audience, refused).then((info) => {
+        if (!info) throw new InvalidTokenError(reason);
+        return info;
       });
-      if (!info) throw new InvalidTokenError(reason);
-      return info;
     };
   }
   return auth.verify ?? jwksVerifier({ issuer: auth.issuer });

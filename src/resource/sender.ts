@@ -28,12 +28,16 @@ export function boundThumbprint(info: AuthInfo): string | undefined {
 /** What the sender check decided: refuse with this reply, or go on (with a nonce to send). */
 export type SenderCheck = { refused: Response } | { refused?: undefined; nextNonce?: string };
 
+/** The sender check of an unbound Bearer token: nothing to prove, nothing to send. */
+const UNBOUND: SenderCheck = Object.freeze({});
+
 /**
  * Proof of possession for a verified token (RFC 9449 §7): a DPoP-bound token needs the DPoP
  * scheme and a valid proof by its key; an unbound token may not be sent as DPoP. A bound
  * token sent as Bearer is refused: whoever holds a copy without the key cannot use it.
+ * Synchronous unless a proof has to be checked (most tokens are plain Bearer ones).
  */
-export async function checkSender(
+export function checkSender(
   c: Context,
   credentials: { scheme: TokenScheme; token: string },
   info: AuthInfo,
@@ -41,8 +45,9 @@ export async function checkSender(
   resource: string,
   /** The URL the client addressed (the proof's `htu`): the request's, or the proxy's. */
   url: string = c.req.url,
-): Promise<SenderCheck> {
+): SenderCheck | Promise<SenderCheck> {
   const jkt = boundThumbprint(info);
+  if (jkt === undefined && credentials.scheme === "bearer" && !dpop.required) return UNBOUND;
   const refuse = (
     error: "invalid_token" | "invalid_dpop_proof" | "use_dpop_nonce",
     description: string,
@@ -62,25 +67,25 @@ export async function checkSender(
     if (credentials.scheme === "dpop") {
       return refuse("invalid_token", "The access token is not DPoP-bound; send it as Bearer");
     }
-    if (dpop.required) {
-      return refuse("invalid_token", "This resource accepts only DPoP-bound access tokens");
-    }
-    return {};
+    return refuse("invalid_token", "This resource accepts only DPoP-bound access tokens");
   }
   if (credentials.scheme !== "dpop") {
     return refuse("invalid_token", "The access token is DPoP-bound; send it with the DPoP scheme");
   }
-  try {
-    const result = await dpop.verify({
+  return dpop
+    .verify({
       proof: c.req.header("dpop"),
       method: c.req.method,
       url,
       accessToken: credentials.token,
       jkt,
-    });
-    return result.nextNonce === undefined ? {} : { nextNonce: result.nextNonce };
-  } catch (error) {
-    if (!(error instanceof DpopProofError)) throw error;
-    return refuse(error.error, error.message, error.nonce);
-  }
+    })
+    .then(
+      (result): SenderCheck =>
+        result.nextNonce === undefined ? {} : { nextNonce: result.nextNonce },
+      (error: unknown) => {
+        if (!(error instanceof DpopProofError)) throw error;
+        return refuse(error.error, error.message, error.nonce);
+      },
+    );
 }
