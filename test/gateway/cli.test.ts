@@ -35,7 +35,7 @@ describe("portcullis gateway", () => {
     });
     const exited = new Promise<number | null>((resolve) => child.on("exit", resolve));
     try {
-      await until(() => /serving (\S+)/.test(stderr) || child.exitCode !== null, 6_000);
+      await until(() => /serving (\S+)/.test(stderr) || child.exitCode !== null, 20_000);
       const url = /serving (\S+)/.exec(stderr)?.[1];
       expect(url, stderr).toMatch(/^http:\/\/localhost:\d+\/mcp$/);
       expect(stderr).toContain('upstream "upstream" ready');

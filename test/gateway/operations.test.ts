@@ -106,7 +106,7 @@ describe("a crashed stdio upstream", () => {
 
     vi.advanceTimersByTime(1_000);
     vi.useRealTimers();
-    await until(() => gw.status()[0]!.state === "ready", 4_000);
+    await until(() => gw.status()[0]!.state === "ready", 15_000);
     expect(everything.spawned).toHaveLength(2);
     expect(gw.status()[0]).toMatchObject({ restarts: 1, instances: 1 });
     expect(texts(await client.callTool("everything_echo", { message: "after" }))).toContain(
@@ -157,7 +157,7 @@ describe("restarts on the gateway's own timers", () => {
     });
     expect(spawned).toHaveLength(1);
     timers.fire();
-    await until(() => gw.status()[0]!.state === "ready", 4_000);
+    await until(() => gw.status()[0]!.state === "ready", 15_000);
     expect(gw.status()[0]).toMatchObject({ restarts: 1 });
     expect(gw.status()[0]!.error).toBeUndefined();
     expect(spawned).toHaveLength(2);
