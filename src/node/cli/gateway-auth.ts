@@ -51,17 +51,7 @@ function providerLogin(
         "--oidc-issuer needs the client secret in $PORTCULLIS_OIDC_CLIENT_SECRET",
       );
     }
-    const checked = issuerUrl(issuer, "--oidc-issuer");
-    return {
-      login: oidcOAuth({
-        issuer: checked.url,
-        clientId,
-        clientSecret,
-        ...(checked.insecure && { allowInsecureRequests: true }),
-      }),
-      provider: "oidc",
-      signIn: `sign in at ${checked.url}`,
-    };
+    return oidcLogin(issuerUrl(issuer, "--oidc-issuer"), clientId, clientSecret);
   }
   if (block.login === undefined) return undefined;
   if (typeof block.login !== "object" || block.login === null || Array.isArray(block.login)) {
@@ -99,16 +89,23 @@ function providerLogin(
   }
   const issuer = field("issuer");
   if (issuer === undefined) throw new UsageError("auth.login needs the provider's issuer");
-  const checked = issuerUrl(issuer, "auth.login.issuer");
+  return oidcLogin(issuerUrl(issuer, "auth.login.issuer"), clientId, clientSecret);
+}
+
+function oidcLogin(
+  issuer: { url: string; insecure: boolean },
+  clientId: string,
+  clientSecret: string,
+): { login: LoginProvider; provider: string; signIn: string } {
   return {
     login: oidcOAuth({
-      issuer: checked.url,
+      issuer: issuer.url,
       clientId,
       clientSecret,
-      ...(checked.insecure && { allowInsecureRequests: true }),
+      ...(issuer.insecure && { allowInsecureRequests: true }),
     }),
-    provider,
-    signIn: `sign in at ${checked.url}`,
+    provider: "oidc",
+    signIn: `sign in at ${issuer.url}`,
   };
 }
 
