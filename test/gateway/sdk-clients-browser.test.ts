@@ -18,7 +18,12 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { recordingFetch, type Seen, tokenRequests } from "../client/oauth/support.ts";
 import { launchChromium } from "../helpers/chromium.ts";
 import { listen } from "../helpers/http.ts";
-import { connectV2, expectGatewayToken, SignInProvider, type UserAgent } from "./sdk-oauth.ts";
+import {
+  connectV2,
+  expectGatewayToken,
+  SignInProvider,
+  type UserAgent,
+} from "../helpers/sdk-oauth.ts";
 import { EVERYTHING, spawning, startGateway } from "./support.ts";
 
 let base: string;

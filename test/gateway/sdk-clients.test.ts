@@ -28,7 +28,7 @@ import {
   devLoginAgent,
   expectGatewayToken,
   SignInProvider,
-} from "./sdk-oauth.ts";
+} from "../helpers/sdk-oauth.ts";
 import { accessToken, EVERYTHING, headerRecorder, spawning, startGateway } from "./support.ts";
 
 /** A resource the gateway's authorization server also issues tokens for: not the gateway. */

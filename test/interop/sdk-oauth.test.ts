@@ -1,15 +1,5 @@
-import type { OAuthClientProvider } from "@modelcontextprotocol/sdk/client/auth.js";
 import { UnauthorizedError } from "@modelcontextprotocol/sdk/client/auth.js";
-import { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import {
-  StreamableHTTPClientTransport,
-  StreamableHTTPError,
-} from "@modelcontextprotocol/sdk/client/streamableHttp.js";
-import type {
-  OAuthClientInformationMixed,
-  OAuthClientMetadata,
-  OAuthTokens,
-} from "@modelcontextprotocol/sdk/shared/auth.js";
+import { StreamableHTTPError } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import type { Hono } from "hono";
 import { describe, expect, it } from "vitest";
 import { createDemoApp, createDemoServer } from "../../examples/demo/server.ts";
@@ -18,7 +8,7 @@ import { mcpApp } from "../../src/index.ts";
 import { memoryStore } from "../../src/storage/index.ts";
 import { manualClock } from "../helpers/clock.ts";
 import { listen, post } from "../helpers/http.ts";
-import { Browser } from "../helpers/oauth.ts";
+import { connectV1, devLoginAgent, SignInProvider } from "../helpers/sdk-oauth.ts";
 
 /** One HTTP request the SDK made, as the server saw it. */
 interface Seen {
@@ -27,106 +17,6 @@ interface Seen {
   status: number;
   /** The form body of a token request. */
   form?: URLSearchParams;
-}
-
-/**
- * The SDK's OAuthClientProvider for a test: keeps everything in memory and, where a real app
- * would open a browser, signs in through our dev login and consent pages with the cookie-jar
- * Browser, reading the code off the redirect (the redirect URI itself is never contacted).
- */
-class DevLoginProvider implements OAuthClientProvider {
-  readonly redirectUrl = "http://127.0.0.1:9/callback";
-  readonly clientMetadata: OAuthClientMetadata = {
-    client_name: "SDK OAuth Interop",
-    redirect_uris: [this.redirectUrl],
-    grant_types: ["authorization_code", "refresh_token"],
-    response_types: ["code"],
-    token_endpoint_auth_method: "none",
-  };
-  readonly browser = new Browser();
-  /** Every authorization URL the SDK sent the "user" to. */
-  readonly authorizations: URL[] = [];
-  /** Every token set the SDK saved, in order. */
-  readonly saved: OAuthTokens[] = [];
-  /** The code from the last completed authorization, for finishAuth. */
-  code: string | undefined;
-  /** Scope the user actually grants, if narrower than what the SDK asks for. */
-  grantOnly: string | undefined;
-  #client: OAuthClientInformationMixed | undefined;
-  #tokens: OAuthTokens | undefined;
-  #verifier = "";
-  #state = "";
-  readonly #base: string;
-
-  constructor(base: string) {
-    this.#base = base;
-  }
-
-  state(): string {
-    this.#state = crypto.randomUUID();
-    return this.#state;
-  }
-  clientInformation() {
-    return this.#client;
-  }
-  saveClientInformation(info: OAuthClientInformationMixed) {
-    this.#client = info;
-  }
-  tokens() {
-    return this.#tokens;
-  }
-  saveTokens(tokens: OAuthTokens) {
-    this.#tokens = tokens;
-    this.saved.push(tokens);
-  }
-  saveCodeVerifier(verifier: string) {
-    this.#verifier = verifier;
-  }
-  codeVerifier() {
-    return this.#verifier;
-  }
-  invalidateCredentials(scope: "all" | "client" | "tokens" | "verifier" | "discovery") {
-    if (scope === "all" || scope === "tokens") this.#tokens = undefined;
-    if (scope === "all" || scope === "client") this.#client = undefined;
-  }
-  /** Keeps the access token but loses the refresh token (as after a refresh token expired). */
-  dropRefreshToken() {
-    if (!this.#tokens) return;
-    const { refresh_token: _dropped, ...rest } = this.#tokens;
-    this.#tokens = rest;
-  }
-
-  async redirectToAuthorization(url: URL): Promise<void> {
-    this.authorizations.push(new URL(url));
-    const target = new URL(url);
-    if (this.grantOnly !== undefined) target.searchParams.set("scope", this.grantOnly);
-    let response = await this.browser.fetch(target.href);
-    // Follow our own pages (login, then consent) until the server sends the browser away.
-    for (let step = 0; step < 5 && response.status !== 303; step++) {
-      expect(response.status).toBe(200);
-      const html = await response.text();
-      response = html.includes('name="username"')
-        ? await this.browser.submit(this.#base, html, { username: "alice" })
-        : await this.browser.submit(this.#base, html, { decision: "allow" });
-      const location = response.headers.get("location");
-      if (
-        response.status === 303 &&
-        location &&
-        new URL(location, this.#base).origin === this.#base
-      ) {
-        response = await this.browser.fetch(new URL(location, this.#base).href);
-      }
-    }
-    expect(response.status).toBe(303);
-    const back = new URL(response.headers.get("location")!);
-    expect(`${back.origin}${back.pathname}`).toBe(this.redirectUrl);
-    expect(back.searchParams.get("error")).toBeNull();
-    expect(back.searchParams.get("state")).toBe(this.#state);
-    // RFC 9207: the SDK 1.x does not check `iss` itself, so the test does.
-    expect(back.searchParams.get("iss")).toBe(this.#base);
-    this.code = back.searchParams.get("code") ?? undefined;
-    expect(this.code).toBeTruthy();
-  }
 }
 
 /** Serves an app on localhost (the dev login refuses other issuers). */
@@ -151,27 +41,6 @@ function recordingFetch(seen: Seen[]): typeof fetch {
   };
 }
 
-/**
- * The SDK's documented browser flow: connect fails with UnauthorizedError after it sent the
- * user to authorize, the app hands the code to finishAuth, then connects with a new transport.
- */
-async function connectWithOAuth(
-  mcp: string,
-  provider: DevLoginProvider,
-  seen: Seen[],
-): Promise<{ client: Client; transport: StreamableHTTPClientTransport }> {
-  const options = { authProvider: provider, fetch: recordingFetch(seen) };
-  const first = new StreamableHTTPClientTransport(new URL(mcp), options);
-  await expect(new Client({ name: "sdk-oauth", version: "1.0.0" }).connect(first)).rejects.toThrow(
-    UnauthorizedError,
-  );
-  await first.finishAuth(provider.code!);
-  const transport = new StreamableHTTPClientTransport(new URL(mcp), options);
-  const client = new Client({ name: "sdk-oauth", version: "1.0.0" });
-  await client.connect(transport);
-  return { client, transport };
-}
-
 const tokenRequests = (seen: Seen[]) =>
   seen.filter((s) => s.path === "/token").map((s) => s.form?.get("grant_type"));
 
@@ -191,8 +60,8 @@ describe("official SDK client OAuth against the built-in authorization server", 
     expect(prm.scopes_supported).toEqual(["notes:read", "notes:write"]);
 
     const seen: Seen[] = [];
-    const provider = new DevLoginProvider(base);
-    const { client, transport } = await connectWithOAuth(mcp, provider, seen);
+    const provider = new SignInProvider(devLoginAgent(base));
+    const { client, transport } = await connectV1(mcp, provider, recordingFetch(seen));
 
     // 401 → RFC 9728 metadata → RFC 8414 metadata → RFC 7591 registration → token.
     expect(seen.slice(0, 4).map((s) => `${s.method} ${s.path} ${s.status}`)).toEqual([
@@ -246,8 +115,8 @@ describe("official SDK client OAuth against the built-in authorization server", 
     });
     const base = await serveOnLocalhost(app);
     const seen: Seen[] = [];
-    const provider = new DevLoginProvider(base);
-    const { client, transport } = await connectWithOAuth(`${base}/mcp`, provider, seen);
+    const provider = new SignInProvider(devLoginAgent(base));
+    const { client, transport } = await connectV1(`${base}/mcp`, provider, recordingFetch(seen));
 
     // No `scopes` option: the challenge names the scopes the server's tools need.
     expect(provider.authorizations[0]!.searchParams.get("scope")).toBe("notes:write");
@@ -281,12 +150,12 @@ describe("official SDK client OAuth against the built-in authorization server", 
     const base = await serveOnLocalhost(createDemoApp());
     const mcp = `${base}/mcp`;
     const seen: Seen[] = [];
-    const provider = new DevLoginProvider(base);
     // The user grants only notes:read (our consent page grants all or nothing, so the request
     // is narrowed on its way to the authorization server).
-    provider.grantOnly = "notes:read";
-    const { client, transport } = await connectWithOAuth(mcp, provider, seen);
-    provider.grantOnly = undefined;
+    let grantOnly: string | undefined = "notes:read";
+    const provider = new SignInProvider(devLoginAgent(base, { grantOnly: () => grantOnly }));
+    const { client, transport } = await connectV1(mcp, provider, recordingFetch(seen));
+    grantOnly = undefined;
     expect(provider.tokens()?.scope).toBe("notes:read");
 
     const { tools } = await client.listTools();
@@ -321,7 +190,7 @@ describe("official SDK client OAuth against the built-in authorization server", 
     expect(stepUp.searchParams.get("scope")).toBe("notes:read notes:write");
     expect(stepUp.searchParams.get("resource")).toBe(mcp);
 
-    await transport.finishAuth(provider.code!);
+    await transport.finishAuth(provider.code);
     expect(provider.tokens()?.scope).toBe("notes:read notes:write");
     // Same user, same session: the call now goes through.
     const added = await client.callTool({ name: "add_note", arguments: { text: "x" } });

@@ -23,7 +23,7 @@ import { StreamableHTTPClientTransport as TransportV1 } from "@modelcontextproto
 import { decodeJwt } from "jose";
 import { expect } from "vitest";
 import { signInWithDevLogin } from "../client/oauth/support.ts";
-import { Browser } from "../helpers/oauth.ts";
+import { Browser } from "./oauth.ts";
 
 /** Takes the user through an authorization URL; resolves with where the AS sent them back. */
 export type UserAgent = (authorization: URL) => Promise<string>;
