@@ -8,7 +8,7 @@ import { mkdtempSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { afterAll, expect } from "vitest";
+import { afterAll } from "vitest";
 import {
   type AuthorizationServerOptions,
   authorizationServer,
@@ -24,7 +24,7 @@ import { memoryStore } from "../../src/storage/index.ts";
 import { devLoginRedirect, serveOnLocalhost } from "../client/oauth/support.ts";
 import { until } from "../helpers/async.ts";
 import { listen } from "../helpers/http.ts";
-import { authorizeWithDevLogin, form } from "../helpers/oauth.ts";
+import { authorizeWithDevLogin, redeemCode } from "../helpers/oauth.ts";
 
 const require = createRequire(import.meta.url);
 export const EVERYTHING = join(
@@ -221,22 +221,6 @@ export async function accessToken(
   user = "alice",
   resource = `${at}/mcp`,
 ): Promise<string> {
-  const { clientId, code, verifier, redirectUri } = await authorizeWithDevLogin(at, {
-    scope,
-    user,
-    resource,
-  });
-  const response = await fetch(
-    `${at}/token`,
-    form({
-      grant_type: "authorization_code",
-      code,
-      code_verifier: verifier,
-      client_id: clientId,
-      redirect_uri: redirectUri,
-      resource,
-    }),
-  );
-  expect(response.status).toBe(200);
-  return ((await response.json()) as { access_token: string }).access_token;
+  const grant = await authorizeWithDevLogin(at, { scope, user, resource });
+  return redeemCode(at, grant, resource);
 }

@@ -136,6 +136,27 @@ export async function authorizeWithDevLogin(
   return { clientId, code: code!, verifier, redirectUri, location };
 }
 
+/** Redeems an authorization code at `base`'s token endpoint; the access token. */
+export async function redeemCode(
+  base: string,
+  grant: { clientId: string; code: string; verifier: string; redirectUri: string },
+  resource: string,
+): Promise<string> {
+  const response = await fetch(
+    `${base}/token`,
+    form({
+      grant_type: "authorization_code",
+      code: grant.code,
+      code_verifier: grant.verifier,
+      client_id: grant.clientId,
+      redirect_uri: grant.redirectUri,
+      resource,
+    }),
+  );
+  expect(response.status).toBe(200);
+  return ((await response.json()) as { access_token: string }).access_token;
+}
+
 async function peekLogin(response: Response): Promise<boolean> {
   const copy = response.clone();
   return (await copy.text()).includes('name="username"');

@@ -8,7 +8,7 @@ import type { AddressInfo } from "node:net";
 import Provider, { type Account } from "oidc-provider";
 import { expect } from "vitest";
 import { CookieJar, formField } from "./cookies.ts";
-import { form, pkce } from "./oauth.ts";
+import { form, pkce, redeemCode } from "./oauth.ts";
 
 export interface OidcAccount {
   sub: string;
@@ -147,17 +147,5 @@ export async function signInThroughProvider(options: ProviderSignIn): Promise<st
     }),
   );
   const code = new URL(response.headers.get("location")!).searchParams.get("code")!;
-  const tokens = await fetch(
-    `${base}/token`,
-    form({
-      grant_type: "authorization_code",
-      code,
-      code_verifier: verifier,
-      client_id: clientId,
-      redirect_uri: redirectUri,
-      resource,
-    }),
-  );
-  expect(tokens.status).toBe(200);
-  return ((await tokens.json()) as { access_token: string }).access_token;
+  return redeemCode(base, { clientId, code, verifier, redirectUri }, resource);
 }
