@@ -8,13 +8,13 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse, UsageError } from "../../src/node/cli/args.ts";
 import { startGatewayCommand } from "../../src/node/cli/gateway.ts";
-import { messagesOf, post } from "../helpers/http.ts";
+import { messagesOf } from "../helpers/http.ts";
 import {
   type OidcProviderHandle,
   signInThroughProvider,
   startOidcProvider,
 } from "../helpers/oidc.ts";
-import { EVERYTHING, tempDir } from "./support.ts";
+import { EVERYTHING, postToolCall, tempDir } from "./support.ts";
 
 const CLIENT = { clientId: "gateway-at-idp", clientSecret: "a-gateway-client-secret-0123456789" };
 const ACCOUNT = { sub: "idp-alice-7", name: "Alice", email: "alice@idp.test" };
@@ -34,29 +34,9 @@ afterAll(async () => {
 
 /** Echo through the gateway with a bearer token; the HTTP status and the reply's text. */
 async function echo(url: string, token: string): Promise<{ status: number; text: string }> {
-  const response = await post(
-    url,
-    {
-      jsonrpc: "2.0",
-      id: 1,
-      method: "tools/call",
-      params: {
-        name: "upstream_echo",
-        arguments: { message: "signed in at the provider" },
-        _meta: {
-          "io.modelcontextprotocol/protocolVersion": "2026-07-28",
-          "io.modelcontextprotocol/clientInfo": { name: "raw", version: "1" },
-          "io.modelcontextprotocol/clientCapabilities": {},
-        },
-      },
-    },
-    {
-      authorization: `Bearer ${token}`,
-      "mcp-protocol-version": "2026-07-28",
-      "mcp-method": "tools/call",
-      "mcp-name": "upstream_echo",
-    },
-  );
+  const response = await postToolCall(url, token, "upstream_echo", {
+    message: "signed in at the provider",
+  });
   if (response.status !== 200) return { status: response.status, text: await response.text() };
   return { status: 200, text: JSON.stringify(await messagesOf(response)) };
 }

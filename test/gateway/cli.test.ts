@@ -12,9 +12,8 @@ import { parse } from "../../src/node/cli/args.ts";
 import { splitCommand, startGatewayCommand } from "../../src/node/cli/gateway.ts";
 import { main } from "../../src/node/cli/main.ts";
 import { until } from "../helpers/async.ts";
-import { post } from "../helpers/http.ts";
 import { AUDIENCE, startJwtIssuer } from "../helpers/jwt.ts";
-import { EVERYTHING, FILESYSTEM, signedIn, tempDir } from "./support.ts";
+import { EVERYTHING, FILESYSTEM, postToolCall, signedIn, tempDir } from "./support.ts";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const BIN = ["--import", "tsx", join(ROOT, "src/node/cli/bin.ts")];
@@ -109,29 +108,7 @@ describe("portcullis gateway", () => {
     try {
       expect(running.signIn).toBe(`tokens from ${issuer.issuer}`);
       const call = (token: string) =>
-        post(
-          running.url,
-          {
-            jsonrpc: "2.0",
-            id: 1,
-            method: "tools/call",
-            params: {
-              name: "upstream_echo",
-              arguments: { message: "from an OIDC user" },
-              _meta: {
-                "io.modelcontextprotocol/protocolVersion": "2026-07-28",
-                "io.modelcontextprotocol/clientInfo": { name: "raw", version: "1" },
-                "io.modelcontextprotocol/clientCapabilities": {},
-              },
-            },
-          },
-          {
-            authorization: `Bearer ${token}`,
-            "mcp-protocol-version": "2026-07-28",
-            "mcp-method": "tools/call",
-            "mcp-name": "upstream_echo",
-          },
-        );
+        postToolCall(running.url, token, "upstream_echo", { message: "from an OIDC user" });
       const ok = await call(await issuer.sign({ sub: "oidc-user" }));
       expect(ok.status).toBe(200);
       expect(await ok.text()).toContain("from an OIDC user");

@@ -12,6 +12,7 @@ import {
   accessToken,
   EVERYTHING,
   FILESYSTEM,
+  postToolCall,
   signedIn,
   spawning,
   startGateway,
@@ -81,25 +82,9 @@ describe("the gateway in front of stdio servers", () => {
 
   it("refuses the scoped tool over raw HTTP with 403 insufficient_scope", async () => {
     const token = await accessToken(base, "");
-    const call = {
-      jsonrpc: "2.0",
-      id: 1,
-      method: "tools/call",
-      params: {
-        name: "fs_write_file",
-        arguments: { path: join(dir, "refused.txt"), content: "no" },
-        _meta: {
-          "io.modelcontextprotocol/protocolVersion": "2026-07-28",
-          "io.modelcontextprotocol/clientInfo": { name: "raw", version: "1" },
-          "io.modelcontextprotocol/clientCapabilities": {},
-        },
-      },
-    };
-    const response = await post(`${base}/mcp`, call, {
-      authorization: `Bearer ${token}`,
-      "mcp-protocol-version": "2026-07-28",
-      "mcp-method": "tools/call",
-      "mcp-name": "fs_write_file",
+    const response = await postToolCall(`${base}/mcp`, token, "fs_write_file", {
+      path: join(dir, "refused.txt"),
+      content: "no",
     });
     expect(response.status).toBe(403);
     const challenge = response.headers.get("www-authenticate") ?? "";

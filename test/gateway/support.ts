@@ -19,11 +19,12 @@ import type { ClientHandlers } from "../../src/client/options.ts";
 import type { ClientTransport } from "../../src/client/transport.ts";
 import { type Gateway, type GatewayOptions, gateway } from "../../src/gateway/index.ts";
 import { McpServer, mcpApp } from "../../src/index.ts";
+import type { JsonObject } from "../../src/mcp/types.ts";
 import { StdioClientTransport } from "../../src/node/index.ts";
 import { memoryStore } from "../../src/storage/index.ts";
 import { devLoginRedirect, serveOnLocalhost } from "../client/oauth/support.ts";
 import { until } from "../helpers/async.ts";
-import { listen } from "../helpers/http.ts";
+import { listen, post } from "../helpers/http.ts";
 import { authorizeWithDevLogin, redeemCode } from "../helpers/oauth.ts";
 
 const require = createRequire(import.meta.url);
@@ -223,4 +224,37 @@ export async function accessToken(
 ): Promise<string> {
   const grant = await authorizeWithDevLogin(at, { scope, user, resource });
   return redeemCode(at, grant, resource);
+}
+
+/** A raw 2026-07-28 `tools/call` (envelope and mirrored headers) with a bearer token. */
+export function postToolCall(
+  url: string,
+  token: string,
+  name: string,
+  args: JsonObject,
+  capabilities: JsonObject = {},
+): Promise<Response> {
+  return post(
+    url,
+    {
+      jsonrpc: "2.0",
+      id: 1,
+      method: "tools/call",
+      params: {
+        name,
+        arguments: args,
+        _meta: {
+          "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+          "io.modelcontextprotocol/clientInfo": { name: "raw", version: "1" },
+          "io.modelcontextprotocol/clientCapabilities": capabilities,
+        },
+      },
+    },
+    {
+      authorization: `Bearer ${token}`,
+      "mcp-protocol-version": "2026-07-28",
+      "mcp-method": "tools/call",
+      "mcp-name": name,
+    },
+  );
 }
