@@ -144,7 +144,7 @@ export class InputRound {
   #keys: Set<string> | undefined;
   #next = 0;
   /** Ends `race` with SUSPENDED; set while a race runs. */
-  #suspend: (() => void) | undefined;
+  #suspend: ((value: typeof SUSPENDED) => void) | undefined;
   #suspended = false;
   #scheduled = false;
   /** Rejects the requests still waiting for an answer; set once the round is released. */
@@ -295,7 +295,7 @@ export class InputRound {
       // Let requests made together (Promise.all) join this round before it closes.
       setTimeout(() => {
         this.#suspended = true;
-        this.#suspend?.();
+        this.#suspend?.(SUSPENDED);
       }, 0);
     }
     if (this.#released) return Promise.reject(this.#released.reason);
@@ -311,7 +311,7 @@ export class InputRound {
   race<T>(run: Promise<T>): Promise<T | typeof SUSPENDED> {
     if (this.#suspended) return Promise.resolve(SUSPENDED);
     return new Promise((resolve, reject) => {
-      this.#suspend = () => resolve(SUSPENDED);
+      this.#suspend = resolve;
       run.then(resolve, reject);
     });
   }
