@@ -22,6 +22,8 @@ export interface InboundPost {
   /** The body was a JSON array. */
   batch: boolean;
   wantsSse: boolean;
+  /** The MCP-Protocol-Version header; null when absent. */
+  version: string | null;
 }
 
 /**
@@ -86,5 +88,5 @@ export async function readPost(
     }
     messages.push(parsed);
   }
-  return { messages, batch, wantsSse };
+  return { messages, batch, wantsSse, version: request.headers.get("mcp-protocol-version") };
 }

@@ -19,8 +19,13 @@ function hostnameOf(host: string): string {
  * Requests without Origin (non-browser clients) pass the Origin rule.
  */
 export function checkOrigin(request: Request, options: OriginOptions): boolean {
-  // The URL is parsed only where no Host header came (Workers and fetch always send one).
-  const host = request.headers.get("host") ?? new URL(request.url).host;
+  const origin = request.headers.get("origin");
+  // Read only where a rule needs it; the URL is parsed only where no Host header came
+  // (Workers and fetch always send one).
+  const host =
+    options.allowedHosts || origin !== null
+      ? (request.headers.get("host") ?? new URL(request.url).host)
+      : "";
   if (
     options.allowedHosts &&
     !options.allowedHosts.includes(host.toLowerCase()) &&
@@ -28,7 +33,6 @@ export function checkOrigin(request: Request, options: OriginOptions): boolean {
   ) {
     return false;
   }
-  const origin = request.headers.get("origin");
   if (origin === null) return true;
   const allowed = options.allowedOrigins;
   if (allowed && (allowed.includes("*") || allowed.includes(origin))) return true;

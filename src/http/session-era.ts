@@ -121,7 +121,10 @@ export class SessionEraHandler {
   }
 
   /** A POST the inbound step let through, in the session era. */
-  async post(c: HonoContext, { messages, batch, wantsSse }: InboundPost): Promise<Response> {
+  async post(
+    c: HonoContext,
+    { messages, batch, wantsSse, version }: InboundPost,
+  ): Promise<Response> {
     // initialize may not be batched, not even alone in an array; refuse such a batch before
     // acting on any of its other messages.
     const initialize = messages.find(
@@ -138,8 +141,7 @@ export class SessionEraHandler {
       return this.#initialize(c, initialize, wantsSse);
     }
 
-    const headerVersion = c.req.header("mcp-protocol-version") ?? null;
-    const unsupported = unsupportedVersion(this.server, headerVersion);
+    const unsupported = unsupportedVersion(this.server, version);
     if (unsupported) return unsupported;
     const keeper = this.#parts.keeper;
     let session: Session | undefined;
@@ -150,7 +152,7 @@ export class SessionEraHandler {
       if (found instanceof Response) return found;
       session = found;
     }
-    const peer = session ?? new Peer(headerVersion ?? DEFAULT_HEADER_VERSION);
+    const peer = session ?? new Peer(version ?? DEFAULT_HEADER_VERSION);
     if (batch && !supportsBatching(peer.protocolVersion)) {
       return httpError(
         400,

@@ -96,7 +96,10 @@ export class StatelessEraHandler {
   }
 
   /** A POST the inbound step let through, that names 2026-07-28. */
-  async post(c: HonoContext, { messages, batch, wantsSse }: InboundPost): Promise<Response> {
+  async post(
+    c: HonoContext,
+    { messages, batch, wantsSse, version }: InboundPost,
+  ): Promise<Response> {
     if (batch) {
       return httpError(
         400,
@@ -118,7 +121,7 @@ export class StatelessEraHandler {
     let peer: Peer;
     try {
       const meta = checkRequestMeta(message.params);
-      checkHeaders(c, message, meta, this.#server);
+      checkHeaders(c, version, message, meta, this.#server);
       peer = peerFromMeta(meta, this.#server.protocolVersions);
     } catch (error) {
       // A malformed envelope, mismatched headers or an unsupported version: all 400.

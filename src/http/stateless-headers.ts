@@ -61,13 +61,13 @@ function sameValue(header: string, value: unknown): boolean {
  */
 export function checkHeaders(
   c: HonoContext,
+  version: string | null,
   request: JsonRpcRequest,
   meta: JsonObject,
   server: McpServer,
 ): void {
   const params = request.params ?? {};
-  const version = c.req.header("mcp-protocol-version");
-  if (version === undefined) throw mismatch("the MCP-Protocol-Version header is required");
+  if (version === null) throw mismatch("the MCP-Protocol-Version header is required");
   if (version !== meta[META.protocolVersion]) {
     throw mismatch(
       `MCP-Protocol-Version ${version} does not match _meta ${String(meta[META.protocolVersion])}`,

@@ -1,11 +1,11 @@
 import type { Context as HonoContext } from "hono";
-import { ErrorCode, type JsonRpcMessage } from "../mcp/jsonrpc.ts";
+import { ErrorCode } from "../mcp/jsonrpc.ts";
 import { declaredVersion } from "../mcp/modern.ts";
 import type { McpServer } from "../mcp/server.ts";
 import { isModernVersion } from "../mcp/versions.ts";
 import { batchLimits } from "./batch.ts";
 import { httpError } from "./errors.ts";
-import { type InboundLimits, readPost } from "./inbound.ts";
+import { type InboundLimits, type InboundPost, readPost } from "./inbound.ts";
 import { checkOrigin } from "./origin.ts";
 import { SessionEraHandler } from "./session-era.ts";
 import type { SessionTable } from "./sessions.ts";
@@ -19,8 +19,8 @@ export type { StreamableHttpOptions } from "./transport-options.ts";
  * Whether a POST speaks 2026-07-28: its MCP-Protocol-Version header names it, or a message's
  * `_meta` names a version (the 2025 revisions never put one there).
  */
-function isStateless(request: Request, messages: readonly JsonRpcMessage[]): boolean {
-  if (isModernVersion(request.headers.get("mcp-protocol-version") ?? "")) return true;
+function isStateless({ version, messages }: InboundPost): boolean {
+  if (version !== null && isModernVersion(version)) return true;
   return messages.some(
     (message) => "method" in message && declaredVersion(message.params) !== undefined,
   );
@@ -100,9 +100,7 @@ export class StreamableHttpTransport {
   async #post(c: HonoContext): Promise<Response> {
     const inbound = await readPost(c.req.raw, this.#inbound);
     if (inbound instanceof Response) return inbound;
-    return isStateless(c.req.raw, inbound.messages)
-      ? this.#stateless.post(c, inbound)
-      : this.#session.post(c, inbound);
+    return isStateless(inbound) ? this.#stateless.post(c, inbound) : this.#session.post(c, inbound);
   }
 
   #methodNotAllowed(): Response {

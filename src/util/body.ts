@@ -29,20 +29,25 @@ export async function readCappedText(
   return new TextDecoder().decode(bytes);
 }
 
-/** Whether a declared Content-Length is already over a limit. */
-export function declaredOver(headers: Headers, limit: number): boolean {
-  const declared = headers.get("content-length");
-  if (declared === null) return false;
+/** Whether a declared Content-Length is over a limit (or no number). */
+function lengthOver(declared: string, limit: number): boolean {
   const length = Number(declared);
   return !Number.isFinite(length) || length > limit;
 }
 
+/** Whether a declared Content-Length is already over a limit. */
+export function declaredOver(headers: Headers, limit: number): boolean {
+  const declared = headers.get("content-length");
+  return declared !== null && lengthOver(declared, limit);
+}
+
 /** Reads a request body as text, refusing more than `limit` bytes; undefined when over. */
 export async function readBody(request: Request, limit: number): Promise<string | undefined> {
-  if (declaredOver(request.headers, limit)) return undefined;
+  const declared = request.headers.get("content-length");
+  if (declared === null) return readCappedText(request.body, limit);
+  if (lengthOver(declared, limit)) return undefined;
   // A declared length within the limit lets the runtime read the body in one go.
-  if (request.headers.has("content-length")) return request.text();
-  return readCappedText(request.body, limit);
+  return request.text();
 }
 
 /** Whether an Accept header admits a media type, by exact type, `type/*` or `*\/*`. */
