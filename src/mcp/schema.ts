@@ -49,7 +49,20 @@ function detached(value: unknown): unknown {
 function attached(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(attached);
   if (!isPlain(value)) return value;
-  return Object.fromEntries(Object.keys(value).map((key) => [key, attached(value[key])]));
+  // A loop, not Object.fromEntries over mapped pairs: no array per key on every call.
+  const copy: Record<string, unknown> = {};
+  for (const key of Object.keys(value)) {
+    // Assigning "__proto__" would set the copy's prototype: define it as the own key it was.
+    if (key === "__proto__") {
+      Object.defineProperty(copy, key, {
+        value: attached(value[key]),
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
+    } else copy[key] = attached(value[key]);
+  }
+  return copy;
 }
 
 /**

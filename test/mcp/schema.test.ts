@@ -62,6 +62,26 @@ describe("compileSchema with zod", () => {
   });
 });
 
+describe("compileSchema with zod, on hostile keys", () => {
+  it("hands a wire __proto__ key on as an own property, never as the value's prototype", () => {
+    const { validate } = compileSchema(z.object({ tags: z.unknown() }), "input");
+    const wire = JSON.parse('{"tags":{"__proto__":{"polluted":true},"a":1}}') as unknown;
+    const result = validate(wire);
+    expect(result.ok).toBe(true);
+    if (!result.ok) return;
+    const tags = (result.value as { tags: Record<string, unknown> }).tags;
+    expect(Object.getPrototypeOf(tags)).toBe(Object.prototype);
+    expect(Object.hasOwn(tags, "__proto__")).toBe(true);
+    expect((tags as { polluted?: unknown }).polluted).toBeUndefined();
+    expect(Object.keys(tags)).toEqual(["__proto__", "a"]);
+  });
+
+  it("reads own properties only: an inherited name is missing, not Object.prototype's", () => {
+    const { validate } = compileSchema(z.object({ toString: z.string() }), "input");
+    expect(validate({}).ok).toBe(false);
+  });
+});
+
 describe("compileSchema with raw JSON Schema", () => {
   it("publishes the object it was given, untouched", () => {
     const raw = {
