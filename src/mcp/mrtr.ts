@@ -9,16 +9,6 @@ import type { JsonObject } from "./types.ts";
 /** Largest `inputResponses` accepted, as JSON. */
 const MAX_RESPONSES_BYTES = 256 * 1024;
 
-interface Binding {
-  method: string;
-  /**
-   * The canonical JSON of the arguments as the request brought them: from a native snapshot
-   * taken when it came, made and hashed only when a state is checked or sealed.
-   */
-  args: () => string;
-  principal: string;
-}
-
 interface RequestState {
   /** What the state is bound to: method, digest of the arguments, caller. */
   method: string;
@@ -97,6 +87,11 @@ function argumentsOf(params: JsonObject): JsonObject {
   return args;
 }
 
+/** The canonical JSON of a request's arguments: the state binds their digest. */
+function canonicalArguments(params: JsonObject): string {
+  return canonical(argumentsOf(params));
+}
+
 const encoder = new TextEncoder();
 const NONE: Record<string, JsonObject> = Object.freeze({}) as Record<string, JsonObject>;
 
@@ -133,7 +128,14 @@ export class InputRound {
   readonly #fresh: Record<string, JsonObject>;
   /** Keys the previous round asked. */
   readonly #previous: readonly string[];
-  readonly #binding: Binding;
+  readonly #binding: InputBinding;
+  /**
+   * The canonical JSON of the arguments, made on first need: checking a retry's state, or the
+   * run's first question (before it can suspend). Most runs need neither. Were the params
+   * changed by then, the state would bind what they became and the client's retry would be
+   * refused: the binding fails closed.
+   */
+  #args: string | undefined;
   /** What the handler carries to its next run: from the state, or set in this run. */
   #carried: unknown;
   // The collections below are made by the first ask: most runs never ask.
@@ -155,13 +157,15 @@ export class InputRound {
     earlier: Record<string, JsonObject>,
     fresh: Record<string, JsonObject>,
     previous: readonly string[],
-    binding: Binding,
+    binding: InputBinding,
     carried?: unknown,
+    args?: string,
   ) {
     this.#earlier = earlier;
     this.#fresh = fresh;
     this.#previous = previous;
     this.#binding = binding;
+    this.#args = args;
     this.#carried = carried;
   }
 
@@ -193,21 +197,8 @@ export class InputRound {
     sealer: Sealer,
     clock: () => number,
   ): InputRound | Promise<InputRound> {
-    // Put in canonical form on first need: checking a retry's state, or the run's first
-    // question (before it can suspend). Most runs need neither. Were the params changed by
-    // then, the state would bind what they became and the client's retry would be refused:
-    // the binding fails closed.
-    let sorted: string | undefined;
-    const bound: Binding = {
-      method: binding.method,
-      args: () => {
-        sorted ??= canonical(argumentsOf(binding.params));
-        return sorted;
-      },
-      principal: binding.principal,
-    };
     if (raw.inputResponses === undefined && raw.requestState === undefined) {
-      return new InputRound(NONE, NONE, [], bound);
+      return new InputRound(NONE, NONE, [], binding);
     }
     // Checked first, with or without a requestState: nothing runs on a malformed or oversized
     // request. Each value must be some result; which one is checked when it is used.
@@ -229,15 +220,15 @@ export class InputRound {
     }
     const fresh = responses as Record<string, JsonObject>;
     const sealed = raw.requestState;
-    if (sealed === undefined) return new InputRound(NONE, fresh, [], bound);
+    if (sealed === undefined) return new InputRound(NONE, fresh, [], binding);
     if (typeof sealed !== "string" || sealed.length > 1024 * 1024) throw invalidState("malformed");
-    return InputRound.#resume(sealed, fresh, bound, sealer, clock());
+    return InputRound.#resume(sealed, fresh, binding, sealer, clock());
   }
 
   static async #resume(
     sealed: string,
     fresh: Record<string, JsonObject>,
-    bound: Binding,
+    binding: InputBinding,
     sealer: Sealer,
     now: number,
   ): Promise<InputRound> {
@@ -246,14 +237,15 @@ export class InputRound {
     const state = JSON.parse(opened) as RequestState;
     if (state.expires < now)
       throw invalidState("it has expired; send the request again without it");
+    const args = canonicalArguments(binding.params);
     if (
-      state.method !== bound.method ||
-      state.digest !== (await digest(bound.args())) ||
-      state.principal !== bound.principal
+      state.method !== binding.method ||
+      state.digest !== (await digest(args)) ||
+      state.principal !== binding.principal
     ) {
       throw invalidState("it belongs to another request");
     }
-    return new InputRound(state.answers, fresh, state.asked, bound, state.carried);
+    return new InputRound(state.answers, fresh, state.asked, binding, state.carried, args);
   }
 
   /**
@@ -271,7 +263,7 @@ export class InputRound {
       return Promise.reject(new Error(`The input key "${key}" is used twice in one request`));
     }
     keys.add(key);
-    this.#binding.args();
+    this.#args ??= canonicalArguments(this.#binding.params);
     const earlier = own(this.#earlier, key);
     const answer =
       earlier ??
@@ -330,10 +322,11 @@ export class InputRound {
   /** The InputRequiredResult for this round. */
   /** `expires`: epoch ms after which the round's state is refused. */
   async result(sealer: Sealer, expires: number): Promise<JsonObject> {
-    const { method, args, principal } = this.#binding;
+    const { method, params, principal } = this.#binding;
+    const args = (this.#args ??= canonicalArguments(params));
     const state: RequestState = {
       method,
-      digest: await digest(args()),
+      digest: await digest(args),
       principal,
       expires,
       answers: Object.fromEntries(this.#used ?? []),
