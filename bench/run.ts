@@ -36,7 +36,9 @@ function envList(name: string, fallback: string[]): string[] {
 }
 
 const config = {
-  duration: envNumber("BENCH_DURATION", 10),
+  /** Seconds of each measured throughput run; BENCH_ROUNDS runs per scenario, interleaved. */
+  duration: envNumber("BENCH_DURATION", 5),
+  rounds: Math.max(1, envNumber("BENCH_ROUNDS", 3)),
   warmup: envNumber("BENCH_WARMUP", 3),
   connections: envNumber("BENCH_CONNECTIONS", 50),
   sessions: envNumber("BENCH_SESSIONS", 10_000),
@@ -733,7 +735,11 @@ interface ThroughputRow {
   id: string;
   label: string;
   error?: string;
+  /** Rounds measured; every figure below is the median over them. */
+  rounds?: number;
   rps?: number;
+  /** req/s of each round, in order. */
+  roundRps?: number[];
   p50Ms?: number;
   p90Ms?: number;
   p99Ms?: number;
@@ -749,87 +755,157 @@ interface ThroughputRow {
   rssPeakMB?: number;
   vsRaw?: { rps: number; p99: number };
   vsSdk?: { peer: string; rps: number; p99: number };
-  /** Against another Portcullis scenario (2026-07-28 vs 2025, bearer vs none). */
+  /** Against another Portcullis scenario (2026-07-28 vs 2025, bearer vs none). Ratios: the median of the rounds' own. */
   vsBaseline?: { peer: string; rps: number; p99: number };
 }
 
+const median = (values: number[]) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+};
+
+/** The median of the values that exist. */
+const medianOf = (values: (number | undefined)[]): number | undefined => {
+  const present = values.filter((v): v is number => v !== undefined);
+  return present.length ? median(present) : undefined;
+};
+
+/** One measured wrk run of a scenario: one round. */
+interface ThroughputSample {
+  result: WrkResult;
+  /** Server CPU seconds (the whole process tree) over the run. */
+  cpuSeconds: number | undefined;
+}
+
+/**
+ * The scenarios run one after another, round after round, each run on a server process of
+ * its own. A row's figures are the medians over its rounds, and a ratio between two rows is
+ * the median of the ratios of each round. On a shared virtual machine the cost of a request
+ * moves between runs, mostly in the kernel (waking the load generator's core): runs seconds
+ * apart share the machine's state, and fresh processes sample what one process would not.
+ */
 async function throughputPhase(): Promise<ThroughputRow[]> {
-  const rows: ThroughputRow[] = [];
-  for (const scenario of throughputScenarios()) {
-    log(`throughput: ${scenario.id}`);
-    let server: RunningServer | undefined;
-    try {
-      server = await startServer(scenario);
-      const { sessionId, shape } = await prepare(server);
-      if (config.warmup > 0) {
-        await runWrk({
+  const scenarios = throughputScenarios();
+  const samplesOf = new Map<string, ThroughputSample[]>(scenarios.map((s) => [s.id, []]));
+  const rssOf = new Map<string, { rssMB: number; hwmMB: number }>();
+  const failed = new Map<string, string>();
+  for (let round = 1; round <= config.rounds; round++) {
+    for (const scenario of scenarios) {
+      if (failed.has(scenario.id)) continue;
+      log(`throughput: ${scenario.id}, round ${round} of ${config.rounds}`);
+      let server: RunningServer | undefined;
+      try {
+        server = await startServer(scenario);
+        const { sessionId, shape } = await prepare(server);
+        if (config.warmup > 0) {
+          await runWrk({
+            url: server.url,
+            durationS: config.warmup,
+            sessionId,
+            idPrefix: "w",
+            shape,
+          });
+        }
+        // The whole tree: a gateway server counts with the upstream it started.
+        const cpuBefore = treeCpuSeconds(server.pid);
+        const result = await runWrk({
           url: server.url,
-          durationS: config.warmup,
+          durationS: config.duration,
           sessionId,
-          idPrefix: "w",
+          idPrefix: "m",
           shape,
         });
+        const cpuAfter = treeCpuSeconds(server.pid);
+        const proc = readProcStatus(server.pid);
+        if (proc) rssOf.set(scenario.id, proc);
+        const after = await probeEcho(server.url, sessionId, shape);
+        if (!after.ok) throw new Error(`echo probe after load failed: ${after.detail}`);
+        const cpuSeconds =
+          cpuBefore !== undefined && cpuAfter !== undefined ? cpuAfter - cpuBefore : undefined;
+        samplesOf.get(scenario.id)?.push({ result, cpuSeconds });
+        log(
+          `  ${result.rps.toFixed(0)} req/s, p50 ${result.latencyMs.p50}ms, p99 ${result.latencyMs.p99}ms, errors ${wrkErrors(result)}`,
+        );
+      } catch (e) {
+        const error = e instanceof Error ? e.message : String(e);
+        log(`  FAILED: ${error.split("\n").slice(0, 6).join("\n  ")}`);
+        failed.set(scenario.id, error);
+      } finally {
+        await server?.stop();
       }
-      // The whole tree: a gateway server counts with the upstream it started.
-      const cpuBefore = treeCpuSeconds(server.pid);
-      const r = await runWrk({
-        url: server.url,
-        durationS: config.duration,
-        sessionId,
-        idPrefix: "m",
-        shape,
-      });
-      const cpuAfter = treeCpuSeconds(server.pid);
-      const proc = readProcStatus(server.pid);
-      const after = await probeEcho(server.url, sessionId, shape);
-      if (!after.ok) throw new Error(`echo probe after load failed: ${after.detail}`);
-      rows.push({
-        id: scenario.id,
-        label: scenario.label,
-        rps: r.rps,
-        p50Ms: r.latencyMs.p50,
-        p90Ms: r.latencyMs.p90,
-        p99Ms: r.latencyMs.p99,
-        avgMs: r.latencyMs.avg,
-        maxMs: r.latencyMs.max,
-        requests: r.requests,
-        errors: r.errors,
-        ...(cpuBefore !== undefined && cpuAfter !== undefined
-          ? {
-              serverCpuUsPerRequest: ((cpuAfter - cpuBefore) * 1e6) / r.requests,
-              serverCpuBusy: (cpuAfter - cpuBefore) / r.durationS,
-            }
-          : {}),
-        ...(proc ? { rssAfterMB: proc.rssMB, rssPeakMB: proc.hwmMB } : {}),
-      });
-      log(
-        `  ${r.rps.toFixed(0)} req/s, p50 ${r.latencyMs.p50}ms, p99 ${r.latencyMs.p99}ms, errors ${wrkErrors(r)}`,
-      );
-    } catch (e) {
-      const error = e instanceof Error ? e.message : String(e);
-      log(`  FAILED: ${error.split("\n").slice(0, 6).join("\n  ")}`);
-      rows.push({ id: scenario.id, label: scenario.label, error });
-    } finally {
-      await server?.stop();
     }
   }
+  const rows = scenarios.map((scenario): ThroughputRow => {
+    const error = failed.get(scenario.id);
+    if (error !== undefined) return { id: scenario.id, label: scenario.label, error };
+    return throughputRow(scenario, samplesOf.get(scenario.id) ?? [], rssOf.get(scenario.id));
+  });
 
-  const raw = rows.find((r) => r.id === "raw-hono" && r.rps !== undefined);
+  /** The median over rounds of one row's figure against another's, in the same round. */
+  const versus = (id: string, peerId: string) => {
+    const mine = samplesOf.get(id) ?? [];
+    const theirs = samplesOf.get(peerId) ?? [];
+    if (failed.has(id) || failed.has(peerId) || theirs.length === 0) return undefined;
+    const ratios = (figure: (r: WrkResult) => number) =>
+      median(mine.map((sample, i) => figure(sample.result) / figure(theirs[i]!.result)));
+    return { rps: ratios((r) => r.rps), p99: ratios((r) => r.latencyMs.p99) };
+  };
   for (const row of rows) {
-    if (row.rps === undefined || row.p99Ms === undefined) continue;
-    if (raw?.rps && raw.p99Ms) row.vsRaw = { rps: row.rps / raw.rps, p99: row.p99Ms / raw.p99Ms };
-    const peerId = scenarios.find((s) => s.id === row.id)?.sdkPeer;
-    const peer = rows.find((r) => r.id === peerId && r.rps !== undefined);
-    if (peerId && peer?.rps && peer.p99Ms) {
-      row.vsSdk = { peer: peerId, rps: row.rps / peer.rps, p99: row.p99Ms / peer.p99Ms };
-    }
-    const baseId = scenarios.find((s) => s.id === row.id)?.baseline;
-    const base = rows.find((r) => r.id === baseId && r.rps !== undefined);
-    if (baseId && base?.rps && base.p99Ms) {
-      row.vsBaseline = { peer: baseId, rps: row.rps / base.rps, p99: row.p99Ms / base.p99Ms };
-    }
+    if (row.rps === undefined) continue;
+    const scenario = byId(row.id);
+    const raw = versus(row.id, "raw-hono");
+    if (raw) row.vsRaw = raw;
+    const sdk = scenario.sdkPeer && versus(row.id, scenario.sdkPeer);
+    if (scenario.sdkPeer && sdk) row.vsSdk = { peer: scenario.sdkPeer, ...sdk };
+    const base = scenario.baseline && versus(row.id, scenario.baseline);
+    if (scenario.baseline && base) row.vsBaseline = { peer: scenario.baseline, ...base };
   }
   return rows;
+}
+
+/** A scenario's row: each figure the median over its rounds. */
+function throughputRow(
+  scenario: Scenario,
+  samples: ThroughputSample[],
+  proc: { rssMB: number; hwmMB: number } | undefined,
+): ThroughputRow {
+  const of = (figure: (r: WrkResult) => number) => median(samples.map((s) => figure(s.result)));
+  const sum = (key: keyof WrkResult["errors"]) =>
+    samples.reduce((total, s) => total + s.result.errors[key], 0);
+  const cpuUs = medianOf(
+    samples.map((s) =>
+      s.cpuSeconds === undefined ? undefined : (s.cpuSeconds * 1e6) / s.result.requests,
+    ),
+  );
+  const busy = medianOf(
+    samples.map((s) =>
+      s.cpuSeconds === undefined ? undefined : s.cpuSeconds / s.result.durationS,
+    ),
+  );
+  return {
+    id: scenario.id,
+    label: scenario.label,
+    rounds: samples.length,
+    rps: of((r) => r.rps),
+    roundRps: samples.map((s) => s.result.rps),
+    p50Ms: of((r) => r.latencyMs.p50),
+    p90Ms: of((r) => r.latencyMs.p90),
+    p99Ms: of((r) => r.latencyMs.p99),
+    avgMs: of((r) => r.latencyMs.avg),
+    maxMs: Math.max(...samples.map((s) => s.result.latencyMs.max)),
+    requests: samples.reduce((total, s) => total + s.result.requests, 0),
+    errors: {
+      connect: sum("connect"),
+      read: sum("read"),
+      write: sum("write"),
+      timeout: sum("timeout"),
+      non2xx: sum("non2xx"),
+    },
+    ...(cpuUs !== undefined ? { serverCpuUsPerRequest: cpuUs } : {}),
+    ...(busy !== undefined ? { serverCpuBusy: busy } : {}),
+    ...(proc ? { rssAfterMB: proc.rssMB, rssPeakMB: proc.hwmMB } : {}),
+  };
 }
 
 // ---------------------------------------------------------------------------------------
@@ -861,12 +937,6 @@ const GATEWAY_LABELS: Record<string, string> = {
   "http-gateway": "the same, through the gateway (ES256 bearer, 2026-07-28)",
   "stdio-direct": "our McpServer over stdio, called directly",
   "stdio-gateway": "the same, through the gateway (ES256 bearer, 2026-07-28)",
-};
-
-const median = (values: number[]) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 };
 
 /**
@@ -1191,7 +1261,7 @@ const x = (n: number | undefined) => (n === undefined ? "-" : `${n.toFixed(2)}x`
 
 function printThroughput(rows: ThroughputRow[]) {
   console.log(
-    `\nThroughput: tools/call echo, ${config.connections} connections, ${config.duration}s (+${config.warmup}s warm-up), wrk on CPU ${config.clientCpu}, server on CPU ${config.serverCpu}`,
+    `\nThroughput: tools/call echo, ${config.connections} connections, ${config.rounds} interleaved rounds of ${config.duration}s each (+${config.warmup}s warm-up), wrk on CPU ${config.clientCpu}, server on CPU ${config.serverCpu}; medians over the rounds, ratios the median of each round's own`,
   );
   console.log(
     table(
@@ -1244,6 +1314,12 @@ function printThroughput(rows: ThroughputRow[]) {
   );
 }
 
+/** Row a's req/s over row b's, round by round. */
+function perRound(a: ThroughputRow | undefined, b: ThroughputRow | undefined): number[] {
+  const theirs = b?.roundRps ?? [];
+  return (a?.roundRps ?? []).slice(0, theirs.length).map((rps, i) => rps / theirs[i]!);
+}
+
 /** The issue-11 targets, from the rows of this run. */
 function printTargets(rows: ThroughputRow[]) {
   const row = (id: string) => rows.find((r) => r.id === id && r.rps !== undefined);
@@ -1262,9 +1338,13 @@ function printTargets(rows: ThroughputRow[]) {
     // The 2026-07-28 call carries about 2.5x the bytes each way: the floor moves too.
     const rawModern = row("raw-hono-2026");
     const raw = row("raw-hono");
-    if (rawModern?.rps && raw?.rps && stateless?.rps && modern.rps) {
+    if (rawModern && raw) {
+      const floor = perRound(rawModern, raw);
+      const old = perRound(stateless, raw);
+      const fresh = perRound(modern, rawModern);
+      const both = fresh.slice(0, old.length).map((ratio, i) => ratio / old[i]!);
       lines.push(
-        `  same payloads on raw Hono:  ${x(rawModern.rps / raw.rps)} req/s; each era over its own floor: 2025 ${x(stateless.rps / raw.rps)}, 2026 ${x(modern.rps / rawModern.rps)} (ratio ${x(modern.rps / rawModern.rps / (stateless.rps / raw.rps))})`,
+        `  same payloads on raw Hono:  ${x(medianOf(floor))} req/s; each era over its own floor: 2025 ${x(medianOf(old))}, 2026 ${x(medianOf(fresh))} (ratio ${x(medianOf(both))})`,
       );
     }
   }
