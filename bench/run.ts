@@ -310,6 +310,22 @@ function readProcStatus(pid: number): { rssMB: number; hwmMB: number } | undefin
   }
 }
 
+/**
+ * Function-call interrupts (the `CAL` line of /proc/interrupts) taken so far by one CPU: on a
+ * virtual machine, mostly wake-ups of that CPU while idle. Undefined off Linux.
+ */
+function wakeInterrupts(cpu: string): number | undefined {
+  try {
+    const lines = readFileSync("/proc/interrupts", "utf8").split("\n");
+    const column = lines[0]?.trim().split(/\s+/).indexOf(`CPU${cpu}`) ?? -1;
+    const counts = lines.find((line) => line.trimStart().startsWith("CAL:"));
+    const value = Number(counts?.trim().split(/\s+/)[column + 1]);
+    return column >= 0 && Number.isFinite(value) ? value : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 const mb = (bytes: number) => bytes / (1024 * 1024);
 
 // ---------------------------------------------------------------------------------------
@@ -749,6 +765,11 @@ interface ThroughputRow {
   errors?: WrkResult["errors"];
   /** Server process CPU time (user+sys) per request, microseconds. */
   serverCpuUsPerRequest?: number;
+  /**
+   * Function-call interrupts on wrk's CPU per request: its wake-ups from idle, each paid for
+   * by the server that woke it (see bench/README.md).
+   */
+  clientWakeupsPerRequest?: number;
   /** Server CPU time / wall time during the run (1.0 = its core was saturated). */
   serverCpuBusy?: number;
   rssAfterMB?: number;
@@ -776,6 +797,8 @@ interface ThroughputSample {
   result: WrkResult;
   /** Server CPU seconds (the whole process tree) over the run. */
   cpuSeconds: number | undefined;
+  /** Function-call interrupts wrk's CPU took over the run (its wake-ups). */
+  wakeups: number | undefined;
 }
 
 /**
@@ -809,6 +832,7 @@ async function throughputPhase(): Promise<ThroughputRow[]> {
         }
         // The whole tree: a gateway server counts with the upstream it started.
         const cpuBefore = treeCpuSeconds(server.pid);
+        const wakeBefore = wakeInterrupts(config.clientCpu);
         const result = await runWrk({
           url: server.url,
           durationS: config.duration,
@@ -817,13 +841,16 @@ async function throughputPhase(): Promise<ThroughputRow[]> {
           shape,
         });
         const cpuAfter = treeCpuSeconds(server.pid);
+        const wakeAfter = wakeInterrupts(config.clientCpu);
         const proc = readProcStatus(server.pid);
         if (proc) rssOf.set(scenario.id, proc);
         const after = await probeEcho(server.url, sessionId, shape);
         if (!after.ok) throw new Error(`echo probe after load failed: ${after.detail}`);
         const cpuSeconds =
           cpuBefore !== undefined && cpuAfter !== undefined ? cpuAfter - cpuBefore : undefined;
-        samplesOf.get(scenario.id)?.push({ result, cpuSeconds });
+        const wakeups =
+          wakeBefore !== undefined && wakeAfter !== undefined ? wakeAfter - wakeBefore : undefined;
+        samplesOf.get(scenario.id)?.push({ result, cpuSeconds, wakeups });
         log(
           `  ${result.rps.toFixed(0)} req/s, p50 ${result.latencyMs.p50}ms, p99 ${result.latencyMs.p99}ms, errors ${wrkErrors(result)}`,
         );
@@ -878,6 +905,9 @@ function throughputRow(
       s.cpuSeconds === undefined ? undefined : (s.cpuSeconds * 1e6) / s.result.requests,
     ),
   );
+  const wakeups = medianOf(
+    samples.map((s) => (s.wakeups === undefined ? undefined : s.wakeups / s.result.requests)),
+  );
   const busy = medianOf(
     samples.map((s) =>
       s.cpuSeconds === undefined ? undefined : s.cpuSeconds / s.result.durationS,
@@ -904,6 +934,7 @@ function throughputRow(
     },
     ...(cpuUs !== undefined ? { serverCpuUsPerRequest: cpuUs } : {}),
     ...(busy !== undefined ? { serverCpuBusy: busy } : {}),
+    ...(wakeups !== undefined ? { clientWakeupsPerRequest: wakeups } : {}),
     ...(proc ? { rssAfterMB: proc.rssMB, rssPeakMB: proc.hwmMB } : {}),
   };
 }
@@ -1334,6 +1365,20 @@ function printTargets(rows: ThroughputRow[]) {
   if (modern?.vsBaseline) {
     lines.push(
       `2026-07-28 / 2025:         ${x(modern.vsBaseline.rps)} req/s, ${x(modern.vsBaseline.p99)} p99 (target within 10%)`,
+    );
+    // Where the time goes: CPU per request, and how often a response found wrk's core idle.
+    const cost = (label: string, row: ThroughputRow | undefined) =>
+      row
+        ? `${label} ${f(row.serverCpuUsPerRequest, 1)} us/${f(row.clientWakeupsPerRequest, 2)}`
+        : undefined;
+    const costs = [
+      cost("2025", stateless),
+      cost("2026", modern),
+      cost("raw 2025", row("raw-hono")),
+      cost("raw 2026", row("raw-hono-2026")),
+    ].filter((entry) => entry !== undefined);
+    lines.push(
+      `  server CPU per request / wrk wake-up interrupts per request: ${costs.join(", ")}`,
     );
     // The 2026-07-28 call carries about 2.5x the bytes each way: the floor moves too.
     const rawModern = row("raw-hono-2026");
