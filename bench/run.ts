@@ -821,25 +821,14 @@ async function throughputPhase(): Promise<ThroughputRow[]> {
       try {
         server = await startServer(scenario);
         const { sessionId, shape } = await prepare(server);
-        if (config.warmup > 0) {
-          await runWrk({
-            url: server.url,
-            durationS: config.warmup,
-            sessionId,
-            idPrefix: "w",
-            shape,
-          });
-        }
+        const url = server.url;
+        const load = (durationS: number, idPrefix: string) =>
+          runWrk({ url, durationS, sessionId, idPrefix, shape });
+        if (config.warmup > 0) await load(config.warmup, "w");
         // The whole tree: a gateway server counts with the upstream it started.
         const cpuBefore = treeCpuSeconds(server.pid);
         const wakeBefore = wakeInterrupts(config.clientCpu);
-        const result = await runWrk({
-          url: server.url,
-          durationS: config.duration,
-          sessionId,
-          idPrefix: "m",
-          shape,
-        });
+        const result = await load(config.duration, "m");
         const cpuAfter = treeCpuSeconds(server.pid);
         const wakeAfter = wakeInterrupts(config.clientCpu);
         const proc = readProcStatus(server.pid);
