@@ -29,7 +29,7 @@ const config = {
   rounds: envNumber("BENCH_CPU_ROUNDS", 15),
   /** Requests in flight at once (wrk keeps 50; 1 gives the cleanest per-request figure). */
   concurrency: envNumber("BENCH_CPU_CONCURRENCY", 1),
-  scenarios: (process.env.BENCH_CPU_SCENARIOS ?? "raw,2025,2026,bearer")
+  scenarios: (process.env.BENCH_CPU_SCENARIOS ?? "raw,raw2026,2025,2026,bearer")
     .split(",")
     .map((s) => s.trim())
     .filter(Boolean),
@@ -92,9 +92,18 @@ async function bearerToken(app: Hono): Promise<string> {
 async function buildScenarios(): Promise<Scenario[]> {
   const all: Scenario[] = [];
   const wanted = (id: string) => config.scenarios.includes(id);
-  if (wanted("raw")) {
+  if (wanted("raw") || wanted("raw2026")) {
     const app = rawHonoApp();
-    all.push({ id: "raw", label: "raw Hono", fetch: app.fetch, ...echoCall("2025-11-25") });
+    if (wanted("raw"))
+      all.push({ id: "raw", label: "raw Hono", fetch: app.fetch, ...echoCall("2025-11-25") });
+    // The floor with the 2026-07-28 bytes: what the bigger payload costs without any MCP.
+    if (wanted("raw2026"))
+      all.push({
+        id: "raw2026",
+        label: "raw Hono, 2026-07-28 bytes",
+        fetch: app.fetch,
+        ...echoCall(MODERN),
+      });
   }
   if (wanted("2025") || wanted("2026")) {
     const { app } = portcullisApp({ stateful: false, json: true, builtIn: false });
@@ -258,6 +267,7 @@ function pairedRatio(a: string, b: string, key: keyof Sample): number | undefine
 const x = (value: number) => `${value.toFixed(2)}x`;
 const targets: [string, string, string, string][] = [
   ["2026", "2025", "2026-07-28 / 2025", " (target: within 1.10x)"],
+  ["raw2026", "raw", "raw Hono payloads ", " (2026-07-28 bytes / 2025 bytes)"],
   ["2025", "raw", "2025 / raw Hono   ", ""],
   ["bearer", "2025", "bearer / 2025    ", ""],
 ];
@@ -267,4 +277,18 @@ for (const [a, b, label, note] of targets) {
   const alloc = pairedRatio(a, b, "allocBytes");
   if (cpu === undefined || alloc === undefined) continue;
   console.log(`  ${label}: CPU ${x(cpu)}, allocated ${x(alloc)}${note}`);
+}
+
+// What the 2026-07-28 era costs beyond its bigger payload: its extra over the 2025 path, less
+// the extra the same bytes cost raw Hono; each round's own, then the median.
+const byRound = (id: string) => samples.get(id);
+const [modern, old, rawModern, raw] = ["2026", "2025", "raw2026", "raw"].map(byRound);
+if (modern && old && rawModern && raw) {
+  const extra = median(
+    modern.map(
+      (sample, round) =>
+        sample.cpuUs - old[round]!.cpuUs - (rawModern[round]!.cpuUs - raw[round]!.cpuUs),
+    ),
+  );
+  console.log(`2026-07-28 era CPU beyond its payload: ${extra.toFixed(2)} us per request`);
 }
