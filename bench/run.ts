@@ -149,6 +149,16 @@ const scenarios: Scenario[] = [
     sdkPeer: "sdk-stateless-json",
   },
   {
+    id: "portcullis-2026-json",
+    family: "portcullis",
+    label: "Portcullis, 2026-07-28 (per-request _meta), JSON",
+    file: "portcullis.ts",
+    env: mode(false, true),
+    stateful: false,
+    protocol: MODERN_VERSION,
+    baseline: "portcullis-stateless-json",
+  },
+  {
     id: "portcullis-bearer-json",
     family: "portcullis",
     label: "Portcullis, stateless, JSON, ES256 bearer from the built-in AS",
@@ -157,16 +167,6 @@ const scenarios: Scenario[] = [
     stateful: false,
     bearer: true,
     sdkPeer: "sdk-stateless-json",
-    baseline: "portcullis-stateless-json",
-  },
-  {
-    id: "portcullis-2026-json",
-    family: "portcullis",
-    label: "Portcullis, 2026-07-28 (per-request _meta), JSON",
-    file: "portcullis.ts",
-    env: mode(false, true),
-    stateful: false,
-    protocol: MODERN_VERSION,
     baseline: "portcullis-stateless-json",
   },
   {
@@ -802,8 +802,8 @@ interface ThroughputSample {
 }
 
 /**
- * The scenarios run one after another, round after round, each run on a server process of
- * its own. A row's figures are the medians over its rounds, and a ratio between two rows is
+ * The scenarios run one after another, round after round (forwards, then backwards), each
+ * run on a server process of its own. A row's figures are the medians over its rounds, and a ratio between two rows is
  * the median of the ratios of each round. On a shared virtual machine the cost of a request
  * moves between runs, mostly in the kernel (waking the load generator's core): runs seconds
  * apart share the machine's state, and fresh processes sample what one process would not.
@@ -814,7 +814,9 @@ async function throughputPhase(): Promise<ThroughputRow[]> {
   const rssOf = new Map<string, { rssMB: number; hwmMB: number }>();
   const failed = new Map<string, string>();
   for (let round = 1; round <= config.rounds; round++) {
-    for (const scenario of scenarios) {
+    // Even rounds run the list backwards: no scenario always follows the same neighbour, and
+    // the two sides of a target (listed next to each other) take turns going first.
+    for (const scenario of round % 2 === 0 ? scenarios.toReversed() : scenarios) {
       if (failed.has(scenario.id)) continue;
       log(`throughput: ${scenario.id}, round ${round} of ${config.rounds}`);
       let server: RunningServer | undefined;
