@@ -1,12 +1,23 @@
 import type { Context as HonoContext } from "hono";
 import { isObject } from "../mcp/content.ts";
 import { ErrorCode, type JsonRpcRequest, McpError } from "../mcp/jsonrpc.ts";
-import { INPUT_CAPABLE, META } from "../mcp/modern.ts";
+import { META } from "../mcp/modern.ts";
 import type { McpServer } from "../mcp/server.ts";
 import type { JsonObject } from "../mcp/types.ts";
 
-/** Methods of the tasks extension whose Mcp-Name header carries the task id. */
-const TASK_ROUTED = new Set(["tasks/get", "tasks/update", "tasks/cancel"]);
+/**
+ * The body field each method's Mcp-Name header mirrors: the name or URI of what the request
+ * is about (streamable-http.mdx, "Standard Headers"), and the task id of the tasks extension's
+ * methods (ext-tasks, "Routing Headers"). One lookup per request decides whether it has one.
+ */
+const NAMED_BY: ReadonlyMap<string, "name" | "uri" | "taskId"> = new Map([
+  ["tools/call", "name"],
+  ["prompts/get", "name"],
+  ["resources/read", "uri"],
+  ["tasks/get", "taskId"],
+  ["tasks/update", "taskId"],
+  ["tasks/cancel", "taskId"],
+]);
 
 function mismatch(message: string): McpError {
   return new McpError(ErrorCode.HeaderMismatch, `Header mismatch: ${message}`);
@@ -77,30 +88,22 @@ export function checkHeaders(
   if (method === undefined) throw mismatch("the Mcp-Method header is required");
   if (method !== request.method)
     throw mismatch(`Mcp-Method ${method} does not match the body's ${request.method}`);
-  if (INPUT_CAPABLE.has(request.method)) {
-    const field = request.method === "resources/read" ? "uri" : "name";
-    const raw = c.req.header("mcp-name");
-    if (raw === undefined) throw mismatch("the Mcp-Name header is required");
-    const name = headerValue(raw);
-    if (name === undefined || name !== params[field])
-      throw mismatch(`Mcp-Name does not match the body's ${field}`);
-  }
-  if (TASK_ROUTED.has(request.method)) {
-    // The tasks extension routes its methods by task id (ext-tasks, "Routing Headers").
-    const raw = c.req.header("mcp-name");
-    if (raw === undefined) throw mismatch("the Mcp-Name header is required");
-    if (headerValue(raw) !== params.taskId)
-      throw mismatch("Mcp-Name does not match the body's taskId");
-  }
-  if (request.method === "tools/call" && typeof params.name === "string") {
-    const tool = server.tools.get(params.name);
-    for (const param of tool?.headerParams ?? []) {
+  const field = NAMED_BY.get(request.method);
+  if (field === undefined) return;
+  const raw = c.req.header("mcp-name");
+  if (raw === undefined) throw mismatch("the Mcp-Name header is required");
+  const name = headerValue(raw);
+  if (name === undefined || name !== params[field])
+    throw mismatch(`Mcp-Name does not match the body's ${field}`);
+  if (request.method === "tools/call") {
+    // The tool's name equals the header's value, so it is a string here.
+    for (const param of server.tools.get(name)?.headerParams ?? []) {
       const value = valueAt(params.arguments, param.path);
-      const raw = c.req.header(`mcp-param-${param.name}`);
+      const sent = c.req.header(`mcp-param-${param.name}`);
       // A recognized header with characters it may not carry is refused even when its
       // argument is absent (streamable-http.mdx, "Server Behavior for Custom Headers").
-      const decoded = raw === undefined ? undefined : headerValue(raw);
-      if (raw !== undefined && decoded === undefined) {
+      const decoded = sent === undefined ? undefined : headerValue(sent);
+      if (sent !== undefined && decoded === undefined) {
         throw mismatch(`Mcp-Param-${param.name} is not a valid header value`);
       }
       if (value === undefined || value === null) continue;

@@ -214,6 +214,24 @@ describe("2026-07-28 over Streamable HTTP", () => {
     expect(encoded.body.result).toMatchObject({ content: [{ text: "done" }] });
   });
 
+  it("checks Mcp-Name against the field each named method mirrors", async () => {
+    const url = `${await listen(mcpApp(server()))}/mcp`;
+    const cases: [string, Record<string, unknown>, Record<string, string | undefined>][] = [
+      ["resources/read", { uri: "test://a" }, { "mcp-name": "test://b" }],
+      ["prompts/get", { name: "greet" }, { "mcp-name": "other" }],
+      ["tasks/get", { taskId: "t-1" }, { "mcp-name": "t-2" }],
+      ["tasks/cancel", { taskId: "t-1" }, { "mcp-name": undefined }],
+      // A value that is not a valid header value never matches, even a field that is absent.
+      ["tasks/get", {}, { "mcp-name": "=?base64?not base64?=" }],
+      ["tasks/update", {}, { "mcp-name": "caf\u00e9" }],
+    ];
+    for (const [method, params, headers] of cases) {
+      const { status, body } = await send(url, 3, method, params, headers);
+      expect(status, `${method} ${JSON.stringify(headers)}`).toBe(400);
+      expect(body.error).toMatchObject({ code: -32020 });
+    }
+  });
+
   it("answers an unsupported version with 400 and the versions it speaks", async () => {
     const url = `${await listen(mcpApp(server()))}/mcp`;
     const response = await fetch(url, {
