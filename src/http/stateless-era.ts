@@ -128,7 +128,7 @@ export class StatelessEraHandler {
       return errorReply(message.id, error as McpError, 400);
     }
     if (
-      !this.#server.handles(message.method, statelessEra) &&
+      !this.#server.handlerOf(message.method, statelessEra) &&
       message.method !== "subscriptions/listen"
     ) {
       return errorReply(

@@ -2,9 +2,11 @@ import { errorId, type Logger } from "../util/log.ts";
 import { type Completer, completerFor, completionResult, contextArguments } from "./completion.ts";
 import { isObject } from "./content.ts";
 import type { Context } from "./context.ts";
+import { type Era, sessionEra, statelessEra } from "./era/index.ts";
 import { type Extensions, type MethodHandler, offerFor } from "./extension.ts";
 import { ErrorCode, McpError } from "./jsonrpc.ts";
 import { type Listed, type Listing, paginate } from "./listing.ts";
+import type { EraName } from "./middleware.ts";
 import type { AuthInfo, Peer } from "./peer.ts";
 import { deniedAmong } from "./policy.ts";
 import type { RegisteredPrompt } from "./prompts.ts";
@@ -211,4 +213,13 @@ export function methodTable(host: MethodHost): Record<string, MethodHandler> {
       return {};
     },
   };
+}
+
+/** Each era's core methods: one lookup finds a request's handler. */
+export type EraMethods = Readonly<Record<EraName, ReadonlyMap<string, MethodHandler>>>;
+
+/** The table's methods, split by the eras that have them. */
+export function methodsByEra(table: Record<string, MethodHandler>): EraMethods {
+  const of = (era: Era) => new Map(Object.entries(table).filter(([method]) => era.has(method)));
+  return { session: of(sessionEra), stateless: of(statelessEra) };
 }

@@ -33,7 +33,7 @@ import {
 } from "./jsonrpc.ts";
 import { listenThrough, type Subscription } from "./listen.ts";
 import { Listing } from "./listing.ts";
-import { type MethodHandler, methodTable } from "./methods.ts";
+import { type EraMethods, type MethodHandler, methodsByEra, methodTable } from "./methods.ts";
 import {
   type ErrorHandler,
   type Middleware,
@@ -94,7 +94,7 @@ export class McpServer implements AccessRegistry {
   /** The extensions (tasks is one): capabilities, methods, notifications, hooks. */
   readonly extensions: Extensions;
   readonly #events = new ServerEvents();
-  readonly #methods: Record<string, MethodHandler>;
+  readonly #core: EraMethods;
   readonly logger: Logger;
   /** Whether a `secret` was configured: instances behind one load balancer need the same one. */
   readonly hasSecret: boolean;
@@ -125,9 +125,10 @@ export class McpServer implements AccessRegistry {
     this.prompts = new Listing(() => this.#events.listChanged("prompts"));
     const emit = (event: ServerEvent) => this.#events.emit(event);
     this.tasks = toolTasks({ clock, ...options.tasks }, this.tools, this.pageSize, emit);
-    this.#methods = methodTable(this);
+    const methods = methodTable(this);
+    this.#core = methodsByEra(methods);
     this.#chain = new MiddlewareChain([accessMiddleware(this)]);
-    this.extensions = new Extensions((method) => Object.hasOwn(this.#methods, method));
+    this.extensions = new Extensions((method) => Object.hasOwn(methods, method));
     this.extension(TASKS_EXTENSION, tasksExtension(this.tasks));
     this.#dressing = dressing(info, this.#cache, (uri) => this.#resourceFor(uri)?.config.cache);
   }
@@ -302,8 +303,7 @@ export class McpServer implements AccessRegistry {
     running: { ctx?: Context },
   ): Promise<JsonObject> {
     const method = request.method;
-    const core = Object.hasOwn(this.#methods, method) && era.has(method);
-    const handler = core ? this.#methods[method] : this.extensions.method(method, era);
+    const handler = this.handlerOf(method, era);
     if (!handler) throw new McpError(ErrorCode.MethodNotFound, `Method not found: ${method}`);
     const params = request.params ?? {};
     let round: InputRound | undefined;
@@ -338,10 +338,9 @@ export class McpServer implements AccessRegistry {
     }
   }
 
-  /** Whether this server answers a method in an era. */
-  handles(method: string, era: Era): boolean {
-    const core = Object.hasOwn(this.#methods, method) && era.has(method);
-    return core || this.extensions.method(method, era) !== undefined;
+  /** What answers a method in an era: a core method the era has, else an extension's. */
+  handlerOf(method: string, era: Era): MethodHandler | undefined {
+    return this.#core[era.name].get(method) ?? this.extensions.method(method, era);
   }
 
   /** Takes one notification from the client. */
