@@ -92,35 +92,23 @@ async function bearerToken(app: Hono): Promise<string> {
 async function buildScenarios(): Promise<Scenario[]> {
   const all: Scenario[] = [];
   const wanted = (id: string) => config.scenarios.includes(id);
+  /** Adds each wanted scenario of one app: [id, label, protocol] per scenario. */
+  const addFor = (app: { fetch: Scenario["fetch"] }, each: [string, string, string][]) => {
+    for (const [id, label, protocol] of each)
+      if (wanted(id)) all.push({ id, label, fetch: app.fetch, ...echoCall(protocol) });
+  };
   if (wanted("raw") || wanted("raw2026")) {
-    const app = rawHonoApp();
-    if (wanted("raw"))
-      all.push({ id: "raw", label: "raw Hono", fetch: app.fetch, ...echoCall("2025-11-25") });
-    // The floor with the 2026-07-28 bytes: what the bigger payload costs without any MCP.
-    if (wanted("raw2026"))
-      all.push({
-        id: "raw2026",
-        label: "raw Hono, 2026-07-28 bytes",
-        fetch: app.fetch,
-        ...echoCall(MODERN),
-      });
+    // raw2026 is the floor with the 2026-07-28 bytes: what the bigger payload costs, no MCP.
+    addFor(rawHonoApp(), [
+      ["raw", "raw Hono", "2025-11-25"],
+      ["raw2026", "raw Hono, 2026-07-28 bytes", MODERN],
+    ]);
   }
   if (wanted("2025") || wanted("2026")) {
-    const { app } = portcullisApp({ stateful: false, json: true, builtIn: false });
-    if (wanted("2025"))
-      all.push({
-        id: "2025",
-        label: "2025-11-25 stateless JSON",
-        fetch: app.fetch,
-        ...echoCall("2025-11-25"),
-      });
-    if (wanted("2026"))
-      all.push({
-        id: "2026",
-        label: "2026-07-28 with _meta, JSON",
-        fetch: app.fetch,
-        ...echoCall(MODERN),
-      });
+    addFor(portcullisApp({ stateful: false, json: true, builtIn: false }).app, [
+      ["2025", "2025-11-25 stateless JSON", "2025-11-25"],
+      ["2026", "2026-07-28 with _meta, JSON", MODERN],
+    ]);
   }
   if (wanted("bearer")) {
     const { app } = portcullisApp({
