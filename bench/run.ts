@@ -326,6 +326,10 @@ function wakeInterrupts(cpu: string): number | undefined {
   }
 }
 
+/** How much a counter grew between two readings; undefined when either is missing. */
+const growth = (before: number | undefined, after: number | undefined) =>
+  before === undefined || after === undefined ? undefined : after - before;
+
 const mb = (bytes: number) => bytes / (1024 * 1024);
 
 // ---------------------------------------------------------------------------------------
@@ -803,10 +807,11 @@ interface ThroughputSample {
 
 /**
  * The scenarios run one after another, round after round (forwards, then backwards), each
- * run on a server process of its own. A row's figures are the medians over its rounds, and a ratio between two rows is
- * the median of the ratios of each round. On a shared virtual machine the cost of a request
- * moves between runs, mostly in the kernel (waking the load generator's core): runs seconds
- * apart share the machine's state, and fresh processes sample what one process would not.
+ * run on a server process of its own. A row's figures are the medians over its rounds, and
+ * a ratio between two rows is the median of the ratios of each round. On a shared virtual
+ * machine the cost of a request moves between runs, mostly in the kernel (waking the load
+ * generator's core): runs seconds apart share the machine's state, and fresh processes
+ * sample what one process would not.
  */
 async function throughputPhase(): Promise<ThroughputRow[]> {
   const scenarios = throughputScenarios();
@@ -837,11 +842,11 @@ async function throughputPhase(): Promise<ThroughputRow[]> {
         if (proc) rssOf.set(scenario.id, proc);
         const after = await probeEcho(server.url, sessionId, shape);
         if (!after.ok) throw new Error(`echo probe after load failed: ${after.detail}`);
-        const cpuSeconds =
-          cpuBefore !== undefined && cpuAfter !== undefined ? cpuAfter - cpuBefore : undefined;
-        const wakeups =
-          wakeBefore !== undefined && wakeAfter !== undefined ? wakeAfter - wakeBefore : undefined;
-        samplesOf.get(scenario.id)?.push({ result, cpuSeconds, wakeups });
+        samplesOf.get(scenario.id)?.push({
+          result,
+          cpuSeconds: growth(cpuBefore, cpuAfter),
+          wakeups: growth(wakeBefore, wakeAfter),
+        });
         log(
           `  ${result.rps.toFixed(0)} req/s, p50 ${result.latencyMs.p50}ms, p99 ${result.latencyMs.p99}ms, errors ${wrkErrors(result)}`,
         );
